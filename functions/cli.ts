@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, redact, type Command } from './lib/index.js';
+import { commands } from './commands.js';
+
+const USAGE_EXIT = 2;
+
+function usage(list: readonly Command[]): string {
+  const width = Math.max(...list.map((c) => c.name.length)) + 2;
+  return [
+    'Usage: shifu-rtsp <command> [options]',
+    '',
+    'deviceShifu-RTSP: reach IP cameras through a TCP forwarder and record them to segmented files.',
+    '',
+    'Commands:',
+    ...list.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    '',
+    'Run `shifu-rtsp <command> --help` for the options of one command.',
+  ].join('\n');
+}
+
+/** Runs the CLI and resolves with the process exit code: 0 ok, 1 runtime failure, 2 usage or configuration error. */
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const list = commands();
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage(list)}\n`);
+    return name === undefined ? USAGE_EXIT : 0;
+  }
+  const command = list.find((c) => c.name === name);
+  if (!command) {
+    process.stderr.write(`shifu-rtsp: unknown command "${name}". Commands: ${list.map((c) => c.name).join(', ')}\n`);
+    return USAGE_EXIT;
+  }
+  try {
+    return await command.execute(rest, env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`shifu-rtsp ${name}: ${redact(err.message)}\nRun \`shifu-rtsp ${name} --help\` for usage.\n`);
+      return USAGE_EXIT;
+    }
+    process.stderr.write(`shifu-rtsp ${name}: ${redact(err instanceof Error ? err.message : String(err))}\n`);
+    return 1;
+  }
+}
+
+// Run only as the program, not when tests import `main`.
+const invoked = process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+if (invoked) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`shifu-rtsp: ${redact(String(err))}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

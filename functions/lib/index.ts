@@ -1,0 +1,28 @@
+export {
+  ConfigError,
+  formatOptions,
+  parseConfig,
+  zBool,
+  zHostPort,
+  zPort,
+  zSeconds,
+  type ConfigOf,
+  type HostPort,
+  type OptionSpec,
+  type OptionSpecs,
+  type ParsedConfig,
+} from './config.js';
+export { createLogger, type Logger } from './log.js';
+export { redact, redactDeep, registerSecret } from './redact.js';
+export { locateFfmpeg, locateFfprobe, ToolNotFoundError } from './ffmpeg.js';
+export { onShutdown, type ShutdownHandler } from './shutdown.js';
+export { defineCommand, type Command, type CommandContext } from './command.js';
+export {
+  boundPort,
+  createMetricsRegistry,
+  describeZodError,
+  HttpError,
+  startHttpServer,
+  type FastifyInstance,
+  type HttpServerOptions,
+} from './http.js';

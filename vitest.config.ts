@@ -1,0 +1,46 @@
+import { defineConfig, type ViteUserConfig } from 'vitest/config';
+
+type Reporters = NonNullable<NonNullable<ViteUserConfig['test']>['reporters']>;
+
+// Three tiers: unit (no processes), e2e (real ffmpeg, GStreamer cameras and players),
+// k8s (a real kube-apiserver + etcd started once per run by the global setup).
+// Under CI each run also writes a JSON report, from which .ci/summary.mjs prints 'N passed, N failed'.
+const reporters: Reporters =
+  process.env.CI === 'true'
+    ? ['default', ['json', { outputFile: `.ci-results/vitest-${Date.now()}-${process.pid}.json` }]]
+    : ['default'];
+
+export default defineConfig({
+  test: {
+    reporters,
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          testTimeout: 10_000,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+          // Media tests measure wall-clock behaviour of real processes: two cores, so one file at a time.
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'k8s',
+          include: ['test/k8s/**/*.test.ts'],
+          globalSetup: ['test/k8s/harness/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 900_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
