@@ -26,3 +26,4 @@ export {
   type FastifyInstance,
   type HttpServerOptions,
 } from './http.js';
+export { backoffDelay, sleep, type BackoffPolicy } from './backoff.js';

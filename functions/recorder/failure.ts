@@ -1,0 +1,38 @@
+// What went wrong with a camera, read from ffmpeg/ffprobe's messages: decides state and backoff.
+
+export type FailureKind =
+  | 'unauthorized' // 401: wrong user or password; retried slowly
+  | 'unreachable' // refused, reset, timed out: the camera or forwarder is down
+  | 'not-found' // 404 or similar: wrong path
+  | 'disk' // ENOSPC or the volume is read-only
+  | 'stalled' // the watchdog saw no media
+  | 'refused-plan' // codec/container combination cannot work
+  | 'media'; // anything else ffmpeg gave up on
+
+export interface Failure {
+  readonly kind: FailureKind;
+  /** One line, already free of credentials. */
+  readonly message: string;
+}
+
+const RULES: ReadonlyArray<readonly [RegExp, FailureKind]> = [
+  [/401 Unauthorized|Unauthorized|authorization failed/i, 'unauthorized'],
+  [/No space left on device|Disk quota exceeded|Read-only file system/i, 'disk'],
+  [/404 Not Found|454 Session Not Found|method DESCRIBE failed: 4\d\d/i, 'not-found'],
+  [
+    /Connection refused|Connection timed out|Connection reset|Network is unreachable|No route to host|timed out|Host is unreachable|End of file|Broken pipe|Invalid data found when processing input|Name or service not known/i,
+    'unreachable',
+  ],
+];
+
+export function classifyFailure(text: string): FailureKind {
+  for (const [pattern, kind] of RULES) if (pattern.test(text)) return kind;
+  return 'media';
+}
+
+/** The most telling line of ffmpeg's stderr tail. */
+export function summarizeStderr(lines: readonly string[]): string {
+  const meaningful = lines.filter((l) => l.trim() !== '' && !/Non-monoton|deprecated|Too many bits/i.test(l));
+  const matched = [...meaningful].reverse().find((l) => classifyFailure(l) !== 'media');
+  return (matched ?? meaningful.at(-1) ?? 'ffmpeg exited without a message').trim().slice(0, 300);
+}

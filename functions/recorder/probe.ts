@@ -1,0 +1,108 @@
+import { execFile } from 'node:child_process';
+import { redact } from '../lib/index.js';
+import { classifyFailure, summarizeStderr, type Failure } from './failure.js';
+import type { StreamInfo } from './plan.js';
+
+interface FfprobeStream {
+  index: number;
+  codec_type?: string;
+  codec_name?: string;
+  width?: number;
+  height?: number;
+  avg_frame_rate?: string;
+  r_frame_rate?: string;
+  sample_rate?: string;
+  channels?: number;
+}
+
+interface FfprobeOutput {
+  streams?: FfprobeStream[];
+  format?: { duration?: string; size?: string; format_name?: string };
+}
+
+export class ProbeError extends Error {
+  constructor(readonly failure: Failure) {
+    super(failure.message);
+    this.name = 'ProbeError';
+  }
+}
+
+function runFfprobe(ffprobe: string, args: readonly string[], timeoutMs: number): Promise<FfprobeOutput> {
+  return new Promise((resolve, reject) => {
+    execFile(ffprobe, args, { timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      if (err) {
+        const text = redact(`${stderr}\n${err.killed ? 'probe timed out' : ''}`);
+        const message = summarizeStderr(text.split('\n'));
+        reject(new ProbeError({ kind: err.killed ? 'unreachable' : classifyFailure(text), message }));
+        return;
+      }
+      try {
+        resolve(JSON.parse(stdout) as FfprobeOutput);
+      } catch {
+        reject(new ProbeError({ kind: 'media', message: 'ffprobe printed no JSON' }));
+      }
+    });
+  });
+}
+
+function fps(rate: string | undefined): number | null {
+  const [num, den] = (rate ?? '').split('/').map(Number);
+  if (!num || !den) return null;
+  return Math.round((num / den) * 100) / 100;
+}
+
+function toStreamInfo(out: FfprobeOutput): StreamInfo {
+  const streams = out.streams ?? [];
+  const v = streams.find((s) => s.codec_type === 'video');
+  const a = streams.find((s) => s.codec_type === 'audio');
+  return {
+    video: v
+      ? {
+          index: v.index,
+          codec: v.codec_name ?? 'unknown',
+          width: v.width ?? 0,
+          height: v.height ?? 0,
+          fps: fps(v.avg_frame_rate) ?? fps(v.r_frame_rate),
+        }
+      : null,
+    audio: a
+      ? { index: a.index, codec: a.codec_name ?? 'unknown', sampleRate: Number(a.sample_rate ?? 0), channels: a.channels ?? 1 }
+      : null,
+  };
+}
+
+export interface StreamProbeOptions {
+  readonly ffprobe: string;
+  readonly mediaUrl: string;
+  readonly transport: 'tcp' | 'udp';
+  readonly timeoutMs?: number;
+}
+
+/** Asks the camera what it sends (codecs, size, rate) before a recording plan is chosen. */
+export async function probeStream(options: StreamProbeOptions): Promise<StreamInfo> {
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  const out = await runFfprobe(
+    options.ffprobe,
+    [
+      '-v', 'error',
+      '-rtsp_transport', options.transport,
+      '-timeout', String(Math.round((timeoutMs / 2) * 1000)),
+      '-show_streams', '-of', 'json',
+      options.mediaUrl,
+    ],
+    timeoutMs,
+  );
+  return toStreamInfo(out);
+}
+
+export interface FileProbe {
+  readonly durationSeconds: number;
+  readonly stream: StreamInfo;
+}
+
+/** Duration measured from the media itself (not the clock) and the streams a finished file holds. */
+export async function probeFile(ffprobe: string, file: string, timeoutMs = 30_000): Promise<FileProbe> {
+  const out = await runFfprobe(ffprobe, ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', file], timeoutMs);
+  const duration = Number(out.format?.duration ?? NaN);
+  return { durationSeconds: Number.isFinite(duration) ? duration : 0, stream: toStreamInfo(out) };
+}

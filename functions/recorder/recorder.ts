@@ -1,0 +1,334 @@
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import { backoffDelay, sleep, type Logger } from '../lib/index.js';
+import type { CameraAddress } from './camera.js';
+import type { Failure } from './failure.js';
+import { FfmpegRun, type ClosedSegment } from './ffmpeg-run.js';
+import { planRecording, PlanRefusedError, type AudioMode, type ContainerFormat, type RecordingPlan } from './plan.js';
+import { probeStream, ProbeError } from './probe.js';
+import { applyRetention, type Deletion, type RetentionPolicy } from './retention.js';
+import type { Segment } from './segment.js';
+import { compactUtc } from './segment.js';
+import { SegmentStore } from './segment-store.js';
+
+export type RecorderState = 'idle' | 'connecting' | 'recording' | 'reconnecting' | 'unauthorized' | 'error';
+export const RECORDER_STATES: readonly RecorderState[] = ['idle', 'connecting', 'recording', 'reconnecting', 'unauthorized', 'error'];
+
+export interface RecorderSettings {
+  readonly device: string;
+  readonly camera: CameraAddress;
+  readonly out: string;
+  readonly segmentSeconds: number;
+  readonly format: ContainerFormat;
+  readonly audio: AudioMode;
+  readonly transport: 'tcp' | 'udp';
+  readonly alignToClock: boolean;
+  readonly watchdogSeconds: number;
+  readonly retention: RetentionPolicy;
+  readonly ffmpeg: string;
+  readonly ffprobe: string;
+}
+
+export interface RecorderCounters {
+  segmentsFinished: number;
+  segmentsRecovered: number;
+  bytesWritten: number;
+  ffmpegRestarts: number;
+  reconnects: number;
+  retentionDeletions: number;
+}
+
+export interface RecorderStatus {
+  readonly device: string;
+  readonly state: RecorderState;
+  readonly recording: boolean;
+  readonly since: string;
+  readonly camera: string;
+  readonly format: ContainerFormat;
+  readonly segmentSeconds: number;
+  readonly currentSegment: { readonly file: string; readonly startedAt: string | null } | null;
+  readonly lastSegment: Segment | null;
+  readonly lastError: (Failure & { readonly at: string }) | null;
+  readonly lastWriteAt: string | null;
+  readonly counters: Readonly<RecorderCounters>;
+}
+
+/** Events a recorder emits: the events module and metrics listen. */
+export interface RecorderEvents {
+  segment: [Segment];
+  state: [RecorderState, Failure | null];
+  deletion: [Deletion];
+}
+
+const RETRY = { baseMs: 1000, maxMs: 30_000 };
+const RETRY_UNAUTHORIZED = { baseMs: 30_000, maxMs: 300_000 };
+const RETRY_REFUSED_PLAN = { baseMs: 60_000, maxMs: 600_000 };
+
+/** Answers true when something speaks RTSP at the address (any status, even 401): the camera is back. */
+function rtspAnswers(host: string, port: number, url: string, timeoutMs = 1500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write(`OPTIONS ${url} RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: shifu-rtsp\r\n\r\n`));
+    socket.on('data', (chunk) => done(chunk.toString('latin1').startsWith('RTSP/1.0')));
+    socket.on('end', () => done(false));
+  });
+}
+
+/**
+ * The long-lived recorder of one camera. It owns the desired state (on/off) and restarts a short-lived
+ * ffmpeg run after any failure, with backoff, until it is switched off.
+ */
+export class Recorder {
+  readonly store: SegmentStore;
+  /** `segment`, `state` and `deletion`: the events module and logs listen. */
+  readonly events = new EventEmitter<RecorderEvents>();
+  private desired: 'on' | 'off' = 'off';
+  private state: RecorderState = 'idle';
+  private since = new Date();
+  private run: FfmpegRun | null = null;
+  private currentFile: { file: string; startedAt: string | null } | null = null;
+  private lastError: (Failure & { at: string }) | null = null;
+  private lastWriteAt: number | null = null;
+  private loop: Promise<void> | null = null;
+  private wake = new AbortController();
+  private finishing: Promise<void> = Promise.resolve();
+  private retentionTimer: NodeJS.Timeout | null = null;
+  /** Wall-clock end of the last segment before an interruption; the next run's first segment reports the gap. */
+  private interruptedAt: number | null = null;
+  readonly counters: RecorderCounters = {
+    segmentsFinished: 0,
+    segmentsRecovered: 0,
+    bytesWritten: 0,
+    ffmpegRestarts: 0,
+    reconnects: 0,
+    retentionDeletions: 0,
+  };
+
+  constructor(
+    readonly settings: RecorderSettings,
+    private readonly log: Logger,
+  ) {
+    this.store = new SegmentStore({
+      root: settings.out,
+      device: settings.device,
+      ffmpeg: settings.ffmpeg,
+      ffprobe: settings.ffprobe,
+      log,
+    });
+  }
+
+  /** Opens the store, finishes what a crash left behind, and starts retention sweeps. */
+  async open(): Promise<Segment[]> {
+    await this.store.open();
+    const recovered = await this.recoverLeftovers();
+    this.retentionTimer = setInterval(() => void this.sweep(), 60_000);
+    this.retentionTimer.unref();
+    await this.sweep();
+    return recovered;
+  }
+
+  status(): RecorderStatus {
+    return {
+      device: this.settings.device,
+      state: this.state,
+      recording: this.desired === 'on',
+      since: this.since.toISOString(),
+      camera: this.settings.camera.displayUrl,
+      format: this.settings.format,
+      segmentSeconds: this.settings.segmentSeconds,
+      currentSegment: this.state === 'recording' ? this.currentFile : null,
+      lastSegment: this.store.lastSegment,
+      lastError: this.lastError,
+      lastWriteAt: this.lastWriteAt === null ? null : new Date(this.lastWriteAt).toISOString(),
+      counters: { ...this.counters },
+    };
+  }
+
+  /** Seconds since media was last written, or null before the first write. */
+  secondsSinceLastWrite(): number | null {
+    return this.lastWriteAt === null ? null : (Date.now() - this.lastWriteAt) / 1000;
+  }
+
+  /** Switches recording on; idempotent. Resolves at once: the state tells how the camera answers. */
+  on(): RecorderStatus {
+    if (this.desired !== 'on') {
+      this.desired = 'on';
+      this.log.info({ camera: this.settings.camera.displayUrl }, 'recording switched on');
+      this.loop ??= this.supervise().finally(() => (this.loop = null));
+    }
+    return this.status();
+  }
+
+  /** Switches recording off; idempotent. Resolves once the last segment is closed, playable and journaled. */
+  async off(): Promise<RecorderStatus> {
+    if (this.desired === 'on') this.log.info('recording switched off');
+    this.desired = 'off';
+    this.wake.abort();
+    const run = this.run;
+    if (run) await run.stop();
+    await this.loop;
+    await this.finishing;
+    return this.status();
+  }
+
+  /** Stops recording and retention for good (SIGTERM). */
+  async close(): Promise<RecorderStatus> {
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    return this.off();
+  }
+
+  private setState(state: RecorderState, failure: Failure | null = null): void {
+    if (failure) this.lastError = { ...failure, at: new Date().toISOString() };
+    if (state === this.state) return;
+    this.state = state;
+    this.since = new Date();
+    this.log.info({ state, ...(failure ? { reason: failure.kind, error: failure.message } : {}) }, 'recorder state');
+    this.events.emit('state', state, failure);
+  }
+
+  private async supervise(): Promise<void> {
+    let attempt = 0;
+    let failure: Failure | null = null;
+    while (this.desired === 'on') {
+      this.wake = new AbortController();
+      if (failure === null) this.setState('connecting');
+      // The previous run's last segment must be journaled before leftovers are looked for.
+      await this.finishing;
+      await this.recoverLeftovers();
+      const outcome = await this.attempt();
+      if (this.desired !== 'on') break;
+      if (outcome.recorded) attempt = 0;
+      failure = outcome.failure;
+      const state: RecorderState =
+        failure.kind === 'unauthorized' ? 'unauthorized' : failure.kind === 'disk' || failure.kind === 'refused-plan' ? 'error' : 'reconnecting';
+      this.setState(state, failure);
+      if (failure.kind === 'disk') await this.sweep();
+      const policy = failure.kind === 'unauthorized' ? RETRY_UNAUTHORIZED : failure.kind === 'refused-plan' ? RETRY_REFUSED_PLAN : RETRY;
+      const delay = backoffDelay(attempt++, policy);
+      this.log.warn({ reason: failure.kind, error: failure.message, retryInMs: delay }, 'camera run ended; retrying');
+      this.counters.reconnects++;
+      await this.waitForRetry(delay, failure);
+    }
+    this.setState('idle');
+  }
+
+  /** Waits out the backoff, but returns early when an unreachable camera starts answering RTSP again. */
+  private async waitForRetry(delayMs: number, failure: Failure): Promise<void> {
+    const signal = this.wake.signal;
+    if (failure.kind !== 'unreachable' && failure.kind !== 'stalled') return sleep(delayMs, signal);
+    const deadline = Date.now() + delayMs;
+    const { host, port, displayUrl } = this.settings.camera;
+    while (!signal.aborted && Date.now() < deadline) {
+      await sleep(Math.min(1000, deadline - Date.now()), signal);
+      if (signal.aborted || Date.now() >= deadline) return;
+      if (await rtspAnswers(host, port, displayUrl)) return;
+    }
+  }
+
+  /** One probe + ffmpeg run. Resolves when the run is over, with why. */
+  private async attempt(): Promise<{ recorded: boolean; failure: Failure }> {
+    const s = this.settings;
+    let plan: RecordingPlan;
+    try {
+      const stream = await probeStream({ ffprobe: s.ffprobe, mediaUrl: s.camera.mediaUrl, transport: s.transport });
+      plan = planRecording(stream, s.format, s.audio);
+    } catch (err) {
+      if (err instanceof ProbeError) return { recorded: false, failure: err.failure };
+      if (err instanceof PlanRefusedError) return { recorded: false, failure: { kind: 'refused-plan', message: err.message } };
+      return { recorded: false, failure: { kind: 'media', message: (err as Error).message } };
+    }
+    if (this.desired !== 'on') return { recorded: false, failure: { kind: 'media', message: 'switched off' } };
+    const stem = `${s.device}_${compactUtc(new Date())}`;
+    const gapStart = this.interruptedAt;
+    let first = true;
+    const run = new FfmpegRun(
+      {
+        ffmpeg: s.ffmpeg,
+        mediaUrl: s.camera.mediaUrl,
+        transport: s.transport,
+        plan,
+        segmentSeconds: s.segmentSeconds,
+        alignToClock: s.alignToClock,
+        workDir: this.store.workDir,
+        stem,
+        watchdogSeconds: s.watchdogSeconds,
+      },
+      (closed) => {
+        const gap = first && gapStart !== null && run.origin !== null ? Math.max(0, (run.origin + closed.startSeconds * 1000 - gapStart) / 1000) : 0;
+        first = false;
+        this.enqueueFinish(closed, run, plan, gap);
+      },
+      () => {
+        this.lastWriteAt = Date.now();
+      },
+    );
+    this.run = run;
+    this.currentFile = { file: this.store.relative(`${this.store.workDir}/${stem}_00000.${plan.rule.extension}`), startedAt: null };
+    const recorded = await run.started;
+    if (recorded) {
+      this.interruptedAt = null;
+      this.currentFile = { ...this.currentFile, startedAt: new Date(run.origin ?? Date.now()).toISOString() };
+      this.setState('recording');
+      this.log.info(
+        { video: plan.video.codec, audio: plan.audio, format: plan.format, pid: run.pid },
+        'recording',
+      );
+    }
+    const exit = await run.exited;
+    this.run = null;
+    if (recorded) this.counters.ffmpegRestarts += exit.failure ? 1 : 0;
+    if (exit.failure && recorded) this.interruptedAt = Date.now();
+    return { recorded, failure: exit.failure ?? { kind: 'media', message: 'ffmpeg stopped' } };
+  }
+
+  private enqueueFinish(closed: ClosedSegment, run: FfmpegRun, plan: RecordingPlan, gapBeforeSeconds: number): void {
+    const startMs = run.origin === null ? null : run.origin + closed.startSeconds * 1000;
+    this.finishing = this.finishing.then(async () => {
+      try {
+        const segment = await this.store.finish({ tempPath: closed.path, startMs, plan, recovered: false, gapBeforeSeconds });
+        this.counters.segmentsFinished++;
+        this.counters.bytesWritten += segment.bytes;
+        this.log.info(
+          { file: segment.file, durationSeconds: segment.durationSeconds, bytes: segment.bytes, sequence: segment.sequence },
+          'segment finished',
+        );
+        const next = closed.path.replace(/_(\d{5})(\.\w+)$/, (_m, n: string, ext: string) => `_${String(Number(n) + 1).padStart(5, '0')}${ext}`);
+        if (this.run === run) this.currentFile = { file: this.store.relative(next), startedAt: segment.endTime };
+        this.events.emit('segment', segment);
+        await this.sweep();
+      } catch (err) {
+        // The file stays in .recording/ and is recovered before the next run: nothing is lost.
+        this.log.error({ err, file: this.store.relative(closed.path) }, 'could not finish segment');
+      }
+    });
+  }
+
+  private async recoverLeftovers(): Promise<Segment[]> {
+    const recovered = await this.store.recover().catch((err: unknown) => {
+      this.log.error({ err }, 'recovery failed');
+      return [] as Segment[];
+    });
+    for (const segment of recovered) {
+      this.counters.segmentsRecovered++;
+      this.events.emit('segment', segment);
+    }
+    return recovered;
+  }
+
+  private async sweep(): Promise<void> {
+    try {
+      for (const deletion of await applyRetention(this.store, this.settings.retention, this.log)) {
+        this.counters.retentionDeletions++;
+        this.events.emit('deletion', deletion);
+      }
+    } catch (err) {
+      this.log.error({ err }, 'retention sweep failed');
+    }
+  }
+}

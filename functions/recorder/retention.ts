@@ -1,0 +1,57 @@
+import { rm, statfs } from 'node:fs/promises';
+import type { Logger } from '../lib/index.js';
+import type { SegmentStore } from './segment-store.js';
+
+export interface RetentionPolicy {
+  /** Delete finished segments older than this many hours (0: keep). */
+  readonly retainHours: number;
+  /** Keep at most this many bytes of finished segments (0: no limit). */
+  readonly retainBytes: number;
+  /** Delete the oldest segments while the volume has less free space than this. */
+  readonly minFreePercent: number;
+}
+
+export interface Deletion {
+  readonly file: string;
+  readonly bytes: number;
+  readonly reason: 'age' | 'bytes' | 'free-space';
+}
+
+/** Free space of the file system that holds `dir`, in percent. */
+export async function freePercent(dir: string): Promise<number> {
+  const s = await statfs(dir);
+  return s.blocks === 0 ? 100 : (s.bavail / s.blocks) * 100;
+}
+
+/**
+ * Deletes the oldest finished segments first. The segment being written lives in `.recording/` and is
+ * never a candidate, so retention can never cut the recording it protects.
+ */
+export async function applyRetention(
+  store: SegmentStore,
+  policy: RetentionPolicy,
+  log: Logger,
+  now = Date.now(),
+): Promise<Deletion[]> {
+  const files = await store.finishedFiles();
+  const deletions: Deletion[] = [];
+  let total = files.reduce((sum, f) => sum + f.bytes, 0);
+  const remove = async (f: { path: string; bytes: number }, reason: Deletion['reason']): Promise<void> => {
+    await rm(f.path, { force: true });
+    total -= f.bytes;
+    const deletion = { file: store.relative(f.path), bytes: f.bytes, reason };
+    deletions.push(deletion);
+    log.info(deletion, 'retention deleted a segment');
+  };
+  while (files.length > 0) {
+    const oldest = files[0]!;
+    if (policy.retainHours > 0 && now - oldest.mtimeMs > policy.retainHours * 3_600_000) {
+      await remove(files.shift()!, 'age');
+    } else if (policy.retainBytes > 0 && total > policy.retainBytes) {
+      await remove(files.shift()!, 'bytes');
+    } else if (policy.minFreePercent > 0 && (await freePercent(store.deviceDir)) < policy.minFreePercent) {
+      await remove(files.shift()!, 'free-space');
+    } else break;
+  }
+  return deletions;
+}

@@ -1,0 +1,227 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readFile, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import type { Logger } from '../lib/index.js';
+import { probeFile } from './probe.js';
+import { RECORDING_RULES, type ContainerFormat, type RecordingPlan } from './plan.js';
+import { compactUtc, isSegmentFileName, type Segment } from './segment.js';
+
+export interface SegmentStoreOptions {
+  /** Storage root (`--out`, FileSavePath). */
+  readonly root: string;
+  readonly device: string;
+  readonly ffmpeg: string;
+  readonly ffprobe: string;
+  readonly log: Logger;
+}
+
+/** What the recorder knows about a closed file when it hands it over. */
+export interface ClosedFile {
+  readonly tempPath: string;
+  /** Wall-clock start, when known from the run; otherwise derived from mtime and duration. */
+  readonly startMs: number | null;
+  readonly plan: RecordingPlan | null;
+  readonly recovered: boolean;
+  readonly gapBeforeSeconds: number;
+}
+
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+function formatOfExtension(file: string): ContainerFormat | undefined {
+  const ext = path.extname(file).slice(1);
+  return (Object.keys(RECORDING_RULES) as ContainerFormat[]).find((f) => RECORDING_RULES[f].extension === ext);
+}
+
+/**
+ * The device's folder on the volume:
+ *   <root>/<device>/<device>_<UTC start>.<ext>      finished segments, sorted by time
+ *   <root>/<device>/.recording/                     segments being written (never finished files)
+ *   <root>/.shifu-rtsp/<device>/segments.jsonl      journal of finished segments (fsynced)
+ */
+export class SegmentStore {
+  readonly deviceDir: string;
+  readonly workDir: string;
+  readonly stateDir: string;
+  private readonly journalPath: string;
+  private nextSequence = 1;
+  private last: Segment | null = null;
+
+  constructor(private readonly o: SegmentStoreOptions) {
+    this.deviceDir = path.join(o.root, o.device);
+    this.workDir = path.join(this.deviceDir, '.recording');
+    this.stateDir = path.join(o.root, '.shifu-rtsp', o.device);
+    this.journalPath = path.join(this.stateDir, 'segments.jsonl');
+  }
+
+  /** Creates the folders and reads the journal's last sequence number. */
+  async open(): Promise<void> {
+    await mkdir(this.workDir, { recursive: true });
+    await mkdir(this.stateDir, { recursive: true });
+    const text = await readFile(this.journalPath, 'utf8').catch(() => '');
+    for (const line of text.split('\n')) {
+      if (line.trim() === '') continue;
+      try {
+        const segment = JSON.parse(line) as Segment;
+        this.nextSequence = Math.max(this.nextSequence, segment.sequence + 1);
+        this.last = segment;
+      } catch {
+        // A torn last line from a power cut: the file itself is still found by recovery or retention.
+      }
+    }
+  }
+
+  get lastSegment(): Segment | null {
+    return this.last;
+  }
+
+  /** Files ffmpeg is writing or left behind (relative to the root). */
+  async openFiles(): Promise<string[]> {
+    const names = await readdir(this.workDir).catch(() => [] as string[]);
+    return names.filter((n) => formatOfExtension(n) !== undefined).map((n) => path.join(this.workDir, n));
+  }
+
+  /** Finished segment files, oldest first, with sizes (for retention). */
+  async finishedFiles(): Promise<Array<{ path: string; bytes: number; mtimeMs: number }>> {
+    const names = (await readdir(this.deviceDir).catch(() => [] as string[])).filter((n) => isSegmentFileName(this.o.device, n)).sort();
+    const out: Array<{ path: string; bytes: number; mtimeMs: number }> = [];
+    for (const name of names) {
+      const full = path.join(this.deviceDir, name);
+      const s = await stat(full).catch(() => null);
+      if (s?.isFile()) out.push({ path: full, bytes: s.size, mtimeMs: s.mtimeMs });
+    }
+    return out;
+  }
+
+  relative(file: string): string {
+    return path.relative(this.o.root, file).split(path.sep).join('/');
+  }
+
+  /** Moves a closed file to its final name, measures it and appends it to the journal. */
+  async finish(closed: ClosedFile): Promise<Segment> {
+    const info = await stat(closed.tempPath);
+    const probe = await probeFile(this.o.ffprobe, closed.tempPath);
+    const startMs = closed.startMs ?? info.mtimeMs - probe.durationSeconds * 1000;
+    const start = new Date(Math.round(startMs));
+    const format = closed.plan?.format ?? formatOfExtension(closed.tempPath) ?? 'mp4';
+    const rule = RECORDING_RULES[format];
+    const target = await this.freeName(`${this.o.device}_${compactUtc(start)}`, rule.extension);
+    await rename(closed.tempPath, target);
+    const video = closed.plan?.stream.video ?? probe.stream.video;
+    const audioPlan = closed.plan?.audio;
+    const audio =
+      audioPlan === undefined
+        ? probe.stream.audio
+          ? { codec: probe.stream.audio.codec }
+          : null
+        : audioPlan.kind === 'drop'
+          ? null
+          : audioPlan.kind === 'transcode'
+            ? { codec: 'aac', transcodedFrom: audioPlan.from }
+            : { codec: audioPlan.codec };
+    const segment: Segment = {
+      file: this.relative(target),
+      absolutePath: target,
+      device: this.o.device,
+      sequence: this.nextSequence++,
+      startTime: start.toISOString(),
+      endTime: new Date(Math.round(startMs + probe.durationSeconds * 1000)).toISOString(),
+      durationSeconds: Math.round(probe.durationSeconds * 1000) / 1000,
+      bytes: info.size,
+      sha256: await sha256Of(target),
+      format,
+      mimeType: rule.mimeType,
+      video: video ? { codec: video.codec, width: video.width, height: video.height, fps: video.fps } : null,
+      audio,
+      recovered: closed.recovered,
+      gapBeforeSeconds: Math.round(closed.gapBeforeSeconds * 1000) / 1000,
+    };
+    await this.appendJournal(segment);
+    this.last = segment;
+    return segment;
+  }
+
+  private async freeName(stem: string, ext: string): Promise<string> {
+    for (let n = 0; ; n++) {
+      const candidate = path.join(this.deviceDir, `${stem}${n === 0 ? '' : `_${n}`}.${ext}`);
+      const exists = await stat(candidate).then(
+        () => true,
+        () => false,
+      );
+      if (!exists) return candidate;
+    }
+  }
+
+  private async appendJournal(segment: Segment): Promise<void> {
+    const handle = await open(this.journalPath, 'a');
+    try {
+      await handle.appendFile(`${JSON.stringify(segment)}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /**
+   * Finishes what a crash left in `.recording/`: remuxes each file (`-c copy`) so that its index is whole,
+   * and journals it as recovered. A file with no media in it is removed; one that cannot be read yet stays.
+   */
+  async recover(): Promise<Segment[]> {
+    const recovered: Segment[] = [];
+    for (const file of await this.openFiles()) {
+      const info = await stat(file).catch(() => null);
+      if (!info) continue;
+      const probe = await probeFile(this.o.ffprobe, file).catch(() => null);
+      if (!probe || probe.durationSeconds <= 0) {
+        if (info.size < 4096) {
+          this.o.log.warn({ file: this.relative(file), bytes: info.size }, 'removing an unfinished segment with no media');
+          await rm(file, { force: true });
+        } else this.o.log.error({ file: this.relative(file) }, 'unfinished segment is unreadable; left in place');
+        continue;
+      }
+      await this.remux(file).catch((err: unknown) =>
+        this.o.log.warn({ file: this.relative(file), err }, 'remux failed; keeping the file as it was written'),
+      );
+      const startMs = info.mtimeMs - probe.durationSeconds * 1000;
+      const segment = await this.finish({ tempPath: file, startMs, plan: null, recovered: true, gapBeforeSeconds: 0 });
+      this.o.log.info({ file: segment.file, durationSeconds: segment.durationSeconds }, 'recovered unfinished segment');
+      recovered.push(segment);
+    }
+    return recovered;
+  }
+
+  /** Rewrites a crash-cut file into a complete one of the same container, replacing it only on success. */
+  private async remux(file: string): Promise<void> {
+    const format = formatOfExtension(file);
+    if (!format) return;
+    const rule = RECORDING_RULES[format];
+    // Not a segment extension, so a crash during the remux never leaves a second copy to recover.
+    const out = `${file}.remuxing`;
+    const options = format === 'mp4' ? ['-movflags', '+faststart'] : [];
+    await new Promise<void>((resolve, reject) => {
+      execFile(
+        this.o.ffmpeg,
+        ['-v', 'error', '-y', '-i', file, '-map', '0', '-c', 'copy', ...options, '-f', rule.muxer, out],
+        { timeout: 600_000 },
+        (err) => (err ? reject(err) : resolve()),
+      );
+    }).catch(async (err: unknown) => {
+      await rm(out, { force: true });
+      throw err;
+    });
+    const probe = await probeFile(this.o.ffprobe, out).catch(() => null);
+    if (!probe || probe.durationSeconds <= 0) {
+      await rm(out, { force: true });
+      throw new Error('remuxed file has no media');
+    }
+    const original = await stat(file);
+    await rename(out, file);
+    // Keep the original's time, from which the start time is derived.
+    await utimes(file, original.atime, original.mtime);
+  }
+}

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { parseCameraAddress } from '../../functions/recorder/index.js';
+
+describe('camera address', () => {
+  it('adds rtsp:// and port 554 to host[/path]', () => {
+    const a = parseCameraAddress('192.168.1.64/Streaming/Channels/101');
+    expect(a.displayUrl).toBe('rtsp://192.168.1.64:554/Streaming/Channels/101');
+    expect(a.host).toBe('192.168.1.64');
+    expect(a.port).toBe(554);
+  });
+
+  it('keeps credentials out of the display URL and percent-encodes them for ffmpeg', () => {
+    const a = parseCameraAddress('rtsp://admin:p@ss:w/rd@cam.local:8554/live');
+    expect(a.displayUrl).toBe('rtsp://cam.local:8554/live');
+    expect(a.password).toBe('p@ss:w/rd');
+    expect(a.mediaUrl).toBe('rtsp://admin:p%40ss%3Aw%2Frd@cam.local:8554/live');
+  });
+
+  it('lets separate user name and password override those in the URL', () => {
+    const a = parseCameraAddress('rtsp://old:old@cam:554/x', 'admin', 's3cret');
+    expect(a.mediaUrl).toBe('rtsp://admin:s3cret@cam:554/x');
+    expect(a.username).toBe('admin');
+  });
+
+  it('rejects other schemes and empty hosts', () => {
+    expect(() => parseCameraAddress('http://cam/x')).toThrow(/rtsp/);
+    expect(() => parseCameraAddress('rtsp://')).toThrow();
+  });
+});
