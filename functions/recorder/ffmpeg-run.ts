@@ -134,7 +134,11 @@ export class FfmpegRun {
     return { kind: classifyFailure(this.stderrTail.join('\n')), message };
   }
 
+  /** ffmpeg failed to write (full or broken volume): the segment it was writing may be torn. */
+  sawWriteError = false;
+
   private keepStderr(line: string): void {
+    if (/No space left|Disk quota|Read-only file system|Input\/output error/i.test(line)) this.sawWriteError = true;
     this.stderrTail.push(redact(line));
     if (this.stderrTail.length > 40) this.stderrTail.shift();
   }

@@ -101,6 +101,8 @@ export class Recorder {
   private retentionTimer: NodeJS.Timeout | null = null;
   /** Wall-clock end of the last segment before an interruption; the next run's first segment reports the gap. */
   private interruptedAt: number | null = null;
+  /** File-name stem of the ffmpeg run that is writing now; recovery leaves its files alone. */
+  private activeStem: string | null = null;
   readonly counters: RecorderCounters = {
     segmentsFinished: 0,
     segmentsRecovered: 0,
@@ -269,6 +271,7 @@ export class Recorder {
       },
     );
     this.run = run;
+    this.activeStem = stem;
     this.currentFile = { file: this.store.relative(`${this.store.workDir}/${stem}_00000.${plan.rule.extension}`), startedAt: null };
     const recorded = await run.started;
     if (recorded) {
@@ -282,6 +285,7 @@ export class Recorder {
     }
     const exit = await run.exited;
     this.run = null;
+    this.activeStem = null;
     if (recorded) this.counters.ffmpegRestarts += exit.failure ? 1 : 0;
     if (exit.failure && recorded) this.interruptedAt = Date.now();
     return { recorded, failure: exit.failure ?? { kind: 'media', message: 'ffmpeg stopped' } };
@@ -291,6 +295,11 @@ export class Recorder {
     const startMs = run.origin === null ? null : run.origin + closed.startSeconds * 1000;
     this.finishing = this.finishing.then(async () => {
       try {
+        // ffmpeg closes a segment in its trailer even after a write error, then exits; the error reaches us on
+        // another pipe, so give the run a moment to finish before trusting the segment.
+        await Promise.race([run.exited, sleep(500)]);
+        // A segment closed after a write error may be torn: repair it first, or leave it for recovery.
+        if (run.sawWriteError && !(await this.store.repair(closed.path))) return;
         const segment = await this.store.finish({ tempPath: closed.path, startMs, plan, recovered: false, gapBeforeSeconds });
         this.counters.segmentsFinished++;
         this.counters.bytesWritten += segment.bytes;
@@ -309,8 +318,16 @@ export class Recorder {
     });
   }
 
-  private async recoverLeftovers(): Promise<Segment[]> {
-    const recovered = await this.store.recover().catch((err: unknown) => {
+  /** One recovery at a time: the supervisor, the sweep timer and segment finishes all ask for it. */
+  private recovering: Promise<Segment[]> = Promise.resolve([]);
+
+  private recoverLeftovers(): Promise<Segment[]> {
+    this.recovering = this.recovering.then(() => this.recoverOnce());
+    return this.recovering;
+  }
+
+  private async recoverOnce(): Promise<Segment[]> {
+    const recovered = await this.store.recover(this.activeStem ?? undefined).catch((err: unknown) => {
       this.log.error({ err }, 'recovery failed');
       return [] as Segment[];
     });
@@ -322,6 +339,8 @@ export class Recorder {
   }
 
   private async sweep(): Promise<void> {
+    // Files whose repair was deferred (volume full) are retried here, while the next run records.
+    if (this.activeStem !== null) await this.recoverLeftovers();
     try {
       for (const deletion of await applyRetention(this.store, this.settings.retention, this.log)) {
         this.counters.retentionDeletions++;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat, statfs, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import type { Logger } from '../lib/index.js';
@@ -141,7 +141,14 @@ export class SegmentStore {
       recovered: closed.recovered,
       gapBeforeSeconds: Math.round(closed.gapBeforeSeconds * 1000) / 1000,
     };
-    await this.appendJournal(segment);
+    try {
+      await this.appendJournal(segment);
+    } catch (err) {
+      // Unjournaled means unannounced: put the file back so that the next recovery finishes it.
+      this.nextSequence--;
+      await rename(target, closed.tempPath).catch(() => undefined);
+      throw err;
+    }
     this.last = segment;
     return segment;
   }
@@ -171,9 +178,16 @@ export class SegmentStore {
    * Finishes what a crash left in `.recording/`: remuxes each file (`-c copy`) so that its index is whole,
    * and journals it as recovered. A file with no media in it is removed; one that cannot be read yet stays.
    */
-  async recover(): Promise<Segment[]> {
+  async recover(activeStem?: string): Promise<Segment[]> {
     const recovered: Segment[] = [];
+    for (const name of await readdir(this.workDir).catch(() => [] as string[])) {
+      if (name.endsWith('.remuxing') && (activeStem === undefined || !name.startsWith(activeStem))) {
+        await rm(path.join(this.workDir, name), { force: true });
+      }
+    }
     for (const file of await this.openFiles()) {
+      // The run that is recording right now owns its files.
+      if (activeStem !== undefined && path.basename(file).startsWith(activeStem)) continue;
       const info = await stat(file).catch(() => null);
       if (!info) continue;
       const probe = await probeFile(this.o.ffprobe, file).catch(() => null);
@@ -184,15 +198,49 @@ export class SegmentStore {
         } else this.o.log.error({ file: this.relative(file) }, 'unfinished segment is unreadable; left in place');
         continue;
       }
-      await this.remux(file).catch((err: unknown) =>
-        this.o.log.warn({ file: this.relative(file), err }, 'remux failed; keeping the file as it was written'),
-      );
+      if (!(await this.repair(file))) continue;
       const startMs = info.mtimeMs - probe.durationSeconds * 1000;
-      const segment = await this.finish({ tempPath: file, startMs, plan: null, recovered: true, gapBeforeSeconds: 0 });
-      this.o.log.info({ file: segment.file, durationSeconds: segment.durationSeconds }, 'recovered unfinished segment');
-      recovered.push(segment);
+      try {
+        const segment = await this.finish({ tempPath: file, startMs, plan: null, recovered: true, gapBeforeSeconds: 0 });
+        this.o.log.info({ file: segment.file, durationSeconds: segment.durationSeconds }, 'recovered unfinished segment');
+        recovered.push(segment);
+      } catch (err) {
+        this.o.log.error({ err, file: this.relative(file) }, 'could not finish a recovered segment; will retry');
+      }
     }
     return recovered;
+  }
+
+  /**
+   * Remuxes a file whose tail may be torn (crash, ENOSPC). Answers false when the volume is too full to do it
+   * now: the file then stays in `.recording/` for the next attempt, since finishing it torn would announce a
+   * file that does not play to its end. A file no copy can mend goes to `<device>/.damaged/`.
+   */
+  async repair(file: string): Promise<boolean> {
+    try {
+      await this.remux(file);
+      return true;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (/No space left|Disk quota|ENOSPC/i.test(message) || !(await this.roomFor(file))) {
+        this.o.log.warn({ file: this.relative(file) }, 'no space to repair an unfinished segment yet; will retry');
+        return false;
+      }
+      // Torn beyond what a copy can mend (a short write on a full volume shifts the data): keep it apart,
+      // never announce it as a playable segment, never delete it.
+      const damagedDir = path.join(this.deviceDir, '.damaged');
+      await mkdir(damagedDir, { recursive: true });
+      const target = path.join(damagedDir, path.basename(file));
+      await rename(file, target);
+      this.o.log.error({ file: this.relative(target), err }, 'unfinished segment cannot be repaired; moved aside');
+      return false;
+    }
+  }
+
+  /** Whether the volume has room for a second copy of `file` (a remux writes one before replacing). */
+  private async roomFor(file: string): Promise<boolean> {
+    const [fsInfo, info] = await Promise.all([statfs(this.workDir), stat(file)]);
+    return fsInfo.bavail * fsInfo.bsize > info.size * 1.1 + (1 << 20);
   }
 
   /** Rewrites a crash-cut file into a complete one of the same container, replacing it only on success. */
@@ -206,9 +254,9 @@ export class SegmentStore {
     await new Promise<void>((resolve, reject) => {
       execFile(
         this.o.ffmpeg,
-        ['-v', 'error', '-y', '-i', file, '-map', '0', '-c', 'copy', ...options, '-f', rule.muxer, out],
+        ['-v', 'error', '-y', '-fflags', '+discardcorrupt', '-err_detect', 'ignore_err', '-i', file, '-map', '0', '-c', 'copy', ...options, '-f', rule.muxer, out],
         { timeout: 600_000 },
-        (err) => (err ? reject(err) : resolve()),
+        (err, _stdout, stderr) => (err ? reject(new Error(`${err.message}: ${stderr.slice(-500)}`)) : resolve()),
       );
     }).catch(async (err: unknown) => {
       await rm(out, { force: true });
