@@ -12,6 +12,7 @@ import {
   zSeconds,
   type OptionSpecs,
 } from '../lib/index.js';
+import { attachEvents, eventOptions } from '../events/index.js';
 import { parseCameraAddress, zCameraUrl } from './camera.js';
 import { serveRecorderApi } from './http.js';
 import { recorderMetrics } from './metrics.js';
@@ -148,8 +149,9 @@ export const recorderCommand = defineCommand({
     'Files: <out>/<device>/<device>_<UTC start>.<ext>; open segments live in <out>/<device>/.recording/.',
     'HTTP: POST /record/on, POST /record/off, GET /record/status, /health, /ready, /metrics.',
     'SIGTERM stops like /record/off, then exits 0.',
+    'Events: with --sink (K_SINK), one CloudEvent per finished segment, queued in <out>/.shifu-rtsp/<device>/outbox/.',
   ].join('\n'),
-  options: recorderOptions,
+  options: { ...recorderOptions, ...eventOptions },
   async run(config, ctx) {
     let password = ctx.env.PasswordSecret || undefined;
     if (config.passwordFile) {
@@ -180,13 +182,19 @@ export const recorderCommand = defineCommand({
       log,
     );
     log.info({ camera: camera.displayUrl, out: config.out, format: config.format, segmentSeconds: config.segmentSeconds }, 'starting');
+    // Before open(): segments crash recovery finishes there are announced too (recovered: true).
+    const announcer = await attachEvents(recorder, config, log);
     await recorder.open();
-    const app = await serveRecorderApi(recorder, config.httpListen, log, recorderMetrics(recorder));
+    const metrics = recorderMetrics(recorder);
+    announcer.metrics(metrics);
+    const app = await serveRecorderApi(recorder, config.httpListen, log, metrics);
     log.info({ listen: app.server.address() }, 'http api listening');
     if (!config.idle) recorder.on();
     await new Promise<void>((resolve) => {
       onShutdown(async () => {
         const status = await recorder.close();
+        // After the recorder: its last segment's event is queued before the flush.
+        await announcer.close();
         await app.close();
         log.info({ lastSegment: status.lastSegment?.file ?? null }, 'stopped');
         resolve();

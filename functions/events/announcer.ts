@@ -1,0 +1,168 @@
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import type { CloudEvent } from 'cloudevents';
+import type { Registry } from 'prom-client';
+import { redact, type BackoffPolicy, type Logger } from '../lib/index.js';
+import type { Failure, Recorder, RecorderState, Segment } from '../recorder/index.js';
+import { Dispatcher } from './dispatcher.js';
+import type { DurableFs } from './durable-fs.js';
+import { JournalCursor, readJournal } from './journal-cursor.js';
+import { registerEventMetrics } from './metrics.js';
+import type { EventConfig } from './options.js';
+import { Outbox } from './outbox.js';
+import { segmentFinishedEvent } from './segment-event.js';
+import { Sink } from './sink.js';
+import { eventSource } from './source.js';
+import { recorderStateEvent, stateChange } from './state-event.js';
+
+/** Announces a recorder's finished segments and state changes to the sink. */
+export interface Announcer {
+  /** The sink URL, or null when events are off. */
+  readonly sink: string | null;
+  /** Adds the event metrics to the recorder's Prometheus registry. */
+  metrics(registry: Registry): void;
+  /** Queues what the recorder announced last, tries to deliver pending events (--event-flush-seconds), then stops. */
+  close(): Promise<void>;
+}
+
+/** Knobs for tests and benchmarks; the command uses the defaults. */
+export interface AnnouncerTuning {
+  readonly backoff?: BackoffPolicy;
+  readonly requestTimeoutMs?: number;
+  readonly fs?: DurableFs;
+}
+
+/**
+ * Listens to the recorder's `segment` and `state` events. Call it before `recorder.open()`, which announces
+ * the segments crash recovery finishes (`recovered: true`).
+ *
+ * Without a sink nothing is queued (debug log only): the outbox would grow on the footage volume forever
+ * with nobody to drain it, and the journal (segments.jsonl) already lists every segment.
+ */
+export async function attachEvents(recorder: Recorder, config: EventConfig, log: Logger, tuning: AnnouncerTuning = {}): Promise<Announcer> {
+  const device = recorder.settings.device;
+  const elog = log.child({ module: 'events' });
+  if (!config.sink) return silentAnnouncer(recorder, elog);
+
+  const source = eventSource(config.namespace, device);
+  const stateDir = recorder.store.stateDir;
+  const outbox = await Outbox.open({
+    dir: path.join(stateDir, 'outbox'),
+    deadLetterDir: path.join(stateDir, 'dead-letter'),
+    ...(tuning.fs ? { fs: tuning.fs } : {}),
+  });
+  const sink = new Sink({
+    url: config.sink,
+    mode: config.eventMode,
+    extensions: config.ceOverrides ?? {},
+    ...(tuning.requestTimeoutMs ? { timeoutMs: tuning.requestTimeoutMs } : {}),
+  });
+  const dispatcher = new Dispatcher({ outbox, sink, log: elog, ...(tuning.backoff ? { backoff: tuning.backoff } : {}) });
+  const cursor = await JournalCursor.open(path.join(outbox.dir, 'journal-cursor.json'), tuning.fs);
+  // After a failed enqueue the cursor stays put, so the next start replays that segment from the journal.
+  let cursorHeld = false;
+
+  const enqueue = async (event: CloudEvent<unknown>): Promise<void> => {
+    await outbox.enqueue(event);
+    dispatcher.wake();
+  };
+  const announceSegment = async (segment: Segment): Promise<void> => {
+    // Already queued: replayed from the journal at start.
+    if (cursor.sequence !== null && segment.sequence <= cursor.sequence) return;
+    try {
+      await enqueue(segmentFinishedEvent(segment, source));
+    } catch (err) {
+      cursorHeld = true;
+      throw err;
+    }
+    if (!cursorHeld) await cursor.write(segment.sequence);
+  };
+
+  // Segments journaled but not queued (a crash in between, or a run without a sink) are queued now.
+  const journal = await readJournal(stateDir);
+  const last = journal.reduce((max, s) => Math.max(max, s.sequence), 0);
+  if (cursor.sequence === null || cursor.sequence > last) {
+    // First start with a sink (the past is not news), or the journal was reset: begin at its end.
+    if (cursor.sequence !== null) elog.warn({ cursor: cursor.sequence, journal: last }, 'journal is behind the event cursor; starting over at its end');
+    await cursor.write(last);
+  } else {
+    let replayed = 0;
+    for (const segment of journal) {
+      if (segment.sequence <= cursor.sequence) continue;
+      // Retention may have deleted it meanwhile: announcing a missing file helps nobody.
+      const present = await access(path.join(recorder.settings.out, segment.file)).then(
+        () => true,
+        () => false,
+      );
+      if (present) {
+        await announceSegment(segment);
+        replayed++;
+      } else await cursor.write(segment.sequence);
+    }
+    if (replayed > 0) elog.info({ replayed }, 'queued events for journaled segments that had none');
+  }
+
+  let chain: Promise<void> = Promise.resolve();
+  const queue = (what: string, work: () => Promise<void>): void => {
+    chain = chain.then(work).catch((err: unknown) => elog.error({ err, what }, 'could not queue event'));
+  };
+  let previous: RecorderState = recorder.status().state;
+  const onSegment = (segment: Segment): void => queue(segment.file, () => announceSegment(segment));
+  const onState = (state: RecorderState, failure: Failure | null): void => {
+    const change = stateChange(previous, state);
+    const transition = { device, change, previous, next: state, failure, at: new Date() };
+    previous = state;
+    if (transition.change === null) return;
+    const event = recorderStateEvent({ ...transition, change: transition.change }, source);
+    queue(`state ${state}`, () => enqueue(event));
+  };
+  recorder.events.on('segment', onSegment);
+  recorder.events.on('state', onState);
+  dispatcher.start();
+  elog.info({ sink: redact(config.sink), mode: config.eventMode, source, pending: outbox.size }, 'announcing segments');
+
+  return {
+    sink: config.sink,
+    metrics(registry) {
+      registerEventMetrics(registry, {
+        device,
+        pending: () => outbox.size,
+        oldestEnqueuedAt: () => outbox.oldestEnqueuedAt(),
+        delivered: () => dispatcher.counters.delivered,
+        retried: () => dispatcher.counters.retried,
+        deadLettered: () => dispatcher.counters.deadLettered,
+        sinkGone: () => dispatcher.sinkGone,
+      });
+    },
+    async close() {
+      recorder.events.off('segment', onSegment);
+      recorder.events.off('state', onState);
+      await chain;
+      await dispatcher.close(config.eventFlushSeconds * 1000);
+      elog.info({ pending: outbox.size, delivered: dispatcher.counters.delivered }, 'event delivery stopped');
+    },
+  };
+}
+
+function silentAnnouncer(recorder: Recorder, log: Logger): Announcer {
+  const onSegment = (segment: Segment): void => log.debug({ file: segment.file }, 'no sink configured; segment not announced');
+  recorder.events.on('segment', onSegment);
+  log.info('no sink configured (--sink / K_SINK): segment events are off');
+  return {
+    sink: null,
+    metrics(registry) {
+      registerEventMetrics(registry, {
+        device: recorder.settings.device,
+        pending: () => 0,
+        oldestEnqueuedAt: () => null,
+        delivered: () => 0,
+        retried: () => 0,
+        deadLettered: () => 0,
+        sinkGone: () => false,
+      });
+    },
+    async close() {
+      recorder.events.off('segment', onSegment);
+    },
+  };
+}

@@ -1,0 +1,54 @@
+// Closes the crash window between "segment journaled" and "event on disk": the journal is replayed from a cursor.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Segment } from '../recorder/index.js';
+import { diskFs, type DurableFs } from './durable-fs.js';
+
+/** The recorder's journal of finished segments (`<out>/.shifu-rtsp/<device>/segments.jsonl`), oldest first. */
+export async function readJournal(stateDir: string): Promise<Segment[]> {
+  const text = await readFile(path.join(stateDir, 'segments.jsonl'), 'utf8').catch(() => '');
+  const segments: Segment[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      const segment = JSON.parse(line) as Segment;
+      if (typeof segment.sequence === 'number') segments.push(segment);
+    } catch {
+      // A torn last line from a power cut: the segment store recovers that file and journals it again.
+    }
+  }
+  return segments;
+}
+
+/** The sequence of the last journaled segment whose event is in the outbox; written durably after each event. */
+export class JournalCursor {
+  private constructor(
+    private readonly file: string,
+    private readonly fs: DurableFs,
+    private value: number | null,
+  ) {}
+
+  static async open(file: string, fs: DurableFs = diskFs): Promise<JournalCursor> {
+    const text = await readFile(file, 'utf8').catch(() => null);
+    let value: number | null = null;
+    try {
+      const parsed = text === null ? null : (JSON.parse(text) as { sequence?: unknown }).sequence;
+      if (typeof parsed === 'number' && Number.isInteger(parsed) && parsed >= 0) value = parsed;
+    } catch {
+      // Written by rename, so never torn; unreadable only if damaged: start again from the journal's end.
+    }
+    return new JournalCursor(file, fs, value);
+  }
+
+  /** Null before the first write: this volume has never had events queued. */
+  get sequence(): number | null {
+    return this.value;
+  }
+
+  async write(sequence: number): Promise<void> {
+    await this.fs.writeSynced(`${this.file}.tmp`, `${JSON.stringify({ sequence })}\n`);
+    await this.fs.rename(`${this.file}.tmp`, this.file);
+    await this.fs.syncDir(path.dirname(this.file));
+    this.value = sequence;
+  }
+}

@@ -1,0 +1,50 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** What the event metrics read when scraped. */
+export interface EventMetricsSource {
+  readonly device: string;
+  pending(): number;
+  /** Epoch ms of the oldest pending event, or null. */
+  oldestEnqueuedAt(): number | null;
+  delivered(): number;
+  retried(): number;
+  deadLettered(): number;
+  sinkGone(): boolean;
+}
+
+/** Registers the outbox metrics (label `device`) on the recorder's registry. */
+export function registerEventMetrics(registry: Registry, source: EventMetricsSource): void {
+  const labels = { device: source.device };
+  const gauge = (name: string, help: string, read: () => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['device'],
+      registers: [registry],
+      collect() {
+        this.set(labels, read());
+      },
+    });
+  };
+  const counter = (name: string, help: string, read: () => number): void => {
+    new Counter({
+      name,
+      help,
+      labelNames: ['device'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(labels, read());
+      },
+    });
+  };
+  gauge('shifu_rtsp_events_pending', 'CloudEvents on disk waiting for the sink', source.pending);
+  gauge('shifu_rtsp_events_oldest_pending_age_seconds', 'Age of the oldest pending CloudEvent (0 when none)', () => {
+    const oldest = source.oldestEnqueuedAt();
+    return oldest === null ? 0 : Math.max(0, (Date.now() - oldest) / 1000);
+  });
+  gauge('shifu_rtsp_events_sink_gone', '1 after the sink answered 410 Gone: delivery stopped until restart', () => (source.sinkGone() ? 1 : 0));
+  counter('shifu_rtsp_events_delivered_total', 'CloudEvents the sink accepted (2xx)', source.delivered);
+  counter('shifu_rtsp_events_retried_total', 'Failed deliveries that will be retried (5xx, 429, timeouts, refused connections)', source.retried);
+  counter('shifu_rtsp_events_dead_lettered_total', 'CloudEvents the sink refused (4xx), moved to the dead-letter folder', source.deadLettered);
+}
