@@ -1,4 +1,5 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { ScrapedMetrics } from '../lib/index.js';
 
 /** What the event metrics read when scraped. */
 export interface EventMetricsSource {
@@ -14,30 +15,9 @@ export interface EventMetricsSource {
 
 /** Registers the outbox metrics (label `device`) on the recorder's registry. */
 export function registerEventMetrics(registry: Registry, source: EventMetricsSource): void {
-  const labels = { device: source.device };
-  const gauge = (name: string, help: string, read: () => number): void => {
-    new Gauge({
-      name,
-      help,
-      labelNames: ['device'],
-      registers: [registry],
-      collect() {
-        this.set(labels, read());
-      },
-    });
-  };
-  const counter = (name: string, help: string, read: () => number): void => {
-    new Counter({
-      name,
-      help,
-      labelNames: ['device'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(labels, read());
-      },
-    });
-  };
+  const metrics = new ScrapedMetrics(registry, { device: source.device });
+  const gauge = metrics.gauge.bind(metrics);
+  const counter = metrics.counter.bind(metrics);
   gauge('shifu_rtsp_events_pending', 'CloudEvents on disk waiting for the sink', source.pending);
   gauge('shifu_rtsp_events_oldest_pending_age_seconds', 'Age of the oldest pending CloudEvent (0 when none)', () => {
     const oldest = source.oldestEnqueuedAt();

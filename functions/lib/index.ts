@@ -27,3 +27,4 @@ export {
   type HttpServerOptions,
 } from './http.js';
 export { backoffDelay, sleep, type BackoffPolicy } from './backoff.js';
+export { ScrapedMetrics } from './metrics.js';
