@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, redact, type Command } from './lib/index.js';
-import { commands } from './commands.js';
+import { ConfigError, redact } from './lib/index.js';
+import { COMMANDS, type CommandEntry } from './commands.js';
 
 const USAGE_EXIT = 2;
 
-function usage(list: readonly Command[]): string {
+function usage(list: readonly CommandEntry[]): string {
   const width = Math.max(...list.map((c) => c.name.length)) + 2;
   return [
     'Usage: shifu-rtsp <command> [options]',
@@ -22,18 +22,19 @@ function usage(list: readonly Command[]): string {
 
 /** Runs the CLI and resolves with the process exit code: 0 ok, 1 runtime failure, 2 usage or configuration error. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const list = commands();
+  const list = COMMANDS;
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${usage(list)}\n`);
     return name === undefined ? USAGE_EXIT : 0;
   }
-  const command = list.find((c) => c.name === name);
-  if (!command) {
+  const entry = list.find((c) => c.name === name);
+  if (!entry) {
     process.stderr.write(`shifu-rtsp: unknown command "${name}". Commands: ${list.map((c) => c.name).join(', ')}\n`);
     return USAGE_EXIT;
   }
   try {
+    const command = await entry.load();
     return await command.execute(rest, env);
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -1,7 +1,32 @@
 import type { Command } from './lib/index.js';
-import { recorderCommand } from './recorder/index.js';
 
-/** Every `shifu-rtsp` command, in the order --help lists them. */
-export function commands(): readonly Command[] {
-  return [recorderCommand];
+/** A command as --help lists it; its module loads only when chosen, so a forwarder never pays for client-node. */
+export interface CommandEntry {
+  readonly name: string;
+  readonly summary: string;
+  load(): Promise<Command>;
 }
+
+/** Every `shifu-rtsp` command, in the order --help lists them (a unit test checks the summaries match). */
+export const COMMANDS: readonly CommandEntry[] = [
+  {
+    name: 'forwarder',
+    summary: "deviceShifu-TCP: forward every byte between clients and an EdgeDevice's address (e.g. a camera's RTSP port)",
+    load: async () => (await import('./shifu-tcp/index.js')).forwarderCommand,
+  },
+  {
+    name: 'recorder',
+    summary: 'record one camera into segment files, with an HTTP API to switch recording on and off',
+    load: async () => (await import('./recorder/index.js')).recorderCommand,
+  },
+  {
+    name: 'control',
+    summary: 'serve the record-on / record-off / status functions over HTTP, with recorders as local processes or Deployments',
+    load: async () => (await import('./control/index.js')).controlCommand,
+  },
+  {
+    name: 'export',
+    summary: 'copy recorded segments out of the cluster through the export pod (exec + tar, like kubectl cp), checked and resumable',
+    load: async () => (await import('./export/index.js')).exportCommand,
+  },
+];

@@ -72,3 +72,14 @@ describe('recorder configuration errors exit 2 and name the setting', () => {
     expect(stderr).not.toContain('Pa55word');
   });
 });
+
+describe('command list', () => {
+  it('lists each command with the summary its module defines', async () => {
+    const { COMMANDS } = await import('../../functions/commands.js');
+    for (const entry of COMMANDS) {
+      const command = await entry.load();
+      expect(command.name).toBe(entry.name);
+      expect(command.summary).toBe(entry.summary);
+    }
+  });
+});

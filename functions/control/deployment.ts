@@ -1,0 +1,144 @@
+import type { V1Deployment, V1EnvVar } from '@kubernetes/client-node';
+import { parseStoredSpec, type RecorderSpec } from './recorder-spec.js';
+
+/** Labels every recorder Deployment and pod carries; the SinkBinding selects `component: recorder`. */
+export const LABEL = {
+  name: 'app.kubernetes.io/name',
+  component: 'app.kubernetes.io/component',
+  managedBy: 'app.kubernetes.io/managed-by',
+  device: 'shifu-rtsp/device',
+} as const;
+export const APP_NAME = 'shifu-rtsp';
+export const RECORDER_COMPONENT = 'recorder';
+export const MANAGED_BY = 'shifu-rtsp-control';
+/** The settings the recorder was started with, as JSON: compared by the next /record/on. */
+export const SETTINGS_ANNOTATION = 'shifu-rtsp/settings';
+
+export const DATA_MOUNT = '/data';
+export const RECORDER_HTTP_PORT = 8080;
+/** Time to close the last segment (ffmpeg finalises, probe, sha256) before SIGKILL. */
+export const TERMINATION_GRACE_SECONDS = 60;
+export const RECORDER_UID = 1000;
+
+/** Requests and limits for one `ffmpeg -c copy` plus Node: copying needs little CPU, no decoding. */
+export const RECORDER_RESOURCES = {
+  requests: { cpu: '100m', memory: '128Mi', 'ephemeral-storage': '64Mi' },
+  limits: { cpu: '1', memory: '512Mi', 'ephemeral-storage': '512Mi' },
+} as const;
+
+export function recorderDeploymentName(device: string): string {
+  return `${device}-recorder`;
+}
+
+/** The immutable Deployment selector: one recorder per device. */
+export function recorderSelector(device: string): Record<string, string> {
+  return { [LABEL.name]: APP_NAME, [LABEL.component]: RECORDER_COMPONENT, [LABEL.device]: device };
+}
+
+export function recorderLabelSelector(device?: string): string {
+  const base = `${LABEL.name}=${APP_NAME},${LABEL.component}=${RECORDER_COMPONENT}`;
+  return device === undefined ? base : `${base},${LABEL.device}=${device}`;
+}
+
+export interface DeploymentOptions {
+  readonly namespace: string;
+  readonly image: string;
+}
+
+export function fileSavePath(storagePath: string): string {
+  return storagePath === '' ? DATA_MOUNT : `${DATA_MOUNT}/${storagePath}`;
+}
+
+function secretEnv(name: string, secret: string, key: string): V1EnvVar {
+  // optional: cameras without a password work, and the control account cannot read Secrets to check.
+  return { name, valueFrom: { secretKeyRef: { name: secret, key, optional: true } } };
+}
+
+/** The recorder Deployment of one device: one replica, Recreate (one writer per volume), locked-down pod. */
+export function buildRecorderDeployment(spec: RecorderSpec, options: DeploymentOptions): V1Deployment {
+  const labels = { ...recorderSelector(spec.device), [LABEL.managedBy]: MANAGED_BY };
+  const http = { path: '/health', port: 'http' };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: recorderDeploymentName(spec.device),
+      namespace: options.namespace,
+      labels,
+      annotations: { [SETTINGS_ANNOTATION]: JSON.stringify(spec) },
+    },
+    spec: {
+      replicas: 1,
+      // Two pods on one volume would write the same files: the old one must be gone before the new starts.
+      strategy: { type: 'Recreate' },
+      revisionHistoryLimit: 2,
+      selector: { matchLabels: recorderSelector(spec.device) },
+      template: {
+        metadata: { labels },
+        spec: {
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: RECORDER_UID,
+            runAsGroup: RECORDER_UID,
+            fsGroup: RECORDER_UID,
+            // A volume full of footage is not chowned file by file on every start.
+            fsGroupChangePolicy: 'OnRootMismatch',
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          ...(Object.keys(spec.nodeSelector).length > 0 ? { nodeSelector: { ...spec.nodeSelector } } : {}),
+          ...(spec.tolerations.length > 0 ? { tolerations: spec.tolerations.map((t) => ({ ...t })) } : {}),
+          containers: [
+            {
+              name: 'recorder',
+              image: options.image,
+              command: ['shifu-rtsp'],
+              args: ['recorder'],
+              env: [
+                { name: 'RTSPServerAddress', value: spec.url },
+                secretEnv('UserName', spec.credentialsSecret, 'username'),
+                secretEnv('PasswordSecret', spec.credentialsSecret, 'password'),
+                { name: 'FileSavePath', value: fileSavePath(spec.storagePath) },
+                { name: 'DEVICE_NAME', value: spec.device },
+                { name: 'SEGMENT_SECONDS', value: String(spec.segmentSeconds) },
+                { name: 'RECORD_FORMAT', value: spec.format },
+                { name: 'RECORD_AUDIO', value: spec.audio },
+                { name: 'HTTP_LISTEN', value: `0.0.0.0:${RECORDER_HTTP_PORT}` },
+                { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+              ],
+              ports: [{ name: 'http', containerPort: RECORDER_HTTP_PORT, protocol: 'TCP' }],
+              // Crash recovery remuxes cut files before the API listens: up to 10 minutes to start.
+              startupProbe: { httpGet: http, periodSeconds: 5, failureThreshold: 120, timeoutSeconds: 3 },
+              livenessProbe: { httpGet: http, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 3 },
+              // Not ready while the camera is down: nothing routes to the recorder, so this only informs.
+              readinessProbe: { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 3 },
+              resources: { requests: { ...RECORDER_RESOURCES.requests }, limits: { ...RECORDER_RESOURCES.limits } },
+              securityContext: {
+                runAsNonRoot: true,
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ['ALL'] },
+              },
+              volumeMounts: [
+                { name: 'data', mountPath: DATA_MOUNT },
+                { name: 'tmp', mountPath: '/tmp' },
+              ],
+            },
+          ],
+          volumes: [
+            { name: 'data', persistentVolumeClaim: { claimName: spec.pvc } },
+            { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
+          ],
+        },
+      },
+    },
+  };
+}
+
+/** The spec a recorder Deployment was built from; undefined for a Deployment we did not make. */
+export function specOfDeployment(deployment: V1Deployment): RecorderSpec | undefined {
+  if (deployment.metadata?.labels?.[LABEL.managedBy] !== MANAGED_BY) return undefined;
+  return parseStoredSpec(deployment.metadata.annotations?.[SETTINGS_ANNOTATION]);
+}

@@ -1,0 +1,123 @@
+import {
+  boundPort,
+  createMetricsRegistry,
+  startHttpServer,
+  type FastifyInstance,
+  type HostPort,
+  type Logger,
+} from '../lib/index.js';
+import { formatAddress } from './address.js';
+import { healthRoutes, type Readiness } from './health.js';
+import { ForwardingListener, type ForwardingTotals } from './listener.js';
+import { registerForwarderMetrics } from './metrics.js';
+import { PhaseReporter, type PhaseSink } from './phase.js';
+import type { ForwarderSettings } from './settings.js';
+import { UpstreamProbe } from './upstream-probe.js';
+
+/** Bytes per read from the device and socket high-water mark: large reads mean few callbacks per second. */
+const BUFFER_SIZE = 256 * 1024;
+const KEEPALIVE_DELAY_MS = 30_000;
+/** A status write stuck on an unreachable API must not hold up the exit. */
+const PHASE_FLUSH_LIMIT_MS = 2_000;
+
+export interface ForwarderDeps {
+  readonly log: Logger;
+  /** Where the EdgeDevice phase is written; absent when no EdgeDevice is named. */
+  readonly phaseSink?: PhaseSink;
+}
+
+/** A running deviceShifu-TCP: the forwarded port, its health server, the device probe and the phase writer. */
+export interface Forwarder {
+  /** The forwarded address clients connect to (the real port when started on port 0). */
+  readonly address: HostPort;
+  readonly healthAddress: HostPort;
+  totals(): ForwardingTotals;
+  /** Stops accepting, drains open connections up to the drain timeout, then closes everything. */
+  stop(): Promise<void>;
+}
+
+export async function startForwarder(settings: ForwarderSettings, deps: ForwarderDeps): Promise<Forwarder> {
+  const { log } = deps;
+  const upstream = formatAddress(settings.upstream);
+  const reporter = deps.phaseSink ? new PhaseReporter(deps.phaseSink, log) : undefined;
+  // Like deviceShifu: Pending until the first probe says otherwise.
+  reporter?.report('Pending');
+
+  const listener = await ForwardingListener.open({
+    listen: settings.listen,
+    upstream: settings.upstream,
+    dialTimeoutMs: settings.dialTimeoutMs,
+    idleTimeoutMs: settings.idleTimeoutMs,
+    maxConnections: settings.maxConnections,
+    bufferSize: BUFFER_SIZE,
+    keepAliveDelayMs: KEEPALIVE_DELAY_MS,
+    log,
+  });
+
+  let upstreamUp: boolean | undefined;
+  let draining = false;
+  const readiness = (): Readiness => {
+    if (draining) return { ready: false, reason: 'draining' };
+    if (upstreamUp === undefined) return { ready: false, reason: 'device not probed yet' };
+    return upstreamUp ? { ready: true } : { ready: false, reason: 'device unreachable' };
+  };
+
+  const registry = createMetricsRegistry('forwarder_');
+  registerForwarderMetrics(registry, { totals: () => listener.totals(), upstreamUp: () => upstreamUp === true });
+  let health: FastifyInstance;
+  try {
+    health = await startHttpServer({ listen: settings.healthListen, log, metrics: registry }, (app) =>
+      healthRoutes(app, readiness, upstream),
+    );
+  } catch (err) {
+    await listener.drain(0);
+    throw err;
+  }
+
+  const probe = new UpstreamProbe({
+    target: settings.upstream,
+    intervalMs: settings.probeIntervalMs,
+    timeoutMs: settings.dialTimeoutMs,
+    onResult: (up, error) => {
+      if (up !== upstreamUp) {
+        if (up) log.info({ upstream }, 'device reachable');
+        else log.warn({ upstream, error }, 'device unreachable');
+      }
+      upstreamUp = up;
+      reporter?.report(up ? 'Running' : 'Failed');
+    },
+  });
+  probe.start();
+
+  const address = listener.address;
+  const healthAddress = { host: settings.healthListen.host, port: boundPort(health) };
+  log.info(
+    {
+      listen: formatAddress(address),
+      upstream,
+      health: formatAddress(healthAddress),
+      edgeDevice: settings.edgeDevice ? `${settings.edgeDevice.namespace}/${settings.edgeDevice.name}` : null,
+      maxConnections: settings.maxConnections,
+    },
+    'forwarding',
+  );
+
+  let stopping: Promise<void> | undefined;
+  return {
+    address,
+    healthAddress,
+    totals: () => listener.totals(),
+    stop: () => {
+      stopping ??= (async () => {
+        draining = true;
+        await probe.stop();
+        const { cut } = await listener.drain(settings.drainTimeoutMs);
+        if (cut > 0) log.warn({ cut }, 'drain timeout: open connections cut');
+        await Promise.race([reporter?.settled(), new Promise((r) => setTimeout(r, PHASE_FLUSH_LIMIT_MS).unref())]);
+        await health.close();
+        log.info({ totals: listener.totals() }, 'stopped');
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,150 @@
+import { z } from 'zod';
+import { ConfigError, zHostPort, zSeconds, type ConfigOf, type HostPort } from '../lib/index.js';
+import type { EdgeDeviceForwarding, EdgeDeviceRef } from './edgedevice.js';
+
+const zName = z
+  .string()
+  .trim()
+  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'expected a Kubernetes object name (lowercase letters, digits, - and .)')
+  .optional();
+
+/** The forwarder's settings: flags override environment variables, which override the EdgeDevice and defaults. */
+export const forwarderOptions = {
+  edgeDeviceName: {
+    flag: 'edgedevice-name',
+    env: ['EDGEDEVICE_NAME'],
+    schema: zName,
+    description: 'EdgeDevice to serve: its spec gives the device address and listen port, its status gets the phase',
+  },
+  edgeDeviceNamespace: {
+    flag: 'edgedevice-namespace',
+    env: ['EDGEDEVICE_NAMESPACE'],
+    schema: zName,
+    description: 'namespace of the EdgeDevice',
+  },
+  upstream: {
+    flag: 'upstream',
+    env: ['FORWARDER_UPSTREAM'],
+    schema: zHostPort().optional(),
+    description: "device HOST:PORT to forward to (overrides the EdgeDevice's spec.address)",
+  },
+  listen: {
+    flag: 'listen',
+    env: ['FORWARDER_LISTEN'],
+    schema: zHostPort(),
+    default: '0.0.0.0:8081',
+    description: "HOST:PORT clients connect to (when unset: the EdgeDevice's TCPSetting.ListenPort, else 8081)",
+  },
+  healthListen: {
+    flag: 'health-listen',
+    env: ['FORWARDER_HEALTH_LISTEN'],
+    schema: zHostPort(),
+    default: '0.0.0.0:8080',
+    description: 'HOST:PORT of /health, /ready and /metrics',
+  },
+  dialTimeout: {
+    flag: 'dial-timeout',
+    env: ['FORWARDER_DIAL_TIMEOUT'],
+    schema: zSeconds(0.1, 3600),
+    default: '5',
+    description: 'seconds to wait for the device to accept a connection before closing the client',
+  },
+  idleTimeout: {
+    flag: 'idle-timeout',
+    env: ['FORWARDER_IDLE_TIMEOUT'],
+    schema: zSeconds(0, 7 * 24 * 3600),
+    default: '0',
+    description: 'close a connection after this many seconds without a byte either way (0: never)',
+  },
+  maxConnections: {
+    flag: 'max-connections',
+    env: ['FORWARDER_MAX_CONNECTIONS'],
+    schema: z.coerce
+      .number({ message: 'expected a number of connections' })
+      .int('expected a whole number')
+      .min(1, 'expected 1 to 1000000 connections')
+      .max(1_000_000, 'expected 1 to 1000000 connections'),
+    default: '1024',
+    description: 'client connections open at once; more are refused at once',
+  },
+  drainTimeout: {
+    flag: 'drain-timeout',
+    env: ['FORWARDER_DRAIN_TIMEOUT'],
+    schema: zSeconds(0, 3600),
+    default: '15',
+    description: 'on SIGTERM, seconds open connections may take to finish before they are cut',
+  },
+  probeInterval: {
+    flag: 'probe-interval',
+    env: ['FORWARDER_PROBE_INTERVAL'],
+    schema: zSeconds(0.1, 3600),
+    default: '5',
+    description: 'seconds between TCP probes of the device (readiness, upstream_up, EdgeDevice phase)',
+  },
+} as const;
+
+export type ForwarderConfig = ConfigOf<typeof forwarderOptions>;
+
+/** Everything the forwarder runs with, resolved from flags, environment, EdgeDevice and defaults. */
+export interface ForwarderSettings {
+  readonly upstream: HostPort;
+  readonly listen: HostPort;
+  readonly healthListen: HostPort;
+  readonly dialTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly maxConnections: number;
+  readonly drainTimeoutMs: number;
+  readonly probeIntervalMs: number;
+  readonly edgeDevice: EdgeDeviceRef | undefined;
+}
+
+/** Rules across settings, checked before anything starts. */
+export function checkForwarderConfig(config: ForwarderConfig): void {
+  if (config.edgeDeviceName !== undefined && config.edgeDeviceNamespace === undefined) {
+    throw new ConfigError('EDGEDEVICE_NAMESPACE (flag --edgedevice-namespace) is required with EDGEDEVICE_NAME');
+  }
+  if (config.edgeDeviceName === undefined && config.upstream === undefined) {
+    throw new ConfigError(
+      'no device to forward to: set --upstream HOST:PORT (env FORWARDER_UPSTREAM) or EDGEDEVICE_NAME + EDGEDEVICE_NAMESPACE',
+    );
+  }
+}
+
+export function edgeDeviceRef(config: ForwarderConfig): EdgeDeviceRef | undefined {
+  return config.edgeDeviceName !== undefined && config.edgeDeviceNamespace !== undefined
+    ? { name: config.edgeDeviceName, namespace: config.edgeDeviceNamespace }
+    : undefined;
+}
+
+/**
+ * Merges flags/env with what the EdgeDevice says. `listenSource` is where --listen came from:
+ * only an explicit flag or variable beats the EdgeDevice's ListenPort.
+ */
+export function resolveSettings(
+  config: ForwarderConfig,
+  listenSource: string,
+  edgeDevice: EdgeDeviceForwarding | undefined,
+): ForwarderSettings {
+  const upstream = config.upstream ?? edgeDevice?.address;
+  if (upstream === undefined) {
+    throw new ConfigError(
+      'the EdgeDevice has no spec.address and no --upstream (env FORWARDER_UPSTREAM) is set: nowhere to forward to',
+    );
+  }
+  if (upstream.port === 0) throw new ConfigError('invalid --upstream: the device port cannot be 0');
+  const listen =
+    listenSource === 'default' && edgeDevice !== undefined
+      ? { host: config.listen.host, port: edgeDevice.listenPort }
+      : config.listen;
+  return {
+    upstream,
+    listen,
+    healthListen: config.healthListen,
+    dialTimeoutMs: Math.round(config.dialTimeout * 1000),
+    idleTimeoutMs: Math.round(config.idleTimeout * 1000),
+    maxConnections: config.maxConnections,
+    drainTimeoutMs: Math.round(config.drainTimeout * 1000),
+    probeIntervalMs: Math.round(config.probeInterval * 1000),
+    edgeDevice: edgeDeviceRef(config),
+  };
+}

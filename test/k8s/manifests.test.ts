@@ -1,0 +1,242 @@
+// knative/ and storage/ against a real kube-apiserver with the Knative and Shifu CRDs: every object applies
+// with Strict field validation, and the pieces fit together (labels, ports, images, names).
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { KubernetesObject, V1Deployment, V1PersistentVolume, V1PersistentVolumeClaim, V1Pod, V1Role, V1Service } from '@kubernetes/client-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildRecorderDeployment, forwarderServiceName, FORWARDER_SERVICE_PORT, recordOnSchema, specFromRequest, STREAM_PATH_KEY } from '../../functions/control/index.js';
+import { applyYaml, expectHttpError, httpStatus, parseManifests } from './harness/index.js';
+
+const run = promisify(execFile);
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const KUSTOMIZE_VERSION = 'v5.5.0';
+
+/**
+ * A kustomize to build with, as `kubectl apply -k` would: $KUSTOMIZE, `kustomize` or `kubectl kustomize` on
+ * PATH, else built once with Go through the module proxy into the user cache (outside the repository).
+ */
+async function kustomizeCommand(): Promise<string[]> {
+  if (process.env['KUSTOMIZE']) return [process.env['KUSTOMIZE']];
+  for (const candidate of [['kustomize', 'version'], ['kubectl', 'kustomize', '--help']]) {
+    const ok = await run(candidate[0] ?? '', candidate.slice(1)).then(
+      () => true,
+      () => false,
+    );
+    if (ok) return candidate[0] === 'kubectl' ? ['kubectl', 'kustomize'] : ['kustomize', 'build'];
+  }
+  const bin = path.join(process.env['SHIFU_RTSP_CACHE'] ?? path.join(os.homedir(), '.cache', 'shifu-rtsp'), `kustomize-${KUSTOMIZE_VERSION}`);
+  const exe = path.join(bin, 'kustomize');
+  if (!existsSync(exe)) {
+    const go = process.env['GO'] ?? (existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : 'go');
+    await run(go, ['install', `sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}`], {
+      env: { ...process.env, GOBIN: bin, GOFLAGS: '-mod=mod' },
+      timeout: 600_000,
+    }).catch((err: unknown) => {
+      throw new Error(`no kustomize: install kubectl or kustomize, set KUSTOMIZE, or provide Go to build it (${(err as Error).message})`);
+    });
+  }
+  return [exe, 'build'];
+}
+
+let kustomize: string[];
+async function build(dir: string): Promise<KubernetesObject[]> {
+  const [cmd, ...args] = kustomize;
+  const { stdout } = await run(cmd ?? '', [...args, dir], { maxBuffer: 16 * 1024 * 1024 });
+  return parseManifests(stdout);
+}
+
+function find<T extends KubernetesObject>(objects: readonly KubernetesObject[], kind: string, name: string, apiVersion?: string): T {
+  const found = objects.find((o) => o.kind === kind && o.metadata?.name === name && (apiVersion === undefined || o.apiVersion === apiVersion));
+  if (!found) throw new Error(`no ${kind} ${name} in the build`);
+  return found as T;
+}
+
+interface KnativeService extends KubernetesObject {
+  spec: { template: { metadata?: { labels?: Record<string, string> }; spec: { serviceAccountName?: string; timeoutSeconds?: number; containers: NonNullable<V1Deployment['spec']>['template']['spec'] extends infer S ? (S extends { containers: infer C } ? C : never) : never } } };
+}
+
+beforeAll(async () => {
+  kustomize = await kustomizeCommand();
+}, 900_000);
+
+describe('knative/', () => {
+  let objects: KubernetesObject[];
+
+  beforeAll(async () => {
+    await applyYaml(await readFile(path.join(repo, 'knative/namespace.yaml'), 'utf8'));
+    objects = await build(path.join(repo, 'knative'));
+  });
+
+  it('applies object by object with Strict field validation', async () => {
+    const applied = await applyYaml(objects, { fieldValidation: 'Strict' });
+    expect(applied.map((o) => `${o.kind}/${o.metadata?.name}`).sort()).toEqual(
+      [
+        'Broker/default',
+        'Deployment/deviceshifu-camera1',
+        'EdgeDevice/camera1',
+        'Role/shifu-rtsp-control',
+        'Role/shifu-rtsp-forwarder',
+        'RoleBinding/shifu-rtsp-control',
+        'RoleBinding/shifu-rtsp-forwarder',
+        'Service/deviceshifu-camera1',
+        'Service/shifu-rtsp-control',
+        'Service/shifu-rtsp-segment-index',
+        'ServiceAccount/shifu-rtsp-control',
+        'ServiceAccount/shifu-rtsp-forwarder',
+        'SinkBinding/shifu-rtsp-recorders',
+        'Trigger/shifu-rtsp-segment-index',
+      ].sort(),
+    );
+    expect(applied.every((o) => o.metadata?.namespace === 'deviceshifu')).toBe(true);
+    // Also as plain creates, one by one: a typo is a 400 "unknown field" even where the object exists (409).
+    for (const object of objects) {
+      await applyYaml(object, { mode: 'create', fieldValidation: 'Strict', dryRun: true }).catch((err: unknown) => {
+        if (httpStatus(err) !== 409) throw err;
+      });
+    }
+  });
+
+  it('would catch a typo (the check above is not vacuous)', async () => {
+    const forwarder = structuredClone(find<V1Deployment>(objects, 'Deployment', forwarderServiceName('camera1')));
+    const typo = { ...forwarder, spec: { ...forwarder.spec, replicaz: 2 } } as KubernetesObject;
+    expect(await expectHttpError(() => applyYaml(typo, { mode: 'create', fieldValidation: 'Strict', dryRun: true }))).toBe(400);
+    expect(await expectHttpError(() => applyYaml(typo, { fieldValidation: 'Strict', dryRun: true }))).toBeGreaterThanOrEqual(400);
+  });
+
+  it('runs the control functions cluster-local, as the control ServiceAccount, with the recorder image', () => {
+    const control = find<KnativeService>(objects, 'Service', 'shifu-rtsp-control', 'serving.knative.dev/v1');
+    expect(control.metadata?.labels?.['networking.knative.dev/visibility']).toBe('cluster-local');
+    const spec = control.spec.template.spec;
+    expect(spec.serviceAccountName).toBe('shifu-rtsp-control');
+    const container = spec.containers[0];
+    const env = Object.fromEntries((container?.env ?? []).map((e) => [e.name, e]));
+    expect(env['FUNCTION_TARGET']?.value).toBe('control');
+    expect(env['FUNCTION_SOURCE']?.value).toBe('dist/functions/control/functions.js');
+    expect(env['RECORDER_IMAGE']?.value).toBe(container?.image);
+    expect(container?.image).toBe('registry.example.com/shifu-rtsp:0.1.0');
+    expect(env['CONTROL_TOKEN']?.valueFrom?.secretKeyRef).toMatchObject({ name: 'shifu-rtsp-control-token', optional: true });
+    expect(Number(env['STOP_TIMEOUT_SECONDS']?.value)).toBeLessThan(spec.timeoutSeconds ?? 0);
+    expect(container?.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+  });
+
+  it('gives the control Role what /record/on|off|status need and no Secrets', () => {
+    const role = find<V1Role>(objects, 'Role', 'shifu-rtsp-control');
+    const verbs = (group: string, resource: string): string[] => role.rules?.find((r) => r.apiGroups?.includes(group) && r.resources?.includes(resource))?.verbs ?? [];
+    expect(verbs('apps', 'deployments').sort()).toEqual(['create', 'delete', 'get', 'list']);
+    expect(verbs('', 'persistentvolumeclaims')).toEqual(['get']);
+    expect(verbs('shifu.edgenesis.io', 'edgedevices')).toEqual(['get']);
+    expect(verbs('', 'pods').sort()).toEqual(['get', 'list']);
+    expect(role.rules?.some((r) => r.resources?.includes('secrets') || r.resources?.includes('*'))).toBe(false);
+  });
+
+  it('binds every recorder Deployment to the Broker, and the Trigger to the subscriber', () => {
+    interface SinkBinding extends KubernetesObject {
+      spec: { subject: { apiVersion: string; kind: string; selector: { matchLabels: Record<string, string> } }; sink: { ref: { kind: string; name: string } } };
+    }
+    const binding = find<SinkBinding>(objects, 'SinkBinding', 'shifu-rtsp-recorders');
+    const recorder = buildRecorderDeployment(specFromRequest(recordOnSchema.parse({ device: 'any' }), 'rtsp://x:554/'), { namespace: 'deviceshifu', image: 'x' });
+    expect(binding.spec.subject).toMatchObject({ apiVersion: 'apps/v1', kind: 'Deployment' });
+    expect(recorder.metadata?.labels).toMatchObject(binding.spec.subject.selector.matchLabels);
+    expect(binding.spec.sink.ref).toMatchObject({ kind: 'Broker', name: 'default' });
+    interface Trigger extends KubernetesObject {
+      spec: { broker: string; filter: { attributes: Record<string, string> }; subscriber: { ref: { kind: string; name: string } } };
+    }
+    const trigger = find<Trigger>(objects, 'Trigger', 'shifu-rtsp-segment-index');
+    expect(trigger.spec.broker).toBe('default');
+    expect(trigger.spec.filter.attributes['type']).toBe('dev.shifu.rtsp.segment.finished.v1');
+    const subscriber = find<KnativeService>(objects, 'Service', trigger.spec.subscriber.ref.name, 'serving.knative.dev/v1');
+    const env = Object.fromEntries((subscriber.spec.template.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+    expect(env).toMatchObject({ FUNCTION_TARGET: 'segmentIndex', FUNCTION_SIGNATURE_TYPE: 'cloudevent' });
+  });
+
+  it('wires the forwarder: Service 554 -> the EdgeDevice ListenPort, the name the default stream URL uses', () => {
+    interface EdgeDevice extends KubernetesObject {
+      spec: { protocol: string; address: string; protocolSettings: { TCPSetting: { ListenPort: string } }; customMetadata: Record<string, string> };
+    }
+    const device = find<EdgeDevice>(objects, 'EdgeDevice', 'camera1');
+    expect(device.spec.protocol).toBe('TCP');
+    expect(device.spec.customMetadata[STREAM_PATH_KEY]).toMatch(/^\//);
+    const service = find<V1Service>(objects, 'Service', forwarderServiceName('camera1'), 'v1');
+    const port = service.spec?.ports?.[0];
+    expect(port?.port).toBe(FORWARDER_SERVICE_PORT);
+    const deployment = find<V1Deployment>(objects, 'Deployment', forwarderServiceName('camera1'));
+    const container = deployment.spec?.template.spec?.containers[0];
+    const target = container?.ports?.find((p) => p.name === port?.targetPort);
+    expect(target?.containerPort).toBe(Number(device.spec.protocolSettings.TCPSetting.ListenPort));
+    expect(service.spec?.selector).toEqual(deployment.spec?.selector.matchLabels);
+    expect(container?.args).toEqual(['forwarder']);
+    expect(deployment.spec?.template.spec?.serviceAccountName).toBe('shifu-rtsp-forwarder');
+    const env = Object.fromEntries((container?.env ?? []).map((e) => [e.name, e]));
+    expect(env['EDGEDEVICE_NAME']?.value).toBe('camera1');
+    const role = find<V1Role>(objects, 'Role', 'shifu-rtsp-forwarder');
+    expect(role.rules?.find((r) => r.resources?.includes('edgedevices'))?.verbs).toEqual(expect.arrayContaining(['get', 'patch']));
+    expect(role.rules?.find((r) => r.resources?.includes('edgedevices/status'))?.verbs).toEqual(expect.arrayContaining(['update', 'patch']));
+  });
+});
+
+describe('storage/', () => {
+  let objects: KubernetesObject[];
+
+  beforeAll(async () => {
+    await applyYaml(await readFile(path.join(repo, 'knative/namespace.yaml'), 'utf8'));
+    objects = await build(path.join(repo, 'storage'));
+  });
+
+  it('applies on its own with Strict field validation: PV, PVC and export pod (the settings never leave kustomize)', async () => {
+    const applied = await applyYaml(objects, { fieldValidation: 'Strict' });
+    expect(applied.map((o) => `${o.kind}/${o.metadata?.name}`)).toEqual(['PersistentVolume/camera1-pv', 'PersistentVolumeClaim/camera1-pvc', 'Pod/camera1-export']);
+  });
+
+  it('keeps footage: Retain, and the PVC binds only to its own PV by label', () => {
+    const pv = find<V1PersistentVolume>(objects, 'PersistentVolume', 'camera1-pv');
+    const pvc = find<V1PersistentVolumeClaim>(objects, 'PersistentVolumeClaim', 'camera1-pvc');
+    expect(pv.spec?.persistentVolumeReclaimPolicy).toBe('Retain');
+    expect(pv.metadata?.labels?.['pv']).toBe('camera1-pv');
+    expect(pvc.spec?.selector?.matchLabels).toEqual({ pv: 'camera1-pv' });
+    expect(pvc.spec?.resources?.requests?.['storage']).toBe(pv.spec?.capacity?.['storage']);
+    expect(pvc.spec?.storageClassName).toBe(pv.spec?.storageClassName);
+    expect(pvc.spec?.accessModes).toEqual(pv.spec?.accessModes);
+    expect(pv.spec?.hostPath?.path).toBe('/var/lib/shifu-rtsp/camera1');
+  });
+
+  it('mounts the PVC read-only in the export pod, which a recorder Deployment can share', () => {
+    const pod = find<V1Pod>(objects, 'Pod', 'camera1-export');
+    expect(pod.spec?.volumes?.[0]?.persistentVolumeClaim).toEqual({ claimName: 'camera1-pvc', readOnly: true });
+    expect(pod.spec?.containers[0]?.volumeMounts?.[0]).toEqual({ name: 'data', mountPath: '/data', readOnly: true });
+    expect(pod.spec?.securityContext?.runAsNonRoot).toBe(true);
+    const recorder = buildRecorderDeployment(specFromRequest(recordOnSchema.parse({ device: 'camera1' }), 'rtsp://x:554/'), { namespace: 'deviceshifu', image: 'x' });
+    expect(recorder.spec?.template.spec?.volumes?.[0]?.persistentVolumeClaim?.claimName).toBe('camera1-pvc');
+  });
+
+  it('takes the device name, size and node from settings.yaml alone', async () => {
+    const copy = await mkdtemp(path.join(os.tmpdir(), 'shifu-storage-'));
+    try {
+      await cp(path.join(repo, 'storage'), copy, { recursive: true });
+      const settings = (await readFile(path.join(copy, 'settings.yaml'), 'utf8'))
+        .replace('device: camera1', 'device: front-door-pv2')
+        .replace('size: 10Gi', 'size: 250Gi')
+        .replace('node: worker-1', 'node: edge-7');
+      await writeFile(path.join(copy, 'settings.yaml'), settings);
+      const built = await build(copy);
+      const pv = find<V1PersistentVolume>(built, 'PersistentVolume', 'front-door-pv2-pv');
+      expect(pv.metadata?.labels).toMatchObject({ pv: 'front-door-pv2-pv', 'shifu-rtsp/device': 'front-door-pv2' });
+      expect(pv.spec?.capacity?.['storage']).toBe('250Gi');
+      expect(pv.spec?.hostPath?.path).toBe('/var/lib/shifu-rtsp/front-door-pv2');
+      expect(pv.spec?.nodeAffinity?.required?.nodeSelectorTerms[0]?.matchExpressions?.[0]?.values).toEqual(['edge-7']);
+      const pvc = find<V1PersistentVolumeClaim>(built, 'PersistentVolumeClaim', 'front-door-pv2-pvc');
+      expect(pvc.spec?.selector?.matchLabels).toEqual({ pv: 'front-door-pv2-pv' });
+      expect(pvc.spec?.resources?.requests?.['storage']).toBe('250Gi');
+      const pod = find<V1Pod>(built, 'Pod', 'front-door-pv2-export');
+      expect(pod.spec?.volumes?.[0]?.persistentVolumeClaim?.claimName).toBe('front-door-pv2-pvc');
+      expect(JSON.stringify(built)).not.toMatch(/DEVICE|SIZE|NODE|storage-settings/);
+      await applyYaml(built, { fieldValidation: 'Strict', dryRun: true });
+    } finally {
+      await rm(copy, { recursive: true, force: true });
+    }
+  });
+});

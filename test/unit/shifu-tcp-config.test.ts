@@ -1,0 +1,137 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../functions/cli.js';
+import { ConfigError, parseConfig } from '../../functions/lib/index.js';
+import {
+  checkForwarderConfig,
+  forwarderCommand,
+  forwarderOptions,
+  resolveSettings,
+  type EdgeDeviceForwarding,
+} from '../../functions/shifu-tcp/index.js';
+
+function settingsFrom(argv: string[], env: NodeJS.ProcessEnv = {}, edgeDevice?: EdgeDeviceForwarding) {
+  const { config, sources } = parseConfig(forwarderOptions, argv, env);
+  checkForwarderConfig(config);
+  return resolveSettings(config, sources.listen, edgeDevice);
+}
+
+function configError(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('forwarder configuration', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('uses the documented defaults', () => {
+    const s = settingsFrom(['--upstream', 'camera.local:554']);
+    expect(s).toEqual({
+      upstream: { host: 'camera.local', port: 554 },
+      listen: { host: '0.0.0.0', port: 8081 },
+      healthListen: { host: '0.0.0.0', port: 8080 },
+      dialTimeoutMs: 5000,
+      idleTimeoutMs: 0,
+      maxConnections: 1024,
+      drainTimeoutMs: 15000,
+      probeIntervalMs: 5000,
+      edgeDevice: undefined,
+    });
+  });
+
+  it('reads every setting from its environment twin, and flags win over them', () => {
+    const env = {
+      FORWARDER_UPSTREAM: '10.0.0.5:554',
+      FORWARDER_LISTEN: '127.0.0.1:9000',
+      FORWARDER_HEALTH_LISTEN: ':9001',
+      FORWARDER_DIAL_TIMEOUT: '2.5',
+      FORWARDER_IDLE_TIMEOUT: '60',
+      FORWARDER_MAX_CONNECTIONS: '10',
+      FORWARDER_DRAIN_TIMEOUT: '3',
+      FORWARDER_PROBE_INTERVAL: '0.5',
+    };
+    expect(settingsFrom([], env)).toMatchObject({
+      upstream: { host: '10.0.0.5', port: 554 },
+      listen: { host: '127.0.0.1', port: 9000 },
+      healthListen: { host: '0.0.0.0', port: 9001 },
+      dialTimeoutMs: 2500,
+      idleTimeoutMs: 60000,
+      maxConnections: 10,
+      drainTimeoutMs: 3000,
+      probeIntervalMs: 500,
+    });
+    expect(settingsFrom(['--upstream', '[fd00::5]:8554', '--max-connections', '5'], env)).toMatchObject({
+      upstream: { host: 'fd00::5', port: 8554 },
+      maxConnections: 5,
+    });
+  });
+
+  it('takes address and ListenPort from the EdgeDevice unless flags or env say otherwise', () => {
+    const edge: EdgeDeviceForwarding = { address: { host: '192.168.1.64', port: 554 }, listenPort: 9554 };
+    const env = { EDGEDEVICE_NAME: 'cam-1', EDGEDEVICE_NAMESPACE: 'devices' };
+    expect(settingsFrom([], env, edge)).toMatchObject({
+      upstream: { host: '192.168.1.64', port: 554 },
+      listen: { host: '0.0.0.0', port: 9554 },
+      edgeDevice: { name: 'cam-1', namespace: 'devices' },
+    });
+    expect(
+      settingsFrom(['--listen', '127.0.0.1:7000'], { ...env, FORWARDER_UPSTREAM: '127.0.0.1:8554' }, edge),
+    ).toMatchObject({ upstream: { host: '127.0.0.1', port: 8554 }, listen: { host: '127.0.0.1', port: 7000 } });
+    expect(settingsFrom([], { ...env, FORWARDER_LISTEN: ':7001' }, edge).listen).toEqual({ host: '0.0.0.0', port: 7001 });
+  });
+
+  it('refuses an EdgeDevice without address when no --upstream is given', () => {
+    const env = { EDGEDEVICE_NAME: 'cam-1', EDGEDEVICE_NAMESPACE: 'devices' };
+    expect(configError(() => settingsFrom([], env, { address: undefined, listenPort: 8081 }))).toMatch(/spec\.address/);
+  });
+
+  it.each([
+    [['--upstream', 'camera'], '--upstream'],
+    [['--upstream', 'camera:70000'], '--upstream'],
+    [['--upstream', 'camera:0'], '--upstream'],
+    [['--upstream', 'c:554', '--listen', 'nohost'], '--listen'],
+    [['--upstream', 'c:554', '--health-listen', ':x'], '--health-listen'],
+    [['--upstream', 'c:554', '--dial-timeout', 'soon'], '--dial-timeout'],
+    [['--upstream', 'c:554', '--dial-timeout', '0'], '--dial-timeout'],
+    [['--upstream', 'c:554', '--idle-timeout', '-1'], '--idle-timeout'],
+    [['--upstream', 'c:554', '--max-connections', '0'], '--max-connections'],
+    [['--upstream', 'c:554', '--max-connections', '1.5'], '--max-connections'],
+    [['--upstream', 'c:554', '--drain-timeout', 'x'], '--drain-timeout'],
+    [['--upstream', 'c:554', '--probe-interval', '0'], '--probe-interval'],
+    [['--edgedevice-name', 'Cam_1', '--edgedevice-namespace', 'ns'], '--edgedevice-name'],
+    [['--upstream', 'c:554', '--no-such-flag'], '--no-such-flag'],
+  ])('names the flag at fault: %j', (argv, flag) => {
+    expect(configError(() => settingsFrom(argv))).toContain(flag);
+  });
+
+  it('names the environment variable and its flag twin when the value came from the environment', () => {
+    const message = configError(() => settingsFrom([], { FORWARDER_UPSTREAM: 'c:554', FORWARDER_MAX_CONNECTIONS: 'lots' }));
+    expect(message).toContain('FORWARDER_MAX_CONNECTIONS');
+    expect(message).toContain('--max-connections');
+  });
+
+  it('needs a device: --upstream or an EdgeDevice, and a namespace with the EdgeDevice name', () => {
+    expect(configError(() => settingsFrom([]))).toMatch(/--upstream.*EDGEDEVICE_NAME/);
+    expect(configError(() => settingsFrom([], { EDGEDEVICE_NAME: 'cam-1' }))).toContain('EDGEDEVICE_NAMESPACE');
+  });
+
+  it('exits 2 through the CLI, naming the flag, before starting anything', async () => {
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    expect(await main(['forwarder', '--upstream', 'c:554', '--dial-timeout', 'never'], {})).toBe(2);
+    expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toContain('--dial-timeout');
+    expect(await main(['forwarder'], {})).toBe(2);
+    await expect(forwarderCommand.execute(['--listen', 'x'], {})).rejects.toThrow(/--listen/);
+  });
+
+  it('documents every option with its environment twin in --help', () => {
+    const help = forwarderCommand.help();
+    for (const spec of Object.values(forwarderOptions)) {
+      expect(help).toContain(`--${spec.flag}`);
+      for (const name of spec.env) expect(help).toContain(name);
+    }
+  });
+});
