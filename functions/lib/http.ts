@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { z } from 'zod';
 import type { Logger } from 'pino';
@@ -47,6 +47,8 @@ export async function startHttpServer(
   options: HttpServerOptions,
   register: (app: FastifyInstance) => void,
 ): Promise<FastifyInstance> {
+  // Loaded on first use: workloads that never serve a full API (the forwarder) never pay for it.
+  const { default: Fastify } = await import('fastify');
   const app = Fastify({ logger: false, forceCloseConnections: true });
   app.setErrorHandler((err, _req, reply) => {
     if (err instanceof z.ZodError) {

@@ -28,3 +28,4 @@ export {
 } from './http.js';
 export { backoffDelay, sleep, type BackoffPolicy } from './backoff.js';
 export { ScrapedMetrics } from './metrics.js';
+export { startProbeServer, type ProbeAnswer, type ProbeServer } from './probe-server.js';

@@ -1,8 +1,7 @@
 import {
-  boundPort,
   createMetricsRegistry,
-  startHttpServer,
-  type FastifyInstance,
+  startProbeServer,
+  type ProbeServer,
   type HostPort,
   type Logger,
 } from '../lib/index.js';
@@ -64,11 +63,9 @@ export async function startForwarder(settings: ForwarderSettings, deps: Forwarde
 
   const registry = createMetricsRegistry('forwarder_');
   registerForwarderMetrics(registry, { totals: () => listener.totals(), upstreamUp: () => upstreamUp === true });
-  let health: FastifyInstance;
+  let health: ProbeServer;
   try {
-    health = await startHttpServer({ listen: settings.healthListen, log, metrics: registry }, (app) =>
-      healthRoutes(app, readiness, upstream),
-    );
+    health = await startProbeServer({ listen: settings.healthListen, log, metrics: registry }, healthRoutes(readiness, upstream));
   } catch (err) {
     await listener.drain(0);
     throw err;
@@ -90,7 +87,7 @@ export async function startForwarder(settings: ForwarderSettings, deps: Forwarde
   probe.start();
 
   const address = listener.address;
-  const healthAddress = { host: settings.healthListen.host, port: boundPort(health) };
+  const healthAddress = { host: settings.healthListen.host, port: health.port };
   log.info(
     {
       listen: formatAddress(address),

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from '../lib/index.js';
+import type { ProbeAnswer } from '../lib/index.js';
 
 /** What /ready reports: not ready until the first probe succeeds, and never while draining. */
 export interface Readiness {
@@ -7,11 +7,15 @@ export interface Readiness {
 }
 
 /** `/health` answers while the process works; `/ready` is 200 only while the device is reachable. */
-export function healthRoutes(app: FastifyInstance, readiness: () => Readiness, upstream: string): void {
-  app.get('/health', async () => ({ status: 'ok' }));
-  app.get('/ready', async (_req, reply) => {
-    const state = readiness();
-    void reply.status(state.ready ? 200 : 503);
-    return { ready: state.ready, upstream, ...(state.reason === undefined ? {} : { reason: state.reason }) };
-  });
+export function healthRoutes(readiness: () => Readiness, upstream: string): Record<string, () => ProbeAnswer> {
+  return {
+    '/health': () => ({ status: 200, body: { status: 'ok' } }),
+    '/ready': () => {
+      const state = readiness();
+      return {
+        status: state.ready ? 200 : 503,
+        body: { ready: state.ready, upstream, ...(state.reason === undefined ? {} : { reason: state.reason }) },
+      };
+    },
+  };
 }
