@@ -29,4 +29,14 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: 'copy recorded segments out of the cluster through the export pod (exec + tar, like kubectl cp), checked and resumable',
     load: async () => (await import('./export/index.js')).exportCommand,
   },
+  {
+    name: 'mock-camera',
+    summary: 'an RTSP camera without hardware: ffmpeg test patterns (H.264/H.265 + G.711/AAC), publish and play',
+    load: async () => (await import('./mock-camera/index.js')).mockCameraCommand,
+  },
+  {
+    name: 'demo',
+    summary: 'the whole system on this machine: mock camera, forwarder, record control, recorder and a printing event sink',
+    load: async () => (await import('./demo/index.js')).demoCommand,
+  },
 ];

@@ -1,0 +1,56 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { decodeCheck } from './fixtures/player.js';
+import { CLI, freePort } from './support/recorder-process.js';
+
+let out: string;
+
+afterAll(async () => {
+  if (out) await rm(out, { recursive: true, force: true });
+});
+
+/** Processes whose command line mentions `marker` (the demo's unique folder and ports). */
+function processesMentioning(markers: readonly string[]): string[] {
+  const lines = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n');
+  return lines.filter((l) => markers.some((m) => l.includes(m)) && !l.includes('ps -eo'));
+}
+
+describe('shifu-rtsp demo', () => {
+  it('records >= 3 playable segments in 40 s, prints events, and stops cleanly on Ctrl-C', async () => {
+    out = await mkdtemp(path.join(os.tmpdir(), 'shifu-demo-'));
+    const [rtspPort, controlPort, cameraPort] = [await freePort(), await freePort(), await freePort()];
+    const demo = spawn(
+      process.execPath,
+      [CLI, 'demo', '--out', out, '--rtsp-port', String(rtspPort), '--control-port', String(controlPort), '--camera-port', String(cameraPort)],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    demo.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    demo.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => demo.on('exit', (code) => resolve(code)));
+
+    await new Promise((r) => setTimeout(r, 40_000));
+    expect(demo.exitCode, output).toBeNull();
+    expect(output).toContain(`rtsp://127.0.0.1:${rtspPort}/Streaming/Channels/101`);
+    expect(output).toContain('curl -X POST');
+    const during = (await readdir(path.join(out, 'demo-cam'))).filter((n) => n.endsWith('.mp4'));
+    expect(during.length, output).toBeGreaterThanOrEqual(3);
+    expect(output.match(/event dev\.shifu\.rtsp\.segment\.finished\.v1/g)?.length ?? 0).toBeGreaterThanOrEqual(3);
+
+    demo.kill('SIGINT');
+    expect(await exited).toBe(0);
+    const files = (await readdir(path.join(out, 'demo-cam'))).filter((n) => n.endsWith('.mp4'));
+    expect(files.length).toBeGreaterThan(during.length);
+    for (const name of files) {
+      const check = await decodeCheck(path.join(out, 'demo-cam', name));
+      expect(check.ok, `${name}: ${check.errors.join('\n')}`).toBe(true);
+    }
+    expect(await readdir(path.join(out, 'demo-cam', '.recording'))).toEqual([]);
+    // Nothing of the demo is left: no recorder, forwarder, control or camera ffmpeg.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(processesMentioning([out, `:${rtspPort}`, `:${controlPort}`, `:${cameraPort}`])).toEqual([]);
+  });
+});
