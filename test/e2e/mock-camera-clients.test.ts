@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTool } from './fixtures/camera.js';
-import { FFMPEG, FFPROBE, decodeCheck, ffprobeStreams, playWithRtspsrc, type PlayOptions, type PlayResult, probeFile } from './fixtures/player.js';
+import { FFMPEG, FFPROBE, decodeCheck, ffprobeStreams, playWithRtspsrc, probeFile } from './fixtures/player.js';
 import { CLI, freePort } from './support/recorder-process.js';
 
 interface Run {
@@ -15,17 +15,7 @@ interface Run {
   stdout: string;
 }
 
-/**
- * playWithRtspsrc, again when gst-launch lost its own race: rtspsrc adds the audio and video pads from two threads
- * at the same instant and the delayed link to the video caps filter can fail ("Delayed linking failed",
- * not-linked). That is the player's pipeline, not the camera; anything else is returned as it is.
- */
-async function play(options: PlayOptions): Promise<PlayResult> {
-  for (let attempt = 1; ; attempt += 1) {
-    const result = await playWithRtspsrc(options);
-    if (result.framesDecoded >= options.frames || attempt === 3 || !result.stderr.includes('Delayed linking failed')) return result;
-  }
-}
+const play = playWithRtspsrc;
 
 function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<Run> {
   return new Promise((resolve, reject) => {
