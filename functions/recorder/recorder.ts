@@ -292,7 +292,7 @@ export class Recorder {
   }
 
   private enqueueFinish(closed: ClosedSegment, run: FfmpegRun, plan: RecordingPlan, gapBeforeSeconds: number): void {
-    const startMs = run.origin === null ? null : run.origin + closed.startSeconds * 1000;
+    const endMs = run.origin === null ? null : run.origin + closed.endSeconds * 1000;
     this.finishing = this.finishing.then(async () => {
       try {
         // ffmpeg closes a segment in its trailer even after a write error, then exits; the error reaches us on
@@ -300,7 +300,7 @@ export class Recorder {
         await Promise.race([run.exited, sleep(500)]);
         // A segment closed after a write error may be torn: repair it first, or leave it for recovery.
         if (run.sawWriteError && !(await this.store.repair(closed.path))) return;
-        const segment = await this.store.finish({ tempPath: closed.path, startMs, plan, recovered: false, gapBeforeSeconds });
+        const segment = await this.store.finish({ tempPath: closed.path, endMs, plan, recovered: false, gapBeforeSeconds });
         this.counters.segmentsFinished++;
         this.counters.bytesWritten += segment.bytes;
         this.log.info(

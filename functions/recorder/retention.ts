@@ -33,6 +33,11 @@ export async function applyRetention(
   log: Logger,
   now = Date.now(),
 ): Promise<Deletion[]> {
+  // Cheap checks first: listing and stat-ing every finished file after every segment is wasted when no
+  // limit can be exceeded.
+  const ageOrSize = policy.retainHours > 0 || policy.retainBytes > 0;
+  const lowOnSpace = policy.minFreePercent > 0 && (await freePercent(store.deviceDir)) < policy.minFreePercent;
+  if (!ageOrSize && !lowOnSpace) return [];
   const files = await store.finishedFiles();
   const deletions: Deletion[] = [];
   let total = files.reduce((sum, f) => sum + f.bytes, 0);

@@ -20,8 +20,8 @@ export interface SegmentStoreOptions {
 /** What the recorder knows about a closed file when it hands it over. */
 export interface ClosedFile {
   readonly tempPath: string;
-  /** Wall-clock start, when known from the run; otherwise derived from mtime and duration. */
-  readonly startMs: number | null;
+  /** Wall-clock end, when known from the run (the next segment's first keyframe); otherwise the file's mtime. */
+  readonly endMs: number | null;
   readonly plan: RecordingPlan | null;
   readonly recovered: boolean;
   readonly gapBeforeSeconds: number;
@@ -106,7 +106,8 @@ export class SegmentStore {
   async finish(closed: ClosedFile): Promise<Segment> {
     const info = await stat(closed.tempPath);
     const probe = await probeFile(this.o.ffprobe, closed.tempPath);
-    const startMs = closed.startMs ?? info.mtimeMs - probe.durationSeconds * 1000;
+    // Start = end - measured duration: ffmpeg's list dates a run's first segment from 0, before its first keyframe.
+    const startMs = (closed.endMs ?? info.mtimeMs) - probe.durationSeconds * 1000;
     const start = new Date(Math.round(startMs));
     const format = closed.plan?.format ?? formatOfExtension(closed.tempPath) ?? 'mp4';
     const rule = RECORDING_RULES[format];
@@ -199,9 +200,8 @@ export class SegmentStore {
         continue;
       }
       if (!(await this.repair(file))) continue;
-      const startMs = info.mtimeMs - probe.durationSeconds * 1000;
       try {
-        const segment = await this.finish({ tempPath: file, startMs, plan: null, recovered: true, gapBeforeSeconds: 0 });
+        const segment = await this.finish({ tempPath: file, endMs: info.mtimeMs, plan: null, recovered: true, gapBeforeSeconds: 0 });
         this.o.log.info({ file: segment.file, durationSeconds: segment.durationSeconds }, 'recovered unfinished segment');
         recovered.push(segment);
       } catch (err) {

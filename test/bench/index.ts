@@ -2,6 +2,7 @@
 // prints one table each. Benchmarks report numbers; they never pass or fail.
 import * as events from './events.js';
 import * as forwarder from './forwarder.js';
+import * as recorder from './recorder.js';
 
 type BenchRow = Readonly<Record<string, string | number>>;
 
@@ -14,6 +15,7 @@ interface BenchModule {
 const BENCHES: ReadonlyArray<readonly [string, BenchModule]> = [
   ['forwarder', forwarder],
   ['events', events],
+  ['recorder', recorder],
 ];
 
 async function main(names: readonly string[]): Promise<number> {

@@ -1,0 +1,150 @@
+// Bench support: per-process CPU and memory from /proc (Linux only), and the machine's load.
+import { readFileSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+
+/** Kernel clock ticks per second (`getconf CLK_TCK`): 100 on every Linux this runs on. */
+export const CLK_TCK = 100;
+
+export interface CpuTicks {
+  /** utime + stime of the process itself (all its threads). */
+  readonly own: number;
+  /** cutime + cstime: CPU of children it has already reaped (e.g. short-lived ffprobe runs). */
+  readonly reaped: number;
+}
+
+function statFields(pid: number): string[] | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // comm may hold spaces and parentheses: the fields start after the last ')'.
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+/** CPU ticks of a process so far, or null when it is gone. Field 14-17 of proc(5) are [11..14] here. */
+export function cpuTicks(pid: number): CpuTicks | null {
+  const f = statFields(pid);
+  if (!f) return null;
+  const n = (i: number): number => Number(f[i] ?? 0);
+  return { own: n(11) + n(12), reaped: n(13) + n(14) };
+}
+
+/** Resident set size in MiB (VmRSS), or null when the process is gone. */
+export function rssMiB(pid: number): number | null {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The command name (comm) of a process, or null when it is gone. */
+export function commOf(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+/** Direct children of a process (every thread's `children` list). */
+export function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      for (const c of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/)) {
+        if (c !== '') out.push(Number(c));
+      }
+    } catch {
+      // thread gone
+    }
+  }
+  return out;
+}
+
+/** Direct children of `pid` whose comm is `name`. */
+export function childrenNamed(pid: number, name: string): number[] {
+  return childrenOf(pid).filter((c) => commOf(c) === name);
+}
+
+/** Busy and total jiffies of the whole machine (first line of /proc/stat). */
+export function machineTicks(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (v[3] ?? 0) + (v[4] ?? 0);
+  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+export function loadAverage(): string {
+  return os
+    .loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
+}
+
+/** CPU of a set of processes over a window, as % of one core. */
+export class CpuWindow {
+  private readonly start = new Map<number, CpuTicks>();
+  private readonly startedAt = performance.now();
+  private readonly machineStart = machineTicks();
+
+  constructor(pids: readonly number[]) {
+    for (const pid of pids) {
+      const t = cpuTicks(pid);
+      if (t) this.start.set(pid, t);
+    }
+  }
+
+  /** Ends the window: per pid { own %, reaped-children % } of one core, plus the machine's busy %. */
+  finish(): { seconds: number; perPid: Map<number, { own: number; reaped: number }>; machineBusyPercent: number } {
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    const machine = machineTicks();
+    const perPid = new Map<number, { own: number; reaped: number }>();
+    for (const [pid, before] of this.start) {
+      const after = cpuTicks(pid);
+      if (!after) continue;
+      perPid.set(pid, {
+        own: ((after.own - before.own) / CLK_TCK / seconds) * 100,
+        reaped: ((after.reaped - before.reaped) / CLK_TCK / seconds) * 100,
+      });
+    }
+    const dt = machine.total - this.machineStart.total;
+    const machineBusyPercent = dt > 0 ? ((machine.busy - this.machineStart.busy) / dt) * 100 : NaN;
+    return { seconds, perPid, machineBusyPercent };
+  }
+}
+
+/** Proportional set size in MiB (shared pages split among the processes that map them), or null. */
+export function pssMiB(pid: number): number | null {
+  try {
+    const m = /^Pss:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** MemAvailable in MiB. */
+export function memAvailableMiB(): number {
+  const m = /^MemAvailable:\s+(\d+)\s+kB/m.exec(readFileSync('/proc/meminfo', 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Context switches the process (main thread) made voluntarily so far: its wake-ups, roughly. */
+export function voluntarySwitches(pid: number): number | null {
+  try {
+    const m = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
