@@ -108,11 +108,17 @@ export class FfmpegRun {
         this.kill({ kind: 'stalled', message: `no media from the camera for ${Math.round(limit / 1000)} s` });
       }
     }, 1000);
+    // If the recorder dies (an uncaught error), its ffmpeg must not go on writing as a second, unseen writer.
+    const orphanGuard = (): void => {
+      this.child.kill('SIGKILL');
+    };
+    process.on('exit', orphanGuard);
     this.exited = new Promise((resolve) => {
       this.child.on('error', (err) => {
         this.keepStderr(err.message);
       });
       this.child.on('close', (code, signal) => {
+        process.off('exit', orphanGuard);
         clearInterval(this.watchdog);
         this.markStarted(false);
         resolve({ code, signal, failure: this.failureOf(code, signal) });
