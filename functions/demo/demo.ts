@@ -24,7 +24,8 @@ export interface RunningDemo {
 
 const CAMERA_PATH = '/Streaming/Channels/101';
 /** Looks like a Hikvision main stream: H.264 with G.711 A-law audio. */
-const CAMERA_STREAM = `${CAMERA_PATH}:h264:640x360:25:50:pcma`;
+// GOP of 1 s: probes and cuts wait for a keyframe, so the demo's first segment comes sooner.
+const CAMERA_STREAM = `${CAMERA_PATH}:h264:640x360:25:25:pcma`;
 
 async function freePort(): Promise<number> {
   const server = createServer();

@@ -1,63 +1,20 @@
 // Camera credentials on `shifu-rtsp mock-camera`: Digest and Basic as ffmpeg and GStreamer speak them.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTool } from './fixtures/camera.js';
 import { FFMPEG, FFPROBE, decodeCheck, playWithRtspsrc } from './fixtures/player.js';
-import { CLI, freePort } from './support/recorder-process.js';
+import { runTool, startMockCameraProcess } from './support/mock-camera-process.js';
 
 const play = playWithRtspsrc;
 
-function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr });
-    });
-  });
-}
+const run = runTool;
 
-/** The CLI as a child process; resolves once it logged `ready`. */
+/** The camera serves one test pattern at /cam. */
 async function startCamera(args: string[], env: NodeJS.ProcessEnv) {
-  const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'mock-camera', '--listen', `127.0.0.1:${port}`, ...args], {
-    env: { ...process.env, LOG_LEVEL: 'debug', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`mock-camera not ready in 45 s:\n${output.slice(-3000)}`)), 45_000);
-    const onData = (b: Buffer): void => {
-      output += b.toString();
-      if (/"msg":"ready"/.test(output)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`mock-camera exited (${code}):\n${output.slice(-3000)}`));
-    });
-  });
-  return {
-    output: () => output,
-    url: (user?: string, password?: string) =>
-      `rtsp://${user === undefined ? '' : `${encodeURIComponent(user)}:${encodeURIComponent(password ?? '')}@`}127.0.0.1:${port}/cam`,
-    async stop(): Promise<number | null> {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
+  const camera = await startMockCameraProcess(args, env);
+  return { ...camera, url: (user?: string, password?: string) => camera.url('/cam', user, password) };
 }
 
 const USER = 'admin';

@@ -1,75 +1,18 @@
 // `shifu-rtsp mock-camera` as users run it, played by real clients: ffprobe, ffmpeg and GStreamer's rtspsrc,
 // over TCP and UDP, 20 at once; a file pushed with `ffmpeg -f rtsp` played back; a crashed test pattern restarted.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTool } from './fixtures/camera.js';
 import { FFMPEG, FFPROBE, decodeCheck, ffprobeStreams, playWithRtspsrc, probeFile } from './fixtures/player.js';
-import { CLI, freePort } from './support/recorder-process.js';
-
-interface Run {
-  code: number | null;
-  stderr: string;
-  stdout: string;
-}
+import { runTool, startMockCameraProcess } from './support/mock-camera-process.js';
 
 const play = playWithRtspsrc;
 
-function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** The CLI as a child process; resolves once it logged `ready` (all test patterns live). */
-async function startCamera(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'mock-camera', '--listen', `127.0.0.1:${port}`, ...args], {
-    env: { ...process.env, LOG_LEVEL: 'debug', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`mock-camera not ready in 45 s:\n${output.slice(-3000)}`)), 45_000);
-    const onData = (b: Buffer): void => {
-      output += b.toString();
-      if (/"msg":"ready"/.test(output)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`mock-camera exited (${code}):\n${output.slice(-3000)}`));
-    });
-  });
-  return {
-    child,
-    port,
-    exited,
-    output: () => output,
-    url: (p: string) => `rtsp://127.0.0.1:${port}${p}`,
-    async stop(): Promise<number | null> {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
+const run = runTool;
+const startCamera = startMockCameraProcess;
 
 /** Child processes of `pid` with their command lines (the test-pattern ffmpegs of the camera). */
 function childrenOf(pid: number): { pid: number; args: string }[] {
