@@ -1,7 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import net from 'node:net';
-import { redact, sleep, type Logger } from '../lib/index.js';
+import { freeLoopbackPort, redact, sleep, type Logger } from '../lib/index.js';
 import { recorderOptions } from '../recorder/index.js';
 import type { RecorderSpec } from './recorder-spec.js';
 
@@ -29,16 +27,6 @@ function inheritedEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const drop = new Set<string>(['CONTROL_TOKEN', 'PasswordSecret']);
   for (const key of PER_RECORDER) for (const name of recorderOptions[key].env ?? []) drop.add(name);
   return Object.fromEntries(Object.entries(env).filter(([name]) => !drop.has(name)));
-}
-
-async function freeLoopbackPort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 /** One `shifu-rtsp recorder` child process with its own HTTP port on the loopback interface. */

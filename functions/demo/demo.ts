@@ -1,8 +1,7 @@
 import { mkdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { SEGMENT_FINISHED_TYPE, startLocalSink, type AnnouncedEvent, type LocalSink } from '../events/index.js';
-import { locateFfmpeg, locateFfprobe, type Logger } from '../lib/index.js';
+import { freeLoopbackPort, locateFfmpeg, locateFfprobe, type Logger } from '../lib/index.js';
 import { startMockCamera, type MockCamera } from '../mock-camera/index.js';
 import { startChild, waitHealthy, type DemoChild } from './children.js';
 
@@ -26,14 +25,6 @@ const CAMERA_PATH = '/Streaming/Channels/101';
 /** Looks like a Hikvision main stream: H.264 with G.711 A-law audio. */
 // GOP of 1 s: probes and cuts wait for a keyframe, so the demo's first segment comes sooner.
 const CAMERA_STREAM = `${CAMERA_PATH}:h264:640x360:25:25:pcma`;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address !== null ? address.port : 0;
-}
 
 function printEvent(event: AnnouncedEvent): void {
   const e = event.event;
@@ -77,7 +68,7 @@ export async function startDemo(s: DemoSettings, log: Logger): Promise<RunningDe
     sink = await startLocalSink({ host: '127.0.0.1', port: s.sinkPort, onEvent: printEvent });
     const env = { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
 
-    const forwarderHealth = await freePort();
+    const forwarderHealth = await freeLoopbackPort();
     const forwarderLog = path.join(logs, 'forwarder.log');
     const forwarder = startChild(
       'forwarder',

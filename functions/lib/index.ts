@@ -29,3 +29,4 @@ export {
 export { backoffDelay, sleep, type BackoffPolicy } from './backoff.js';
 export { ScrapedMetrics } from './metrics.js';
 export { startProbeServer, type ProbeAnswer, type ProbeServer } from './probe-server.js';
+export { freeLoopbackPort } from './ports.js';

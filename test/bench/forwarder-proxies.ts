@@ -5,6 +5,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freeLoopbackPort } from '../../functions/lib/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The built CLI, beside this file once compiled (dist/test/bench -> dist/functions). */
@@ -61,13 +62,7 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-export async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export const freePort = freeLoopbackPort;
 
 /** Resolves once something accepts TCP connections on the port; fails at once if `child` exits first. */
 export async function waitListening(port: number, child?: ChildProcess, timeoutMs = 10_000): Promise<void> {

@@ -1,7 +1,5 @@
 // deviceShifu-TCP against a real kube-apiserver: configuration from an EdgeDevice, refusal of
 // non-TCP devices, and status.edgedevicephase following the device (Pending -> Running -> Failed).
-import net from 'node:net';
-import { once } from 'node:events';
 import { CustomObjectsApi, Watch } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -15,6 +13,7 @@ import {
   type ForwarderProcess,
   type TestServer,
 } from '../e2e/forwarder-support.js';
+import { freeLoopbackPort } from '../../functions/lib/index.js';
 import { createNamespace, k8sEnvironment, kubeConfig } from './harness/index.js';
 
 const EDGEDEVICE = { group: 'shifu.edgenesis.io', version: 'v1alpha1', plural: 'edgedevices' } as const;
@@ -63,13 +62,7 @@ async function watchPhases(name: string): Promise<string[]> {
   return phases;
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
+const freePort = freeLoopbackPort;
 
 function forwarderFor(name: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): ForwarderProcess {
   const p = spawnForwarder(['--health-listen', '127.0.0.1:0', ...args], {

@@ -1,22 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freeLoopbackPort } from '../../../functions/lib/index.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 /** The built CLI: e2e tests run the real program, as users do (`npm test` builds first). */
 export const CLI = path.join(repoRoot, 'dist/functions/cli.js');
 
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
+/** A free loopback port (the project's own helper). */
+export const freePort = freeLoopbackPort;
 
 export interface CliProcess {
   readonly child: ChildProcess;
