@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
-import { ConfigError, registerSecret, zHostPort, zSeconds, type ConfigOf, type HostPort, type Logger, type OptionSpecs } from '../lib/index.js';
+import { ConfigError, DNS_1123_LABEL, registerSecret, zHostPort, zSeconds, type ConfigOf, type HostPort, type Logger, type OptionSpecs } from '../lib/index.js';
 import type { RecorderBackend } from './backend.js';
 import { KubernetesBackend } from './kubernetes-backend.js';
 import { LocalBackend } from './local-backend.js';
@@ -23,7 +23,7 @@ const zListen = z
 
 const zNamespace = z
   .string()
-  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'expected a namespace name (DNS-1123 label)')
+  .regex(DNS_1123_LABEL, 'expected a namespace name (DNS-1123 label)')
   .optional();
 
 /** Settings of `shifu-rtsp control` and of the Knative functions (same environment variables). */

@@ -1,9 +1,9 @@
 import { z } from 'zod';
+import { DNS_1123_LABEL } from '../lib/index.js';
 import { AUDIO_MODES, CONTAINER_FORMATS, parseCameraAddress, type AudioMode, type ContainerFormat } from '../recorder/index.js';
 
 // The bodies of /record/on and /record/off: strict (an unknown field is a typo, not something to ignore).
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const LABEL_NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
@@ -14,7 +14,7 @@ function text(required: string) {
 }
 
 export const zDevice = text('required: the device (EdgeDevice) name').regex(
-  DNS_LABEL,
+  DNS_1123_LABEL,
   'expected a DNS-1123 label: lowercase letters, digits and -, at most 63, starting and ending with a letter or digit',
 );
 

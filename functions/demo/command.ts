@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { createLogger, defineCommand, onShutdown, zPort, zSeconds, type OptionSpecs } from '../lib/index.js';
+import { createLogger, defineCommand, DNS_1123_LABEL, onShutdown, zPort, zSeconds, type OptionSpecs } from '../lib/index.js';
 import { startDemo } from './demo.js';
 
 const zPortOrZero = z.coerce.number({ message: 'expected a port number' }).int().min(0).max(65535);
@@ -10,7 +10,7 @@ export const demoOptions = {
   device: {
     flag: 'device',
     env: ['DEMO_DEVICE'],
-    schema: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'expected a DNS-1123 label'),
+    schema: z.string().regex(DNS_1123_LABEL, 'expected a DNS-1123 label'),
     default: 'demo-cam',
     description: 'device name (folder and file-name prefix)',
   },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { zSeconds, type ConfigOf, type OptionSpecs } from '../lib/index.js';
+import { DNS_1123_LABEL, zSeconds, type ConfigOf, type OptionSpecs } from '../lib/index.js';
 import { zCeOverrides } from './overrides.js';
 import { EVENT_MODES } from './wire.js';
 
@@ -23,7 +23,7 @@ export const eventOptions = {
     env: ['POD_NAMESPACE'],
     schema: z
       .string()
-      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'expected a Kubernetes namespace: lowercase letters, digits and -, at most 63'),
+      .regex(DNS_1123_LABEL, 'expected a Kubernetes namespace: lowercase letters, digits and -, at most 63'),
     default: 'default',
     description: 'namespace named in the event source /shifu-rtsp/namespaces/<namespace>/devices/<device>',
   },

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
-import { ConfigError, defineCommand, type OptionSpecs } from '../lib/index.js';
+import { ConfigError, defineCommand, DNS_1123_LABEL, type OptionSpecs } from '../lib/index.js';
 import { KubernetesPodShell } from './pod-shell.js';
 import { formatBytes } from './progress.js';
 import { exportSegments } from './transfer.js';
@@ -32,7 +32,7 @@ const zTime = z
 const zName = z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'expected a Kubernetes object name');
 
 export const exportOptions = {
-  device: { flag: 'device', env: ['EXPORT_DEVICE'], schema: z.string({ message: 'required: the device whose footage to copy' }).regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'expected a DNS-1123 label'), description: 'device whose segments to copy' },
+  device: { flag: 'device', env: ['EXPORT_DEVICE'], schema: z.string({ message: 'required: the device whose footage to copy' }).regex(DNS_1123_LABEL, 'expected a DNS-1123 label'), description: 'device whose segments to copy' },
   to: { flag: 'to', env: ['EXPORT_TO'], schema: z.string({ message: 'required: the local folder to copy into' }).min(1), description: 'local folder; files land in <to>/<device>/' },
   namespace: { flag: 'namespace', env: ['EXPORT_NAMESPACE'], schema: zName.optional(), description: "namespace of the export pod (default: the kubeconfig context's, else deviceshifu)" },
   since: { flag: 'since', env: ['EXPORT_SINCE'], schema: zTime, description: 'only segments that end after this time (ISO time or age: 12h, 7d)' },

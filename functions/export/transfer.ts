@@ -1,8 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, utimes, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { sha256OfFile } from '../lib/index.js';
 import type { PodShell } from './pod-shell.js';
 import { textSink } from './pod-shell.js';
 import { Progress, type ProgressOutput } from './progress.js';
@@ -47,11 +47,6 @@ export class ExportError extends Error {
 }
 
 const posix = path.posix;
-
-async function sha256OfFile(file: string, hash: Hash = createHash('sha256')): Promise<Hash> {
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash;
-}
 
 /** What the pod holds for the device: its segment files and the journal. */
 async function survey(o: ExportOptions): Promise<ExportItem[]> {

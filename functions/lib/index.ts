@@ -30,3 +30,4 @@ export { backoffDelay, sleep, type BackoffPolicy } from './backoff.js';
 export { ScrapedMetrics } from './metrics.js';
 export { startProbeServer, type ProbeAnswer, type ProbeServer } from './probe-server.js';
 export { freeLoopbackPort } from './ports.js';
+export { DNS_1123_LABEL, sha256OfFile } from './files.js';

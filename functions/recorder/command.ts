@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import {
   ConfigError,
+  DNS_1123_LABEL,
   createLogger,
   defineCommand,
   locateFfmpeg,
@@ -37,7 +38,7 @@ const zBytes = z
 
 const zDnsLabel = z
   .string()
-  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'expected a DNS-1123 label: lowercase letters, digits and -, at most 63');
+  .regex(DNS_1123_LABEL, 'expected a DNS-1123 label: lowercase letters, digits and -, at most 63');
 
 export const recorderOptions = {
   url: {

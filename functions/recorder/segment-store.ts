@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, statfs, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
-import type { Logger } from '../lib/index.js';
+import { sha256OfFile, type Logger } from '../lib/index.js';
 import { probeFile } from './probe.js';
 import { RECORDING_RULES, type ContainerFormat, type RecordingPlan } from './plan.js';
 import { compactUtc, isSegmentFileName, type Segment } from './segment.js';
@@ -25,12 +23,6 @@ export interface ClosedFile {
   readonly plan: RecordingPlan | null;
   readonly recovered: boolean;
   readonly gapBeforeSeconds: number;
-}
-
-async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 function formatOfExtension(file: string): ContainerFormat | undefined {
@@ -134,7 +126,7 @@ export class SegmentStore {
       endTime: new Date(Math.round(startMs + probe.durationSeconds * 1000)).toISOString(),
       durationSeconds: Math.round(probe.durationSeconds * 1000) / 1000,
       bytes: info.size,
-      sha256: await sha256Of(target),
+      sha256: (await sha256OfFile(target)).digest('hex'),
       format,
       mimeType: rule.mimeType,
       video: video ? { codec: video.codec, width: video.width, height: video.height, fps: video.fps } : null,
