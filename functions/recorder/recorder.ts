@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { backoffDelay, sleep, type Logger } from '../lib/index.js';
+import { backoffDelay, sleep, type BackoffPolicy, type Logger } from '../lib/index.js';
 import type { CameraAddress } from './camera.js';
-import type { Failure } from './failure.js';
+import type { Failure, FailureKind } from './failure.js';
 import { FfmpegRun, type ClosedSegment } from './ffmpeg-run.js';
 import { planRecording, PlanRefusedError, type AudioMode, type ContainerFormat, type RecordingPlan } from './plan.js';
 import { probeStream, ProbeError } from './probe.js';
@@ -60,9 +60,21 @@ export interface RecorderEvents {
   deletion: [Deletion];
 }
 
-const RETRY = { baseMs: 1000, maxMs: 30_000 };
-const RETRY_UNAUTHORIZED = { baseMs: 30_000, maxMs: 300_000 };
-const RETRY_REFUSED_PLAN = { baseMs: 60_000, maxMs: 600_000 };
+const RETRY: BackoffPolicy = { baseMs: 1000, maxMs: 30_000 };
+
+/**
+ * What each kind of failure means, in one table: the state it shows, how fast to retry, and whether to poll
+ * the camera with RTSP OPTIONS during the wait so that recording resumes as soon as it answers again.
+ */
+const ON_FAILURE: Readonly<Record<FailureKind, { state: RecorderState; retry: BackoffPolicy; pollCamera: boolean }>> = {
+  unreachable: { state: 'reconnecting', retry: RETRY, pollCamera: true },
+  stalled: { state: 'reconnecting', retry: RETRY, pollCamera: true },
+  'not-found': { state: 'reconnecting', retry: RETRY, pollCamera: false },
+  media: { state: 'reconnecting', retry: RETRY, pollCamera: false },
+  unauthorized: { state: 'unauthorized', retry: { baseMs: 30_000, maxMs: 300_000 }, pollCamera: false },
+  disk: { state: 'error', retry: RETRY, pollCamera: false },
+  'refused-plan': { state: 'error', retry: { baseMs: 60_000, maxMs: 600_000 }, pollCamera: false },
+};
 
 /** Answers true when something speaks RTSP at the address (any status, even 401): the camera is back. */
 function rtspAnswers(host: string, port: number, url: string, timeoutMs = 1500): Promise<boolean> {
@@ -207,23 +219,21 @@ export class Recorder {
       if (this.desired !== 'on') break;
       if (outcome.recorded) attempt = 0;
       failure = outcome.failure;
-      const state: RecorderState =
-        failure.kind === 'unauthorized' ? 'unauthorized' : failure.kind === 'disk' || failure.kind === 'refused-plan' ? 'error' : 'reconnecting';
-      this.setState(state, failure);
+      const handling = ON_FAILURE[failure.kind];
+      this.setState(handling.state, failure);
       if (failure.kind === 'disk') await this.sweep();
-      const policy = failure.kind === 'unauthorized' ? RETRY_UNAUTHORIZED : failure.kind === 'refused-plan' ? RETRY_REFUSED_PLAN : RETRY;
-      const delay = backoffDelay(attempt++, policy);
+      const delay = backoffDelay(attempt++, handling.retry);
       this.log.warn({ reason: failure.kind, error: failure.message, retryInMs: delay }, 'camera run ended; retrying');
       this.counters.reconnects++;
-      await this.waitForRetry(delay, failure);
+      await this.waitForRetry(delay, handling.pollCamera);
     }
     this.setState('idle');
   }
 
   /** Waits out the backoff, but returns early when an unreachable camera starts answering RTSP again. */
-  private async waitForRetry(delayMs: number, failure: Failure): Promise<void> {
+  private async waitForRetry(delayMs: number, pollCamera: boolean): Promise<void> {
     const signal = this.wake.signal;
-    if (failure.kind !== 'unreachable' && failure.kind !== 'stalled') return sleep(delayMs, signal);
+    if (!pollCamera) return sleep(delayMs, signal);
     const deadline = Date.now() + delayMs;
     const { host, port, displayUrl } = this.settings.camera;
     while (!signal.aborted && Date.now() < deadline) {
