@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
+import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, redact } from './lib/index.js';
 import { COMMANDS, type CommandEntry } from './commands.js';
 
 const USAGE_EXIT = 2;
@@ -33,6 +33,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     process.stderr.write(`shifu-rtsp: unknown command "${name}". Commands: ${list.map((c) => c.name).join(', ')}\n`);
     return USAGE_EXIT;
   }
+  // lib loads here, not at the top: a command's V8 flags (see the end of this file) must come before it.
+  const { ConfigError, redact } = await import('./lib/index.js');
   try {
     const command = await entry.load();
     return await command.execute(rest, env);
@@ -49,11 +51,14 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
 // Run only as the program, not when tests import `main`.
 const invoked = process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
 if (invoked) {
+  // Only for the process itself: tests that call main() in their worker keep their V8 as it is.
+  for (const flag of COMMANDS.find((c) => c.name === process.argv[2])?.v8Flags ?? []) v8.setFlagsFromString(flag);
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
     },
-    (err: unknown) => {
+    async (err: unknown) => {
+      const { redact } = await import('./lib/index.js');
       process.stderr.write(`shifu-rtsp: ${redact(String(err))}\n`);
       process.exitCode = 1;
     },

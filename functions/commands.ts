@@ -4,8 +4,20 @@ import type { Command } from './lib/index.js';
 export interface CommandEntry {
   readonly name: string;
   readonly summary: string;
+  /**
+   * V8 flags set before the command's modules load, for long-lived processes that run one per camera
+   * and spend their time waiting: there, memory is the cost that multiplies, not JIT speed.
+   */
+  readonly v8Flags?: readonly string[];
   load(): Promise<Command>;
 }
+
+/**
+ * No optimizing compilers (Maglev, TurboFan) and a new space that does not grow: about 15 MiB less RSS per
+ * recorder (bench: 89 -> ~70 MiB) for a process whose hot work is native (ffmpeg, hashing, sockets).
+ * Both flags are read when V8 decides to tier up or grow, so setting them at run time takes effect.
+ */
+export const LEAN_V8_FLAGS: readonly string[] = ['--no-opt', '--no-maglev', '--semi-space-growth-factor=1'];
 
 /** Every `shifu-rtsp` command, in the order --help lists them (a unit test checks the summaries match). */
 export const COMMANDS: readonly CommandEntry[] = [
@@ -17,6 +29,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   {
     name: 'recorder',
     summary: 'record one camera into segment files, with an HTTP API to switch recording on and off',
+    v8Flags: LEAN_V8_FLAGS,
     load: async () => (await import('./recorder/index.js')).recorderCommand,
   },
   {

@@ -28,6 +28,6 @@ export {
 } from './http.js';
 export { backoffDelay, sleep, type BackoffPolicy } from './backoff.js';
 export { ScrapedMetrics } from './metrics.js';
-export { startProbeServer, type ProbeAnswer, type ProbeServer } from './probe-server.js';
+export { startProbeServer, type ProbeAnswer, type ProbeHandler, type ProbeRoutes, type ProbeServer } from './probe-server.js';
 export { freeLoopbackPort } from './ports.js';
 export { DNS_1123_LABEL, sha256OfFile } from './files.js';

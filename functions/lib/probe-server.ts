@@ -2,10 +2,21 @@ import http from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { HostPort } from './config.js';
+import { HttpError } from './http.js';
+import { redact } from './redact.js';
 
 export interface ProbeAnswer {
   readonly status: number;
   readonly body: unknown;
+}
+
+/** A route's handler; a thrown HttpError answers with its status, anything else with 500. */
+export type ProbeHandler = () => ProbeAnswer | Promise<ProbeAnswer>;
+
+export interface ProbeRoutes {
+  readonly get: Readonly<Record<string, ProbeHandler>>;
+  /** Bodiless commands (the recorder's /record/on and /record/off). */
+  readonly post?: Readonly<Record<string, ProbeHandler>>;
 }
 
 export interface ProbeServer {
@@ -14,24 +25,26 @@ export interface ProbeServer {
 }
 
 /**
- * GET-only health, readiness and metrics endpoints on node:http. For lean workloads (the forwarder): a web
- * framework would double its idle memory for three fixed routes.
+ * A JSON server of a few fixed routes on node:http, plus GET /metrics. For lean workloads (the forwarder,
+ * the recorder; one process per camera): a web framework would add a fifth to their memory for five routes
+ * that take no body. Answers are JSON; unknown paths 404, known paths with another method 405.
  */
 export async function startProbeServer(
   options: { readonly listen: HostPort; readonly log: Logger; readonly metrics?: Registry },
-  routes: Readonly<Record<string, () => ProbeAnswer>>,
+  routes: ProbeRoutes,
 ): Promise<ProbeServer> {
   const server = http.createServer((req, res) => {
     const route = (req.url ?? '/').split('?')[0] ?? '/';
-    const send = (status: number, type: string, body: string): void => {
-      res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
-      res.end(body);
+    const send = (status: number, type: string, body: string, headers: Record<string, string> = {}): void => {
+      res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...headers });
+      res.end(req.method === 'HEAD' ? undefined : body);
     };
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      send(405, 'application/json', JSON.stringify({ error: 'method_not_allowed', message: 'use GET' }));
-      return;
-    }
-    if (route === '/metrics' && options.metrics) {
+    const json = (status: number, body: unknown, headers?: Record<string, string>): void =>
+      send(status, 'application/json; charset=utf-8', JSON.stringify(body), headers);
+    // The body is never read (no route takes one), but it must be drained for keep-alive to work.
+    req.resume();
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    if (route === '/metrics' && options.metrics && method === 'GET') {
       const registry = options.metrics;
       registry.metrics().then(
         (text) => send(200, registry.contentType, text),
@@ -42,13 +55,29 @@ export async function startProbeServer(
       );
       return;
     }
-    const handler = routes[route];
+    const handler = method === 'GET' ? routes.get[route] : method === 'POST' ? routes.post?.[route] : undefined;
     if (!handler) {
-      send(404, 'application/json', JSON.stringify({ error: 'not_found', message: `no route ${route}` }));
+      const allowed = [
+        ...(route in routes.get || (route === '/metrics' && options.metrics) ? ['GET', 'HEAD'] : []),
+        ...(routes.post && route in routes.post ? ['POST'] : []),
+      ];
+      if (allowed.length) json(405, { error: 'method_not_allowed', message: `${route} takes ${allowed.join(', ')}` }, { allow: allowed.join(', ') });
+      else json(404, { error: 'not_found', message: `no route ${route}` });
       return;
     }
-    const answer = handler();
-    send(answer.status, 'application/json', JSON.stringify(answer.body));
+    Promise.resolve()
+      .then(handler)
+      .then(
+        (answer) => json(answer.status, answer.body),
+        (err: unknown) => {
+          if (err instanceof HttpError) {
+            json(err.statusCode, { error: err.code, message: redact(err.message) });
+            return;
+          }
+          options.log.error({ err, route }, 'request failed');
+          json(500, { error: 'internal', message: redact(err instanceof Error ? err.message : String(err)) });
+        },
+      );
   });
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {

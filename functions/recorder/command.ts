@@ -189,7 +189,7 @@ export const recorderCommand = defineCommand({
     const metrics = recorderMetrics(recorder);
     announcer.metrics(metrics);
     const app = await serveRecorderApi(recorder, config.httpListen, log, metrics);
-    log.info({ listen: app.server.address() }, 'http api listening');
+    log.info({ listen: { address: config.httpListen.host, port: app.port } }, 'http api listening');
     if (!config.idle) recorder.on();
     await new Promise<void>((resolve) => {
       onShutdown(async () => {

@@ -310,7 +310,9 @@ export class Recorder {
         await Promise.race([run.exited, sleep(500)]);
         // A segment closed after a write error may be torn: repair it first, or leave it for recovery.
         if (run.sawWriteError && !(await this.store.repair(closed.path))) return;
-        const segment = await this.store.finish({ tempPath: closed.path, endMs, plan, recovered: false, gapBeforeSeconds });
+        const firstOfRun = /_00000\.\w+$/.test(closed.path);
+        const listedSeconds = firstOfRun ? null : closed.endSeconds - closed.startSeconds;
+        const segment = await this.store.finish({ tempPath: closed.path, endMs, plan, recovered: false, gapBeforeSeconds, listedSeconds });
         this.counters.segmentsFinished++;
         this.counters.bytesWritten += segment.bytes;
         this.log.info(

@@ -23,6 +23,12 @@ export interface ClosedFile {
   readonly plan: RecordingPlan | null;
   readonly recovered: boolean;
   readonly gapBeforeSeconds: number;
+  /**
+   * Media seconds from ffmpeg's segment list (next cut minus this cut, in stream time), when it can be
+   * trusted: not for a run's first segment, which the list dates from 0 though its media starts later.
+   * Null: ffprobe measures the file.
+   */
+  readonly listedSeconds: number | null;
 }
 
 function formatOfExtension(file: string): ContainerFormat | undefined {
@@ -97,19 +103,23 @@ export class SegmentStore {
   /** Moves a closed file to its final name, measures it and appends it to the journal. */
   async finish(closed: ClosedFile): Promise<Segment> {
     const info = await stat(closed.tempPath);
-    const probe = await probeFile(this.o.ffprobe, closed.tempPath);
-    // Start = end - measured duration: ffmpeg's list dates a run's first segment from 0, before its first keyframe.
-    const startMs = (closed.endMs ?? info.mtimeMs) - probe.durationSeconds * 1000;
+    // An ffprobe per segment costs more CPU than the recorder spends on anything else, so only files whose
+    // duration or streams the run cannot tell (a run's first segment, recovered files) are probed.
+    const listed = closed.plan !== null && closed.listedSeconds !== null && closed.listedSeconds > 0 ? closed.listedSeconds : null;
+    const probe = listed === null ? await probeFile(this.o.ffprobe, closed.tempPath) : null;
+    const durationSeconds = listed ?? probe?.durationSeconds ?? 0;
+    // Start = end - duration: ffmpeg's list dates a run's first segment from 0, before its first keyframe.
+    const startMs = (closed.endMs ?? info.mtimeMs) - durationSeconds * 1000;
     const start = new Date(Math.round(startMs));
     const format = closed.plan?.format ?? formatOfExtension(closed.tempPath) ?? 'mp4';
     const rule = RECORDING_RULES[format];
     const target = await this.freeName(`${this.o.device}_${compactUtc(start)}`, rule.extension);
     await rename(closed.tempPath, target);
-    const video = closed.plan?.stream.video ?? probe.stream.video;
+    const video = closed.plan?.stream.video ?? probe?.stream.video;
     const audioPlan = closed.plan?.audio;
     const audio =
       audioPlan === undefined
-        ? probe.stream.audio
+        ? probe?.stream.audio
           ? { codec: probe.stream.audio.codec }
           : null
         : audioPlan.kind === 'drop'
@@ -123,8 +133,8 @@ export class SegmentStore {
       device: this.o.device,
       sequence: this.nextSequence++,
       startTime: start.toISOString(),
-      endTime: new Date(Math.round(startMs + probe.durationSeconds * 1000)).toISOString(),
-      durationSeconds: Math.round(probe.durationSeconds * 1000) / 1000,
+      endTime: new Date(Math.round(startMs + durationSeconds * 1000)).toISOString(),
+      durationSeconds: Math.round(durationSeconds * 1000) / 1000,
       bytes: info.size,
       sha256: (await sha256OfFile(target)).digest('hex'),
       format,
@@ -193,7 +203,7 @@ export class SegmentStore {
       }
       if (!(await this.repair(file))) continue;
       try {
-        const segment = await this.finish({ tempPath: file, endMs: info.mtimeMs, plan: null, recovered: true, gapBeforeSeconds: 0 });
+        const segment = await this.finish({ tempPath: file, endMs: info.mtimeMs, plan: null, recovered: true, gapBeforeSeconds: 0, listedSeconds: null });
         this.o.log.info({ file: segment.file, durationSeconds: segment.durationSeconds }, 'recovered unfinished segment');
         recovered.push(segment);
       } catch (err) {

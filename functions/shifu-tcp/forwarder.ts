@@ -65,7 +65,7 @@ export async function startForwarder(settings: ForwarderSettings, deps: Forwarde
   registerForwarderMetrics(registry, { totals: () => listener.totals(), upstreamUp: () => upstreamUp === true });
   let health: ProbeServer;
   try {
-    health = await startProbeServer({ listen: settings.healthListen, log, metrics: registry }, healthRoutes(readiness, upstream));
+    health = await startProbeServer({ listen: settings.healthListen, log, metrics: registry }, { get: healthRoutes(readiness, upstream) });
   } catch (err) {
     await listener.drain(0);
     throw err;

@@ -15,6 +15,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** The built CLI: dist/test/bench/support -> dist/functions/cli.js. */
 export const CLI = path.resolve(here, '../../../functions/cli.js');
 
+/** Extra node flags for the recorder processes (BENCH_RECORDER_NODE_FLAGS), to compare V8 settings. */
+const NODE_FLAGS = (process.env.BENCH_RECORDER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+
 export interface RecorderSpec {
   readonly url: string;
   readonly out: string;
@@ -57,7 +60,7 @@ export async function startRecorder(spec: RecorderSpec, readyTimeoutMs = 30_000)
     ...(spec.extraArgs ?? []),
   ];
   const child = track(
-    spawn(process.execPath, args, {
+    spawn(process.execPath, [...NODE_FLAGS, ...args], {
       env: { ...process.env, LOG_LEVEL: 'info', FFMPEG_PATH: spec.ffmpeg, FFPROBE_PATH: spec.ffprobe },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
