@@ -41,6 +41,8 @@ export function ffmpegArguments(o: RunOptions): string[] {
   const args = ['-hide_banner', '-nostats', '-loglevel', 'warning'];
   // Socket timeout (µs): ffmpeg gives up by itself when a camera vanishes instead of hanging.
   args.push('-rtsp_transport', o.transport, '-timeout', String(Math.max(5, o.watchdogSeconds) * 1_000_000));
+  // Stream copy needs no measured frame rate; without this ffmpeg holds the first write ~0.6 s to count frames.
+  args.push('-fpsprobesize', '0');
   args.push('-i', o.mediaUrl);
   args.push('-map', `0:${plan.video.index}`, '-c:v', 'copy');
   if (plan.video.tag) args.push('-tag:v', plan.video.tag);

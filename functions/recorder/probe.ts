@@ -87,6 +87,8 @@ export async function probeStream(options: StreamProbeOptions): Promise<StreamIn
       '-v', 'error',
       '-rtsp_transport', options.transport,
       '-timeout', String(Math.round((timeoutMs / 2) * 1000)),
+      // Frame rate from the SDP and SPS, not from a second of frames: the probe answers ~0.8 s sooner.
+      '-fpsprobesize', '0',
       '-show_streams', '-of', 'json',
       options.mediaUrl,
     ],
