@@ -1,6 +1,6 @@
 // A CloudEvents receiver for the demo and tests: what a Broker would be in a cluster, in one process.
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { http } from '../lib/index.js';
 import { EventRejectedError, parseAnnouncedEvent, type AnnouncedEvent } from './receive.js';
 import { fromHttpMessage } from './wire.js';
 

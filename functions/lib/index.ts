@@ -31,3 +31,4 @@ export { ScrapedMetrics } from './metrics.js';
 export { startProbeServer, type ProbeAnswer, type ProbeHandler, type ProbeRoutes, type ProbeServer } from './probe-server.js';
 export { freeLoopbackPort } from './ports.js';
 export { DNS_1123_LABEL, sha256OfFile } from './files.js';
+export { http, requestFor } from './node-http.js';

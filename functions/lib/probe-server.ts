@@ -1,8 +1,8 @@
-import http from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { HostPort } from './config.js';
 import { HttpError } from './http.js';
+import { http } from './node-http.js';
 import { redact } from './redact.js';
 
 export interface ProbeAnswer {

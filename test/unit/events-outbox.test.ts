@@ -343,3 +343,40 @@ describe('Retry-After and status classification', () => {
     expect(classifyResponse(500, '7', '', now)).toMatchObject({ kind: 'retry', retryAfterMs: null });
   });
 });
+
+describe('Sink: one POST per event', () => {
+  it.each(['binary', 'structured'] as const)('sends the event in %s mode so the receiver reads it back whole', async (mode) => {
+    const sink = await scriptedSink(() => ({ status: 202 }));
+    cleanups.push(sink.close);
+    const outcome = await new Sink({ url: sink.url, mode, extensions: { deviceowner: 'ops' } }).send(event('m1'));
+    expect(outcome).toEqual({ kind: 'delivered', status: 202 });
+    const got = sink.requests[0]?.event;
+    expect(got?.id).toBe('m1');
+    expect(got?.data).toEqual({ n: 'm1' });
+    expect(got?.['deviceowner']).toBe('ops');
+  });
+
+  it("puts the sink's own words in the detail of a refusal", async () => {
+    const sink = await scriptedSink(() => ({ status: 422 }));
+    cleanups.push(sink.close);
+    const outcome = await new Sink({ url: sink.url, mode: 'binary', extensions: {} }).send(event('r1'));
+    expect(outcome).toEqual({ kind: 'rejected', status: 422, detail: 'HTTP 422: status 422' });
+  });
+
+  it('says why when nothing listens, and when the sink never answers', async () => {
+    const refused = await new Sink({ url: await refusedUrl(), mode: 'binary', extensions: {} }).send(event('x'));
+    expect(refused).toEqual({ kind: 'retry', status: null, retryAfterMs: null, detail: 'ECONNREFUSED' });
+    // Reads the request, then never answers.
+    const silent = http.createServer((req) => req.resume());
+    silent.listen(0, '127.0.0.1');
+    await new Promise((r) => silent.once('listening', r));
+    cleanups.push(() => new Promise<void>((r) => { silent.closeAllConnections(); silent.close(() => r()); }));
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/`;
+    const hung = await new Sink({ url, mode: 'binary', extensions: {}, timeoutMs: 300 }).send(event('y'));
+    expect(hung).toEqual({ kind: 'retry', status: null, retryAfterMs: null, detail: 'timed out' });
+    const stop = new AbortController();
+    const pending = new Sink({ url, mode: 'binary', extensions: {} }).send(event('z'), stop.signal);
+    setTimeout(() => stop.abort(), 100);
+    expect(await pending).toEqual({ kind: 'retry', status: null, retryAfterMs: null, detail: 'aborted' });
+  });
+});
