@@ -370,6 +370,8 @@ interface LevelResult {
   readonly unchecked: number;
   readonly load: string;
   readonly broke: string[];
+  /** Worth knowing, not a failure (e.g. first cuts that came late and caught up). */
+  readonly notes: string[];
 }
 
 function journalOf(out: string, device: string): Promise<Segment[]> {
@@ -509,6 +511,7 @@ async function rampLevel(ctx: Context, n: number, seconds: number): Promise<Leve
   let worstDrift = 0;
   const firstSegmentSkew: number[] = [];
   const counterProblems: string[] = [];
+  const catchUps: number[] = [];
   for (const [i, r] of recorders.entries()) {
     const final = offs[i]?.body;
     const c = final?.counters;
@@ -550,7 +553,10 @@ async function rampLevel(ctx: Context, n: number, seconds: number): Promise<Leve
       recordedSeconds += stream;
       wallSeconds += wall;
       if (Number.isFinite(wall - stream)) worstDrift = Math.max(worstDrift, Math.abs(wall - stream));
-      if (!(Math.abs(wall - stream) <= 1)) counterProblems.push(`${r.device}: ${fmt(stream, 2)} s of media between cuts ${fmt(wall, 2)} s apart`);
+      // More wall than media: media lost, or a recorder falling behind. More media than wall: the first cut
+      // came late (ffmpeg behind during the start storm) and the run caught up from the socket: nothing lost.
+      if (!(wall - stream <= 1)) counterProblems.push(`${r.device}: ${fmt(stream, 2)} s of media between cuts ${fmt(wall, 2)} s apart`);
+      else if (stream - wall > 1) catchUps.push(stream - wall);
     } else if (names.length > 0) counterProblems.push(`${r.device}: only ${journal.length} segment(s), too few to check continuity`);
     // At the edges: wall seconds from the first media to the /record/off request vs stream seconds on disk
     // (what was in flight while the request reached ffmpeg; informative, not a failure).
@@ -583,7 +589,11 @@ async function rampLevel(ctx: Context, n: number, seconds: number): Promise<Leve
   const checkSeconds = (performance.now() - tc) / 1000;
   const nodeCpu = nodePids.reduce((a, p) => a + (cpu.perPid.get(p)?.own ?? 0) + (cpu.perPid.get(p)?.reaped ?? 0), 0);
   const ffmpegCpu = ffmpegPids.reduce((a, p) => a + (cpu.perPid.get(p)?.own ?? 0), 0);
+  const notes = catchUps.length
+    ? [`${catchUps.length} camera(s) cut their first segment late, by up to ${fmt(Math.max(...catchUps), 2)} s (ffmpeg behind during the start storm), then caught up: more media than wall time between cuts, nothing lost`]
+    : [];
   const result: LevelResult = {
+    notes,
     cameras: n,
     pass: broke.length === 0 && bad.length === 0 && lowFps.length === 0 && unchecked === 0,
     unchecked,
@@ -665,6 +675,7 @@ function printRamp(levels: readonly LevelResult[]): void {
     for (const b of failed.broke.length ? failed.broke : ['(see bad segments)']) print(`- ${b}`);
   }
   for (const l of levels) if (l.pass && l.broke.length) for (const b of l.broke) print(`- note at ${l.cameras}: ${b}`);
+  for (const l of levels) for (const b of l.notes) print(`- note at ${l.cameras}: ${b}`);
 }
 
 /**
@@ -680,7 +691,7 @@ async function ramp(ctx: Context, levels: readonly number[], mustRun: readonly n
   const empty = (n: number, skipped: string): LevelResult => ({
     cameras: n, pass: false, skipped, started: 0, segments: 0, badSegments: 0, recordedSeconds: 0, wallSeconds: 0, worstMissing: NaN, worstDrift: NaN,
     firstSegmentSkewMax: NaN, worstFps: NaN, offP50: NaN, offMax: NaN, nodeCpu: NaN, ffmpegCpu: NaN, serverCpu: NaN, machineBusy: NaN,
-    nodeRssTotal: NaN, ffmpegRssTotal: NaN, nodePss: NaN, ffmpegPss: NaN, unchecked: 0, startSeconds: NaN, onSeconds: NaN, serverLateMs: NaN, pacerSpeed: NaN, checkSeconds: NaN, load: loadAverage(), broke: [],
+    nodeRssTotal: NaN, ffmpegRssTotal: NaN, nodePss: NaN, ffmpegPss: NaN, unchecked: 0, startSeconds: NaN, onSeconds: NaN, serverLateMs: NaN, pacerSpeed: NaN, checkSeconds: NaN, load: loadAverage(), broke: [], notes: [],
   });
   const runLevel = async (n: number): Promise<LevelResult> => {
     const seconds = n === CONFIG.cameras ? Math.max(CONFIG.rampSeconds, CONFIG.windowSeconds) : CONFIG.rampSeconds;
