@@ -1,16 +1,16 @@
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { HTTP, type CloudEvent } from 'cloudevents';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseAnnouncedEvent, type AnnouncedEvent, type SegmentFinishedData } from '../../functions/events/index.js';
 import { startGstCamera, type GstCamera } from './fixtures/camera.js';
 import { startCli, type CliProcess } from './support/recorder-process.js';
+import { useScratch } from '../support/scratch.js';
 
 interface Status {
   state: string;
@@ -29,17 +29,7 @@ interface Delivery {
   announced: AnnouncedEvent;
 }
 
-let tmp: string;
-const cleanups: Array<() => Promise<unknown>> = [];
-beforeAll(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'shifu-events-'));
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
-});
+const scratch = useScratch('shifu-events-');
 
 /**
  * A real HTTP sink: every request is read back with the SDK receiver (HTTP.toEvent + validate) and our
@@ -67,7 +57,7 @@ async function sink(answer: (a: AnnouncedEvent) => number) {
   });
   server.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
-  cleanups.push(
+  scratch.defer(
     () =>
       new Promise<void>((r) => {
         server.close(() => r());
@@ -96,13 +86,13 @@ async function sink(answer: (a: AnnouncedEvent) => number) {
 
 async function camera(): Promise<GstCamera> {
   const cam = await startGstCamera({ video: 'h264', audio: 'pcma' });
-  cleanups.push(() => cam.stop());
+  scratch.defer(() => cam.stop());
   return cam;
 }
 
 async function recorder(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliProcess> {
   const proc = await startCli('recorder', args, env);
-  cleanups.push(() => proc.stop('SIGKILL'));
+  scratch.defer(() => proc.stop('SIGKILL'));
   return proc;
 }
 
@@ -160,7 +150,7 @@ const recordArgs = (url: string, out: string, seconds: number): string[] => [
 describe('events: every finished segment announced, at least once', () => {
   it('announces every file exactly once, with its size and hash, though the sink answers 503 for the first 10 s', async () => {
     const cam = await camera();
-    const out = path.join(tmp, 'outage');
+    const out = path.join(scratch.dir, 'outage');
     const healthyAt = Date.now() + 10_000;
     const s = await sink(() => (Date.now() < healthyAt ? 503 : 202));
     const rec = await recorder([...recordArgs(cam.url, out, 3), '--sink', s.url, '--event-mode', 'binary'], {
@@ -199,7 +189,7 @@ describe('events: every finished segment announced, at least once', () => {
 
   it('delivers, in order, every event pending at a SIGKILL after the restart, and announces the cut segment as recovered', async () => {
     const cam = await camera();
-    const out = path.join(tmp, 'sigkill');
+    const out = path.join(scratch.dir, 'sigkill');
     let healthy = false;
     const s = await sink(() => (healthy ? 202 : 503));
     const args = [...recordArgs(cam.url, out, 3), '--sink', s.url, '--event-mode', 'structured'];
@@ -243,7 +233,7 @@ describe('events: every finished segment announced, at least once', () => {
 
   it('dead-letters the event a sink answers 400 to and delivers the events behind it', async () => {
     const cam = await camera();
-    const out = path.join(tmp, 'refused');
+    const out = path.join(scratch.dir, 'refused');
     let refusedId: string | null = null;
     const s = await sink((a) => {
       if (a.type !== 'dev.shifu.rtsp.segment.finished.v1') return 202;

@@ -1,11 +1,11 @@
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startGstCamera, type GstCamera } from './fixtures/camera.js';
 import { decodeCheck, probeFile } from './fixtures/player.js';
 import { startCli, type CliProcess } from './support/recorder-process.js';
+import { useScratch } from '../support/scratch.js';
 
 interface SegmentRecord {
   file: string;
@@ -26,28 +26,17 @@ interface Status {
   counters: Record<string, number>;
 }
 
-let tmp: string;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-beforeAll(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'shifu-rec-'));
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
-});
+const scratch = useScratch('shifu-rec-');
 
 async function camera(opts: Parameters<typeof startGstCamera>[0]): Promise<GstCamera> {
   const cam = await startGstCamera(opts);
-  cleanups.push(() => cam.stop());
+  scratch.defer(() => cam.stop());
   return cam;
 }
 
 async function recorder(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliProcess> {
   const proc = await startCli('recorder', args, env);
-  cleanups.push(() => proc.stop('SIGKILL'));
+  scratch.defer(() => proc.stop('SIGKILL'));
   return proc;
 }
 
@@ -75,7 +64,7 @@ async function expectPlaysWithAudio(file: string): Promise<void> {
 describe('recorder: segments that play on any player', () => {
   it('records H.264 + G.711 A-law into 4 s MP4 segments of T ± one GOP, back to back, each with audio', async () => {
     const cam = await camera({ video: 'h264', audio: 'pcma', gop: 25, fps: 25 });
-    const out = path.join(tmp, 'pcma-mp4');
+    const out = path.join(scratch.dir, 'pcma-mp4');
     const rec = await recorder(['--url', cam.url, '--out', out, '--device', 'cam', '--segment-seconds', '4', '--no-align-to-clock']);
     await rec.waitFor<Status>('/record/status', (s) => (s.lastSegment?.sequence ?? 0) >= 3, 60_000);
     const off = await rec.json<Status>('POST', '/record/off');
@@ -107,7 +96,7 @@ describe('recorder: segments that play on any player', () => {
     { video: 'h264', audio: 'pcmu', format: 'flv', codec: 'h264' },
   ] as const)('records $video + $audio to $format, playable with audio', async ({ video, audio, format, codec, ...rest }) => {
     const cam = await camera({ video, audio, gop: 25, fps: 25 });
-    const out = path.join(tmp, `${video}-${audio}-${format}`);
+    const out = path.join(scratch.dir, `${video}-${audio}-${format}`);
     const rec = await recorder(['--url', cam.url, '--out', out, '--device', 'cam', '--segment-seconds', '3', '--format', format]);
     await rec.waitFor<Status>('/record/status', (s) => (s.lastSegment?.sequence ?? 0) >= 1, 60_000);
     await rec.json('POST', '/record/off');
@@ -126,7 +115,7 @@ describe('recorder: segments that play on any player', () => {
 describe('recorder: crash safety', () => {
   it('keeps >= 7 s of a 60 s segment after SIGKILL at 9 s, and marks it recovered on restart', async () => {
     const cam = await camera({ video: 'h264', audio: 'pcma' });
-    const out = path.join(tmp, 'crash');
+    const out = path.join(scratch.dir, 'crash');
     const args = ['--url', cam.url, '--out', out, '--device', 'cam', '--segment-seconds', '60', '--no-align-to-clock'];
     const rec = await recorder(args);
     await rec.waitFor<Status>('/record/status', (s) => s.state === 'recording', 30_000);
@@ -153,7 +142,7 @@ describe('recorder: crash safety', () => {
 describe('recorder: camera trouble', () => {
   it('survives the camera going away for 12 s and records again within 8 s of its return', async () => {
     const cam = await camera({ video: 'h264', audio: 'none' });
-    const out = path.join(tmp, 'outage');
+    const out = path.join(scratch.dir, 'outage');
     const rec = await recorder(['--url', cam.url, '--out', out, '--device', 'cam', '--segment-seconds', '4', '--watchdog-seconds', '5']);
     await rec.waitFor<Status>('/record/status', (s) => s.state === 'recording', 30_000);
     await cam.stop();
@@ -161,7 +150,7 @@ describe('recorder: camera trouble', () => {
     await new Promise((r) => setTimeout(r, 12_000));
     expect(rec.child.exitCode).toBeNull();
     const back = await startGstCamera({ video: 'h264', audio: 'none', port: cam.port });
-    cleanups.push(() => back.stop());
+    scratch.defer(() => back.stop());
     const returned = Date.now();
     const status = await rec.waitFor<Status>(
       '/record/status',
@@ -177,7 +166,7 @@ describe('recorder: camera trouble', () => {
   it('reports a wrong password as unauthorized and never shows it', async () => {
     const password = 'Sup3r-Secret-Pw';
     const cam = await camera({ video: 'h264', audio: 'none', user: 'admin', password: 'right-one' });
-    const out = path.join(tmp, 'auth');
+    const out = path.join(scratch.dir, 'auth');
     const rec = await recorder(['--url', cam.url, '--out', out, '--device', 'cam', '--username', 'admin'], { PasswordSecret: password });
     const status = await rec.waitFor<Status>('/record/status', (s) => s.state === 'unauthorized', 30_000);
     expect(status.lastError?.kind).toBe('unauthorized');
@@ -192,7 +181,7 @@ describe('recorder: camera trouble', () => {
 
   it('accepts off twice, on twice and SIGTERM without error, leaving every file playable', async () => {
     const cam = await camera({ video: 'h264', audio: 'pcma' });
-    const out = path.join(tmp, 'idempotent');
+    const out = path.join(scratch.dir, 'idempotent');
     const rec = await recorder(['--url', cam.url, '--out', out, '--device', 'cam', '--segment-seconds', '3']);
     await rec.waitFor<Status>('/record/status', (s) => s.state === 'recording', 30_000);
     const offs = [await rec.json<Status>('POST', '/record/off'), await rec.json<Status>('POST', '/record/off')];

@@ -1,40 +1,24 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { main } from '../../functions/cli.js';
+import { captureOutput } from '../support/output.js';
 
-let stderr: string;
-let stdout: string;
-
-beforeEach(() => {
-  stderr = '';
-  stdout = '';
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+const output = captureOutput();
 
 describe('shifu-rtsp CLI', () => {
   it('lists the commands on --help and exits 0', async () => {
     expect(await main(['--help'])).toBe(0);
-    expect(stdout).toContain('recorder');
+    expect(output.stdout).toContain('recorder');
   });
 
   it('fails with exit code 2 on an unknown command, naming it', async () => {
     expect(await main(['recordr'])).toBe(2);
-    expect(stderr).toContain('unknown command "recordr"');
+    expect(output.stderr).toContain('unknown command "recordr"');
   });
 
   it('prints every recorder flag with its environment twin', async () => {
     expect(await main(['recorder', '--help'], {})).toBe(0);
     for (const text of ['--url', 'RTSPServerAddress', '--out', 'FileSavePath', 'UserName', 'PasswordSecret', '--segment-seconds']) {
-      expect(stdout).toContain(text);
+      expect(output.stdout).toContain(text);
     }
   });
 });
@@ -63,13 +47,13 @@ describe('recorder configuration errors exit 2 and name the setting', () => {
     [url, { RECORD_FORMAT: 'avi' }, 'RECORD_FORMAT'],
   ])('%j %j -> %s', async (argv, env, name) => {
     expect(await main(['recorder', ...argv], env)).toBe(2);
-    expect(stderr).toContain(name);
+    expect(output.stderr).toContain(name);
   });
 
   it('never echoes the password in an error about the URL', async () => {
     expect(await main(['recorder', '--url', 'ftp://admin:Pa55word@cam/x'], {})).toBe(2);
-    expect(stderr).toContain('--url');
-    expect(stderr).not.toContain('Pa55word');
+    expect(output.stderr).toContain('--url');
+    expect(output.stderr).not.toContain('Pa55word');
   });
 });
 

@@ -1,24 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { main } from '../../functions/cli.js';
+import { captureOutput } from '../support/output.js';
 import { parseConfig } from '../../functions/lib/index.js';
 import { mockCameraOptions } from '../../functions/mock-camera/index.js';
 
-let stderr: string;
-let stdout: string;
-
-beforeEach(() => {
-  stderr = '';
-  stdout = '';
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
-});
-afterEach(() => vi.restoreAllMocks());
+const output = captureOutput();
 
 describe('shifu-rtsp mock-camera settings', () => {
   it('has Hikvision-like defaults: two channels on 0.0.0.0:8554, no auth', () => {
@@ -41,7 +27,7 @@ describe('shifu-rtsp mock-camera settings', () => {
 
   it('documents the stream spec, publishing and exit codes in --help', async () => {
     expect(await main(['mock-camera', '--help'], {})).toBe(0);
-    for (const text of ['PATH[:VIDEO[:WxH[:FPS[:GOP[:AUDIO]]]]]', 'MOCK_CAMERA_PASSWORD', '-f rtsp rtsp://', 'Exit codes']) expect(stdout).toContain(text);
+    for (const text of ['PATH[:VIDEO[:WxH[:FPS[:GOP[:AUDIO]]]]]', 'MOCK_CAMERA_PASSWORD', '-f rtsp rtsp://', 'Exit codes']) expect(output.stdout).toContain(text);
   });
 
   it.each([
@@ -55,7 +41,7 @@ describe('shifu-rtsp mock-camera settings', () => {
     [[], { MOCK_CAMERA_PASSWORD: 'secret' }, 'no --user'],
   ] as const)('exits 2 on %j %j', async (argv, env, message) => {
     expect(await main(['mock-camera', ...argv], env)).toBe(2);
-    expect(stderr).toContain(message);
-    expect(stderr).not.toContain('secret');
+    expect(output.stderr).toContain(message);
+    expect(output.stderr).not.toContain('secret');
   });
 });
