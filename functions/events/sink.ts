@@ -46,10 +46,9 @@ export class Sink {
 
   async send(event: CloudEvent<unknown>, signal?: AbortSignal): Promise<DeliveryOutcome> {
     const message = toHttpMessage(withOverrides(event, this.o.extensions), this.o.mode);
-    const timeout = AbortSignal.timeout(this.o.timeoutMs ?? 10_000);
     let answer: SinkAnswer;
     try {
-      answer = await post(new URL(this.o.url), message.headers, message.body, signal ? AbortSignal.any([signal, timeout]) : timeout);
+      answer = await post(new URL(this.o.url), message.headers, message.body, this.o.timeoutMs ?? 10_000, signal);
     } catch (err) {
       return { kind: 'retry', status: null, retryAfterMs: null, detail: describeRequestError(err) };
     }
@@ -70,41 +69,63 @@ interface SinkAnswer {
 /**
  * One POST with node:http(s), not fetch: fetch would load Node's bundled undici, ~3 MiB more per recorder,
  * for a request this plain. Redirects are not followed (a sink does not redirect; a 3xx is retried).
+ * The timeout and the caller's abort are a timer and a listener removed when the request ends, not
+ * AbortSignal.any, whose dependent signals pile up as weak references on the long-lived caller's signal.
  */
-function post(url: URL, headers: Readonly<Record<string, string>>, body: string, signal: AbortSignal): Promise<SinkAnswer> {
+function post(url: URL, headers: Readonly<Record<string, string>>, body: string, timeoutMs: number, signal?: AbortSignal): Promise<SinkAnswer> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new RequestError('aborted'));
+      return;
+    }
     const payload = Buffer.from(body);
-    const req = requestFor(url)(url, { method: 'POST', headers: { ...headers, 'content-length': String(payload.length) }, signal }, (res) => {
+    const req = requestFor(url)(url, { method: 'POST', headers: { ...headers, 'content-length': String(payload.length) } }, (res) => {
       const status = res.statusCode ?? 0;
       const retryAfter = res.headers['retry-after'] ?? null;
-      if (status >= 200 && status < 300) {
-        // Frees the connection for the next event without reading what the sink said.
-        res.resume();
-        res.once('end', () => resolve({ status, retryAfter, text: '' }));
-        res.once('error', () => resolve({ status, retryAfter, text: '' }));
-        return;
-      }
+      const ok = status >= 200 && status < 300;
       let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        if (text.length < DETAIL_CHARS * 4) text += chunk;
-      });
-      res.once('end', () => resolve({ status, retryAfter, text }));
-      res.once('error', () => resolve({ status, retryAfter, text }));
+      if (ok) res.resume(); // frees the connection for the next event without reading what the sink said
+      else {
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          if (text.length < DETAIL_CHARS * 4) text += chunk;
+        });
+      }
+      const answer = (): void => {
+        finish();
+        resolve({ status, retryAfter, text });
+      };
+      res.once('end', answer);
+      res.once('error', answer);
     });
-    req.once('error', reject);
+    const timer = setTimeout(() => req.destroy(new RequestError('timed out')), timeoutMs);
+    const onAbort = (): void => {
+      req.destroy(new RequestError('aborted'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const finish = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    req.once('error', (err) => {
+      finish();
+      reject(err);
+    });
     req.end(payload);
   });
 }
 
+/** A request ended by us (timeout, abort), as opposed to by the network. */
+class RequestError extends Error {
+  constructor(readonly reason: 'timed out' | 'aborted') {
+    super(reason);
+    this.name = 'RequestError';
+  }
+}
+
 /** Why a request failed: timed out, aborted, or the socket's error code (ECONNREFUSED, ...). */
 function describeRequestError(err: unknown): string {
-  if (err instanceof Error) {
-    const reason = (err as Error & { cause?: unknown }).cause;
-    if (err.name === 'AbortError' && reason instanceof Error && reason.name === 'TimeoutError') return 'timed out';
-    if (err.name === 'TimeoutError') return 'timed out';
-    if (err.name === 'AbortError') return 'aborted';
-    return (err as NodeJS.ErrnoException).code ?? err.message;
-  }
+  if (err instanceof RequestError) return err.reason;
+  if (err instanceof Error) return (err as NodeJS.ErrnoException).code ?? err.message;
   return String(err);
 }

@@ -307,7 +307,7 @@ export class Recorder {
       try {
         // ffmpeg closes a segment in its trailer even after a write error, then exits; the error reaches us on
         // another pipe, so give the run a moment to finish before trusting the segment.
-        await Promise.race([run.exited, sleep(500)]);
+        await run.exitedWithin(500);
         // A segment closed after a write error may be torn: repair it first, or leave it for recovery.
         if (run.sawWriteError && !(await this.store.repair(closed.path))) return;
         const firstOfRun = /_00000\.\w+$/.test(closed.path);
