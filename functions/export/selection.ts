@@ -1,3 +1,4 @@
+import { parseJsonLines } from '../lib/index.js';
 import { isSegmentFileName } from '../recorder/index.js';
 
 /** A finished segment file as the export pod lists it. */
@@ -34,17 +35,7 @@ export interface TimeWindow {
 
 /** Journal lines; a torn or foreign line is skipped, like the recorder does. */
 export function parseJournal(text: string): JournalEntry[] {
-  const out: JournalEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    try {
-      const value = JSON.parse(line) as Partial<JournalEntry>;
-      if (typeof value.file === 'string') out.push(value as JournalEntry);
-    } catch {
-      // torn last line
-    }
-  }
-  return out;
+  return parseJsonLines(text).filter((v): v is JournalEntry => typeof (v as Partial<JournalEntry> | null)?.file === 'string');
 }
 
 /** `stat -c '%s %n'` lines: size, a space, the name. */

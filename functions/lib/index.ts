@@ -32,3 +32,4 @@ export { startProbeServer, type ProbeAnswer, type ProbeHandler, type ProbeRoutes
 export { freeLoopbackPort } from './ports.js';
 export { DNS_1123_LABEL, sha256OfFile } from './files.js';
 export { http, requestFor } from './node-http.js';
+export { parseJsonLines } from './json-lines.js';

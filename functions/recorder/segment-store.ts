@@ -1,7 +1,7 @@
 import { mkdir, open, readFile, readdir, rename, rm, stat, statfs, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
-import { sha256OfFile, type Logger } from '../lib/index.js';
+import { parseJsonLines, sha256OfFile, type Logger } from '../lib/index.js';
 import { probeFile } from './probe.js';
 import { RECORDING_RULES, type ContainerFormat, type RecordingPlan } from './plan.js';
 import { compactUtc, isSegmentFileName, type Segment } from './segment.js';
@@ -61,16 +61,13 @@ export class SegmentStore {
   async open(): Promise<void> {
     await mkdir(this.workDir, { recursive: true });
     await mkdir(this.stateDir, { recursive: true });
+    // A torn last line from a power cut is skipped: the file itself is still found by recovery or retention.
     const text = await readFile(this.journalPath, 'utf8').catch(() => '');
-    for (const line of text.split('\n')) {
-      if (line.trim() === '') continue;
-      try {
-        const segment = JSON.parse(line) as Segment;
-        this.nextSequence = Math.max(this.nextSequence, segment.sequence + 1);
-        this.last = segment;
-      } catch {
-        // A torn last line from a power cut: the file itself is still found by recovery or retention.
-      }
+    for (const value of parseJsonLines(text)) {
+      const segment = value as Segment;
+      if (typeof segment.sequence !== 'number') continue;
+      this.nextSequence = Math.max(this.nextSequence, segment.sequence + 1);
+      this.last = segment;
     }
   }
 
