@@ -19,7 +19,7 @@
 // BENCH_RECORDER_WINDOW_S=30  BENCH_RECORDER_LEVELS=10,25,50,100  BENCH_RECORDER_RAMP_S=30
 // BENCH_RECORDER_SEGMENT_S=10  BENCH_RECORDER_OVERHEAD_SEGMENT_S=3600  BENCH_RECORDER_NODE_FLAGS=  BENCH_RECORDER_TRIES=5  BENCH_RECORDER_BUDGET_S=350  BENCH_RECORDER_KEEP=1
 import { realpathSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,7 @@ import { CLIP_1080P_4M, checkSegment, generateClip, startClipServer, startPacer,
 import { CpuWindow, childrenOf, commOf, loadAverage, memAvailableMiB, pssMiB, rssMiB, voluntarySwitches } from './support/procfs.js';
 import { startBareFfmpeg, startRecorder, type BareFfmpeg, type RecorderProcess } from './support/processes.js';
 import { fmt, mapLimit, markdownTable, mean, note, percentile, releaseAll, sleep } from './support/util.js';
+import { journalOf } from '../support/journal.js';
 
 const env = process.env;
 const num = (name: string, fallback: number): number => {
@@ -372,13 +373,6 @@ interface LevelResult {
   readonly broke: string[];
   /** Worth knowing, not a failure (e.g. first cuts that came late and caught up). */
   readonly notes: string[];
-}
-
-function journalOf(out: string, device: string): Promise<Segment[]> {
-  return readFile(path.join(out, '.shifu-rtsp', device, 'segments.jsonl'), 'utf8').then(
-    (t) => t.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Segment),
-    () => [],
-  );
 }
 
 /**

@@ -1,25 +1,22 @@
 // `shifu-rtsp control --backend local`: the record-on/off functions outside Knative, with recorders as child
 // processes, a real GStreamer camera, real ffmpeg and a decode check of the last file.
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requireTool, startGstCamera, type GstCamera } from './fixtures/camera.js';
 import { decodeCheck, probeFile } from './fixtures/player.js';
 import { startCli, type CliProcess } from './support/recorder-process.js';
+import type { Segment } from '../../functions/recorder/index.js';
+import { journalOf } from '../support/journal.js';
 
-interface SegmentRecord {
-  file: string;
-  sequence: number;
-  durationSeconds: number;
-}
 interface RecorderInfo {
   device: string;
   backend: string;
   state: string;
   settings: Record<string, unknown>;
-  detail: { pid?: number; recorder?: { state: string; lastSegment: SegmentRecord | null; currentSegment: unknown } | null };
+  detail: { pid?: number; recorder?: { state: string; lastSegment: Segment | null; currentSegment: unknown } | null };
 }
 
 let tmp: string;
@@ -65,14 +62,6 @@ function alive(pid: number | undefined): boolean {
   }
 }
 
-async function journal(root: string, device: string): Promise<SegmentRecord[]> {
-  const text = await readFile(path.join(root, '.shifu-rtsp', device, 'segments.jsonl'), 'utf8').catch(() => '');
-  return text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as SegmentRecord);
-}
-
 describe('control --backend local', () => {
   it('records from a camera on /record/on and stops on /record/off with the last file playable', async () => {
     const data = path.join(tmp, 'on-off');
@@ -97,7 +86,7 @@ describe('control --backend local', () => {
     const recording = await control.waitFor<RecorderInfo>('/record/status?device=cam', (s) => (s.detail.recorder?.lastSegment?.sequence ?? 0) >= 2, 60_000);
     expect(recording.state).toBe('recording');
 
-    const off = await call<{ deleted: boolean; stopped: boolean; detail: { exitCode: number; off: { lastSegment: SegmentRecord } } }>(control, 'POST', '/record/off?wait=true', {
+    const off = await call<{ deleted: boolean; stopped: boolean; detail: { exitCode: number; off: { lastSegment: Segment } } }>(control, 'POST', '/record/off?wait=true', {
       device: 'cam',
     });
     expect(off.status).toBe(200);
@@ -105,7 +94,7 @@ describe('control --backend local', () => {
     expect(alive(pid)).toBe(false);
 
     const root = path.join(data, 'site-a');
-    const segments = await journal(root, 'cam');
+    const segments = await journalOf(root, 'cam');
     const last = segments.at(-1);
     expect(last?.file).toBe(off.body.detail.off.lastSegment.file);
     const file = path.join(root, last?.file ?? '');
@@ -180,7 +169,7 @@ describe('control --backend local', () => {
     await new Promise((r) => setTimeout(r, 3000));
     expect(await control.stop('SIGTERM')).toBe(0);
     expect(alive(on.body.recorder.detail.pid)).toBe(false);
-    const segments = await journal(data, 'cam');
+    const segments = await journalOf(data, 'cam');
     expect(segments.length).toBeGreaterThanOrEqual(1);
     const last = path.join(data, segments.at(-1)?.file ?? '');
     expect(existsSync(last)).toBe(true);

@@ -11,17 +11,12 @@ import { parseAnnouncedEvent, type AnnouncedEvent, type SegmentFinishedData } fr
 import { startGstCamera, type GstCamera } from './fixtures/camera.js';
 import { startCli, type CliProcess } from './support/recorder-process.js';
 import { useScratch } from '../support/scratch.js';
+import type { Segment } from '../../functions/recorder/index.js';
+import { journalOf } from '../support/journal.js';
 
 interface Status {
   state: string;
   lastSegment: { sequence: number; file: string } | null;
-}
-interface JournalEntry {
-  file: string;
-  sequence: number;
-  recovered: boolean;
-  bytes: number;
-  sha256: string;
 }
 interface Delivery {
   status: number;
@@ -94,14 +89,6 @@ async function recorder(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Cl
   const proc = await startCli('recorder', args, env);
   scratch.defer(() => proc.stop('SIGKILL'));
   return proc;
-}
-
-async function journal(out: string): Promise<JournalEntry[]> {
-  const text = await readFile(path.join(out, '.shifu-rtsp', 'cam', 'segments.jsonl'), 'utf8').catch(() => '');
-  return text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as JournalEntry);
 }
 
 async function pendingEvents(out: string): Promise<string[]> {
@@ -194,13 +181,13 @@ describe('events: every finished segment announced, at least once', () => {
     const s = await sink(() => (healthy ? 202 : 503));
     const args = [...recordArgs(cam.url, out, 3), '--sink', s.url, '--event-mode', 'structured'];
     const first = await recorder(args);
-    await until('two journaled segments with pending events', async () => (await journal(out)).length >= 2 && (await pendingEvents(out)).length >= 2);
+    await until('two journaled segments with pending events', async () => (await journalOf(out, 'cam')).length >= 2 && (await pendingEvents(out)).length >= 2);
     // Kill mid-segment, with a second of fragments written (1 s fragments), away from any segment cut.
-    const journaledSoFar = (await journal(out)).length;
-    await until('the next segment to finish', async () => (await journal(out)).length > journaledSoFar);
+    const journaledSoFar = (await journalOf(out, 'cam')).length;
+    await until('the next segment to finish', async () => (await journalOf(out, 'cam')).length > journaledSoFar);
     await new Promise((r) => setTimeout(r, 1800));
     await killHard(first);
-    const before = await journal(out);
+    const before = await journalOf(out, 'cam');
     expect(s.accepted()).toEqual([]);
     const cut = (await readdir(path.join(out, 'cam', '.recording'))).filter((n) => !n.endsWith('.remuxing'));
     expect(cut).toHaveLength(1);
@@ -209,12 +196,12 @@ describe('events: every finished segment announced, at least once', () => {
     const second = await recorder(args);
     await until('events for every journaled segment', async () => {
       const sequences = new Set(s.segments().map((d) => d.sequence));
-      const all = await journal(out);
+      const all = await journalOf(out, 'cam');
       return all.length > before.length + 1 && all.every((j) => sequences.has(j.sequence));
     });
     expect(await second.stop('SIGTERM')).toBe(0);
 
-    const entries = await journal(out);
+    const entries = await journalOf(out, 'cam');
     const announced = s.segments();
     expect(announced.map((d) => d.sequence)).toEqual(entries.map((j) => j.sequence));
     // Order per device: the sink saw sequences rising, pending ones from before the crash first.

@@ -1,21 +1,10 @@
 // Self-test of the e2e fixtures against real peers: GStreamer cameras, ffmpeg/ffprobe and rtspsrc.
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTool, startGstCamera, type GstCamera } from './fixtures/camera.js';
-import { FFMPEG, decodeCheck, ffprobeStreams, playWithRtspsrc, probeFile } from './fixtures/player.js';
-
-function ffmpeg(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(FFMPEG, ['-nostdin', '-v', 'error', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stderr }));
-  });
-}
+import { decodeCheck, ffprobeStreams, playWithRtspsrc, probeFile, runFfmpeg } from './fixtures/player.js';
 
 describe('e2e fixtures', () => {
   const cameras: GstCamera[] = [];
@@ -45,7 +34,7 @@ describe('e2e fixtures', () => {
 
   it('ffmpeg records 3 s that decode with video and audio', async () => {
     const out = path.join(dir, 'rec.mkv');
-    const rec = await ffmpeg(['-rtsp_transport', 'tcp', '-i', h264.url, '-t', '3', '-c', 'copy', out]);
+    const rec = await runFfmpeg(['-rtsp_transport', 'tcp', '-i', h264.url, '-t', '3', '-c', 'copy', out]);
     expect(rec.code, rec.stderr).toBe(0);
 
     const probe = await probeFile(out);

@@ -1,23 +1,12 @@
 // Real RTSP clients reach a GStreamer camera through `shifu-rtsp forwarder` as if it were the camera.
 // Over RTSP-interleaved TCP only: with UDP transport RTP would bypass any TCP forwarder.
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTool, startGstCamera, type GstCamera } from './fixtures/camera.js';
-import { FFMPEG, decodeCheck, ffprobeStreams, playWithRtspsrc, probeFile } from './fixtures/player.js';
+import { decodeCheck, ffprobeStreams, playWithRtspsrc, probeFile, runFfmpeg } from './fixtures/player.js';
 import { metricValue, spawnForwarder, waitFor, type ForwarderProcess } from './forwarder-support.js';
-
-function ffmpeg(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(FFMPEG, ['-nostdin', '-v', 'error', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stderr }));
-  });
-}
 
 describe('RTSP through the forwarder', () => {
   let camera: GstCamera;
@@ -65,7 +54,7 @@ describe('RTSP through the forwarder', () => {
   it('ffmpeg records 4 s through it, and the file decodes', async () => {
     const before = await carried();
     const out = path.join(dir, 'through-forwarder.mkv');
-    const rec = await ffmpeg(['-rtsp_transport', 'tcp', '-i', url, '-t', '4', '-c', 'copy', out]);
+    const rec = await runFfmpeg(['-rtsp_transport', 'tcp', '-i', url, '-t', '4', '-c', 'copy', out]);
     expect(rec.code, rec.stderr).toBe(0);
 
     const probe = await probeFile(out);

@@ -1,4 +1,4 @@
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -6,21 +6,13 @@ import { startGstCamera, type GstCamera } from './fixtures/camera.js';
 import { decodeCheck, probeFile } from './fixtures/player.js';
 import { startCli, type CliProcess } from './support/recorder-process.js';
 import { useScratch } from '../support/scratch.js';
+import type { Segment } from '../../functions/recorder/index.js';
+import { journalOf } from '../support/journal.js';
 
-interface SegmentRecord {
-  file: string;
-  sequence: number;
-  startTime: string;
-  endTime: string;
-  durationSeconds: number;
-  bytes: number;
-  recovered: boolean;
-  audio: { codec: string; transcodedFrom?: string } | null;
-}
 interface Status {
   state: string;
   recording: boolean;
-  lastSegment: SegmentRecord | null;
+  lastSegment: Segment | null;
   lastError: { kind: string; message: string } | null;
   lastWriteAt: string | null;
   counters: Record<string, number>;
@@ -38,14 +30,6 @@ async function recorder(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Cl
   const proc = await startCli('recorder', args, env);
   scratch.defer(() => proc.stop('SIGKILL'));
   return proc;
-}
-
-async function journal(out: string, device: string): Promise<SegmentRecord[]> {
-  const text = await readFile(path.join(out, '.shifu-rtsp', device, 'segments.jsonl'), 'utf8').catch(() => '');
-  return text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as SegmentRecord);
 }
 
 async function finishedFiles(out: string, device: string): Promise<string[]> {
@@ -71,7 +55,7 @@ describe('recorder: segments that play on any player', () => {
     expect(off.status).toBe(200);
     expect(off.body.state).toBe('idle');
 
-    const segments = await journal(out, 'cam');
+    const segments = await journalOf(out, 'cam');
     expect(segments.length).toBeGreaterThanOrEqual(4);
     expect(off.body.lastSegment?.file).toBe(segments.at(-1)?.file);
     const gop = 1; // 25 frames at 25 fps
