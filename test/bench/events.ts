@@ -1,6 +1,5 @@
 // Benchmark, not a test: latency from a segment's close (journal write, then `segment` emit) to its receipt at the sink.
 import { spawn } from 'node:child_process';
-import { realpathSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +8,7 @@ import { attachEvents, startLocalSink, type EventMode } from '../../functions/ev
 import { createLogger } from '../../functions/lib/index.js';
 import { Recorder, parseCameraAddress, type Segment } from '../../functions/recorder/index.js';
 import { startGstCamera } from '../e2e/fixtures/camera.js';
+import { whenRunDirectly } from './support/util.js';
 
 export type BenchRow = Readonly<Record<string, string | number>>;
 
@@ -162,12 +162,4 @@ export async function run(): Promise<BenchRow[]> {
 }
 
 // `node dist/test/bench/events.js` prints the table on its own.
-if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  run().then(
-    (rows) => console.table(rows),
-    (err: unknown) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
-}
+whenRunDirectly(import.meta.url, async () => console.table(await run()));

@@ -3,10 +3,8 @@
 //   streams     100 concurrent 8 Mbit/s paced echo streams: proxy CPU and added round-trip latency
 //   memory      RSS idle, and with 1000 idle connections open through the proxy
 import { mkdtemp, rm } from 'node:fs/promises';
-import { realpathSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   idleConnections,
   iperf3,
@@ -26,6 +24,7 @@ import {
   startSocat,
   type Proxy,
 } from './forwarder-proxies.js';
+import { whenRunDirectly } from './support/util.js';
 
 export type BenchRow = Readonly<Record<string, string | number>>;
 
@@ -180,12 +179,4 @@ export async function run(): Promise<BenchRow[]> {
 }
 
 // `node dist/test/bench/forwarder.js` prints the table on its own.
-if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  run().then(
-    (rows) => console.table(rows),
-    (err: unknown) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
-}
+whenRunDirectly(import.meta.url, async () => console.table(await run()));

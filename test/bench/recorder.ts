@@ -18,11 +18,9 @@
 // and said so. Knobs (environment): BENCH_RECORDER_PARTS=overhead,ramp,latency  BENCH_RECORDER_CAMERAS=10
 // BENCH_RECORDER_WINDOW_S=30  BENCH_RECORDER_LEVELS=10,25,50,100  BENCH_RECORDER_RAMP_S=30
 // BENCH_RECORDER_SEGMENT_S=10  BENCH_RECORDER_OVERHEAD_SEGMENT_S=3600  BENCH_RECORDER_NODE_FLAGS=  BENCH_RECORDER_TRIES=5  BENCH_RECORDER_BUDGET_S=350  BENCH_RECORDER_KEEP=1
-import { realpathSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { locateFfmpeg, locateFfprobe } from '../../functions/lib/index.js';
 import { planRecording, type RecorderStatus, type Segment } from '../../functions/recorder/index.js';
 import { probeStream } from '../../functions/recorder/probe.js';
@@ -30,7 +28,7 @@ import { compactUtc } from '../../functions/recorder/segment.js';
 import { CLIP_1080P_4M, checkSegment, generateClip, startClipServer, startPacer, type ClipServer, type Pacer, type SegmentCheck } from './support/media.js';
 import { CpuWindow, childrenOf, commOf, loadAverage, memAvailableMiB, pssMiB, rssMiB, voluntarySwitches } from './support/procfs.js';
 import { startBareFfmpeg, startRecorder, type BareFfmpeg, type RecorderProcess } from './support/processes.js';
-import { fmt, mapLimit, markdownTable, mean, note, percentile, releaseAll, sleep } from './support/util.js';
+import { fmt, mapLimit, markdownTable, mean, note, percentile, releaseAll, sleep, whenRunDirectly } from './support/util.js';
 import { journalOf } from '../support/journal.js';
 
 const env = process.env;
@@ -944,12 +942,8 @@ export async function run(): Promise<void> {
 }
 
 // `node dist/test/bench/recorder.js` prints the tables on its own.
-if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  run().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+whenRunDirectly(import.meta.url, async () => {
+  await run();
+  // The camera server and pacer are stopped by run(); exit without waiting for stray handles of 100 children.
+  process.exit(0);
+});

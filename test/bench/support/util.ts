@@ -1,5 +1,19 @@
 // Bench support: small helpers shared by the recorder bench (tables, percentiles, a child-process registry).
 import type { ChildProcess } from 'node:child_process';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Runs `main` only when the module is the program (`node dist/test/bench/<name>.js`), not when bench/index.ts
+ * imports it; a failure is printed and the exit code is 1.
+ */
+export function whenRunDirectly(moduleUrl: string, main: () => Promise<void>): void {
+  if (process.argv[1] === undefined || realpathSync(process.argv[1]) !== fileURLToPath(moduleUrl)) return;
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
