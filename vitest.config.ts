@@ -2,8 +2,9 @@ import { defineConfig, type ViteUserConfig } from 'vitest/config';
 
 type Reporters = NonNullable<NonNullable<ViteUserConfig['test']>['reporters']>;
 
-// Three tiers: unit (no processes), e2e (real ffmpeg, GStreamer cameras and players),
-// k8s (a real kube-apiserver + etcd started once per run by the global setup).
+// Four tiers: unit (no processes), e2e (real ffmpeg, GStreamer cameras and players),
+// k8s (a real kube-apiserver + etcd started once per run by the global setup), cluster (a real
+// single-node cluster: kubelet, containerd, CoreDNS; the image built from the Dockerfile in real pods).
 // Under CI each run also writes a JSON report, from which .ci/summary.mjs prints 'N passed, N failed'.
 const reporters: Reporters =
   process.env.CI === 'true'
@@ -38,6 +39,16 @@ export default defineConfig({
           globalSetup: ['test/k8s/harness/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 900_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'cluster',
+          include: ['test/cluster/**/*.test.ts'],
+          globalSetup: ['test/cluster/harness/global-setup.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 300_000,
           fileParallelism: false,
         },
       },

@@ -141,6 +141,10 @@ export class Recorder {
   async open(): Promise<Segment[]> {
     await this.store.open();
     const recovered = await this.recoverLeftovers();
+    // A restart (a new pod, a crash) is an interruption too: the first segment reports the time since the
+    // last journaled one ended, so a gap across pods is visible in the journal and the events.
+    const last = this.store.lastSegment;
+    if (last !== null) this.interruptedAt = Date.parse(last.endTime);
     this.retentionTimer = setInterval(() => void this.sweep(), 60_000);
     this.retentionTimer.unref();
     await this.sweep();

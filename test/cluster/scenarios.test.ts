@@ -1,0 +1,353 @@
+// The whole path on a real single-node cluster, in the order a user meets it: storage, the application, the
+// forwarder, recording, a SinkBinding's restart, export through the kubelet, a hard crash, off, and uninstall.
+// Every pod runs the image built from the Dockerfile. The camera is GStreamer's RTSP server on the node's
+// bridge address, which pods reach as the EdgeDevice's address.
+import { chown, cp, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadAll } from 'js-yaml';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Segment } from '../../functions/recorder/index.js';
+import { requireTool, startGstCamera, type GstCamera } from '../e2e/fixtures/camera.js';
+import { journalOf } from '../support/journal.js';
+import { EventSink, Kubectl, postJson, probeFile, runProgram, sha256File, waitFor } from './support.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const cluster = inject('cluster');
+const k = new Kubectl(cluster);
+const NS = 'deviceshifu';
+const DEVICE = 'cam1';
+// storage/pv.yaml's hostPath for this device, on the node (this machine).
+const hostDir = `/var/lib/shifu-rtsp/${DEVICE}`;
+const SEGMENT_SECONDS = 4;
+const diag = (): Promise<string> => k.diagnostics(NS);
+
+interface PodList {
+  items: Array<{
+    metadata: { name: string; deletionTimestamp?: string };
+    spec: { nodeName?: string; containers: Array<{ image: string; env?: Array<{ name: string; value?: string }> }>; volumes?: Array<{ persistentVolumeClaim?: { claimName: string } }> };
+    status: {
+      phase?: string;
+      podIP?: string;
+      containerStatuses?: Array<{ ready: boolean; restartCount: number; containerID?: string; image: string; state?: { running?: unknown } }>;
+    };
+  }>;
+}
+type Pod = PodList['items'][number];
+
+const [imageName, imageTag] = ((): [string, string] => {
+  const at = cluster.image.lastIndexOf(':');
+  return [cluster.image.slice(0, at), cluster.image.slice(at + 1)];
+})();
+
+async function pods(selector: string): Promise<Pod[]> {
+  return (await k.json<PodList>(['-n', NS, 'get', 'pods', '-l', selector])).items.filter((p) => p.metadata.deletionTimestamp === undefined);
+}
+
+function readyPod(list: Pod[]): Pod | undefined {
+  return list.find((p) => p.status.phase === 'Running' && (p.status.containerStatuses ?? []).every((c) => c.ready));
+}
+
+const RECORDER = `app.kubernetes.io/component=recorder,shifu-rtsp/device=${DEVICE}`;
+const journal = (): Promise<Segment[]> => journalOf(hostDir, DEVICE);
+const segmentPath = (s: Segment): string => path.join(hostDir, s.file);
+
+/** The user's edits that the README asks for: the image in kustomization.yaml, and the device's own values. */
+async function userCopy(folder: string, dest: string, edits: Array<[string, string]>): Promise<string> {
+  await cp(path.join(repo, folder), dest, { recursive: true });
+  for (const name of await readdir(dest)) {
+    const file = path.join(dest, name);
+    let text = await readFile(file, 'utf8');
+    const all: Array<[string, string]> = [
+      ['newName: registry.example.com/shifu-rtsp', `newName: ${imageName}`],
+      ['newTag: 0.1.0', `newTag: "${imageTag}"`],
+      ...edits,
+    ];
+    for (const [from, to] of all) text = text.split(from).join(to);
+    await writeFile(file, text);
+  }
+  return dest;
+}
+
+let work: string;
+let camera: GstCamera;
+let sink: EventSink;
+let storageDir: string;
+let knativeDir: string;
+let controlUrl: string;
+
+beforeAll(async () => {
+  requireTool('gst-camera');
+  requireTool('ffprobe');
+  work = await mkdtemp(path.join(os.tmpdir(), 'shifu-rtsp-cluster-'));
+  // A kept cluster (SHIFU_RTSP_CLUSTER_KEEP=1) may hold an earlier run's objects: start from none.
+  await k.run(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=180s']);
+  await k.run(['delete', 'pv', `${DEVICE}-pv`, '--ignore-not-found', '--wait=true']);
+  camera = await startGstCamera({ address: cluster.nodeIp, video: 'h264', audio: 'aac', gop: 25, shared: true });
+  sink = await EventSink.start(cluster.nodeIp);
+  // The README's step 3, on the node: the folder the hostPath PV points at, owned by the recorder's uid.
+  await rm(hostDir, { recursive: true, force: true });
+  await mkdir(hostDir, { recursive: true });
+  await chown(hostDir, 1000, 1000);
+  storageDir = await userCopy('storage', path.join(work, 'storage'), [
+    ['device: camera1', `device: ${DEVICE}`],
+    ['size: 10Gi', 'size: 1Gi'],
+    ['node: worker-1', `node: ${cluster.nodeName}`],
+  ]);
+  knativeDir = await userCopy('knative', path.join(work, 'knative'), [
+    ['camera1', DEVICE],
+    ['192.168.1.64:554', `${cluster.nodeIp}:${camera.port}`],
+    ['/Streaming/Channels/101', camera.path],
+  ]);
+});
+
+afterAll(async () => {
+  await camera?.stop();
+  await sink?.close();
+  if (process.env['SHIFU_RTSP_CLUSTER_KEEP'] !== '1') {
+    await rm(hostDir, { recursive: true, force: true });
+    if (work) await rm(work, { recursive: true, force: true });
+  }
+});
+
+describe('a camera recorded on a real single-node cluster', () => {
+  const before: { segments: Segment[]; recorderPod?: string } = { segments: [] };
+
+  it('1. storage/: the PV binds to the PVC and the export pod runs', async () => {
+    await k.run(['apply', '-f', path.join(repo, 'knative', 'namespace.yaml')]);
+    await k.run(['apply', '-k', storageDir]);
+    const pvc = await waitFor('cam1-pvc Bound', 60_000, async () => {
+      const c = await k.json<{ status: { phase?: string }; spec: { volumeName?: string } }>(['-n', NS, 'get', 'pvc', `${DEVICE}-pvc`]);
+      return c.status.phase === 'Bound' ? c : undefined;
+    }, diag);
+    expect(pvc.spec.volumeName).toBe(`${DEVICE}-pv`);
+    const pv = await k.json<{ spec: { persistentVolumeReclaimPolicy: string; hostPath: { path: string } } }>(['get', 'pv', `${DEVICE}-pv`]);
+    expect(pv.spec.persistentVolumeReclaimPolicy).toBe('Retain');
+    expect(pv.spec.hostPath.path).toBe(hostDir);
+    const exportPod = await waitFor('the export pod Running', 120_000, async () => readyPod(await pods(`app.kubernetes.io/component=export,shifu-rtsp/device=${DEVICE}`)), diag);
+    expect(exportPod.spec.nodeName).toBe(cluster.nodeName);
+    expect(exportPod.spec.containers[0]?.image).toBe(cluster.image);
+  });
+
+  it('2. knative/: applies, and the control function runs in a pod under the shipped Role', async () => {
+    await k.run(['apply', '-k', knativeDir]);
+    // Knative's controllers don't run here: the Knative Service's pod template, unchanged, runs as a Deployment.
+    const rendered = loadAll(await k.run(['kustomize', knativeDir])) as Array<{ apiVersion: string; kind: string; metadata: { name: string }; spec: Record<string, unknown> }>;
+    const ksvc = rendered.find((o) => o.apiVersion === 'serving.knative.dev/v1' && o.kind === 'Service');
+    if (!ksvc) throw new Error('knative/ renders no Knative Service');
+    const template = ksvc.spec['template'] as { metadata: { labels: Record<string, string> }; spec: Record<string, unknown> };
+    // timeoutSeconds belongs to Knative's RevisionSpec, not to a PodSpec.
+    const { timeoutSeconds: _timeout, containerConcurrency: _concurrency, ...podSpec } = template.spec;
+    const deployment = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: ksvc.metadata.name, namespace: NS, labels: template.metadata.labels },
+      spec: { replicas: 1, selector: { matchLabels: template.metadata.labels }, template: { metadata: { labels: template.metadata.labels }, spec: podSpec } },
+    };
+    await k.run(['apply', '-f', '-'], JSON.stringify(deployment));
+    const control = await waitFor('the control pod Running', 120_000, async () => readyPod(await pods('app.kubernetes.io/component=control')), diag);
+    const container = control.spec.containers[0];
+    expect(container?.image).toBe(cluster.image);
+    expect(container?.env?.find((e) => e.name === 'RECORDER_IMAGE')?.value).toBe(cluster.image);
+    controlUrl = `http://${control.status.podIP}:8080`;
+    await waitFor('the control function answering', 60_000, async () => (await runProgram('curl', ['-fsS', `${controlUrl}/record/status`])).code === 0, diag);
+  });
+
+  it('3. the forwarder reads its EdgeDevice, reports Running, and a pod plays the camera by its Service name', async () => {
+    await waitFor('EdgeDevice cam1 Running', 120_000, async () => {
+      const ed = await k.json<{ status?: { edgedevicephase?: string } }>(['-n', NS, 'get', 'edgedevice', DEVICE]);
+      return ed.status?.edgedevicephase === 'Running';
+    }, diag);
+    // Ready while the camera accepts TCP: only then does the Service send clients to it.
+    const forwarder = await waitFor('the forwarder pod Ready', 120_000, async () => readyPod(await pods(`app.kubernetes.io/component=forwarder,shifu-rtsp/device=${DEVICE}`)), diag);
+    expect(forwarder.spec.containers[0]?.image).toBe(cluster.image);
+    const url = `rtsp://deviceshifu-${DEVICE}.${NS}.svc.cluster.local:554${camera.path}`;
+    const player = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'player', namespace: NS, labels: { 'app.kubernetes.io/name': 'shifu-rtsp', 'app.kubernetes.io/component': 'test-player' } },
+      spec: {
+        restartPolicy: 'Never',
+        automountServiceAccountToken: false,
+        containers: [{ name: 'ffmpeg', image: cluster.image, command: ['ffmpeg', '-hide_banner', '-nostats', '-rtsp_transport', 'tcp', '-i', url, '-frames:v', '50', '-f', 'null', '-'] }],
+      },
+    };
+    await k.run(['apply', '-f', '-'], JSON.stringify(player));
+    const phase = await waitFor('the player pod to finish', 120_000, async () => {
+      const p = await k.json<Pod>(['-n', NS, 'get', 'pod', 'player']);
+      return p.status.phase === 'Succeeded' || p.status.phase === 'Failed' ? p.status.phase : undefined;
+    }, diag);
+    const logs = await k.run(['-n', NS, 'logs', 'player']);
+    expect(phase, logs).toBe('Succeeded');
+    expect(logs).toMatch(/Stream #0:0.*Video: h264/);
+    expect(logs).toMatch(/frame=\s*50\b/);
+    await k.run(['-n', NS, 'delete', 'pod', 'player', '--wait=false']);
+  });
+
+  it('4. /record/on creates the recorder, which records through the forwarder Service onto the PV', async () => {
+    const on = await postJson(`${controlUrl}/record/on`, { device: DEVICE, segmentSeconds: SEGMENT_SECONDS });
+    expect(on.status, on.body).toBeLessThan(300);
+    const pod = await waitFor('the recorder pod Running', 180_000, async () => readyPod(await pods(RECORDER)), diag);
+    before.recorderPod = pod.metadata.name;
+    expect(pod.spec.nodeName).toBe(cluster.nodeName);
+    expect(pod.spec.containers[0]?.image).toBe(cluster.image);
+    expect(pod.spec.volumes?.some((v) => v.persistentVolumeClaim?.claimName === `${DEVICE}-pvc`)).toBe(true);
+    expect(pod.spec.containers[0]?.env?.find((e) => e.name === 'RTSPServerAddress')?.value).toBe(
+      `rtsp://deviceshifu-${DEVICE}.${NS}.svc.cluster.local:554${camera.path}`,
+    );
+    const segments = await waitFor('3 segments in the journal on the node', 120_000, async () => {
+      const j = await journal();
+      return j.length >= 3 ? j : undefined;
+    }, diag);
+    for (const s of segments) {
+      expect(existsSync(segmentPath(s)), s.file).toBe(true);
+      expect(await sha256File(segmentPath(s))).toBe(s.sha256);
+      const probed = await probeFile(segmentPath(s));
+      expect(probed.codecs).toEqual(expect.arrayContaining(['h264', 'aac']));
+      expect(probed.durationSeconds).toBeGreaterThan(0);
+    }
+    before.segments = segments;
+  });
+
+  it('5. K_SINK patched in (as the SinkBinding does): the pod restarts, the last segment is closed, the gap is reported, events arrive', async () => {
+    const oldPod = before.recorderPod;
+    await k.run(['-n', NS, 'set', 'env', `deployment/${DEVICE}-recorder`, `K_SINK=${sink.url}`]);
+    const pod = await waitFor('a new recorder pod with K_SINK', 180_000, async () => {
+      const list = await pods(RECORDER);
+      const ready = readyPod(list);
+      return ready && ready.metadata.name !== oldPod && list.length === 1 ? ready : undefined;
+    }, diag);
+    expect(pod.spec.containers[0]?.env?.find((e) => e.name === 'K_SINK')?.value).toBe(sink.url);
+    const afterRestart = await waitFor('a segment from the new pod', 120_000, async () => {
+      const j = await journal();
+      return j.find((s) => s.gapBeforeSeconds > 0 && s.sequence > (before.segments.at(-1)?.sequence ?? 0)) ? j : undefined;
+    }, diag);
+    const firstNew = afterRestart.find((s) => s.gapBeforeSeconds > 0 && s.sequence > (before.segments.at(-1)?.sequence ?? 0));
+    if (!firstNew) throw new Error('unreachable');
+    // The old pod's last segment: closed on SIGTERM (not left for crash recovery) and playable.
+    const lastOld = afterRestart.filter((s) => s.sequence < firstNew.sequence).at(-1);
+    if (!lastOld) throw new Error('no segment before the restart');
+    expect(lastOld.recovered).toBe(false);
+    expect(await sha256File(segmentPath(lastOld))).toBe(lastOld.sha256);
+    expect((await probeFile(segmentPath(lastOld))).codecs).toContain('h264');
+    // The gap is the time between the old pod's last frame and the new pod's first.
+    expect(firstNew.gapBeforeSeconds).toBeCloseTo((Date.parse(firstNew.startTime) - Date.parse(lastOld.endTime)) / 1000, 0);
+    // Events (README): from the first start with a sink on, every segment; the ones finished before it are
+    // in the journal only (a new subscriber is not flooded with old footage).
+    const announced = await waitFor('segment events for every segment since the restart', 120_000, async () => {
+      const seqs = new Set(sink.events.filter((e) => e.type === 'dev.shifu.rtsp.segment.finished.v1').map((e) => e.data['sequence']));
+      return afterRestart.filter((s) => s.sequence >= firstNew.sequence).every((s) => seqs.has(s.sequence)) ? seqs : undefined;
+    }, diag);
+    expect(afterRestart.filter((s) => s.sequence <= lastOld.sequence && announced.has(s.sequence))).toEqual([]);
+    expect(sink.events.some((e) => e.type === 'dev.shifu.rtsp.recorder.state.v1' && e.data['change'] === 'started')).toBe(true);
+    before.recorderPod = pod.metadata.name;
+  });
+
+  it('6. shifu-rtsp export and the README\'s kubectl recipe copy the footage through the kubelet\'s exec stream', async () => {
+    const segments = await journal();
+    const to = path.join(work, 'export');
+    const env = { ...process.env, KUBECONFIG: cluster.kubeconfig };
+    const r = await runProgram('node', [path.join(repo, 'dist', 'functions', 'cli.js'), 'export', '--device', DEVICE, '--namespace', NS, '--to', to, '--no-progress'], { env, timeoutMs: 300_000 });
+    expect(r.code, r.stderr).toBe(0);
+    let exported = 0;
+    for (const s of segments) {
+      const copy = path.join(to, DEVICE, path.basename(s.file));
+      expect(existsSync(copy), copy).toBe(true);
+      expect(await sha256File(copy)).toBe(s.sha256);
+      exported++;
+    }
+    expect(exported).toBeGreaterThanOrEqual(4);
+    // The README's plain-kubectl recipe, with this cluster's kubectl.
+    const recipe = path.join(work, 'recipe');
+    const one = segments[0];
+    if (!one) throw new Error('no segment');
+    const name = path.basename(one.file);
+    const script = [
+      'set -euo pipefail',
+      `NS=${NS}; DEVICE=${DEVICE}; POD=$DEVICE-export; SRC=/data/$DEVICE`,
+      `mkdir -p ${recipe}/footage/$DEVICE && cd ${recipe}`,
+      `kubectl cp -c export --retries=5 $NS/$POD:$SRC/${name} footage/$DEVICE/${name}`,
+      'kubectl -n $NS exec $POD -c export -- tar cf - -C $SRC --exclude=./.recording . | tar xf - -C footage/$DEVICE',
+      'kubectl -n $NS exec $POD -c export -- cat /data/.shifu-rtsp/$DEVICE/segments.jsonl > footage/segments.jsonl',
+      `(cd footage/$DEVICE && node -e 'for (const l of require("fs").readFileSync("../segments.jsonl","utf8").split("\\n")) if (l.trim()) { const s = JSON.parse(l); console.log(s.sha256 + "  " + s.file.split("/").pop()); }' | sha256sum -c --ignore-missing)`,
+    ].join('\n');
+    const kubectlDir = path.dirname(cluster.kubectl);
+    const sh = await runProgram('bash', ['-c', script], { env: { ...env, PATH: `${kubectlDir}:${process.env['PATH'] ?? ''}` }, timeoutMs: 300_000 });
+    expect(sh.code, sh.stderr + sh.stdout).toBe(0);
+    expect(sh.stdout).toContain(`${name}: OK`);
+    expect(sh.stdout).not.toMatch(/FAILED/);
+  });
+
+  it('7. a recorder SIGKILLed: the next start recovers and announces the orphan, then records on', async () => {
+    const pod = readyPod(await pods(RECORDER));
+    const containerId = pod?.status.containerStatuses?.[0]?.containerID?.replace('containerd://', '');
+    if (!pod || !containerId) throw new Error('no running recorder container');
+    const restarts = pod.status.containerStatuses?.[0]?.restartCount ?? 0;
+    const tasks = await runProgram('ctr', ['--address', '/run/shifu-rtsp-cluster/containerd.sock', '-n', 'k8s.io', 'tasks', 'ls']);
+    const pid = Number(tasks.stdout.split('\n').find((l) => l.startsWith(containerId))?.trim().split(/\s+/)[1]);
+    expect(pid).toBeGreaterThan(1);
+    const lastSeq = (await journal()).at(-1)?.sequence ?? 0;
+    // Kill mid-segment, once the open file holds a few fragments (1 s GOP, ~25 kB/s of a ~100 kB segment), so
+    // there is an orphan to recover; the size is read and the kill sent in one step.
+    const openDir = path.join(hostDir, DEVICE, '.recording');
+    const killedAt = await waitFor('the open segment half full', 60_000, async () => {
+      for (let i = 0; i < 25; i++) {
+        for (const f of await readdir(openDir)) {
+          const size = (await stat(path.join(openDir, f)).catch(() => ({ size: 0 }))).size;
+          if (size > 40_000 && size < 70_000) {
+            process.kill(pid, 'SIGKILL');
+            return Date.now();
+          }
+        }
+        await new Promise((r) => setTimeout(r, 40));
+      }
+      return undefined;
+    }, diag);
+    const recovered = await waitFor('the orphan recovered and a new segment after it', 240_000, async () => {
+      const j = (await journal()).filter((s) => s.sequence > lastSeq);
+      const orphan = j.find((s) => s.recovered);
+      return orphan && j.some((s) => s.sequence > orphan.sequence && !s.recovered) ? { orphan, next: j.find((s) => s.sequence > orphan.sequence && !s.recovered) } : undefined;
+    }, diag);
+    const now = readyPod(await pods(RECORDER));
+    expect(now?.status.containerStatuses?.[0]?.restartCount).toBeGreaterThan(restarts);
+    const { orphan, next } = recovered;
+    expect(await sha256File(segmentPath(orphan))).toBe(orphan.sha256);
+    expect((await probeFile(segmentPath(orphan))).durationSeconds).toBeGreaterThan(0);
+    // What was written up to the kill is kept: the orphan ends within a few GOPs of it.
+    expect(Date.parse(orphan.endTime)).toBeGreaterThan(killedAt - 3_000);
+    // Lost: only the restart gap, which the next segment reports.
+    if (!next) throw new Error('unreachable');
+    expect(next.gapBeforeSeconds).toBeGreaterThan(0);
+    await waitFor('the orphan announced as recovered', 60_000, async () =>
+      sink.events.some((e) => e.type === 'dev.shifu.rtsp.segment.finished.v1' && e.data['sequence'] === orphan.sequence && e.data['recovered'] === true),
+    diag);
+  });
+
+  it('8. /record/off deletes the Deployment; the pod closes and journals its last segment inside the grace period', async () => {
+    const lastSeq = (await journal()).at(-1)?.sequence ?? 0;
+    const off = await postJson(`${controlUrl}/record/off`, { device: DEVICE, wait: true });
+    expect(off.status, off.body).toBeLessThan(300);
+    await waitFor('the recorder pod gone', 120_000, async () => (await pods(RECORDER)).length === 0 && (await k.find(['-n', NS, 'get', 'deployment', `${DEVICE}-recorder`])) === undefined, diag);
+    const j = await journal();
+    const last = j.at(-1);
+    if (!last) throw new Error('empty journal');
+    expect(last.sequence).toBeGreaterThan(lastSeq);
+    expect(last.recovered).toBe(false);
+    expect(await sha256File(segmentPath(last))).toBe(last.sha256);
+    const open = await readdir(path.join(hostDir, DEVICE, '.recording')).catch(() => []);
+    expect(open).toEqual([]);
+  });
+
+  it('9. kubectl delete -k knative/ leaves the PV, the PVC and every file', async () => {
+    const segments = await journal();
+    await k.run(['delete', '-k', knativeDir, '--wait=true']);
+    await k.run(['-n', NS, 'delete', 'deployment', 'shifu-rtsp-control', '--wait=true']);
+    const pvc = await k.json<{ status: { phase?: string } }>(['-n', NS, 'get', 'pvc', `${DEVICE}-pvc`]);
+    expect(pvc.status.phase).toBe('Bound');
+    const pv = await k.json<{ status: { phase?: string } }>(['get', 'pv', `${DEVICE}-pv`]);
+    expect(pv.status.phase).toBe('Bound');
+    for (const s of segments) expect(await sha256File(segmentPath(s)), s.file).toBe(s.sha256);
+  });
+});
