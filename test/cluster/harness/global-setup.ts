@@ -42,6 +42,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await run(['down'], true);
   };
   try {
+    // Under CI a cluster left by an earlier, killed run (its processes gone, its state on disk) is removed first.
+    if (process.env['CI'] === 'true') await run(['down'], true);
     const out = await run(['up'], true);
     const env = await run(['env'], false);
     const cluster: ClusterEnvironment = {
