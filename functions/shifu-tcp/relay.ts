@@ -54,19 +54,24 @@ export class Relay {
   private firstEnd: 'client' | 'device' | undefined;
   private openSockets = 2;
 
+  /**
+   * `head` is what `--mode auto` already read from the client to choose the mode (`ended` when the client
+   * half-closed meanwhile): it goes to the device first, and the socket is read the ordinary way.
+   */
   constructor(
     accepted: Socket,
     private readonly options: RelayOptions,
     private readonly onEnd: (end: RelayEnd) => void,
+    private readonly head?: { readonly bytes: Buffer; readonly ended: boolean },
   ) {
     this.peer = formatAddress({ host: accepted.remoteAddress ?? '?', port: accepted.remotePort ?? 0 });
     this.toDevice = new Pump(options.bufferSize);
     this.toClient = new Pump(options.bufferSize);
 
-    const adopted = adoptWithOnread(accepted, {
-      onread: this.toDevice.onread,
-      writableHighWaterMark: options.bufferSize,
-    });
+    const adopted =
+      head === undefined
+        ? adoptWithOnread(accepted, { onread: this.toDevice.onread, writableHighWaterMark: options.bufferSize })
+        : undefined;
     this.client = adopted ?? accepted;
     if (adopted === undefined) this.client.on('data', this.toDevice.chunk);
     this.client.on('error', (err: NodeJS.ErrnoException) => this.fail('client-error', err.code ?? err.message));
@@ -93,6 +98,11 @@ export class Relay {
 
     this.toDevice.connect(this.client, this.device);
     this.toClient.connect(this.device, this.client);
+    if (head !== undefined && head.bytes.length > 0) {
+      // Queued until the device accepts, ahead of anything read later.
+      this.toDevice.bytes += head.bytes.length;
+      this.device.write(head.bytes);
+    }
   }
 
   get bytesToDevice(): number {
@@ -117,6 +127,10 @@ export class Relay {
       this.firstEnd ??= 'client';
       device.end();
     });
+    if (this.head?.ended === true) {
+      this.firstEnd ??= 'client';
+      device.end();
+    }
     device.on('end', () => {
       this.firstEnd ??= 'device';
       client.end();
