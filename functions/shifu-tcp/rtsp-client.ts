@@ -100,7 +100,8 @@ export class RtspClient {
     this.peer = formatAddress({ host: this.remoteAddress || '?', port: socket.remotePort ?? 0 });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    socket.on('end', () => this.end('client-closed'));
+    // Half-close from the client: answer what it sent, then close our side.
+    socket.on('end', () => this.enqueue(async () => this.end('client-closed')));
     socket.on('error', () => this.fail('client-error'));
     socket.on('close', () => this.cleanup());
     if (head !== undefined && head.length > 0) this.receive(head);
