@@ -17,7 +17,10 @@ const MAX_EARLY_FRAMES = 512;
 /** Bytes queued toward a camera that does not read (client RTCP) before more are dropped. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 
-export class CameraUnreachable extends Error {}
+/** The camera connection ended (reset, closed, timed out, or sent what cannot be parsed). */
+export class CameraLinkClosed extends Error {}
+/** The camera connection never opened. */
+export class CameraUnreachable extends CameraLinkClosed {}
 
 interface Pending {
   readonly cseq: string;
@@ -50,11 +53,11 @@ export class CameraLink {
     });
     this.socket.on('data', (chunk: Buffer) => this.receive(chunk));
     this.socket.on('error', (err: NodeJS.ErrnoException) =>
-      this.fail(this.connected ? new Error(err.code ?? err.message) : new CameraUnreachable(err.code ?? err.message)),
+      this.fail(this.connected ? new CameraLinkClosed(err.code ?? err.message) : new CameraUnreachable(err.code ?? err.message)),
     );
     this.socket.on('close', () => {
       clearTimeout(dialTimer);
-      this.fail(this.connected ? new Error('camera closed the connection') : new CameraUnreachable('camera closed the connection'));
+      this.fail(this.connected ? new CameraLinkClosed('camera closed the connection') : new CameraUnreachable('camera closed the connection'));
     });
   }
 
@@ -83,7 +86,7 @@ export class CameraLink {
       const cseq = String(this.nextCseq++);
       const bytes = serializeMessage(`${method} ${uri} RTSP/1.0`, [['CSeq', cseq], ...fields], body);
       return new Promise<RtspIncomingResponse>((resolve, reject) => {
-        const timer = setTimeout(() => this.fail(new Error(`no answer to ${method} within ${REQUEST_TIMEOUT_MS} ms`)), REQUEST_TIMEOUT_MS);
+        const timer = setTimeout(() => this.fail(new CameraLinkClosed(`no answer to ${method} within ${REQUEST_TIMEOUT_MS} ms`)), REQUEST_TIMEOUT_MS);
         this.pending = {
           cseq,
           resolve: (r) => {
@@ -114,7 +117,7 @@ export class CameraLink {
   }
 
   close(): void {
-    this.fail(new Error('closed by the forwarder'));
+    this.fail(new CameraLinkClosed('closed by the forwarder'));
   }
 
   private receive(chunk: Buffer): void {
@@ -135,7 +138,7 @@ export class CameraLink {
         const status = ok ? 'RTSP/1.0 200 OK' : 'RTSP/1.0 501 Not Implemented';
         this.socket.write(serializeMessage(status, [['CSeq', input.request.cseq]], Buffer.alloc(0)));
       } else {
-        this.fail(new Error(`camera sent a malformed message: ${input.reason}`));
+        this.fail(new CameraLinkClosed(`camera sent a malformed message: ${input.reason}`));
         return;
       }
     }

@@ -16,7 +16,7 @@ import {
   type UdpPair,
 } from '../lib/index.js';
 import { formatAddress } from './address.js';
-import { CameraLink, CameraUnreachable } from './rtsp-camera-link.js';
+import { CameraLink, CameraLinkClosed, CameraUnreachable } from './rtsp-camera-link.js';
 import { CameraSession, type CameraTrack, type TrackSink, type Viewer } from './rtsp-camera-session.js';
 import { parseSdp, type VideoCodec } from './rtsp-media.js';
 import type { RtspService } from './rtsp-service.js';
@@ -158,6 +158,12 @@ export class RtspClient {
         if (err instanceof CameraUnreachable) {
           this.service.log.warn({ peer: this.peer, error: err.message }, 'camera unreachable');
           this.fail('camera-unreachable');
+          return;
+        }
+        if (err instanceof CameraLinkClosed) {
+          // The camera ended the connection a request of this client was on: the client's connection ends too.
+          this.service.log.info({ peer: this.peer, error: err.message }, 'camera connection ended during a request');
+          this.fail('camera-gone');
           return;
         }
         this.service.log.error({ err, peer: this.peer }, 'internal error in RTSP mode; closing the client');
