@@ -39,6 +39,7 @@ export class CameraLink {
   private queue: Promise<unknown> = Promise.resolve();
   private pending: Pending | undefined;
   private frameHandler: FrameHandler | undefined;
+  private batchEnd: (() => void) | undefined;
   private early: Array<[number, Buffer]> = [];
   private closedWith: Error | undefined;
   private readonly closeHandlers: Array<(err: Error) => void> = [];
@@ -71,12 +72,17 @@ export class CameraLink {
     else this.closeHandlers.push(handler);
   }
 
-  /** Where interleaved frames go; frames that came before are handed over first. */
-  onFrame(handler: FrameHandler): void {
+  /**
+   * Where interleaved frames go; frames that came before are handed over first. `batchEnd` runs after
+   * the frames of each read, so that receivers can write them out in one go.
+   */
+  onFrame(handler: FrameHandler, batchEnd?: () => void): void {
     this.frameHandler = handler;
+    this.batchEnd = batchEnd;
     const early = this.early;
     this.early = [];
     for (const [channel, payload] of early) handler(channel, payload);
+    batchEnd?.();
   }
 
   /** Sends one request after the previous one was answered; `fields` must not hold CSeq. */
@@ -142,6 +148,7 @@ export class CameraLink {
         return;
       }
     }
+    this.batchEnd?.();
   }
 
   private fail(err: Error): void {

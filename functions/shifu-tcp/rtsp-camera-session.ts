@@ -1,5 +1,5 @@
 // One camera session per stream, shared by every client watching it: RTP fanned out, keyframe joins, linger.
-import type { Logger } from '../lib/index.js';
+import { interleavedHeader, type Logger } from '../lib/index.js';
 import type { CameraLink } from './rtsp-camera-link.js';
 import { KeyframeGate, type VideoCodec } from './rtsp-media.js';
 
@@ -12,10 +12,31 @@ export interface CameraTrack {
   readonly codec: VideoCodec | undefined;
 }
 
+/**
+ * One packet for every viewer: the raw datagram for UDP, and its interleaved frame, built once per channel
+ * number and shared by every TCP viewer that uses that channel.
+ */
+export class Outgoing {
+  private framed: Map<number, Buffer> | undefined;
+
+  constructor(readonly packet: Buffer) {}
+
+  framedOn(channel: number): Buffer {
+    this.framed ??= new Map();
+    let frame = this.framed.get(channel);
+    if (frame === undefined) {
+      frame = Buffer.concat([interleavedHeader(channel, this.packet.length), this.packet]);
+      this.framed.set(channel, frame);
+    }
+    return frame;
+  }
+}
+
 /** Where one client gets a track: the session calls it for RTP and RTCP. */
 export interface TrackSink {
-  sendRtp(packet: Buffer): boolean;
-  sendRtcp(packet: Buffer): void;
+  /** False when the viewer is too slow to take the packet (it was dropped). */
+  sendRtp(packet: Outgoing): boolean;
+  sendRtcp(packet: Outgoing): void;
 }
 
 /** A client watching the session. `sinks` maps camera RTP channels to that client's delivery. */
@@ -23,9 +44,13 @@ export interface Viewer {
   readonly sinks: ReadonlyMap<number, TrackSink>;
   /** The camera session ended: the client's connection must close. */
   cameraGone(reason: string): void;
+  /** Every packet of one read from the camera has been handed over: write them out together. */
+  flush(): void;
 }
 
 interface ViewerState {
+  /** False between SETUP and PLAY, and while paused: the viewer holds the session but gets nothing. */
+  playing: boolean;
   /** False until the next keyframe (new viewers, and viewers that fell behind and lost packets). */
   live: boolean;
 }
@@ -66,7 +91,7 @@ export class CameraSession {
     }, everyMs);
     this.keepAlive.unref();
     options.link.onClose((err) => this.end(`camera connection ended: ${err.message}`));
-    options.link.onFrame(this.frame);
+    options.link.onFrame(this.frame, this.flush);
   }
 
   get viewerCount(): number {
@@ -82,21 +107,33 @@ export class CameraSession {
     return this.tracks.find((t) => matches(t.url));
   }
 
-  /** Adds a viewer. The first one (whose PLAY opened the session) gets everything; later ones wait for a keyframe. */
-  join(viewer: Viewer, first: boolean): void {
+  /** Adds a viewer that set up tracks: it keeps the session open (no linger) but gets nothing before `play`. */
+  join(viewer: Viewer): void {
     if (this.ended) {
       viewer.cameraGone('camera session ended');
       return;
     }
     clearTimeout(this.lingerTimer);
     this.lingerTimer = undefined;
-    this.viewers.set(viewer, { live: first || this.gate === undefined });
+    if (!this.viewers.has(viewer)) this.viewers.set(viewer, { playing: false, live: false });
+  }
+
+  /** Starts delivery. The first viewer (whose PLAY opened the session) gets everything; others wait for a keyframe. */
+  play(viewer: Viewer, first: boolean): void {
+    this.join(viewer);
+    const state = this.viewers.get(viewer);
+    if (!state) return;
+    state.playing = true;
+    state.live = first || this.gate === undefined;
   }
 
   /** Pauses a viewer without leaving: it rejoins at a keyframe. */
   hold(viewer: Viewer): void {
     const state = this.viewers.get(viewer);
-    if (state) state.live = false;
+    if (state) {
+      state.playing = false;
+      state.live = false;
+    }
   }
 
   leave(viewer: Viewer): void {
@@ -131,21 +168,27 @@ export class CameraSession {
     for (const viewer of viewers) viewer.cameraGone(reason);
   }
 
+  private readonly flush = (): void => {
+    for (const viewer of this.viewers.keys()) viewer.flush();
+  };
+
   private readonly frame = (channel: number, payload: Buffer): void => {
+    const out = new Outgoing(payload);
     if (channel % 2 === 1) {
       // Sender reports: every viewer of the track gets them, so audio and video stay in sync.
-      for (const viewer of this.viewers.keys()) viewer.sinks.get(channel - 1)?.sendRtcp(payload);
+      for (const [viewer, state] of this.viewers) if (state.playing) viewer.sinks.get(channel - 1)?.sendRtcp(out);
       return;
     }
     const joinPoint = channel === this.videoChannel && this.gate !== undefined && this.gate.isJoinPoint(payload);
     for (const [viewer, state] of this.viewers) {
+      if (!state.playing) continue;
       if (!state.live) {
         if (!joinPoint) continue;
         state.live = true;
       }
       const sink = viewer.sinks.get(channel);
       // A viewer too slow to take a packet missed part of a picture: it starts over at the next keyframe.
-      if (sink && !sink.sendRtp(payload) && this.gate !== undefined) state.live = false;
+      if (sink && !sink.sendRtp(out) && this.gate !== undefined) state.live = false;
     }
   };
 }

@@ -4,7 +4,6 @@ import type net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import {
   header,
-  interleavedHeader,
   parseTransport,
   RtspParser,
   serializeMessage,
@@ -17,7 +16,7 @@ import {
 } from '../lib/index.js';
 import { formatAddress } from './address.js';
 import { CameraLink, CameraLinkClosed, CameraUnreachable } from './rtsp-camera-link.js';
-import { CameraSession, type CameraTrack, type TrackSink, type Viewer } from './rtsp-camera-session.js';
+import { CameraSession, type CameraTrack, type Outgoing, type TrackSink, type Viewer } from './rtsp-camera-session.js';
 import { parseSdp, type VideoCodec } from './rtsp-media.js';
 import type { RtspService } from './rtsp-service.js';
 import { clientOrigin, resolveControl, samePlace, streamKey, toCamera, toClient } from './rtsp-urls.js';
@@ -89,6 +88,9 @@ export class RtspClient {
   /** Streams this client set up, for its log line. */
   private readonly streamKeys = new Set<string>();
   private closed = false;
+  private corked = false;
+  private tornDown = false;
+  private error: string | undefined;
 
   constructor(
     private readonly socket: net.Socket,
@@ -102,7 +104,11 @@ export class RtspClient {
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     // Half-close from the client: answer what it sent, then close our side.
     socket.on('end', () => this.enqueue(async () => this.end('client-closed')));
-    socket.on('error', () => this.fail('client-error'));
+    // A reset right after TEARDOWN (ffmpeg closes with unread data) is an ordinary end, not an error.
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      this.error ??= err.code ?? err.message;
+      this.fail(this.tornDown && this.sessions.size === 0 ? 'client-closed' : 'client-error');
+    });
     socket.on('close', () => this.cleanup());
     if (head !== undefined && head.length > 0) this.receive(head);
     socket.resume();
@@ -191,6 +197,7 @@ export class RtspClient {
         session.shared?.hold(session);
         return this.writeLocal(200, req.cseq, this.sessionField(session));
       case 'TEARDOWN':
+        this.tornDown = true;
         if (session) this.dropSession(session);
         return this.writeLocal(200, req.cseq);
       case 'GET_PARAMETER':
@@ -288,6 +295,9 @@ export class RtspClient {
       const transport = await this.clientTransport(wanted, session);
       if (transport === undefined) return this.writeLocal(453, req.cseq);
       this.addTrack(session, { url: track.url, transport, cameraChannel: track.channel, codec: track.codec });
+      // Set up on the shared session: it must not linger out between this SETUP and the PLAY.
+      session.shared = shared;
+      shared.join(session);
       return this.writeLocal(200, req.cseq, [['Transport', this.transportField(transport, track)], ...this.sessionField(session)]);
     }
 
@@ -345,8 +355,8 @@ export class RtspClient {
         return;
       }
     }
-    const shared = this.service.streams.get(session.key);
-    if (shared === undefined) {
+    const shared = session.shared ?? this.service.streams.get(session.key);
+    if (shared === undefined || shared.isEnded) {
       this.writeLocal(503, req.cseq, [], 'camera session ended');
       this.fail('camera-gone');
       return;
@@ -368,7 +378,7 @@ export class RtspClient {
     session.shared = shared;
     session.playing = true;
     this.everShared ||= !first;
-    shared.join(session, first);
+    shared.play(session, first);
   }
 
   private newSession(key: string, kind: 'own' | 'join'): ClientSession {
@@ -384,6 +394,7 @@ export class RtspClient {
       playing: false,
       lastSeen: Date.now(),
       settle: undefined,
+      flush: () => this.flush(),
       cameraGone: (reason) => {
         this.service.log.info({ peer: this.peer, stream: key, reason }, 'camera session gone; closing the client');
         this.fail('camera-gone');
@@ -402,8 +413,8 @@ export class RtspClient {
       this.channels.set(t.channels[0], { session, cameraChannel: track.cameraChannel, rtcp: false });
       this.channels.set(t.channels[1], { session, cameraChannel: track.cameraChannel, rtcp: true });
       session.sinks.set(track.cameraChannel, {
-        sendRtp: (packet) => this.sendInterleaved(t.channels[0], packet),
-        sendRtcp: (packet) => void this.sendInterleaved(t.channels[1], packet),
+        sendRtp: (out) => this.sendFramed(out.framedOn(t.channels[0])),
+        sendRtcp: (out) => void this.sendFramed(out.framedOn(t.channels[1])),
       });
     } else {
       const { pair, clientPorts } = t;
@@ -414,14 +425,14 @@ export class RtspClient {
         session.shared?.relayRtcp(track.cameraChannel, msg);
       });
       session.sinks.set(track.cameraChannel, {
-        sendRtp: (packet) => {
-          this.bytesToClient += packet.length;
-          pair.rtp.send(packet, clientPorts[0], address);
+        sendRtp: (out: Outgoing) => {
+          this.bytesToClient += out.packet.length;
+          pair.rtp.send(out.packet, clientPorts[0], address);
           return true;
         },
-        sendRtcp: (packet) => {
-          this.bytesToClient += packet.length;
-          pair.rtcp.send(packet, clientPorts[1], address);
+        sendRtcp: (out: Outgoing) => {
+          this.bytesToClient += out.packet.length;
+          pair.rtcp.send(out.packet, clientPorts[1], address);
         },
       });
     }
@@ -458,15 +469,23 @@ export class RtspClient {
     if (use.rtcp) use.session.shared?.relayRtcp(use.cameraChannel, payload);
   }
 
-  private sendInterleaved(channel: number, payload: Buffer): boolean {
+  /** Queues one interleaved frame; frames of one camera read leave together at `flush` (one writev). */
+  private sendFramed(frame: Buffer): boolean {
     if (this.closed || !this.socket.writable) return true;
     if (this.socket.writableLength > MAX_BUFFERED_BYTES) return false;
-    this.bytesToClient += payload.length + 4;
-    this.socket.cork();
-    this.socket.write(interleavedHeader(channel, payload.length));
-    this.socket.write(payload);
-    this.socket.uncork();
+    this.bytesToClient += frame.length;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+    }
+    this.socket.write(frame);
     return true;
+  }
+
+  private flush(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.socket.uncork();
   }
 
   /** A response of our own. */
@@ -500,6 +519,7 @@ export class RtspClient {
 
   private write(bytes: Buffer): void {
     if (this.closed || !this.socket.writable) return;
+    this.flush();
     this.bytesToClient += bytes.length;
     this.socket.write(bytes);
   }
@@ -548,6 +568,7 @@ export class RtspClient {
     this.service.clientClosed(this, {
       peer: this.peer,
       reason: this.reason ?? 'client-closed',
+      ...(this.error === undefined ? {} : { error: this.error }),
       streams,
       transport: [...this.transports].join('+') || 'none',
       shared: this.everShared,

@@ -20,6 +20,8 @@ export interface RtspServiceOptions {
 export interface RtspClientEnd {
   readonly peer: string;
   readonly reason: ClientEndReason;
+  /** errno code when the client's socket failed. */
+  readonly error?: string;
   readonly streams: readonly string[];
   readonly transport: string;
   /** True when the client joined a camera session another client had opened. */
