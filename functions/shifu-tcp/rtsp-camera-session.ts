@@ -2,6 +2,7 @@
 import { interleavedHeader, type Logger } from '../lib/index.js';
 import type { CameraLink } from './rtsp-camera-link.js';
 import { KeyframeGate, type VideoCodec } from './rtsp-media.js';
+import { loggableStream } from './rtsp-urls.js';
 
 /** One track the camera plays on the shared connection. */
 export interface CameraTrack {
@@ -161,7 +162,7 @@ export class CameraSession {
     this.ended = true;
     clearTimeout(this.lingerTimer);
     clearInterval(this.keepAlive);
-    this.options.log.info({ stream: this.options.key, reason, viewers: this.viewers.size, durationMs: Date.now() - this.startedAt }, 'camera session closed');
+    this.options.log.info({ stream: loggableStream(this.options.key), reason, viewers: this.viewers.size, durationMs: Date.now() - this.startedAt }, 'camera session closed');
     const viewers = [...this.viewers.keys()];
     this.viewers.clear();
     this.options.onEnd(this);

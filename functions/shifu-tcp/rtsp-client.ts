@@ -19,7 +19,7 @@ import { CameraLink, CameraLinkClosed, CameraUnreachable } from './rtsp-camera-l
 import { CameraSession, type CameraTrack, type Outgoing, type TrackSink, type Viewer } from './rtsp-camera-session.js';
 import { parseSdp, type VideoCodec } from './rtsp-media.js';
 import type { RtspService } from './rtsp-service.js';
-import { clientOrigin, resolveControl, samePlace, streamKey, toCamera, toClient } from './rtsp-urls.js';
+import { clientOrigin, loggableStream, resolveControl, samePlace, streamKey, toCamera, toClient } from './rtsp-urls.js';
 
 /** The session timeout we announce to clients (seconds); UDP viewers silent for longer are dropped. */
 export const CLIENT_SESSION_TIMEOUT_S = 60;
@@ -396,7 +396,7 @@ export class RtspClient {
       settle: undefined,
       flush: () => this.flush(),
       cameraGone: (reason) => {
-        this.service.log.info({ peer: this.peer, stream: key, reason }, 'camera session gone; closing the client');
+        this.service.log.info({ peer: this.peer, stream: loggableStream(key), reason }, 'camera session gone; closing the client');
         this.fail('camera-gone');
       },
     };
@@ -561,7 +561,7 @@ export class RtspClient {
   private cleanup(): void {
     if (this.closed) return;
     this.closed = true;
-    const streams = [...this.streamKeys];
+    const streams = [...this.streamKeys].map(loggableStream);
     for (const s of [...this.sessions.values()]) this.dropSession(s);
     this.link?.close();
     this.link = undefined;

@@ -3,7 +3,7 @@ import { UdpPortPool, type HostPort, type Logger, type PortRange } from '../lib/
 import { CameraLink } from './rtsp-camera-link.js';
 import { CameraSession, type CameraSessionOptions } from './rtsp-camera-session.js';
 import { RtspClient, type ClientEndReason } from './rtsp-client.js';
-import { cameraOrigin } from './rtsp-urls.js';
+import { cameraOrigin, loggableStream } from './rtsp-urls.js';
 
 export interface RtspServiceOptions {
   readonly upstream: HostPort;
@@ -121,7 +121,7 @@ export class RtspService {
       },
     });
     this.streams.set(options.key, session);
-    this.log.info({ stream: options.key, tracks: options.tracks.length }, 'camera session opened');
+    this.log.info({ stream: loggableStream(options.key), tracks: options.tracks.length }, 'camera session opened');
     return session;
   }
 

@@ -48,3 +48,21 @@ export function samePlace(a: string, b: string): boolean {
   const norm = (u: string): string => streamKey(u).replace(/\/+$/, '');
   return norm(a) === norm(b);
 }
+
+/** Query parameters cameras take credentials in (Dahua `?user=&password=`, tokens): masked in logs. */
+const SECRET_PARAM = /^(pass|passwd|password|pwd|user|username|token|auth|key|secret)$/i;
+
+/** A stream key fit for logs: credentials in the query become `***`. */
+export function loggableStream(key: string): string {
+  const q = key.indexOf('?');
+  if (q < 0) return key;
+  const query = key
+    .slice(q + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      return eq > 0 && SECRET_PARAM.test(pair.slice(0, eq)) ? `${pair.slice(0, eq)}=***` : pair;
+    })
+    .join('&');
+  return `${key.slice(0, q)}?${query}`;
+}

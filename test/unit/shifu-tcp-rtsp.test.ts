@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { beginsKeyframeNal, KeyframeGate, parseSdp, rtpPayloadOffset } from '../../functions/shifu-tcp/rtsp-media.js';
 import { classify, couldBeRtspRequestLine, isRtspRequestLine } from '../../functions/shifu-tcp/sniff.js';
-import { clientOrigin, resolveControl, samePlace, streamKey, toCamera, toClient } from '../../functions/shifu-tcp/rtsp-urls.js';
+import { clientOrigin, loggableStream, resolveControl, samePlace, streamKey, toCamera, toClient } from '../../functions/shifu-tcp/rtsp-urls.js';
 
 /** An RTP packet: version 2, `ts`, then the payload bytes. */
 function rtp(payload: number[], ts = 1000, csrc = 0): Buffer {
@@ -61,6 +61,11 @@ describe('RTSP mode: URLs between the client and the camera', () => {
     expect(streamKey('rtsp://cam/Streaming/Channels/101?transportmode=unicast')).toBe('/Streaming/Channels/101?transportmode=unicast');
     expect(streamKey('rtsp://cam/Streaming/Channels/102')).not.toBe(streamKey('rtsp://cam/Streaming/Channels/101'));
     expect(streamKey('rtsp://cam')).toBe('/');
+  });
+
+  it('masks credentials cameras take in the query when a stream key is logged', () => {
+    expect(loggableStream('/cam/realmonitor?channel=1&subtype=0&user=admin&password=hunter2')).toBe('/cam/realmonitor?channel=1&subtype=0&user=***&password=***');
+    expect(loggableStream('/Streaming/Channels/101')).toBe('/Streaming/Channels/101');
   });
 
   it('resolves a=control like clients do and compares track URLs by place', () => {
