@@ -56,7 +56,7 @@ export class Relay {
 
   /**
    * `head` is what `--mode auto` already read from the client to choose the mode (`ended` when the client
-   * half-closed meanwhile): it goes to the device first, and the socket is read the ordinary way.
+   * half-closed meanwhile): it goes to the device first.
    */
   constructor(
     accepted: Socket,
@@ -68,10 +68,13 @@ export class Relay {
     this.toDevice = new Pump(options.bufferSize);
     this.toClient = new Pump(options.bufferSize);
 
-    const adopted =
-      head === undefined
-        ? adoptWithOnread(accepted, { onread: this.toDevice.onread, writableHighWaterMark: options.bufferSize })
-        : undefined;
+    // After `--mode auto` read the first bytes, whatever else the socket already buffered joins them,
+    // so that the handle can still move to the fast path: nothing is left behind in the old socket.
+    const early: Buffer[] = [];
+    if (head !== undefined) {
+      for (let chunk: unknown = accepted.read(); chunk !== null; chunk = accepted.read()) if (Buffer.isBuffer(chunk)) early.push(chunk);
+    }
+    const adopted = adoptWithOnread(accepted, { onread: this.toDevice.onread, writableHighWaterMark: options.bufferSize });
     this.client = adopted ?? accepted;
     if (adopted === undefined) this.client.on('data', this.toDevice.chunk);
     this.client.on('error', (err: NodeJS.ErrnoException) => this.fail('client-error', err.code ?? err.message));
@@ -98,10 +101,11 @@ export class Relay {
 
     this.toDevice.connect(this.client, this.device);
     this.toClient.connect(this.device, this.client);
-    if (head !== undefined && head.bytes.length > 0) {
+    const first = head === undefined ? Buffer.alloc(0) : Buffer.concat([head.bytes, ...early]);
+    if (first.length > 0) {
       // Queued until the device accepts, ahead of anything read later.
-      this.toDevice.bytes += head.bytes.length;
-      this.device.write(head.bytes);
+      this.toDevice.bytes += first.length;
+      this.device.write(first);
     }
   }
 
