@@ -33,3 +33,23 @@ export { freeLoopbackPort } from './ports.js';
 export { DNS_1123_LABEL, sha256OfFile } from './files.js';
 export { http, requestFor } from './node-http.js';
 export { parseJsonLines } from './json-lines.js';
+export {
+  DEFAULT_LIMITS,
+  RtspParser,
+  type ParserLimits,
+  type ParserRole,
+  type RtspInput,
+} from './rtsp-parser.js';
+export {
+  header,
+  interleavedHeader,
+  serializeMessage,
+  serializeResponse,
+  STATUS_TEXT,
+  type HeaderList,
+  type RtspIncomingResponse,
+  type RtspRequest,
+  type RtspResponse,
+} from './rtsp-message.js';
+export { formatTransport, parseTransport, type DeliveryMode, type TransportRequest } from './rtsp-transport.js';
+export { UdpPair, UdpPortPool, zPortRange, type PortRange } from './udp-ports.js';

@@ -1,6 +1,6 @@
 // Who may do what: the configured camera account for clients, a per-start account for the built-in publishers.
 import { Authenticator, type Account } from './auth.js';
-import { header, type RtspRequest, type RtspResponse } from './message.js';
+import { header, type RtspRequest, type RtspResponse } from '../lib/index.js';
 
 export type Role = 'client' | 'publisher';
 

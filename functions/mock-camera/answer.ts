@@ -1,6 +1,6 @@
 // The answer to one request, and the helpers every method handler uses.
 import type { RtspConnection } from './connection.js';
-import { header, type RtspRequest, type RtspResponse } from './message.js';
+import { header, type RtspRequest, type RtspResponse } from '../lib/index.js';
 import { SESSION_TIMEOUT_SECONDS, type Session } from './session.js';
 
 /** A response, and what to start once it is on the wire. */

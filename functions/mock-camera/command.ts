@@ -5,7 +5,7 @@ import { AUTH_SCHEMES, type AuthScheme } from './auth.js';
 import { DEFAULT_RTP_PORT_RANGE, startMockCamera } from './mock-camera.js';
 import { withRepeatedFlag } from './repeated-flag.js';
 import { DEFAULT_STREAMS, STREAM_SPEC_GRAMMAR, zStreamSpecs } from './stream-spec.js';
-import { zPortRange } from './udp-ports.js';
+import { zPortRange } from '../lib/index.js';
 
 export const mockCameraOptions = {
   listen: {

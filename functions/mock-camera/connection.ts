@@ -1,10 +1,10 @@
 // One client's TCP connection: parses what it sends, answers requests in order, carries its interleaved RTP.
 import type net from 'node:net';
 import type { ServerContext } from './context.js';
-import { interleavedHeader, serializeResponse, type RtspRequest, type RtspResponse } from './message.js';
+import { interleavedHeader, serializeResponse, type RtspRequest, type RtspResponse } from '../lib/index.js';
 import type { Answer } from './answer.js';
 import { handleRequest } from './methods.js';
-import { RtspParser } from './parser.js';
+import { RtspParser } from '../lib/index.js';
 import { Session, type SessionLink } from './session.js';
 import type { Stream } from './stream.js';
 
@@ -15,6 +15,7 @@ const MAX_QUEUED_REQUESTS = 32;
 /** Frames queued behind requests (a slow DESCRIBE) before further ones are dropped. */
 const MAX_QUEUED_STEPS = 1024;
 export const MAX_SESSIONS_PER_CONNECTION = 16;
+const SERVER_NAME = 'shifu-rtsp mock-camera';
 
 type ChannelUse = { readonly session: Session; readonly track: number; readonly kind: 'rtp' | 'rtcp' };
 
@@ -69,6 +70,9 @@ export class RtspConnection implements SessionLink {
           this.write({ status: input.status, headers: fatal ? [['Connection', 'close']] : [] }, input.cseq);
           if (fatal) this.end();
         });
+      } else if (input.kind === 'response') {
+        // A server-role parser never produces responses; nothing to answer.
+        continue;
       } else if (this.queued >= MAX_QUEUED_REQUESTS) {
         this.ctx.log.warn({ client: this.remoteAddress }, 'too many pipelined requests; closing');
         this.socket.destroy();
@@ -108,7 +112,7 @@ export class RtspConnection implements SessionLink {
   }
 
   private write(response: RtspResponse, cseq: string | undefined): void {
-    if (!this.closed && this.socket.writable) this.socket.write(serializeResponse(response, cseq));
+    if (!this.closed && this.socket.writable) this.socket.write(serializeResponse(response, cseq, SERVER_NAME));
   }
 
   sendInterleaved(channel: number, payload: Buffer): void {

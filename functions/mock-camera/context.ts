@@ -2,7 +2,7 @@
 import type { Logger } from '../lib/index.js';
 import type { AccessPolicy } from './access.js';
 import type { PathTable } from './paths.js';
-import type { UdpPortPool } from './udp-ports.js';
+import type { UdpPortPool } from '../lib/index.js';
 
 export interface ServerContext {
   readonly paths: PathTable;

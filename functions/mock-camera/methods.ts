@@ -1,7 +1,7 @@
 // Request handling: which method, whether the client may, and the per-method rules.
 import type { RtspConnection } from './connection.js';
 import type { ServerContext } from './context.js';
-import { header, type RtspRequest } from './message.js';
+import { header, type RtspRequest } from '../lib/index.js';
 import { reply, requestSession, sessionHeader, type Answer } from './answer.js';
 import { describe, pause, play } from './play-methods.js';
 import { announce, record } from './record-methods.js';

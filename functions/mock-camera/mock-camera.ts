@@ -7,7 +7,7 @@ import { Authenticator, type AuthScheme } from './auth.js';
 import { TestPatternPublisher } from './publisher.js';
 import { RtspServer } from './server.js';
 import { parseStreamSpecs, type TestPattern } from './stream-spec.js';
-import { zPortRange, type PortRange } from './udp-ports.js';
+import { zPortRange, type PortRange } from '../lib/index.js';
 
 export interface MockCameraOptions {
   /** `HOST:PORT` or {host, port}; default 127.0.0.1:0 (a free port, this machine only). */

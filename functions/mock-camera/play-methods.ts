@@ -1,7 +1,7 @@
 // DESCRIBE, PLAY and PAUSE: what a player does.
 import type { RtspConnection } from './connection.js';
 import type { ServerContext } from './context.js';
-import type { RtspRequest } from './message.js';
+import type { RtspRequest } from '../lib/index.js';
 import { reply, requestSession, sessionHeader, type Answer } from './answer.js';
 import { contentBase, requestPath } from './uri.js';
 

@@ -1,7 +1,7 @@
 // ANNOUNCE and RECORD: what a publisher (ffmpeg -f rtsp, a test pattern) does.
 import type { RtspConnection } from './connection.js';
 import type { ServerContext } from './context.js';
-import { header, type RtspRequest } from './message.js';
+import { header, type RtspRequest } from '../lib/index.js';
 import { reply, requestSession, sessionHeader, type Answer } from './answer.js';
 import { parseSdp } from './sdp.js';
 import { requestPath } from './uri.js';

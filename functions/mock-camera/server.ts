@@ -7,7 +7,7 @@ import { RtspConnection } from './connection.js';
 import type { ServerContext } from './context.js';
 import { PathTable } from './paths.js';
 import { SESSION_TIMEOUT_SECONDS } from './session.js';
-import { UdpPortPool, type PortRange } from './udp-ports.js';
+import { UdpPortPool, type PortRange } from '../lib/index.js';
 
 export interface RtspServerOptions {
   readonly listen: HostPort;

@@ -1,8 +1,8 @@
 // An RTSP session: the tracks a client SETUP, how each travels (interleaved or UDP), and play/record state.
 import { randomBytes } from 'node:crypto';
-import type { DeliveryMode } from './transport.js';
+import type { DeliveryMode } from '../lib/index.js';
 import type { PacketKind, Reader, Stream } from './stream.js';
-import type { UdpPair } from './udp-ports.js';
+import type { UdpPair } from '../lib/index.js';
 
 export type SessionState = 'ready' | 'playing' | 'recording';
 

@@ -2,10 +2,10 @@
 import { reply, requestSession, sessionHeader, type Answer } from './answer.js';
 import { MAX_SESSIONS_PER_CONNECTION, type RtspConnection } from './connection.js';
 import type { ServerContext } from './context.js';
-import { header, type RtspRequest } from './message.js';
+import { header, type RtspRequest } from '../lib/index.js';
 import { Session, type TrackTransport } from './session.js';
 import type { Stream } from './stream.js';
-import { formatTransport, parseTransport, type DeliveryMode } from './transport.js';
+import { formatTransport, parseTransport, type DeliveryMode } from '../lib/index.js';
 import { relativeTo, requestPath } from './uri.js';
 
 type Target = { readonly stream: Stream; readonly track: number } | { readonly status: number };

@@ -48,6 +48,9 @@ export async function startForwarder(settings: ForwarderSettings, deps: Forwarde
     dialTimeoutMs: settings.dialTimeoutMs,
     idleTimeoutMs: settings.idleTimeoutMs,
     maxConnections: settings.maxConnections,
+    mode: settings.mode,
+    lingerMs: settings.lingerMs,
+    rtpPorts: settings.rtpPorts,
     bufferSize: BUFFER_SIZE,
     keepAliveDelayMs: KEEPALIVE_DELAY_MS,
     log,
@@ -95,6 +98,7 @@ export async function startForwarder(settings: ForwarderSettings, deps: Forwarde
       health: formatAddress(healthAddress),
       edgeDevice: settings.edgeDevice ? `${settings.edgeDevice.namespace}/${settings.edgeDevice.name}` : null,
       maxConnections: settings.maxConnections,
+      mode: settings.mode,
     },
     'forwarding',
   );

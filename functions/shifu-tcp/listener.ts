@@ -1,13 +1,25 @@
 import net from 'node:net';
-import type { HostPort, Logger } from '../lib/index.js';
+import type { HostPort, Logger, PortRange } from '../lib/index.js';
 import { formatAddress } from './address.js';
 import { Relay, type RelayEnd, type RelayOptions } from './relay.js';
+import { RtspService, type RtspTotals } from './rtsp-service.js';
+import type { ForwarderMode } from './settings.js';
+import { sniff } from './sniff.js';
 
 export interface ListenerOptions extends RelayOptions {
   readonly listen: HostPort;
   readonly maxConnections: number;
+  readonly mode: ForwarderMode;
+  readonly lingerMs: number;
+  readonly rtpPorts: PortRange;
   readonly log: Logger;
 }
+
+/**
+ * `--mode auto` waits this long for a client's first line; a client that says nothing (a protocol where
+ * the server speaks first) then goes byte for byte.
+ */
+export const AUTO_SNIFF_MS = 1000;
 
 /** Counters since start; bytes include the connections still open. */
 export interface ForwardingTotals {
@@ -17,6 +29,7 @@ export interface ForwardingTotals {
   readonly dialFailures: number;
   readonly bytesToDevice: number;
   readonly bytesToClient: number;
+  readonly rtsp: RtspTotals;
 }
 
 /** How long cut connections get to report their close before we give up on them. */
@@ -34,11 +47,39 @@ export class ForwardingListener {
   private closedBytesToClient = 0;
   private lastRefusalLog = 0;
   private readonly idle: Array<() => void> = [];
+  /** Connections reading their first line (`--mode auto`). */
+  private sniffing = 0;
+  private readonly rtsp: RtspService;
 
   private constructor(
     private readonly server: net.Server,
     private readonly options: ListenerOptions,
-  ) {}
+  ) {
+    const host = options.listen.host;
+    this.rtsp = new RtspService(
+      {
+        upstream: options.upstream,
+        dialTimeoutMs: options.dialTimeoutMs,
+        keepAliveDelayMs: options.keepAliveDelayMs,
+        lingerMs: options.lingerMs,
+        rtpPorts: options.rtpPorts,
+        udpHost: host === '0.0.0.0' || host === '::' ? undefined : host,
+        log: options.log,
+      },
+      (end) => {
+        options.log.info({ ...end, mode: 'rtsp', upstream: formatAddress(options.upstream) }, 'rtsp client closed');
+        this.wakeIfIdle();
+      },
+    );
+  }
+
+  private get open(): number {
+    return this.relays.size + this.rtsp.size + this.sniffing;
+  }
+
+  private wakeIfIdle(): void {
+    if (this.open === 0) for (const wake of this.idle.splice(0)) wake();
+  }
 
   static async open(options: ListenerOptions): Promise<ForwardingListener> {
     const server = net.createServer({
@@ -76,13 +117,15 @@ export class ForwardingListener {
       liveToDevice += relay.bytesToDevice;
       liveToClient += relay.bytesToClient;
     }
+    const rtsp = this.rtsp.totals();
     return {
-      active: this.relays.size,
+      active: this.open,
       accepted: this.accepted,
       refused: this.refused,
       dialFailures: this.dialFailures,
-      bytesToDevice: this.closedBytesToDevice + liveToDevice,
-      bytesToClient: this.closedBytesToClient + liveToClient,
+      bytesToDevice: this.closedBytesToDevice + liveToDevice + rtsp.bytesToDevice,
+      bytesToClient: this.closedBytesToClient + liveToClient + rtsp.bytesToClient,
+      rtsp,
     };
   }
 
@@ -90,22 +133,24 @@ export class ForwardingListener {
   async drain(timeoutMs: number): Promise<{ readonly cut: number }> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     let cut = 0;
-    if (this.relays.size > 0) {
-      this.options.log.info({ open: this.relays.size, timeoutMs }, 'draining connections');
+    if (this.open > 0) {
+      this.options.log.info({ open: this.open, timeoutMs }, 'draining connections');
       const drained = await this.idleWithin(timeoutMs);
       if (!drained) {
-        cut = this.relays.size;
+        cut = this.open;
         for (const relay of this.relays) relay.close('shutdown');
+        this.rtsp.closeAll();
         // Sockets report 'close' a tick later: wait, so every cut connection is logged and counted.
         await this.idleWithin(CUT_SETTLE_MS);
       }
     }
+    this.rtsp.closeAll();
     await closed;
     return { cut };
   }
 
   private idleWithin(timeoutMs: number): Promise<boolean> {
-    if (this.relays.size === 0) return Promise.resolve(true);
+    if (this.open === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
       this.idle.push(() => {
@@ -117,14 +162,34 @@ export class ForwardingListener {
 
   private readonly accept = (client: net.Socket): void => {
     // Counted here, not with server.maxConnections: adopted sockets leave the server's own count.
-    if (this.relays.size >= this.options.maxConnections) {
+    if (this.open >= this.options.maxConnections) {
       this.refuse(client);
       return;
     }
     this.accepted += 1;
-    const relay = new Relay(client, this.options, (end) => this.finished(relay, end));
-    this.relays.add(relay);
+    if (this.options.mode === 'tcp') this.relay(client);
+    else if (this.options.mode === 'rtsp') this.rtsp.accept(client, undefined);
+    else void this.choose(client);
   };
+
+  private relay(client: net.Socket, head?: { bytes: Buffer; ended: boolean }): void {
+    const relay = new Relay(client, this.options, (end) => this.finished(relay, end), head);
+    this.relays.add(relay);
+  }
+
+  /** `--mode auto`: RTSP mode for a first line that is an RTSP request line, bytes otherwise. */
+  private async choose(client: net.Socket): Promise<void> {
+    this.sniffing += 1;
+    client.on('error', () => undefined);
+    const sniffed = await sniff(client, AUTO_SNIFF_MS);
+    this.sniffing -= 1;
+    if (sniffed.kind === 'rtsp') this.rtsp.accept(client, sniffed.head);
+    else if (sniffed.kind === 'bytes') this.relay(client, { bytes: sniffed.head, ended: sniffed.ended });
+    else {
+      client.destroy();
+      this.wakeIfIdle();
+    }
+  }
 
   private finished(relay: Relay, end: RelayEnd): void {
     this.relays.delete(relay);
@@ -132,7 +197,7 @@ export class ForwardingListener {
     this.closedBytesToClient += end.bytesToClient;
     if (end.reason === 'dial-failed' || end.reason === 'dial-timeout') this.dialFailures += 1;
     this.options.log.info({ ...end, upstream: formatAddress(this.options.upstream) }, 'connection closed');
-    if (this.relays.size === 0) for (const wake of this.idle.splice(0)) wake();
+    this.wakeIfIdle();
   }
 
   private refuse(client: net.Socket): void {

@@ -1,4 +1,4 @@
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { ScrapedMetrics } from '../lib/index.js';
 import type { ForwardingTotals } from './listener.js';
 
@@ -25,10 +25,36 @@ export function registerForwarderMetrics(registry: Registry, source: MetricsSour
   scraped.gauge('forwarder_upstream_up', '1 when the last TCP probe of the device succeeded', () =>
     source.upstreamUp() ? 1 : 0,
   );
+  scraped.gauge('forwarder_rtsp_camera_sessions', 'RTSP mode: camera sessions open now (one per stream, shared by its clients)', () =>
+    source.totals().rtsp.cameraSessions,
+  );
+  new Gauge({
+    name: 'forwarder_rtsp_clients',
+    help: 'RTSP mode: client sessions playing now, by how they get RTP (tcp: interleaved, udp: unicast UDP)',
+    labelNames: ['transport'] as const,
+    registers: [registry],
+    collect() {
+      const { clients } = source.totals().rtsp;
+      this.set({ transport: 'tcp' }, clients.tcp);
+      this.set({ transport: 'udp' }, clients.udp);
+    },
+  });
+  new Counter({
+    name: 'forwarder_rtsp_bytes_total',
+    help: 'RTSP mode: bytes sent, by direction (to_device: to the camera, to_client: to clients, RTP fanned out to each)',
+    labelNames: ['direction'] as const,
+    registers: [registry],
+    collect() {
+      const { rtsp } = source.totals();
+      this.reset();
+      this.inc({ direction: 'to_device' }, rtsp.bytesToDevice);
+      this.inc({ direction: 'to_client' }, rtsp.bytesToClient);
+    },
+  });
   // One metric, two directions: ScrapedMetrics has fixed labels, so this one is built here.
   new Counter({
     name: 'forwarder_bytes_total',
-    help: 'Bytes forwarded, by direction (to_device: client to device, to_client: device to client)',
+    help: 'Bytes forwarded in every mode, by direction (to_device: client to device, to_client: device to client)',
     labelNames: ['direction'] as const,
     registers: [registry],
     collect() {

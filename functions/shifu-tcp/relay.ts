@@ -54,19 +54,27 @@ export class Relay {
   private firstEnd: 'client' | 'device' | undefined;
   private openSockets = 2;
 
+  /**
+   * `head` is what `--mode auto` already read from the client to choose the mode (`ended` when the client
+   * half-closed meanwhile): it goes to the device first.
+   */
   constructor(
     accepted: Socket,
     private readonly options: RelayOptions,
     private readonly onEnd: (end: RelayEnd) => void,
+    private readonly head?: { readonly bytes: Buffer; readonly ended: boolean },
   ) {
     this.peer = formatAddress({ host: accepted.remoteAddress ?? '?', port: accepted.remotePort ?? 0 });
     this.toDevice = new Pump(options.bufferSize);
     this.toClient = new Pump(options.bufferSize);
 
-    const adopted = adoptWithOnread(accepted, {
-      onread: this.toDevice.onread,
-      writableHighWaterMark: options.bufferSize,
-    });
+    // After `--mode auto` read the first bytes, whatever else the socket already buffered joins them,
+    // so that the handle can still move to the fast path: nothing is left behind in the old socket.
+    const early: Buffer[] = [];
+    if (head !== undefined) {
+      for (let chunk: unknown = accepted.read(); chunk !== null; chunk = accepted.read()) if (Buffer.isBuffer(chunk)) early.push(chunk);
+    }
+    const adopted = adoptWithOnread(accepted, { onread: this.toDevice.onread, writableHighWaterMark: options.bufferSize });
     this.client = adopted ?? accepted;
     if (adopted === undefined) this.client.on('data', this.toDevice.chunk);
     this.client.on('error', (err: NodeJS.ErrnoException) => this.fail('client-error', err.code ?? err.message));
@@ -93,6 +101,12 @@ export class Relay {
 
     this.toDevice.connect(this.client, this.device);
     this.toClient.connect(this.device, this.client);
+    const first = head === undefined ? Buffer.alloc(0) : Buffer.concat([head.bytes, ...early]);
+    if (first.length > 0) {
+      // Queued until the device accepts, ahead of anything read later.
+      this.toDevice.bytes += first.length;
+      this.device.write(first);
+    }
   }
 
   get bytesToDevice(): number {
@@ -117,6 +131,10 @@ export class Relay {
       this.firstEnd ??= 'client';
       device.end();
     });
+    if (this.head?.ended === true) {
+      this.firstEnd ??= 'client';
+      device.end();
+    }
     device.on('end', () => {
       this.firstEnd ??= 'device';
       client.end();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, zHostPort, zSeconds, type ConfigOf, type HostPort } from '../lib/index.js';
+import { ConfigError, zHostPort, zPortRange, zSeconds, type ConfigOf, type HostPort, type PortRange } from '../lib/index.js';
 import type { EdgeDeviceForwarding, EdgeDeviceRef } from './edgedevice.js';
 
 const zName = z
@@ -7,6 +7,9 @@ const zName = z
   .trim()
   .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'expected a Kubernetes object name (lowercase letters, digits, - and .)')
   .optional();
+
+export const FORWARDER_MODES = ['auto', 'tcp', 'rtsp'] as const;
+export type ForwarderMode = (typeof FORWARDER_MODES)[number];
 
 /** The forwarder's settings: flags override environment variables, which override the EdgeDevice and defaults. */
 export const forwarderOptions = {
@@ -21,6 +24,28 @@ export const forwarderOptions = {
     env: ['EDGEDEVICE_NAMESPACE'],
     schema: zName,
     description: 'namespace of the EdgeDevice',
+  },
+  mode: {
+    flag: 'mode',
+    env: ['FORWARDER_MODE'],
+    schema: z.enum(FORWARDER_MODES, { message: `expected one of ${FORWARDER_MODES.join(', ')}` }),
+    default: 'auto',
+    description:
+      'auto: a connection starting with an RTSP request line gets RTSP mode, anything else goes byte for byte; tcp: always byte for byte; rtsp: always RTSP mode',
+  },
+  linger: {
+    flag: 'linger',
+    env: ['FORWARDER_LINGER'],
+    schema: zSeconds(0, 3600),
+    default: '10',
+    description: 'RTSP mode: seconds a camera session stays open after its last client left',
+  },
+  rtpPorts: {
+    flag: 'rtp-ports',
+    env: ['FORWARDER_RTP_PORTS'],
+    schema: zPortRange,
+    default: '40000-40999',
+    description: 'RTSP mode: UDP ports (MIN-MAX) for clients that take RTP over UDP, one even/odd pair per track',
   },
   upstream: {
     flag: 'upstream',
@@ -87,6 +112,9 @@ export type ForwarderConfig = ConfigOf<typeof forwarderOptions>;
 
 /** Everything the forwarder runs with, resolved from flags, environment, EdgeDevice and defaults. */
 export interface ForwarderSettings {
+  readonly mode: ForwarderMode;
+  readonly lingerMs: number;
+  readonly rtpPorts: PortRange;
   readonly upstream: HostPort;
   readonly listen: HostPort;
   readonly healthListen: HostPort;
@@ -137,6 +165,9 @@ export function resolveSettings(
       ? { host: config.listen.host, port: edgeDevice.listenPort }
       : config.listen;
   return {
+    mode: config.mode,
+    lingerMs: Math.round(config.linger * 1000),
+    rtpPorts: config.rtpPorts,
     upstream,
     listen,
     healthListen: config.healthListen,

@@ -128,7 +128,8 @@ export async function startSocat(targetPort: number): Promise<Proxy> {
   return proxy('socat (fork)', port, child);
 }
 
-export async function startForwarderProcess(targetPort: number): Promise<Proxy> {
+/** The forwarder in TCP mode by default (the row compared with haproxy); `extra` flags go last. */
+export async function startForwarderProcess(targetPort: number, extra: readonly string[] = ['--mode', 'tcp']): Promise<Proxy> {
   const port = await freePort();
   const child = startChild(
     process.execPath,
@@ -145,12 +146,15 @@ export async function startForwarderProcess(targetPort: number): Promise<Proxy> 
       '5000',
       '--drain-timeout',
       '0',
+      ...extra,
     ],
     // Connection-close lines are the product's behaviour; they are written, just not shown.
     { ...process.env, LOG_LEVEL: 'info' },
   );
   await waitListening(port, child);
-  return proxy('shifu-rtsp forwarder', port, child);
+  const at = extra.indexOf('--mode');
+  const mode = at >= 0 ? (extra[at + 1] ?? 'auto') : 'auto';
+  return proxy(`shifu-rtsp forwarder (${mode})`, port, child);
 }
 
 /** The pid and all its descendants. */

@@ -60,6 +60,31 @@ describe('forwarder: bytes', () => {
     expect(data.toString()).toBe(`${payload.length} ${sha256(payload)}\n`);
   });
 
+  it('in --mode auto, carries 64 MiB each way intact for a client whose first line is not RTSP, and the late reply', async () => {
+    const server = await device(digestAfterEof);
+    const forwarder = await forwarderTo(server, { mode: 'auto' });
+    const payload = randomBytes(64 * MiB);
+    const client = await connect(forwarder.address);
+    const reply = readAll(client);
+    for (let offset = 0; offset < payload.length; ) {
+      const size = Math.min(payload.length - offset, 1 + Math.floor(Math.random() * 300_000));
+      if (!client.write(payload.subarray(offset, offset + size))) await once(client, 'drain');
+      offset += size;
+    }
+    client.end();
+    const { data, error } = await reply;
+    expect(error).toBeUndefined();
+    expect(data.toString()).toBe(`${payload.length} ${sha256(payload)}\n`);
+
+    const echoServer = await device(echo);
+    const echoing = await forwarderTo(echoServer, { mode: 'auto' });
+    const echoClient = await connect(echoing.address);
+    const back = readAll(echoClient);
+    const chunk = randomBytes(8 * MiB);
+    echoClient.end(chunk);
+    expect(sha256((await back).data)).toBe(sha256(chunk));
+  });
+
   it('carries 64 MiB from the device to the client intact', async () => {
     const payload = randomBytes(64 * MiB);
     const server = await device((socket) => socket.end(payload));

@@ -8,7 +8,7 @@ import { requireTool, startGstCamera, type GstCamera } from './fixtures/camera.j
 import { decodeCheck, ffprobeStreams, playWithRtspsrc, probeFile, runFfmpeg } from './fixtures/player.js';
 import { metricValue, spawnForwarder, waitFor, type ForwarderProcess } from './forwarder-support.js';
 
-describe('RTSP through the forwarder', () => {
+describe('RTSP through the forwarder in TCP mode', () => {
   let camera: GstCamera;
   let forwarder: ForwarderProcess;
   let url = '';
@@ -24,6 +24,9 @@ describe('RTSP through the forwarder', () => {
     dir = await mkdtemp(path.join(tmpdir(), 'shifu-rtsp-forwarder-'));
     camera = await startGstCamera({ video: 'h264', audio: 'pcma', gop: 25 });
     forwarder = spawnForwarder([
+      // TCP mode: RTSP carried byte for byte, as before RTSP mode existed (RTSP mode: forwarder-rtsp-mode.test.ts).
+      '--mode',
+      'tcp',
       '--upstream',
       `127.0.0.1:${camera.port}`,
       '--listen',

@@ -113,6 +113,10 @@ export function connectOutcome(address: HostPort): Promise<string> {
 
 export function defaultSettings(upstream: HostPort, overrides: Partial<ForwarderSettings> = {}): ForwarderSettings {
   return {
+    // The byte tests pin TCP mode; RTSP and auto mode have their own tests.
+    mode: 'tcp',
+    lingerMs: 10_000,
+    rtpPorts: { min: 40000, max: 40999 },
     upstream,
     listen: { host: '127.0.0.1', port: 0 },
     healthListen: { host: '127.0.0.1', port: 0 },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS, RtspParser, type ClientInput } from '../../functions/mock-camera/parser.js';
+import { DEFAULT_LIMITS, RtspParser, type RtspInput } from '../../functions/lib/index.js';
 
 const OPTIONS = 'OPTIONS rtsp://cam/stream RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: test\r\n\r\n';
 const ANNOUNCE_BODY = 'v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=x\r\nm=video 0 RTP/AVP 96\r\n';
@@ -9,21 +9,21 @@ function frame(channel: number, payload: number[]): Buffer {
   return Buffer.from([0x24, channel, payload.length >> 8, payload.length & 0xff, ...payload]);
 }
 
-function parseAll(bytes: Buffer | string, limits = DEFAULT_LIMITS): ClientInput[] {
+function parseAll(bytes: Buffer | string, limits = DEFAULT_LIMITS): RtspInput[] {
   return new RtspParser(limits).push(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes));
 }
 
 /** Feeds the bytes in pieces of `size` and collects everything. */
-function parseInPieces(bytes: Buffer, size: number): ClientInput[] {
+function parseInPieces(bytes: Buffer, size: number): RtspInput[] {
   const parser = new RtspParser();
-  const out: ClientInput[] = [];
+  const out: RtspInput[] = [];
   for (let i = 0; i < bytes.length; i += size) out.push(...parser.push(bytes.subarray(i, i + size)));
   return out;
 }
 
-function only(inputs: ClientInput[]): ClientInput {
+function only(inputs: RtspInput[]): RtspInput {
   expect(inputs).toHaveLength(1);
-  return inputs[0] as ClientInput;
+  return inputs[0] as RtspInput;
 }
 
 describe('RTSP request parser', () => {

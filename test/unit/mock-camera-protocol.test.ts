@@ -6,8 +6,8 @@ import { parseSdp, playerSdp } from '../../functions/mock-camera/sdp.js';
 import { parseStreamSpec, parseStreamSpecs } from '../../functions/mock-camera/stream-spec.js';
 import { Stream } from '../../functions/mock-camera/stream.js';
 import { testPatternArguments } from '../../functions/mock-camera/test-pattern.js';
-import { formatTransport, parseTransport } from '../../functions/mock-camera/transport.js';
-import { zPortRange } from '../../functions/mock-camera/udp-ports.js';
+import { formatTransport, parseTransport } from '../../functions/lib/index.js';
+import { zPortRange } from '../../functions/lib/index.js';
 import { contentBase, relativeTo, requestPath } from '../../functions/mock-camera/uri.js';
 
 const md5 = (s: string): string => createHash('md5').update(s).digest('hex');

@@ -31,6 +31,9 @@ describe('forwarder configuration', () => {
   it('uses the documented defaults', () => {
     const s = settingsFrom(['--upstream', 'camera.local:554']);
     expect(s).toEqual({
+      mode: 'auto',
+      lingerMs: 10_000,
+      rtpPorts: { min: 40000, max: 40999 },
       upstream: { host: 'camera.local', port: 554 },
       listen: { host: '0.0.0.0', port: 8081 },
       healthListen: { host: '0.0.0.0', port: 8080 },
@@ -53,8 +56,14 @@ describe('forwarder configuration', () => {
       FORWARDER_MAX_CONNECTIONS: '10',
       FORWARDER_DRAIN_TIMEOUT: '3',
       FORWARDER_PROBE_INTERVAL: '0.5',
+      FORWARDER_MODE: 'rtsp',
+      FORWARDER_LINGER: '2.5',
+      FORWARDER_RTP_PORTS: '50000-50099',
     };
     expect(settingsFrom([], env)).toMatchObject({
+      mode: 'rtsp',
+      lingerMs: 2500,
+      rtpPorts: { min: 50000, max: 50099 },
       upstream: { host: '10.0.0.5', port: 554 },
       listen: { host: '127.0.0.1', port: 9000 },
       healthListen: { host: '0.0.0.0', port: 9001 },
@@ -106,6 +115,11 @@ describe('forwarder configuration', () => {
     [['--upstream', 'c:554', '--no-such-flag'], '--no-such-flag'],
   ])('names the flag at fault: %j', (argv, flag) => {
     expect(configError(() => settingsFrom(argv))).toContain(flag);
+  });
+
+  it('refuses an unknown mode and a bad RTP port range, naming the variable', () => {
+    expect(configError(() => settingsFrom(['--upstream', 'c:554'], { FORWARDER_MODE: 'udp' }))).toMatch(/FORWARDER_MODE.*auto, tcp, rtsp|auto, tcp, rtsp.*FORWARDER_MODE/s);
+    expect(configError(() => settingsFrom(['--upstream', 'c:554', '--rtp-ports', '40001-40002']))).toContain('--rtp-ports');
   });
 
   it('names the environment variable and its flag twin when the value came from the environment', () => {

@@ -1,13 +1,26 @@
-// RTSP 1.0 messages (RFC 2326): the request the parser produces and the responses the server writes.
+// RTSP 1.0 messages (RFC 2326): what the parser produces and what servers and clients write.
 
 /** A request as received: header names lower-cased, every value of a repeated header kept. */
 export interface RtspRequest {
   readonly method: string;
   readonly uri: string;
   readonly headers: ReadonlyMap<string, readonly string[]>;
+  /** Every header line as sent (name's case kept, in order): what a proxy passes on. */
+  readonly fields?: HeaderList;
   readonly body: Buffer;
   /** The CSeq header, validated; every response echoes it. */
   readonly cseq: string;
+}
+
+/** A response as received (by a client): header names lower-cased, the body as sent. */
+export interface RtspIncomingResponse {
+  readonly version: string;
+  readonly status: number;
+  readonly reason: string;
+  readonly headers: ReadonlyMap<string, readonly string[]>;
+  readonly fields: HeaderList;
+  readonly body: Buffer;
+  readonly cseq?: string;
 }
 
 export type HeaderList = ReadonlyArray<readonly [string, string]>;
@@ -38,20 +51,29 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   551: 'Option not supported',
 };
 
-export const SERVER_NAME = 'shifu-rtsp mock-camera';
-
 /** The first value of a header, trimmed. */
 export function header(request: Pick<RtspRequest, 'headers'>, name: string): string | undefined {
   return request.headers.get(name.toLowerCase())?.[0]?.trim();
 }
 
 /** Bytes of a response; `cseq` is left out only when the request had none we could trust. */
-export function serializeResponse(response: RtspResponse, cseq: string | undefined): Buffer {
+export function serializeResponse(response: RtspResponse, cseq: string | undefined, server: string): Buffer {
   const body = Buffer.from(response.body ?? '', 'utf8');
   const lines = [`RTSP/1.0 ${response.status} ${STATUS_TEXT[response.status] ?? 'Unknown'}`];
   if (cseq !== undefined) lines.push(`CSeq: ${cseq}`);
-  lines.push(`Server: ${SERVER_NAME}`);
+  lines.push(`Server: ${server}`);
   for (const [name, value] of response.headers ?? []) lines.push(`${name}: ${value}`);
+  if (body.length > 0) lines.push(`Content-Length: ${body.length}`);
+  return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'utf8'), body]);
+}
+
+/**
+ * Bytes of a message passed on between peers: `head` is the request or status line, headers go in the
+ * order given (values as received), Content-Length is written from the body.
+ */
+export function serializeMessage(head: string, headers: HeaderList, body: Buffer): Buffer {
+  const lines = [head];
+  for (const [name, value] of headers) if (name.toLowerCase() !== 'content-length') lines.push(`${name}: ${value}`);
   if (body.length > 0) lines.push(`Content-Length: ${body.length}`);
   return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'utf8'), body]);
 }

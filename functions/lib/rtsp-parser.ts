@@ -1,5 +1,7 @@
-// Incremental parser for what an RTSP client sends on one TCP connection: requests and `$` interleaved frames, mixed.
-import type { RtspRequest } from './message.js';
+// Incremental parser for one RTSP 1.0 TCP connection: messages and `$` interleaved frames, mixed.
+// A server (mock camera, forwarder toward its clients) reads requests; a client (forwarder toward the
+// camera) reads responses, and the odd request a camera sends back.
+import type { RtspIncomingResponse, RtspRequest } from './rtsp-message.js';
 
 export interface ParserLimits {
   /** Request line + headers, terminator included. */
@@ -10,12 +12,16 @@ export interface ParserLimits {
 
 export const DEFAULT_LIMITS: ParserLimits = { maxHeaderBytes: 16 * 1024, maxHeaders: 64, maxBodyBytes: 64 * 1024 };
 
+/** Which messages the reading side expects: a server gets requests, a client also responses. */
+export type ParserRole = 'server' | 'client';
+
 /**
- * What the client sent. `malformed` carries the status to answer with; when `fatal` the byte stream
+ * What the peer sent. `malformed` carries the status to answer with; when `fatal` the byte stream
  * cannot be framed any more, so the connection must be closed after the answer.
  */
-export type ClientInput =
+export type RtspInput =
   | { readonly kind: 'request'; readonly request: RtspRequest }
+  | { readonly kind: 'response'; readonly response: RtspIncomingResponse }
   | { readonly kind: 'interleaved'; readonly channel: number; readonly payload: Buffer }
   | { readonly kind: 'malformed'; readonly status: 400 | 505; readonly reason: string; readonly cseq?: string; readonly fatal: boolean };
 
@@ -24,6 +30,7 @@ const LF = 0x0a;
 const DOLLAR = 0x24;
 const TCHAR = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const REQUEST_LINE = /^(\S+) (\S+) (\S+)$/;
+const STATUS_LINE = /^RTSP\/(\d\.\d) (\d{3})(?: (.*))?$/;
 const DIGITS = /^\d{1,10}$/;
 
 /** RFC 7230 tchar: the bytes a method name may start with. */
@@ -40,7 +47,10 @@ export class RtspParser {
   private pending: Buffer = Buffer.alloc(0);
   private failed = false;
 
-  constructor(private readonly limits: ParserLimits = DEFAULT_LIMITS) {}
+  constructor(
+    private readonly limits: ParserLimits = DEFAULT_LIMITS,
+    private readonly role: ParserRole = 'server',
+  ) {}
 
   /** True once a fatal error was returned: the parser ignores all further input. */
   get closed(): boolean {
@@ -48,10 +58,10 @@ export class RtspParser {
   }
 
   /** Feeds bytes; returns every complete input they finish, in order. */
-  push(chunk: Buffer): ClientInput[] {
+  push(chunk: Buffer): RtspInput[] {
     if (this.failed) return [];
     const buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    const out: ClientInput[] = [];
+    const out: RtspInput[] = [];
     let offset = 0;
     while (offset < buf.length) {
       // Empty lines between messages are allowed (RFC 2326 §4).
@@ -75,7 +85,7 @@ export class RtspParser {
     return out;
   }
 
-  private frame(buf: Buffer, offset: number): { input: ClientInput; next: number } | undefined {
+  private frame(buf: Buffer, offset: number): { input: RtspInput; next: number } | undefined {
     if (buf.length - offset < 4) return undefined;
     const size = buf.readUInt16BE(offset + 2);
     if (buf.length - offset < 4 + size) return undefined;
@@ -83,8 +93,8 @@ export class RtspParser {
     return { input: { kind: 'interleaved', channel: buf[offset + 1] as number, payload }, next: offset + 4 + size };
   }
 
-  private request(buf: Buffer, offset: number): { input: ClientInput; next: number } | undefined {
-    const fatal = (reason: string): { input: ClientInput; next: number } => ({
+  private request(buf: Buffer, offset: number): { input: RtspInput; next: number } | undefined {
+    const fatal = (reason: string): { input: RtspInput; next: number } => ({
       input: { kind: 'malformed', status: 400, reason, fatal: true },
       next: buf.length,
     });
@@ -119,23 +129,10 @@ export class RtspParser {
     return undefined;
   }
 
-  private message(lines: string[], body: Buffer): ClientInput {
-    const bad = (reason: string, cseq?: string): ClientInput => ({ kind: 'malformed', status: 400, reason, fatal: false, ...(cseq ? { cseq } : {}) });
-    const headers = new Map<string, string[]>();
-    let badLine = false;
-    for (const line of lines.slice(1)) {
-      // Folded continuation lines are obsolete; nobody sends them to a camera.
-      const colon = line.indexOf(':');
-      const name = colon > 0 ? line.slice(0, colon) : '';
-      if (!TCHAR.test(name)) {
-        badLine = true;
-        continue;
-      }
-      const key = name.toLowerCase();
-      const values = headers.get(key) ?? [];
-      values.push(line.slice(colon + 1).trim());
-      headers.set(key, values);
-    }
+  private message(lines: string[], body: Buffer): RtspInput {
+    if (this.role === 'client' && lines[0]?.startsWith('RTSP/') === true) return this.response(lines, body);
+    const bad = (reason: string, cseq?: string): RtspInput => ({ kind: 'malformed', status: 400, reason, fatal: false, ...(cseq ? { cseq } : {}) });
+    const { headers, fields, badLine } = headerMap(lines.slice(1));
     // Found first, so that even a 400 can echo it.
     const cseqs = headers.get('cseq') ?? [];
     const cseq = cseqs.length === 1 && DIGITS.test(cseqs[0] ?? '') ? cseqs[0] : undefined;
@@ -148,8 +145,45 @@ export class RtspParser {
     if (!/^RTSP\/\d\.\d$/.test(version)) return bad('not an RTSP request', cseq);
     if (version !== 'RTSP/1.0') return { kind: 'malformed', status: 505, reason: `unsupported version ${version}`, fatal: false, ...(cseq ? { cseq } : {}) };
     if (cseq === undefined) return bad(cseqs.length === 0 ? 'missing CSeq' : 'invalid CSeq');
-    return { kind: 'request', request: { method, uri, headers, body, cseq } };
+    return { kind: 'request', request: { method, uri, headers, fields, body, cseq } };
   }
+
+  /** A status line and its headers; a broken one is fatal, since a client cannot answer a response. */
+  private response(lines: string[], body: Buffer): RtspInput {
+    const m = STATUS_LINE.exec(lines[0] ?? '');
+    const { headers, fields, badLine } = headerMap(lines.slice(1));
+    if (!m || badLine || lines.length - 1 > this.limits.maxHeaders) {
+      return { kind: 'malformed', status: 400, reason: 'malformed response', fatal: true };
+    }
+    const cseqs = headers.get('cseq') ?? [];
+    const cseq = cseqs.length === 1 && DIGITS.test(cseqs[0] ?? '') ? cseqs[0] : undefined;
+    return {
+      kind: 'response',
+      response: { version: `RTSP/${m[1] ?? ''}`, status: Number(m[2]), reason: m[3] ?? '', headers, fields, body, ...(cseq ? { cseq } : {}) },
+    };
+  }
+}
+
+function headerMap(lines: readonly string[]): { headers: Map<string, string[]>; fields: Array<[string, string]>; badLine: boolean } {
+  const headers = new Map<string, string[]>();
+  const fields: Array<[string, string]> = [];
+  let badLine = false;
+  for (const line of lines) {
+    // Folded continuation lines are obsolete; nobody sends them to a camera.
+    const colon = line.indexOf(':');
+    const name = colon > 0 ? line.slice(0, colon) : '';
+    if (!TCHAR.test(name)) {
+      badLine = true;
+      continue;
+    }
+    const key = name.toLowerCase();
+    const values = headers.get(key) ?? [];
+    const value = line.slice(colon + 1).trim();
+    values.push(value);
+    headers.set(key, values);
+    fields.push([name, value]);
+  }
+  return { headers, fields, badLine };
 }
 
 /** Content-Length frames the body: anything but one clean number (or several equal ones) makes the stream unframeable. */
