@@ -164,26 +164,29 @@ describe('a camera recorded on a real single-node cluster', () => {
     const forwarder = await waitFor('the forwarder pod Ready', 120_000, async () => readyPod(await pods(`app.kubernetes.io/component=forwarder,shifu-rtsp/device=${DEVICE}`)), diag);
     expect(forwarder.spec.containers[0]?.image).toBe(cluster.image);
     const url = `rtsp://deviceshifu-${DEVICE}.${NS}.svc.cluster.local:554${camera.path}`;
-    const player = {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'player', namespace: NS, labels: { 'app.kubernetes.io/name': 'shifu-rtsp', 'app.kubernetes.io/component': 'test-player' } },
-      spec: {
-        restartPolicy: 'Never',
-        automountServiceAccountToken: false,
-        containers: [{ name: 'ffmpeg', image: cluster.image, command: ['ffmpeg', '-hide_banner', '-nostats', '-rtsp_transport', 'tcp', '-i', url, '-frames:v', '50', '-f', 'null', '-'] }],
-      },
-    };
-    await k.run(['apply', '-f', '-'], JSON.stringify(player));
-    const phase = await waitFor('the player pod to finish', 120_000, async () => {
-      const p = await k.json<Pod>(['-n', NS, 'get', 'pod', 'player']);
-      return p.status.phase === 'Succeeded' || p.status.phase === 'Failed' ? p.status.phase : undefined;
-    }, diag);
-    const logs = await k.run(['-n', NS, 'logs', 'player']);
-    expect(phase, logs).toBe('Succeeded');
-    expect(logs).toMatch(/Stream #0:0.*Video: h264/);
-    expect(logs).toMatch(/frame=\s*50\b/);
-    await k.run(['-n', NS, 'delete', 'pod', 'player', '--wait=false']);
+    // Over interleaved TCP, and with ffmpeg's default (UDP first): the forwarder's RTSP mode sends RTP from its pod.
+    for (const [name, transport] of [['player-tcp', ['-rtsp_transport', 'tcp']], ['player-default', []]] as const) {
+      const player = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: NS, labels: { 'app.kubernetes.io/name': 'shifu-rtsp', 'app.kubernetes.io/component': 'test-player' } },
+        spec: {
+          restartPolicy: 'Never',
+          automountServiceAccountToken: false,
+          containers: [{ name: 'ffmpeg', image: cluster.image, command: ['ffmpeg', '-hide_banner', '-nostats', ...transport, '-i', url, '-frames:v', '50', '-f', 'null', '-'] }],
+        },
+      };
+      await k.run(['apply', '-f', '-'], JSON.stringify(player));
+      const phase = await waitFor(`${name} to finish`, 120_000, async () => {
+        const p = await k.json<Pod>(['-n', NS, 'get', 'pod', name]);
+        return p.status.phase === 'Succeeded' || p.status.phase === 'Failed' ? p.status.phase : undefined;
+      }, diag);
+      const logs = await k.run(['-n', NS, 'logs', name]);
+      expect(phase, logs).toBe('Succeeded');
+      expect(logs).toMatch(/Stream #0:0.*Video: h264/);
+      expect(logs).toMatch(/frame=\s*50\b/);
+      await k.run(['-n', NS, 'delete', 'pod', name, '--wait=false']);
+    }
   });
 
   it('4. /record/on creates the recorder, which records through the forwarder Service onto the PV', async () => {
