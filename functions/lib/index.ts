@@ -30,6 +30,6 @@ export { backoffDelay, sleep, type BackoffPolicy } from './backoff.js';
 export { ScrapedMetrics } from './metrics.js';
 export { startProbeServer, type ProbeAnswer, type ProbeHandler, type ProbeRoutes, type ProbeServer } from './probe-server.js';
 export { freeLoopbackPort } from './ports.js';
-export { DNS_1123_LABEL, sha256OfFile } from './files.js';
+export { DNS_1123_LABEL, moveNoReplace, sha256OfFile, syncDir } from './files.js';
 export { http, requestFor } from './node-http.js';
 export { parseJsonLines } from './json-lines.js';
