@@ -2,7 +2,7 @@ import { mkdir, readdir, rename, rm, stat, statfs, unlink, utimes } from 'node:f
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { moveNoReplace, sha256OfFile, syncDir, type Logger } from '../lib/index.js';
-import { appendToJournal, journalPathOf, readJournal, stateDirOf } from './journal.js';
+import { appendToJournal, journalFromEnd, journalPathOf, lastJournaled, stateDirOf } from './journal.js';
 import { probeFile } from './probe.js';
 import { RECORDING_RULES, type ContainerFormat, type RecordingPlan } from './plan.js';
 import { compactUtc, isSegmentFileName, type Segment } from './segment.js';
@@ -66,10 +66,9 @@ export class SegmentStore {
     await mkdir(this.workDir, { recursive: true });
     await mkdir(this.stateDir, { recursive: true });
     // A torn last line from a power cut is skipped: the file itself is still found by recovery or retention.
-    for (const segment of await readJournal(this.journalPath)) {
-      this.nextSequence = Math.max(this.nextSequence, segment.sequence + 1);
-      this.last = segment;
-    }
+    // Only the last line counts, so only the end is read: a journal grows for as long as the camera records.
+    this.last = await lastJournaled(this.journalPath);
+    if (this.last) this.nextSequence = this.last.sequence + 1;
   }
 
   get lastSegment(): Segment | null {
@@ -211,7 +210,9 @@ export class SegmentStore {
     if (left.length === 0) return 0;
     let completed = 0;
     // Finishers are serial, so only the newest entries can be in the window; a few more cost one stat each.
-    for (const entry of (await readJournal(this.journalPath)).slice(-JOURNAL_ENTRIES_TO_COMPLETE)) {
+    const newest: Segment[] = [];
+    for await (const entry of journalFromEnd(this.journalPath)) if (newest.push(entry) >= JOURNAL_ENTRIES_TO_COMPLETE) break;
+    for (const entry of newest) {
       const target = path.join(this.o.root, ...entry.file.split('/'));
       const final = await stat(target).catch(() => null);
       if (final) {

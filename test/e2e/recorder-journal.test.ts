@@ -1,7 +1,7 @@
 // The journal's promises under crashes: every finished file is journaled, nothing is journaled twice.
 import { execFileSync } from 'node:child_process';
 import { statSync, watch, type FSWatcher } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startGstCamera, type GstCamera } from './fixtures/camera.js';
@@ -142,5 +142,47 @@ describe('recorder journal: crash windows', () => {
     }
     // Only the segment ffmpeg was writing at the kill is recovered as new; nothing is left behind.
     expect(await readdir(path.join(out, 'cam', '.recording'))).toEqual([]);
+  });
+});
+
+describe('recorder journal: torn lines and size', () => {
+  it('a torn last line from a power cut does not swallow the next segment\'s line', async () => {
+    const cam = await camera({ video: 'h264', audio: 'none', gop: 25 });
+    const out = path.join(scratch.dir, 'torn');
+    const args = ['--url', cam.url, '--out', out, '--device', 'cam', '--segment-seconds', '2', '--no-align-to-clock'];
+    const rec = await recorder(args);
+    await rec.waitFor<Status>('/record/status', (s) => (s.lastSegment?.sequence ?? 0) >= 1, 30_000);
+    await rec.stop('SIGTERM');
+    const before = await journalLines(out, 'cam');
+    // What a power cut in the middle of an append leaves: half a line, no newline.
+    await appendFile(path.join(out, '.shifu-rtsp', 'cam', 'segments.jsonl'), '{"file":"cam/cam_20261203T0');
+
+    const again = await recorder(args);
+    await again.waitFor<Status>('/record/status', (s) => (s.lastSegment?.sequence ?? 0) >= before.at(-1)!.sequence + 2, 30_000);
+    await again.stop('SIGTERM');
+    const journal = await expectJournalCoversFiles(out, 'cam');
+    expect(journal.map((s) => s.sequence)).toEqual(journal.map((_s, i) => i + 1));
+  });
+
+  it('starts on a journal too big to read whole (600 MB) and goes on numbering from its last line', async () => {
+    const cam = await camera({ video: 'h264', audio: 'none', gop: 25 });
+    const out = path.join(scratch.dir, 'big');
+    const stateDir = path.join(out, '.shifu-rtsp', 'cam');
+    await mkdir(stateDir, { recursive: true });
+    // Years of 2 s segments: more text than one JavaScript string can hold (V8: 512 MiB).
+    const line = (sequence: number): string =>
+      `${JSON.stringify({ file: `cam/cam_2020${String(sequence).padStart(10, '0')}.mp4`, device: 'cam', sequence, note: 'x'.repeat(500) })}\n`;
+    const handle = await open(path.join(stateDir, 'segments.jsonl'), 'w');
+    const lines = 1_000_000;
+    const block = Buffer.from(Array.from({ length: 1000 }, (_v, i) => line(i + 1)).join(''));
+    for (let i = 0; i < lines / 1000 - 1; i++) await handle.write(block);
+    await handle.write(Array.from({ length: 1000 }, (_v, i) => line(lines - 999 + i)).join(''));
+    await handle.close();
+    scratch.defer(() => import('node:fs/promises').then((fs) => fs.rm(out, { recursive: true, force: true })));
+
+    const rec = await recorder(['--url', cam.url, '--out', out, '--device', 'cam', '--segment-seconds', '2', '--no-align-to-clock']);
+    const status = await rec.waitFor<Status>('/record/status', (s) => s.lastSegment !== null && s.lastSegment.file.startsWith('cam/cam_2026'), 30_000);
+    expect(status.lastSegment?.sequence).toBe(lines + 1);
+    await rec.stop('SIGTERM');
   });
 });
