@@ -1,24 +1,8 @@
-import { readFileSync } from 'node:fs';
+// The recorder's settings: flags and environment variables, parsed once with zod at start-up.
 import { z } from 'zod';
-import {
-  ConfigError,
-  DNS_1123_LABEL,
-  createLogger,
-  defineCommand,
-  locateFfmpeg,
-  locateFfprobe,
-  onShutdown,
-  registerSecret,
-  zHostPort,
-  zSeconds,
-  type OptionSpecs,
-} from '../lib/index.js';
-import { attachEvents, eventOptions } from '../events/index.js';
-import { parseCameraAddress, zCameraUrl } from './camera.js';
-import { serveRecorderApi } from './http.js';
-import { recorderMetrics } from './metrics.js';
+import { DNS_1123_LABEL, zHostPort, zSeconds, type OptionSpecs } from '../lib/index.js';
+import { zCameraUrl } from './camera.js';
 import { AUDIO_MODES, CONTAINER_FORMATS, type AudioMode, type ContainerFormat } from './plan.js';
-import { Recorder } from './recorder.js';
 
 const UNITS: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12, ki: 2 ** 10, mi: 2 ** 20, gi: 2 ** 30, ti: 2 ** 40 };
 
@@ -143,64 +127,3 @@ export const recorderOptions = {
   },
 } satisfies OptionSpecs;
 
-export const recorderCommand = defineCommand({
-  name: 'recorder',
-  summary: 'record one camera into segment files, with an HTTP API to switch recording on and off',
-  details: [
-    'Files: <out>/<device>/<device>_<UTC start>.<ext>; open segments live in <out>/<device>/.recording/.',
-    'HTTP: POST /record/on, POST /record/off, GET /record/status, /health, /ready, /metrics.',
-    'SIGTERM stops like /record/off, then exits 0.',
-    'Events: with --sink (K_SINK), one CloudEvent per finished segment, queued in <out>/.shifu-rtsp/<device>/outbox/.',
-  ].join('\n'),
-  options: { ...recorderOptions, ...eventOptions },
-  async run(config, ctx) {
-    let password = ctx.env.PasswordSecret || undefined;
-    if (config.passwordFile) {
-      try {
-        password = readFileSync(config.passwordFile, 'utf8').replace(/\r?\n$/, '');
-      } catch (err) {
-        throw new ConfigError(`invalid --password-file: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-      }
-    }
-    const camera = parseCameraAddress(config.url, config.username, password);
-    registerSecret(camera.password);
-    const log = createLogger('recorder').child({ device: config.device });
-    const recorder = new Recorder(
-      {
-        device: config.device,
-        camera,
-        out: config.out,
-        segmentSeconds: config.segmentSeconds,
-        format: config.format,
-        audio: config.audio,
-        transport: config.transport,
-        alignToClock: config.alignToClock,
-        watchdogSeconds: config.watchdogSeconds,
-        retention: { retainHours: config.retainHours, retainBytes: config.retainBytes, minFreePercent: config.minFreePercent },
-        ffmpeg: locateFfmpeg(ctx.env),
-        ffprobe: locateFfprobe(ctx.env),
-      },
-      log,
-    );
-    log.info({ camera: camera.displayUrl, out: config.out, format: config.format, segmentSeconds: config.segmentSeconds }, 'starting');
-    // Before open(): segments crash recovery finishes there are announced too (recovered: true).
-    const announcer = await attachEvents(recorder, config, log);
-    await recorder.open();
-    const metrics = recorderMetrics(recorder);
-    announcer.metrics(metrics);
-    const app = await serveRecorderApi(recorder, config.httpListen, log, metrics);
-    log.info({ listen: { address: config.httpListen.host, port: app.port } }, 'http api listening');
-    if (!config.idle) recorder.on();
-    await new Promise<void>((resolve) => {
-      onShutdown(async () => {
-        const status = await recorder.close();
-        // After the recorder: its last segment's event is queued before the flush.
-        await announcer.close();
-        await app.close();
-        log.info({ lastSegment: status.lastSegment?.file ?? null }, 'stopped');
-        resolve();
-      }, log);
-    });
-    return 0;
-  },
-});
