@@ -16,3 +16,17 @@ export {
 } from './plan.js';
 export { compactUtc, isSegmentFileName, type Segment } from './segment.js';
 export { classifyFailure, type Failure, type FailureKind } from './failure.js';
+export {
+  appendToJournal,
+  JOURNAL_FILE,
+  journaledAfter,
+  journalFromEnd,
+  journalPathOf,
+  journalRelativePath,
+  lastJournaled,
+  parseJournal,
+  parseJournalLines,
+  readJournal,
+  stateDirOf,
+  type JournalLine,
+} from './journal.js';

@@ -12,14 +12,27 @@ export function stateDirOf(root: string, device: string): string {
   return path.join(root, '.shifu-rtsp', device);
 }
 
+/** `.shifu-rtsp/<device>/segments.jsonl`, relative to the storage root, with `/` (also for a pod's path). */
+export function journalRelativePath(device: string): string {
+  return `.shifu-rtsp/${device}/${JOURNAL_FILE}`;
+}
+
 /** `<root>/.shifu-rtsp/<device>/segments.jsonl`. */
 export function journalPathOf(root: string, device: string): string {
   return path.join(stateDirOf(root, device), JOURNAL_FILE);
 }
 
+/** A journal line as readers outside the recorder take it: the file it names, other fields when present. */
+export type JournalLine = Partial<Segment> & { readonly file: string };
+
+/** Journal lines that name a file; a torn or foreign line is skipped. */
+export function parseJournalLines(text: string): JournalLine[] {
+  return parseJsonLines(text).filter((v): v is JournalLine => typeof (v as Partial<Segment> | null)?.file === 'string');
+}
+
 /** Journal lines as segments; a torn or foreign line is skipped (the file it named is found by recovery). */
 export function parseJournal(text: string): Segment[] {
-  return parseJsonLines(text).filter((v): v is Segment => typeof (v as Partial<Segment> | null)?.sequence === 'number');
+  return parseJournalLines(text).filter((v): v is Segment => typeof v.sequence === 'number');
 }
 
 /** Every segment in the journal file, oldest first ([] before the first one). For readers that need all. */

@@ -50,7 +50,8 @@ export class SegmentStore {
   readonly deviceDir: string;
   readonly workDir: string;
   readonly stateDir: string;
-  private readonly journalPath: string;
+  /** The journal of finished segments (see `journal.ts`). */
+  readonly journalPath: string;
   private nextSequence = 1;
   private last: Segment | null = null;
 

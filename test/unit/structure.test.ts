@@ -23,6 +23,14 @@ function importsOf(file: string): string[] {
 }
 
 describe('structure', () => {
+  it('the journal path and format are coded only in the recorder module', () => {
+    const offenders = sources()
+      .filter((f) => moduleOf(f) !== 'recorder' && moduleOf(f) !== 'lib')
+      .filter((f) => /['"`]segments\.jsonl['"`]|parseJsonLines/.test(readFileSync(f, 'utf8')))
+      .map((f) => path.relative(ROOT, f));
+    expect(offenders).toEqual([]);
+  });
+
   it('modules import each other without a cycle, and command wiring is not in a module index', () => {
     const edges = new Map<string, Set<string>>();
     for (const file of sources()) {
