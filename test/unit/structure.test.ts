@@ -60,4 +60,13 @@ describe('structure', () => {
       .map((f) => path.relative(ROOT, f));
     expect(wiring).toEqual([]);
   });
+
+  it('imports packages only through their public entry points, never their dist/ files', () => {
+    const deep = sources().flatMap((f) =>
+      importsOf(f)
+        .filter((spec) => !spec.startsWith('.') && /^(?:@[^/]+\/)?[^/@]+\/(?:dist|lib|build|src)\//.test(spec))
+        .map((spec) => `${path.relative(ROOT, f)}: ${spec}`),
+    );
+    expect(deep).toEqual([]);
+  });
 });
