@@ -71,10 +71,17 @@ const ON_FAILURE: Readonly<Record<FailureKind, { state: RecorderState; retry: Ba
   stalled: { state: 'reconnecting', retry: RETRY, pollCamera: true },
   'not-found': { state: 'reconnecting', retry: RETRY, pollCamera: false },
   media: { state: 'reconnecting', retry: RETRY, pollCamera: false },
-  unauthorized: { state: 'unauthorized', retry: { baseMs: 30_000, maxMs: 300_000 }, pollCamera: false },
+  // Retried soon, but only until MAX_FAILED_LOGINS: cameras lock the account after a few (see supervise).
+  unauthorized: { state: 'unauthorized', retry: { baseMs: 2000, maxMs: 10_000 }, pollCamera: false },
   disk: { state: 'error', retry: RETRY, pollCamera: false },
   'refused-plan': { state: 'error', retry: { baseMs: 60_000, maxMs: 600_000 }, pollCamera: false },
 };
+
+/**
+ * Failed logins in a row after which the recorder stops trying until the next /record/on or restart:
+ * Hikvision and Dahua lock the account (and, behind the forwarder's one address, every viewer) after 5.
+ */
+export const MAX_FAILED_LOGINS = 3;
 
 /** Answers true when something speaks RTSP at the address (any status, even 401): the camera is back. */
 function rtspAnswers(host: string, port: number, url: string, timeoutMs = 1500): Promise<boolean> {
@@ -171,7 +178,8 @@ export class Recorder {
 
   /** Switches recording on; idempotent. Resolves at once: the state tells how the camera answers. */
   on(): RecorderStatus {
-    if (this.desired !== 'on') {
+    // Also after the recorder stopped trying (wrong password): an explicit on is the user's go-ahead.
+    if (this.desired !== 'on' || this.loop === null) {
       this.desired = 'on';
       this.log.info({ camera: this.settings.camera.displayUrl }, 'recording switched on');
       this.loop ??= this.supervise().finally(() => (this.loop = null));
@@ -188,6 +196,8 @@ export class Recorder {
     if (run) await run.stop();
     await this.loop;
     await this.finishing;
+    // A loop that stopped trying left its state (unauthorized); off is idle.
+    this.setState('idle');
     return this.status();
   }
 
@@ -208,6 +218,7 @@ export class Recorder {
 
   private async supervise(): Promise<void> {
     let attempt = 0;
+    let failedLogins = 0;
     let failure: Failure | null = null;
     while (this.desired === 'on') {
       this.wake = new AbortController();
@@ -219,6 +230,15 @@ export class Recorder {
       if (this.desired !== 'on') break;
       if (outcome.recorded) attempt = 0;
       failure = outcome.failure;
+      failedLogins = failure.kind === 'unauthorized' ? failedLogins + 1 : 0;
+      if (failedLogins >= MAX_FAILED_LOGINS) {
+        const message =
+          `${failure.message}. The camera refused the login ${failedLogins} times in a row: stopped trying, so that it ` +
+          'does not lock the account. Fix the user name or password, then POST /record/on (or restart the recorder).';
+        this.setState('unauthorized', { kind: 'unauthorized', message });
+        this.log.error({ reason: 'unauthorized', failedLogins }, 'camera refused the login; stopped trying until /record/on');
+        return;
+      }
       const handling = ON_FAILURE[failure.kind];
       this.setState(handling.state, failure);
       if (failure.kind === 'disk') await this.sweep();

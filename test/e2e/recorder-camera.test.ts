@@ -1,0 +1,91 @@
+// What the recorder does to a camera that says no, or to something that is not a camera.
+import net from 'node:net';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { startGstCamera, type GstCamera } from './fixtures/camera.js';
+import { startCli, type CliProcess } from './support/recorder-process.js';
+import { useScratch } from '../support/scratch.js';
+
+interface Status {
+  state: string;
+  recording: boolean;
+  lastError: { kind: string; message: string } | null;
+  counters: Record<string, number>;
+}
+
+const scratch = useScratch('shifu-cam-');
+
+async function camera(opts: Parameters<typeof startGstCamera>[0]): Promise<GstCamera> {
+  const cam = await startGstCamera(opts);
+  scratch.defer(() => cam.stop());
+  return cam;
+}
+
+async function recorder(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliProcess> {
+  const proc = await startCli('recorder', args, env);
+  scratch.defer(() => proc.stop('SIGKILL'));
+  return proc;
+}
+
+/** A TCP relay in front of the camera that counts what clients send: RTSP requests and login attempts. */
+interface Tap {
+  readonly port: number;
+  readonly connections: number;
+  /** Requests carrying credentials (`Authorization:`): each is one login the camera judges. */
+  readonly logins: number;
+}
+
+async function tap(targetPort: number): Promise<Tap> {
+  const counts = { connections: 0, logins: 0 };
+  const server = net.createServer((client) => {
+    counts.connections++;
+    const upstream = net.connect({ host: '127.0.0.1', port: targetPort });
+    client.on('data', (chunk) => {
+      counts.logins += (chunk.toString('latin1').match(/^Authorization:/gim) ?? []).length;
+    });
+    client.pipe(upstream).pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  scratch.defer(() => new Promise((resolve) => server.close(resolve)));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port,
+    get connections() {
+      return counts.connections;
+    },
+    get logins() {
+      return counts.logins;
+    },
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('recorder: a camera that refuses the password', () => {
+  it('stops after 3 failed logins, stays unauthorized saying so, and tries again only on /record/on', async () => {
+    const cam = await camera({ video: 'h264', audio: 'none', user: 'admin', password: 'right-one' });
+    const relay = await tap(cam.port);
+    const out = path.join(scratch.dir, 'lockout');
+    const args = ['--url', `rtsp://127.0.0.1:${relay.port}${cam.path}`, '--out', out, '--device', 'cam', '--username', 'admin'];
+    const rec = await recorder(args, { PasswordSecret: 'wrong-one' });
+    const stopped = await rec.waitFor<Status>('/record/status', (s) => s.state === 'unauthorized' && /stopped trying/i.test(s.lastError?.message ?? ''), 45_000);
+    expect(stopped.lastError?.kind).toBe('unauthorized');
+    expect(stopped.lastError?.message).toMatch(/3 /);
+    expect(stopped.lastError?.message).toMatch(/\/record\/on/);
+    expect(relay.logins).toBe(3);
+    // A camera that locks accounts after 5 failures must never get a 4th from this start.
+    await sleep(15_000);
+    expect(relay.logins).toBe(3);
+    expect((await rec.json<Status>('GET', '/record/status')).body.state).toBe('unauthorized');
+
+    const on = await rec.json<Status>('POST', '/record/on');
+    expect(on.status).toBe(200);
+    await rec.waitFor<Status>('/record/status', () => relay.logins > 3, 20_000);
+    await rec.waitFor<Status>('/record/status', (s) => s.state === 'unauthorized' && /stopped trying/i.test(s.lastError?.message ?? '') && relay.logins >= 6, 45_000);
+    expect(relay.logins).toBe(6);
+    expect(await rec.stop('SIGTERM')).toBe(0);
+    expect(rec.output()).not.toContain('wrong-one');
+  });
+});
