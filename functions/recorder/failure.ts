@@ -7,6 +7,7 @@ export type FailureKind =
   | 'disk' // ENOSPC or the volume is read-only
   | 'stalled' // the watchdog saw no media
   | 'refused-plan' // codec/container combination cannot work
+  | 'not-rtsp' // something answers at the address, but not RTSP (web UI, TLS, garbage)
   | 'media'; // anything else ffmpeg gave up on
 
 export interface Failure {

@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events';
-import net from 'node:net';
 import { backoffDelay, sleep, type BackoffPolicy, type Logger } from '../lib/index.js';
 import type { CameraAddress } from './camera.js';
 import type { Failure, FailureKind } from './failure.js';
 import { FfmpegRun, type ClosedSegment } from './ffmpeg-run.js';
 import { planRecording, PlanRefusedError, type AudioMode, type ContainerFormat, type RecordingPlan } from './plan.js';
 import { probeStream, ProbeError } from './probe.js';
+import { askRtsp } from './rtsp-check.js';
 import { applyRetention, type Deletion, type RetentionPolicy } from './retention.js';
 import type { Segment } from './segment.js';
 import { compactUtc } from './segment.js';
@@ -75,6 +75,8 @@ const ON_FAILURE: Readonly<Record<FailureKind, { state: RecorderState; retry: Ba
   unauthorized: { state: 'unauthorized', retry: { baseMs: 2000, maxMs: 10_000 }, pollCamera: false },
   disk: { state: 'error', retry: RETRY, pollCamera: false },
   'refused-plan': { state: 'error', retry: { baseMs: 60_000, maxMs: 600_000 }, pollCamera: false },
+  // A web UI, TLS or garbage on the port: someone must fix the address; retried 30 s up to 10 min apart.
+  'not-rtsp': { state: 'error', retry: { baseMs: 60_000, maxMs: 600_000 }, pollCamera: false },
 };
 
 /**
@@ -82,22 +84,6 @@ const ON_FAILURE: Readonly<Record<FailureKind, { state: RecorderState; retry: Ba
  * Hikvision and Dahua lock the account (and, behind the forwarder's one address, every viewer) after 5.
  */
 export const MAX_FAILED_LOGINS = 3;
-
-/** Answers true when something speaks RTSP at the address (any status, even 401): the camera is back. */
-function rtspAnswers(host: string, port: number, url: string, timeoutMs = 1500): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.on('error', () => done(false));
-    socket.on('connect', () => socket.write(`OPTIONS ${url} RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: shifu-rtsp\r\n\r\n`));
-    socket.on('data', (chunk) => done(chunk.toString('latin1').startsWith('RTSP/1.0')));
-    socket.on('end', () => done(false));
-  });
-}
 
 /**
  * The long-lived recorder of one camera. It owns the desired state (on/off) and restarts a short-lived
@@ -259,7 +245,8 @@ export class Recorder {
     while (!signal.aborted && Date.now() < deadline) {
       await sleep(Math.min(1000, deadline - Date.now()), signal);
       if (signal.aborted || Date.now() >= deadline) return;
-      if (await rtspAnswers(host, port, displayUrl)) return;
+      // Back as RTSP: retry now. Something else answering: retry now too, and learn it is not-rtsp (no polling).
+      if ((await askRtsp(host, port, displayUrl)).kind !== 'none') return;
     }
   }
 
@@ -271,7 +258,7 @@ export class Recorder {
       const stream = await probeStream({ ffprobe: s.ffprobe, mediaUrl: s.camera.mediaUrl, transport: s.transport });
       plan = planRecording(stream, s.format, s.audio);
     } catch (err) {
-      if (err instanceof ProbeError) return { recorded: false, failure: err.failure };
+      if (err instanceof ProbeError) return { recorded: false, failure: await this.explain(err.failure) };
       if (err instanceof PlanRefusedError) return { recorded: false, failure: { kind: 'refused-plan', message: err.message } };
       return { recorded: false, failure: { kind: 'media', message: (err as Error).message } };
     }
@@ -319,6 +306,15 @@ export class Recorder {
     if (recorded) this.counters.ffmpegRestarts += exit.failure ? 1 : 0;
     if (exit.failure && recorded) this.interruptedAt = Date.now();
     return { recorded, failure: exit.failure ?? { kind: 'media', message: 'ffmpeg stopped' } };
+  }
+
+  /** A probe that found no stream: if something other than RTSP answers at the address, say what. */
+  private async explain(failure: Failure): Promise<Failure> {
+    if (failure.kind !== 'unreachable' && failure.kind !== 'media') return failure;
+    const { host, port, displayUrl } = this.settings.camera;
+    const answer = await askRtsp(host, port, displayUrl);
+    if (answer.kind !== 'other') return failure;
+    return { kind: 'not-rtsp', message: `${displayUrl} answers, but not as an RTSP camera: it answered ${answer.answer}` };
   }
 
   private enqueueFinish(closed: ClosedSegment, run: FfmpegRun, plan: RecordingPlan, gapBeforeSeconds: number): void {

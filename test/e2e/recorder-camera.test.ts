@@ -1,4 +1,5 @@
 // What the recorder does to a camera that says no, or to something that is not a camera.
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -87,5 +88,27 @@ describe('recorder: a camera that refuses the password', () => {
     expect(relay.logins).toBe(6);
     expect(await rec.stop('SIGTERM')).toBe(0);
     expect(rec.output()).not.toContain('wrong-one');
+  });
+});
+
+describe('recorder: an address that answers but is not an RTSP camera', () => {
+  it('reports a web server as error with its answer, and does not poll it', async () => {
+    // The camera's web UI on the port given as RTSP: Node's HTTP server answers every request with its page.
+    let requests = 0;
+    const web = http.createServer((_req, res) => res.end('camera web UI'));
+    web.on('connection', (socket) => socket.on('data', () => requests++));
+    await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
+    scratch.defer(() => new Promise((resolve) => web.close(resolve)));
+    const port = (web.address() as net.AddressInfo).port;
+    const out = path.join(scratch.dir, 'web-ui');
+    const rec = await recorder(['--url', `rtsp://127.0.0.1:${port}/stream`, '--out', out, '--device', 'cam']);
+    const failed = await rec.waitFor<Status>('/record/status', (s) => s.state === 'error', 30_000);
+    expect(failed.lastError?.kind).toBe('not-rtsp');
+    expect(failed.lastError?.message).toContain('HTTP/1.1 200 OK');
+    const seen = requests;
+    await sleep(25_000);
+    // Not an RTSP OPTIONS a second (the old polling), not a probe every few seconds: nothing, until the slow retry.
+    expect(requests - seen).toBe(0);
+    expect((await rec.json<Status>('GET', '/record/status')).body.state).toBe('error');
   });
 });
