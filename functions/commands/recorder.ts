@@ -1,6 +1,6 @@
 // `shifu-rtsp recorder`: wires the recorder, its HTTP API, metrics and events to the process.
 import { readFileSync } from 'node:fs';
-import { ConfigError, createLogger, defineCommand, locateFfmpeg, locateFfprobe, onShutdown, registerSecret } from '../lib/index.js';
+import { ConfigError, createLogger, defineCommand, locateFfmpeg, locateFfprobe, onShutdown, registerSecret, requireFfmpeg5 } from '../lib/index.js';
 import { attachEvents, eventOptions } from '../events/index.js';
 import { parseCameraAddress, Recorder, recorderMetrics, recorderOptions, serveRecorderApi } from '../recorder/index.js';
 
@@ -25,6 +25,10 @@ export const recorderCommand = defineCommand({
     }
     const camera = parseCameraAddress(config.url, config.username, password);
     registerSecret(camera.password);
+    const ffmpeg = locateFfmpeg(ctx.env);
+    const ffprobe = locateFfprobe(ctx.env);
+    requireFfmpeg5('ffmpeg', ffmpeg);
+    requireFfmpeg5('ffprobe', ffprobe);
     const log = createLogger('recorder').child({ device: config.device });
     const recorder = new Recorder(
       {
@@ -38,8 +42,8 @@ export const recorderCommand = defineCommand({
         alignToClock: config.alignToClock,
         watchdogSeconds: config.watchdogSeconds,
         retention: { retainHours: config.retainHours, retainBytes: config.retainBytes, minFreePercent: config.minFreePercent },
-        ffmpeg: locateFfmpeg(ctx.env),
-        ffprobe: locateFfprobe(ctx.env),
+        ffmpeg,
+        ffprobe,
       },
       log,
     );

@@ -14,7 +14,7 @@ export {
 } from './config.js';
 export { createLogger, type Logger } from './log.js';
 export { redact, redactDeep, registerSecret } from './redact.js';
-export { locateFfmpeg, locateFfprobe, ToolNotFoundError } from './ffmpeg.js';
+export { locateFfmpeg, locateFfprobe, parseFfmpegVersion, requireFfmpeg5, ToolNotFoundError } from './ffmpeg.js';
 export { onShutdown, type ShutdownHandler } from './shutdown.js';
 export { defineCommand, type Command, type CommandContext } from './command.js';
 export {

@@ -1,10 +1,12 @@
 // What the recorder does to a camera that says no, or to something that is not a camera.
+import { spawn } from 'node:child_process';
+import { chmod, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startGstCamera, type GstCamera } from './fixtures/camera.js';
-import { startCli, type CliProcess } from './support/recorder-process.js';
+import { CLI, startCli, type CliProcess } from './support/recorder-process.js';
 import { useScratch } from '../support/scratch.js';
 
 interface Status {
@@ -110,5 +112,42 @@ describe('recorder: an address that answers but is not an RTSP camera', () => {
     // Not an RTSP OPTIONS a second (the old polling), not a probe every few seconds: nothing, until the slow retry.
     expect(requests - seen).toBe(0);
     expect((await rec.json<Status>('GET', '/record/status')).body.state).toBe('error');
+  });
+});
+
+describe('recorder: ffmpeg older than 5.0', () => {
+  /** Stands in for Ubuntu 22.04's binaries (no 4.x build is installable here): what `-version` prints. */
+  async function oldTool(name: string): Promise<string> {
+    const file = path.join(scratch.dir, `old-${name}`);
+    await writeFile(file, `#!/bin/sh\necho "${name} version 4.4.2-0ubuntu0.22.04.1 Copyright (c) 2000-2021 the FFmpeg developers"\n`);
+    await chmod(file, 0o755);
+    return file;
+  }
+
+  async function run(env: NodeJS.ProcessEnv): Promise<{ code: number | null; stderr: string }> {
+    const child = spawn(process.execPath, [CLI, 'recorder', '--url', 'rtsp://127.0.0.1:9/stream', '--out', path.join(scratch.dir, 'old'), '--device', 'cam', '--http-listen', '127.0.0.1:0'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    clearTimeout(timer);
+    return { code, stderr };
+  }
+
+  it('refuses to start (exit 2) with an ffmpeg 4.4, naming the version, since its RTSP -timeout means listen', async () => {
+    const result = await run({ FFMPEG_PATH: await oldTool('ffmpeg') });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('ffmpeg 4.4.2');
+    expect(result.stderr).toMatch(/5\.0/);
+  });
+
+  it('checks ffprobe too: a new ffmpeg with an old ffprobe is refused', async () => {
+    const result = await run({ FFPROBE_PATH: await oldTool('ffprobe') });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('ffprobe 4.4.2');
   });
 });

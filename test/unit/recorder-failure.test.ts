@@ -17,3 +17,13 @@ describe('what a non-RTSP answer is reported as', () => {
     expect(describeAnswer(Buffer.from([0x00, 0xff, 0x10, 0x80]))).toBe('4 bytes that are not text (00 ff 10 80)');
   });
 });
+
+describe('reading an ffmpeg version', () => {
+  it('reads Debian, Ubuntu, n-prefixed and plain versions, and nothing from a git build', async () => {
+    const { parseFfmpegVersion } = await import('../../functions/lib/index.js');
+    expect(parseFfmpegVersion('ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000-2026')?.major).toBe(5);
+    expect(parseFfmpegVersion('ffprobe version 4.4.2-0ubuntu0.22.04.1 Copyright')).toMatchObject({ major: 4, minor: 4, text: '4.4.2-0ubuntu0.22.04.1' });
+    expect(parseFfmpegVersion('ffmpeg version n7.1 Copyright')?.major).toBe(7);
+    expect(parseFfmpegVersion('ffmpeg version N-118-g1234abcd Copyright')).toBeNull();
+  });
+});
