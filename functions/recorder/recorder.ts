@@ -106,6 +106,8 @@ export class Recorder {
   private retentionTimer: NodeJS.Timeout | null = null;
   /** Wall-clock end of the last segment before an interruption; the next run's first segment reports the gap. */
   private interruptedAt: number | null = null;
+  /** The plan of the last run, if it recorded: reused without a probe while runs keep recording. */
+  private provenPlan: RecordingPlan | null = null;
   /** File-name stem of the ffmpeg run that is writing now; recovery leaves its files alone. */
   private activeStem: string | null = null;
   readonly counters: RecorderCounters = {
@@ -255,8 +257,9 @@ export class Recorder {
     const s = this.settings;
     let plan: RecordingPlan;
     try {
-      const stream = await probeStream({ ffprobe: s.ffprobe, mediaUrl: s.camera.mediaUrl, transport: s.transport });
-      plan = planRecording(stream, s.format, s.audio);
+      // The last run recorded with this plan: the camera still sends the same, so skip the probe's session
+      // (and its wait for a keyframe). A run that records nothing drops it, and the next attempt probes.
+      plan = this.provenPlan ?? planRecording(await probeStream({ ffprobe: s.ffprobe, mediaUrl: s.camera.mediaUrl, transport: s.transport }), s.format, s.audio);
     } catch (err) {
       if (err instanceof ProbeError) return { recorded: false, failure: await this.explain(err.failure) };
       if (err instanceof PlanRefusedError) return { recorded: false, failure: { kind: 'refused-plan', message: err.message } };
@@ -301,6 +304,7 @@ export class Recorder {
       );
     }
     const exit = await run.exited;
+    this.provenPlan = recorded ? plan : null;
     this.run = null;
     this.activeStem = null;
     if (recorded) this.counters.ffmpegRestarts += exit.failure ? 1 : 0;

@@ -1,5 +1,5 @@
 // What the recorder does to a camera that says no, or to something that is not a camera.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmod, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -36,22 +36,38 @@ interface Tap {
   readonly connections: number;
   /** Requests carrying credentials (`Authorization:`): each is one login the camera judges. */
   readonly logins: number;
+  /** RTSP requests by method (DESCRIBE: one per session a client opens). */
+  readonly methods: Record<string, number>;
 }
 
 async function tap(targetPort: number): Promise<Tap> {
   const counts = { connections: 0, logins: 0 };
+  const methods: Record<string, number> = {};
+  const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     counts.connections++;
     const upstream = net.connect({ host: '127.0.0.1', port: targetPort });
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    }
     client.on('data', (chunk) => {
-      counts.logins += (chunk.toString('latin1').match(/^Authorization:/gim) ?? []).length;
+      const text = chunk.toString('latin1');
+      counts.logins += (text.match(/^Authorization:/gim) ?? []).length;
+      for (const m of text.matchAll(/^([A-Z_]+) rtsp:\/\/\S+ RTSP\/1\.0\r?$/gm)) methods[m[1]!] = (methods[m[1]!] ?? 0) + 1;
     });
     client.pipe(upstream).pipe(client);
     client.on('error', () => upstream.destroy());
     upstream.on('error', () => client.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  scratch.defer(() => new Promise((resolve) => server.close(resolve)));
+  scratch.defer(
+    () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(resolve);
+      }),
+  );
   const port = (server.address() as net.AddressInfo).port;
   return {
     port,
@@ -61,6 +77,7 @@ async function tap(targetPort: number): Promise<Tap> {
     get logins() {
       return counts.logins;
     },
+    methods,
   };
 }
 
@@ -149,5 +166,29 @@ describe('recorder: ffmpeg older than 5.0', () => {
     const result = await run({ FFPROBE_PATH: await oldTool('ffprobe') });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('ffprobe 4.4.2');
+  });
+});
+
+describe('recorder: fewer camera sessions', () => {
+  it('reuses the last probe when ffmpeg restarts after a run that recorded: one DESCRIBE per restart, not two', async () => {
+    const cam = await camera({ video: 'h264', audio: 'none', gop: 25 });
+    const relay = await tap(cam.port);
+    const out = path.join(scratch.dir, 'reuse-probe');
+    const rec = await recorder(['--url', `rtsp://127.0.0.1:${relay.port}${cam.path}`, '--out', out, '--device', 'cam', '--segment-seconds', '4']);
+    await rec.waitFor<Status & { lastWriteAt: string | null }>('/record/status', (s) => s.state === 'recording', 30_000);
+    // The first start probes (ffprobe) and records (ffmpeg): two sessions.
+    expect(relay.methods.DESCRIBE).toBe(2);
+    for (let restart = 1; restart <= 2; restart++) {
+      const killedAt = Date.now();
+      // ffmpeg dies (as on a camera hiccup); the recorder, its parent, starts another run.
+      execFileSync('pkill', ['-KILL', '-P', String(rec.child.pid)]);
+      await rec.waitFor<Status & { lastWriteAt: string | null }>(
+        '/record/status',
+        (s) => s.state === 'recording' && s.lastWriteAt !== null && Date.parse(s.lastWriteAt) > killedAt + 500,
+        30_000,
+      );
+      expect(relay.methods.DESCRIBE, `after restart ${restart}`).toBe(2 + restart);
+    }
+    expect(await rec.stop('SIGTERM')).toBe(0);
   });
 });
