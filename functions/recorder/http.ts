@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
-import { startProbeServer, type HostPort, type Logger, type ProbeServer } from '../lib/index.js';
-import type { Recorder } from './recorder.js';
+import { HttpError, startProbeServer, type HostPort, type Logger, type ProbeServer } from '../lib/index.js';
+import { RecorderClosingError, type Recorder } from './recorder.js';
 
 /**
  * The recorder's HTTP API: record on/off/status, liveness, readiness and metrics. On node:http, not Fastify:
@@ -9,7 +9,14 @@ import type { Recorder } from './recorder.js';
 export function serveRecorderApi(recorder: Recorder, listen: HostPort, log: Logger, metrics: Registry): Promise<ProbeServer> {
   return startProbeServer({ listen, log, metrics }, {
     post: {
-      '/record/on': async () => ({ status: 200, body: await recorder.on() }),
+      '/record/on': () => {
+        try {
+          return { status: 200, body: recorder.on() };
+        } catch (err) {
+          if (err instanceof RecorderClosingError) throw new HttpError(503, err.message, 'shutting_down');
+          throw err;
+        }
+      },
       // Answers once the last segment is closed and playable, and names it.
       '/record/off': async () => ({ status: 200, body: await recorder.off() }),
     },

@@ -1,7 +1,7 @@
 export { recorderOptions } from './options.js';
 export { serveRecorderApi } from './http.js';
 export { recorderMetrics } from './metrics.js';
-export { Recorder, RECORDER_STATES, type RecorderSettings, type RecorderState, type RecorderStatus } from './recorder.js';
+export { Recorder, RecorderClosingError, RECORDER_STATES, type RecorderSettings, type RecorderState, type RecorderStatus } from './recorder.js';
 export { parseCameraAddress, type CameraAddress } from './camera.js';
 export {
   AUDIO_MODES,

@@ -85,6 +85,14 @@ const ON_FAILURE: Readonly<Record<FailureKind, { state: RecorderState; retry: Ba
  */
 export const MAX_FAILED_LOGINS = 3;
 
+/** `on` after `close` (SIGTERM): the process is going away and would leave a run nobody stops. */
+export class RecorderClosingError extends Error {
+  constructor() {
+    super('the recorder is shutting down (SIGTERM); recording cannot be switched on now');
+    this.name = 'RecorderClosingError';
+  }
+}
+
 /**
  * The long-lived recorder of one camera. It owns the desired state (on/off) and restarts a short-lived
  * ffmpeg run after any failure, with backoff, until it is switched off.
@@ -94,6 +102,9 @@ export class Recorder {
   /** `segment`, `state` and `deletion`: the events module and logs listen. */
   readonly events = new EventEmitter<RecorderEvents>();
   private desired: 'on' | 'off' = 'off';
+  /** Bumped by every on and off: a supervisor runs only while its generation is the current one. */
+  private generation = 0;
+  private closing = false;
   private state: RecorderState = 'idle';
   private since = new Date();
   private run: FfmpegRun | null = null;
@@ -164,13 +175,23 @@ export class Recorder {
     return this.lastWriteAt === null ? null : (Date.now() - this.lastWriteAt) / 1000;
   }
 
-  /** Switches recording on; idempotent. Resolves at once: the state tells how the camera answers. */
+  /**
+   * Switches recording on; idempotent. Resolves at once: the state tells how the camera answers. An on
+   * during an off starts a new supervisor generation after the old one has stopped, so the off still
+   * answers (the last request wins). Refused (RecorderClosingError) once the recorder is closing.
+   */
   on(): RecorderStatus {
+    if (this.closing) throw new RecorderClosingError();
     // Also after the recorder stopped trying (wrong password): an explicit on is the user's go-ahead.
     if (this.desired !== 'on' || this.loop === null) {
       this.desired = 'on';
+      const generation = ++this.generation;
       this.log.info({ camera: this.settings.camera.displayUrl }, 'recording switched on');
-      this.loop ??= this.supervise().finally(() => (this.loop = null));
+      const loop = (this.loop ?? Promise.resolve()).then(() => this.supervise(generation));
+      this.loop = loop;
+      void loop.finally(() => {
+        if (this.loop === loop) this.loop = null;
+      });
     }
     return this.status();
   }
@@ -179,20 +200,29 @@ export class Recorder {
   async off(): Promise<RecorderStatus> {
     if (this.desired === 'on') this.log.info('recording switched off');
     this.desired = 'off';
+    // Ends this generation's supervisor even if an on comes before it has stopped.
+    this.generation++;
     this.wake.abort();
+    const loop = this.loop;
     const run = this.run;
     if (run) await run.stop();
-    await this.loop;
+    await loop;
     await this.finishing;
-    // A loop that stopped trying left its state (unauthorized); off is idle.
-    this.setState('idle');
+    // A loop that stopped trying left its state (unauthorized); off is idle, unless an on came meanwhile.
+    if (this.desired === 'off') this.setState('idle');
     return this.status();
   }
 
-  /** Stops recording and retention for good (SIGTERM). */
+  /** Stops recording and retention for good (SIGTERM); from now on, on() is refused. */
   async close(): Promise<RecorderStatus> {
+    this.closing = true;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     return this.off();
+  }
+
+  /** Whether supervisor `generation` should go on: switched on, and no off or newer on since it started. */
+  private current(generation: number): boolean {
+    return this.desired === 'on' && this.generation === generation;
   }
 
   private setState(state: RecorderState, failure: Failure | null = null): void {
@@ -204,18 +234,18 @@ export class Recorder {
     this.events.emit('state', state, failure);
   }
 
-  private async supervise(): Promise<void> {
+  private async supervise(generation: number): Promise<void> {
     let attempt = 0;
     let failedLogins = 0;
     let failure: Failure | null = null;
-    while (this.desired === 'on') {
+    while (this.current(generation)) {
       this.wake = new AbortController();
       if (failure === null) this.setState('connecting');
       // The previous run's last segment must be journaled before leftovers are looked for.
       await this.finishing;
       await this.recoverLeftovers();
-      const outcome = await this.attempt();
-      if (this.desired !== 'on') break;
+      const outcome = await this.attempt(generation);
+      if (!this.current(generation)) break;
       if (outcome.recorded) attempt = 0;
       failure = outcome.failure;
       failedLogins = failure.kind === 'unauthorized' ? failedLogins + 1 : 0;
@@ -235,7 +265,7 @@ export class Recorder {
       this.counters.reconnects++;
       await this.waitForRetry(delay, handling.pollCamera);
     }
-    this.setState('idle');
+    if (this.generation === generation) this.setState('idle');
   }
 
   /** Waits out the backoff, but returns early when an unreachable camera starts answering RTSP again. */
@@ -253,7 +283,7 @@ export class Recorder {
   }
 
   /** One probe + ffmpeg run. Resolves when the run is over, with why. */
-  private async attempt(): Promise<{ recorded: boolean; failure: Failure }> {
+  private async attempt(generation: number): Promise<{ recorded: boolean; failure: Failure }> {
     const s = this.settings;
     let plan: RecordingPlan;
     try {
@@ -265,7 +295,7 @@ export class Recorder {
       if (err instanceof PlanRefusedError) return { recorded: false, failure: { kind: 'refused-plan', message: err.message } };
       return { recorded: false, failure: { kind: 'media', message: (err as Error).message } };
     }
-    if (this.desired !== 'on') return { recorded: false, failure: { kind: 'media', message: 'switched off' } };
+    if (!this.current(generation)) return { recorded: false, failure: { kind: 'media', message: 'switched off' } };
     const stem = `${s.device}_${compactUtc(new Date())}`;
     const gapStart = this.interruptedAt;
     let first = true;

@@ -192,3 +192,40 @@ describe('recorder: fewer camera sessions', () => {
     expect(await rec.stop('SIGTERM')).toBe(0);
   });
 });
+
+describe('recorder: on while switching off or shutting down', () => {
+  it('answers an off that an on overtakes, then records again (the last request wins)', async () => {
+    const cam = await camera({ video: 'h264', audio: 'none', gop: 25 });
+    const out = path.join(scratch.dir, 'off-then-on');
+    const rec = await recorder(['--url', cam.url, '--out', out, '--device', 'cam', '--segment-seconds', '4']);
+    await rec.waitFor<Status>('/record/status', (s) => s.state === 'recording', 30_000);
+    const off = rec.json<Status>('POST', '/record/off');
+    await sleep(50);
+    const on = await rec.json<Status>('POST', '/record/on');
+    expect(on.status).toBe(200);
+    const answered = await Promise.race([off, sleep(20_000).then(() => null)]);
+    expect(answered, '/record/off never answered').not.toBeNull();
+    expect(answered!.status).toBe(200);
+    const status = await rec.waitFor<Status>('/record/status', (s) => s.state === 'recording', 30_000);
+    expect(status.recording).toBe(true);
+    expect(await rec.stop('SIGTERM')).toBe(0);
+  });
+
+  it('refuses /record/on during SIGTERM with 503, and the shutdown still ends (exit 0)', async () => {
+    const cam = await camera({ video: 'h264', audio: 'none', gop: 25 });
+    const out = path.join(scratch.dir, 'term-then-on');
+    const rec = await recorder(['--url', cam.url, '--out', out, '--device', 'cam', '--segment-seconds', '4']);
+    await rec.waitFor<Status>('/record/status', (s) => s.state === 'recording', 30_000);
+    rec.child.kill('SIGTERM');
+    await sleep(50);
+    const on = await fetch(`${rec.baseUrl}/record/on`, { method: 'POST' }).then(
+      async (res) => ({ status: res.status, body: (await res.json()) as { error?: string; message?: string } }),
+      () => null,
+    );
+    // The API stays up until the last segment is closed, so the on reaches a recorder that is closing.
+    expect(on?.status).toBe(503);
+    expect(JSON.stringify(on?.body)).toMatch(/shutting down/);
+    const code = await Promise.race([rec.exited, sleep(25_000).then(() => 'hung' as const)]);
+    expect(code).toBe(0);
+  });
+});
