@@ -299,6 +299,8 @@ export class Recorder {
     const stem = `${s.device}_${compactUtc(new Date())}`;
     const gapStart = this.interruptedAt;
     let first = true;
+    /** The wall-clock time of the run's last cut: the next segment's start. */
+    let previousCutMs: number | null = null;
     const run = new FfmpegRun(
       {
         ffmpeg: s.ffmpeg,
@@ -314,7 +316,8 @@ export class Recorder {
       (closed) => {
         const gap = first && gapStart !== null && run.origin !== null ? Math.max(0, (run.origin + closed.startSeconds * 1000 - gapStart) / 1000) : 0;
         first = false;
-        this.enqueueFinish(closed, run, plan, gap);
+        this.enqueueFinish(closed, run, plan, gap, previousCutMs);
+        previousCutMs = closed.closedAtMs;
       },
       () => {
         this.lastWriteAt = Date.now();
@@ -351,8 +354,13 @@ export class Recorder {
     return { kind: 'not-rtsp', message: `${displayUrl} answers, but not as an RTSP camera: it answered ${answer.answer}` };
   }
 
-  private enqueueFinish(closed: ClosedSegment, run: FfmpegRun, plan: RecordingPlan, gapBeforeSeconds: number): void {
-    const endMs = run.origin === null ? null : run.origin + closed.endSeconds * 1000;
+  /**
+   * Queues a closed segment for the store. Its times are re-anchored on the wall clock at each cut (start:
+   * the previous cut, end: this one), so a camera clock that runs fast or slow cannot move names off the
+   * hour; its media duration is reported apart (durationSeconds).
+   */
+  private enqueueFinish(closed: ClosedSegment, run: FfmpegRun, plan: RecordingPlan, gapBeforeSeconds: number, startMs: number | null): void {
+    const endMs = closed.closedAtMs;
     this.finishing = this.finishing.then(async () => {
       try {
         // ffmpeg closes a segment in its trailer even after a write error, then exits; the error reaches us on
@@ -362,7 +370,7 @@ export class Recorder {
         if (run.sawWriteError && !(await this.store.repair(closed.path))) return;
         const firstOfRun = /_00000\.\w+$/.test(closed.path);
         const listedSeconds = firstOfRun ? null : closed.endSeconds - closed.startSeconds;
-        const segment = await this.store.finish({ tempPath: closed.path, endMs, plan, recovered: false, gapBeforeSeconds, listedSeconds });
+        const segment = await this.store.finish({ tempPath: closed.path, startMs, endMs, plan, recovered: false, gapBeforeSeconds, listedSeconds });
         this.counters.segmentsFinished++;
         this.counters.bytesWritten += segment.bytes;
         this.log.info(

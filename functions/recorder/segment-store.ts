@@ -19,7 +19,9 @@ export interface SegmentStoreOptions {
 /** What the recorder knows about a closed file when it hands it over. */
 export interface ClosedFile {
   readonly tempPath: string;
-  /** Wall-clock end, when known from the run (the next segment's first keyframe); otherwise the file's mtime. */
+  /** Wall-clock start, when known from the run (its previous cut); otherwise end minus media duration. */
+  readonly startMs: number | null;
+  /** Wall-clock end, when known from the run (the cut, at the next segment's first keyframe); otherwise the file's mtime. */
   readonly endMs: number | null;
   readonly plan: RecordingPlan | null;
   readonly recovered: boolean;
@@ -129,8 +131,10 @@ export class SegmentStore {
     const listed = closed.plan !== null && closed.listedSeconds !== null && closed.listedSeconds > 0 ? closed.listedSeconds : null;
     const probe = listed === null ? await probeFile(this.o.ffprobe, closed.tempPath) : null;
     const durationSeconds = listed ?? probe?.durationSeconds ?? 0;
-    // Start = end - duration: ffmpeg's list dates a run's first segment from 0, before its first keyframe.
-    const startMs = (closed.endMs ?? info.mtimeMs) - durationSeconds * 1000;
+    // Without a previous cut, start = end - duration: ffmpeg's list dates a run's first segment from 0,
+    // before its first keyframe.
+    const endMs = closed.endMs ?? info.mtimeMs;
+    const startMs = closed.startMs ?? endMs - durationSeconds * 1000;
     const start = new Date(Math.round(startMs));
     const format = closed.plan?.format ?? formatOfExtension(closed.tempPath) ?? 'mp4';
     const rule = RECORDING_RULES[format];
@@ -153,7 +157,7 @@ export class SegmentStore {
       device: this.o.device,
       sequence: this.nextSequence,
       startTime: start.toISOString(),
-      endTime: new Date(Math.round(startMs + durationSeconds * 1000)).toISOString(),
+      endTime: new Date(Math.round(endMs)).toISOString(),
       durationSeconds: Math.round(durationSeconds * 1000) / 1000,
       bytes: info.size,
       sha256: (await sha256OfFile(closed.tempPath)).digest('hex'),
@@ -263,7 +267,7 @@ export class SegmentStore {
       }
       if (!(await this.repair(file))) continue;
       try {
-        const segment = await this.finish({ tempPath: file, endMs: info.mtimeMs, plan: null, recovered: true, gapBeforeSeconds: 0, listedSeconds: null });
+        const segment = await this.finish({ tempPath: file, startMs: null, endMs: info.mtimeMs, plan: null, recovered: true, gapBeforeSeconds: 0, listedSeconds: null });
         this.o.log.info({ file: segment.file, durationSeconds: segment.durationSeconds }, 'recovered unfinished segment');
         recovered.push(segment);
       } catch (err) {
