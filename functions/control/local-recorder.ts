@@ -20,7 +20,7 @@ export type ProcessState = 'running' | 'stopping' | 'exited';
 const TAIL_BYTES = 4096;
 
 /** Recorder settings each request decides; other recorder variables (RETAIN_HOURS, K_SINK...) pass down to every child. */
-const PER_RECORDER: ReadonlyArray<keyof typeof recorderOptions> = ['url', 'username', 'passwordFile', 'out', 'device', 'segmentSeconds', 'format', 'audio', 'httpListen', 'idle'];
+const PER_RECORDER: ReadonlyArray<keyof typeof recorderOptions> = ['url', 'username', 'passwordFile', 'out', 'device', 'segmentSeconds', 'format', 'audio', 'retainHours', 'retainBytes', 'httpListen', 'idle'];
 
 /** The control's environment minus what must not leak into a recorder: per-recorder settings and the token. */
 function inheritedEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -64,6 +64,8 @@ export class LocalRecorder {
       SEGMENT_SECONDS: String(spec.segmentSeconds),
       RECORD_FORMAT: spec.format,
       RECORD_AUDIO: spec.audio,
+      RETAIN_HOURS: String(spec.retainHours),
+      ...(spec.retainBytes !== null ? { RETAIN_BYTES: String(spec.retainBytes) } : {}),
       HTTP_LISTEN: `127.0.0.1:${port}`,
       ...(o.credentials.username !== undefined ? { UserName: o.credentials.username } : {}),
       ...(o.credentials.passwordFile !== undefined ? { PASSWORD_FILE: o.credentials.passwordFile } : {}),

@@ -1,4 +1,4 @@
-export { recorderOptions } from './options.js';
+export { DEFAULT_MIN_FREE_PERCENT, recorderOptions, zSize } from './options.js';
 export { serveRecorderApi } from './http.js';
 export { recorderMetrics } from './metrics.js';
 export { Recorder, RecorderClosingError, RECORDER_STATES, type RecorderSettings, type RecorderState, type RecorderStatus } from './recorder.js';

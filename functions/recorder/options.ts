@@ -7,7 +7,7 @@ import { AUDIO_MODES, CONTAINER_FORMATS, type AudioMode, type ContainerFormat } 
 const UNITS: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12, ki: 2 ** 10, mi: 2 ** 20, gi: 2 ** 30, ti: 2 ** 40 };
 
 /** Sizes as people write them: `500000000`, `500M`, `10Gi`, `2T`. */
-const zBytes = z
+export const zSize = z
   .string()
   .trim()
   .transform((value, ctx) => {
@@ -23,6 +23,9 @@ const zBytes = z
 const zDnsLabel = z
   .string()
   .regex(DNS_1123_LABEL, 'expected a DNS-1123 label: lowercase letters, digits and -, at most 63');
+
+/** Free-space floor by default, in percent of the volume. */
+export const DEFAULT_MIN_FREE_PERCENT = 15;
 
 export const recorderOptions = {
   url: {
@@ -114,7 +117,7 @@ export const recorderOptions = {
   retainBytes: {
     flag: 'retain-bytes',
     env: ['RETAIN_BYTES'],
-    schema: zBytes,
+    schema: zSize,
     default: '0',
     description: 'keep at most this much footage per device, oldest deleted first (0: no limit)',
   },
@@ -122,8 +125,10 @@ export const recorderOptions = {
     flag: 'min-free-percent',
     env: ['MIN_FREE_PERCENT'],
     schema: zSeconds(0, 99),
-    default: '5',
-    description: 'delete the oldest segments while the volume has less free space (percent, 0: off)',
+    // Above the kubelet's default eviction threshold (nodefs.available<10%): a node under DiskPressure
+    // evicts the recorder, which its volume pins there, so it could not come back.
+    default: String(DEFAULT_MIN_FREE_PERCENT),
+    description: 'delete the oldest segments while the volume has less free space (percent, 0: off; above the kubelet eviction threshold of 10 %)',
   },
 } satisfies OptionSpecs;
 
