@@ -53,7 +53,8 @@ export const recorderCommand = defineCommand({
     await recorder.open();
     const metrics = recorderMetrics(recorder);
     announcer.metrics(metrics);
-    const app = await serveRecorderApi(recorder, config.httpListen, log, metrics);
+    registerSecret(config.apiToken);
+    const app = await serveRecorderApi(recorder, config.httpListen, log, metrics, config.apiToken);
     log.info({ listen: { address: config.httpListen.host, port: app.port } }, 'http api listening');
     if (!config.idle) recorder.on();
     await new Promise<void>((resolve) => {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   ApiException,
   AppsV1Api,
@@ -70,7 +71,7 @@ export class KubernetesBackend implements RecorderBackend {
       // Retention on by default: most of the claim's capacity, so the volume never fills.
       const spec = { ...asked, retainBytes: asked.retainBytes ?? (pvc.value.capacityBytes === null ? 0 : Math.floor(pvc.value.capacityBytes * RETAIN_OF_CAPACITY)) };
 
-      const body = buildRecorderDeployment(spec, { namespace: this.namespace, image: this.o.image });
+      const body = buildRecorderDeployment(spec, { namespace: this.namespace, image: this.o.image, apiToken: randomBytes(32).toString('base64url') });
       let created: V1Deployment;
       try {
         created = await this.apps.createNamespacedDeployment({ namespace: this.namespace, body, fieldManager: FIELD_MANAGER, fieldValidation: 'Strict' });

@@ -24,7 +24,7 @@ const PER_RECORDER: ReadonlyArray<keyof typeof recorderOptions> = ['url', 'usern
 
 /** The control's environment minus what must not leak into a recorder: per-recorder settings and the token. */
 function inheritedEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const drop = new Set<string>(['CONTROL_TOKEN', 'PasswordSecret']);
+  const drop = new Set<string>(['CONTROL_TOKEN', 'PasswordSecret', 'RECORDER_API_TOKEN']);
   for (const key of PER_RECORDER) for (const name of recorderOptions[key].env ?? []) drop.add(name);
   return Object.fromEntries(Object.entries(env).filter(([name]) => !drop.has(name)));
 }

@@ -41,6 +41,13 @@ export const recorderOptions = {
     schema: z.string().optional(),
     description: 'file holding the camera password (env PasswordSecret also works; never pass passwords as flags)',
   },
+  apiToken: {
+    flag: 'api-token',
+    env: ['RECORDER_API_TOKEN'],
+    schema: z.string().min(16, 'expected at least 16 characters').optional(),
+    secret: true,
+    description: 'bearer token that POST /record/on|off and GET /record/status require (control sets one per Deployment; use the env variable: flags show in ps)',
+  },
   out: { flag: 'out', env: ['FileSavePath'], schema: z.string().min(1), default: '/data', description: 'storage root for recordings' },
   device: {
     flag: 'device',

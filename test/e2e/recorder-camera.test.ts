@@ -229,3 +229,22 @@ describe('recorder: on while switching off or shutting down', () => {
     expect(code).toBe(0);
   });
 });
+
+describe('recorder: its own API behind a token', () => {
+  it('refuses /record/* without the token (401), takes them with it, and leaves probes and metrics open', async () => {
+    const cam = await camera({ video: 'h264', audio: 'none', gop: 25 });
+    const token = 'a-token-control-generated-0123456789';
+    const rec = await recorder(['--url', cam.url, '--out', path.join(scratch.dir, 'token'), '--device', 'cam', '--idle'], { RECORDER_API_TOKEN: token });
+    const call = (method: string, route: string, auth?: string): Promise<number> =>
+      fetch(`${rec.baseUrl}${route}`, { method, headers: auth ? { authorization: auth } : {} }).then((r) => r.status);
+    expect(await call('POST', '/record/on')).toBe(401);
+    expect(await call('POST', '/record/off', 'Bearer wrong')).toBe(401);
+    expect(await call('GET', '/record/status')).toBe(401);
+    expect((await rec.json<Status>('GET', '/health')).status).toBe(200);
+    expect(await call('GET', '/metrics')).toBe(200);
+    expect(await call('POST', '/record/on', `Bearer ${token}`)).toBe(200);
+    expect(await call('GET', '/record/status', `Bearer ${token}`)).toBe(200);
+    expect(await call('POST', '/record/off', `Bearer ${token}`)).toBe(200);
+    expect(rec.output()).not.toContain(token);
+  });
+});
