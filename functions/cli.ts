@@ -2,7 +2,7 @@
 import { realpathSync } from 'node:fs';
 import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
-import { COMMANDS, type CommandEntry } from './commands.js';
+import { COMMANDS, type CommandEntry } from './commands/index.js';
 
 const USAGE_EXIT = 2;
 

@@ -1,4 +1,5 @@
 import type { V1Deployment, V1EnvVar } from '@kubernetes/client-node';
+import { DEFAULT_MIN_FREE_PERCENT } from '../recorder/index.js';
 import { parseStoredSpec, type RecorderSpec } from './recorder-spec.js';
 
 /** Labels every recorder Deployment and pod carries; the SinkBinding selects `component: recorder`. */
@@ -43,6 +44,8 @@ export function recorderLabelSelector(device?: string): string {
 export interface DeploymentOptions {
   readonly namespace: string;
   readonly image: string;
+  /** The recorder's API token (RECORDER_API_TOKEN), generated per Deployment; not part of the settings. */
+  readonly apiToken?: string;
 }
 
 export function fileSavePath(storagePath: string): string {
@@ -106,6 +109,11 @@ export function buildRecorderDeployment(spec: RecorderSpec, options: DeploymentO
                 { name: 'RECORD_FORMAT', value: spec.format },
                 { name: 'RECORD_AUDIO', value: spec.audio },
                 { name: 'HTTP_LISTEN', value: `0.0.0.0:${RECORDER_HTTP_PORT}` },
+                // Only who reads this Deployment (control, cluster admins) may switch the recorder on or off.
+                ...(options.apiToken !== undefined ? [{ name: 'RECORDER_API_TOKEN', value: options.apiToken }] : []),
+                { name: 'RETAIN_HOURS', value: String(spec.retainHours) },
+                { name: 'RETAIN_BYTES', value: String(spec.retainBytes ?? 0) },
+                { name: 'MIN_FREE_PERCENT', value: String(DEFAULT_MIN_FREE_PERCENT) },
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
               ],
               ports: [{ name: 'http', containerPort: RECORDER_HTTP_PORT, protocol: 'TCP' }],

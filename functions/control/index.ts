@@ -1,9 +1,9 @@
 // Record control: /record/on, /record/off and /record/status over a RecorderBackend (Deployments or child
 // processes), served by `shifu-rtsp control` (fastify) and by functions-framework on Knative (functions.ts).
-export { controlCommand } from './command.js';
-export { controlOptions, createBackend, type ControlConfig } from './options.js';
+export { checkControlConfig, controlOptions, createBackend, type ControlConfig } from './options.js';
 export {
   createControlHandlers,
+  singleValues,
   type ControlHandler,
   type ControlHandlerOptions,
   type ControlHandlers,

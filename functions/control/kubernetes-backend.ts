@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   ApiException,
   AppsV1Api,
@@ -18,7 +19,7 @@ import {
   specOfDeployment,
 } from './deployment.js';
 import { fail, succeed, type Outcome } from './outcome.js';
-import { describeDifferences, differences, specFromRequest, type RecorderSpec } from './recorder-spec.js';
+import { describeDifferences, differences, RETAIN_OF_CAPACITY, specFromRequest, type RecorderSpec } from './recorder-spec.js';
 import type { RecordOffRequest, RecordOnRequest } from './request.js';
 import { streamUrlFromEdgeDevice } from './stream-url.js';
 
@@ -64,11 +65,13 @@ export class KubernetesBackend implements RecorderBackend {
       }
       const url = await this.resolveUrl(request);
       if (!url.ok) return url;
-      const spec = specFromRequest(request, url.value);
-      const pvc = await this.checkPvc(spec.pvc);
+      const asked = specFromRequest(request, url.value);
+      const pvc = await this.checkPvc(asked.pvc);
       if (!pvc.ok) return pvc;
+      // Retention on by default: most of the claim's capacity, so the volume never fills.
+      const spec = { ...asked, retainBytes: asked.retainBytes ?? (pvc.value.capacityBytes === null ? 0 : Math.floor(pvc.value.capacityBytes * RETAIN_OF_CAPACITY)) };
 
-      const body = buildRecorderDeployment(spec, { namespace: this.namespace, image: this.o.image });
+      const body = buildRecorderDeployment(spec, { namespace: this.namespace, image: this.o.image, apiToken: randomBytes(32).toString('base64url') });
       let created: V1Deployment;
       try {
         created = await this.apps.createNamespacedDeployment({ namespace: this.namespace, body, fieldManager: FIELD_MANAGER, fieldValidation: 'Strict' });
@@ -81,7 +84,7 @@ export class KubernetesBackend implements RecorderBackend {
         throw err;
       }
       this.o.log.info({ device: spec.device, deployment: created.metadata?.name, url: spec.url }, 'recorder deployment created');
-      return succeed({ created: true, recorder: this.info(created, spec, []), warnings: pvc.value });
+      return succeed({ created: true, recorder: this.info(created, spec, []), warnings: pvc.value.warnings });
     });
   }
 
@@ -238,15 +241,20 @@ export class KubernetesBackend implements RecorderBackend {
   }
 
   /** A missing or lost PVC is refused (the pod would hang Pending); a Pending one is allowed with a warning. */
-  private async checkPvc(name: string): Promise<Outcome<string[]>> {
+  private async checkPvc(name: string): Promise<Outcome<{ warnings: string[]; capacityBytes: number | null }>> {
     try {
       const pvc = await this.core.readNamespacedPersistentVolumeClaim({ name, namespace: this.namespace });
+      // The bound volume's capacity; before binding (or without a PV controller's status), what was asked.
+      const capacityBytes = parseQuantity(pvc.status?.capacity?.storage ?? pvc.spec?.resources?.requests?.storage);
       const phase = pvc.status?.phase;
       if (phase === 'Lost') return fail('pvc_lost', `PersistentVolumeClaim ${this.namespace}/${name} is Lost (its PersistentVolume is gone); recreate the PV from storage/`);
       if (phase !== 'Bound') {
-        return succeed([`PersistentVolumeClaim ${this.namespace}/${name} is ${phase ?? 'not bound yet'}: the recorder pod starts once it is bound (check its PersistentVolume from storage/)`]);
+        return succeed({
+          warnings: [`PersistentVolumeClaim ${this.namespace}/${name} is ${phase ?? 'not bound yet'}: the recorder pod starts once it is bound (check its PersistentVolume from storage/)`],
+          capacityBytes,
+        });
       }
-      return succeed([]);
+      return succeed({ warnings: [], capacityBytes });
     } catch (err) {
       if (err instanceof ApiException && err.code === 404) {
         return fail('pvc_missing', `PersistentVolumeClaim ${this.namespace}/${name} not found: ${STORAGE_HINT}, or give pvc`);
@@ -287,4 +295,17 @@ function apiMessage(err: ApiException<unknown>): string {
     return (body as { message: string }).message;
   }
   return err.message.slice(0, 300);
+}
+
+const QUANTITY_SUFFIX: Readonly<Record<string, number>> = {
+  '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+};
+
+/** A Kubernetes storage quantity (`10Gi`, `500M`, `1e9`) in bytes; null when absent or not one. */
+export function parseQuantity(quantity: string | undefined): number | null {
+  const m = /^(\d+(?:\.\d+)?)(?:e(\d+)|([kMGTPE]i?|Ki))?$/.exec(quantity?.trim() ?? '');
+  if (!m) return null;
+  const factor = m[2] !== undefined ? 10 ** Number(m[2]) : QUANTITY_SUFFIX[m[3] ?? ''];
+  return factor === undefined ? null : Math.floor(Number(m[1]) * factor);
 }

@@ -20,11 +20,11 @@ export type ProcessState = 'running' | 'stopping' | 'exited';
 const TAIL_BYTES = 4096;
 
 /** Recorder settings each request decides; other recorder variables (RETAIN_HOURS, K_SINK...) pass down to every child. */
-const PER_RECORDER: ReadonlyArray<keyof typeof recorderOptions> = ['url', 'username', 'passwordFile', 'out', 'device', 'segmentSeconds', 'format', 'audio', 'httpListen', 'idle'];
+const PER_RECORDER: ReadonlyArray<keyof typeof recorderOptions> = ['url', 'username', 'passwordFile', 'out', 'device', 'segmentSeconds', 'format', 'audio', 'retainHours', 'retainBytes', 'httpListen', 'idle'];
 
 /** The control's environment minus what must not leak into a recorder: per-recorder settings and the token. */
 function inheritedEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const drop = new Set<string>(['CONTROL_TOKEN', 'PasswordSecret']);
+  const drop = new Set<string>(['CONTROL_TOKEN', 'PasswordSecret', 'RECORDER_API_TOKEN']);
   for (const key of PER_RECORDER) for (const name of recorderOptions[key].env ?? []) drop.add(name);
   return Object.fromEntries(Object.entries(env).filter(([name]) => !drop.has(name)));
 }
@@ -64,6 +64,8 @@ export class LocalRecorder {
       SEGMENT_SECONDS: String(spec.segmentSeconds),
       RECORD_FORMAT: spec.format,
       RECORD_AUDIO: spec.audio,
+      RETAIN_HOURS: String(spec.retainHours),
+      ...(spec.retainBytes !== null ? { RETAIN_BYTES: String(spec.retainBytes) } : {}),
       HTTP_LISTEN: `127.0.0.1:${port}`,
       ...(o.credentials.username !== undefined ? { UserName: o.credentials.username } : {}),
       ...(o.credentials.passwordFile !== undefined ? { PASSWORD_FILE: o.credentials.passwordFile } : {}),

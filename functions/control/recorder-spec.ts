@@ -21,6 +21,13 @@ export interface RecorderSpec {
   /** Relative to the volume root ('' is the root itself). */
   readonly storagePath: string;
   readonly pvc: string;
+  /** Delete segments older than this (0: keep). */
+  readonly retainHours: number;
+  /**
+   * Keep at most this much footage (0: no limit). Null until the backend fills it in: the kubernetes
+   * backend takes RETAIN_OF_CAPACITY of the PVC's capacity, so retention is on by default.
+   */
+  readonly retainBytes: number | null;
   readonly nodeSelector: Readonly<Record<string, string>>;
   readonly tolerations: readonly Toleration[];
 }
@@ -28,6 +35,8 @@ export interface RecorderSpec {
 export const DEFAULT_SEGMENT_SECONDS = 3600;
 export const DEFAULT_FORMAT: ContainerFormat = 'mp4';
 export const DEFAULT_AUDIO: AudioMode = 'auto';
+/** Share of the PVC's capacity a recorder keeps by default; the free-space floor guards the rest. */
+export const RETAIN_OF_CAPACITY = 0.9;
 
 export const defaultCredentialsSecret = (device: string): string => `${device}-rtsp`;
 export const defaultPvc = (device: string): string => `${device}-pvc`;
@@ -43,6 +52,8 @@ export function specFromRequest(request: RecordOnRequest, url: string): Recorder
     audio: request.audio ?? DEFAULT_AUDIO,
     storagePath: request.storagePath ?? '',
     pvc: request.pvc ?? defaultPvc(request.device),
+    retainHours: request.retainHours ?? 0,
+    retainBytes: request.retainBytes ?? null,
     nodeSelector: request.nodeSelector ?? {},
     tolerations: request.tolerations ?? [],
   };
@@ -62,6 +73,8 @@ const COMPARED: ReadonlyArray<keyof RecorderSpec> = [
   'audio',
   'storagePath',
   'pvc',
+  'retainHours',
+  'retainBytes',
   'nodeSelector',
   'tolerations',
 ];

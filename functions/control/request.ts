@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DNS_1123_LABEL } from '../lib/index.js';
-import { AUDIO_MODES, CONTAINER_FORMATS, parseCameraAddress, type AudioMode, type ContainerFormat } from '../recorder/index.js';
+import { AUDIO_MODES, CONTAINER_FORMATS, parseCameraAddress, zSize, type AudioMode, type ContainerFormat } from '../recorder/index.js';
 
 // The bodies of /record/on and /record/off: strict (an unknown field is a typo, not something to ignore).
 
@@ -61,6 +61,14 @@ const zSegmentSeconds = z
   .min(2, 'expected a whole number of seconds from 2 to 86400')
   .max(86_400, 'expected a whole number of seconds from 2 to 86400');
 
+const zRetainHours = z
+  .number({ error: 'expected hours from 0 (keep) to 87600' })
+  .min(0, 'expected hours from 0 (keep) to 87600')
+  .max(87_600, 'expected hours from 0 (keep) to 87600');
+
+/** Bytes as a number, or a size such as 500M, 10G or 10Gi; 0: no byte limit (not even the PVC default). */
+const zRetainBytes = z.union([z.number().int().min(0), zSize], { error: 'expected bytes: a whole number, or a size such as 500M, 10G or 10Gi' });
+
 const zFormat = z.enum(CONTAINER_FORMATS as [ContainerFormat, ...ContainerFormat[]], {
   error: `expected one of ${CONTAINER_FORMATS.join(', ')}`,
 });
@@ -101,6 +109,8 @@ export const recordOnSchema = z.strictObject(
     audio: zAudio.optional(),
     storagePath: zStoragePath.optional(),
     pvc: zObjectName.optional(),
+    retainHours: zRetainHours.optional(),
+    retainBytes: zRetainBytes.optional(),
     nodeSelector: zNodeSelector.optional(),
     tolerations: z.array(zToleration, { error: 'expected a list of tolerations' }).max(20, 'expected at most 20 tolerations').optional(),
   },

@@ -1,2 +1,1 @@
-export { demoCommand, demoOptions } from './command.js';
 export { DEMO_CAMERA_PATH, startDemo, type DemoSettings, type RunningDemo } from './demo.js';

@@ -3,10 +3,10 @@ import path from 'node:path';
 import type { CloudEvent } from 'cloudevents';
 import type { Registry } from 'prom-client';
 import { redact, type BackoffPolicy, type Logger } from '../lib/index.js';
-import type { Failure, Recorder, RecorderState, Segment } from '../recorder/index.js';
+import { journaledAfter, lastJournaled, type Failure, type Recorder, type RecorderState, type Segment } from '../recorder/index.js';
 import { Dispatcher } from './dispatcher.js';
 import type { DurableFs } from './durable-fs.js';
-import { JournalCursor, readJournal } from './journal-cursor.js';
+import { JournalCursor } from './journal-cursor.js';
 import { registerEventMetrics } from './metrics.js';
 import type { EventConfig } from './options.js';
 import { Outbox } from './outbox.js';
@@ -79,16 +79,16 @@ export async function attachEvents(recorder: Recorder, config: EventConfig, log:
   };
 
   // Segments journaled but not queued (a crash in between, or a run without a sink) are queued now.
-  const journal = await readJournal(stateDir);
-  const last = journal.reduce((max, s) => Math.max(max, s.sequence), 0);
+  // Read from the journal's end, only back to the cursor: a journal of years costs what one of a day does.
+  const journalPath = recorder.store.journalPath;
+  const last = (await lastJournaled(journalPath))?.sequence ?? 0;
   if (cursor.sequence === null || cursor.sequence > last) {
     // First start with a sink (the past is not news), or the journal was reset: begin at its end.
     if (cursor.sequence !== null) elog.warn({ cursor: cursor.sequence, journal: last }, 'journal is behind the event cursor; starting over at its end');
     await cursor.write(last);
   } else {
     let replayed = 0;
-    for (const segment of journal) {
-      if (segment.sequence <= cursor.sequence) continue;
+    for (const segment of await journaledAfter(journalPath, cursor.sequence)) {
       // Retention may have deleted it meanwhile: announcing a missing file helps nobody.
       const present = await access(path.join(recorder.settings.out, segment.file)).then(
         () => true,

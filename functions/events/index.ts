@@ -21,7 +21,7 @@ export { classifyResponse, Sink, type DeliveryOutcome, type SinkOptions } from '
 export { diskFs, type DurableFs } from './durable-fs.js';
 export { Outbox, type DeadLetterReason, type OutboxEntry, type OutboxOptions } from './outbox.js';
 export { DELIVERY_BACKOFF, Dispatcher, type DeliveryCounters, type DispatcherOptions } from './dispatcher.js';
-export { JournalCursor, readJournal } from './journal-cursor.js';
+export { JournalCursor } from './journal-cursor.js';
 export { registerEventMetrics, type EventMetricsSource } from './metrics.js';
 export { eventOptions, type EventConfig } from './options.js';
 export { attachEvents, type Announcer, type AnnouncerTuning } from './announcer.js';

@@ -1,16 +1,7 @@
 // Closes the crash window between "segment journaled" and "event on disk": the journal is replayed from a cursor.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseJsonLines } from '../lib/index.js';
-import type { Segment } from '../recorder/index.js';
 import { diskFs, type DurableFs } from './durable-fs.js';
-
-/** The recorder's journal of finished segments (`<out>/.shifu-rtsp/<device>/segments.jsonl`), oldest first. */
-export async function readJournal(stateDir: string): Promise<Segment[]> {
-  // A torn last line from a power cut is skipped: the segment store recovers that file and journals it again.
-  const text = await readFile(path.join(stateDir, 'segments.jsonl'), 'utf8').catch(() => '');
-  return parseJsonLines(text).filter((v): v is Segment => typeof (v as Partial<Segment> | null)?.sequence === 'number');
-}
 
 /** The sequence of the last journaled segment whose event is in the outbox; written durably after each event. */
 export class JournalCursor {

@@ -1,8 +1,8 @@
-import { Readable, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { ApiException, CoreV1Api, Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
 // Not re-exported by the package index; needed so that stream-close frames end our streams, not process.stdout.
-import { WebSocketHandler } from '@kubernetes/client-node/dist/web-socket-handler.js';
+import { execTransport } from './exec-socket.js';
 
 export interface ShellResult {
   readonly exitCode: number;
@@ -89,11 +89,10 @@ export class KubernetesPodShell implements PodShell {
   async run(argv: readonly string[], stdout: Writable): Promise<ShellResult> {
     const { namespace, pod, container } = this.ref;
     const stderr = stderrCollector();
-    const handler = new WebSocketHandler(this.kubeConfig, undefined, { stdin: Readable.from([]), stdout, stderr: stderr.stream });
     let status: V1Status | undefined;
     let socket;
     try {
-      socket = await new Exec(this.kubeConfig, handler).exec(namespace, pod, container, [...argv], stdout, stderr.stream, null, false, (s) => {
+      socket = await new Exec(this.kubeConfig, execTransport(this.kubeConfig)).exec(namespace, pod, container, [...argv], stdout, stderr.stream, null, false, (s) => {
         status = s;
       });
     } catch (err) {

@@ -1,5 +1,4 @@
-import { parseJsonLines } from '../lib/index.js';
-import { isSegmentFileName } from '../recorder/index.js';
+import { isSegmentFileName, parseJournalLines } from '../recorder/index.js';
 
 /** A finished segment file as the export pod lists it. */
 export interface RemoteFile {
@@ -35,7 +34,7 @@ export interface TimeWindow {
 
 /** Journal lines; a torn or foreign line is skipped, like the recorder does. */
 export function parseJournal(text: string): JournalEntry[] {
-  return parseJsonLines(text).filter((v): v is JournalEntry => typeof (v as Partial<JournalEntry> | null)?.file === 'string');
+  return parseJournalLines(text);
 }
 
 /** `stat -c '%s %n'` lines: size, a space, the name. */

@@ -3,6 +3,7 @@ import { mkdir, open, rename, rm, utimes, type FileHandle } from 'node:fs/promis
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { sha256OfFile } from '../lib/index.js';
+import { journalRelativePath } from '../recorder/index.js';
 import type { PodShell } from './pod-shell.js';
 import { textSink } from './pod-shell.js';
 import { Progress, type ProgressOutput } from './progress.js';
@@ -61,7 +62,7 @@ async function survey(o: ExportOptions): Promise<ExportItem[]> {
   }
   if (listed.exitCode !== 0) throw new ExportError('listing_failed', `listing ${deviceDir} failed (exit ${listed.exitCode}): ${listed.stderr.trim()}`);
   const journal = textSink();
-  await o.shell.run(['sh', '-c', 'cat -- "$1" 2>/dev/null; exit 0', 'sh', posix.join(o.root, '.shifu-rtsp', o.device, 'segments.jsonl')], journal.stream);
+  await o.shell.run(['sh', '-c', 'cat -- "$1" 2>/dev/null; exit 0', 'sh', posix.join(o.root, journalRelativePath(o.device))], journal.stream);
   return selectSegments(o.device, parseListing(listing.text()), parseJournal(journal.text()), o.window);
 }
 

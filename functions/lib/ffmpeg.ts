@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { ConfigError } from './config.js';
 
 /** ffmpeg was not found anywhere we look; the message names every place and how to fix it. */
 export class ToolNotFoundError extends Error {
@@ -78,4 +80,31 @@ export function locateFfprobe(env: NodeJS.ProcessEnv = process.env): string {
   if (found) return found;
   tried.push('ffprobe on PATH');
   throw new ToolNotFoundError('ffprobe', tried);
+}
+
+/** `ffmpeg version 5.1.9-0+deb12u1`, `ffprobe version n4.4.2`, `ffmpeg version 7.1`: major, minor, text. */
+export function parseFfmpegVersion(output: string): { major: number; minor: number; text: string } | null {
+  const m = /^\S+ version n?(\d+)\.(\d+)(\S*)/m.exec(output);
+  return m ? { major: Number(m[1]), minor: Number(m[2]), text: `${m[1]}.${m[2]}${m[3] ?? ''}` } : null;
+}
+
+/**
+ * Refuses (ConfigError: exit 2) an ffmpeg or ffprobe before 5.0, where RTSP `-timeout` means "wait for an
+ * incoming connection" (listen mode), so the recorder would never connect to a camera. A version it cannot
+ * read (a git build prints `N-123-g...`) is taken as new.
+ */
+export function requireFfmpeg5(tool: 'ffmpeg' | 'ffprobe', binary: string): void {
+  let output: string;
+  try {
+    output = execFileSync(binary, ['-version'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    throw new ConfigError(`${tool} at ${binary} does not run (${(err as Error).message.split('\n')[0]}); set ${tool === 'ffmpeg' ? 'FFMPEG_PATH' : 'FFPROBE_PATH'} to a working one`);
+  }
+  const version = parseFfmpegVersion(output);
+  if (version !== null && version.major < 5) {
+    throw new ConfigError(
+      `${tool} ${version.text} at ${binary} is too old: before 5.0, RTSP -timeout means "listen", so it would never ` +
+        `connect to a camera. Install ${tool} 5.0 or later (Debian 12, Ubuntu 24.04) or set ${tool === 'ffmpeg' ? 'FFMPEG_PATH' : 'FFPROBE_PATH'} to one.`,
+    );
+  }
 }

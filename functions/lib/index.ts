@@ -14,7 +14,7 @@ export {
 } from './config.js';
 export { createLogger, type Logger } from './log.js';
 export { redact, redactDeep, registerSecret } from './redact.js';
-export { locateFfmpeg, locateFfprobe, ToolNotFoundError } from './ffmpeg.js';
+export { locateFfmpeg, locateFfprobe, parseFfmpegVersion, requireFfmpeg5, ToolNotFoundError } from './ffmpeg.js';
 export { onShutdown, type ShutdownHandler } from './shutdown.js';
 export { defineCommand, type Command, type CommandContext } from './command.js';
 export {
@@ -28,9 +28,9 @@ export {
 } from './http.js';
 export { backoffDelay, sleep, type BackoffPolicy } from './backoff.js';
 export { ScrapedMetrics } from './metrics.js';
-export { startProbeServer, type ProbeAnswer, type ProbeHandler, type ProbeRoutes, type ProbeServer } from './probe-server.js';
+export { startProbeServer, type ProbeAnswer, type ProbeHandler, type ProbeRequest, type ProbeRoutes, type ProbeServer } from './probe-server.js';
 export { freeLoopbackPort } from './ports.js';
-export { DNS_1123_LABEL, sha256OfFile } from './files.js';
+export { DNS_1123_LABEL, moveNoReplace, sha256OfFile, syncDir } from './files.js';
 export { http, requestFor } from './node-http.js';
 export { parseJsonLines } from './json-lines.js';
 export {

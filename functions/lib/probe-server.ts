@@ -10,8 +10,13 @@ export interface ProbeAnswer {
   readonly body: unknown;
 }
 
+/** What a handler may look at: the headers (no route takes a body). */
+export interface ProbeRequest {
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
 /** A route's handler; a thrown HttpError answers with its status, anything else with 500. */
-export type ProbeHandler = () => ProbeAnswer | Promise<ProbeAnswer>;
+export type ProbeHandler = (request: ProbeRequest) => ProbeAnswer | Promise<ProbeAnswer>;
 
 export interface ProbeRoutes {
   readonly get: Readonly<Record<string, ProbeHandler>>;
@@ -65,7 +70,7 @@ export async function startProbeServer(
       else json(404, { error: 'not_found', message: `no route ${route}` });
       return;
     }
-    Promise.resolve()
+    Promise.resolve({ headers: req.headers })
       .then(handler)
       .then(
         (answer) => json(answer.status, answer.body),

@@ -1,5 +1,6 @@
 // The mock camera: an RTSP server with ffmpeg test patterns, for demos and users without hardware.
-export { mockCameraCommand, mockCameraOptions } from './command.js';
+export { mockCameraOptions } from './options.js';
+export { withRepeatedFlag } from './repeated-flag.js';
 export { DEFAULT_RTP_PORT_RANGE, startMockCamera, type MockCamera, type MockCameraOptions } from './mock-camera.js';
 export {
   AUDIO_CODECS,

@@ -1,12 +1,13 @@
 // What went wrong with a camera, read from ffmpeg/ffprobe's messages: decides state and backoff.
 
 export type FailureKind =
-  | 'unauthorized' // 401: wrong user or password; retried slowly
+  | 'unauthorized' // 401 or 403: wrong user or password; 3 in a row and the recorder stops trying
   | 'unreachable' // refused, reset, timed out: the camera or forwarder is down
   | 'not-found' // 404 or similar: wrong path
   | 'disk' // ENOSPC or the volume is read-only
   | 'stalled' // the watchdog saw no media
   | 'refused-plan' // codec/container combination cannot work
+  | 'not-rtsp' // something answers at the address, but not RTSP (web UI, TLS, garbage)
   | 'media'; // anything else ffmpeg gave up on
 
 export interface Failure {
@@ -16,7 +17,8 @@ export interface Failure {
 }
 
 const RULES: ReadonlyArray<readonly [RegExp, FailureKind]> = [
-  [/401 Unauthorized|Unauthorized|authorization failed/i, 'unauthorized'],
+  // A 403 is a refused login too (some cameras answer it to wrong credentials or a locked account), not a wrong path.
+  [/401 Unauthorized|403 Forbidden|Unauthorized|authorization failed/i, 'unauthorized'],
   [/No space left on device|Disk quota exceeded|Read-only file system/i, 'disk'],
   [/404 Not Found|454 Session Not Found|method DESCRIBE failed: 4\d\d/i, 'not-found'],
   [

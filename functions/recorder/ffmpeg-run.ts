@@ -26,6 +26,12 @@ export interface ClosedSegment {
   readonly path: string;
   readonly startSeconds: number;
   readonly endSeconds: number;
+  /**
+   * Wall-clock ms when ffmpeg reported the segment closed: the moment of the cut (ffmpeg writes the list
+   * line as it starts the next segment, and flushes it). Segment times are anchored here, not on stream time,
+   * which runs as fast as the camera's clock.
+   */
+  readonly closedAtMs: number;
 }
 
 export interface RunExit {
@@ -180,7 +186,7 @@ export class FfmpegRun {
     const start = Number(parts.pop());
     const name = parts.join(',');
     const file = path.isAbsolute(name) ? name : path.join(this.options.workDir, path.basename(name));
-    if (Number.isFinite(start) && Number.isFinite(end)) this.onSegment({ path: file, startSeconds: start, endSeconds: end });
+    if (Number.isFinite(start) && Number.isFinite(end)) this.onSegment({ path: file, startSeconds: start, endSeconds: end, closedAtMs: Date.now() });
   }
 
   private readProgressLine(line: string): void {

@@ -1,5 +1,7 @@
-export { recorderCommand, recorderOptions } from './command.js';
-export { Recorder, RECORDER_STATES, type RecorderSettings, type RecorderState, type RecorderStatus } from './recorder.js';
+export { DEFAULT_MIN_FREE_PERCENT, recorderOptions, zSize } from './options.js';
+export { serveRecorderApi } from './http.js';
+export { recorderMetrics } from './metrics.js';
+export { Recorder, RecorderClosingError, RECORDER_STATES, type RecorderSettings, type RecorderState, type RecorderStatus } from './recorder.js';
 export { parseCameraAddress, type CameraAddress } from './camera.js';
 export {
   AUDIO_MODES,
@@ -14,3 +16,17 @@ export {
 } from './plan.js';
 export { compactUtc, isSegmentFileName, type Segment } from './segment.js';
 export { classifyFailure, type Failure, type FailureKind } from './failure.js';
+export {
+  appendToJournal,
+  JOURNAL_FILE,
+  journaledAfter,
+  journalFromEnd,
+  journalPathOf,
+  journalRelativePath,
+  lastJournaled,
+  parseJournal,
+  parseJournalLines,
+  readJournal,
+  stateDirOf,
+  type JournalLine,
+} from './journal.js';

@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events';
-import net from 'node:net';
 import { backoffDelay, sleep, type BackoffPolicy, type Logger } from '../lib/index.js';
 import type { CameraAddress } from './camera.js';
 import type { Failure, FailureKind } from './failure.js';
 import { FfmpegRun, type ClosedSegment } from './ffmpeg-run.js';
 import { planRecording, PlanRefusedError, type AudioMode, type ContainerFormat, type RecordingPlan } from './plan.js';
 import { probeStream, ProbeError } from './probe.js';
+import { askRtsp } from './rtsp-check.js';
 import { applyRetention, type Deletion, type RetentionPolicy } from './retention.js';
 import type { Segment } from './segment.js';
 import { compactUtc } from './segment.js';
@@ -71,25 +71,26 @@ const ON_FAILURE: Readonly<Record<FailureKind, { state: RecorderState; retry: Ba
   stalled: { state: 'reconnecting', retry: RETRY, pollCamera: true },
   'not-found': { state: 'reconnecting', retry: RETRY, pollCamera: false },
   media: { state: 'reconnecting', retry: RETRY, pollCamera: false },
-  unauthorized: { state: 'unauthorized', retry: { baseMs: 30_000, maxMs: 300_000 }, pollCamera: false },
+  // Retried soon, but only until MAX_FAILED_LOGINS: cameras lock the account after a few (see supervise).
+  unauthorized: { state: 'unauthorized', retry: { baseMs: 2000, maxMs: 10_000 }, pollCamera: false },
   disk: { state: 'error', retry: RETRY, pollCamera: false },
   'refused-plan': { state: 'error', retry: { baseMs: 60_000, maxMs: 600_000 }, pollCamera: false },
+  // A web UI, TLS or garbage on the port: someone must fix the address; retried 30 s up to 10 min apart.
+  'not-rtsp': { state: 'error', retry: { baseMs: 60_000, maxMs: 600_000 }, pollCamera: false },
 };
 
-/** Answers true when something speaks RTSP at the address (any status, even 401): the camera is back. */
-function rtspAnswers(host: string, port: number, url: string, timeoutMs = 1500): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.on('error', () => done(false));
-    socket.on('connect', () => socket.write(`OPTIONS ${url} RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: shifu-rtsp\r\n\r\n`));
-    socket.on('data', (chunk) => done(chunk.toString('latin1').startsWith('RTSP/1.0')));
-    socket.on('end', () => done(false));
-  });
+/**
+ * Failed logins in a row after which the recorder stops trying until the next /record/on or restart:
+ * Hikvision and Dahua lock the account (and, behind the forwarder's one address, every viewer) after 5.
+ */
+export const MAX_FAILED_LOGINS = 3;
+
+/** `on` after `close` (SIGTERM): the process is going away and would leave a run nobody stops. */
+export class RecorderClosingError extends Error {
+  constructor() {
+    super('the recorder is shutting down (SIGTERM); recording cannot be switched on now');
+    this.name = 'RecorderClosingError';
+  }
 }
 
 /**
@@ -101,6 +102,9 @@ export class Recorder {
   /** `segment`, `state` and `deletion`: the events module and logs listen. */
   readonly events = new EventEmitter<RecorderEvents>();
   private desired: 'on' | 'off' = 'off';
+  /** Bumped by every on and off: a supervisor runs only while its generation is the current one. */
+  private generation = 0;
+  private closing = false;
   private state: RecorderState = 'idle';
   private since = new Date();
   private run: FfmpegRun | null = null;
@@ -113,6 +117,8 @@ export class Recorder {
   private retentionTimer: NodeJS.Timeout | null = null;
   /** Wall-clock end of the last segment before an interruption; the next run's first segment reports the gap. */
   private interruptedAt: number | null = null;
+  /** The plan of the last run, if it recorded: reused without a probe while runs keep recording. */
+  private provenPlan: RecordingPlan | null = null;
   /** File-name stem of the ffmpeg run that is writing now; recovery leaves its files alone. */
   private activeStem: string | null = null;
   readonly counters: RecorderCounters = {
@@ -173,12 +179,23 @@ export class Recorder {
     return this.lastWriteAt === null ? null : (Date.now() - this.lastWriteAt) / 1000;
   }
 
-  /** Switches recording on; idempotent. Resolves at once: the state tells how the camera answers. */
+  /**
+   * Switches recording on; idempotent. Resolves at once: the state tells how the camera answers. An on
+   * during an off starts a new supervisor generation after the old one has stopped, so the off still
+   * answers (the last request wins). Refused (RecorderClosingError) once the recorder is closing.
+   */
   on(): RecorderStatus {
-    if (this.desired !== 'on') {
+    if (this.closing) throw new RecorderClosingError();
+    // Also after the recorder stopped trying (wrong password): an explicit on is the user's go-ahead.
+    if (this.desired !== 'on' || this.loop === null) {
       this.desired = 'on';
+      const generation = ++this.generation;
       this.log.info({ camera: this.settings.camera.displayUrl }, 'recording switched on');
-      this.loop ??= this.supervise().finally(() => (this.loop = null));
+      const loop = (this.loop ?? Promise.resolve()).then(() => this.supervise(generation));
+      this.loop = loop;
+      void loop.finally(() => {
+        if (this.loop === loop) this.loop = null;
+      });
     }
     return this.status();
   }
@@ -187,18 +204,29 @@ export class Recorder {
   async off(): Promise<RecorderStatus> {
     if (this.desired === 'on') this.log.info('recording switched off');
     this.desired = 'off';
+    // Ends this generation's supervisor even if an on comes before it has stopped.
+    this.generation++;
     this.wake.abort();
+    const loop = this.loop;
     const run = this.run;
     if (run) await run.stop();
-    await this.loop;
+    await loop;
     await this.finishing;
+    // A loop that stopped trying left its state (unauthorized); off is idle, unless an on came meanwhile.
+    if (this.desired === 'off') this.setState('idle');
     return this.status();
   }
 
-  /** Stops recording and retention for good (SIGTERM). */
+  /** Stops recording and retention for good (SIGTERM); from now on, on() is refused. */
   async close(): Promise<RecorderStatus> {
+    this.closing = true;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     return this.off();
+  }
+
+  /** Whether supervisor `generation` should go on: switched on, and no off or newer on since it started. */
+  private current(generation: number): boolean {
+    return this.desired === 'on' && this.generation === generation;
   }
 
   private setState(state: RecorderState, failure: Failure | null = null): void {
@@ -210,19 +238,29 @@ export class Recorder {
     this.events.emit('state', state, failure);
   }
 
-  private async supervise(): Promise<void> {
+  private async supervise(generation: number): Promise<void> {
     let attempt = 0;
+    let failedLogins = 0;
     let failure: Failure | null = null;
-    while (this.desired === 'on') {
+    while (this.current(generation)) {
       this.wake = new AbortController();
       if (failure === null) this.setState('connecting');
       // The previous run's last segment must be journaled before leftovers are looked for.
       await this.finishing;
       await this.recoverLeftovers();
-      const outcome = await this.attempt();
-      if (this.desired !== 'on') break;
+      const outcome = await this.attempt(generation);
+      if (!this.current(generation)) break;
       if (outcome.recorded) attempt = 0;
       failure = outcome.failure;
+      failedLogins = failure.kind === 'unauthorized' ? failedLogins + 1 : 0;
+      if (failedLogins >= MAX_FAILED_LOGINS) {
+        const message =
+          `${failure.message}. The camera refused the login ${failedLogins} times in a row: stopped trying, so that it ` +
+          'does not lock the account. Fix the user name or password, then POST /record/on (or restart the recorder).';
+        this.setState('unauthorized', { kind: 'unauthorized', message });
+        this.log.error({ reason: 'unauthorized', failedLogins }, 'camera refused the login; stopped trying until /record/on');
+        return;
+      }
       const handling = ON_FAILURE[failure.kind];
       this.setState(handling.state, failure);
       if (failure.kind === 'disk') await this.sweep();
@@ -231,7 +269,7 @@ export class Recorder {
       this.counters.reconnects++;
       await this.waitForRetry(delay, handling.pollCamera);
     }
-    this.setState('idle');
+    if (this.generation === generation) this.setState('idle');
   }
 
   /** Waits out the backoff, but returns early when an unreachable camera starts answering RTSP again. */
@@ -243,26 +281,30 @@ export class Recorder {
     while (!signal.aborted && Date.now() < deadline) {
       await sleep(Math.min(1000, deadline - Date.now()), signal);
       if (signal.aborted || Date.now() >= deadline) return;
-      if (await rtspAnswers(host, port, displayUrl)) return;
+      // Back as RTSP: retry now. Something else answering: retry now too, and learn it is not-rtsp (no polling).
+      if ((await askRtsp(host, port, displayUrl)).kind !== 'none') return;
     }
   }
 
   /** One probe + ffmpeg run. Resolves when the run is over, with why. */
-  private async attempt(): Promise<{ recorded: boolean; failure: Failure }> {
+  private async attempt(generation: number): Promise<{ recorded: boolean; failure: Failure }> {
     const s = this.settings;
     let plan: RecordingPlan;
     try {
-      const stream = await probeStream({ ffprobe: s.ffprobe, mediaUrl: s.camera.mediaUrl, transport: s.transport });
-      plan = planRecording(stream, s.format, s.audio);
+      // The last run recorded with this plan: the camera still sends the same, so skip the probe's session
+      // (and its wait for a keyframe). A run that records nothing drops it, and the next attempt probes.
+      plan = this.provenPlan ?? planRecording(await probeStream({ ffprobe: s.ffprobe, mediaUrl: s.camera.mediaUrl, transport: s.transport }), s.format, s.audio);
     } catch (err) {
-      if (err instanceof ProbeError) return { recorded: false, failure: err.failure };
+      if (err instanceof ProbeError) return { recorded: false, failure: await this.explain(err.failure) };
       if (err instanceof PlanRefusedError) return { recorded: false, failure: { kind: 'refused-plan', message: err.message } };
       return { recorded: false, failure: { kind: 'media', message: (err as Error).message } };
     }
-    if (this.desired !== 'on') return { recorded: false, failure: { kind: 'media', message: 'switched off' } };
+    if (!this.current(generation)) return { recorded: false, failure: { kind: 'media', message: 'switched off' } };
     const stem = `${s.device}_${compactUtc(new Date())}`;
     const gapStart = this.interruptedAt;
     let first = true;
+    /** The wall-clock time of the run's last cut: the next segment's start. */
+    let previousCutMs: number | null = null;
     const run = new FfmpegRun(
       {
         ffmpeg: s.ffmpeg,
@@ -278,7 +320,8 @@ export class Recorder {
       (closed) => {
         const gap = first && gapStart !== null && run.origin !== null ? Math.max(0, (run.origin + closed.startSeconds * 1000 - gapStart) / 1000) : 0;
         first = false;
-        this.enqueueFinish(closed, run, plan, gap);
+        this.enqueueFinish(closed, run, plan, gap, previousCutMs);
+        previousCutMs = closed.closedAtMs;
       },
       () => {
         this.lastWriteAt = Date.now();
@@ -298,6 +341,7 @@ export class Recorder {
       );
     }
     const exit = await run.exited;
+    this.provenPlan = recorded ? plan : null;
     this.run = null;
     this.activeStem = null;
     if (recorded) this.counters.ffmpegRestarts += exit.failure ? 1 : 0;
@@ -305,8 +349,22 @@ export class Recorder {
     return { recorded, failure: exit.failure ?? { kind: 'media', message: 'ffmpeg stopped' } };
   }
 
-  private enqueueFinish(closed: ClosedSegment, run: FfmpegRun, plan: RecordingPlan, gapBeforeSeconds: number): void {
-    const endMs = run.origin === null ? null : run.origin + closed.endSeconds * 1000;
+  /** A probe that found no stream: if something other than RTSP answers at the address, say what. */
+  private async explain(failure: Failure): Promise<Failure> {
+    if (failure.kind !== 'unreachable' && failure.kind !== 'media') return failure;
+    const { host, port, displayUrl } = this.settings.camera;
+    const answer = await askRtsp(host, port, displayUrl);
+    if (answer.kind !== 'other') return failure;
+    return { kind: 'not-rtsp', message: `${displayUrl} answers, but not as an RTSP camera: it answered ${answer.answer}` };
+  }
+
+  /**
+   * Queues a closed segment for the store. Its times are re-anchored on the wall clock at each cut (start:
+   * the previous cut, end: this one), so a camera clock that runs fast or slow cannot move names off the
+   * hour; its media duration is reported apart (durationSeconds).
+   */
+  private enqueueFinish(closed: ClosedSegment, run: FfmpegRun, plan: RecordingPlan, gapBeforeSeconds: number, startMs: number | null): void {
+    const endMs = closed.closedAtMs;
     this.finishing = this.finishing.then(async () => {
       try {
         // ffmpeg closes a segment in its trailer even after a write error, then exits; the error reaches us on
@@ -316,7 +374,7 @@ export class Recorder {
         if (run.sawWriteError && !(await this.store.repair(closed.path))) return;
         const firstOfRun = /_00000\.\w+$/.test(closed.path);
         const listedSeconds = firstOfRun ? null : closed.endSeconds - closed.startSeconds;
-        const segment = await this.store.finish({ tempPath: closed.path, endMs, plan, recovered: false, gapBeforeSeconds, listedSeconds });
+        const segment = await this.store.finish({ tempPath: closed.path, startMs, endMs, plan, recovered: false, gapBeforeSeconds, listedSeconds });
         this.counters.segmentsFinished++;
         this.counters.bytesWritten += segment.bytes;
         this.log.info(

@@ -17,10 +17,11 @@ export interface Deletion {
   readonly reason: 'age' | 'bytes' | 'free-space';
 }
 
-/** Free space of the file system that holds `dir`, in percent. */
-export async function freePercent(dir: string): Promise<number> {
+/** Bytes to free on the file system that holds `dir` to get back to `minFreePercent` free (0: enough). */
+export async function freeSpaceDeficit(dir: string, minFreePercent: number): Promise<number> {
   const s = await statfs(dir);
-  return s.blocks === 0 ? 100 : (s.bavail / s.blocks) * 100;
+  if (s.blocks === 0) return 0;
+  return Math.max(0, Math.ceil(((minFreePercent / 100) * s.blocks - s.bavail) * s.bsize));
 }
 
 /**
@@ -36,14 +37,18 @@ export async function applyRetention(
   // Cheap checks first: listing and stat-ing every finished file after every segment is wasted when no
   // limit can be exceeded.
   const ageOrSize = policy.retainHours > 0 || policy.retainBytes > 0;
-  const lowOnSpace = policy.minFreePercent > 0 && (await freePercent(store.deviceDir)) < policy.minFreePercent;
-  if (!ageOrSize && !lowOnSpace) return [];
+  // Worked out once: file systems that free space lazily (copy-on-write, thin pools, network storage) do not
+  // show a deletion in statfs at once, and deleting until statfs agrees would wipe the history.
+  let deficit = policy.minFreePercent > 0 ? await freeSpaceDeficit(store.deviceDir, policy.minFreePercent) : 0;
+  if (!ageOrSize && deficit === 0) return [];
   const files = await store.finishedFiles();
   const deletions: Deletion[] = [];
   let total = files.reduce((sum, f) => sum + f.bytes, 0);
   const remove = async (f: { path: string; bytes: number }, reason: Deletion['reason']): Promise<void> => {
     await rm(f.path, { force: true });
     total -= f.bytes;
+    // Any deletion frees space, whatever its reason.
+    deficit -= f.bytes;
     const deletion = { file: store.relative(f.path), bytes: f.bytes, reason };
     deletions.push(deletion);
     log.info(deletion, 'retention deleted a segment');
@@ -54,7 +59,7 @@ export async function applyRetention(
       await remove(files.shift()!, 'age');
     } else if (policy.retainBytes > 0 && total > policy.retainBytes) {
       await remove(files.shift()!, 'bytes');
-    } else if (policy.minFreePercent > 0 && (await freePercent(store.deviceDir)) < policy.minFreePercent) {
+    } else if (deficit > 0) {
       await remove(files.shift()!, 'free-space');
     } else break;
   }

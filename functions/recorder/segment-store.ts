@@ -1,7 +1,8 @@
-import { mkdir, open, readFile, readdir, rename, rm, stat, statfs, utimes } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, statfs, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
-import { parseJsonLines, sha256OfFile, type Logger } from '../lib/index.js';
+import { moveNoReplace, sha256OfFile, syncDir, type Logger } from '../lib/index.js';
+import { appendToJournal, journalFromEnd, journalPathOf, lastJournaled, stateDirOf } from './journal.js';
 import { probeFile } from './probe.js';
 import { RECORDING_RULES, type ContainerFormat, type RecordingPlan } from './plan.js';
 import { compactUtc, isSegmentFileName, type Segment } from './segment.js';
@@ -18,7 +19,9 @@ export interface SegmentStoreOptions {
 /** What the recorder knows about a closed file when it hands it over. */
 export interface ClosedFile {
   readonly tempPath: string;
-  /** Wall-clock end, when known from the run (the next segment's first keyframe); otherwise the file's mtime. */
+  /** Wall-clock start, when known from the run (its previous cut); otherwise end minus media duration. */
+  readonly startMs: number | null;
+  /** Wall-clock end, when known from the run (the cut, at the next segment's first keyframe); otherwise the file's mtime. */
   readonly endMs: number | null;
   readonly plan: RecordingPlan | null;
   readonly recovered: boolean;
@@ -30,6 +33,9 @@ export interface ClosedFile {
    */
   readonly listedSeconds: number | null;
 }
+
+/** How many of the journal's newest entries recovery checks for a file still in `.recording/`. */
+const JOURNAL_ENTRIES_TO_COMPLETE = 8;
 
 function formatOfExtension(file: string): ContainerFormat | undefined {
   const ext = path.extname(file).slice(1);
@@ -46,15 +52,16 @@ export class SegmentStore {
   readonly deviceDir: string;
   readonly workDir: string;
   readonly stateDir: string;
-  private readonly journalPath: string;
+  /** The journal of finished segments (see `journal.ts`). */
+  readonly journalPath: string;
   private nextSequence = 1;
   private last: Segment | null = null;
 
   constructor(private readonly o: SegmentStoreOptions) {
     this.deviceDir = path.join(o.root, o.device);
     this.workDir = path.join(this.deviceDir, '.recording');
-    this.stateDir = path.join(o.root, '.shifu-rtsp', o.device);
-    this.journalPath = path.join(this.stateDir, 'segments.jsonl');
+    this.stateDir = stateDirOf(o.root, o.device);
+    this.journalPath = journalPathOf(o.root, o.device);
   }
 
   /** Creates the folders and reads the journal's last sequence number. */
@@ -62,13 +69,9 @@ export class SegmentStore {
     await mkdir(this.workDir, { recursive: true });
     await mkdir(this.stateDir, { recursive: true });
     // A torn last line from a power cut is skipped: the file itself is still found by recovery or retention.
-    const text = await readFile(this.journalPath, 'utf8').catch(() => '');
-    for (const value of parseJsonLines(text)) {
-      const segment = value as Segment;
-      if (typeof segment.sequence !== 'number') continue;
-      this.nextSequence = Math.max(this.nextSequence, segment.sequence + 1);
-      this.last = segment;
-    }
+    // Only the last line counts, so only the end is read: a journal grows for as long as the camera records.
+    this.last = await lastJournaled(this.journalPath);
+    if (this.last) this.nextSequence = this.last.sequence + 1;
   }
 
   get lastSegment(): Segment | null {
@@ -97,21 +100,45 @@ export class SegmentStore {
     return path.relative(this.o.root, file).split(path.sep).join('/');
   }
 
-  /** Moves a closed file to its final name, measures it and appends it to the journal. */
-  async finish(closed: ClosedFile): Promise<Segment> {
+  /**
+   * One finisher at a time (the recorder's segment queue and crash recovery both finish files): a sequence
+   * number is taken only under this queue, so two finishers never share one.
+   */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Final paths journaled whose file could not be moved there yet (kept from other names until it is). */
+  private readonly pendingTargets = new Set<string>();
+
+  private serially<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(task, task);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * Measures and hashes a closed file where ffmpeg wrote it, journals it (fsynced) under its final name, then
+   * moves it there and fsyncs the folder. A crash at any point leaves either an unjournaled file in
+   * `.recording/` (recovered as before) or a journaled one there, which `recover` moves to its final name:
+   * never a file under its final name that the journal does not know.
+   */
+  finish(closed: ClosedFile): Promise<Segment> {
+    return this.serially(() => this.finishNow(closed));
+  }
+
+  private async finishNow(closed: ClosedFile): Promise<Segment> {
     const info = await stat(closed.tempPath);
     // An ffprobe per segment costs more CPU than the recorder spends on anything else, so only files whose
     // duration or streams the run cannot tell (a run's first segment, recovered files) are probed.
     const listed = closed.plan !== null && closed.listedSeconds !== null && closed.listedSeconds > 0 ? closed.listedSeconds : null;
     const probe = listed === null ? await probeFile(this.o.ffprobe, closed.tempPath) : null;
     const durationSeconds = listed ?? probe?.durationSeconds ?? 0;
-    // Start = end - duration: ffmpeg's list dates a run's first segment from 0, before its first keyframe.
-    const startMs = (closed.endMs ?? info.mtimeMs) - durationSeconds * 1000;
+    // Without a previous cut, start = end - duration: ffmpeg's list dates a run's first segment from 0,
+    // before its first keyframe.
+    const endMs = closed.endMs ?? info.mtimeMs;
+    const startMs = closed.startMs ?? endMs - durationSeconds * 1000;
     const start = new Date(Math.round(startMs));
     const format = closed.plan?.format ?? formatOfExtension(closed.tempPath) ?? 'mp4';
     const rule = RECORDING_RULES[format];
     const target = await this.freeName(`${this.o.device}_${compactUtc(start)}`, rule.extension);
-    await rename(closed.tempPath, target);
     const video = closed.plan?.stream.video ?? probe?.stream.video;
     const audioPlan = closed.plan?.audio;
     const audio =
@@ -128,12 +155,12 @@ export class SegmentStore {
       file: this.relative(target),
       absolutePath: target,
       device: this.o.device,
-      sequence: this.nextSequence++,
+      sequence: this.nextSequence,
       startTime: start.toISOString(),
-      endTime: new Date(Math.round(startMs + durationSeconds * 1000)).toISOString(),
+      endTime: new Date(Math.round(endMs)).toISOString(),
       durationSeconds: Math.round(durationSeconds * 1000) / 1000,
       bytes: info.size,
-      sha256: (await sha256OfFile(target)).digest('hex'),
+      sha256: (await sha256OfFile(closed.tempPath)).digest('hex'),
       format,
       mimeType: rule.mimeType,
       video: video ? { codec: video.codec, width: video.width, height: video.height, fps: video.fps } : null,
@@ -141,16 +168,25 @@ export class SegmentStore {
       recovered: closed.recovered,
       gapBeforeSeconds: Math.round(closed.gapBeforeSeconds * 1000) / 1000,
     };
+    // Unjournaled, the file stays in .recording/ and the next recovery finishes it; the number is not used.
+    await appendToJournal(this.journalPath, segment);
+    this.nextSequence++;
+    this.last = segment;
     try {
-      await this.appendJournal(segment);
+      await this.moveToFinalName(closed.tempPath, target);
     } catch (err) {
-      // Unjournaled means unannounced: put the file back so that the next recovery finishes it.
-      this.nextSequence--;
-      await rename(target, closed.tempPath).catch(() => undefined);
+      // Journaled, so it is completed by the next recovery (which finds it by size and hash).
+      this.pendingTargets.add(target);
       throw err;
     }
-    this.last = segment;
     return segment;
+  }
+
+  private async moveToFinalName(from: string, target: string): Promise<void> {
+    await moveNoReplace(from, target);
+    await syncDir(this.deviceDir);
+    await syncDir(this.workDir);
+    this.pendingTargets.delete(target);
   }
 
   private async freeName(stem: string, ext: string): Promise<string> {
@@ -160,18 +196,47 @@ export class SegmentStore {
         () => true,
         () => false,
       );
-      if (!exists) return candidate;
+      if (!exists && !this.pendingTargets.has(candidate)) return candidate;
     }
   }
 
-  private async appendJournal(segment: Segment): Promise<void> {
-    const handle = await open(this.journalPath, 'a');
-    try {
-      await handle.appendFile(`${JSON.stringify(segment)}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
+  /**
+   * The crash window between "journaled" and "moved": a journal entry of the last few whose final file is
+   * missing while a file of its size and hash is in `.recording/` is moved there; a `.recording/` name that
+   * is a second link to a final file (a crash between link and unlink) is removed.
+   */
+  private async completeJournaled(activeStem: string | undefined): Promise<number> {
+    const left: Array<{ file: string; size: number; ino: number; dev: number }> = [];
+    for (const file of await this.openFiles()) {
+      if (activeStem !== undefined && path.basename(file).startsWith(activeStem)) continue;
+      const s = await stat(file).catch(() => null);
+      if (s?.isFile()) left.push({ file, size: s.size, ino: s.ino, dev: s.dev });
     }
+    if (left.length === 0) return 0;
+    let completed = 0;
+    // Finishers are serial, so only the newest entries can be in the window; a few more cost one stat each.
+    const newest: Segment[] = [];
+    for await (const entry of journalFromEnd(this.journalPath)) if (newest.push(entry) >= JOURNAL_ENTRIES_TO_COMPLETE) break;
+    for (const entry of newest) {
+      const target = path.join(this.o.root, ...entry.file.split('/'));
+      const final = await stat(target).catch(() => null);
+      if (final) {
+        for (const l of left.filter((l) => l.ino === final.ino && l.dev === final.dev)) {
+          await unlink(l.file).catch(() => undefined);
+          left.splice(left.indexOf(l), 1);
+        }
+        continue;
+      }
+      for (const l of left.filter((l) => l.size === entry.bytes)) {
+        if ((await sha256OfFile(l.file)).digest('hex') !== entry.sha256) continue;
+        await this.moveToFinalName(l.file, target);
+        left.splice(left.indexOf(l), 1);
+        this.o.log.info({ file: entry.file, sequence: entry.sequence }, 'completed a journaled segment left in .recording/');
+        completed++;
+        break;
+      }
+    }
+    return completed;
   }
 
   /**
@@ -180,6 +245,8 @@ export class SegmentStore {
    */
   async recover(activeStem?: string): Promise<Segment[]> {
     const recovered: Segment[] = [];
+    // Journaled files first: they are finished already and must not be recovered a second time.
+    await this.serially(() => this.completeJournaled(activeStem));
     for (const name of await readdir(this.workDir).catch(() => [] as string[])) {
       if (name.endsWith('.remuxing') && (activeStem === undefined || !name.startsWith(activeStem))) {
         await rm(path.join(this.workDir, name), { force: true });
@@ -200,7 +267,7 @@ export class SegmentStore {
       }
       if (!(await this.repair(file))) continue;
       try {
-        const segment = await this.finish({ tempPath: file, endMs: info.mtimeMs, plan: null, recovered: true, gapBeforeSeconds: 0, listedSeconds: null });
+        const segment = await this.finish({ tempPath: file, startMs: null, endMs: info.mtimeMs, plan: null, recovered: true, gapBeforeSeconds: 0, listedSeconds: null });
         this.o.log.info({ file: segment.file, durationSeconds: segment.durationSeconds }, 'recovered unfinished segment');
         recovered.push(segment);
       } catch (err) {
@@ -229,8 +296,16 @@ export class SegmentStore {
       // never announce it as a playable segment, never delete it.
       const damagedDir = path.join(this.deviceDir, '.damaged');
       await mkdir(damagedDir, { recursive: true });
-      const target = path.join(damagedDir, path.basename(file));
-      await rename(file, target);
+      let target = path.join(damagedDir, path.basename(file));
+      for (let n = 1; ; n++) {
+        try {
+          await moveNoReplace(file, target);
+          break;
+        } catch (moveErr) {
+          if ((moveErr as NodeJS.ErrnoException).code !== 'EEXIST') throw moveErr;
+          target = path.join(damagedDir, `${n}_${path.basename(file)}`);
+        }
+      }
       this.o.log.error({ file: this.relative(target), err }, 'unfinished segment cannot be repaired; moved aside');
       return false;
     }

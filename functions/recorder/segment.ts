@@ -7,9 +7,12 @@ export interface Segment {
   readonly device: string;
   /** Per device, increasing by one for every finished segment, across restarts. */
   readonly sequence: number;
+  /** Wall clock at the cut that started it (the name's time); a run's first: end minus durationSeconds. */
   readonly startTime: string;
+  /** Wall clock at the cut that ended it: the next segment's startTime. */
   readonly endTime: string;
-  /** Measured from the media (ffprobe), not the clock. */
+  /** Media seconds, measured from the stream (segment list or ffprobe), not the clock: a camera clock that
+   * runs fast or slow makes this differ from endTime - startTime. */
   readonly durationSeconds: number;
   readonly bytes: number;
   readonly sha256: string;

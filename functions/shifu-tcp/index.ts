@@ -1,8 +1,8 @@
 // deviceShifu-TCP: the public face of the forwarder module.
-export { forwarderCommand } from './command.js';
 export { startForwarder, type Forwarder, type ForwarderDeps } from './forwarder.js';
 export {
   checkForwarderConfig,
+  edgeDeviceRef,
   forwarderOptions,
   resolveSettings,
   type ForwarderConfig,

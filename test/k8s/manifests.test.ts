@@ -79,6 +79,7 @@ describe('knative/', () => {
         'Broker/default',
         'Deployment/deviceshifu-camera1',
         'EdgeDevice/camera1',
+        'NetworkPolicy/shifu-rtsp-recorders',
         'Role/shifu-rtsp-control',
         'Role/shifu-rtsp-forwarder',
         'RoleBinding/shifu-rtsp-control',

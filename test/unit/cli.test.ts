@@ -59,7 +59,7 @@ describe('recorder configuration errors exit 2 and name the setting', () => {
 
 describe('command list', () => {
   it('lists each command with the summary its module defines', async () => {
-    const { COMMANDS } = await import('../../functions/commands.js');
+    const { COMMANDS } = await import('../../functions/commands/index.js');
     for (const entry of COMMANDS) {
       const command = await entry.load();
       expect(command.name).toBe(entry.name);

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../functions/cli.js';
 import { ConfigError, parseConfig } from '../../functions/lib/index.js';
+import { forwarderCommand } from '../../functions/commands/forwarder.js';
 import {
   checkForwarderConfig,
-  forwarderCommand,
   forwarderOptions,
   resolveSettings,
   type EdgeDeviceForwarding,

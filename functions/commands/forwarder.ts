@@ -1,9 +1,6 @@
+// `shifu-rtsp forwarder`: deviceShifu-TCP as a process (settings, EdgeDevice, forwarder, shutdown).
 import { ConfigError, createLogger, defineCommand, onShutdown, type Command, type Logger } from '../lib/index.js';
-import { forwardingFromEdgeDevice, type EdgeDeviceForwarding } from './edgedevice.js';
-import type { EdgeDeviceApi } from './edgedevice-api.js';
-import { startForwarder } from './forwarder.js';
-import { openEdgeDeviceApi } from './kube.js';
-import { checkForwarderConfig, edgeDeviceRef, forwarderOptions, resolveSettings } from './settings.js';
+import { forwardingFromEdgeDevice, type EdgeDeviceForwarding, type EdgeDeviceApi, startForwarder, openEdgeDeviceApi, checkForwarderConfig, edgeDeviceRef, forwarderOptions, resolveSettings } from '../shifu-tcp/index.js';
 
 /** Start-up reads of the EdgeDevice: the API server may still be coming up beside us. */
 const READ_ATTEMPTS = 5;

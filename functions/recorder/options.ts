@@ -1,29 +1,13 @@
-import { readFileSync } from 'node:fs';
+// The recorder's settings: flags and environment variables, parsed once with zod at start-up.
 import { z } from 'zod';
-import {
-  ConfigError,
-  DNS_1123_LABEL,
-  createLogger,
-  defineCommand,
-  locateFfmpeg,
-  locateFfprobe,
-  onShutdown,
-  registerSecret,
-  zHostPort,
-  zSeconds,
-  type OptionSpecs,
-} from '../lib/index.js';
-import { attachEvents, eventOptions } from '../events/index.js';
-import { parseCameraAddress, zCameraUrl } from './camera.js';
-import { serveRecorderApi } from './http.js';
-import { recorderMetrics } from './metrics.js';
+import { DNS_1123_LABEL, zHostPort, zSeconds, type OptionSpecs } from '../lib/index.js';
+import { zCameraUrl } from './camera.js';
 import { AUDIO_MODES, CONTAINER_FORMATS, type AudioMode, type ContainerFormat } from './plan.js';
-import { Recorder } from './recorder.js';
 
 const UNITS: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12, ki: 2 ** 10, mi: 2 ** 20, gi: 2 ** 30, ti: 2 ** 40 };
 
 /** Sizes as people write them: `500000000`, `500M`, `10Gi`, `2T`. */
-const zBytes = z
+export const zSize = z
   .string()
   .trim()
   .transform((value, ctx) => {
@@ -40,6 +24,9 @@ const zDnsLabel = z
   .string()
   .regex(DNS_1123_LABEL, 'expected a DNS-1123 label: lowercase letters, digits and -, at most 63');
 
+/** Free-space floor by default, in percent of the volume. */
+export const DEFAULT_MIN_FREE_PERCENT = 15;
+
 export const recorderOptions = {
   url: {
     flag: 'url',
@@ -53,6 +40,13 @@ export const recorderOptions = {
     env: ['PASSWORD_FILE'],
     schema: z.string().optional(),
     description: 'file holding the camera password (env PasswordSecret also works; never pass passwords as flags)',
+  },
+  apiToken: {
+    flag: 'api-token',
+    env: ['RECORDER_API_TOKEN'],
+    schema: z.string().min(16, 'expected at least 16 characters').optional(),
+    secret: true,
+    description: 'bearer token that POST /record/on|off and GET /record/status require (control sets one per Deployment; use the env variable: flags show in ps)',
   },
   out: { flag: 'out', env: ['FileSavePath'], schema: z.string().min(1), default: '/data', description: 'storage root for recordings' },
   device: {
@@ -130,7 +124,7 @@ export const recorderOptions = {
   retainBytes: {
     flag: 'retain-bytes',
     env: ['RETAIN_BYTES'],
-    schema: zBytes,
+    schema: zSize,
     default: '0',
     description: 'keep at most this much footage per device, oldest deleted first (0: no limit)',
   },
@@ -138,69 +132,10 @@ export const recorderOptions = {
     flag: 'min-free-percent',
     env: ['MIN_FREE_PERCENT'],
     schema: zSeconds(0, 99),
-    default: '5',
-    description: 'delete the oldest segments while the volume has less free space (percent, 0: off)',
+    // Above the kubelet's default eviction threshold (nodefs.available<10%): a node under DiskPressure
+    // evicts the recorder, which its volume pins there, so it could not come back.
+    default: String(DEFAULT_MIN_FREE_PERCENT),
+    description: 'delete the oldest segments while the volume has less free space (percent, 0: off; above the kubelet eviction threshold of 10 %)',
   },
 } satisfies OptionSpecs;
 
-export const recorderCommand = defineCommand({
-  name: 'recorder',
-  summary: 'record one camera into segment files, with an HTTP API to switch recording on and off',
-  details: [
-    'Files: <out>/<device>/<device>_<UTC start>.<ext>; open segments live in <out>/<device>/.recording/.',
-    'HTTP: POST /record/on, POST /record/off, GET /record/status, /health, /ready, /metrics.',
-    'SIGTERM stops like /record/off, then exits 0.',
-    'Events: with --sink (K_SINK), one CloudEvent per finished segment, queued in <out>/.shifu-rtsp/<device>/outbox/.',
-  ].join('\n'),
-  options: { ...recorderOptions, ...eventOptions },
-  async run(config, ctx) {
-    let password = ctx.env.PasswordSecret || undefined;
-    if (config.passwordFile) {
-      try {
-        password = readFileSync(config.passwordFile, 'utf8').replace(/\r?\n$/, '');
-      } catch (err) {
-        throw new ConfigError(`invalid --password-file: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-      }
-    }
-    const camera = parseCameraAddress(config.url, config.username, password);
-    registerSecret(camera.password);
-    const log = createLogger('recorder').child({ device: config.device });
-    const recorder = new Recorder(
-      {
-        device: config.device,
-        camera,
-        out: config.out,
-        segmentSeconds: config.segmentSeconds,
-        format: config.format,
-        audio: config.audio,
-        transport: config.transport,
-        alignToClock: config.alignToClock,
-        watchdogSeconds: config.watchdogSeconds,
-        retention: { retainHours: config.retainHours, retainBytes: config.retainBytes, minFreePercent: config.minFreePercent },
-        ffmpeg: locateFfmpeg(ctx.env),
-        ffprobe: locateFfprobe(ctx.env),
-      },
-      log,
-    );
-    log.info({ camera: camera.displayUrl, out: config.out, format: config.format, segmentSeconds: config.segmentSeconds }, 'starting');
-    // Before open(): segments crash recovery finishes there are announced too (recovered: true).
-    const announcer = await attachEvents(recorder, config, log);
-    await recorder.open();
-    const metrics = recorderMetrics(recorder);
-    announcer.metrics(metrics);
-    const app = await serveRecorderApi(recorder, config.httpListen, log, metrics);
-    log.info({ listen: { address: config.httpListen.host, port: app.port } }, 'http api listening');
-    if (!config.idle) recorder.on();
-    await new Promise<void>((resolve) => {
-      onShutdown(async () => {
-        const status = await recorder.close();
-        // After the recorder: its last segment's event is queued before the flush.
-        await announcer.close();
-        await app.close();
-        log.info({ lastSegment: status.lastSegment?.file ?? null }, 'stopped');
-        resolve();
-      }, log);
-    });
-    return 0;
-  },
-});

@@ -1,6 +1,6 @@
+// `shifu-rtsp control`: the record control functions served over HTTP by Fastify.
 import { createLogger, defineCommand, onShutdown, startHttpServer, type FastifyInstance } from '../lib/index.js';
-import { createControlHandlers, singleValues, type ControlHandler, type ControlRequest } from './handlers.js';
-import { checkControlConfig, controlOptions, createBackend } from './options.js';
+import { createControlHandlers, singleValues, type ControlHandler, type ControlRequest, checkControlConfig, controlOptions, createBackend } from '../control/index.js';
 
 /** Every path except /health and /ready goes to the `control` router, exactly as under functions-framework. */
 function registerRoutes(app: FastifyInstance, control: ControlHandler): void {

@@ -1,7 +1,8 @@
+// `shifu-rtsp demo`: the whole system on this machine.
 import path from 'node:path';
 import { z } from 'zod';
 import { createLogger, defineCommand, DNS_1123_LABEL, onShutdown, zPort, zSeconds, type OptionSpecs } from '../lib/index.js';
-import { startDemo } from './demo.js';
+import { startDemo } from '../demo/index.js';
 
 const zPortOrZero = z.coerce.number({ message: 'expected a port number' }).int().min(0).max(65535);
 

@@ -1,4 +1,5 @@
-import type { Command } from './lib/index.js';
+// The CLI's command table. Command wiring lives here, outside the modules: a module's index is its API.
+import type { Command } from '../lib/index.js';
 
 /** A command as --help lists it; its module loads only when chosen, so a forwarder never pays for client-node. */
 export interface CommandEntry {
@@ -26,32 +27,32 @@ export const COMMANDS: readonly CommandEntry[] = [
   {
     name: 'forwarder',
     summary: "deviceShifu-TCP: forward every byte between clients and an EdgeDevice's address (e.g. a camera's RTSP port)",
-    load: async () => (await import('./shifu-tcp/index.js')).forwarderCommand,
+    load: async () => (await import('./forwarder.js')).forwarderCommand,
   },
   {
     name: 'recorder',
     summary: 'record one camera into segment files, with an HTTP API to switch recording on and off',
     v8Flags: LEAN_V8_FLAGS,
-    load: async () => (await import('./recorder/index.js')).recorderCommand,
+    load: async () => (await import('./recorder.js')).recorderCommand,
   },
   {
     name: 'control',
     summary: 'serve the record-on / record-off / status functions over HTTP, with recorders as local processes or Deployments',
-    load: async () => (await import('./control/index.js')).controlCommand,
+    load: async () => (await import('./control.js')).controlCommand,
   },
   {
     name: 'export',
     summary: 'copy recorded segments out of the cluster through the export pod (exec + tar, like kubectl cp), checked and resumable',
-    load: async () => (await import('./export/index.js')).exportCommand,
+    load: async () => (await import('../export/index.js')).exportCommand,
   },
   {
     name: 'mock-camera',
     summary: 'an RTSP camera without hardware: ffmpeg test patterns (H.264/H.265 + G.711/AAC), publish and play',
-    load: async () => (await import('./mock-camera/index.js')).mockCameraCommand,
+    load: async () => (await import('./mock-camera.js')).mockCameraCommand,
   },
   {
     name: 'demo',
     summary: 'the whole system on this machine: mock camera, forwarder, record control, recorder and a printing event sink',
-    load: async () => (await import('./demo/index.js')).demoCommand,
+    load: async () => (await import('./demo.js')).demoCommand,
   },
 ];

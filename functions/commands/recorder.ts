@@ -1,0 +1,72 @@
+// `shifu-rtsp recorder`: wires the recorder, its HTTP API, metrics and events to the process.
+import { readFileSync } from 'node:fs';
+import { ConfigError, createLogger, defineCommand, locateFfmpeg, locateFfprobe, onShutdown, registerSecret, requireFfmpeg5 } from '../lib/index.js';
+import { attachEvents, eventOptions } from '../events/index.js';
+import { parseCameraAddress, Recorder, recorderMetrics, recorderOptions, serveRecorderApi } from '../recorder/index.js';
+
+export const recorderCommand = defineCommand({
+  name: 'recorder',
+  summary: 'record one camera into segment files, with an HTTP API to switch recording on and off',
+  details: [
+    'Files: <out>/<device>/<device>_<UTC start>.<ext>; open segments live in <out>/<device>/.recording/.',
+    'HTTP: POST /record/on, POST /record/off, GET /record/status, /health, /ready, /metrics.',
+    'SIGTERM stops like /record/off, then exits 0.',
+    'Events: with --sink (K_SINK), one CloudEvent per finished segment, queued in <out>/.shifu-rtsp/<device>/outbox/.',
+  ].join('\n'),
+  options: { ...recorderOptions, ...eventOptions },
+  async run(config, ctx) {
+    let password = ctx.env.PasswordSecret || undefined;
+    if (config.passwordFile) {
+      try {
+        password = readFileSync(config.passwordFile, 'utf8').replace(/\r?\n$/, '');
+      } catch (err) {
+        throw new ConfigError(`invalid --password-file: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+    }
+    const camera = parseCameraAddress(config.url, config.username, password);
+    registerSecret(camera.password);
+    const ffmpeg = locateFfmpeg(ctx.env);
+    const ffprobe = locateFfprobe(ctx.env);
+    requireFfmpeg5('ffmpeg', ffmpeg);
+    requireFfmpeg5('ffprobe', ffprobe);
+    const log = createLogger('recorder').child({ device: config.device });
+    const recorder = new Recorder(
+      {
+        device: config.device,
+        camera,
+        out: config.out,
+        segmentSeconds: config.segmentSeconds,
+        format: config.format,
+        audio: config.audio,
+        transport: config.transport,
+        alignToClock: config.alignToClock,
+        watchdogSeconds: config.watchdogSeconds,
+        retention: { retainHours: config.retainHours, retainBytes: config.retainBytes, minFreePercent: config.minFreePercent },
+        ffmpeg,
+        ffprobe,
+      },
+      log,
+    );
+    log.info({ camera: camera.displayUrl, out: config.out, format: config.format, segmentSeconds: config.segmentSeconds }, 'starting');
+    // Before open(): segments crash recovery finishes there are announced too (recovered: true).
+    const announcer = await attachEvents(recorder, config, log);
+    await recorder.open();
+    const metrics = recorderMetrics(recorder);
+    announcer.metrics(metrics);
+    registerSecret(config.apiToken);
+    const app = await serveRecorderApi(recorder, config.httpListen, log, metrics, config.apiToken);
+    log.info({ listen: { address: config.httpListen.host, port: app.port } }, 'http api listening');
+    if (!config.idle) recorder.on();
+    await new Promise<void>((resolve) => {
+      onShutdown(async () => {
+        const status = await recorder.close();
+        // After the recorder: its last segment's event is queued before the flush.
+        await announcer.close();
+        await app.close();
+        log.info({ lastSegment: status.lastSegment?.file ?? null }, 'stopped');
+        resolve();
+      }, log);
+    });
+    return 0;
+  },
+});

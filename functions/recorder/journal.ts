@@ -1,0 +1,112 @@
+// The journal of finished segments: one JSON line per segment, appended and fsynced. Its path and format
+// live here only; events and export read it through this module.
+import { open, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseJsonLines } from '../lib/index.js';
+import type { Segment } from './segment.js';
+
+export const JOURNAL_FILE = 'segments.jsonl';
+
+/** `<root>/.shifu-rtsp/<device>`: the recorder's state folder (journal, event outbox and cursor). */
+export function stateDirOf(root: string, device: string): string {
+  return path.join(root, '.shifu-rtsp', device);
+}
+
+/** `.shifu-rtsp/<device>/segments.jsonl`, relative to the storage root, with `/` (also for a pod's path). */
+export function journalRelativePath(device: string): string {
+  return `.shifu-rtsp/${device}/${JOURNAL_FILE}`;
+}
+
+/** `<root>/.shifu-rtsp/<device>/segments.jsonl`. */
+export function journalPathOf(root: string, device: string): string {
+  return path.join(stateDirOf(root, device), JOURNAL_FILE);
+}
+
+/** A journal line as readers outside the recorder take it: the file it names, other fields when present. */
+export type JournalLine = Partial<Segment> & { readonly file: string };
+
+/** Journal lines that name a file; a torn or foreign line is skipped. */
+export function parseJournalLines(text: string): JournalLine[] {
+  return parseJsonLines(text).filter((v): v is JournalLine => typeof (v as Partial<Segment> | null)?.file === 'string');
+}
+
+/** Journal lines as segments; a torn or foreign line is skipped (the file it named is found by recovery). */
+export function parseJournal(text: string): Segment[] {
+  return parseJournalLines(text).filter((v): v is Segment => typeof v.sequence === 'number');
+}
+
+/** Every segment in the journal file, oldest first ([] before the first one). For readers that need all. */
+export async function readJournal(file: string): Promise<Segment[]> {
+  return parseJournal(await readFile(file, 'utf8').catch(() => ''));
+}
+
+/** Bytes read per step when the journal is read from its end. */
+const TAIL_CHUNK = 64 * 1024;
+
+/**
+ * The journal's segments newest first, read backwards from its end in 64 KiB steps: what the recorder and
+ * the event replay need (the last number, the entries after a cursor) costs the same for a journal of ten
+ * lines as for one of years, which no single read could hold (V8 strings stop at 512 MiB).
+ */
+export async function* journalFromEnd(file: string): AsyncGenerator<Segment> {
+  const handle = await open(file, 'r').catch(() => null);
+  if (handle === null) return;
+  try {
+    let position = (await handle.stat()).size;
+    // The bytes before the first newline seen so far: the next step's line end.
+    let carry = Buffer.alloc(0);
+    while (position > 0) {
+      const length = Math.min(TAIL_CHUNK, position);
+      position -= length;
+      const chunk = Buffer.allocUnsafe(length);
+      await handle.read(chunk, 0, length, position);
+      const text = Buffer.concat([chunk, carry]);
+      const lines: Buffer[] = [];
+      let end = text.length;
+      for (let i = text.length - 1; i >= 0; i--) {
+        if (text[i] !== 0x0a) continue;
+        lines.push(text.subarray(i + 1, end));
+        end = i;
+      }
+      carry = Buffer.from(text.subarray(0, end));
+      for (const line of lines) yield* parseJournal(line.toString('utf8'));
+    }
+    yield* parseJournal(carry.toString('utf8'));
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The journal's newest segment, or null. */
+export async function lastJournaled(file: string): Promise<Segment | null> {
+  for await (const segment of journalFromEnd(file)) return segment;
+  return null;
+}
+
+/** The segments journaled after `sequence`, oldest first (from the end: a cursor is near it). */
+export async function journaledAfter(file: string, sequence: number): Promise<Segment[]> {
+  const after: Segment[] = [];
+  for await (const segment of journalFromEnd(file)) {
+    if (segment.sequence <= sequence) break;
+    after.push(segment);
+  }
+  return after.reverse();
+}
+
+/**
+ * Appends one segment and fsyncs: once this resolves, the segment survives a power cut. A torn last line
+ * (a power cut mid-append) is ended first, so that it cannot swallow this one.
+ */
+export async function appendToJournal(file: string, segment: Segment): Promise<void> {
+  const handle = await open(file, 'a+');
+  try {
+    const { size } = await handle.stat();
+    const last = Buffer.alloc(1);
+    if (size > 0) await handle.read(last, 0, 1, size - 1);
+    const torn = size > 0 && last[0] !== 0x0a;
+    await handle.appendFile(`${torn ? '\n' : ''}${JSON.stringify(segment)}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

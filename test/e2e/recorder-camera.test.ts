@@ -1,0 +1,250 @@
+// What the recorder does to a camera that says no, or to something that is not a camera.
+import { execFileSync, spawn } from 'node:child_process';
+import { chmod, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { startGstCamera, type GstCamera } from './fixtures/camera.js';
+import { CLI, startCli, type CliProcess } from './support/recorder-process.js';
+import { useScratch } from '../support/scratch.js';
+
+interface Status {
+  state: string;
+  recording: boolean;
+  lastError: { kind: string; message: string } | null;
+  counters: Record<string, number>;
+}
+
+const scratch = useScratch('shifu-cam-');
+
+async function camera(opts: Parameters<typeof startGstCamera>[0]): Promise<GstCamera> {
+  const cam = await startGstCamera(opts);
+  scratch.defer(() => cam.stop());
+  return cam;
+}
+
+async function recorder(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliProcess> {
+  const proc = await startCli('recorder', args, env);
+  scratch.defer(() => proc.stop('SIGKILL'));
+  return proc;
+}
+
+/** A TCP relay in front of the camera that counts what clients send: RTSP requests and login attempts. */
+interface Tap {
+  readonly port: number;
+  readonly connections: number;
+  /** Requests carrying credentials (`Authorization:`): each is one login the camera judges. */
+  readonly logins: number;
+  /** RTSP requests by method (DESCRIBE: one per session a client opens). */
+  readonly methods: Record<string, number>;
+}
+
+async function tap(targetPort: number): Promise<Tap> {
+  const counts = { connections: 0, logins: 0 };
+  const methods: Record<string, number> = {};
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    counts.connections++;
+    const upstream = net.connect({ host: '127.0.0.1', port: targetPort });
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    }
+    client.on('data', (chunk) => {
+      const text = chunk.toString('latin1');
+      counts.logins += (text.match(/^Authorization:/gim) ?? []).length;
+      for (const m of text.matchAll(/^([A-Z_]+) rtsp:\/\/\S+ RTSP\/1\.0\r?$/gm)) methods[m[1]!] = (methods[m[1]!] ?? 0) + 1;
+    });
+    client.pipe(upstream).pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  scratch.defer(
+    () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(resolve);
+      }),
+  );
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port,
+    get connections() {
+      return counts.connections;
+    },
+    get logins() {
+      return counts.logins;
+    },
+    methods,
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('recorder: a camera that refuses the password', () => {
+  it('stops after 3 failed logins, stays unauthorized saying so, and tries again only on /record/on', async () => {
+    const cam = await camera({ video: 'h264', audio: 'none', user: 'admin', password: 'right-one' });
+    const relay = await tap(cam.port);
+    const out = path.join(scratch.dir, 'lockout');
+    const args = ['--url', `rtsp://127.0.0.1:${relay.port}${cam.path}`, '--out', out, '--device', 'cam', '--username', 'admin'];
+    const rec = await recorder(args, { PasswordSecret: 'wrong-one' });
+    const stopped = await rec.waitFor<Status>('/record/status', (s) => s.state === 'unauthorized' && /stopped trying/i.test(s.lastError?.message ?? ''), 45_000);
+    expect(stopped.lastError?.kind).toBe('unauthorized');
+    expect(stopped.lastError?.message).toMatch(/3 /);
+    expect(stopped.lastError?.message).toMatch(/\/record\/on/);
+    expect(relay.logins).toBe(3);
+    // A camera that locks accounts after 5 failures must never get a 4th from this start.
+    await sleep(15_000);
+    expect(relay.logins).toBe(3);
+    expect((await rec.json<Status>('GET', '/record/status')).body.state).toBe('unauthorized');
+
+    const on = await rec.json<Status>('POST', '/record/on');
+    expect(on.status).toBe(200);
+    await rec.waitFor<Status>('/record/status', () => relay.logins > 3, 20_000);
+    await rec.waitFor<Status>('/record/status', (s) => s.state === 'unauthorized' && /stopped trying/i.test(s.lastError?.message ?? '') && relay.logins >= 6, 45_000);
+    expect(relay.logins).toBe(6);
+    expect(await rec.stop('SIGTERM')).toBe(0);
+    expect(rec.output()).not.toContain('wrong-one');
+  });
+});
+
+describe('recorder: an address that answers but is not an RTSP camera', () => {
+  it('reports a web server as error with its answer, and does not poll it', async () => {
+    // The camera's web UI on the port given as RTSP: Node's HTTP server answers every request with its page.
+    let requests = 0;
+    const web = http.createServer((_req, res) => res.end('camera web UI'));
+    web.on('connection', (socket) => socket.on('data', () => requests++));
+    await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
+    scratch.defer(() => new Promise((resolve) => web.close(resolve)));
+    const port = (web.address() as net.AddressInfo).port;
+    const out = path.join(scratch.dir, 'web-ui');
+    const rec = await recorder(['--url', `rtsp://127.0.0.1:${port}/stream`, '--out', out, '--device', 'cam']);
+    const failed = await rec.waitFor<Status>('/record/status', (s) => s.state === 'error', 30_000);
+    expect(failed.lastError?.kind).toBe('not-rtsp');
+    expect(failed.lastError?.message).toContain('HTTP/1.1 200 OK');
+    const seen = requests;
+    await sleep(25_000);
+    // Not an RTSP OPTIONS a second (the old polling), not a probe every few seconds: nothing, until the slow retry.
+    expect(requests - seen).toBe(0);
+    expect((await rec.json<Status>('GET', '/record/status')).body.state).toBe('error');
+  });
+});
+
+describe('recorder: ffmpeg older than 5.0', () => {
+  /** Stands in for Ubuntu 22.04's binaries (no 4.x build is installable here): what `-version` prints. */
+  async function oldTool(name: string): Promise<string> {
+    const file = path.join(scratch.dir, `old-${name}`);
+    await writeFile(file, `#!/bin/sh\necho "${name} version 4.4.2-0ubuntu0.22.04.1 Copyright (c) 2000-2021 the FFmpeg developers"\n`);
+    await chmod(file, 0o755);
+    return file;
+  }
+
+  async function run(env: NodeJS.ProcessEnv): Promise<{ code: number | null; stderr: string }> {
+    const child = spawn(process.execPath, [CLI, 'recorder', '--url', 'rtsp://127.0.0.1:9/stream', '--out', path.join(scratch.dir, 'old'), '--device', 'cam', '--http-listen', '127.0.0.1:0'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    clearTimeout(timer);
+    return { code, stderr };
+  }
+
+  it('refuses to start (exit 2) with an ffmpeg 4.4, naming the version, since its RTSP -timeout means listen', async () => {
+    const result = await run({ FFMPEG_PATH: await oldTool('ffmpeg') });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('ffmpeg 4.4.2');
+    expect(result.stderr).toMatch(/5\.0/);
+  });
+
+  it('checks ffprobe too: a new ffmpeg with an old ffprobe is refused', async () => {
+    const result = await run({ FFPROBE_PATH: await oldTool('ffprobe') });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('ffprobe 4.4.2');
+  });
+});
+
+describe('recorder: fewer camera sessions', () => {
+  it('reuses the last probe when ffmpeg restarts after a run that recorded: one DESCRIBE per restart, not two', async () => {
+    const cam = await camera({ video: 'h264', audio: 'none', gop: 25 });
+    const relay = await tap(cam.port);
+    const out = path.join(scratch.dir, 'reuse-probe');
+    const rec = await recorder(['--url', `rtsp://127.0.0.1:${relay.port}${cam.path}`, '--out', out, '--device', 'cam', '--segment-seconds', '4']);
+    await rec.waitFor<Status & { lastWriteAt: string | null }>('/record/status', (s) => s.state === 'recording', 30_000);
+    // The first start probes (ffprobe) and records (ffmpeg): two sessions.
+    expect(relay.methods.DESCRIBE).toBe(2);
+    for (let restart = 1; restart <= 2; restart++) {
+      const killedAt = Date.now();
+      // ffmpeg dies (as on a camera hiccup); the recorder, its parent, starts another run.
+      execFileSync('pkill', ['-KILL', '-P', String(rec.child.pid)]);
+      await rec.waitFor<Status & { lastWriteAt: string | null }>(
+        '/record/status',
+        (s) => s.state === 'recording' && s.lastWriteAt !== null && Date.parse(s.lastWriteAt) > killedAt + 500,
+        30_000,
+      );
+      expect(relay.methods.DESCRIBE, `after restart ${restart}`).toBe(2 + restart);
+    }
+    expect(await rec.stop('SIGTERM')).toBe(0);
+  });
+});
+
+describe('recorder: on while switching off or shutting down', () => {
+  it('answers an off that an on overtakes, then records again (the last request wins)', async () => {
+    const cam = await camera({ video: 'h264', audio: 'none', gop: 25 });
+    const out = path.join(scratch.dir, 'off-then-on');
+    const rec = await recorder(['--url', cam.url, '--out', out, '--device', 'cam', '--segment-seconds', '4']);
+    await rec.waitFor<Status>('/record/status', (s) => s.state === 'recording', 30_000);
+    const off = rec.json<Status>('POST', '/record/off');
+    await sleep(50);
+    const on = await rec.json<Status>('POST', '/record/on');
+    expect(on.status).toBe(200);
+    const answered = await Promise.race([off, sleep(20_000).then(() => null)]);
+    expect(answered, '/record/off never answered').not.toBeNull();
+    expect(answered!.status).toBe(200);
+    const status = await rec.waitFor<Status>('/record/status', (s) => s.state === 'recording', 30_000);
+    expect(status.recording).toBe(true);
+    expect(await rec.stop('SIGTERM')).toBe(0);
+  });
+
+  it('refuses /record/on during SIGTERM with 503, and the shutdown still ends (exit 0)', async () => {
+    const cam = await camera({ video: 'h264', audio: 'none', gop: 25 });
+    const out = path.join(scratch.dir, 'term-then-on');
+    const rec = await recorder(['--url', cam.url, '--out', out, '--device', 'cam', '--segment-seconds', '4']);
+    await rec.waitFor<Status>('/record/status', (s) => s.state === 'recording', 30_000);
+    rec.child.kill('SIGTERM');
+    await sleep(50);
+    const on = await fetch(`${rec.baseUrl}/record/on`, { method: 'POST' }).then(
+      async (res) => ({ status: res.status, body: (await res.json()) as { error?: string; message?: string } }),
+      () => null,
+    );
+    // The API stays up until the last segment is closed, so the on reaches a recorder that is closing.
+    expect(on?.status).toBe(503);
+    expect(JSON.stringify(on?.body)).toMatch(/shutting down/);
+    const code = await Promise.race([rec.exited, sleep(25_000).then(() => 'hung' as const)]);
+    expect(code).toBe(0);
+  });
+});
+
+describe('recorder: its own API behind a token', () => {
+  it('refuses /record/* without the token (401), takes them with it, and leaves probes and metrics open', async () => {
+    const cam = await camera({ video: 'h264', audio: 'none', gop: 25 });
+    const token = 'a-token-control-generated-0123456789';
+    const rec = await recorder(['--url', cam.url, '--out', path.join(scratch.dir, 'token'), '--device', 'cam', '--idle'], { RECORDER_API_TOKEN: token });
+    const call = (method: string, route: string, auth?: string): Promise<number> =>
+      fetch(`${rec.baseUrl}${route}`, { method, headers: auth ? { authorization: auth } : {} }).then((r) => r.status);
+    expect(await call('POST', '/record/on')).toBe(401);
+    expect(await call('POST', '/record/off', 'Bearer wrong')).toBe(401);
+    expect(await call('GET', '/record/status')).toBe(401);
+    expect((await rec.json<Status>('GET', '/health')).status).toBe(200);
+    expect(await call('GET', '/metrics')).toBe(200);
+    expect(await call('POST', '/record/on', `Bearer ${token}`)).toBe(200);
+    expect(await call('GET', '/record/status', `Bearer ${token}`)).toBe(200);
+    expect(await call('POST', '/record/off', `Bearer ${token}`)).toBe(200);
+    expect(rec.output()).not.toContain(token);
+  });
+});
