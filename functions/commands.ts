@@ -45,6 +45,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./export/index.js')).exportCommand,
   },
   {
+    name: 'playback',
+    summary: 'serve the volume read-only: timeline, clips cut by time, segment files with byte ranges, and a web page',
+    load: async () => (await import('./playback/index.js')).playbackCommand,
+  },
+  {
     name: 'mock-camera',
     summary: 'an RTSP camera without hardware: ffmpeg test patterns (H.264/H.265 + G.711/AAC), publish and play',
     load: async () => (await import('./mock-camera/index.js')).mockCameraCommand,

@@ -13,4 +13,14 @@ export {
   type StreamInfo,
 } from './plan.js';
 export { compactUtc, isSegmentFileName, type Segment } from './segment.js';
+export {
+  journaledDevices,
+  journalPathOf,
+  parseJournal,
+  readJournal,
+  RECORDING_FOLDER,
+  recordingDirOf,
+  STATE_FOLDER,
+  stateDirOf,
+} from './journal.js';
 export { classifyFailure, type Failure, type FailureKind } from './failure.js';

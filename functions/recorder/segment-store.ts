@@ -5,6 +5,7 @@ import { parseJsonLines, sha256OfFile, type Logger } from '../lib/index.js';
 import { probeFile } from './probe.js';
 import { RECORDING_RULES, type ContainerFormat, type RecordingPlan } from './plan.js';
 import { compactUtc, isSegmentFileName, type Segment } from './segment.js';
+import { journalPathOf, recordingDirOf, stateDirOf } from './journal.js';
 
 export interface SegmentStoreOptions {
   /** Storage root (`--out`, FileSavePath). */
@@ -52,9 +53,9 @@ export class SegmentStore {
 
   constructor(private readonly o: SegmentStoreOptions) {
     this.deviceDir = path.join(o.root, o.device);
-    this.workDir = path.join(this.deviceDir, '.recording');
-    this.stateDir = path.join(o.root, '.shifu-rtsp', o.device);
-    this.journalPath = path.join(this.stateDir, 'segments.jsonl');
+    this.workDir = recordingDirOf(o.root, o.device);
+    this.stateDir = stateDirOf(o.root, o.device);
+    this.journalPath = journalPathOf(o.root, o.device);
   }
 
   /** Creates the folders and reads the journal's last sequence number. */

@@ -1,0 +1,192 @@
+// One file cut from the segments a time range spans: ffmpeg's concat demuxer, -c copy, streamed to the client.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { HttpError } from '../lib/index.js';
+import { compactUtc, RECORDING_RULES, type ContainerFormat } from '../recorder/index.js';
+import { parseDuration } from './duration.js';
+import type { Footage } from './library.js';
+
+/** Clip containers: the recorder's rules say what each holds; the options make them stream from a pipe. */
+export const CLIP_FORMATS = {
+  // Fragmented: an ordinary MP4 writes its index last, so it could not be sent while it is cut.
+  mp4: ['-movflags', '+frag_keyframe+empty_moov+default_base_moof'],
+  mkv: [],
+  ts: [],
+} as const satisfies Partial<Record<ContainerFormat, readonly string[]>>;
+export type ClipFormat = keyof typeof CLIP_FORMATS;
+
+export interface ClipRequest {
+  readonly device: string;
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly format: ClipFormat;
+}
+
+export interface ClipPlan {
+  readonly request: ClipRequest;
+  readonly parts: readonly Footage[];
+  /** Decode time of the keyframe at or before the requested start, in the first file's timestamps (s). */
+  readonly inpoint: number;
+  /** Wall-clock start of the clip's first frame (that keyframe) and end. */
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly fileName: string;
+  readonly mimeType: string;
+  /** `copy`, or `aac` when the clip's container cannot hold the recorded audio (e.g. G.711 into MP4). */
+  readonly audio: { readonly mode: 'copy' | 'aac' | 'none'; readonly recorded: string | null };
+  readonly videoTag: string | null;
+}
+
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/;
+
+function timeParameter(query: URLSearchParams, name: string): number {
+  const value = query.get(name);
+  if (value === null || value === '') throw new HttpError(400, `${name}: required (ISO 8601, e.g. 2026-11-24T10:15:00Z)`);
+  const ms = Date.parse(value);
+  if (!ISO_UTC.test(value) || !Number.isFinite(ms)) throw new HttpError(400, `${name}: expected an ISO 8601 time with a zone, e.g. 2026-11-24T10:15:00Z`);
+  return ms;
+}
+
+/** `start` + `duration` or `end`, checked: end after start, not longer than `maxSeconds`. */
+export function parseRange(query: URLSearchParams, maxSeconds: number): { startMs: number; endMs: number } {
+  const startMs = timeParameter(query, 'start');
+  const duration = query.get('duration');
+  let endMs: number;
+  if (duration !== null && query.get('end') !== null) throw new HttpError(400, 'duration: give duration or end, not both');
+  if (duration !== null) {
+    const seconds = parseDuration(duration);
+    if (seconds === null || seconds <= 0) throw new HttpError(400, 'duration: expected a positive duration such as 300, 300s, 5m or 1h');
+    if (seconds > maxSeconds) throw new HttpError(400, `duration: at most ${maxSeconds} s (PLAYBACK_MAX_CLIP)`);
+    endMs = startMs + seconds * 1000;
+  } else {
+    if (query.get('end') === null) throw new HttpError(400, 'duration: required (or end)');
+    endMs = timeParameter(query, 'end');
+    if (endMs <= startMs) throw new HttpError(400, 'end: must be after start');
+    if (endMs - startMs > maxSeconds * 1000) throw new HttpError(400, `end: the range is at most ${maxSeconds} s (PLAYBACK_MAX_CLIP)`);
+  }
+  return { startMs, endMs };
+}
+
+export function parseFormat(query: URLSearchParams): ClipFormat {
+  const value = query.get('format') ?? 'mp4';
+  if (!(value in CLIP_FORMATS)) throw new HttpError(400, `format: expected one of ${Object.keys(CLIP_FORMATS).join(', ')}`);
+  return value as ClipFormat;
+}
+
+interface ProbedPacket {
+  readonly pts_time?: string;
+  readonly dts_time?: string;
+  readonly flags?: string;
+}
+
+function ffprobeJson(ffprobe: string, args: readonly string[]): Promise<{ packets?: ProbedPacket[]; format?: { start_time?: string } }> {
+  return new Promise((resolve, reject) => {
+    execFile(ffprobe, ['-v', 'error', '-of', 'json', ...args], { maxBuffer: 16 << 20, timeout: 60_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`ffprobe: ${stderr.trim().split('\n').slice(-3).join(' ') || err.message}`));
+      else resolve(JSON.parse(stdout) as { packets?: ProbedPacket[]; format?: { start_time?: string } });
+    });
+  });
+}
+
+/** The file's first timestamp (MPEG-TS files start at ~1.4 s, MP4 at 0). */
+async function fileStartTime(ffprobe: string, file: string): Promise<number> {
+  const probed = await ffprobeJson(ffprobe, ['-show_entries', 'format=start_time', file]);
+  const start = Number(probed.format?.start_time ?? 0);
+  return Number.isFinite(start) ? start : 0;
+}
+
+/**
+ * Decode time of the last video keyframe at or before `target` (file timestamps). Packets are listed, not
+ * decoded; a seek lands only near a time (MPEG-TS has no index), so a window before it is read and filtered.
+ */
+export async function keyframeAtOrBefore(ffprobe: string, file: string, target: number, fileStart: number): Promise<number> {
+  for (const lookBack of [12, 120, Infinity]) {
+    const from = Math.max(fileStart, target - lookBack);
+    const interval = lookBack === Infinity ? `%${target + 0.05}` : `${from}%${target + 0.05}`;
+    const probed = await ffprobeJson(ffprobe, ['-select_streams', 'v:0', '-read_intervals', interval, '-show_entries', 'packet=pts_time,dts_time,flags', file]);
+    let best: number | null = null;
+    for (const p of probed.packets ?? []) {
+      if (!p.flags?.startsWith('K')) continue;
+      const pts = Number(p.pts_time);
+      const dts = Number(p.dts_time ?? p.pts_time);
+      if (Number.isFinite(pts) && Number.isFinite(dts) && pts <= target + 0.001 && (best === null || dts > best)) best = dts;
+    }
+    if (best !== null) return best;
+  }
+  return fileStart;
+}
+
+/**
+ * Which segments a clip takes and where it starts. 404 when no finished segment overlaps the range.
+ * A range over a gap gives one file with the gap left out (its timestamps run on), like the recorder's segments.
+ */
+export async function planClip(ffprobe: string, footage: readonly Footage[], request: ClipRequest): Promise<ClipPlan> {
+  const parts = footage.filter((f) => f.endMs > request.startMs && f.startMs < request.endMs);
+  const first = parts[0];
+  const last = parts.at(-1);
+  if (!first || !last) {
+    throw new HttpError(
+      404,
+      `start: no footage of ${request.device} between ${new Date(request.startMs).toISOString()} and ${new Date(request.endMs).toISOString()}`,
+      'not_found',
+    );
+  }
+  const fileStart = await fileStartTime(ffprobe, first.path);
+  const offset = Math.max(0, request.startMs - first.startMs) / 1000;
+  const keyframe = offset > 0 ? await keyframeAtOrBefore(ffprobe, first.path, fileStart + offset, fileStart) : fileStart;
+  const startMs = Math.round(first.startMs + (keyframe - fileStart) * 1000);
+  const endMs = Math.min(request.endMs, last.endMs);
+  const rule = RECORDING_RULES[request.format];
+  const recordedAudio = first.segment.audio?.codec ?? null;
+  const videoCodec = first.segment.video?.codec ?? null;
+  const seconds = Math.max(1, Math.round((endMs - startMs) / 1000));
+  return {
+    request,
+    parts,
+    inpoint: keyframe,
+    startMs,
+    endMs,
+    fileName: `${request.device}_${compactUtc(new Date(startMs))}_${seconds}s.${rule.extension}`,
+    mimeType: rule.mimeType,
+    audio: { mode: recordedAudio === null ? 'none' : rule.audio.includes(recordedAudio) ? 'copy' : 'aac', recorded: recordedAudio },
+    videoTag: videoCodec === null ? null : (rule.video[videoCodec]?.tag ?? null),
+  };
+}
+
+/** ffconcat script: file URLs (so a root with odd characters stays one path) and the first file's in point. */
+export function concatScript(plan: ClipPlan): string {
+  const quote = (p: string): string => `'file:${p.replace(/'/g, "'\\''")}'`;
+  const lines = ['ffconcat version 1.0'];
+  plan.parts.forEach((part, i) => {
+    lines.push(`file ${quote(part.path)}`);
+    // A millisecond early, so the keyframe itself is at or after the in point whatever the rounding.
+    if (i === 0) lines.push(`inpoint ${Math.max(0, plan.inpoint - 0.001).toFixed(6)}`);
+  });
+  return `${lines.join('\n')}\n`;
+}
+
+export function clipArguments(plan: ClipPlan): string[] {
+  const rule = RECORDING_RULES[plan.request.format];
+  const audio = plan.audio.mode === 'aac' ? ['-c:a', 'aac', '-b:a', '96k'] : [];
+  return [
+    '-hide_banner', '-v', 'error',
+    '-protocol_whitelist', 'file,pipe',
+    '-f', 'concat', '-safe', '0', '-i', 'pipe:0',
+    '-map', '0:v?', '-map', '0:a?',
+    '-c', 'copy', ...audio,
+    ...(plan.videoTag ? ['-tag:v', plan.videoTag] : []),
+    // Drops what the in point's seek brought along before the keyframe (audio, and MPEG-TS's inexact seek).
+    '-ss', '0',
+    '-t', ((plan.endMs - plan.startMs) / 1000).toFixed(3),
+    '-avoid_negative_ts', 'make_zero',
+    ...CLIP_FORMATS[plan.request.format],
+    '-f', rule.muxer, 'pipe:1',
+  ];
+}
+
+/** Starts cutting; the clip comes out of stdout as ffmpeg writes it. */
+export function startCut(ffmpeg: string, plan: ClipPlan): ChildProcess {
+  const child = spawn(ffmpeg, clipArguments(plan), { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin?.on('error', () => undefined);
+  child.stdin?.end(concatScript(plan));
+  return child;
+}
