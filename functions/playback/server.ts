@@ -144,8 +144,10 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
         '/files/': async (req, res, url) => {
           try {
             await serveFile(library, req, res, url);
-          } finally {
             metrics.files.inc({ status: String(res.statusCode) });
+          } catch (err) {
+            metrics.files.inc({ status: String(err instanceof HttpError ? err.statusCode : 500) });
+            throw err;
           }
         },
       },

@@ -88,6 +88,9 @@ class DeviceView {
   private readonly format = el('select');
   private timeline: Timeline | null = null;
   private dayStart = 0;
+  /** The bar shows [viewStart, viewStart + viewMs): the whole day, or zoomed to the footage. */
+  private viewStart = 0;
+  private viewMs = DAY_MS;
   /** Wall time of the playing clip's first frame (from the server's X-Clip-Start). */
   private playingFrom: number | null = null;
   private inMs: number | null = null;
@@ -96,6 +99,8 @@ class DeviceView {
 
   constructor(private readonly summary: DeviceSummary) {
     this.root.dataset.device = summary.device;
+    // Muted, so that play() after the HEAD request is allowed without a fresh user gesture.
+    this.video.muted = true;
     this.root.append(
       el('h2', {}, summary.device),
       el(
@@ -106,14 +111,25 @@ class DeviceView {
     );
     const last = summary.lastFootage !== null ? Date.parse(summary.lastFootage) : Date.now();
     this.dayStart = Math.floor(last / DAY_MS) * DAY_MS;
+    this.viewStart = this.dayStart;
     this.day.value = new Date(this.dayStart).toISOString().slice(0, 10);
     this.day.addEventListener('change', () => {
       const ms = Date.parse(`${this.day.value}T00:00:00Z`);
       if (Number.isFinite(ms)) {
         this.dayStart = ms;
+        this.viewStart = ms;
+        this.viewMs = DAY_MS;
         void this.load();
       }
     });
+    const whole = el('button', { type: 'button', class: 'zoom-day' }, 'Whole day');
+    const fit = el('button', { type: 'button', class: 'zoom-footage' }, 'Zoom to footage');
+    whole.addEventListener('click', () => {
+      this.viewStart = this.dayStart;
+      this.viewMs = DAY_MS;
+      this.draw();
+    });
+    fit.addEventListener('click', () => this.zoomToFootage());
     for (const f of ['mp4', 'mkv', 'ts']) this.format.append(el('option', { value: f }, f));
     const setIn = el('button', { type: 'button', class: 'set-in' }, 'Set in');
     const setOut = el('button', { type: 'button', class: 'set-out' }, 'Set out');
@@ -122,14 +138,14 @@ class DeviceView {
     this.format.addEventListener('change', () => this.updateDownload());
     this.bar.addEventListener('click', (e) => {
       const box = this.bar.getBoundingClientRect();
-      const ms = this.dayStart + ((e.clientX - box.left) / box.width) * DAY_MS;
+      const ms = this.viewStart + ((e.clientX - box.left) / box.width) * this.viewMs;
       void this.playAt(ms);
     });
     this.video.addEventListener('error', () => {
       this.say(`This browser cannot play this clip (${this.video.error?.message || `media error ${this.video.error?.code ?? ''}`}). Download it to watch in VLC or ffplay.`);
     });
     const controls = el('div', { class: 'controls' });
-    controls.append(el('label', {}, 'Day (UTC) '), this.day, setIn, setOut, this.inOut, this.format, this.download);
+    controls.append(el('label', {}, 'Day (UTC) '), this.day, whole, fit, setIn, setOut, this.inOut, this.format, this.download);
     this.root.append(controls, this.bar, this.ticks, this.notice, this.video);
     this.updateDownload();
   }
@@ -148,7 +164,21 @@ class DeviceView {
   }
 
   private position(ms: number): string {
-    return `${(Math.min(Math.max(ms - this.dayStart, 0), DAY_MS) / DAY_MS) * 100}%`;
+    return `${(Math.min(Math.max(ms - this.viewStart, 0), this.viewMs) / this.viewMs) * 100}%`;
+  }
+
+  /** Fits the bar to the day's footage (a few minutes of it are a sliver on a 24-hour bar). */
+  zoomToFootage(): void {
+    const spans = this.timeline?.spans ?? [];
+    const first = spans[0];
+    const last = spans.at(-1);
+    if (!first || !last) return;
+    const s = Date.parse(first.start);
+    const e = Date.parse(last.end);
+    const pad = Math.max((e - s) * 0.02, 1000);
+    this.viewStart = s - pad;
+    this.viewMs = e - s + 2 * pad;
+    this.draw();
   }
 
   private draw(): void {
@@ -173,9 +203,10 @@ class DeviceView {
       this.bar.append(node);
     }
     this.ticks.replaceChildren();
-    for (let h = 0; h <= 24; h += 3) {
-      const tick = el('span', {}, `${String(h).padStart(2, '0')}:00`);
-      tick.style.left = `${(h / 24) * 100}%`;
+    for (let i = 0; i <= 8; i++) {
+      const ms = this.viewStart + (i / 8) * this.viewMs;
+      const tick = el('span', {}, this.viewMs >= 6 * 3600 * 1000 ? clock(ms).slice(0, 5) : clock(ms));
+      tick.style.left = `${(i / 8) * 100}%`;
       this.ticks.append(tick);
     }
     for (const ms of [this.inMs, this.outMs]) {
