@@ -41,7 +41,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'export',
-    summary: 'copy recorded segments out of the cluster through the export pod (exec + tar, like kubectl cp), checked and resumable',
+    summary: "copy recorded footage out of the cluster from the export pod's playback server (whole segments, checked and resumable, or one clip by time)",
     load: async () => (await import('./export/index.js')).exportCommand,
   },
   {

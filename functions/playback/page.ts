@@ -1,8 +1,28 @@
 // The web page at `/`: one HTML document; its script is page/app.ts, compiled for the browser (DOM types).
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
-/** The compiled page script next to this module (dist/functions/playback/page/app.js). */
-export const pageScriptPath = fileURLToPath(new URL('./page/app.js', import.meta.url));
+// Next to this module once built (dist/functions/playback/page/app.js); from the sources (tests run
+// them), the build's copy.
+const SCRIPT_CANDIDATES = [
+  fileURLToPath(new URL('./page/app.js', import.meta.url)),
+  fileURLToPath(new URL('../../dist/functions/playback/page/app.js', import.meta.url)),
+];
+
+let script: Promise<string> | undefined;
+
+/** The compiled page script, read once. */
+export function pageScript(): Promise<string> {
+  script ??= (async () => {
+    for (const file of SCRIPT_CANDIDATES) {
+      const text = await readFile(file, 'utf8').catch(() => null);
+      if (text !== null) return text;
+    }
+    script = undefined;
+    throw new Error(`the page script is not built (${SCRIPT_CANDIDATES[0]}): run npm run build`);
+  })();
+  return script;
+}
 
 export const PAGE_HTML = `<!doctype html>
 <html lang="en">

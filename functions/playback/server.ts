@@ -1,6 +1,5 @@
 // The playback server: routes over the volume's journals, on the project's node:http server.
 import { timingSafeEqual } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
 import { Counter, type Registry } from 'prom-client';
@@ -8,7 +7,7 @@ import { createMetricsRegistry, HttpError, startProbeServer, type HostPort, type
 import { parseFormat, parseRange, planClip, startCut } from './clip.js';
 import { serveFile } from './files.js';
 import { checkDeviceName, Library } from './library.js';
-import { PAGE_HTML, pageScriptPath } from './page.js';
+import { PAGE_HTML, pageScript } from './page.js';
 import { timelineOf } from './timeline.js';
 
 export interface PlaybackSettings {
@@ -47,7 +46,6 @@ function playbackMetrics(): { registry: Registry; clips: Counter<'format' | 'out
 export async function startPlaybackServer(settings: PlaybackSettings, log: Logger): Promise<ProbeServer> {
   const library = new Library(settings.root);
   const metrics = playbackMetrics();
-  const script = await readFile(pageScriptPath, 'utf8');
 
   const serveClip = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const query = url.searchParams;
@@ -118,7 +116,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
       get: {
         '/health': () => ({ status: 200, body: { ok: true } }),
         '/': () => ({ status: 200, body: PAGE_HTML, contentType: 'text/html; charset=utf-8', headers: { 'cache-control': 'no-cache' } }),
-        '/app.js': () => ({ status: 200, body: script, contentType: 'text/javascript; charset=utf-8', headers: { 'cache-control': 'no-cache' } }),
+        '/app.js': async () => ({ status: 200, body: await pageScript(), contentType: 'text/javascript; charset=utf-8', headers: { 'cache-control': 'no-cache' } }),
         '/api/devices': async () => ({ status: 200, body: { devices: await library.devices() } }),
         '/api/timeline': async ({ url }) => {
           const query = url.searchParams;

@@ -2,7 +2,7 @@
 // playback server answers the timeline, cuts clips that Debian's ffprobe/ffmpeg check, serves byte ranges,
 // and its page runs in Debian's Chromium.
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
@@ -248,6 +248,50 @@ describe('playback API on a recorder volume', () => {
     const code = await new Promise<number | null>((resolve) => bad.on('exit', resolve));
     expect(code).toBe(2);
     expect(stderr).toMatch(/invalid PLAYBACK_MAX_CLIP \(flag --max-clip\): expected a duration/);
+  });
+});
+
+async function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { code, stdout, stderr };
+}
+
+describe('shifu-rtsp export from the playback server', () => {
+  it('copies every finished segment, checked against the journal, and a re-run copies nothing', async () => {
+    const to = await mkdtemp(path.join(os.tmpdir(), 'shifu-export-'));
+    cleanups.push(() => rm(to, { recursive: true, force: true }));
+    const first = await cli(['export', '--url', playback.baseUrl, '--device', 'cam', '--to', to, '--no-progress']);
+    expect(first.code, first.stderr).toBe(0);
+    const journal = await journalOf(volume, 'cam');
+    const report = JSON.parse(first.stdout) as { files: Array<{ name: string; outcome: string }> };
+    expect(report.files.map((f) => [f.name, f.outcome])).toEqual(journal.map((s) => [path.basename(s.file), 'copied']));
+    for (const s of journal) {
+      expect(createHash('sha256').update(await readFile(path.join(to, 'cam', path.basename(s.file)))).digest('hex')).toBe(s.sha256);
+    }
+    const again = await cli(['export', '--url', playback.baseUrl, '--device', 'cam', '--to', to, '--no-progress']);
+    expect((JSON.parse(again.stdout) as { bytesCopied: number }).bytesCopied).toBe(0);
+  });
+
+  it('--clip START..END saves one cut file of that range, with video and audio', async () => {
+    const seg = (await timeline('cam')).spans[0]!.segments;
+    const startMs = Date.parse(seg[1]!.start) + 1500;
+    const to = await mkdtemp(path.join(os.tmpdir(), 'shifu-clip-'));
+    cleanups.push(() => rm(to, { recursive: true, force: true }));
+    const range = `${new Date(startMs).toISOString()}..${new Date(startMs + 10_000).toISOString()}`;
+    const r = await cli(['export', '--url', playback.baseUrl, '--device', 'cam', '--to', to, '--clip', range, '--format', 'mkv']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { file: string; segments: number; start: string };
+    expect(path.dirname(report.file)).toBe(path.join(to, 'cam'));
+    expect(path.basename(report.file)).toMatch(/^cam_\d{8}T\d{6}Z_1[01]s\.mkv$/);
+    expect(report.segments).toBeGreaterThanOrEqual(3);
+    expect(Date.parse(report.start)).toBeLessThanOrEqual(startMs);
+    expect(await readdir(path.join(to, 'cam'))).toEqual([path.basename(report.file)]);
+    await expectPlaysFor(report.file, 10, 'h264');
   });
 });
 
