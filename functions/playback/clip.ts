@@ -24,8 +24,8 @@ export interface ClipRequest {
 export interface ClipPlan {
   readonly request: ClipRequest;
   readonly parts: readonly Footage[];
-  /** Decode time of the keyframe at or before the requested start, in the first file's timestamps (s). */
-  readonly inpoint: number;
+  /** Decode time of the keyframe at or before the requested start, in the first file's timestamps (s); null: from its start. */
+  readonly inpoint: number | null;
   /** Wall-clock start of the clip's first frame (that keyframe) and end. */
   readonly startMs: number;
   readonly endMs: number;
@@ -87,22 +87,21 @@ function ffprobeJson(ffprobe: string, args: readonly string[]): Promise<{ packet
   });
 }
 
-/** The file's first timestamp (MPEG-TS files start at ~1.4 s, MP4 at 0). */
-async function fileStartTime(ffprobe: string, file: string): Promise<number> {
-  const probed = await ffprobeJson(ffprobe, ['-show_entries', 'format=start_time', file]);
-  const start = Number(probed.format?.start_time ?? 0);
-  return Number.isFinite(start) ? start : 0;
-}
-
 /**
- * Decode time of the last video keyframe at or before `target` (file timestamps). Packets are listed, not
- * decoded; a seek lands only near a time (MPEG-TS has no index), so a window before it is read and filtered.
+ * The last video keyframe at or before `offset` seconds into a file: its decode time in the file's timestamps,
+ * and the file's first timestamp (MPEG-TS files start at ~1.4 s, MP4 at 0). One ffprobe that lists packets
+ * without decoding; intervals are relative to the file's start (`+`), and since a seek lands only near a time
+ * (MPEG-TS has no index), a window before it is read and filtered.
  */
-export async function keyframeAtOrBefore(ffprobe: string, file: string, target: number, fileStart: number): Promise<number> {
+export async function keyframeAtOrBefore(ffprobe: string, file: string, offset: number): Promise<{ keyframe: number; fileStart: number }> {
+  let fileStart = 0;
   for (const lookBack of [12, 120, Infinity]) {
-    const from = Math.max(fileStart, target - lookBack);
-    const interval = lookBack === Infinity ? `%${target + 0.05}` : `${from}%${target + 0.05}`;
-    const probed = await ffprobeJson(ffprobe, ['-select_streams', 'v:0', '-read_intervals', interval, '-show_entries', 'packet=pts_time,dts_time,flags', file]);
+    const from = offset - lookBack;
+    const interval = from > 0 ? `+${from.toFixed(3)}%+${(lookBack + 0.05).toFixed(3)}` : `%+${(offset + 0.05).toFixed(3)}`;
+    const probed = await ffprobeJson(ffprobe, ['-select_streams', 'v:0', '-read_intervals', interval, '-show_entries', 'packet=pts_time,dts_time,flags:format=start_time', file]);
+    const start = Number(probed.format?.start_time ?? 0);
+    fileStart = Number.isFinite(start) ? start : 0;
+    const target = fileStart + offset;
     let best: number | null = null;
     for (const p of probed.packets ?? []) {
       if (!p.flags?.startsWith('K')) continue;
@@ -110,9 +109,10 @@ export async function keyframeAtOrBefore(ffprobe: string, file: string, target: 
       const dts = Number(p.dts_time ?? p.pts_time);
       if (Number.isFinite(pts) && Number.isFinite(dts) && pts <= target + 0.001 && (best === null || dts > best)) best = dts;
     }
-    if (best !== null) return best;
+    if (best !== null) return { keyframe: best, fileStart };
+    if (from <= 0) break;
   }
-  return fileStart;
+  return { keyframe: fileStart, fileStart };
 }
 
 /**
@@ -130,10 +130,10 @@ export async function planClip(ffprobe: string, footage: readonly Footage[], req
       'not_found',
     );
   }
-  const fileStart = await fileStartTime(ffprobe, first.path);
   const offset = Math.max(0, request.startMs - first.startMs) / 1000;
-  const keyframe = offset > 0 ? await keyframeAtOrBefore(ffprobe, first.path, fileStart + offset, fileStart) : fileStart;
-  const startMs = Math.round(first.startMs + (keyframe - fileStart) * 1000);
+  // From a segment's start there is nothing to look up: every segment starts with a keyframe.
+  const found = offset > 0 ? await keyframeAtOrBefore(ffprobe, first.path, offset) : null;
+  const startMs = found ? Math.round(first.startMs + (found.keyframe - found.fileStart) * 1000) : first.startMs;
   const endMs = Math.min(request.endMs, last.endMs);
   const rule = RECORDING_RULES[request.format];
   const recordedAudio = first.segment.audio?.codec ?? null;
@@ -142,7 +142,7 @@ export async function planClip(ffprobe: string, footage: readonly Footage[], req
   return {
     request,
     parts,
-    inpoint: keyframe,
+    inpoint: found?.keyframe ?? null,
     startMs,
     endMs,
     fileName: `${request.device}_${compactUtc(new Date(startMs))}_${seconds}s.${rule.extension}`,
@@ -159,7 +159,7 @@ export function concatScript(plan: ClipPlan): string {
   plan.parts.forEach((part, i) => {
     lines.push(`file ${quote(part.path)}`);
     // A millisecond early, so the keyframe itself is at or after the in point whatever the rounding.
-    if (i === 0) lines.push(`inpoint ${Math.max(0, plan.inpoint - 0.001).toFixed(6)}`);
+    if (i === 0 && plan.inpoint !== null) lines.push(`inpoint ${Math.max(0, plan.inpoint - 0.001).toFixed(6)}`);
   });
   return `${lines.join('\n')}\n`;
 }
