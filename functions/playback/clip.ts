@@ -29,6 +29,10 @@ export interface ClipPlan {
   /** Wall-clock start of the clip's first frame (that keyframe) and end. */
   readonly startMs: number;
   readonly endMs: number;
+  /** Media seconds in the clip: the range's footage, without the gaps between segments. */
+  readonly mediaSeconds: number;
+  /** Seconds of the range that had no footage (the recorder was down), left out of the file. */
+  readonly gapSeconds: number;
   readonly fileName: string;
   readonly mimeType: string;
   /** `copy`, or `aac` when the clip's container cannot hold the recorded audio (e.g. G.711 into MP4). */
@@ -138,13 +142,17 @@ export async function planClip(ffprobe: string, footage: readonly Footage[], req
   const rule = RECORDING_RULES[request.format];
   const recordedAudio = first.segment.audio?.codec ?? null;
   const videoCodec = first.segment.video?.codec ?? null;
-  const seconds = Math.max(1, Math.round((endMs - startMs) / 1000));
+  // Concat joins the files back to back, so a gap takes no time in the clip: -t counts footage only.
+  const mediaMs = parts.reduce((sum, f) => sum + Math.max(0, Math.min(f.endMs, endMs) - Math.max(f.startMs, startMs)), 0);
+  const seconds = Math.max(1, Math.round(mediaMs / 1000));
   return {
     request,
     parts,
     inpoint: found?.keyframe ?? null,
     startMs,
     endMs,
+    mediaSeconds: mediaMs / 1000,
+    gapSeconds: Math.max(0, (endMs - startMs - mediaMs) / 1000),
     fileName: `${request.device}_${compactUtc(new Date(startMs))}_${seconds}s.${rule.extension}`,
     mimeType: rule.mimeType,
     audio: { mode: recordedAudio === null ? 'none' : rule.audio.includes(recordedAudio) ? 'copy' : 'aac', recorded: recordedAudio },
@@ -176,7 +184,7 @@ export function clipArguments(plan: ClipPlan): string[] {
     ...(plan.videoTag ? ['-tag:v', plan.videoTag] : []),
     // Drops what the in point's seek brought along before the keyframe (audio, and MPEG-TS's inexact seek).
     '-ss', '0',
-    '-t', ((plan.endMs - plan.startMs) / 1000).toFixed(3),
+    '-t', plan.mediaSeconds.toFixed(3),
     '-avoid_negative_ts', 'make_zero',
     ...CLIP_FORMATS[plan.request.format],
     '-f', rule.muxer, 'pipe:1',

@@ -59,7 +59,8 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
       'cache-control': 'no-store',
       'x-clip-start': new Date(plan.startMs).toISOString(),
       'x-clip-end': new Date(plan.endMs).toISOString(),
-      'x-clip-duration': ((plan.endMs - plan.startMs) / 1000).toFixed(3),
+      'x-clip-duration': plan.mediaSeconds.toFixed(3),
+      'x-clip-gap-seconds': plan.gapSeconds.toFixed(3),
       'x-clip-segments': String(plan.parts.length),
       'x-clip-audio': plan.audio.mode === 'aac' ? `aac (from ${plan.audio.recorded})` : plan.audio.mode,
     };

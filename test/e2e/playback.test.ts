@@ -159,6 +159,21 @@ describe('playback API on a recorder volume', () => {
     await expectPlaysFor(file, 10, 'h264');
   });
 
+  it('joins the footage on both sides of a gap into one clip that leaves the gap out', async () => {
+    const t = await timeline('cam');
+    const gap = t.gaps[0]!;
+    const startMs = Date.parse(gap.start) - 3000;
+    const endMs = Date.parse(gap.end) + 3000;
+    const file = path.join(os.tmpdir(), `${path.basename(volume)}-gap.mp4`);
+    cleanups.push(() => rm(file, { force: true }));
+    const headers = await clip(`device=cam&start=${new Date(startMs).toISOString()}&end=${new Date(endMs).toISOString()}`, file);
+    const realStart = Date.parse(headers.get('x-clip-start')!);
+    const footage = (Date.parse(gap.start) - realStart + 3000) / 1000;
+    expect(Number(headers.get('x-clip-duration'))).toBeCloseTo(footage, 1);
+    expect(Number(headers.get('x-clip-gap-seconds'))).toBeCloseTo(gap.durationSeconds, 1);
+    await expectPlaysFor(file, 6, 'h264');
+  });
+
   it('keeps H.265 as hvc1 in an MP4 clip, with its audio', async () => {
     const seg = (await timeline('cam265')).spans[0]!.segments;
     const start = new Date(Date.parse(seg[0]!.start) + 1000).toISOString();
