@@ -61,7 +61,8 @@ beforeAll(async () => {
   await rec265.json('POST', '/record/off');
   await rec265.stop();
   await cam265.stop();
-  const before = await recordUntil(rec, 4);
+  // Five whole segments before the outage: a 10 s clip from the second one never reaches the gap.
+  const before = await recordUntil(rec, 5);
   await cam.stop();
   const stoppedAt = Date.now();
   await rec.waitFor<Status>('/record/status', (s) => s.state !== 'recording', 20_000);

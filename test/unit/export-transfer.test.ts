@@ -2,11 +2,13 @@
 // that can drop the connection mid-file.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { exportSegments, ExportError, httpSource, type FootageSource } from '../../functions/export/index.js';
+import { KubeConfig } from '@kubernetes/client-node';
+import { exportSegments, ExportError, httpSource, podProxySource, type FootageSource } from '../../functions/export/index.js';
 import { createLogger, type ProbeServer } from '../../functions/lib/index.js';
 import { startPlaybackServer } from '../../functions/playback/index.js';
 
@@ -207,5 +209,35 @@ describe('export over HTTP: copy, check, resume', () => {
   it('says so when the server has no recordings of the device', async () => {
     await expect(run({ device: 'cam9' })).rejects.toBeInstanceOf(ExportError);
     await expect(run({ device: 'cam9' })).rejects.toThrow(/has no recordings of cam9 .*check --device/);
+  });
+});
+
+describe('podProxySource', () => {
+  it("asks the API server's pod proxy with the kubeconfig's credentials, and the playback token in the query", async () => {
+    const seen: Array<{ url: string; authorization: string | undefined }> = [];
+    const api = http.createServer((req, res) => {
+      seen.push({ url: req.url ?? '', authorization: req.headers.authorization });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"spans":[],"gaps":[]}');
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    try {
+      const kc = new KubeConfig();
+      kc.loadFromOptions({
+        clusters: [{ name: 'c', server: `http://127.0.0.1:${(api.address() as net.AddressInfo).port}`, skipTLSVerify: true }],
+        users: [{ name: 'u', token: 'kube-token' }],
+        contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+        currentContext: 'x',
+      });
+      const source = await podProxySource(kc, { namespace: 'deviceshifu', pod: 'cam1-export', port: 9996 }, 'playback-token');
+      const report = await exportSegments({ device, to, window: { since: new Date('2026-11-24T00:00:00Z') }, source, progress: null });
+      expect(report.selected).toBe(0);
+      expect(source.description).toBe('pod proxy deviceshifu/cam1-export:9996');
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.url).toMatch(/^\/api\/v1\/namespaces\/deviceshifu\/pods\/cam1-export:9996\/proxy\/api\/timeline\?device=cam1&start=2026-11-24T00%3A00%3A00.000Z&end=.*&access_token=playback-token$/);
+      expect(seen[0]!.authorization).toBe('Bearer kube-token');
+    } finally {
+      await new Promise<void>((resolve) => api.close(() => resolve()));
+    }
   });
 });
