@@ -35,8 +35,12 @@ export interface ClipPlan {
   readonly gapSeconds: number;
   readonly fileName: string;
   readonly mimeType: string;
-  /** `copy`, or `aac` when the clip's container cannot hold the recorded audio (e.g. G.711 into MP4). */
-  readonly audio: { readonly mode: 'copy' | 'aac' | 'none'; readonly recorded: string | null };
+  /**
+   * `copy`, or `aac` (re-encoded) when the clip's container cannot take the recorded audio as it is: G.711 into
+   * MP4 or MPEG-TS, or MPEG-TS's ADTS AAC into MKV (whose header needs the AAC config the concat demuxer lacks).
+   * `adtsToAsc`: MPEG-TS's AAC copied into MP4 through ffmpeg's aac_adtstoasc filter.
+   */
+  readonly audio: { readonly mode: 'copy' | 'aac' | 'none'; readonly recorded: string | null; readonly adtsToAsc: boolean };
   readonly videoTag: string | null;
 }
 
@@ -155,9 +159,17 @@ export async function planClip(ffprobe: string, footage: readonly Footage[], req
     gapSeconds: Math.max(0, (endMs - startMs - mediaMs) / 1000),
     fileName: `${request.device}_${compactUtc(new Date(startMs))}_${seconds}s.${rule.extension}`,
     mimeType: rule.mimeType,
-    audio: { mode: recordedAudio === null ? 'none' : rule.audio.includes(recordedAudio) ? 'copy' : 'aac', recorded: recordedAudio },
+    audio: audioFor(first.segment.format, recordedAudio, request.format),
     videoTag: videoCodec === null ? null : (rule.video[videoCodec]?.tag ?? null),
   };
+}
+
+/** How a clip carries the recorded audio (see ClipPlan.audio). */
+export function audioFor(recordedFormat: string, codec: string | null, format: ClipFormat): ClipPlan['audio'] {
+  if (codec === null) return { mode: 'none', recorded: null, adtsToAsc: false };
+  const adts = recordedFormat === 'ts' && codec === 'aac';
+  if (!RECORDING_RULES[format].audio.includes(codec) || (adts && format === 'mkv')) return { mode: 'aac', recorded: codec, adtsToAsc: false };
+  return { mode: 'copy', recorded: codec, adtsToAsc: adts && format === 'mp4' };
 }
 
 /** ffconcat script: file URLs (so a root with odd characters stays one path) and the first file's in point. */
@@ -166,17 +178,21 @@ export function concatScript(plan: ClipPlan): string {
   const lines = ['ffconcat version 1.0'];
   plan.parts.forEach((part, i) => {
     lines.push(`file ${quote(part.path)}`);
-    // A millisecond early, so the keyframe itself is at or after the in point whatever the rounding.
-    if (i === 0 && plan.inpoint !== null) lines.push(`inpoint ${Math.max(0, plan.inpoint - 0.001).toFixed(6)}`);
+    // A tenth of a millisecond early (more than a tick of any time base we record), so the keyframe is at or
+    // after the in point whatever the rounding, and -ss 0 drops the audio before it: the video starts at 0.
+    if (i === 0 && plan.inpoint !== null) lines.push(`inpoint ${Math.max(0, plan.inpoint - 0.0001).toFixed(6)}`);
   });
   return `${lines.join('\n')}\n`;
 }
 
 export function clipArguments(plan: ClipPlan): string[] {
   const rule = RECORDING_RULES[plan.request.format];
-  const audio = plan.audio.mode === 'aac' ? ['-c:a', 'aac', '-b:a', '96k'] : [];
+  const audio = plan.audio.mode === 'aac' ? ['-c:a', 'aac', '-b:a', '96k'] : plan.audio.adtsToAsc ? ['-bsf:a', 'aac_adtstoasc'] : [];
   return [
     '-hide_banner', '-v', 'error',
+    // Without it ffmpeg shifts the input by its earliest packet (audio from before the in point), so -ss 0
+    // keeps that audio and the video starts a fraction of a frame late, which trips frame counting players.
+    '-copyts',
     '-protocol_whitelist', 'file,pipe',
     '-f', 'concat', '-safe', '0', '-i', 'pipe:0',
     '-map', '0:v?', '-map', '0:a?',

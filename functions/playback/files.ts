@@ -27,12 +27,14 @@ export function parseFilePath(pathname: string): { device: string; name: string 
 export async function serveFile(library: Library, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const { device, name } = parseFilePath(url.pathname);
   const footage = await library.file(device, name);
+  // The name was checked above and the journal listed it; 'allow' only because send would judge the whole
+  // absolute path, and a root under a dot folder (~/.cache/...) would refuse every file.
   // Set first: send keeps an ETag and Content-Type it finds, and compares If-None-Match / If-Range with it.
   res.setHeader('ETag', `"${footage.segment.sha256}"`);
   res.setHeader('Content-Type', footage.segment.mimeType);
   res.setHeader('Cache-Control', 'private, max-age=86400, immutable');
   await new Promise<void>((resolve, reject) => {
-    const stream = send(req, footage.path, { etag: false, lastModified: true, dotfiles: 'deny', index: false, acceptRanges: true, cacheControl: false });
+    const stream = send(req, footage.path, { etag: false, lastModified: true, dotfiles: 'allow', index: false, acceptRanges: true, cacheControl: false });
     stream.on('error', (err: Error & { status?: number }) => {
       if (res.headersSent) {
         res.destroy();

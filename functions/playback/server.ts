@@ -62,7 +62,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
       'x-clip-duration': plan.mediaSeconds.toFixed(3),
       'x-clip-gap-seconds': plan.gapSeconds.toFixed(3),
       'x-clip-segments': String(plan.parts.length),
-      'x-clip-audio': plan.audio.mode === 'aac' ? `aac (from ${plan.audio.recorded})` : plan.audio.mode,
+      'x-clip-audio': plan.audio.mode === 'aac' ? `aac (re-encoded from ${plan.audio.recorded} for ${format})` : plan.audio.mode,
     };
     if (req.method === 'HEAD') {
       res.writeHead(200, headers);
@@ -76,9 +76,12 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
     });
     const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
     // A client that leaves stops the cut: nothing runs for nobody.
-    res.once('close', () => {
+    const stop = (): void => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    });
+    };
+    res.once('close', stop);
+    // Gone while the clip was being planned: 'close' has already fired.
+    if (req.socket.destroyed) stop();
     const stdout = child.stdout!;
     // The head waits for the first bytes, so that a cut that fails at once answers 500 with ffmpeg's reason.
     const started = await new Promise<boolean>((resolve) => {

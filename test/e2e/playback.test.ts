@@ -21,6 +21,7 @@ interface Status {
 }
 interface TimelineSegment {
   file: string;
+  format: string;
   url: string;
   start: string;
   end: string;
@@ -54,7 +55,8 @@ beforeAll(async () => {
   const cam265 = await startGstCamera({ video: 'h265', audio: 'aac', gop: 25, fps: 25 });
   cleanups.push(() => cam.stop(), () => cam265.stop());
   const rec = await startCli('recorder', ['--url', cam.url, '--out', volume, '--device', 'cam', '--segment-seconds', '4']);
-  const rec265 = await startCli('recorder', ['--url', cam265.url, '--out', volume, '--device', 'cam265', '--segment-seconds', '4']);
+  // Recorded as MPEG-TS: clips into MP4 and MKV must carry its ADTS AAC too.
+  const rec265 = await startCli('recorder', ['--url', cam265.url, '--out', volume, '--device', 'cam265', '--segment-seconds', '4', '--format', 'ts']);
   cleanups.push(() => rec.stop('SIGKILL'), () => rec265.stop('SIGKILL'));
   // The H.265 device only needs a couple of segments (the page's codec notice and the hvc1 clip).
   await recordUntil(rec265, 2);
@@ -175,15 +177,40 @@ describe('playback API on a recorder volume', () => {
     await expectPlaysFor(file, 6, 'h264');
   });
 
-  it('keeps H.265 as hvc1 in an MP4 clip, with its audio', async () => {
+  it('stops cutting when the client leaves: no ffmpeg left behind, counted as aborted', async () => {
+    const t = await timeline('cam');
+    const controller = new AbortController();
+    const res = await fetch(`${playback.baseUrl}/api/clip?device=cam&start=${t.spans[0]!.start}&end=${t.spans[1]!.end}&format=ts`, { signal: controller.signal });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    await reader.read();
+    controller.abort();
+    const ffmpegChildren = async (): Promise<number> => {
+      const text = await readFile(`/proc/${playback.child.pid}/task/${playback.child.pid}/children`, 'utf8').catch(() => '');
+      const pids = text.trim().split(/\s+/).filter(Boolean);
+      const names = await Promise.all(pids.map((p) => readFile(`/proc/${p}/comm`, 'utf8').catch(() => '')));
+      return names.filter((n) => n.trim() === 'ffmpeg').length;
+    };
+    for (let i = 0; i < 50 && (await ffmpegChildren()) > 0; i++) await sleep(100);
+    expect(await ffmpegChildren()).toBe(0);
+    const metrics = await (await fetch(`${playback.baseUrl}/metrics`)).text();
+    expect(metrics).toMatch(/shifu_rtsp_playback_clips_total\{format="ts",outcome="aborted"\} 1/);
+  });
+
+  it('keeps H.265 as hvc1 in an MP4 clip from MPEG-TS segments, with their audio; MKV re-encodes that audio', async () => {
     const seg = (await timeline('cam265')).spans[0]!.segments;
+    expect(seg[0]!.format).toBe('ts');
     const start = new Date(Date.parse(seg[0]!.start) + 1000).toISOString();
     const file = path.join(os.tmpdir(), `${path.basename(volume)}-265.mp4`);
     cleanups.push(() => rm(file, { force: true }));
-    await clip(`device=cam265&start=${start}&duration=5&format=mp4`, file);
+    expect((await clip(`device=cam265&start=${start}&duration=5&format=mp4`, file)).get('x-clip-audio')).toBe('copy');
     const probe = await probeFile(file);
     expect(probe.streams.find((s) => s.codec_type === 'video')).toMatchObject({ codec_name: 'hevc', codec_tag_string: 'hvc1' });
     await expectPlaysFor(file, 5, 'hevc');
+    const mkv = path.join(os.tmpdir(), `${path.basename(volume)}-265.mkv`);
+    cleanups.push(() => rm(mkv, { force: true }));
+    expect((await clip(`device=cam265&start=${start}&duration=5&format=mkv`, mkv)).get('x-clip-audio')).toBe('aac (re-encoded from aac for mkv)');
+    await expectPlaysFor(mkv, 5, 'hevc');
   });
 
   it('serves segment files with byte ranges (206) and an ETag from the journal sha256', async () => {

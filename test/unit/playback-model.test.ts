@@ -1,7 +1,7 @@
 // The playback server's pure parts: spans and gaps, request parsing, file paths, the concat script.
 import { describe, expect, it } from 'vitest';
 import { HttpError } from '../../functions/lib/index.js';
-import { concatScript, parseDuration, parseFilePath, parseFormat, parseRange, timelineOf, type ClipPlan, type Footage } from '../../functions/playback/index.js';
+import { audioFor, concatScript, parseDuration, parseFilePath, parseFormat, parseRange, timelineOf, type ClipPlan, type Footage } from '../../functions/playback/index.js';
 import type { Segment } from '../../functions/recorder/index.js';
 
 const T0 = Date.parse('2026-11-24T10:00:00Z');
@@ -106,6 +106,21 @@ describe('parseFilePath', () => {
 describe('concatScript', () => {
   it('lists the files as file: URLs, quoted, with the first one starting just before its keyframe', () => {
     const plan = { parts: [footage("cam_a.mp4", 0, 4), { ...footage('cam_b.mp4', 4, 8), path: "/data/o'brien/cam_b.mp4" }], inpoint: 2.04 } as unknown as ClipPlan;
-    expect(concatScript(plan)).toBe("ffconcat version 1.0\nfile 'file:/data/cam/cam_a.mp4'\ninpoint 2.039000\nfile 'file:/data/o'\\''brien/cam_b.mp4'\n");
+    expect(concatScript(plan)).toBe("ffconcat version 1.0\nfile 'file:/data/cam/cam_a.mp4'\ninpoint 2.039900\nfile 'file:/data/o'\\''brien/cam_b.mp4'\n");
+  });
+});
+
+describe('audioFor', () => {
+  it.each([
+    ['mp4', 'aac', 'mp4', { mode: 'copy', recorded: 'aac', adtsToAsc: false }],
+    ['mkv', 'pcm_alaw', 'mkv', { mode: 'copy', recorded: 'pcm_alaw', adtsToAsc: false }],
+    ['mkv', 'pcm_alaw', 'mp4', { mode: 'aac', recorded: 'pcm_alaw', adtsToAsc: false }],
+    ['mkv', 'pcm_mulaw', 'ts', { mode: 'aac', recorded: 'pcm_mulaw', adtsToAsc: false }],
+    ['ts', 'aac', 'mp4', { mode: 'copy', recorded: 'aac', adtsToAsc: true }],
+    ['ts', 'aac', 'mkv', { mode: 'aac', recorded: 'aac', adtsToAsc: false }],
+    ['ts', 'aac', 'ts', { mode: 'copy', recorded: 'aac', adtsToAsc: false }],
+    ['mp4', null, 'mkv', { mode: 'none', recorded: null, adtsToAsc: false }],
+  ] as const)('%s with %s into %s', (recorded, codec, format, expected) => {
+    expect(audioFor(recorded, codec, format)).toEqual(expected);
   });
 });
