@@ -49,6 +49,8 @@ export async function exportClip(o: ClipExportOptions): Promise<ClipReport> {
       await handle.write(chunk);
       bytes += chunk.length;
     }
+    // The server ends a clip with chunked encoding's last chunk; without it the cut stopped midway.
+    if (!res.complete) throw new Error('the response ended before its last chunk');
   } catch (err) {
     await handle.close();
     await rm(partial, { force: true });

@@ -58,6 +58,8 @@ interface TimelineAnswer {
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;
+/** Bytes received but not yet on disk before the body is paused. */
+const QUEUE_LIMIT = 8 << 20;
 
 /** The device's finished segments that overlap the window, oldest first, as the playback server lists them. */
 async function survey(o: ExportOptions): Promise<ExportItem[]> {
@@ -87,6 +89,53 @@ async function survey(o: ExportOptions): Promise<ExportItem[]> {
   );
 }
 
+/**
+ * A response body taken chunk by chunk as it arrives, from the moment the response is there. An async
+ * iterator, or listeners attached after an await, would lose what was buffered when the connection breaks
+ * (the stream discards it on destroy), and could miss the close. Pauses while QUEUE_LIMIT waits for the disk.
+ */
+class BodyQueue {
+  private readonly queue: Buffer[] = [];
+  private queued = 0;
+  private done = false;
+  private wake: (() => void) | undefined;
+  failure: string | undefined;
+  received = 0;
+
+  constructor(private readonly body: IncomingMessage) {
+    body.on('data', (chunk: Buffer) => {
+      this.queue.push(chunk);
+      this.queued += chunk.length;
+      this.received += chunk.length;
+      if (this.queued > QUEUE_LIMIT) body.pause();
+      this.wake?.();
+    });
+    body.on('error', (err) => {
+      this.failure ??= `connection lost after ${this.received} bytes of the body: ${err.message}`;
+    });
+    body.on('close', () => {
+      if (!body.complete) this.failure ??= `connection lost after ${this.received} bytes of the body`;
+      this.done = true;
+      this.wake?.();
+    });
+  }
+
+  /** The next chunk, or null at the end (whole or cut: see failure). */
+  async next(): Promise<Buffer | null> {
+    for (;;) {
+      const chunk = this.queue.shift();
+      if (chunk) {
+        this.queued -= chunk.length;
+        if (this.body.isPaused() && this.queued < QUEUE_LIMIT / 4) this.body.resume();
+        return chunk;
+      }
+      if (this.done) return null;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+  }
+}
+
 /** Writes one file's bytes to `<name>.partial`, hashing as it goes; `finish` checks it and renames it. */
 class FileReceiver {
   private handle: FileHandle | undefined;
@@ -109,21 +158,19 @@ class FileReceiver {
     return receiver;
   }
 
-  /** Copies the body; resolves when it ended or was cut (the bytes that came stay for a resume). */
-  async receive(body: IncomingMessage): Promise<string | undefined> {
+  /** Writes what the body brings, hashing it; resolves when it ended or was cut, with why it was cut. */
+  async receive(body: BodyQueue): Promise<string | undefined> {
     try {
-      for await (const chunk of body as AsyncIterable<Buffer>) {
+      for (let chunk = await body.next(); chunk !== null; chunk = await body.next()) {
         await this.handle!.write(chunk);
         this.hash.update(chunk);
         this.received += chunk.length;
         this.progress.advance(chunk.length);
       }
-      return undefined;
-    } catch (err) {
-      return `connection lost after ${this.bytes} bytes: ${(err as Error).message}`;
     } finally {
       await this.end();
     }
+    return body.failure;
   }
 
   async end(): Promise<void> {
@@ -257,8 +304,10 @@ async function copyFile(
     if (last || (res.statusCode ?? 0) < 500) await record(item, 'failed', why);
     return;
   }
+  // Before any await: from here on every byte that arrives is kept.
+  const body = new BodyQueue(res);
   const receiver = await FileReceiver.open(dir, item, from, progress);
-  const cut = await receiver.receive(res);
+  const cut = await receiver.receive(body);
   const lastModified = Date.parse(res.headers['last-modified'] ?? '');
   const checked = await receiver.finish(dir, Number.isFinite(lastModified) ? lastModified : undefined);
   if (checked.ok) {
