@@ -42,8 +42,13 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'export',
-    summary: 'copy recorded segments out of the cluster through the export pod (exec + tar, like kubectl cp), checked and resumable',
-    load: async () => (await import('../export/index.js')).exportCommand,
+    summary: "copy recorded footage out of the cluster from the export pod's playback server (whole segments, checked and resumable, or one clip by time)",
+    load: async () => (await import('./export.js')).exportCommand,
+  },
+  {
+    name: 'playback',
+    summary: 'serve the volume read-only: timeline, clips cut by time, segment files with byte ranges, and a web page',
+    load: async () => (await import('./playback.js')).playbackCommand,
   },
   {
     name: 'mock-camera',

@@ -1,9 +1,10 @@
-// Export: copy a device's segments out of the cluster through the export pod (exec + tar, like kubectl cp),
-// checked against the recorder's journal and resumable.
-export { exportCommand, exportOptions, parseTimeArgument } from './command.js';
-export { exportSegments, ExportError, type ExportOptions, type ExportReport, type FileOutcome } from './transfer.js';
-export { KubernetesPodShell, PodShellError, exitCodeOf, type PodRef, type PodShell, type ShellResult } from './pod-shell.js';
-export { TarReader, TarFormatError, parseTarHeader, parsePaxRecords, type TarEntrySink, type TarHeader } from './tar-reader.js';
-export { parseJournal, parseListing, selectSegments, startFromName, type ExportItem, type JournalEntry, type RemoteFile, type TimeWindow } from './selection.js';
+// Export: copy a device's footage out of the cluster from the playback server in its export pod (through
+// the Kubernetes API's pod proxy or a port-forward), checked against the recorder's journal and resumable;
+// or one clip cut by time.
+export { exportOptions, parseClipRange, parseTimeArgument } from './options.js';
+export { exportSegments, ExportError, type ExportItem, type ExportOptions, type ExportReport, type FileOutcome, type TimeWindow } from './transfer.js';
+export { exportClip, type ClipExportOptions, type ClipFormat, type ClipReport } from './clip.js';
+export { httpSource, podProxySource, SourceError, type FootageSource, type PodProxyRef } from './source.js';
+export { checkExportPod, ExportPodError, type PodRef } from './pod.js';
 export { planFile, localState, VerifiedManifest, PARTIAL_SUFFIX, MANIFEST_NAME, type FileAction, type LocalFileState, type VerifiedCopy } from './resume.js';
 export { Progress, formatBytes, type ProgressOutput } from './progress.js';

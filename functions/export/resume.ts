@@ -1,6 +1,6 @@
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ExportItem } from './selection.js';
+import type { ExportItem } from './transfer.js';
 
 /** What is already on this machine for one item. */
 export interface LocalFileState {

@@ -1,28 +1,34 @@
 import { createHash, type Hash } from 'node:crypto';
 import { mkdir, open, rename, rm, utimes, type FileHandle } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { sha256OfFile } from '../lib/index.js';
-import { journalRelativePath } from '../recorder/index.js';
-import type { PodShell } from './pod-shell.js';
-import { textSink } from './pod-shell.js';
 import { Progress, type ProgressOutput } from './progress.js';
 import { localState, PARTIAL_SUFFIX, planFile, VerifiedManifest, type FileAction } from './resume.js';
-import { parseJournal, parseListing, selectSegments, type ExportItem, type TimeWindow } from './selection.js';
-import { TarReader, type TarEntrySink, type TarHeader } from './tar-reader.js';
+import { bodyText, failureOf, type FootageSource } from './source.js';
+
+/** One segment to copy, with what it must look like when it arrives (from the playback server's timeline). */
+export interface ExportItem {
+  readonly name: string;
+  readonly bytes: number;
+  readonly sha256?: string;
+  readonly start: Date;
+  readonly end: Date | null;
+}
+
+export interface TimeWindow {
+  readonly since?: Date;
+  readonly until?: Date;
+}
 
 export interface ExportOptions {
   readonly device: string;
-  /** The recorder's FileSavePath inside the export pod, e.g. `/data` or `/data/site-a`. */
-  readonly root: string;
   /** Local folder; files land in `<to>/<device>/`. */
   readonly to: string;
   readonly window: TimeWindow;
-  readonly shell: PodShell;
+  readonly source: FootageSource;
   readonly progress: ProgressOutput | null;
-  /** Files per `tar` exec. */
-  readonly batchSize?: number;
-  /** Whole passes over what is left after a failed exec (a dropped connection). */
+  /** Whole passes over what is left after a failed request (a dropped connection). */
   readonly attempts?: number;
 }
 
@@ -39,7 +45,7 @@ export interface ExportReport {
 
 export class ExportError extends Error {
   constructor(
-    readonly code: 'device_folder_missing' | 'listing_failed',
+    readonly code: 'device_missing' | 'timeline_failed' | 'clip_failed',
     message: string,
   ) {
     super(message);
@@ -47,27 +53,91 @@ export class ExportError extends Error {
   }
 }
 
-const posix = path.posix;
+interface TimelineAnswer {
+  spans: Array<{ segments: Array<{ file: string; start: string; end: string; bytes: number; sha256: string }> }>;
+}
 
-/** What the pod holds for the device: its segment files and the journal. */
+const SHA256 = /^[0-9a-f]{64}$/;
+/** Bytes received but not yet on disk before the body is paused. */
+const QUEUE_LIMIT = 8 << 20;
+
+/** The device's finished segments that overlap the window, oldest first, as the playback server lists them. */
 async function survey(o: ExportOptions): Promise<ExportItem[]> {
-  const deviceDir = posix.join(o.root, o.device);
-  const listing = textSink();
-  const listed = await o.shell.run(
-    ['sh', '-c', 'cd -- "$1" 2>/dev/null || exit 3; for f in *; do if [ -f "$f" ]; then stat -c "%s %n" -- "$f"; fi; done', 'sh', deviceDir],
-    listing.stream,
-  );
-  if (listed.exitCode === 3) {
-    throw new ExportError('device_folder_missing', `no folder ${deviceDir} in the export pod: nothing was recorded for ${o.device} there (check --device and --storage-path)`);
+  const query = new URLSearchParams({
+    device: o.device,
+    start: (o.window.since ?? new Date(0)).toISOString(),
+    // Without --until: everything up to now and a day on (clocks differ).
+    end: (o.window.until ?? new Date(Date.now() + 86_400_000)).toISOString(),
+  });
+  const res = await o.source.get(`/api/timeline?${query}`);
+  if (res.statusCode !== 200) {
+    const why = await failureOf(res);
+    // The playback server's own 404 names the parameter; an API server's or a proxy's does not.
+    if (res.statusCode === 404 && why.includes('device: ')) throw new ExportError('device_missing', `${o.source.description} has no recordings of ${o.device} (${why}); check --device`);
+    const hint = res.statusCode === 401 || res.statusCode === 403 ? ' (the pod proxy needs "get" on pods/proxy; a playback server with PLAYBACK_TOKEN needs --token)' : '';
+    throw new ExportError('timeline_failed', `timeline from ${o.source.description} failed: ${why}${hint}`);
   }
-  if (listed.exitCode !== 0) throw new ExportError('listing_failed', `listing ${deviceDir} failed (exit ${listed.exitCode}): ${listed.stderr.trim()}`);
-  const journal = textSink();
-  await o.shell.run(['sh', '-c', 'cat -- "$1" 2>/dev/null; exit 0', 'sh', posix.join(o.root, journalRelativePath(o.device))], journal.stream);
-  return selectSegments(o.device, parseListing(listing.text()), parseJournal(journal.text()), o.window);
+  const timeline = JSON.parse(await bodyText(res, 64 << 20)) as TimelineAnswer;
+  return timeline.spans.flatMap((span) =>
+    span.segments.map((s) => ({
+      name: s.file,
+      bytes: s.bytes,
+      ...(SHA256.test(s.sha256) ? { sha256: s.sha256 } : {}),
+      start: new Date(s.start),
+      end: new Date(s.end),
+    })),
+  );
+}
+
+/**
+ * A response body taken chunk by chunk as it arrives, from the moment the response is there. An async
+ * iterator, or listeners attached after an await, would lose what was buffered when the connection breaks
+ * (the stream discards it on destroy), and could miss the close. Pauses while QUEUE_LIMIT waits for the disk.
+ */
+class BodyQueue {
+  private readonly queue: Buffer[] = [];
+  private queued = 0;
+  private done = false;
+  private wake: (() => void) | undefined;
+  failure: string | undefined;
+  received = 0;
+
+  constructor(private readonly body: IncomingMessage) {
+    body.on('data', (chunk: Buffer) => {
+      this.queue.push(chunk);
+      this.queued += chunk.length;
+      this.received += chunk.length;
+      if (this.queued > QUEUE_LIMIT) body.pause();
+      this.wake?.();
+    });
+    body.on('error', (err) => {
+      this.failure ??= `connection lost after ${this.received} bytes of the body: ${err.message}`;
+    });
+    body.on('close', () => {
+      if (!body.complete) this.failure ??= `connection lost after ${this.received} bytes of the body`;
+      this.done = true;
+      this.wake?.();
+    });
+  }
+
+  /** The next chunk, or null at the end (whole or cut: see failure). */
+  async next(): Promise<Buffer | null> {
+    for (;;) {
+      const chunk = this.queue.shift();
+      if (chunk) {
+        this.queued -= chunk.length;
+        if (this.body.isPaused() && this.queued < QUEUE_LIMIT / 4) this.body.resume();
+        return chunk;
+      }
+      if (this.done) return null;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+  }
 }
 
 /** Writes one file's bytes to `<name>.partial`, hashing as it goes; `finish` checks it and renames it. */
-class FileReceiver implements TarEntrySink {
+class FileReceiver {
   private handle: FileHandle | undefined;
   private received = 0;
 
@@ -88,12 +158,19 @@ class FileReceiver implements TarEntrySink {
     return receiver;
   }
 
-  async write(chunk: Buffer): Promise<void> {
-    if (!this.handle) throw new Error('receiver closed');
-    await this.handle.write(chunk);
-    this.hash.update(chunk);
-    this.received += chunk.length;
-    this.progress.advance(chunk.length);
+  /** Writes what the body brings, hashing it; resolves when it ended or was cut, with why it was cut. */
+  async receive(body: BodyQueue): Promise<string | undefined> {
+    try {
+      for (let chunk = await body.next(); chunk !== null; chunk = await body.next()) {
+        await this.handle!.write(chunk);
+        this.hash.update(chunk);
+        this.received += chunk.length;
+        this.progress.advance(chunk.length);
+      }
+    } finally {
+      await this.end();
+    }
+    return body.failure;
   }
 
   async end(): Promise<void> {
@@ -112,7 +189,7 @@ class FileReceiver implements TarEntrySink {
     const sha256 = this.hash.digest('hex');
     if (this.bytes > this.item.bytes) {
       await rm(this.partial, { force: true });
-      return { ok: false, detail: `size ${this.bytes} bytes, expected ${this.item.bytes} (the journal and the file in the pod disagree)`, keep: false };
+      return { ok: false, detail: `size ${this.bytes} bytes, expected ${this.item.bytes} (the journal and the file on the volume disagree)`, keep: false };
     }
     if (this.item.sha256 !== undefined && sha256 !== this.item.sha256) {
       await rm(this.partial, { force: true });
@@ -125,23 +202,13 @@ class FileReceiver implements TarEntrySink {
   }
 }
 
-/** A tar sink that routes each entry to its receiver. */
-function tarInto(dir: string, wanted: Map<string, { item: ExportItem }>, progress: Progress, done: Map<string, { receiver: FileReceiver; header: TarHeader }>): TarReader {
-  return new TarReader(async (header) => {
-    const name = posix.basename(header.name);
-    const entry = wanted.get(name);
-    if (!entry) return undefined;
-    progress.begin(name);
-    const receiver = await FileReceiver.open(dir, entry.item, 0, progress);
-    done.set(name, { receiver, header });
-    return receiver;
-  });
-}
+type Recorder = (item: ExportItem, outcome: FileOutcome, detail?: string) => Promise<void>;
 
 /**
- * Copies the selected segments of one device out of the export pod: a `tar cf -` per batch of whole files,
- * `tail -c +N` for interrupted ones, each checked against the journal's size and sha256 before it is renamed
- * into place. Files already here and verified are skipped, so a re-run continues where the last one stopped.
+ * Copies the selected segments of one device from the playback server: `GET /files/<device>/<file>`, with
+ * `Range: bytes=N-` and `If-Range: <sha256 ETag>` for an interrupted copy, each file checked against the
+ * journal's size and sha256 before it is renamed into place. Files already here and verified are skipped,
+ * so a re-run continues where the last one stopped.
  */
 export async function exportSegments(o: ExportOptions): Promise<ExportReport> {
   const items = await survey(o);
@@ -156,7 +223,7 @@ export async function exportSegments(o: ExportOptions): Promise<ExportReport> {
     a?.kind === 'fetch' ? item.bytes : a?.kind === 'resume' ? item.bytes - a.offset : 0;
   const progress = new Progress(o.progress, items.reduce((sum, item) => sum + toCopy(plans.get(item.name), item), 0), items.length);
 
-  const record = async (item: ExportItem, outcome: FileOutcome, detail?: string): Promise<void> => {
+  const record: Recorder = async (item, outcome, detail) => {
     outcomes.set(item.name, detail === undefined ? { outcome } : { outcome, detail });
     progress.fileDone(item.name, detail === undefined ? outcome : `${outcome} (${detail})`);
   };
@@ -187,9 +254,7 @@ export async function exportSegments(o: ExportOptions): Promise<ExportReport> {
         plans.set(item.name, again.kind === 'resume' ? again : { kind: 'fetch', reason: 'size-differs' });
       }
     }
-    const last = attempt === attempts;
-    await copyResumes(o, dir, pending.filter((i) => plans.get(i.name)?.kind === 'resume'), plans, progress, manifest, record, last);
-    await copyWhole(o, dir, pending.filter((i) => plans.get(i.name)?.kind === 'fetch' && !outcomes.has(i.name)), progress, manifest, record, last);
+    for (const item of pending) await copyFile(o, dir, item, plans, progress, manifest, record, attempt === attempts);
     await manifest.save();
   }
   for (const item of items) if (!outcomes.has(item.name)) await record(item, 'failed', 'not copied after all attempts');
@@ -206,86 +271,53 @@ async function remember(manifest: VerifiedManifest, dir: string, name: string, s
   if (state.final) manifest.set(name, { ...state.final, sha256 });
 }
 
-type Recorder = (item: ExportItem, outcome: FileOutcome, detail?: string) => Promise<void>;
-
-async function copyResumes(
+async function copyFile(
   o: ExportOptions,
   dir: string,
-  items: readonly ExportItem[],
+  item: ExportItem,
   plans: Map<string, FileAction>,
   progress: Progress,
   manifest: VerifiedManifest,
   record: Recorder,
   last: boolean,
 ): Promise<void> {
-  for (const item of items) {
-    const plan = plans.get(item.name);
-    if (plan?.kind !== 'resume') continue;
-    progress.begin(item.name);
-    const receiver = await FileReceiver.open(dir, item, plan.offset, progress);
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, callback) {
-        receiver.write(chunk).then(() => callback(), callback);
-      },
-    });
-    const remote = posix.join(o.root, o.device, item.name);
-    let result;
-    try {
-      result = await o.shell.run(['tail', '-c', `+${plan.offset + 1}`, '--', remote], sink);
-    } catch (err) {
-      await receiver.end();
-      if (last) await record(item, 'failed', (err as Error).message);
-      continue;
-    }
-    const checked = await receiver.finish(dir, undefined);
-    if (checked.ok) {
-      await remember(manifest, dir, item.name, checked.sha256);
-      await record(item, 'resumed');
-    } else if (!checked.keep) {
-      // The earlier part did not match: fetch the whole file instead.
-      plans.set(item.name, { kind: 'fetch', reason: 'size-differs' });
-    } else if (last) {
-      await record(item, 'failed', result.exitCode !== 0 ? `tail exit ${result.exitCode}: ${result.stderr.trim()}` : checked.detail);
-    }
+  const plan = plans.get(item.name);
+  const offset = plan?.kind === 'resume' ? plan.offset : 0;
+  const headers: Record<string, string> =
+    offset > 0 ? { range: `bytes=${offset}-`, ...(item.sha256 ? { 'if-range': `"${item.sha256}"` } : {}) } : {};
+  progress.begin(item.name);
+  let res: IncomingMessage;
+  try {
+    res = await o.source.get(`/files/${encodeURIComponent(o.device)}/${encodeURIComponent(item.name)}`, headers);
+  } catch (err) {
+    if (last) await record(item, 'failed', (err as Error).message);
+    return;
   }
-}
-
-async function copyWhole(
-  o: ExportOptions,
-  dir: string,
-  items: readonly ExportItem[],
-  progress: Progress,
-  manifest: VerifiedManifest,
-  record: Recorder,
-  last: boolean,
-): Promise<void> {
-  const batchSize = o.batchSize ?? 50;
-  for (let at = 0; at < items.length; at += batchSize) {
-    const batch = items.slice(at, at + batchSize);
-    const wanted = new Map(batch.map((item) => [item.name, { item }]));
-    const arrived = new Map<string, { receiver: FileReceiver; header: TarHeader }>();
-    const reader = tarInto(dir, wanted, progress, arrived);
-    let result: { exitCode: number; stderr: string } | undefined;
-    let failure: string | undefined;
-    try {
-      result = await o.shell.run(['tar', 'cf', '-', '-C', posix.join(o.root, o.device), '--', ...batch.map((i) => i.name)], reader);
-    } catch (err) {
-      failure = (err as Error).message;
-    }
-    for (const item of batch) {
-      const got = arrived.get(item.name);
-      if (!got) {
-        // Not in the stream: deleted in the pod meanwhile (retention), or the connection dropped before it.
-        if (last || result !== undefined) await record(item, 'failed', failure ?? `not in the tar stream (tar exit ${result?.exitCode}): ${result?.stderr.trim() ?? ''}`);
-        continue;
-      }
-      const checked = await got.receiver.finish(dir, got.header.mtimeMs);
-      if (checked.ok) {
-        await remember(manifest, dir, item.name, checked.sha256);
-        await record(item, 'copied');
-      } else if (!checked.keep || last) {
-        await record(item, 'failed', checked.detail);
-      }
-    }
+  if (res.statusCode === 404) {
+    await record(item, 'failed', `gone from the volume (retention deleted it meanwhile?): ${await failureOf(res)}`);
+    return;
+  }
+  // 200 to a range request: the server's file is not the one the partial came from; start over.
+  const from = res.statusCode === 206 ? offset : res.statusCode === 200 ? 0 : null;
+  if (from === null) {
+    const why = await failureOf(res);
+    if (last || (res.statusCode ?? 0) < 500) await record(item, 'failed', why);
+    return;
+  }
+  // Before any await: from here on every byte that arrives is kept.
+  const body = new BodyQueue(res);
+  const receiver = await FileReceiver.open(dir, item, from, progress);
+  const cut = await receiver.receive(body);
+  const lastModified = Date.parse(res.headers['last-modified'] ?? '');
+  const checked = await receiver.finish(dir, Number.isFinite(lastModified) ? lastModified : undefined);
+  if (checked.ok) {
+    await remember(manifest, dir, item.name, checked.sha256);
+    await record(item, from > 0 ? 'resumed' : 'copied');
+  } else if (!checked.keep) {
+    // The earlier part did not match: fetch the whole file next time.
+    plans.set(item.name, { kind: 'fetch', reason: 'size-differs' });
+    if (last) await record(item, 'failed', checked.detail);
+  } else if (last) {
+    await record(item, 'failed', cut ?? checked.detail);
   }
 }

@@ -28,7 +28,15 @@ export {
 } from './http.js';
 export { backoffDelay, sleep, type BackoffPolicy } from './backoff.js';
 export { ScrapedMetrics } from './metrics.js';
-export { startProbeServer, type ProbeAnswer, type ProbeHandler, type ProbeRequest, type ProbeRoutes, type ProbeServer } from './probe-server.js';
+export {
+  startProbeServer,
+  type ProbeAnswer,
+  type ProbeHandler,
+  type ProbeRequest,
+  type ProbeRoutes,
+  type ProbeServer,
+  type StreamHandler,
+} from './probe-server.js';
 export { freeLoopbackPort } from './ports.js';
 export { DNS_1123_LABEL, moveNoReplace, sha256OfFile, syncDir } from './files.js';
 export { http, requestFor } from './node-http.js';

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { HostPort } from './config.js';
@@ -7,21 +8,36 @@ import { redact } from './redact.js';
 
 export interface ProbeAnswer {
   readonly status: number;
+  /** Sent as JSON, or as it is when `contentType` is given (then a string or Buffer). */
   readonly body: unknown;
+  readonly contentType?: string;
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
-/** What a handler may look at: the headers (no route takes a body). */
+/** What a handler may read of its request: the parsed URL (query parameters) and the headers. */
 export interface ProbeRequest {
-  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly url: URL;
+  readonly headers: IncomingHttpHeaders;
 }
 
 /** A route's handler; a thrown HttpError answers with its status, anything else with 500. */
 export type ProbeHandler = (request: ProbeRequest) => ProbeAnswer | Promise<ProbeAnswer>;
 
+/**
+ * A GET route that writes its own answer (a file with byte ranges, a stream being cut). It may throw an
+ * HttpError before it writes the head; once the head is out, a failure can only cut the connection.
+ */
+export type StreamHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
+
 export interface ProbeRoutes {
   readonly get: Readonly<Record<string, ProbeHandler>>;
   /** Bodiless commands (the recorder's /record/on and /record/off). */
   readonly post?: Readonly<Record<string, ProbeHandler>>;
+  /** GET (and HEAD) routes that stream, keyed by exact path, or by a prefix when the key ends in `/`. */
+  readonly stream?: Readonly<Record<string, StreamHandler>>;
+  /** Runs before every route but those in `open` (and /metrics when `open` lists it); throws HttpError to refuse. */
+  readonly authorize?: (request: ProbeRequest) => void;
+  readonly open?: readonly string[];
 }
 
 export interface ProbeServer {
@@ -32,23 +48,56 @@ export interface ProbeServer {
 /**
  * A JSON server of a few fixed routes on node:http, plus GET /metrics. For lean workloads (the forwarder,
  * the recorder; one process per camera): a web framework would add a fifth to their memory for five routes
- * that take no body. Answers are JSON; unknown paths 404, known paths with another method 405.
+ * that take no body. Answers are JSON unless a route says otherwise; unknown paths 404, known paths with
+ * another method 405. The playback server adds streaming routes (files, clips) and a bearer check.
  */
 export async function startProbeServer(
   options: { readonly listen: HostPort; readonly log: Logger; readonly metrics?: Registry },
   routes: ProbeRoutes,
 ): Promise<ProbeServer> {
+  const streamRoutes = Object.entries(routes.stream ?? {});
+  const open = new Set(routes.open ?? []);
   const server = http.createServer((req, res) => {
     const route = (req.url ?? '/').split('?')[0] ?? '/';
-    const send = (status: number, type: string, body: string, headers: Record<string, string> = {}): void => {
+    const send = (status: number, type: string, body: string | Buffer, headers: Readonly<Record<string, string>> = {}): void => {
       res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...headers });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
-    const json = (status: number, body: unknown, headers?: Record<string, string>): void =>
+    const json = (status: number, body: unknown, headers?: Readonly<Record<string, string>>): void =>
       send(status, 'application/json; charset=utf-8', JSON.stringify(body), headers);
+    const fail = (err: unknown): void => {
+      if (res.headersSent) {
+        // Mid-stream: the client must see a cut, not a file that looks whole.
+        options.log.warn({ err, route }, 'stream failed after its head was sent');
+        res.destroy();
+        return;
+      }
+      if (err instanceof HttpError) {
+        json(err.statusCode, { error: err.code, message: redact(err.message) });
+        return;
+      }
+      options.log.error({ err, route }, 'request failed');
+      json(500, { error: 'internal', message: redact(err instanceof Error ? err.message : String(err)) });
+    };
     // The body is never read (no route takes one), but it must be drained for keep-alive to work.
     req.resume();
     const method = req.method === 'HEAD' ? 'GET' : req.method;
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      json(400, { error: 'bad_request', message: 'url: not a valid request target' });
+      return;
+    }
+    const request: ProbeRequest = { url, headers: req.headers };
+    if (routes.authorize && !open.has(route)) {
+      try {
+        routes.authorize(request);
+      } catch (err) {
+        fail(err);
+        return;
+      }
+    }
     if (route === '/metrics' && options.metrics && method === 'GET') {
       const registry = options.metrics;
       registry.metrics().then(
@@ -60,29 +109,29 @@ export async function startProbeServer(
       );
       return;
     }
+    const streamer = streamRoutes.find(([key]) => key === route || (key.endsWith('/') && route.startsWith(key)))?.[1];
+    if (streamer && method === 'GET') {
+      Promise.resolve()
+        .then(() => streamer(req, res, url))
+        .catch(fail);
+      return;
+    }
     const handler = method === 'GET' ? routes.get[route] : method === 'POST' ? routes.post?.[route] : undefined;
     if (!handler) {
       const allowed = [
-        ...(route in routes.get || (route === '/metrics' && options.metrics) ? ['GET', 'HEAD'] : []),
+        ...(route in routes.get || streamer || (route === '/metrics' && options.metrics) ? ['GET', 'HEAD'] : []),
         ...(routes.post && route in routes.post ? ['POST'] : []),
       ];
       if (allowed.length) json(405, { error: 'method_not_allowed', message: `${route} takes ${allowed.join(', ')}` }, { allow: allowed.join(', ') });
       else json(404, { error: 'not_found', message: `no route ${route}` });
       return;
     }
-    Promise.resolve({ headers: req.headers })
-      .then(handler)
-      .then(
-        (answer) => json(answer.status, answer.body),
-        (err: unknown) => {
-          if (err instanceof HttpError) {
-            json(err.statusCode, { error: err.code, message: redact(err.message) });
-            return;
-          }
-          options.log.error({ err, route }, 'request failed');
-          json(500, { error: 'internal', message: redact(err instanceof Error ? err.message : String(err)) });
-        },
-      );
+    Promise.resolve()
+      .then(() => handler(request))
+      .then((answer) => {
+        if (answer.contentType === undefined) json(answer.status, answer.body, answer.headers);
+        else send(answer.status, answer.contentType, answer.body as string | Buffer, answer.headers);
+      }, fail);
   });
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {

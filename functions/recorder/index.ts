@@ -20,6 +20,7 @@ export {
   appendToJournal,
   JOURNAL_FILE,
   journaledAfter,
+  journaledDevices,
   journalFromEnd,
   journalPathOf,
   journalRelativePath,
@@ -27,6 +28,9 @@ export {
   parseJournal,
   parseJournalLines,
   readJournal,
+  RECORDING_FOLDER,
+  recordingDirOf,
+  STATE_FOLDER,
   stateDirOf,
   type JournalLine,
 } from './journal.js';

@@ -1,20 +1,29 @@
 // The journal of finished segments: one JSON line per segment, appended and fsynced. Its path and format
-// live here only; events and export read it through this module.
-import { open, readFile } from 'node:fs/promises';
+// live here only; events, export and playback read it through this module.
+import { open, readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseJsonLines } from '../lib/index.js';
 import type { Segment } from './segment.js';
 
 export const JOURNAL_FILE = 'segments.jsonl';
+/** `<root>/.shifu-rtsp/`: the recorder's state, beside the device folders. */
+export const STATE_FOLDER = '.shifu-rtsp';
+/** ffmpeg writes into `<root>/<device>/.recording/`; nothing there is a finished segment. */
+export const RECORDING_FOLDER = '.recording';
 
 /** `<root>/.shifu-rtsp/<device>`: the recorder's state folder (journal, event outbox and cursor). */
 export function stateDirOf(root: string, device: string): string {
-  return path.join(root, '.shifu-rtsp', device);
+  return path.join(root, STATE_FOLDER, device);
+}
+
+/** `<root>/<device>/.recording`. */
+export function recordingDirOf(root: string, device: string): string {
+  return path.join(root, device, RECORDING_FOLDER);
 }
 
 /** `.shifu-rtsp/<device>/segments.jsonl`, relative to the storage root, with `/` (also for a pod's path). */
 export function journalRelativePath(device: string): string {
-  return `.shifu-rtsp/${device}/${JOURNAL_FILE}`;
+  return `${STATE_FOLDER}/${device}/${JOURNAL_FILE}`;
 }
 
 /** `<root>/.shifu-rtsp/<device>/segments.jsonl`. */
@@ -38,6 +47,18 @@ export function parseJournal(text: string): Segment[] {
 /** Every segment in the journal file, oldest first ([] before the first one). For readers that need all. */
 export async function readJournal(file: string): Promise<Segment[]> {
   return parseJournal(await readFile(file, 'utf8').catch(() => ''));
+}
+
+/** Devices that have a journal under `root`, sorted by name. */
+export async function journaledDevices(root: string): Promise<string[]> {
+  const names = await readdir(path.join(root, STATE_FOLDER), { withFileTypes: true }).catch(() => []);
+  const out: string[] = [];
+  for (const entry of names) {
+    if (!entry.isDirectory()) continue;
+    const journal = await stat(journalPathOf(root, entry.name)).catch(() => null);
+    if (journal?.isFile()) out.push(entry.name);
+  }
+  return out.sort();
 }
 
 /** Bytes read per step when the journal is read from its end. */

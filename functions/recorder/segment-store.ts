@@ -2,7 +2,7 @@ import { mkdir, readdir, rename, rm, stat, statfs, unlink, utimes } from 'node:f
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { moveNoReplace, sha256OfFile, syncDir, type Logger } from '../lib/index.js';
-import { appendToJournal, journalFromEnd, journalPathOf, lastJournaled, stateDirOf } from './journal.js';
+import { appendToJournal, journalFromEnd, journalPathOf, lastJournaled, recordingDirOf, stateDirOf } from './journal.js';
 import { probeFile } from './probe.js';
 import { RECORDING_RULES, type ContainerFormat, type RecordingPlan } from './plan.js';
 import { compactUtc, isSegmentFileName, type Segment } from './segment.js';
@@ -59,7 +59,7 @@ export class SegmentStore {
 
   constructor(private readonly o: SegmentStoreOptions) {
     this.deviceDir = path.join(o.root, o.device);
-    this.workDir = path.join(this.deviceDir, '.recording');
+    this.workDir = recordingDirOf(o.root, o.device);
     this.stateDir = stateDirOf(o.root, o.device);
     this.journalPath = journalPathOf(o.root, o.device);
   }

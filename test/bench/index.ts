@@ -2,6 +2,7 @@
 // prints one table each. Benchmarks report numbers; they never pass or fail.
 import * as events from './events.js';
 import * as forwarder from './forwarder.js';
+import * as playback from './playback.js';
 import * as recorder from './recorder.js';
 
 type BenchRow = Readonly<Record<string, string | number>>;
@@ -16,6 +17,7 @@ const BENCHES: ReadonlyArray<readonly [string, BenchModule]> = [
   ['forwarder', forwarder],
   ['events', events],
   ['recorder', recorder],
+  ['playback', playback],
 ];
 
 async function main(names: readonly string[]): Promise<number> {

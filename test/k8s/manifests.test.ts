@@ -11,6 +11,7 @@ import type { KubernetesObject, V1Deployment, V1PersistentVolume, V1PersistentVo
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildRecorderDeployment, forwarderServiceName, FORWARDER_SERVICE_PORT, recordOnSchema, specFromRequest, STREAM_PATH_KEY } from '../../functions/control/index.js';
 import { applyYaml, expectHttpError, httpStatus, parseManifests } from './harness/index.js';
+import { playbackOptions } from '../../functions/playback/index.js';
 
 const run = promisify(execFile);
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -214,6 +215,25 @@ describe('storage/', () => {
     expect(recorder.spec?.template.spec?.volumes?.[0]?.persistentVolumeClaim?.claimName).toBe('camera1-pvc');
   });
 
+  it('serves the footage with shifu-rtsp playback on port 9996, the token from an optional Secret of the device', () => {
+    const container = find<V1Pod>(objects, 'Pod', 'camera1-export').spec?.containers[0];
+    expect(container?.command).toBeUndefined();
+    expect(container?.args).toEqual(['playback']);
+    expect(container?.ports).toEqual([{ name: 'playback', containerPort: 9996, protocol: 'TCP' }]);
+    const env = Object.fromEntries((container?.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
+    expect(env).toEqual({
+      PLAYBACK_ROOT: '/data',
+      PLAYBACK_LISTEN: '0.0.0.0:9996',
+      PLAYBACK_MAX_CLIP: '6h',
+      PLAYBACK_TOKEN: { secretKeyRef: { name: 'camera1-playback', key: 'token', optional: true } },
+    });
+    // Every variable the pod sets is one the command reads (a typo would be silently ignored otherwise).
+    const known = Object.values(playbackOptions).flatMap((o) => o.env);
+    for (const name of Object.keys(env)) expect(known).toContain(name);
+    expect(container?.readinessProbe?.httpGet).toEqual({ path: '/health', port: 'playback' });
+    expect(container?.securityContext?.readOnlyRootFilesystem).toBe(true);
+  });
+
   it('takes the device name, size and node from settings.yaml alone', async () => {
     const copy = await mkdtemp(path.join(os.tmpdir(), 'shifu-storage-'));
     try {
@@ -234,6 +254,7 @@ describe('storage/', () => {
       expect(pvc.spec?.resources?.requests?.['storage']).toBe('250Gi');
       const pod = find<V1Pod>(built, 'Pod', 'front-door-pv2-export');
       expect(pod.spec?.volumes?.[0]?.persistentVolumeClaim?.claimName).toBe('front-door-pv2-pvc');
+      expect(pod.spec?.containers[0]?.env?.find((e) => e.name === 'PLAYBACK_TOKEN')?.valueFrom?.secretKeyRef?.name).toBe('front-door-pv2-playback');
       expect(JSON.stringify(built)).not.toMatch(/DEVICE|SIZE|NODE|storage-settings/);
       await applyYaml(built, { fieldValidation: 'Strict', dryRun: true });
     } finally {

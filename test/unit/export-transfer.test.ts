@@ -1,182 +1,243 @@
-import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+// Export over HTTP against the real playback server (in this process, on a scratch volume), with a TCP proxy
+// that can drop the connection mid-file.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { exportSegments, ExportError, type PodShell, type ShellResult } from '../../functions/export/index.js';
-
-// An export pod in memory: it answers the four commands the export runs (listing, journal, tar, tail).
-
-function tarHeader(name: string, size: number): Buffer {
-  const block = Buffer.alloc(512);
-  block.write(name, 0, 100, 'utf8');
-  block.write('0000644\0', 100, 'latin1');
-  block.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 'latin1');
-  block.write(`${(1_790_000_000).toString(8).padStart(11, '0')}\0`, 136, 'latin1');
-  block.write('0', 156, 'latin1');
-  block.write('ustar\x0000', 257, 'latin1');
-  block.fill(0x20, 148, 156);
-  let sum = 0;
-  for (const b of block) sum += b;
-  block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
-  return block;
-}
-
-function tarOf(files: ReadonlyArray<[string, Buffer]>): Buffer {
-  const parts: Buffer[] = [];
-  for (const [name, data] of files) parts.push(tarHeader(name, data.length), data, Buffer.alloc((512 - (data.length % 512)) % 512));
-  parts.push(Buffer.alloc(1024));
-  return Buffer.concat(parts);
-}
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { KubeConfig } from '@kubernetes/client-node';
+import { exportSegments, ExportError, httpSource, podProxySource, type FootageSource } from '../../functions/export/index.js';
+import { createLogger, type ProbeServer } from '../../functions/lib/index.js';
+import { startPlaybackServer } from '../../functions/playback/index.js';
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-class MemoryPod implements PodShell {
-  readonly files = new Map<string, Buffer>();
-  journal = '';
-  readonly calls: string[][] = [];
-  /** Cut the next `tar` after this many bytes (a dropped connection). */
-  dropTarAfter: number | undefined;
-  /** Files that vanish after the listing (retention running meanwhile). */
-  readonly vanishing = new Set<string>();
-
-  constructor(readonly deviceDir: string) {}
-
-  async run(argv: readonly string[], stdout: Writable): Promise<ShellResult> {
-    this.calls.push([...argv]);
-    let out: Buffer = Buffer.alloc(0);
-    let exitCode = 0;
-    let drop: number | undefined;
-    if (argv[0] === 'sh' && argv[2]?.includes('stat -c')) {
-      if (argv[4] !== this.deviceDir) exitCode = 3;
-      else out = Buffer.from([...this.files].map(([n, d]) => `${d.length} ${n}\n`).join(''));
-    } else if (argv[0] === 'sh' && argv[2]?.startsWith('cat')) {
-      out = Buffer.from(this.journal);
-    } else if (argv[0] === 'tar') {
-      const names = argv.slice(argv.indexOf('--') + 1).filter((n) => !this.vanishing.has(n));
-      out = tarOf(names.map((n) => [n, this.files.get(n) ?? Buffer.alloc(0)]));
-      exitCode = names.length < argv.length - argv.indexOf('--') - 1 ? 2 : 0;
-      drop = this.dropTarAfter;
-      this.dropTarAfter = undefined;
-    } else if (argv[0] === 'tail') {
-      const from = Number(argv[2]?.slice(1)) - 1;
-      out = (this.files.get(path.posix.basename(argv[4] ?? '')) ?? Buffer.alloc(0)).subarray(from);
-    }
-    const limit = drop ?? out.length;
-    for (let at = 0; at < limit; at += 1000) {
-      if (!stdout.write(out.subarray(at, Math.min(at + 1000, limit)))) await new Promise((r) => stdout.once('drain', r));
-    }
-    if (drop !== undefined) {
-      // Like KubernetesPodShell: what arrived is flushed, then the run fails.
-      stdout.end();
-      await finished(stdout).catch(() => undefined);
-      throw new Error('connection reset');
-    }
-    stdout.end();
-    await finished(stdout);
-    return { exitCode, stderr: exitCode === 2 ? 'tar: Cannot stat: No such file or directory' : '' };
-  }
-}
-
-let to: string;
-let pod: MemoryPod;
+const device = 'cam1';
 const names = ['cam1_20261124T100000Z.mp4', 'cam1_20261124T110000Z.mp4', 'cam1_20261124T120000Z.mp4'];
 
+let volume: string;
+let to: string;
+let server: ProbeServer;
+let proxy: net.Server;
+let proxyPort: number;
+/** Drop the next connection after this many bytes from the server (a dropped network link). */
+let cutAfter: number | undefined;
+const data = new Map<string, Buffer>();
+
+async function writeVolume(): Promise<void> {
+  await rm(path.join(volume, device), { recursive: true, force: true });
+  await mkdir(path.join(volume, device, '.recording'), { recursive: true });
+  await mkdir(path.join(volume, '.shifu-rtsp', device), { recursive: true });
+  const journal: string[] = [];
+  for (const [i, name] of names.entries()) {
+    const bytes = randomBytes(200_000 + i * 150_000);
+    data.set(name, bytes);
+    await writeFile(path.join(volume, device, name), bytes);
+    journal.push(
+      JSON.stringify({
+        file: `${device}/${name}`,
+        device,
+        sequence: i + 1,
+        startTime: `2026-11-24T1${i}:00:00.000Z`,
+        endTime: `2026-11-24T1${i}:59:59.000Z`,
+        durationSeconds: 3599,
+        bytes: bytes.length,
+        sha256: sha256(bytes),
+        format: 'mp4',
+        mimeType: 'video/mp4',
+        video: { codec: 'h264', width: 320, height: 240, fps: 25 },
+        audio: null,
+      }),
+    );
+  }
+  // ffmpeg's open file: never exported.
+  await writeFile(path.join(volume, device, '.recording', 'cam1_20261124T130000Z.mp4'), 'open');
+  await writeFile(path.join(volume, '.shifu-rtsp', device, 'segments.jsonl'), `${journal.join('\n')}\n`);
+}
+
+beforeAll(async () => {
+  volume = await mkdtemp(path.join(os.tmpdir(), 'shifu-export-volume-'));
+  server = await startPlaybackServer(
+    { root: volume, listen: { host: '127.0.0.1', port: 0 }, token: undefined, maxClipSeconds: 3600, ffmpeg: 'ffmpeg', ffprobe: 'ffprobe' },
+    createLogger('test', 'silent'),
+  );
+  proxy = net.createServer((client) => {
+    const upstream = net.connect(server.port, '127.0.0.1');
+    client.pipe(upstream);
+    // Counted from when the test arms it, on whichever (kept-alive) connection carries the next bytes.
+    upstream.on('data', (chunk: Buffer) => {
+      if (cutAfter !== undefined && chunk.length >= cutAfter) {
+        // The bytes before the cut arrive, then the connection ends mid-body, as when a link drops after them.
+        client.end(chunk.subarray(0, cutAfter));
+        cutAfter = undefined;
+        upstream.destroy();
+        return;
+      }
+      if (cutAfter !== undefined) cutAfter -= chunk.length;
+      client.write(chunk);
+    });
+    upstream.on('end', () => client.end());
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  proxyPort = (proxy.address() as net.AddressInfo).port;
+});
+afterAll(async () => {
+  await new Promise<void>((resolve) => proxy.close(() => resolve()));
+  await server.close();
+  await rm(volume, { recursive: true, force: true });
+});
+
+/** Every GET the export sends, with its headers; `before` runs first (e.g. retention deleting a file). */
+const requests: Array<{ route: string; headers: Readonly<Record<string, string>> }> = [];
+let before: ((route: string) => Promise<void>) | undefined;
+function source(): FootageSource {
+  const real = httpSource(new URL(`http://127.0.0.1:${proxyPort}`));
+  return {
+    description: real.description,
+    async get(route, headers = {}) {
+      requests.push({ route, headers });
+      await before?.(route);
+      return real.get(route, headers);
+    },
+  };
+}
+
 beforeEach(async () => {
+  await writeVolume();
   to = await mkdtemp(path.join(os.tmpdir(), 'shifu-export-'));
-  pod = new MemoryPod('/data/cam1');
-  names.forEach((n, i) => pod.files.set(n, Buffer.alloc(5000 + i * 3000, i + 1)));
-  pod.journal = names
-    .map((n, i) => JSON.stringify({ file: `cam1/${n}`, endTime: `2026-11-24T1${i}:59:59.000Z`, bytes: pod.files.get(n)?.length, sha256: sha256(pod.files.get(n) ?? Buffer.alloc(0)) }))
-    .join('\n');
+  requests.length = 0;
+  before = undefined;
+  cutAfter = undefined;
 });
 afterEach(async () => {
   await rm(to, { recursive: true, force: true });
 });
 
-const run = (extra: { attempts?: number; since?: Date } = {}) =>
+const run = (extra: { attempts?: number; since?: Date; device?: string } = {}) =>
   exportSegments({
-    device: 'cam1',
-    root: '/data',
+    device: extra.device ?? device,
     to,
     window: extra.since ? { since: extra.since } : {},
-    shell: pod,
+    source: source(),
     progress: null,
     ...(extra.attempts !== undefined ? { attempts: extra.attempts } : {}),
   });
+const fileRequests = () => requests.filter((r) => r.route.startsWith('/files/'));
 
-describe('export: copy, check, resume', () => {
-  it('copies every segment with one tar, checks it against the journal, and a re-run copies nothing', async () => {
+describe('export over HTTP: copy, check, resume', () => {
+  it('copies every finished segment (not the open one), checks it against the journal, and a re-run copies nothing', async () => {
     const first = await run();
-    expect(first.files.map((f) => f.outcome)).toEqual(['copied', 'copied', 'copied']);
+    expect(first.files.map((f) => [f.name, f.outcome])).toEqual(names.map((n) => [n, 'copied']));
     expect(first.failed).toBe(0);
-    for (const n of names) expect(await readFile(path.join(to, 'cam1', n))).toEqual(pod.files.get(n));
-    expect(pod.calls.filter((c) => c[0] === 'tar')).toHaveLength(1);
+    for (const n of names) expect(await readFile(path.join(to, device, n))).toEqual(data.get(n));
+    expect((await readdir(path.join(to, device))).sort()).toEqual(['.shifu-rtsp-export.json', ...names]);
 
-    pod.calls.length = 0;
+    requests.length = 0;
     const second = await run();
     expect(second.files.map((f) => f.outcome)).toEqual(['skipped', 'skipped', 'skipped']);
     expect(second.bytesCopied).toBe(0);
-    expect(pod.calls.filter((c) => c[0] === 'tar' || c[0] === 'tail')).toHaveLength(0);
+    expect(fileRequests()).toHaveLength(0);
   });
 
-  it('continues a copy cut by a dropped connection from its last byte (tail -c +N)', async () => {
-    pod.dropTarAfter = 512 + 5120 + 512 + 3000; // inside the second file
+  it('continues a copy cut by a dropped connection from its last byte (Range + If-Range on the sha256 ETag)', async () => {
+    before = async (route) => {
+      if (route.endsWith(names[1]!)) cutAfter = 120_000;
+    };
     const cut = await run({ attempts: 1 });
-    expect(cut.files.map((f) => f.outcome)).toEqual(['copied', 'failed', 'failed']);
-    expect((await readdir(path.join(to, 'cam1'))).filter((n) => n.endsWith('.partial'))).toEqual([`${names[1]}.partial`]);
+    expect(cut.files.map((f) => f.outcome)).toEqual(['copied', 'failed', 'copied']);
+    const partial = await readFile(path.join(to, device, `${names[1]}.partial`));
+    expect(partial.length).toBeGreaterThan(50_000);
+    expect(partial.equals(data.get(names[1]!)!.subarray(0, partial.length))).toBe(true);
 
-    pod.calls.length = 0;
+    before = undefined;
+    requests.length = 0;
     const resumed = await run();
-    expect(resumed.files.map((f) => f.outcome)).toEqual(['skipped', 'resumed', 'copied']);
-    expect(pod.calls.find((c) => c[0] === 'tail')).toEqual(['tail', '-c', '+3001', '--', `/data/cam1/${names[1]}`]);
-    for (const n of names) expect(await readFile(path.join(to, 'cam1', n))).toEqual(pod.files.get(n));
-    expect(await readdir(path.join(to, 'cam1'))).not.toContain(`${names[1]}.partial`);
+    expect(resumed.files.map((f) => f.outcome)).toEqual(['skipped', 'resumed', 'skipped']);
+    expect(fileRequests()).toEqual([{ route: `/files/cam1/${names[1]}`, headers: { range: `bytes=${partial.length}-`, 'if-range': `"${sha256(data.get(names[1]!)!)}"` } }]);
+    expect(resumed.bytesCopied).toBe(data.get(names[1]!)!.length - partial.length);
+    for (const n of names) expect(await readFile(path.join(to, device, n))).toEqual(data.get(n));
+    expect(await readdir(path.join(to, device))).not.toContain(`${names[1]}.partial`);
   });
 
   it('retries within one run after a dropped connection', async () => {
-    pod.dropTarAfter = 2000;
+    before = async (route) => {
+      if (route.endsWith(names[0]!) && fileRequests().length === 1) cutAfter = 50_000;
+    };
     const report = await run();
     expect(report.files.map((f) => f.outcome)).toEqual(['resumed', 'copied', 'copied']);
+    expect(await readFile(path.join(to, device, names[0]!))).toEqual(data.get(names[0]!));
   });
 
   it('refuses a file whose sha256 differs from the journal and keeps nothing of it', async () => {
-    const n = names[2] ?? '';
-    pod.files.set(n, Buffer.alloc(pod.files.get(n)?.length ?? 0, 0x55));
+    const n = names[2]!;
+    await writeFile(path.join(volume, device, n), Buffer.alloc(data.get(n)!.length, 0x55));
     const report = await run();
     expect(report.files[2]).toMatchObject({ outcome: 'failed', detail: expect.stringMatching(/sha256 .* differs from the journal/) });
     expect(report.failed).toBe(1);
-    expect(await readdir(path.join(to, 'cam1'))).not.toContain(n);
-    expect(await readdir(path.join(to, 'cam1'))).not.toContain(`${n}.partial`);
+    expect(await readdir(path.join(to, device))).not.toContain(n);
+    expect(await readdir(path.join(to, device))).not.toContain(`${n}.partial`);
   });
 
   it('hashes a same-size local copy it has not verified, and fetches it again when it differs', async () => {
     await run();
-    const n = names[0] ?? '';
-    await writeFile(path.join(to, 'cam1', n), Buffer.alloc(5000, 9));
-    await rm(path.join(to, 'cam1', '.shifu-rtsp-export.json'));
+    const n = names[0]!;
+    await writeFile(path.join(to, device, n), Buffer.alloc(data.get(n)!.length, 9));
+    await rm(path.join(to, device, '.shifu-rtsp-export.json'));
     const report = await run();
     expect(report.files.map((f) => f.outcome)).toEqual(['copied', 'verified', 'verified']);
-    expect(await readFile(path.join(to, 'cam1', n))).toEqual(pod.files.get(n));
+    expect(await readFile(path.join(to, device, n))).toEqual(data.get(n));
   });
 
-  it('reports a file deleted in the pod after the listing', async () => {
-    pod.vanishing.add(names[1] ?? '');
+  it('reports a file deleted on the volume after the timeline listed it', async () => {
+    before = async (route) => {
+      if (route.endsWith(names[1]!)) await rm(path.join(volume, device, names[1]!));
+    };
     const report = await run();
-    expect(report.files[1]).toMatchObject({ outcome: 'failed', detail: expect.stringContaining('not in the tar stream') });
+    expect(report.files[1]).toMatchObject({ outcome: 'failed', detail: expect.stringContaining('gone from the volume') });
     expect(report.files.filter((f) => f.outcome === 'copied')).toHaveLength(2);
   });
 
   it('copies only segments that overlap the window', async () => {
     const report = await run({ since: new Date('2026-11-24T11:30:00Z') });
     expect(report.files.map((f) => f.name)).toEqual([names[1], names[2]]);
+    expect(requests[0]?.route.startsWith('/api/timeline?device=cam1&start=2026-11-24T11%3A30%3A00.000Z&end=')).toBe(true);
   });
 
-  it('says so when the device has no folder in the pod', async () => {
-    pod = new MemoryPod('/data/other');
-    await expect(run()).rejects.toBeInstanceOf(ExportError);
-    await expect(run()).rejects.toThrow(/no folder \/data\/cam1 in the export pod/);
+  it('says so when the server has no recordings of the device', async () => {
+    await expect(run({ device: 'cam9' })).rejects.toBeInstanceOf(ExportError);
+    await expect(run({ device: 'cam9' })).rejects.toThrow(/has no recordings of cam9 .*check --device/);
+  });
+});
+
+describe('podProxySource', () => {
+  it("asks the API server's pod proxy with the kubeconfig's credentials, and the playback token in the query", async () => {
+    const seen: Array<{ url: string; authorization: string | undefined }> = [];
+    const api = http.createServer((req, res) => {
+      seen.push({ url: req.url ?? '', authorization: req.headers.authorization });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"spans":[],"gaps":[]}');
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    try {
+      const kc = new KubeConfig();
+      kc.loadFromOptions({
+        clusters: [{ name: 'c', server: `http://127.0.0.1:${(api.address() as net.AddressInfo).port}`, skipTLSVerify: true }],
+        users: [{ name: 'u', token: 'kube-token' }],
+        contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+        currentContext: 'x',
+      });
+      const source = await podProxySource(kc, { namespace: 'deviceshifu', pod: 'cam1-export', port: 9996 }, 'playback-token');
+      const report = await exportSegments({ device, to, window: { since: new Date('2026-11-24T00:00:00Z') }, source, progress: null });
+      expect(report.selected).toBe(0);
+      expect(source.description).toBe('pod proxy deviceshifu/cam1-export:9996');
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.url).toMatch(/^\/api\/v1\/namespaces\/deviceshifu\/pods\/cam1-export:9996\/proxy\/api\/timeline\?device=cam1&start=2026-11-24T00%3A00%3A00.000Z&end=.*&access_token=playback-token$/);
+      expect(seen[0]!.authorization).toBe('Bearer kube-token');
+    } finally {
+      await new Promise<void>((resolve) => api.close(() => resolve()));
+    }
   });
 });

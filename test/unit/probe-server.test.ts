@@ -74,3 +74,57 @@ describe('startProbeServer', () => {
     expect(await head.text()).toBe('');
   });
 });
+
+// The playback server's additions: handlers that read the query, routes that stream, a bearer check.
+describe('startProbeServer with streaming routes and authorization', () => {
+  let server: ProbeServer;
+  let base: string;
+
+  beforeAll(async () => {
+    server = await startProbeServer(
+      { listen: { host: '127.0.0.1', port: 0 }, log: createLogger('test', 'silent') },
+      {
+        open: ['/health'],
+        authorize: ({ headers }) => {
+          if (headers.authorization !== 'Bearer ok') throw new HttpError(401, 'authorization: bearer token required', 'unauthorized');
+        },
+        get: {
+          '/health': () => ({ status: 200, body: { ok: true } }),
+          '/echo': ({ url }) => ({ status: 200, body: { name: url.searchParams.get('name') } }),
+          '/page': () => ({ status: 200, body: '<p>hi</p>', contentType: 'text/html' }),
+        },
+        stream: {
+          '/files/': (_req, res, url) => {
+            if (url.pathname.endsWith('/missing')) throw new HttpError(404, 'file: missing', 'not_found');
+            res.writeHead(200, { 'content-type': 'text/plain' });
+            res.end(`streamed ${url.pathname}`);
+          },
+        },
+      },
+    );
+    base = `http://127.0.0.1:${server.port}`;
+  });
+  afterAll(() => server.close());
+
+  const auth = { headers: { authorization: 'Bearer ok' } };
+
+  it('refuses routes without the token, except the open ones', async () => {
+    const refused = await fetch(`${base}/echo`);
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toEqual({ error: 'unauthorized', message: 'authorization: bearer token required' });
+    expect((await fetch(`${base}/files/x`)).status).toBe(401);
+    expect((await fetch(`${base}/health`)).status).toBe(200);
+  });
+
+  it('gives handlers the query, sends other content types, and lets prefix routes stream or refuse', async () => {
+    expect(await (await fetch(`${base}/echo?name=cam1`, auth)).json()).toEqual({ name: 'cam1' });
+    const page = await fetch(`${base}/page`, auth);
+    expect(page.headers.get('content-type')).toBe('text/html');
+    expect(await page.text()).toBe('<p>hi</p>');
+    expect(await (await fetch(`${base}/files/a/b`, auth)).text()).toBe('streamed /files/a/b');
+    const missing = await fetch(`${base}/files/missing`, auth);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ error: 'not_found', message: 'file: missing' });
+    expect((await fetch(`${base}/files/a`, { ...auth, method: 'POST' })).status).toBe(405);
+  });
+});

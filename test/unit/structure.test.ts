@@ -52,10 +52,9 @@ describe('structure', () => {
     };
     for (const node of edges.keys()) walk(node, []);
     expect(cycles).toEqual([]);
-    // lib's command.ts is the command framework, not a command. export's wiring moves with its rewrite (HTTP
-    // export, another branch), which owns export/ meanwhile.
+    // lib's command.ts is the command framework, not a command.
     const wiring = sources()
-      .filter((f) => path.basename(f) === 'index.ts' && !['lib', 'export', null].includes(moduleOf(f)))
+      .filter((f) => path.basename(f) === 'index.ts' && !['lib', null].includes(moduleOf(f)))
       .filter((f) => /Command\b.*from '\.\/command\.js'/.test(readFileSync(f, 'utf8')))
       .map((f) => path.relative(ROOT, f));
     expect(wiring).toEqual([]);

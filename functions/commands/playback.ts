@@ -1,0 +1,36 @@
+// `shifu-rtsp playback`: the read-only playback server as a process.
+import { createLogger, defineCommand, locateFfmpeg, locateFfprobe, onShutdown, registerSecret } from '../lib/index.js';
+import { playbackOptions, startPlaybackServer } from '../playback/index.js';
+
+export const playbackCommand = defineCommand({
+  name: 'playback',
+  summary: 'serve the volume read-only: timeline, clips cut by time, segment files with byte ranges, and a web page',
+  details: [
+    'Routes: GET / (page), /api/devices, /api/timeline?device&start&end, /api/clip?device&start&(duration|end)&format=mp4|mkv|ts,',
+    '/files/<device>/<file> (Range, ETag), /health, /metrics. The journals (<root>/.shifu-rtsp/<device>/segments.jsonl) are the index.',
+  ].join('\n'),
+  options: playbackOptions,
+  async run(config, ctx) {
+    if (config.token !== undefined) registerSecret(config.token);
+    const log = createLogger('playback');
+    const server = await startPlaybackServer(
+      {
+        root: config.root,
+        listen: config.listen,
+        token: config.token,
+        maxClipSeconds: config.maxClip,
+        ffmpeg: locateFfmpeg(ctx.env),
+        ffprobe: locateFfprobe(ctx.env),
+      },
+      log,
+    );
+    log.info({ root: config.root, listen: { address: config.listen.host, port: server.port }, token: config.token !== undefined, maxClipSeconds: config.maxClip }, 'playback listening');
+    await new Promise<void>((resolve) => {
+      onShutdown(async () => {
+        await server.close();
+        resolve();
+      }, log);
+    });
+    return 0;
+  },
+});

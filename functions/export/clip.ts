@@ -1,0 +1,78 @@
+// One file cut by time on the playback server (`/api/clip`), saved as it streams.
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { ExportError } from './transfer.js';
+import { failureOf, type FootageSource } from './source.js';
+
+export type ClipFormat = 'mp4' | 'mkv' | 'ts';
+
+export interface ClipExportOptions {
+  readonly device: string;
+  readonly start: Date;
+  readonly end: Date;
+  readonly format: ClipFormat;
+  /** Local folder; the clip lands in `<to>/<device>/<name from the server>`. */
+  readonly to: string;
+  readonly source: FootageSource;
+}
+
+export interface ClipReport {
+  readonly device: string;
+  readonly file: string;
+  readonly bytes: number;
+  /** The clip's real start (the keyframe at or before the asked start), its end and length, from the server. */
+  readonly start: string | null;
+  readonly end: string | null;
+  readonly durationSeconds: number | null;
+  readonly segments: number | null;
+}
+
+/** The server's name, reduced to a plain file name (never a path). */
+function fileNameOf(disposition: string | undefined, fallback: string): string {
+  const name = /filename="([^"]+)"/.exec(disposition ?? '')?.[1];
+  const base = name === undefined ? '' : path.basename(name);
+  return /^[A-Za-z0-9._-]+$/.test(base) && !base.startsWith('.') ? base : fallback;
+}
+
+export async function exportClip(o: ClipExportOptions): Promise<ClipReport> {
+  const query = new URLSearchParams({ device: o.device, start: o.start.toISOString(), end: o.end.toISOString(), format: o.format });
+  const res = await o.source.get(`/api/clip?${query}`);
+  if (res.statusCode !== 200) throw new ExportError('clip_failed', `clip from ${o.source.description} refused: ${await failureOf(res)}`);
+  const dir = path.join(o.to, o.device);
+  await mkdir(dir, { recursive: true });
+  const name = fileNameOf(res.headers['content-disposition'], `${o.device}_clip.${o.format}`);
+  const partial = path.join(dir, `${name}.partial`);
+  const handle = await open(partial, 'w');
+  let bytes = 0;
+  try {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      await handle.write(chunk);
+      bytes += chunk.length;
+    }
+    // The server ends a clip with chunked encoding's last chunk; without it the cut stopped midway.
+    if (!res.complete) throw new Error('the response ended before its last chunk');
+  } catch (err) {
+    await handle.close();
+    await rm(partial, { force: true });
+    // A clip is cut afresh on every request: there is nothing to resume, only to ask again.
+    throw new ExportError('clip_failed', `clip from ${o.source.description} was cut off after ${bytes} bytes (${(err as Error).message}); run again`);
+  }
+  await handle.close();
+  const final = path.join(dir, name);
+  await rename(partial, final);
+  const header = (h: string): string | null => {
+    const v = res.headers[h];
+    return typeof v === 'string' ? v : null;
+  };
+  const duration = Number(header('x-clip-duration'));
+  const segments = Number(header('x-clip-segments'));
+  return {
+    device: o.device,
+    file: final,
+    bytes,
+    start: header('x-clip-start'),
+    end: header('x-clip-end'),
+    durationSeconds: Number.isFinite(duration) ? duration : null,
+    segments: Number.isFinite(segments) ? segments : null,
+  };
+}

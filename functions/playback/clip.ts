@@ -1,0 +1,216 @@
+// One file cut from the segments a time range spans: ffmpeg's concat demuxer, -c copy, streamed to the client.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { HttpError } from '../lib/index.js';
+import { compactUtc, RECORDING_RULES, type ContainerFormat } from '../recorder/index.js';
+import { parseDuration } from './duration.js';
+import type { Footage } from './library.js';
+
+/** Clip containers: the recorder's rules say what each holds; the options make them stream from a pipe. */
+export const CLIP_FORMATS = {
+  // Fragmented: an ordinary MP4 writes its index last, so it could not be sent while it is cut.
+  mp4: ['-movflags', '+frag_keyframe+empty_moov+default_base_moof'],
+  mkv: [],
+  ts: [],
+} as const satisfies Partial<Record<ContainerFormat, readonly string[]>>;
+export type ClipFormat = keyof typeof CLIP_FORMATS;
+
+export interface ClipRequest {
+  readonly device: string;
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly format: ClipFormat;
+}
+
+export interface ClipPlan {
+  readonly request: ClipRequest;
+  readonly parts: readonly Footage[];
+  /** Decode time of the keyframe at or before the requested start, in the first file's timestamps (s); null: from its start. */
+  readonly inpoint: number | null;
+  /** Wall-clock start of the clip's first frame (that keyframe) and end. */
+  readonly startMs: number;
+  readonly endMs: number;
+  /** Media seconds in the clip: the range's footage, without the gaps between segments. */
+  readonly mediaSeconds: number;
+  /** Seconds of the range that had no footage (the recorder was down), left out of the file. */
+  readonly gapSeconds: number;
+  readonly fileName: string;
+  readonly mimeType: string;
+  /**
+   * `copy`, or `aac` (re-encoded) when the clip's container cannot take the recorded audio as it is: G.711 into
+   * MP4 or MPEG-TS, or MPEG-TS's ADTS AAC into MKV (whose header needs the AAC config the concat demuxer lacks).
+   * `adtsToAsc`: MPEG-TS's AAC copied into MP4 through ffmpeg's aac_adtstoasc filter.
+   */
+  readonly audio: { readonly mode: 'copy' | 'aac' | 'none'; readonly recorded: string | null; readonly adtsToAsc: boolean };
+  readonly videoTag: string | null;
+}
+
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/;
+
+function timeParameter(query: URLSearchParams, name: string): number {
+  const value = query.get(name);
+  if (value === null || value === '') throw new HttpError(400, `${name}: required (ISO 8601, e.g. 2026-11-24T10:15:00Z)`);
+  const ms = Date.parse(value);
+  if (!ISO_UTC.test(value) || !Number.isFinite(ms)) throw new HttpError(400, `${name}: expected an ISO 8601 time with a zone, e.g. 2026-11-24T10:15:00Z`);
+  return ms;
+}
+
+/** `start` + `duration` or `end`, checked: end after start, not longer than `maxSeconds`. */
+export function parseRange(query: URLSearchParams, maxSeconds: number): { startMs: number; endMs: number } {
+  const startMs = timeParameter(query, 'start');
+  const duration = query.get('duration');
+  let endMs: number;
+  if (duration !== null && query.get('end') !== null) throw new HttpError(400, 'duration: give duration or end, not both');
+  if (duration !== null) {
+    const seconds = parseDuration(duration);
+    if (seconds === null || seconds <= 0) throw new HttpError(400, 'duration: expected a positive duration such as 300, 300s, 5m or 1h');
+    if (seconds > maxSeconds) throw new HttpError(400, `duration: at most ${maxSeconds} s (PLAYBACK_MAX_CLIP)`);
+    endMs = startMs + seconds * 1000;
+  } else {
+    if (query.get('end') === null) throw new HttpError(400, 'duration: required (or end)');
+    endMs = timeParameter(query, 'end');
+    if (endMs <= startMs) throw new HttpError(400, 'end: must be after start');
+    if (endMs - startMs > maxSeconds * 1000) throw new HttpError(400, `end: the range is at most ${maxSeconds} s (PLAYBACK_MAX_CLIP)`);
+  }
+  return { startMs, endMs };
+}
+
+export function parseFormat(query: URLSearchParams): ClipFormat {
+  const value = query.get('format') ?? 'mp4';
+  if (!(value in CLIP_FORMATS)) throw new HttpError(400, `format: expected one of ${Object.keys(CLIP_FORMATS).join(', ')}`);
+  return value as ClipFormat;
+}
+
+interface ProbedPacket {
+  readonly pts_time?: string;
+  readonly dts_time?: string;
+  readonly flags?: string;
+}
+
+function ffprobeJson(ffprobe: string, args: readonly string[]): Promise<{ packets?: ProbedPacket[]; format?: { start_time?: string } }> {
+  return new Promise((resolve, reject) => {
+    execFile(ffprobe, ['-v', 'error', '-of', 'json', ...args], { maxBuffer: 16 << 20, timeout: 60_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`ffprobe: ${stderr.trim().split('\n').slice(-3).join(' ') || err.message}`));
+      else resolve(JSON.parse(stdout) as { packets?: ProbedPacket[]; format?: { start_time?: string } });
+    });
+  });
+}
+
+/**
+ * The last video keyframe at or before `offset` seconds into a file: its decode time in the file's timestamps,
+ * and the file's first timestamp (MPEG-TS files start at ~1.4 s, MP4 at 0). One ffprobe that lists packets
+ * without decoding; intervals are relative to the file's start (`+`), and since a seek lands only near a time
+ * (MPEG-TS has no index), a window before it is read and filtered.
+ */
+export async function keyframeAtOrBefore(ffprobe: string, file: string, offset: number): Promise<{ keyframe: number; fileStart: number }> {
+  let fileStart = 0;
+  for (const lookBack of [12, 120, Infinity]) {
+    const from = offset - lookBack;
+    const interval = from > 0 ? `+${from.toFixed(3)}%+${(lookBack + 0.05).toFixed(3)}` : `%+${(offset + 0.05).toFixed(3)}`;
+    const probed = await ffprobeJson(ffprobe, ['-select_streams', 'v:0', '-read_intervals', interval, '-show_entries', 'packet=pts_time,dts_time,flags:format=start_time', file]);
+    const start = Number(probed.format?.start_time ?? 0);
+    fileStart = Number.isFinite(start) ? start : 0;
+    const target = fileStart + offset;
+    let best: number | null = null;
+    for (const p of probed.packets ?? []) {
+      if (!p.flags?.startsWith('K')) continue;
+      const pts = Number(p.pts_time);
+      const dts = Number(p.dts_time ?? p.pts_time);
+      if (Number.isFinite(pts) && Number.isFinite(dts) && pts <= target + 0.001 && (best === null || dts > best)) best = dts;
+    }
+    if (best !== null) return { keyframe: best, fileStart };
+    if (from <= 0) break;
+  }
+  return { keyframe: fileStart, fileStart };
+}
+
+/**
+ * Which segments a clip takes and where it starts. 404 when no finished segment overlaps the range.
+ * A range over a gap gives one file with the gap left out (its timestamps run on), like the recorder's segments.
+ */
+export async function planClip(ffprobe: string, footage: readonly Footage[], request: ClipRequest): Promise<ClipPlan> {
+  const parts = footage.filter((f) => f.endMs > request.startMs && f.startMs < request.endMs);
+  const first = parts[0];
+  const last = parts.at(-1);
+  if (!first || !last) {
+    throw new HttpError(
+      404,
+      `start: no footage of ${request.device} between ${new Date(request.startMs).toISOString()} and ${new Date(request.endMs).toISOString()}`,
+      'not_found',
+    );
+  }
+  const offset = Math.max(0, request.startMs - first.startMs) / 1000;
+  // From a segment's start there is nothing to look up: every segment starts with a keyframe.
+  const found = offset > 0 ? await keyframeAtOrBefore(ffprobe, first.path, offset) : null;
+  const startMs = found ? Math.round(first.startMs + (found.keyframe - found.fileStart) * 1000) : first.startMs;
+  const endMs = Math.min(request.endMs, last.endMs);
+  const rule = RECORDING_RULES[request.format];
+  const recordedAudio = first.segment.audio?.codec ?? null;
+  const videoCodec = first.segment.video?.codec ?? null;
+  // Concat joins the files back to back, so a gap takes no time in the clip: -t counts footage only.
+  const mediaMs = parts.reduce((sum, f) => sum + Math.max(0, Math.min(f.endMs, endMs) - Math.max(f.startMs, startMs)), 0);
+  const seconds = Math.max(1, Math.round(mediaMs / 1000));
+  return {
+    request,
+    parts,
+    inpoint: found?.keyframe ?? null,
+    startMs,
+    endMs,
+    mediaSeconds: mediaMs / 1000,
+    gapSeconds: Math.max(0, (endMs - startMs - mediaMs) / 1000),
+    fileName: `${request.device}_${compactUtc(new Date(startMs))}_${seconds}s.${rule.extension}`,
+    mimeType: rule.mimeType,
+    audio: audioFor(first.segment.format, recordedAudio, request.format),
+    videoTag: videoCodec === null ? null : (rule.video[videoCodec]?.tag ?? null),
+  };
+}
+
+/** How a clip carries the recorded audio (see ClipPlan.audio). */
+export function audioFor(recordedFormat: string, codec: string | null, format: ClipFormat): ClipPlan['audio'] {
+  if (codec === null) return { mode: 'none', recorded: null, adtsToAsc: false };
+  const adts = recordedFormat === 'ts' && codec === 'aac';
+  if (!RECORDING_RULES[format].audio.includes(codec) || (adts && format === 'mkv')) return { mode: 'aac', recorded: codec, adtsToAsc: false };
+  return { mode: 'copy', recorded: codec, adtsToAsc: adts && format === 'mp4' };
+}
+
+/** ffconcat script: file URLs (so a root with odd characters stays one path) and the first file's in point. */
+export function concatScript(plan: ClipPlan): string {
+  const quote = (p: string): string => `'file:${p.replace(/'/g, "'\\''")}'`;
+  const lines = ['ffconcat version 1.0'];
+  plan.parts.forEach((part, i) => {
+    lines.push(`file ${quote(part.path)}`);
+    // A tenth of a millisecond early (more than a tick of any time base we record), so the keyframe is at or
+    // after the in point whatever the rounding, and -ss 0 drops the audio before it: the video starts at 0.
+    if (i === 0 && plan.inpoint !== null) lines.push(`inpoint ${Math.max(0, plan.inpoint - 0.0001).toFixed(6)}`);
+  });
+  return `${lines.join('\n')}\n`;
+}
+
+export function clipArguments(plan: ClipPlan): string[] {
+  const rule = RECORDING_RULES[plan.request.format];
+  const audio = plan.audio.mode === 'aac' ? ['-c:a', 'aac', '-b:a', '96k'] : plan.audio.adtsToAsc ? ['-bsf:a', 'aac_adtstoasc'] : [];
+  return [
+    '-hide_banner', '-v', 'error',
+    // Without it ffmpeg shifts the input by its earliest packet (audio from before the in point), so -ss 0
+    // keeps that audio and the video starts a fraction of a frame late, which trips frame counting players.
+    '-copyts',
+    '-protocol_whitelist', 'file,pipe',
+    '-f', 'concat', '-safe', '0', '-i', 'pipe:0',
+    '-map', '0:v?', '-map', '0:a?',
+    '-c', 'copy', ...audio,
+    ...(plan.videoTag ? ['-tag:v', plan.videoTag] : []),
+    // Drops what the in point's seek brought along before the keyframe (audio, and MPEG-TS's inexact seek).
+    '-ss', '0',
+    '-t', plan.mediaSeconds.toFixed(3),
+    '-avoid_negative_ts', 'make_zero',
+    ...CLIP_FORMATS[plan.request.format],
+    '-f', rule.muxer, 'pipe:1',
+  ];
+}
+
+/** Starts cutting; the clip comes out of stdout as ffmpeg writes it. */
+export function startCut(ffmpeg: string, plan: ClipPlan): ChildProcess {
+  const child = spawn(ffmpeg, clipArguments(plan), { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin?.on('error', () => undefined);
+  child.stdin?.end(concatScript(plan));
+  return child;
+}

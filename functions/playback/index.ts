@@ -1,0 +1,9 @@
+// Playback: a read-only server on the volume. Timeline from the recorders' journals, clips cut by time
+// (-c copy across segments), segment files with byte ranges, and a web page.
+export { playbackOptions } from './options.js';
+export { startPlaybackServer, type PlaybackSettings } from './server.js';
+export { Library, checkDeviceName, type DeviceSummary, type Footage, type RecorderTrace } from './library.js';
+export { timelineOf, SPAN_JOIN_MS, type Gap, type Span, type Timeline, type TimelineSegment } from './timeline.js';
+export { audioFor, CLIP_FORMATS, clipArguments, concatScript, keyframeAtOrBefore, parseFormat, parseRange, planClip, startCut, type ClipFormat, type ClipPlan, type ClipRequest } from './clip.js';
+export { parseFilePath } from './files.js';
+export { parseDuration, zDuration } from './duration.js';

@@ -1,0 +1,36 @@
+// `shifu-rtsp playback`'s settings: parsed once at start-up (the command's wiring is in functions/commands/).
+import { z } from 'zod';
+import { zHostPort, type OptionSpecs } from '../lib/index.js';
+import { zDuration } from './duration.js';
+
+export const playbackOptions = {
+  root: {
+    flag: 'root',
+    env: ['PLAYBACK_ROOT', 'FileSavePath'],
+    schema: z.string().min(1),
+    default: '/data',
+    description: "storage root to serve (the recorders' --out); only read, never written",
+  },
+  listen: {
+    flag: 'listen',
+    env: ['PLAYBACK_LISTEN'],
+    schema: zHostPort(),
+    default: '0.0.0.0:9996',
+    description: 'address for the API, the files and the page',
+  },
+  token: {
+    flag: 'token',
+    env: ['PLAYBACK_TOKEN'],
+    schema: z.string().min(16, 'expected at least 16 characters').optional(),
+    secret: true,
+    description: 'bearer token every route but /, /app.js and /health requires (prefer the variable: flags show in ps)',
+  },
+  maxClip: {
+    flag: 'max-clip',
+    env: ['PLAYBACK_MAX_CLIP'],
+    schema: zDuration,
+    default: '6h',
+    description: 'longest clip /api/clip cuts (e.g. 6h, 90m, 3600)',
+  },
+} satisfies OptionSpecs;
+

@@ -1,0 +1,59 @@
+// The web page at `/`: one HTML document; its script is page/app.ts, compiled for the browser (DOM types).
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+
+// Next to this module once built (dist/functions/playback/page/app.js); from the sources (tests run
+// them), the build's copy.
+const SCRIPT_CANDIDATES = [
+  fileURLToPath(new URL('./page/app.js', import.meta.url)),
+  fileURLToPath(new URL('../../dist/functions/playback/page/app.js', import.meta.url)),
+];
+
+let script: Promise<string> | undefined;
+
+/** The compiled page script, read once. */
+export function pageScript(): Promise<string> {
+  script ??= (async () => {
+    for (const file of SCRIPT_CANDIDATES) {
+      const text = await readFile(file, 'utf8').catch(() => null);
+      if (text !== null) return text;
+    }
+    script = undefined;
+    throw new Error(`the page script is not built (${SCRIPT_CANDIDATES[0]}): run npm run build`);
+  })();
+  return script;
+}
+
+export const PAGE_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>shifu-rtsp playback</title>
+<style>
+  body { font: 14px system-ui, sans-serif; margin: 1rem 2rem; color: #222; }
+  h1 { font-size: 1.3rem; }
+  .device { margin: 1.5rem 0; }
+  .device h2 { font-size: 1.1rem; margin: 0 0 .3rem; }
+  .summary { color: #555; margin-bottom: .4rem; }
+  .bar { position: relative; height: 34px; background: #eee; border: 1px solid #bbb; cursor: crosshair; }
+  .bar .span { position: absolute; top: 0; bottom: 0; background: #3a8; min-width: 2px; }
+  .bar .gap { position: absolute; top: 0; bottom: 0; background: repeating-linear-gradient(45deg, #d55 0 3px, #fbb 3px 6px); min-width: 2px; }
+  .bar .mark { position: absolute; top: -4px; bottom: -4px; width: 2px; background: #14c; }
+  .ticks { position: relative; height: 1.2rem; font-size: 11px; color: #666; }
+  .ticks span { position: absolute; transform: translateX(-50%); }
+  .controls { margin: .5rem 0; display: flex; gap: .5rem; align-items: center; flex-wrap: wrap; }
+  video { width: 100%; max-width: 960px; background: #000; display: block; margin-top: .5rem; }
+  .notice { background: #fff4d6; border: 1px solid #e0b44c; padding: .4rem .6rem; margin: .4rem 0; }
+  .notice:empty { display: none; }
+  code { background: #f3f3f3; padding: 0 .2rem; }
+</style>
+</head>
+<body>
+<h1>Recorded footage</h1>
+<p id="status">Loading devices…</p>
+<div id="devices"></div>
+<script type="module" src="app.js"></script>
+</body>
+</html>
+`;

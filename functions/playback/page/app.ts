@@ -1,0 +1,303 @@
+// The playback page: a day timeline per device, click to play, in/out points and a clip download.
+// Plain DOM, no framework; it talks to the same server's /api routes.
+
+interface DeviceSummary {
+  device: string;
+  firstFootage: string | null;
+  lastFootage: string | null;
+  bytes: number;
+  segments: number;
+  recorder: { state: string; lastSegmentEnd: string | null };
+}
+
+interface TimelineSegment {
+  file: string;
+  start: string;
+  end: string;
+  codecs: { video: string | null; audio: string | null };
+}
+
+interface Span {
+  start: string;
+  end: string;
+  durationSeconds: number;
+  segments: TimelineSegment[];
+}
+
+interface Timeline {
+  start: string;
+  end: string;
+  spans: Span[];
+  gaps: Array<{ start: string; end: string; durationSeconds: number }>;
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+/** Longest stretch one click plays: the server cuts it as a stream, so a long one costs nothing up front. */
+const PLAY_MS = 3600 * 1000;
+
+// A token given as ?access_token=... travels with every request (a <video> cannot send headers).
+const token = new URLSearchParams(location.search).get('access_token');
+
+function withToken(url: string): string {
+  if (token === null) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}access_token=${encodeURIComponent(token)}`;
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(withToken(url));
+  if (!res.ok) {
+    const body = (await res.json().catch(() => ({}))) as { message?: string };
+    throw new Error(`${url}: ${res.status} ${body.message ?? res.statusText}`);
+  }
+  return (await res.json()) as T;
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.000Z$/, 'Z');
+const clock = (ms: number): string => new Date(ms).toISOString().slice(11, 19);
+const bytes = (n: number): string => (n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GiB` : `${(n / (1 << 20)).toFixed(1)} MiB`);
+
+/** What this browser says about a codec in MP4 (the clip format the page plays). */
+function playable(codec: string | null): boolean {
+  if (codec === null) return true;
+  const types: Record<string, string> = {
+    h264: 'video/mp4; codecs="avc1.42E01E"',
+    hevc: 'video/mp4; codecs="hvc1.1.6.L93.B0"',
+  };
+  const type = types[codec];
+  return type !== undefined && document.createElement('video').canPlayType(type) !== '';
+}
+
+const CODEC_NAMES: Record<string, string> = { h264: 'H.264', hevc: 'H.265' };
+
+class DeviceView {
+  readonly root = el('section', { class: 'device' });
+  private readonly bar = el('div', { class: 'bar', title: 'click to play from there' });
+  private readonly ticks = el('div', { class: 'ticks' });
+  private readonly day = el('input', { type: 'date' });
+  private readonly video = el('video', { controls: '', playsinline: '', muted: '' });
+  private readonly notice = el('div', { class: 'notice', role: 'status' });
+  private readonly inOut = el('span');
+  private readonly download = el('a', { class: 'download' }, 'Download clip');
+  private readonly format = el('select');
+  private timeline: Timeline | null = null;
+  private dayStart = 0;
+  /** The bar shows [viewStart, viewStart + viewMs): the whole day, or zoomed to the footage. */
+  private viewStart = 0;
+  private viewMs = DAY_MS;
+  /** Wall time of the playing clip's first frame (from the server's X-Clip-Start). */
+  private playingFrom: number | null = null;
+  private inMs: number | null = null;
+  private outMs: number | null = null;
+  private marks: HTMLElement[] = [];
+
+  constructor(private readonly summary: DeviceSummary) {
+    this.root.dataset.device = summary.device;
+    // Muted, so that play() after the HEAD request is allowed without a fresh user gesture.
+    this.video.muted = true;
+    this.root.append(
+      el('h2', {}, summary.device),
+      el(
+        'div',
+        { class: 'summary' },
+        `${summary.segments} segments, ${bytes(summary.bytes)}, footage ${summary.firstFootage ?? '-'} to ${summary.lastFootage ?? '-'}; recorder ${summary.recorder.state}`,
+      ),
+    );
+    const last = summary.lastFootage !== null ? Date.parse(summary.lastFootage) : Date.now();
+    this.dayStart = Math.floor(last / DAY_MS) * DAY_MS;
+    this.viewStart = this.dayStart;
+    this.day.value = new Date(this.dayStart).toISOString().slice(0, 10);
+    this.day.addEventListener('change', () => {
+      const ms = Date.parse(`${this.day.value}T00:00:00Z`);
+      if (Number.isFinite(ms)) {
+        this.dayStart = ms;
+        this.viewStart = ms;
+        this.viewMs = DAY_MS;
+        void this.load();
+      }
+    });
+    const whole = el('button', { type: 'button', class: 'zoom-day' }, 'Whole day');
+    const fit = el('button', { type: 'button', class: 'zoom-footage' }, 'Zoom to footage');
+    whole.addEventListener('click', () => {
+      this.viewStart = this.dayStart;
+      this.viewMs = DAY_MS;
+      this.draw();
+    });
+    fit.addEventListener('click', () => this.zoomToFootage());
+    for (const f of ['mp4', 'mkv', 'ts']) this.format.append(el('option', { value: f }, f));
+    const setIn = el('button', { type: 'button', class: 'set-in' }, 'Set in');
+    const setOut = el('button', { type: 'button', class: 'set-out' }, 'Set out');
+    setIn.addEventListener('click', () => this.mark('in'));
+    setOut.addEventListener('click', () => this.mark('out'));
+    this.format.addEventListener('change', () => this.updateDownload());
+    this.bar.addEventListener('click', (e) => {
+      const box = this.bar.getBoundingClientRect();
+      const ms = this.viewStart + ((e.clientX - box.left) / box.width) * this.viewMs;
+      void this.playAt(ms);
+    });
+    this.video.addEventListener('error', () => {
+      this.say(`This browser cannot play this clip (${this.video.error?.message || `media error ${this.video.error?.code ?? ''}`}). Download it to watch in VLC or ffplay.`);
+    });
+    const controls = el('div', { class: 'controls' });
+    controls.append(el('label', {}, 'Day (UTC) '), this.day, whole, fit, setIn, setOut, this.inOut, this.format, this.download);
+    this.root.append(controls, this.bar, this.ticks, this.notice, this.video);
+    this.updateDownload();
+  }
+
+  async load(): Promise<void> {
+    const start = iso(this.dayStart);
+    const end = iso(this.dayStart + DAY_MS);
+    this.timeline = await getJson<Timeline>(`/api/timeline?device=${encodeURIComponent(this.summary.device)}&start=${start}&end=${end}`);
+    this.draw();
+    const codecs = new Set(this.timeline.spans.flatMap((s) => s.segments.map((g) => g.codecs.video)));
+    const unplayable = [...codecs].filter((c) => !playable(c));
+    if (unplayable.length > 0) {
+      const names = unplayable.map((c) => (c === null ? 'unknown' : (CODEC_NAMES[c] ?? c))).join(', ');
+      this.say(`This browser cannot play ${names} video: the timeline and downloads still work; play the clip in VLC or ffplay.`);
+    } else this.say('');
+  }
+
+  private position(ms: number): string {
+    return `${(Math.min(Math.max(ms - this.viewStart, 0), this.viewMs) / this.viewMs) * 100}%`;
+  }
+
+  /** Fits the bar to the day's footage (a few minutes of it are a sliver on a 24-hour bar). */
+  zoomToFootage(): void {
+    const spans = this.timeline?.spans ?? [];
+    const first = spans[0];
+    const last = spans.at(-1);
+    if (!first || !last) return;
+    const s = Date.parse(first.start);
+    const e = Date.parse(last.end);
+    const pad = Math.max((e - s) * 0.02, 1000);
+    this.viewStart = s - pad;
+    this.viewMs = e - s + 2 * pad;
+    this.draw();
+  }
+
+  private draw(): void {
+    this.bar.replaceChildren();
+    this.marks = [];
+    const t = this.timeline;
+    if (!t) return;
+    const place = (node: HTMLElement, s: number, e: number): void => {
+      node.style.left = this.position(s);
+      node.style.width = `calc(${this.position(e)} - ${this.position(s)})`;
+      node.dataset.start = iso(s);
+      node.dataset.end = iso(e);
+    };
+    for (const span of t.spans) {
+      const node = el('div', { class: 'span', title: `${span.start} - ${span.end} (${span.segments.length} segments)` });
+      place(node, Date.parse(span.start), Date.parse(span.end));
+      this.bar.append(node);
+    }
+    for (const gap of t.gaps) {
+      const node = el('div', { class: 'gap', title: `no footage ${gap.start} - ${gap.end} (${gap.durationSeconds} s)` });
+      place(node, Date.parse(gap.start), Date.parse(gap.end));
+      this.bar.append(node);
+    }
+    this.ticks.replaceChildren();
+    for (let i = 0; i <= 8; i++) {
+      const ms = this.viewStart + (i / 8) * this.viewMs;
+      const tick = el('span', {}, this.viewMs >= 6 * 3600 * 1000 ? clock(ms).slice(0, 5) : clock(ms));
+      tick.style.left = `${(i / 8) * 100}%`;
+      this.ticks.append(tick);
+    }
+    for (const ms of [this.inMs, this.outMs]) {
+      if (ms === null) continue;
+      const m = el('div', { class: 'mark' });
+      m.style.left = this.position(ms);
+      this.bar.append(m);
+      this.marks.push(m);
+    }
+  }
+
+  private spanAt(ms: number): Span | undefined {
+    return this.timeline?.spans.find((s) => Date.parse(s.start) <= ms && ms < Date.parse(s.end));
+  }
+
+  /** Plays from a wall time: the server cuts an MP4 from the keyframe at or before it, streamed. */
+  async playAt(ms: number): Promise<void> {
+    const span = this.spanAt(ms);
+    if (!span) {
+      this.say(`No footage at ${clock(ms)} UTC.`);
+      return;
+    }
+    const end = Math.min(Date.parse(span.end), ms + PLAY_MS);
+    const url = withToken(`/api/clip?device=${encodeURIComponent(this.summary.device)}&start=${iso(ms)}&end=${iso(end)}&format=mp4`);
+    // The clip's real start (a keyframe) is in a header; ask for it before the video loads the same URL.
+    const head = await fetch(url, { method: 'HEAD' });
+    const start = head.headers.get('x-clip-start');
+    this.playingFrom = start !== null ? Date.parse(start) : ms;
+    this.video.src = url;
+    this.video.dataset.start = start ?? iso(ms);
+    this.video.play().catch((err: unknown) => this.say(`Could not start playing: ${err instanceof Error ? err.message : String(err)}`));
+  }
+
+  /** Now: the playing position, or the start of the day's footage before anything played. */
+  private now(): number | null {
+    if (this.playingFrom !== null) return this.playingFrom + this.video.currentTime * 1000;
+    const first = this.timeline?.spans[0];
+    return first ? Date.parse(first.start) : null;
+  }
+
+  mark(which: 'in' | 'out'): void {
+    const ms = this.now();
+    if (ms === null) return;
+    if (which === 'in') this.inMs = ms;
+    else this.outMs = ms;
+    this.draw();
+    this.updateDownload();
+  }
+
+  /** In/out points from code (e.g. typed times); drawn and offered for download like marked ones. */
+  setRange(inMs: number, outMs: number): void {
+    this.inMs = inMs;
+    this.outMs = outMs;
+    this.draw();
+    this.updateDownload();
+  }
+
+  private updateDownload(): void {
+    const ready = this.inMs !== null && this.outMs !== null && this.outMs > this.inMs;
+    this.inOut.textContent = `in ${this.inMs === null ? '-' : clock(this.inMs)} out ${this.outMs === null ? '-' : clock(this.outMs)}`;
+    if (ready) {
+      this.download.href = withToken(
+        `/api/clip?device=${encodeURIComponent(this.summary.device)}&start=${iso(this.inMs!)}&end=${iso(this.outMs!)}&format=${this.format.value}`,
+      );
+      this.download.removeAttribute('aria-disabled');
+    } else {
+      this.download.removeAttribute('href');
+      this.download.setAttribute('aria-disabled', 'true');
+    }
+  }
+
+  private say(text: string): void {
+    this.notice.textContent = text;
+  }
+}
+
+async function main(): Promise<void> {
+  const status = document.getElementById('status')!;
+  const list = document.getElementById('devices')!;
+  try {
+    const { devices } = await getJson<{ devices: DeviceSummary[] }>('/api/devices');
+    status.textContent = devices.length === 0 ? 'No recordings on this volume yet.' : `${devices.length} device(s).`;
+    const views = devices.map((d) => new DeviceView(d));
+    list.replaceChildren(...views.map((v) => v.root));
+    await Promise.all(views.map((v) => v.load()));
+    // For scripts and tests: the views by device name.
+    (window as unknown as { playback: Record<string, DeviceView> }).playback = Object.fromEntries(devices.map((d, i) => [d.device, views[i]!]));
+    document.body.dataset.ready = 'true';
+  } catch (err) {
+    status.textContent = `Could not load: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+void main();

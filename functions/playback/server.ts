@@ -1,0 +1,158 @@
+// The playback server: routes over the volume's journals, on the project's node:http server.
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream';
+import { Counter, type Registry } from 'prom-client';
+import { createMetricsRegistry, HttpError, startProbeServer, type HostPort, type Logger, type ProbeRequest, type ProbeServer } from '../lib/index.js';
+import { parseFormat, parseRange, planClip, startCut } from './clip.js';
+import { serveFile } from './files.js';
+import { checkDeviceName, Library } from './library.js';
+import { PAGE_HTML, pageScript } from './page.js';
+import { timelineOf } from './timeline.js';
+
+export interface PlaybackSettings {
+  readonly root: string;
+  readonly listen: HostPort;
+  readonly token: string | undefined;
+  readonly maxClipSeconds: number;
+  readonly ffmpeg: string;
+  readonly ffprobe: string;
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+
+/** Bearer token from `Authorization`, or `access_token` in the query (RFC 6750), which <video src> and links can carry. */
+function presentedToken(request: ProbeRequest): string | null {
+  const header = request.headers.authorization;
+  const m = header ? /^Bearer\s+(.+)$/i.exec(header) : null;
+  return m?.[1]?.trim() ?? request.url.searchParams.get('access_token');
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function playbackMetrics(): { registry: Registry; clips: Counter<'format' | 'outcome'>; files: Counter<'status'> } {
+  const registry = createMetricsRegistry('shifu_rtsp_playback_process_');
+  return {
+    registry,
+    clips: new Counter({ name: 'shifu_rtsp_playback_clips_total', help: 'Clips cut, by format and outcome (complete, aborted, failed)', labelNames: ['format', 'outcome'], registers: [registry] }),
+    files: new Counter({ name: 'shifu_rtsp_playback_file_requests_total', help: 'Segment file requests, by status code', labelNames: ['status'], registers: [registry] }),
+  };
+}
+
+export async function startPlaybackServer(settings: PlaybackSettings, log: Logger): Promise<ProbeServer> {
+  const library = new Library(settings.root);
+  const metrics = playbackMetrics();
+
+  const serveClip = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
+    const query = url.searchParams;
+    const device = checkDeviceName(query.get('device'));
+    const range = parseRange(query, settings.maxClipSeconds);
+    const format = parseFormat(query);
+    const plan = await planClip(settings.ffprobe, await library.footage(device), { device, format, ...range });
+    const headers = {
+      'content-type': plan.mimeType,
+      'content-disposition': `attachment; filename="${plan.fileName}"`,
+      'cache-control': 'no-store',
+      'x-clip-start': new Date(plan.startMs).toISOString(),
+      'x-clip-end': new Date(plan.endMs).toISOString(),
+      'x-clip-duration': plan.mediaSeconds.toFixed(3),
+      'x-clip-gap-seconds': plan.gapSeconds.toFixed(3),
+      'x-clip-segments': String(plan.parts.length),
+      'x-clip-audio': plan.audio.mode === 'aac' ? `aac (re-encoded from ${plan.audio.recorded} for ${format})` : plan.audio.mode,
+    };
+    if (req.method === 'HEAD') {
+      res.writeHead(200, headers);
+      res.end();
+      return;
+    }
+    const child = startCut(settings.ffmpeg, plan);
+    let stderr = '';
+    child.stderr?.on('data', (b: Buffer) => {
+      stderr = (stderr + b.toString()).slice(-4000);
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    // A client that leaves stops the cut: nothing runs for nobody.
+    const stop = (): void => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    };
+    res.once('close', stop);
+    // Gone while the clip was being planned: 'close' has already fired.
+    if (req.socket.destroyed) stop();
+    const stdout = child.stdout!;
+    // The head waits for the first bytes, so that a cut that fails at once answers 500 with ffmpeg's reason.
+    const started = await new Promise<boolean>((resolve) => {
+      stdout.once('readable', () => resolve(true));
+      void exited.then(() => resolve(false));
+    });
+    if (!started || res.destroyed) {
+      const code = await exited;
+      if (res.destroyed) return;
+      metrics.clips.inc({ format, outcome: 'failed' });
+      throw new Error(`ffmpeg could not cut the clip (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' ')}`);
+    }
+    res.writeHead(200, headers);
+    pipeline(stdout, res, () => undefined);
+    const code = await exited;
+    if (code !== 0) {
+      metrics.clips.inc({ format, outcome: res.destroyed && !res.writableFinished ? 'aborted' : 'failed' });
+      if (!res.destroyed) {
+        log.error({ device, code, stderr: stderr.slice(-1000) }, 'clip cut failed mid-stream');
+        res.destroy();
+      }
+      return;
+    }
+    metrics.clips.inc({ format, outcome: 'complete' });
+  };
+
+  return startProbeServer(
+    { listen: settings.listen, log, metrics: metrics.registry },
+    {
+      open: ['/', '/app.js', '/health'],
+      authorize: (request) => {
+        if (settings.token === undefined) return;
+        const token = presentedToken(request);
+        if (token === null || !sameSecret(token, settings.token)) throw new HttpError(401, 'authorization: a valid bearer token is required (PLAYBACK_TOKEN)', 'unauthorized');
+      },
+      get: {
+        '/health': () => ({ status: 200, body: { ok: true } }),
+        '/': () => ({ status: 200, body: PAGE_HTML, contentType: 'text/html; charset=utf-8', headers: { 'cache-control': 'no-cache' } }),
+        '/app.js': async () => ({ status: 200, body: await pageScript(), contentType: 'text/javascript; charset=utf-8', headers: { 'cache-control': 'no-cache' } }),
+        '/api/devices': async () => ({ status: 200, body: { devices: await library.devices() } }),
+        '/api/timeline': async ({ url }) => {
+          const query = url.searchParams;
+          const device = checkDeviceName(query.get('device'));
+          const time = (name: string, fallback: number): number => {
+            const v = query.get(name);
+            if (v === null || v === '') return fallback;
+            const ms = Date.parse(v);
+            if (!Number.isFinite(ms)) throw new HttpError(400, `${name}: expected an ISO 8601 time, e.g. 2026-11-24T00:00:00Z`);
+            return ms;
+          };
+          const footage = await library.footage(device);
+          // Without a window: the day of the last footage (UTC), which is what a first look wants.
+          const lastEnd = footage.at(-1)?.endMs ?? Date.now();
+          const startMs = time('start', Math.floor(lastEnd / DAY_MS) * DAY_MS);
+          const endMs = time('end', startMs + DAY_MS);
+          if (endMs <= startMs) throw new HttpError(400, 'end: must be after start');
+          return { status: 200, body: timelineOf(device, footage, startMs, endMs) };
+        },
+      },
+      stream: {
+        '/api/clip': serveClip,
+        '/files/': async (req, res, url) => {
+          try {
+            await serveFile(library, req, res, url);
+            metrics.files.inc({ status: String(res.statusCode) });
+          } catch (err) {
+            metrics.files.inc({ status: String(err instanceof HttpError ? err.statusCode : 500) });
+            throw err;
+          }
+        },
+      },
+    },
+  );
+}
