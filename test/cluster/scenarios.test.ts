@@ -2,6 +2,7 @@
 // forwarder, recording, a SinkBinding's restart, export through the kubelet, a hard crash, off, and uninstall.
 // Every pod runs the image built from the Dockerfile. The camera is GStreamer's RTSP server on the node's
 // bridge address, which pods reach as the EdgeDevice's address.
+import { spawn } from 'node:child_process';
 import { chown, cp, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -9,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadAll } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freeLoopbackPort } from '../../functions/lib/index.js';
 import type { Segment } from '../../functions/recorder/index.js';
 import { requireTool, startGstCamera, type GstCamera } from '../e2e/fixtures/camera.js';
 import { journalOf } from '../support/journal.js';
@@ -248,7 +250,7 @@ describe('a camera recorded on a real single-node cluster', () => {
     before.recorderPod = pod.metadata.name;
   });
 
-  it('6. shifu-rtsp export and the README\'s kubectl recipe copy the footage through the kubelet\'s exec stream', async () => {
+  it('6. shifu-rtsp export (the API\'s pod proxy to the playback server), a clip, and the README\'s kubectl recipes (exec, port-forward)', async () => {
     const segments = await journal();
     const to = path.join(work, 'export');
     const env = { ...process.env, KUBECONFIG: cluster.kubeconfig };
@@ -262,6 +264,20 @@ describe('a camera recorded on a real single-node cluster', () => {
       exported++;
     }
     expect(exported).toBeGreaterThanOrEqual(4);
+    // One clip cut by time across segments, through the same pod proxy.
+    const clipStart = new Date(Date.parse(segments[1]?.startTime ?? '') + 1_000);
+    const clipEnd = new Date(clipStart.getTime() + 6_000);
+    const clipTo = path.join(work, 'clip');
+    const c = await runProgram('node', [path.join(repo, 'dist', 'functions', 'cli.js'), 'export', '--device', DEVICE, '--namespace', NS, '--to', clipTo, '--no-progress', '--clip', `${clipStart.toISOString()}..${clipEnd.toISOString()}`], { env, timeoutMs: 300_000 });
+    expect(c.code, c.stderr).toBe(0);
+    const clips = await readdir(path.join(clipTo, DEVICE)).catch(async () => readdir(clipTo));
+    const clipFile = clips.find((f) => f.endsWith('.mp4'));
+    if (!clipFile) throw new Error(`no clip in ${clipTo}: ${clips.join(', ')}`);
+    const clip = await probeFile(existsSync(path.join(clipTo, DEVICE, clipFile)) ? path.join(clipTo, DEVICE, clipFile) : path.join(clipTo, clipFile));
+    expect(clip.codecs).toEqual(expect.arrayContaining(['h264', 'aac']));
+    // 6 s asked; it starts at the keyframe at or before the start (GOP 1 s).
+    expect(clip.durationSeconds).toBeGreaterThan(5);
+    expect(clip.durationSeconds).toBeLessThan(7.5);
     // The README's plain-kubectl recipe, with this cluster's kubectl.
     const recipe = path.join(work, 'recipe');
     const one = segments[0];
@@ -281,6 +297,22 @@ describe('a camera recorded on a real single-node cluster', () => {
     expect(sh.code, sh.stderr + sh.stdout).toBe(0);
     expect(sh.stdout).toContain(`${name}: OK`);
     expect(sh.stdout).not.toMatch(/FAILED/);
+    // The storage pod serves the playback page and API: the README's port-forward + curl recipe.
+    const localPort = await freeLoopbackPort();
+    const forward = spawn(cluster.kubectl, ['--kubeconfig', cluster.kubeconfig, '-n', NS, 'port-forward', `pod/${DEVICE}-export`, `${localPort}:9996`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      await waitFor('kubectl port-forward', 30_000, async () => (await fetch(`http://127.0.0.1:${localPort}/health`).then((r) => r.ok, () => false)) || undefined);
+      const page = await fetch(`http://127.0.0.1:${localPort}/`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toMatch(/text\/html/);
+      const devices = (await (await fetch(`http://127.0.0.1:${localPort}/api/devices`)).json()) as { devices: Array<{ device: string; segments: number }> };
+      expect(devices.devices.find((d) => d.device === DEVICE)?.segments).toBeGreaterThanOrEqual(segments.length);
+      const curl = await runProgram('curl', ['-fsS', '-o', path.join(work, 'curl-clip.mp4'), `http://127.0.0.1:${localPort}/api/clip?device=${DEVICE}&start=${encodeURIComponent(clipStart.toISOString())}&duration=4`]);
+      expect(curl.code, curl.stderr).toBe(0);
+      expect((await probeFile(path.join(work, 'curl-clip.mp4'))).codecs).toContain('h264');
+    } finally {
+      forward.kill('SIGTERM');
+    }
   });
 
   it('7. a recorder SIGKILLed: the next start recovers and announces the orphan, then records on', async () => {
