@@ -4,6 +4,9 @@ import type { CameraLink } from './rtsp-camera-link.js';
 import { KeyframeGate, type VideoCodec } from './rtsp-media.js';
 import { loggableStream } from './rtsp-urls.js';
 
+/** RTCP packet type of a sender report (RFC 3550 §6.4.1), the first packet of a compound RTCP packet. */
+const RTCP_SR = 200;
+
 /** One track the camera plays on the shared connection. */
 export interface CameraTrack {
   /** The track's URL as the camera knows it (what SETUP was sent to). */
@@ -78,6 +81,8 @@ export class CameraSession {
   private readonly keepAlive: NodeJS.Timeout;
   private ended = false;
   readonly startedAt = Date.now();
+  /** The last sender report per track (by RTCP channel), for viewers that start between two reports. */
+  private readonly lastReports = new Map<number, Outgoing>();
 
   constructor(private readonly options: CameraSessionOptions) {
     this.key = options.key;
@@ -126,6 +131,7 @@ export class CameraSession {
     if (!state) return;
     state.playing = true;
     state.live = first || this.gate === undefined;
+    if (state.live && !first) this.sendReports(viewer);
   }
 
   /** Pauses a viewer without leaving: it rejoins at a keyframe. */
@@ -169,6 +175,15 @@ export class CameraSession {
     for (const viewer of viewers) viewer.cameraGone(reason);
   }
 
+  /**
+   * A viewer starting mid-stream gets the last sender report of every track before its first packet: it
+   * maps RTP time to wall time from the start, as a client of the camera itself does, instead of shifting
+   * its timestamps when the next report comes (seconds later), which a recording would keep as a jump.
+   */
+  private sendReports(viewer: Viewer): void {
+    for (const [channel, report] of this.lastReports) viewer.sinks.get(channel - 1)?.sendRtcp(report);
+  }
+
   private readonly flush = (): void => {
     for (const viewer of this.viewers.keys()) viewer.flush();
   };
@@ -177,6 +192,7 @@ export class CameraSession {
     const out = new Outgoing(payload);
     if (channel % 2 === 1) {
       // Sender reports: every viewer of the track gets them, so audio and video stay in sync.
+      if (payload.length >= 8 && payload[1] === RTCP_SR) this.lastReports.set(channel, new Outgoing(Buffer.from(payload)));
       for (const [viewer, state] of this.viewers) if (state.playing) viewer.sinks.get(channel - 1)?.sendRtcp(out);
       return;
     }
@@ -186,6 +202,7 @@ export class CameraSession {
       if (!state.live) {
         if (!joinPoint) continue;
         state.live = true;
+        this.sendReports(viewer);
       }
       const sink = viewer.sinks.get(channel);
       // A viewer too slow to take a packet missed part of a picture: it starts over at the next keyframe.

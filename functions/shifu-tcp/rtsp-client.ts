@@ -292,19 +292,19 @@ export class RtspClient {
       const track = shared.track((u) => samePlace(u, cameraUrl));
       if (track === undefined) return this.writeLocal(404, req.cseq, [], 'track not in the shared camera session');
       const session = existing ?? this.newSession(key, 'join');
-      const transport = await this.clientTransport(wanted, session);
+      const transport = await this.clientTransport(wanted);
       if (transport === undefined) return this.writeLocal(453, req.cseq);
       this.addTrack(session, { url: track.url, transport, cameraChannel: track.channel, codec: track.codec });
       // Set up on the shared session: it must not linger out between this SETUP and the PLAY.
       session.shared = shared;
       shared.join(session);
-      return this.writeLocal(200, req.cseq, [['Transport', this.transportField(transport, track)], ...this.sessionField(session)]);
+      return this.writeLocal(200, req.cseq, [['Transport', this.transportField(transport)], ...this.sessionField(session)]);
     }
 
     // First client of this stream: its own camera session, RTP interleaved toward the camera.
     const session = existing ?? this.newSession(key, 'own');
     if (session.settle === undefined && !this.service.streams.has(key)) session.settle = this.service.opening(key);
-    const transport = await this.clientTransport(wanted, session);
+    const transport = await this.clientTransport(wanted);
     if (transport === undefined) return this.writeLocal(453, req.cseq);
     const cameraChannel = session.tracks.length * 2;
     const response = await this.toCameraRequest(req, [['Transport', `RTP/AVP/TCP;unicast;interleaved=${cameraChannel}-${cameraChannel + 1}`]], session);
@@ -322,7 +322,7 @@ export class RtspClient {
     const granted = /interleaved=(\d+)/.exec(header(response, 'transport') ?? '');
     const channel = granted ? Number(granted[1]) : cameraChannel;
     this.addTrack(session, { url: cameraUrl, transport, cameraChannel: channel, codec: found?.codec });
-    this.writeCamera(response, req.cseq, session, [['Transport', this.transportField(transport, undefined)]]);
+    this.writeCamera(response, req.cseq, session, [['Transport', this.transportField(transport)]]);
   }
 
   private async play(req: RtspRequest, session: ClientSession): Promise<void> {
@@ -438,7 +438,7 @@ export class RtspClient {
     }
   }
 
-  private async clientTransport(wanted: TransportRequest, session: ClientSession): Promise<ClientTransport | undefined> {
+  private async clientTransport(wanted: TransportRequest): Promise<ClientTransport | undefined> {
     if (wanted.lower === 'tcp') {
       const used = (c: number): boolean => this.channels.has(c);
       const asked = wanted.interleaved;
@@ -446,13 +446,11 @@ export class RtspClient {
       for (let c = 0; c < 254; c += 2) if (!used(c) && !used(c + 1)) return { lower: 'tcp', channels: [c, c + 1] };
       return undefined;
     }
-    void session;
     const pair = await this.service.udpPorts.allocate(this.family);
     return pair && { lower: 'udp', pair, clientPorts: wanted.clientPorts };
   }
 
-  private transportField(t: ClientTransport, track: CameraTrack | undefined): string {
-    void track;
+  private transportField(t: ClientTransport): string {
     return t.lower === 'tcp'
       ? `RTP/AVP/TCP;unicast;interleaved=${t.channels[0]}-${t.channels[1]}`
       : `RTP/AVP;unicast;client_port=${t.clientPorts[0]}-${t.clientPorts[1]};server_port=${t.pair.ports[0]}-${t.pair.ports[1]}`;

@@ -146,6 +146,10 @@ export async function startForwarderProcess(targetPort: number, extra: readonly 
       '5000',
       '--drain-timeout',
       '0',
+      // The device probe connects to the device every few seconds: iperf3's one-test server answers the
+      // next real client "busy" when a probe lands first. One probe at start is enough here.
+      '--probe-interval',
+      '3600',
       ...extra,
     ],
     // Connection-close lines are the product's behaviour; they are written, just not shown.

@@ -154,17 +154,15 @@ describe('RTSP mode: H.264 + G.711 camera, viewers in another network namespace'
   });
 
   it('auto mode still forwards non-RTSP bytes byte for byte (an HTTP request reaches the camera as sent)', async () => {
-    const reply = await new Promise<string>((resolve) => {
+    await new Promise<void>((resolve) => {
       const socket = net.connect({ host: '127.0.0.1', port: Number(new URL(r.localUrl).port) });
-      let got = '';
-      socket.on('data', (b: Buffer) => (got += b.toString('latin1')));
-      socket.on('error', () => resolve(got));
-      socket.on('close', () => resolve(got));
-      // gst-rtsp-server answers an HTTP GET without the RTSP-over-HTTP headers itself: proof the bytes got there.
+      socket.on('data', () => undefined);
+      socket.on('error', () => resolve());
+      socket.on('close', () => resolve());
+      // An HTTP request (as RTSP-over-HTTP tunnelling starts) is not an RTSP request line: bytes mode.
       socket.write('GET /stream HTTP/1.0\r\n\r\n');
       setTimeout(() => socket.destroy(), 3000);
     });
-    void reply;
     await waitFor('the byte-mode connection log line', () => r.forwarder.lines.some((l) => l.msg === 'connection closed'));
     const line = r.forwarder.lines.find((l) => l.msg === 'connection closed');
     expect(line?.bytesToDevice).toBe('GET /stream HTTP/1.0\r\n\r\n'.length);
