@@ -1,23 +1,14 @@
-// `shifu-rtsp control`: the record control functions served over HTTP by Fastify.
-import { createLogger, defineCommand, onShutdown, startHttpServer, type FastifyInstance } from '../lib/index.js';
-import { createControlHandlers, singleValues, type ControlHandler, type ControlRequest, checkControlConfig, controlOptions, createBackend } from '../control/index.js';
+// `shifu-rtsp control`: the record control functions served over node:http (the stack of all our servers).
+import { createLogger, defineCommand, onShutdown, startJsonServer, type JsonRequest, type JsonResponse } from '../lib/index.js';
+import { createControlHandlers, checkControlConfig, controlOptions, createBackend, type ControlHandler } from '../control/index.js';
 
 /** Every path except /health and /ready goes to the `control` router, exactly as under functions-framework. */
-function registerRoutes(app: FastifyInstance, control: ControlHandler): void {
-  app.get('/health', async () => ({ ok: true }));
-  app.get('/ready', async () => ({ ready: true }));
-  app.all('/*', async (req, reply) => {
-    const request: ControlRequest = {
-      method: req.method,
-      path: new URL(req.url, 'http://control.invalid').pathname,
-      query: singleValues(req.query),
-      headers: singleValues(req.headers, true),
-      body: req.body,
-    };
-    const response = await control(request);
-    void reply.status(response.status).headers(response.headers ?? {});
-    return reply.send(response.body);
-  });
+function route(control: ControlHandler): (request: JsonRequest) => Promise<JsonResponse> {
+  return async (request) => {
+    if (request.method === 'GET' && request.path === '/health') return { status: 200, body: { ok: true } };
+    if (request.method === 'GET' && request.path === '/ready') return { status: 200, body: { ready: true } };
+    return control(request);
+  };
 }
 
 export const controlCommand = defineCommand({
@@ -36,8 +27,8 @@ export const controlCommand = defineCommand({
     const log = createLogger('control');
     const backend = createBackend(config, ctx.env, log);
     const handlers = createControlHandlers(backend, { log, ...(config.token !== undefined ? { token: config.token } : {}) });
-    const app = await startHttpServer({ listen: config.port, log }, (server) => registerRoutes(server, handlers.control));
-    log.info({ backend: backend.kind, listen: app.server.address(), auth: config.token !== undefined, sources: ctx.sources }, 'control listening');
+    const app = await startJsonServer({ listen: config.port, log }, route(handlers.control));
+    log.info({ backend: backend.kind, listen: { address: config.port.host, port: app.port }, auth: config.token !== undefined, sources: ctx.sources }, 'control listening');
     await new Promise<void>((resolve) => {
       onShutdown(async () => {
         await app.close();

@@ -1,5 +1,5 @@
 // Record control: /record/on, /record/off and /record/status over a RecorderBackend (Deployments or child
-// processes), served by `shifu-rtsp control` (fastify) and by functions-framework on Knative (functions.ts).
+// processes), served by `shifu-rtsp control` (node:http) and by functions-framework on Knative (functions.ts).
 export { checkControlConfig, controlOptions, createBackend, type ControlConfig } from './options.js';
 export {
   createControlHandlers,

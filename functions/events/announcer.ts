@@ -57,7 +57,7 @@ export async function attachEvents(recorder: Recorder, config: EventConfig, log:
     extensions: config.ceOverrides ?? {},
     ...(tuning.requestTimeoutMs ? { timeoutMs: tuning.requestTimeoutMs } : {}),
   });
-  const dispatcher = new Dispatcher({ outbox, sink, log: elog, ...(tuning.backoff ? { backoff: tuning.backoff } : {}) });
+  const dispatcher = new Dispatcher({ outbox, sink, log: elog, rescanMs: config.outboxRescanSeconds * 1000, ...(tuning.backoff ? { backoff: tuning.backoff } : {}) });
   const cursor = await JournalCursor.open(path.join(outbox.dir, 'journal-cursor.json'), tuning.fs);
   // After a failed enqueue the cursor stays put, so the next start replays that segment from the journal.
   let cursorHeld = false;
@@ -130,6 +130,7 @@ export async function attachEvents(recorder: Recorder, config: EventConfig, log:
         oldestEnqueuedAt: () => outbox.oldestEnqueuedAt(),
         delivered: () => dispatcher.counters.delivered,
         retried: () => dispatcher.counters.retried,
+        refused: () => dispatcher.counters.refused,
         deadLettered: () => dispatcher.counters.deadLettered,
         sinkGone: () => dispatcher.sinkGone,
       });
@@ -157,6 +158,7 @@ function silentAnnouncer(recorder: Recorder, log: Logger): Announcer {
         oldestEnqueuedAt: () => null,
         delivered: () => 0,
         retried: () => 0,
+        refused: () => 0,
         deadLettered: () => 0,
         sinkGone: () => false,
       });

@@ -6,6 +6,8 @@ import type { DeliveryOutcome, Sink } from './sink.js';
 export interface DeliveryCounters {
   delivered: number;
   retried: number;
+  /** Retries after a 401, 403 or 404 (a sink that refuses for now). */
+  refused: number;
   deadLettered: number;
 }
 
@@ -14,6 +16,8 @@ export interface DispatcherOptions {
   readonly sink: Sink;
   readonly log: Logger;
   readonly backoff?: BackoffPolicy;
+  /** How often the outbox folder is read again for events moved back by hand (0: never). */
+  readonly rescanMs?: number;
 }
 
 export const DELIVERY_BACKOFF: BackoffPolicy = { baseMs: 1000, maxMs: 30_000 };
@@ -23,7 +27,8 @@ export const DELIVERY_BACKOFF: BackoffPolicy = { baseMs: 1000, maxMs: 30_000 };
  * device's events in order. A failing event is retried until the sink takes it or refuses it for good.
  */
 export class Dispatcher {
-  readonly counters: DeliveryCounters = { delivered: 0, retried: 0, deadLettered: 0 };
+  readonly counters: DeliveryCounters = { delivered: 0, retried: 0, refused: 0, deadLettered: 0 };
+  private rescanTimer: NodeJS.Timeout | null = null;
   private gone = false;
   private flushing = false;
   private loop: Promise<void> | null = null;
@@ -42,6 +47,20 @@ export class Dispatcher {
 
   start(): void {
     this.loop ??= this.run().catch((err: unknown) => this.o.log.error({ err }, 'event delivery stopped'));
+    const rescanMs = this.o.rescanMs ?? 0;
+    if (rescanMs > 0 && this.rescanTimer === null) {
+      this.rescanTimer = setInterval(() => {
+        this.o.outbox.rescan().then(
+          (found) => {
+            if (found === 0) return;
+            this.o.log.info({ found }, 'events moved back into the outbox; delivering them');
+            this.wake();
+          },
+          (err: unknown) => this.o.log.error({ err }, 'outbox rescan failed'),
+        );
+      }, rescanMs);
+      this.rescanTimer.unref();
+    }
   }
 
   /** A new event is on disk. */
@@ -55,6 +74,7 @@ export class Dispatcher {
    */
   async close(deadlineMs: number): Promise<void> {
     this.flushing = true;
+    if (this.rescanTimer) clearInterval(this.rescanTimer);
     this.waking.abort();
     this.idle?.();
     const timer = setTimeout(() => this.stopping.abort(), deadlineMs);
@@ -88,13 +108,16 @@ export class Dispatcher {
         continue;
       }
       this.counters.retried++;
+      if (outcome.refused) this.counters.refused++;
       // At shutdown one try per event is enough: a sink that fails now will not recover within the deadline.
       if (this.flushing) return;
       const delay = outcome.retryAfterMs ?? backoffDelay(attempt, this.o.backoff ?? DELIVERY_BACKOFF);
       attempt++;
       log.warn(
         { event: entry.name, status: outcome.status, error: outcome.detail, attempt, retryInMs: delay, honoursRetryAfter: outcome.retryAfterMs !== null },
-        'event not delivered; retrying',
+        outcome.refused
+          ? 'sink refused the event (a Broker being re-created answers so); retrying, not dead-lettering'
+          : 'event not delivered; retrying',
       );
       await sleep(delay, this.waking.signal);
     }

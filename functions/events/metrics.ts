@@ -9,6 +9,7 @@ export interface EventMetricsSource {
   oldestEnqueuedAt(): number | null;
   delivered(): number;
   retried(): number;
+  refused(): number;
   deadLettered(): number;
   sinkGone(): boolean;
 }
@@ -26,5 +27,6 @@ export function registerEventMetrics(registry: Registry, source: EventMetricsSou
   gauge('shifu_rtsp_events_sink_gone', '1 after the sink answered 410 Gone: delivery stopped until restart', () => (source.sinkGone() ? 1 : 0));
   counter('shifu_rtsp_events_delivered_total', 'CloudEvents the sink accepted (2xx)', source.delivered);
   counter('shifu_rtsp_events_retried_total', 'Failed deliveries that will be retried (5xx, 429, timeouts, refused connections)', source.retried);
+  counter('shifu_rtsp_events_sink_refused_total', 'Deliveries the sink answered 401, 403 or 404 to: retried with backoff (check the Broker and its address)', source.refused);
   counter('shifu_rtsp_events_dead_lettered_total', 'CloudEvents the sink refused (4xx), moved to the dead-letter folder', source.deadLettered);
 }

@@ -40,6 +40,13 @@ export const eventOptions = {
     default: '5',
     description: 'on shutdown, how long to try to deliver pending events; the rest is sent after the next start',
   },
+  outboxRescanSeconds: {
+    flag: 'outbox-rescan-seconds',
+    env: ['EVENT_OUTBOX_RESCAN_SECONDS'],
+    schema: zSeconds(0, 3600),
+    default: '60',
+    description: 'how often the outbox folder is read again, so that dead letters moved back are delivered without a restart (0: never)',
+  },
 } satisfies OptionSpecs;
 
 export type EventConfig = ConfigOf<typeof eventOptions>;

@@ -99,19 +99,47 @@ export class Outbox {
   }
 
   /** After a 2xx. Not fsynced: an entry that comes back after a power cut is only sent twice, with the same id. */
-  async remove(entry: OutboxEntry): Promise<void> {
-    await this.fs.unlink(path.join(this.dir, entry.name));
-    this.drop(entry);
+  remove(entry: OutboxEntry): Promise<void> {
+    return this.serially(async () => {
+      await this.fs.unlink(path.join(this.dir, entry.name));
+      this.drop(entry);
+    });
   }
 
   /** Moves the event out of the way, with the reason beside it; moving the file back redelivers it. */
-  async deadLetter(entry: OutboxEntry, reason: DeadLetterReason): Promise<void> {
-    const target = path.join(this.deadLetterDir, entry.name);
-    const record = { ...reason, deadLetteredAt: new Date().toISOString() };
-    await this.fs.writeSynced(target.replace(/\.json$/, '.reason.json'), `${JSON.stringify(record)}\n`);
-    await this.fs.rename(path.join(this.dir, entry.name), target);
-    await this.fs.syncDir(this.deadLetterDir);
-    this.drop(entry);
+  deadLetter(entry: OutboxEntry, reason: DeadLetterReason): Promise<void> {
+    return this.serially(async () => {
+      const target = path.join(this.deadLetterDir, entry.name);
+      const record = { ...reason, deadLetteredAt: new Date().toISOString() };
+      await this.fs.writeSynced(target.replace(/\.json$/, '.reason.json'), `${JSON.stringify(record)}\n`);
+      await this.fs.rename(path.join(this.dir, entry.name), target);
+      await this.fs.syncDir(this.deadLetterDir);
+      this.drop(entry);
+    });
+  }
+
+  /**
+   * Picks up event files that appeared in the folder by other hands (a dead letter moved back once its
+   * subscriber is fixed), in name order with the rest: redelivered without a restart. Answers how many.
+   */
+  rescan(): Promise<number> {
+    return this.serially(async () => {
+      const known = new Set(this.entries.map((e) => e.name));
+      const found = (await readdir(this.dir)).filter((n) => ENTRY_NAME.test(n) && !known.has(n));
+      for (const name of found) {
+        this.entries.push({ name, enqueuedAt: Number(ENTRY_NAME.exec(name)?.[2]) });
+        this.counter = Math.max(this.counter, Number(LEADING_COUNTER.exec(name)?.[1] ?? 0));
+      }
+      if (found.length > 0) this.entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      return found.length;
+    });
+  }
+
+  /** Every change to the folder, one at a time: a rescan never sees an event half enqueued or half removed. */
+  private serially<T>(task: () => Promise<T>): Promise<T> {
+    const done = this.writing.then(task);
+    this.writing = done.catch(() => undefined);
+    return done;
   }
 
   private drop(entry: OutboxEntry): void {

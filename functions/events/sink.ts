@@ -7,8 +7,11 @@ import { toHttpMessage, type EventMode } from './wire.js';
 
 export type DeliveryOutcome =
   | { readonly kind: 'delivered'; readonly status: number }
-  /** Try the same event again later; `retryAfterMs` when the sink said how long to wait. */
-  | { readonly kind: 'retry'; readonly status: number | null; readonly retryAfterMs: number | null; readonly detail: string }
+  /**
+   * Try the same event again later; `retryAfterMs` when the sink said how long to wait. `refused`: a 401,
+   * 403 or 404, which a Broker being re-created (or its ingress not yet routed) answers for a while.
+   */
+  | { readonly kind: 'retry'; readonly status: number | null; readonly retryAfterMs: number | null; readonly detail: string; readonly refused?: boolean }
   /** 410: the sink is gone for good; nothing more is sent to it. */
   | { readonly kind: 'gone'; readonly status: 410; readonly detail: string }
   /** The sink refuses this event (4xx): retrying cannot help, so it goes to the dead-letter folder. */
@@ -16,13 +19,15 @@ export type DeliveryOutcome =
 
 /**
  * 2xx delivered; 410 gone; 429 and 503 retried after `Retry-After` when given; 408 (the sink timed out
- * reading) retried; any other 4xx rejected; everything else (5xx, 3xx left after redirects) retried.
+ * reading) retried; 401, 403 and 404 retried with backoff and counted as refused (not the event's fault: a
+ * Broker being re-created answers so); any other 4xx rejected; everything else (5xx, 3xx) retried.
  */
 export function classifyResponse(status: number, retryAfter: string | null, detail: string, now = Date.now()): DeliveryOutcome {
   if (status >= 200 && status < 300) return { kind: 'delivered', status };
   if (status === 410) return { kind: 'gone', status, detail };
   if (status === 429 || status === 503) return { kind: 'retry', status, retryAfterMs: parseRetryAfter(retryAfter, now), detail };
   if (status === 408) return { kind: 'retry', status, retryAfterMs: null, detail };
+  if (status === 401 || status === 403 || status === 404) return { kind: 'retry', status, retryAfterMs: null, detail, refused: true };
   if (status >= 400 && status < 500) return { kind: 'rejected', status, detail };
   return { kind: 'retry', status, retryAfterMs: null, detail };
 }

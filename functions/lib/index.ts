@@ -17,15 +17,8 @@ export { redact, redactDeep, registerSecret } from './redact.js';
 export { locateFfmpeg, locateFfprobe, parseFfmpegVersion, requireFfmpeg5, ToolNotFoundError } from './ffmpeg.js';
 export { onShutdown, type ShutdownHandler } from './shutdown.js';
 export { defineCommand, type Command, type CommandContext } from './command.js';
-export {
-  boundPort,
-  createMetricsRegistry,
-  describeZodError,
-  HttpError,
-  startHttpServer,
-  type FastifyInstance,
-  type HttpServerOptions,
-} from './http.js';
+export { createMetricsRegistry, describeZodError, HttpError } from './http.js';
+export { startJsonServer, type JsonRequest, type JsonResponse, type JsonServer } from './json-server.js';
 export { backoffDelay, sleep, type BackoffPolicy } from './backoff.js';
 export { ScrapedMetrics } from './metrics.js';
 export {

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { redact } from '../lib/index.js';
 import { classifyFailure, summarizeStderr, type Failure } from './failure.js';
+import { startProbeRelay } from './probe-relay.js';
 import type { StreamInfo } from './plan.js';
 
 interface FfprobeStream {
@@ -27,13 +28,16 @@ export class ProbeError extends Error {
   }
 }
 
-function runFfprobe(ffprobe: string, args: readonly string[], timeoutMs: number): Promise<FfprobeOutput> {
+/** `beforeKill` runs when the probe is out of time, before ffprobe is killed (it ends the camera session). */
+function runFfprobe(ffprobe: string, args: readonly string[], timeoutMs: number, beforeKill: () => Promise<void> = async () => undefined): Promise<FfprobeOutput> {
   return new Promise((resolve, reject) => {
-    execFile(ffprobe, args, { timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+    let timedOut = false;
+    const child = execFile(ffprobe, args, { maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
+      clearTimeout(timer);
       if (err) {
-        const text = redact(`${stderr}\n${err.killed ? 'probe timed out' : ''}`);
+        const text = redact(`${stderr}\n${timedOut ? 'probe timed out' : ''}`);
         const message = summarizeStderr(text.split('\n'));
-        reject(new ProbeError({ kind: err.killed ? 'unreachable' : classifyFailure(text), message }));
+        reject(new ProbeError({ kind: timedOut ? 'unreachable' : classifyFailure(text), message }));
         return;
       }
       try {
@@ -42,6 +46,10 @@ function runFfprobe(ffprobe: string, args: readonly string[], timeoutMs: number)
         reject(new ProbeError({ kind: 'media', message: 'ffprobe printed no JSON' }));
       }
     });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      void beforeKill().finally(() => child.kill('SIGKILL'));
+    }, timeoutMs);
   });
 }
 
@@ -81,7 +89,22 @@ export interface StreamProbeOptions {
 /** Asks the camera what it sends (codecs, size, rate) before a recording plan is chosen. */
 export async function probeStream(options: StreamProbeOptions): Promise<StreamInfo> {
   const timeoutMs = options.timeoutMs ?? 15_000;
-  const out = await runFfprobe(
+  // Through a loopback relay: a probe that runs out of time gets its session torn down before it is killed.
+  const relay = await startProbeRelay(options.mediaUrl);
+  try {
+    return toStreamInfo(await runProbe(options, relay.url, timeoutMs, () => relay.teardown()));
+  } catch (err) {
+    // ffprobe names the URL it opened: name the camera's, which is what the user configured.
+    if (!(err instanceof ProbeError)) throw err;
+    const camera = new URL(relay.url).host;
+    throw new ProbeError({ ...err.failure, message: err.failure.message.split(camera).join(new URL(options.mediaUrl).host) });
+  } finally {
+    relay.close();
+  }
+}
+
+function runProbe(options: StreamProbeOptions, url: string, timeoutMs: number, beforeKill: () => Promise<void>): Promise<FfprobeOutput> {
+  return runFfprobe(
     options.ffprobe,
     [
       '-v', 'error',
@@ -90,11 +113,11 @@ export async function probeStream(options: StreamProbeOptions): Promise<StreamIn
       // Frame rate from the SDP and SPS, not from a second of frames: the probe answers ~0.8 s sooner.
       '-fpsprobesize', '0',
       '-show_streams', '-of', 'json',
-      options.mediaUrl,
+      url,
     ],
     timeoutMs,
+    beforeKill,
   );
-  return toStreamInfo(out);
 }
 
 export interface FileProbe {

@@ -86,7 +86,7 @@ async function inProcess(mode: EventMode, count: number, spacingMs: number): Pro
     },
     log,
   );
-  const announcer = await attachEvents(recorder, { sink: sink.url, eventMode: mode, namespace: 'bench', ceOverrides: undefined, eventFlushSeconds: 30 }, log);
+  const announcer = await attachEvents(recorder, { sink: sink.url, eventMode: mode, namespace: 'bench', ceOverrides: undefined, eventFlushSeconds: 30, outboxRescanSeconds: 0 }, log);
   for (let i = 1; i <= count; i++) {
     emitted.set(i, performance.now());
     recorder.events.emit('segment', syntheticSegment(out, i));

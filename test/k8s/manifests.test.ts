@@ -87,6 +87,7 @@ describe('knative/', () => {
         'RoleBinding/shifu-rtsp-forwarder',
         'Service/deviceshifu-camera1',
         'Service/shifu-rtsp-control',
+        'Service/shifu-rtsp-dead-letters',
         'Service/shifu-rtsp-segment-index',
         'ServiceAccount/shifu-rtsp-control',
         'ServiceAccount/shifu-rtsp-forwarder',
@@ -154,6 +155,24 @@ describe('knative/', () => {
     const subscriber = find<KnativeService>(objects, 'Service', trigger.spec.subscriber.ref.name, 'serving.knative.dev/v1');
     const env = Object.fromEntries((subscriber.spec.template.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
     expect(env).toMatchObject({ FUNCTION_TARGET: 'segmentIndex', FUNCTION_SIGNATURE_TYPE: 'cloudevent' });
+  });
+
+  it('gives the Broker and the Trigger a dead-letter sink, and the Trigger retries for longer than a restart takes', () => {
+    interface Delivery {
+      spec: { delivery?: { retry?: number; backoffPolicy?: string; backoffDelay?: string; deadLetterSink?: { ref?: { apiVersion: string; kind: string; name: string } } } };
+    }
+    const broker = find<KubernetesObject & Delivery>(objects, 'Broker', 'default');
+    const trigger = find<KubernetesObject & Delivery>(objects, 'Trigger', 'shifu-rtsp-segment-index');
+    for (const o of [broker, trigger]) {
+      const ref = o.spec.delivery?.deadLetterSink?.ref;
+      expect(ref, `${o.kind} deadLetterSink`).toMatchObject({ apiVersion: 'serving.knative.dev/v1', kind: 'Service' });
+      // The dead-letter sink ships with it, and keeps what it gets (the same index function, its own file).
+      const dead = find<KnativeService>(objects, 'Service', ref!.name, 'serving.knative.dev/v1');
+      const env = Object.fromEntries((dead.spec.template.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+      expect(env).toMatchObject({ FUNCTION_TARGET: 'segmentIndex', FUNCTION_SIGNATURE_TYPE: 'cloudevent' });
+    }
+    // 1 + 2 + ... + 512 s: about 17 minutes of a subscriber being down before anything is dead-lettered.
+    expect(trigger.spec.delivery).toMatchObject({ retry: 10, backoffPolicy: 'exponential', backoffDelay: 'PT1S' });
   });
 
   it('wires the forwarder: Service 554 -> the EdgeDevice ListenPort, the name the default stream URL uses', () => {

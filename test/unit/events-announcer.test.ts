@@ -86,7 +86,7 @@ async function sink() {
 }
 
 function config(sinkUrl: string | undefined, extra: Partial<EventConfig> = {}): EventConfig {
-  return { sink: sinkUrl, eventMode: 'binary', namespace: 'video', ceOverrides: undefined, eventFlushSeconds: 2, ...extra };
+  return { sink: sinkUrl, eventMode: 'binary', namespace: 'video', ceOverrides: undefined, eventFlushSeconds: 2, outboxRescanSeconds: 0, ...extra };
 }
 
 async function attach(rec: Recorder, cfg: EventConfig): Promise<Announcer> {

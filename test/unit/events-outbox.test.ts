@@ -178,7 +178,7 @@ describe('delivery: order, retries, refusals', () => {
     await sink.waitFor(5);
     await until(() => outbox.size === 0);
     expect(sink.ids()).toEqual(['a', 'a', 'a', 'b', 'c']);
-    expect(dispatcher.counters).toEqual({ delivered: 3, retried: 2, deadLettered: 0 });
+    expect(dispatcher.counters).toEqual({ delivered: 3, retried: 2, refused: 0, deadLettered: 0 });
   });
 
   it('keeps the event and retries while the sink refuses connections', async () => {
@@ -224,7 +224,7 @@ describe('delivery: order, retries, refusals', () => {
     const reason = JSON.parse(await readFile(path.join(dir, 'dead-letter', deadLetters[1] ?? ''), 'utf8')) as { status: number; detail: string; sink: string };
     expect(reason).toMatchObject({ status: 400, sink: sink.url });
     expect(reason.detail).toContain('400');
-    expect(dispatcher.counters).toEqual({ delivered: 2, retried: 0, deadLettered: 1 });
+    expect(dispatcher.counters).toEqual({ delivered: 2, retried: 0, refused: 0, deadLettered: 1 });
   });
 
   it('moves an unreadable event file aside instead of blocking the queue', async () => {
@@ -324,7 +324,9 @@ describe('Retry-After and status classification', () => {
     [202, 'delivered'],
     [204, 'delivered'],
     [400, 'rejected'],
-    [404, 'rejected'],
+    [401, 'retry'],
+    [403, 'retry'],
+    [404, 'retry'],
     [413, 'rejected'],
     [408, 'retry'],
     [429, 'retry'],

@@ -68,4 +68,12 @@ describe('structure', () => {
     );
     expect(deep).toEqual([]);
   });
+
+  it('serves every one of our HTTP servers on one stack, node:http: no second framework to patch and tune', async () => {
+    const frameworks = ['fastify', 'express', 'koa', 'hapi'];
+    const users = sources().flatMap((f) => importsOf(f).filter((spec) => frameworks.includes(spec)).map((spec) => `${path.relative(ROOT, f)}: ${spec}`));
+    expect(users).toEqual([]);
+    const pkg = JSON.parse(readFileSync(path.resolve(ROOT, '../package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    expect(Object.keys(pkg.dependencies).filter((d) => frameworks.includes(d))).toEqual([]);
+  });
 });

@@ -1,0 +1,111 @@
+// A JSON API server on node:http: what `shifu-rtsp control` serves locally (on Knative, functions-framework).
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
+import type { HostPort } from './config.js';
+import { HttpError } from './http.js';
+import { http } from './node-http.js';
+import { redact } from './redact.js';
+
+export interface JsonRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: Readonly<Record<string, string | undefined>>;
+  /** Lower-case names; repeated headers joined with `, `. */
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  /** The parsed JSON body; undefined when there is none. */
+  readonly body: unknown;
+}
+
+export interface JsonResponse {
+  readonly status: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: unknown;
+}
+
+export interface JsonServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Bodies larger than this are refused with 413 (requests here are a few hundred bytes). */
+const BODY_LIMIT = 1 << 20;
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > BODY_LIMIT) {
+        reject(new HttpError(413, `body larger than ${BODY_LIMIT} bytes`, 'payload_too_large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function parseBody(text: string, contentType: string | undefined): unknown {
+  if (text === '') return undefined;
+  if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType ?? '')) {
+    throw new HttpError(415, `expected Content-Type: application/json (got ${contentType ?? 'none'})`, 'unsupported_media_type');
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new HttpError(400, `body: not JSON (${(err as Error).message})`);
+  }
+}
+
+/** Every request goes to `handle`; a thrown HttpError answers with its status, anything else with 500. */
+export async function startJsonServer(options: { readonly listen: HostPort; readonly log: Logger }, handle: (request: JsonRequest) => Promise<JsonResponse>): Promise<JsonServer> {
+  const server = http.createServer((req, res) => {
+    const send = (answer: JsonResponse): void => {
+      const text = answer.body === undefined ? '' : JSON.stringify(answer.body);
+      res.writeHead(answer.status, {
+        ...(answer.body === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' }),
+        'content-length': Buffer.byteLength(text),
+        ...answer.headers,
+      });
+      res.end(req.method === 'HEAD' ? undefined : text);
+    };
+    const url = new URL(req.url ?? '/', 'http://control.invalid');
+    const headers: Record<string, string | undefined> = {};
+    for (const [name, value] of Object.entries(req.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+    readBody(req)
+      .then((text) =>
+        handle({
+          method: req.method ?? 'GET',
+          path: url.pathname,
+          query: Object.fromEntries(url.searchParams),
+          headers,
+          body: parseBody(text, headers['content-type']),
+        }),
+      )
+      .then(send, (err: unknown) => {
+        if (err instanceof HttpError) return send({ status: err.statusCode, body: { error: err.code, message: redact(err.message) } });
+        options.log.error({ err }, 'request failed');
+        send({ status: 500, body: { error: 'internal', message: redact(err instanceof Error ? err.message : String(err)) } });
+      });
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.listen.port, options.listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address !== null ? address.port : 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
