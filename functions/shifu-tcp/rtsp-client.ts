@@ -283,17 +283,20 @@ export class RtspClient {
     const key = existing?.key ?? found?.key ?? streamKey(cameraUrl).replace(/\/[^/]*$/, '');
     const authorized = found !== undefined;
 
+    // The client's ports first: the shared session is looked up and joined after the last await, so one
+    // that lingers out meanwhile is never joined (that closed the client), and a new one is opened instead.
+    const transport = await this.clientTransport(wanted);
+    if (transport === undefined) return this.writeLocal(453, req.cseq);
+    if (existing?.kind !== 'own' && authorized && !this.service.streams.has(key)) await this.service.opened(key, ESTABLISH_WAIT_MS);
     let shared = existing?.kind === 'own' ? undefined : this.service.streams.get(key);
-    if (shared === undefined && existing?.kind !== 'own' && authorized) {
-      await this.service.opened(key, ESTABLISH_WAIT_MS);
-      shared = this.service.streams.get(key);
-    }
+    if (shared?.isEnded) shared = undefined;
     if (shared && authorized) {
       const track = shared.track((u) => samePlace(u, cameraUrl));
-      if (track === undefined) return this.writeLocal(404, req.cseq, [], 'track not in the shared camera session');
+      if (track === undefined) {
+        if (transport.lower === 'udp') transport.pair.close();
+        return this.writeLocal(404, req.cseq, [], 'track not in the shared camera session');
+      }
       const session = existing ?? this.newSession(key, 'join');
-      const transport = await this.clientTransport(wanted);
-      if (transport === undefined) return this.writeLocal(453, req.cseq);
       this.addTrack(session, { url: track.url, transport, cameraChannel: track.channel, codec: track.codec });
       // Set up on the shared session: it must not linger out between this SETUP and the PLAY.
       session.shared = shared;
@@ -304,8 +307,6 @@ export class RtspClient {
     // First client of this stream: its own camera session, RTP interleaved toward the camera.
     const session = existing ?? this.newSession(key, 'own');
     if (session.settle === undefined && !this.service.streams.has(key)) session.settle = this.service.opening(key);
-    const transport = await this.clientTransport(wanted);
-    if (transport === undefined) return this.writeLocal(453, req.cseq);
     const cameraChannel = session.tracks.length * 2;
     const response = await this.toCameraRequest(req, [['Transport', `RTP/AVP/TCP;unicast;interleaved=${cameraChannel}-${cameraChannel + 1}`]], session);
     if (response.status !== 200) {
