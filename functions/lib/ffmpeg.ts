@@ -108,3 +108,16 @@ export function requireFfmpeg5(tool: 'ffmpeg' | 'ffprobe', binary: string): void
     );
   }
 }
+
+/**
+ * What ffmpeg and ffprobe children get of our environment: just what they use. Not the rest of it: the
+ * recorder's environment holds the camera password (PasswordSecret) and its API token, and an ffmpeg has no
+ * need of either (it is handed no credentials at all; see the recorder's camera relay).
+ */
+const TOOL_ENV = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'LC_ALL', 'LD_LIBRARY_PATH', 'FONTCONFIG_PATH', 'FONTCONFIG_FILE'];
+
+export function toolEnv(extra: Readonly<Record<string, string>> = {}, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const name of TOOL_ENV) if (env[name] !== undefined) out[name] = env[name];
+  return { ...out, ...extra };
+}

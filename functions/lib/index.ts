@@ -14,7 +14,7 @@ export {
 } from './config.js';
 export { createLogger, type Logger } from './log.js';
 export { redact, redactDeep, registerSecret } from './redact.js';
-export { locateFfmpeg, locateFfprobe, parseFfmpegVersion, requireFfmpeg5, ToolNotFoundError } from './ffmpeg.js';
+export { locateFfmpeg, locateFfprobe, parseFfmpegVersion, requireFfmpeg5, toolEnv, ToolNotFoundError } from './ffmpeg.js';
 export { onShutdown, type ShutdownHandler } from './shutdown.js';
 export { defineCommand, type Command, type CommandContext } from './command.js';
 export { createMetricsRegistry, describeZodError, HttpError } from './http.js';
@@ -52,5 +52,6 @@ export {
   type RtspRequest,
   type RtspResponse,
 } from './rtsp-message.js';
+export { parseAuthParams, pickChallenge, RequestSigner, type Challenge, type Login } from './rtsp-auth.js';
 export { formatTransport, parseTransport, type DeliveryMode, type TransportRequest } from './rtsp-transport.js';
 export { UdpPair, UdpPortPool, zPortRange, type PortRange } from './udp-ports.js';

@@ -1,5 +1,6 @@
 // RTSP authentication as cameras do it: Basic and Digest (RFC 2617, MD5), challenged with 401.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { parseAuthParams } from '../lib/index.js';
 
 export const AUTH_SCHEMES = ['both', 'digest', 'basic'] as const;
 export type AuthScheme = (typeof AUTH_SCHEMES)[number];
@@ -15,17 +16,6 @@ const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8
 /** Compares without leaking where the strings differ. */
 function sameText(a: string, b: string): boolean {
   return timingSafeEqual(sha256(a), sha256(b));
-}
-
-/** `key=value, key="quoted, value"` as a map (names lower-cased). */
-export function parseAuthParams(text: string): Map<string, string> {
-  const params = new Map<string, string>();
-  const re = /\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*(?:,|$)/gy;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(text)) !== null && m[0] !== '') {
-    params.set((m[1] ?? '').toLowerCase(), m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : (m[3] ?? ''));
-  }
-  return params;
 }
 
 export class Authenticator {

@@ -1,6 +1,6 @@
 // One file cut from the segments a time range spans: ffmpeg's concat demuxer, -c copy, streamed to the client.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { HttpError } from '../lib/index.js';
+import { HttpError, toolEnv } from '../lib/index.js';
 import { compactUtc, RECORDING_RULES, type ContainerFormat } from '../recorder/index.js';
 import { parseDuration } from './duration.js';
 import type { Footage } from './library.js';
@@ -88,7 +88,7 @@ interface ProbedPacket {
 
 function ffprobeJson(ffprobe: string, args: readonly string[]): Promise<{ packets?: ProbedPacket[]; format?: { start_time?: string } }> {
   return new Promise((resolve, reject) => {
-    execFile(ffprobe, ['-v', 'error', '-of', 'json', ...args], { maxBuffer: 16 << 20, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(ffprobe, ['-v', 'error', '-of', 'json', ...args], { maxBuffer: 16 << 20, timeout: 60_000, env: toolEnv() }, (err, stdout, stderr) => {
       if (err) reject(new Error(`ffprobe: ${stderr.trim().split('\n').slice(-3).join(' ') || err.message}`));
       else resolve(JSON.parse(stdout) as { packets?: ProbedPacket[]; format?: { start_time?: string } });
     });
@@ -209,7 +209,7 @@ export function clipArguments(plan: ClipPlan): string[] {
 
 /** Starts cutting; the clip comes out of stdout as ffmpeg writes it. */
 export function startCut(ffmpeg: string, plan: ClipPlan): ChildProcess {
-  const child = spawn(ffmpeg, clipArguments(plan), { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(ffmpeg, clipArguments(plan), { stdio: ['pipe', 'pipe', 'pipe'], env: toolEnv() });
   child.stdin?.on('error', () => undefined);
   child.stdin?.end(concatScript(plan));
   return child;

@@ -1,11 +1,9 @@
 import { z } from 'zod';
 
-/** The camera's RTSP address, with credentials kept apart from anything printable. */
+/** The camera's RTSP address, with credentials kept apart from anything printable (and from any URL). */
 export interface CameraAddress {
   /** Without credentials: safe for logs, status and events. */
   readonly displayUrl: string;
-  /** With percent-encoded credentials, for ffmpeg/ffprobe only. */
-  readonly mediaUrl: string;
   readonly host: string;
   readonly port: number;
   readonly username?: string;
@@ -47,12 +45,9 @@ export function parseCameraAddress(raw: string, username?: string, password?: st
   const user = username ?? (urlUser !== '' ? urlUser : undefined);
   const pass = password ?? urlPass;
   if (url.port === '') url.port = String(DEFAULT_RTSP_PORT);
-  const displayUrl = url.toString();
-  if (user !== undefined) url.username = encodeURIComponent(user);
-  if (pass !== undefined) url.password = encodeURIComponent(pass);
+  // No URL carries the credentials: ffmpeg would put them in its argv. The camera relay signs requests instead.
   return {
-    displayUrl,
-    mediaUrl: url.toString(),
+    displayUrl: url.toString(),
     host: url.hostname.replace(/^\[|\]$/g, ''),
     port: Number(url.port),
     ...(user !== undefined ? { username: user } : {}),

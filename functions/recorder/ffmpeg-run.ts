@@ -2,13 +2,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { redact } from '../lib/index.js';
+import { redact, toolEnv } from '../lib/index.js';
+import type { CameraRelay } from './camera-relay.js';
 import { classifyFailure, summarizeStderr, type Failure } from './failure.js';
 import type { RecordingPlan } from './plan.js';
 
 export interface RunOptions {
   readonly ffmpeg: string;
-  readonly mediaUrl: string;
+  /** The URL ffmpeg opens: the camera relay's (no credentials), or the camera's when it needs no login. */
+  readonly inputUrl: string;
+  /** The relay ffmpeg goes through, if any: its view of the camera, and the camera's name for messages. */
+  readonly relay?: Pick<CameraRelay, 'cameraFailure' | 'toCameraText'>;
   readonly transport: 'tcp' | 'udp';
   readonly plan: RecordingPlan;
   readonly segmentSeconds: number;
@@ -49,7 +53,7 @@ export function ffmpegArguments(o: RunOptions): string[] {
   args.push('-rtsp_transport', o.transport, '-timeout', String(Math.max(5, o.watchdogSeconds) * 1_000_000));
   // Stream copy needs no measured frame rate; without this ffmpeg holds the first write ~0.6 s to count frames.
   args.push('-fpsprobesize', '0');
-  args.push('-i', o.mediaUrl);
+  args.push('-i', o.inputUrl);
   args.push('-map', `0:${plan.video.index}`, '-c:v', 'copy');
   if (plan.video.tag) args.push('-tag:v', plan.video.tag);
   const audio = plan.audio;
@@ -101,7 +105,7 @@ export class FfmpegRun {
     this.child = spawn(options.ffmpeg, ffmpegArguments(options), {
       stdio: ['pipe', 'ignore', 'pipe', 'pipe', 'pipe'],
       // The segment muxer aligns cuts to the local clock; UTC keeps hourly files on UTC hours.
-      env: { ...process.env, TZ: 'UTC' },
+      env: toolEnv({ TZ: 'UTC' }),
     });
     this.child.stdin?.on('error', () => undefined);
     const [, , stderr, list, progress] = this.child.stdio as [Writable, null, Readable, Readable, Readable];
@@ -164,7 +168,11 @@ export class FfmpegRun {
     if (code === 0 && !this.stopRequested) {
       return { kind: 'unreachable', message: `the camera ended the stream: ${message}` };
     }
-    return { kind: classifyFailure(this.stderrTail.join('\n')), message };
+    const kind = classifyFailure(this.stderrTail.join('\n'));
+    // ffmpeg only saw the relay's loopback socket close: the relay knows what the camera did.
+    const fromRelay = this.options.relay?.cameraFailure();
+    if (fromRelay && (kind === 'unreachable' || kind === 'media')) return fromRelay;
+    return { kind, message };
   }
 
   /** ffmpeg failed to write (full or broken volume): the segment it was writing may be torn. */
@@ -174,7 +182,7 @@ export class FfmpegRun {
 
   private keepStderr(line: string): void {
     if (/No space left|Disk quota|Read-only file system|Input\/output error/i.test(line)) this.sawWriteError = true;
-    this.stderrTail.push(redact(line));
+    this.stderrTail.push(redact(this.options.relay ? this.options.relay.toCameraText(line) : line));
     if (this.stderrTail.length > 40) this.stderrTail.shift();
   }
 

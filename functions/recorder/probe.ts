@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { redact } from '../lib/index.js';
+import { redact, toolEnv } from '../lib/index.js';
+import type { CameraAddress } from './camera.js';
+import { startCameraRelay } from './camera-relay.js';
 import { classifyFailure, summarizeStderr, type Failure } from './failure.js';
-import { startProbeRelay } from './probe-relay.js';
 import type { StreamInfo } from './plan.js';
 
 interface FfprobeStream {
@@ -32,7 +33,7 @@ export class ProbeError extends Error {
 function runFfprobe(ffprobe: string, args: readonly string[], timeoutMs: number, beforeKill: () => Promise<void> = async () => undefined): Promise<FfprobeOutput> {
   return new Promise((resolve, reject) => {
     let timedOut = false;
-    const child = execFile(ffprobe, args, { maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const child = execFile(ffprobe, args, { maxBuffer: 4 * 1024 * 1024, env: toolEnv() }, (err, stdout, stderr) => {
       clearTimeout(timer);
       if (err) {
         const text = redact(`${stderr}\n${timedOut ? 'probe timed out' : ''}`);
@@ -81,7 +82,7 @@ function toStreamInfo(out: FfprobeOutput): StreamInfo {
 
 export interface StreamProbeOptions {
   readonly ffprobe: string;
-  readonly mediaUrl: string;
+  readonly camera: CameraAddress;
   readonly transport: 'tcp' | 'udp';
   readonly timeoutMs?: number;
 }
@@ -89,15 +90,17 @@ export interface StreamProbeOptions {
 /** Asks the camera what it sends (codecs, size, rate) before a recording plan is chosen. */
 export async function probeStream(options: StreamProbeOptions): Promise<StreamInfo> {
   const timeoutMs = options.timeoutMs ?? 15_000;
-  // Through a loopback relay: a probe that runs out of time gets its session torn down before it is killed.
-  const relay = await startProbeRelay(options.mediaUrl);
+  // Through the camera relay: ffprobe never sees the password, and a probe that runs out of time gets its
+  // session torn down before it is killed.
+  const relay = await startCameraRelay(options.camera);
   try {
     return toStreamInfo(await runProbe(options, relay.url, timeoutMs, () => relay.teardown()));
   } catch (err) {
-    // ffprobe names the URL it opened: name the camera's, which is what the user configured.
     if (!(err instanceof ProbeError)) throw err;
-    const camera = new URL(relay.url).host;
-    throw new ProbeError({ ...err.failure, message: err.failure.message.split(camera).join(new URL(options.mediaUrl).host) });
+    // What the relay saw of the camera (refused, no route) says more than ffprobe's closed loopback socket.
+    const fromRelay = relay.cameraFailure();
+    if (fromRelay && (err.failure.kind === 'unreachable' || err.failure.kind === 'media')) throw new ProbeError(fromRelay);
+    throw new ProbeError({ ...err.failure, message: relay.toCameraText(err.failure.message) });
   } finally {
     relay.close();
   }

@@ -5,6 +5,7 @@ import type { Failure, FailureKind } from './failure.js';
 import { FfmpegRun, type ClosedSegment } from './ffmpeg-run.js';
 import { planRecording, PlanRefusedError, type AudioMode, type ContainerFormat, type RecordingPlan } from './plan.js';
 import { probeStream, ProbeError } from './probe.js';
+import { startCameraRelay } from './camera-relay.js';
 import { askRtsp } from './rtsp-check.js';
 import { applyRetention, type Deletion, type RetentionPolicy } from './retention.js';
 import type { Segment } from './segment.js';
@@ -58,6 +59,10 @@ export interface RecorderEvents {
   segment: [Segment];
   state: [RecorderState, Failure | null];
   deletion: [Deletion];
+}
+
+function needsLogin(camera: CameraAddress): boolean {
+  return camera.username !== undefined || camera.password !== undefined;
 }
 
 const RETRY: BackoffPolicy = { baseMs: 1000, maxMs: 30_000 };
@@ -293,7 +298,7 @@ export class Recorder {
     try {
       // The last run recorded with this plan: the camera still sends the same, so skip the probe's session
       // (and its wait for a keyframe). A run that records nothing drops it, and the next attempt probes.
-      plan = this.provenPlan ?? planRecording(await probeStream({ ffprobe: s.ffprobe, mediaUrl: s.camera.mediaUrl, transport: s.transport }), s.format, s.audio);
+      plan = this.provenPlan ?? planRecording(await probeStream({ ffprobe: s.ffprobe, camera: s.camera, transport: s.transport }), s.format, s.audio);
     } catch (err) {
       if (err instanceof ProbeError) return { recorded: false, failure: await this.explain(err.failure) };
       if (err instanceof PlanRefusedError) return { recorded: false, failure: { kind: 'refused-plan', message: err.message } };
@@ -302,13 +307,17 @@ export class Recorder {
     if (!this.current(generation)) return { recorded: false, failure: { kind: 'media', message: 'switched off' } };
     const stem = `${s.device}_${compactUtc(new Date())}`;
     const gapStart = this.interruptedAt;
+    // A camera that needs a login is recorded through the relay, so ffmpeg's argv never holds the password; one
+    // without goes direct (its media then does not pass through this process).
+    const relay = needsLogin(s.camera) ? await startCameraRelay(s.camera) : null;
     let first = true;
     /** The wall-clock time of the run's last cut: the next segment's start. */
     let previousCutMs: number | null = null;
     const run = new FfmpegRun(
       {
         ffmpeg: s.ffmpeg,
-        mediaUrl: s.camera.mediaUrl,
+        inputUrl: relay?.url ?? s.camera.displayUrl,
+        ...(relay ? { relay } : {}),
         transport: s.transport,
         plan,
         segmentSeconds: s.segmentSeconds,
@@ -341,6 +350,7 @@ export class Recorder {
       );
     }
     const exit = await run.exited;
+    relay?.close();
     this.provenPlan = recorded ? plan : null;
     this.run = null;
     this.activeStem = null;

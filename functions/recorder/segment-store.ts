@@ -1,7 +1,7 @@
 import { mkdir, readdir, rename, rm, stat, statfs, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
-import { moveNoReplace, sha256OfFile, syncDir, type Logger } from '../lib/index.js';
+import { moveNoReplace, sha256OfFile, syncDir, toolEnv, type Logger } from '../lib/index.js';
 import { appendToJournal, journalFromEnd, journalPathOf, lastJournaled, recordingDirOf, stateDirOf } from './journal.js';
 import { probeFile } from './probe.js';
 import { RECORDING_RULES, type ContainerFormat, type RecordingPlan } from './plan.js';
@@ -329,7 +329,7 @@ export class SegmentStore {
       execFile(
         this.o.ffmpeg,
         ['-v', 'error', '-y', '-fflags', '+discardcorrupt', '-err_detect', 'ignore_err', '-i', file, '-map', '0', '-c', 'copy', ...options, '-f', rule.muxer, out],
-        { timeout: 600_000 },
+        { timeout: 600_000, env: toolEnv() },
         (err, _stdout, stderr) => (err ? reject(new Error(`${err.message}: ${stderr.slice(-500)}`)) : resolve()),
       );
     }).catch(async (err: unknown) => {

@@ -18,11 +18,12 @@
 // and said so. Knobs (environment): BENCH_RECORDER_PARTS=overhead,ramp,latency  BENCH_RECORDER_CAMERAS=10
 // BENCH_RECORDER_WINDOW_S=30  BENCH_RECORDER_LEVELS=10,25,50,100  BENCH_RECORDER_RAMP_S=30
 // BENCH_RECORDER_SEGMENT_S=10  BENCH_RECORDER_OVERHEAD_SEGMENT_S=3600  BENCH_RECORDER_NODE_FLAGS=  BENCH_RECORDER_TRIES=5  BENCH_RECORDER_BUDGET_S=350  BENCH_RECORDER_KEEP=1
+// BENCH_RECORDER_LOGIN=1 (recorders through the camera relay, as for a camera with a password)
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { locateFfmpeg, locateFfprobe } from '../../functions/lib/index.js';
-import { planRecording, type RecorderStatus, type Segment } from '../../functions/recorder/index.js';
+import { parseCameraAddress, planRecording, type RecorderStatus, type Segment } from '../../functions/recorder/index.js';
 import { probeStream } from '../../functions/recorder/probe.js';
 import { compactUtc } from '../../functions/recorder/segment.js';
 import { CLIP_1080P_4M, checkSegment, generateClip, startClipServer, startPacer, type ClipServer, type Pacer, type SegmentCheck } from './support/media.js';
@@ -48,6 +49,8 @@ const CONFIG = {
   tries: num('BENCH_RECORDER_TRIES', 5),
   budgetSeconds: num('BENCH_RECORDER_BUDGET_S', 350),
   keep: env.BENCH_RECORDER_KEEP === '1',
+  /** Recorders get a user in their URL, so ffmpeg goes through the camera relay (the camera never challenges). */
+  login: env.BENCH_RECORDER_LOGIN === '1',
 };
 /** Targets from the issue. */
 const TARGET = { nodeCpuOfFfmpeg: 0.25, nodeRssMiB: 60 };
@@ -65,6 +68,9 @@ interface Context {
   readonly pacer: Pacer;
   readonly startedAt: number;
 }
+
+/** The URL recorders are given: with BENCH_RECORDER_LOGIN=1, one with credentials, so media passes the relay. */
+const recorderUrl = (ctx: Context): string => (CONFIG.login ? ctx.server.url.replace('rtsp://', 'rtsp://bench:bench@') : ctx.server.url);
 
 const elapsed = (ctx: Context): number => (performance.now() - ctx.startedAt) / 1000;
 const remaining = (ctx: Context): number => CONFIG.budgetSeconds - elapsed(ctx);
@@ -136,7 +142,7 @@ async function overhead(ctx: Context, segmentSeconds: number): Promise<{ bare: O
   const n = CONFIG.cameras;
   const idle = await startRecorder({ url: ctx.server.url, out: path.join(ctx.dir, 'overhead-idle'), device: 'idle', segmentSeconds, idle: true, ffmpeg: ctx.ffmpeg, ffprobe: ctx.ffprobe });
   const { recorders, failures } = await startRecorders(ctx, path.join(ctx.dir, 'overhead-rec'), n, 'rec', true, segmentSeconds);
-  const stream = await probeStream({ ffprobe: ctx.ffprobe, mediaUrl: ctx.server.url, transport: 'tcp' });
+  const stream = await probeStream({ ffprobe: ctx.ffprobe, camera: parseCameraAddress(ctx.server.url), transport: 'tcp' });
   const plan = planRecording(stream, 'mp4', 'auto');
   const runs: BareFfmpeg[] = [];
   const problems: string[] = [...failures];
@@ -145,7 +151,7 @@ async function overhead(ctx: Context, segmentSeconds: number): Promise<{ bare: O
     runs.push(
       await startBareFfmpeg({
         ffmpeg: ctx.ffmpeg,
-        mediaUrl: ctx.server.url,
+        inputUrl: ctx.server.url,
         transport: 'tcp',
         plan,
         segmentSeconds,
@@ -253,7 +259,7 @@ async function startRecorders(
     async (i) => {
       try {
         return await startRecorder({
-          url: ctx.server.url,
+          url: recorderUrl(ctx),
           out,
           device: `${prefix}${i}`,
           segmentSeconds,
@@ -756,7 +762,7 @@ interface OffTry {
 async function latency(ctx: Context): Promise<{ on: OnTry[]; off: OffTry[]; load: string; problems: string[] }> {
   const out = path.join(ctx.dir, 'latency');
   const loadStart = loadAverage();
-  const rec = await startRecorder({ url: ctx.server.url, out, device: 'lat', segmentSeconds: 3600, idle: true, ffmpeg: ctx.ffmpeg, ffprobe: ctx.ffprobe });
+  const rec = await startRecorder({ url: recorderUrl(ctx), out, device: 'lat', segmentSeconds: 3600, idle: true, ffmpeg: ctx.ffmpeg, ffprobe: ctx.ffprobe });
   const workDir = path.join(out, 'lat', '.recording');
   const deviceDir = path.join(out, 'lat');
   const on: OnTry[] = [];

@@ -1,11 +1,14 @@
 // What the recorder does to a camera that says no, or to something that is not a camera.
 import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { chmod, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startGstCamera, type GstCamera } from './fixtures/camera.js';
+import { decodeCheck } from './fixtures/player.js';
+import { createTestNetwork } from './support/netns.js';
 import { CLI, startCli, type CliProcess } from './support/recorder-process.js';
 import { useScratch } from '../support/scratch.js';
 
@@ -298,5 +301,112 @@ describe('recorder: a probe that times out', () => {
     await rec.waitFor<Status>('/record/status', (s) => s.lastError !== null, 40_000);
     expect(requests).toContain('TEARDOWN');
     expect(requests.indexOf('TEARDOWN')).toBeGreaterThan(requests.indexOf('PLAY'));
+  });
+});
+
+/** At least `min` finished MP4 segments in `dir`, each decoding whole with video and audio frames. */
+async function expectPlayable(dir: string, min: number): Promise<void> {
+  const files = readdirSync(dir).filter((n) => n.endsWith('.mp4'));
+  expect(files.length).toBeGreaterThanOrEqual(min);
+  for (const file of files) {
+    const check = await decodeCheck(path.join(dir, file));
+    expect(check.ok, `${file}: ${check.errors.join('\n')}`).toBe(true);
+    expect(check.decodedVideoFrames, file).toBeGreaterThan(0);
+    expect(check.decodedAudioFrames ?? 0, file).toBeGreaterThan(0);
+  }
+}
+
+/** Every process below `pid`, with what any user of the node could read of it (cmdline) and what root could (environ). */
+function descendants(pid: number): Array<{ pid: number; comm: string; cmdline: string; environ: string }> {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // stat: "pid (comm) state ppid ..."; comm may hold spaces and parentheses, so read after the last ')'.
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: Array<{ pid: number; comm: string; cmdline: string; environ: string }> = [];
+  const walk = (parent: number): void => {
+    for (const child of children.get(parent) ?? []) {
+      try {
+        out.push({
+          pid: child,
+          comm: readFileSync(`/proc/${child}/comm`, 'utf8').trim(),
+          cmdline: readFileSync(`/proc/${child}/cmdline`, 'latin1').split('\0').join(' '),
+          environ: readFileSync(`/proc/${child}/environ`, 'latin1').split('\0').join('\n'),
+        });
+      } catch {
+        // exited between the listing and the read
+      }
+      walk(child);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+describe('recorder: the camera password never reaches ffmpeg or ffprobe', () => {
+  it('records from a Digest camera while no child process holds the password in its argv or environment', async () => {
+    const user = 'admin';
+    const password = 'Dig3st-only:p@ss/w0rd';
+    const cam = await camera({ video: 'h264', audio: 'pcma', gop: 25, user, password, auth: 'digest' });
+    const out = path.join(scratch.dir, 'secret');
+    // The password in the URL (as users paste it) and in the env var Kubernetes sets from the Secret.
+    const url = `rtsp://${user}:${password}@127.0.0.1:${cam.port}${cam.path}`;
+    const rec = await recorder(['--url', url, '--out', out, '--device', 'cam', '--segment-seconds', '2', '--no-align-to-clock'], { PasswordSecret: password });
+    const secrets = [password, encodeURIComponent(password), Buffer.from(`${user}:${password}`).toString('base64')];
+    const seen = new Map<number, { comm: string; cmdline: string; environ: string }>();
+    const leaks = new Set<string>();
+    let recording = false;
+    const watch = (async () => {
+      // Sampled every 10 ms: ffprobe lives about a second, ffmpeg for the whole run.
+      while (!recording) {
+        for (const p of descendants(rec.child.pid!)) {
+          seen.set(p.pid, p);
+          for (const secret of secrets) {
+            if (p.cmdline.includes(secret)) leaks.add(`${p.comm} ${p.pid} argv: ${p.cmdline}`);
+            if (p.environ.includes(secret)) leaks.add(`${p.comm} ${p.pid} environ`);
+          }
+        }
+        await sleep(10);
+      }
+    })();
+    const status = await rec.waitFor<Status>('/record/status', (s) => (s.counters.segmentsFinished ?? 0) >= 2, 60_000).finally(() => (recording = true));
+    await watch;
+    const comms = [...seen.values()].map((p) => p.comm);
+    // Both kinds of child were looked at while they talked to the camera.
+    expect(comms).toContain('ffprobe');
+    expect(comms).toContain('ffmpeg');
+    expect([...leaks]).toEqual([]);
+    expect(status.state).toBe('recording');
+    await rec.json('POST', '/record/off');
+    await expectPlayable(path.join(out, 'cam'), 2);
+    for (const secret of secrets) expect(rec.output()).not.toContain(secret);
+  });
+});
+
+describe('recorder: a password camera over UDP, one real hop away', () => {
+  it('records RTP over UDP through the relay, and its RTCP reaches the camera', async () => {
+    const network = createTestNetwork();
+    scratch.defer(async () => network.remove());
+    const cam = await camera({ video: 'h264', audio: 'pcmu', gop: 25, user: 'admin', password: 'udp-s3cret', auth: 'digest', netns: network.cameraNs, address: '0.0.0.0' });
+    // Counts what the camera receives over UDP from the recorder's host: RTCP receiver reports and ffmpeg's
+    // NAT punch packets. Sent to the relay's loopback address instead, they would never arrive.
+    const inNs = (...args: string[]): string => execFileSync('ip', ['netns', 'exec', network.cameraNs, ...args], { encoding: 'utf8' });
+    inNs('iptables', '-I', 'INPUT', '-p', 'udp', '-s', network.forwarderAddress.replace(/\.5$/, '.1'), '-j', 'ACCEPT');
+    const udpIn = (): number => Number(/^\s*(\d+)\s+\d+\s+ACCEPT\s+(?:udp|17)\b/m.exec(inNs('iptables', '-L', 'INPUT', '-v', '-x', '-n'))?.[1] ?? NaN);
+    const out = path.join(scratch.dir, 'udp');
+    const url = `rtsp://${network.cameraAddress}:${cam.port}${cam.path}`;
+    const rec = await recorder(['--url', url, '--username', 'admin', '--transport', 'udp', '--out', out, '--device', 'cam', '--segment-seconds', '2', '--no-align-to-clock'], { PasswordSecret: 'udp-s3cret' });
+    const status = await rec.waitFor<Status>('/record/status', (s) => (s.counters.segmentsFinished ?? 0) >= 3, 60_000);
+    expect(status.state).toBe('recording');
+    expect(udpIn()).toBeGreaterThan(0);
+    await rec.json('POST', '/record/off');
+    await expectPlayable(path.join(out, 'cam'), 3);
   });
 });

@@ -9,17 +9,19 @@ describe('camera address', () => {
     expect(a.port).toBe(554);
   });
 
-  it('keeps credentials out of the display URL and percent-encodes them for ffmpeg', () => {
+  it('keeps credentials out of the URL, taking a pasted password with @ : / whole', () => {
     const a = parseCameraAddress('rtsp://admin:p@ss:w/rd@cam.local:8554/live');
     expect(a.displayUrl).toBe('rtsp://cam.local:8554/live');
+    expect(a.username).toBe('admin');
     expect(a.password).toBe('p@ss:w/rd');
-    expect(a.mediaUrl).toBe('rtsp://admin:p%40ss%3Aw%2Frd@cam.local:8554/live');
+    expect(JSON.stringify(Object.values(a).filter((v) => typeof v === 'string' && v.includes('://')))).not.toContain('p@ss');
   });
 
   it('lets separate user name and password override those in the URL', () => {
     const a = parseCameraAddress('rtsp://old:old@cam:554/x', 'admin', 's3cret');
-    expect(a.mediaUrl).toBe('rtsp://admin:s3cret@cam:554/x');
+    expect(a.displayUrl).toBe('rtsp://cam:554/x');
     expect(a.username).toBe('admin');
+    expect(a.password).toBe('s3cret');
   });
 
   it('rejects other schemes and empty hosts', () => {

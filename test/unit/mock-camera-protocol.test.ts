@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { Authenticator, parseAuthParams } from '../../functions/mock-camera/auth.js';
+import { Authenticator } from '../../functions/mock-camera/auth.js';
+import { parseAuthParams } from '../../functions/lib/index.js';
 import { joinRepeatedFlag } from '../../functions/mock-camera/repeated-flag.js';
 import { parseSdp, playerSdp } from '../../functions/mock-camera/sdp.js';
 import { parseStreamSpec, parseStreamSpecs } from '../../functions/mock-camera/stream-spec.js';

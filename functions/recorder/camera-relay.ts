@@ -1,0 +1,306 @@
+// A loopback relay between ffmpeg (or ffprobe) and the camera, for two things ffmpeg cannot be trusted with:
+// - The password. ffmpeg takes credentials only inside its input URL, and its argv is readable by every user
+//   on the node (/proc/<pid>/cmdline). So ffmpeg opens rtsp://127.0.0.1:<port>/<path> with no user or password,
+//   and the relay answers the camera's 401 (Digest or Basic) and signs every later request itself.
+// - A clean end. ffprobe has no signal handler (SIGTERM and SIGINT kill it without a TEARDOWN, measured with
+//   ffprobe 5.1); a probe that runs out of time would leave its session holding one of the camera's few stream
+//   slots. The relay sends that TEARDOWN.
+// Requests and responses are parsed (RtspParser); interleaved media passes through as frames.
+import net from 'node:net';
+import tls from 'node:tls';
+import {
+  interleavedHeader,
+  pickChallenge,
+  RequestSigner,
+  RtspParser,
+  serializeMessage,
+  type HeaderList,
+  type Login,
+  type RtspIncomingResponse,
+  type RtspInput,
+  type RtspRequest,
+} from '../lib/index.js';
+import type { CameraAddress } from './camera.js';
+import type { Failure } from './failure.js';
+
+/** Headers of ffmpeg's requests that the relay writes itself. */
+const OWN_HEADERS = new Set(['cseq', 'authorization', 'content-length']);
+/** Bytes queued toward a side that does not read before the other side is paused. */
+const HIGH_WATER = 1024 * 1024;
+
+/** Socket error codes as ffmpeg words them, so that messages (and their classification) read the same. */
+const DIAL_ERRORS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'Connection refused',
+  ETIMEDOUT: 'Connection timed out',
+  EHOSTUNREACH: 'No route to host',
+  ENETUNREACH: 'Network is unreachable',
+  ECONNRESET: 'Connection reset by peer',
+  ENOTFOUND: 'Name or service not known',
+  EAI_AGAIN: 'Name or service not known (temporary failure in name resolution)',
+};
+
+export interface CameraRelay {
+  /** The URL ffmpeg opens: the camera's path on the relay's loopback port, with no credentials. */
+  readonly url: string;
+  /** Why the relay could not reach the camera, if it could not (ffmpeg only sees its loopback socket close). */
+  cameraFailure(): Failure | null;
+  /** ffmpeg's messages name the relay's address: name the camera's, which is what the user configured. */
+  toCameraText(text: string): string;
+  /** Sends TEARDOWN for every session on the relay, waits for the answers (at most `waitMs`), then closes. */
+  teardown(waitMs?: number): Promise<void>;
+  close(): void;
+}
+
+interface Pending {
+  readonly request: RtspRequest;
+  /** The request line's URI as the camera gets it. */
+  readonly uri: string;
+  /** The signer it was sent with, if any: a 401 to a signed request is a failed login. */
+  signer: RequestSigner | undefined;
+  /** Set for the relay's own requests (TEARDOWN): the answer goes here, not to ffmpeg. */
+  readonly internal?: (response: RtspIncomingResponse) => void;
+}
+
+/** One ffmpeg connection and the camera connection it maps to. */
+class Leg {
+  private readonly clientParser = new RtspParser(undefined, 'client');
+  private readonly cameraParser = new RtspParser(undefined, 'client');
+  private signer: RequestSigner | undefined;
+  private nextCseq = 1;
+  private readonly pending = new Map<string, Pending>();
+  /** The session the camera gave, and the last URI it was used with: what a TEARDOWN needs. */
+  session: string | undefined;
+  private sessionUri: string | undefined;
+  private ended = false;
+
+  constructor(
+    readonly client: net.Socket,
+    readonly camera: net.Socket,
+    private readonly relay: { readonly login: Login | undefined; toCameraUri(uri: string): string; dialFailed(err: NodeJS.ErrnoException): void; done(leg: Leg): void },
+  ) {
+    client.setNoDelay(true);
+    camera.setNoDelay(true);
+    client.on('data', (chunk: Buffer) => this.fromClient(chunk));
+    camera.on('data', (chunk: Buffer) => this.fromCamera(chunk));
+    // ffmpeg closes right after its TEARDOWN: let the camera get it (end, not destroy).
+    client.on('end', () => camera.end());
+    client.on('close', () => this.end(false));
+    camera.on('close', () => this.end(true));
+    client.on('error', () => this.end(true));
+    camera.on('error', (err: NodeJS.ErrnoException) => {
+      relay.dialFailed(err);
+      this.end(true);
+    });
+    client.on('drain', () => camera.resume());
+    camera.on('drain', () => client.resume());
+  }
+
+  get live(): boolean {
+    return !this.ended;
+  }
+
+  private fromClient(chunk: Buffer): void {
+    const inputs = this.clientParser.push(chunk);
+    this.camera.cork();
+    for (const input of inputs) {
+      if (input.kind === 'request') this.sendRequest({ request: input.request, uri: this.relay.toCameraUri(input.request.uri), signer: undefined });
+      else if (input.kind === 'interleaved') this.forwardFrame(this.camera, input);
+      // ffmpeg's answer to a request of the camera's (CSeq is the camera's own): passed on as it is.
+      else if (input.kind === 'response') this.camera.write(serializeMessage(statusLine(input.response), input.response.fields, input.response.body));
+      else if (input.fatal) return this.end(true);
+    }
+    this.camera.uncork();
+    if (this.camera.writableLength > HIGH_WATER) this.client.pause();
+  }
+
+  private fromCamera(chunk: Buffer): void {
+    const inputs = this.cameraParser.push(chunk);
+    this.client.cork();
+    for (const input of inputs) {
+      if (input.kind === 'interleaved') this.forwardFrame(this.client, input);
+      else if (input.kind === 'response') this.answer(input.response);
+      // A camera's own request (a keep-alive, SET_PARAMETER): for ffmpeg to answer.
+      else if (input.kind === 'request') {
+        const r = input.request;
+        this.client.write(serializeMessage(`${r.method} ${r.uri} RTSP/1.0`, r.fields ?? [], r.body));
+      } else {
+        this.client.uncork();
+        return this.end(true);
+      }
+    }
+    this.client.uncork();
+    if (this.client.writableLength > HIGH_WATER) this.camera.pause();
+  }
+
+  private forwardFrame(to: net.Socket, frame: Extract<RtspInput, { kind: 'interleaved' }>): void {
+    to.write(interleavedHeader(frame.channel, frame.payload.length));
+    to.write(frame.payload);
+  }
+
+  /** Sends a request under the relay's CSeq, signed when the camera has challenged this connection. */
+  sendRequest(pending: Pending): void {
+    const cseq = String(this.nextCseq++);
+    const { request } = pending;
+    pending.signer = this.signer;
+    const fields: Array<readonly [string, string]> = [['CSeq', cseq]];
+    for (const field of request.fields ?? []) if (!OWN_HEADERS.has(field[0].toLowerCase())) fields.push(field);
+    if (this.signer) fields.push(['Authorization', this.signer.authorization(request.method, pending.uri)]);
+    this.pending.set(cseq, pending);
+    this.camera.write(serializeMessage(`${request.method} ${pending.uri} RTSP/1.0`, fields, request.body));
+  }
+
+  private answer(response: RtspIncomingResponse): void {
+    const pending = response.cseq === undefined ? undefined : this.pending.get(response.cseq);
+    if (!pending) {
+      this.client.write(serializeMessage(statusLine(response), response.fields, response.body));
+      return;
+    }
+    this.pending.delete(response.cseq!);
+    if (response.status === 401 && this.retryWithLogin(pending, response)) return;
+    const session = response.headers.get('session')?.[0];
+    if (response.status === 200 && session !== undefined) {
+      this.session = session.split(';')[0]!.trim();
+      this.sessionUri = pending.uri;
+    }
+    if (pending.internal) return pending.internal(response);
+    const fields: Array<readonly [string, string]> = [];
+    for (const [name, value] of response.fields) {
+      const key = name.toLowerCase();
+      if (key === 'cseq') fields.push([name, pending.request.cseq]);
+      // ffmpeg has no credentials: a challenge it cannot answer would only make it retry without them.
+      else if (key === 'www-authenticate') continue;
+      else if (key === 'transport') fields.push([name, this.withSource(value)]);
+      else fields.push([name, value]);
+    }
+    this.client.write(serializeMessage(statusLine(response), fields, response.body));
+  }
+
+  /**
+   * A 401 to an unsigned request, or to a signed one whose nonce only went stale, is answered with the login
+   * once; a 401 to a signed request is a failed login and reaches ffmpeg, so each is counted (and at most
+   * one per request reaches the camera).
+   */
+  private retryWithLogin(pending: Pending, response: RtspIncomingResponse): boolean {
+    const login = this.relay.login;
+    const challenge = pickChallenge(response.headers.get('www-authenticate') ?? []);
+    if (!login || !challenge) return false;
+    const stale = challenge.scheme === 'digest' && challenge.stale;
+    if (pending.signer !== undefined && !stale) return false;
+    this.signer = new RequestSigner(challenge, login);
+    this.sendRequest(pending);
+    return true;
+  }
+
+  /**
+   * ffmpeg sends RTCP and its NAT punch packets for UDP media to the RTSP server's address, which for it is
+   * the relay's loopback: name the camera as the source, so they reach it.
+   */
+  private withSource(transport: string): string {
+    const address = this.camera.remoteAddress;
+    if (address === undefined || !/client_port=/i.test(transport) || /(^|;)\s*source=/i.test(transport)) return transport;
+    return `${transport};source=${address}`;
+  }
+
+  /** The relay's own TEARDOWN of this leg's session; resolves on the answer or after `waitMs`. */
+  teardown(waitMs: number): Promise<void> {
+    if (this.session === undefined || this.sessionUri === undefined || this.ended) return Promise.resolve();
+    // ffprobe must not read on: from here on, the relay speaks for it.
+    this.client.pause();
+    const request: RtspRequest = {
+      method: 'TEARDOWN',
+      uri: this.sessionUri,
+      cseq: '0',
+      headers: new Map(),
+      fields: [['Session', this.session], ['User-Agent', 'shifu-rtsp']],
+      body: Buffer.alloc(0),
+    };
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, waitMs);
+      this.sendRequest({
+        request,
+        uri: this.sessionUri!,
+        signer: undefined,
+        internal: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+    });
+  }
+
+  end(now: boolean): void {
+    if (this.ended) {
+      if (now) this.camera.destroy();
+      return;
+    }
+    this.ended = true;
+    this.client.destroy();
+    // A TEARDOWN ffmpeg wrote just before closing is still on its way: the camera side ends on its own
+    // (its answer, or a few seconds), unless it already failed.
+    if (now) this.camera.destroy();
+    else setTimeout(() => this.camera.destroy(), 3000).unref();
+    this.relay.done(this);
+  }
+}
+
+function statusLine(response: RtspIncomingResponse): string {
+  return `${response.version} ${response.status} ${response.reason}`;
+}
+
+/** Starts a relay toward `camera` on a free loopback port. */
+export async function startCameraRelay(camera: CameraAddress): Promise<CameraRelay> {
+  const target = new URL(camera.displayUrl);
+  const cameraOrigin = `${target.protocol}//${target.host}`;
+  const login: Login | undefined = camera.username !== undefined ? { username: camera.username, password: camera.password ?? '' } : undefined;
+  const legs = new Set<Leg>();
+  let failure: Failure | null = null;
+  let relayOrigin = '';
+  const relay = {
+    login,
+    toCameraUri: (uri: string): string => (uri.toLowerCase().startsWith(relayOrigin.toLowerCase()) ? cameraOrigin + uri.slice(relayOrigin.length) : uri),
+    dialFailed: (err: NodeJS.ErrnoException): void => {
+      const words = DIAL_ERRORS[err.code ?? ''] ?? err.code ?? err.message;
+      failure = { kind: 'unreachable', message: `${camera.displayUrl}: ${words}` };
+    },
+    done: (leg: Leg): void => {
+      legs.delete(leg);
+    },
+  };
+  const server = net.createServer((client) => {
+    const options = { host: camera.host, port: camera.port };
+    // RTSPS: TLS toward the camera, plain on loopback. Not verified, as ffmpeg's own default (tls_verify=0):
+    // cameras ship self-signed certificates.
+    const socket =
+      target.protocol === 'rtsps:'
+        ? tls.connect({ ...options, rejectUnauthorized: false, ...(net.isIP(camera.host) === 0 ? { servername: camera.host } : {}) })
+        : net.connect(options);
+    socket.once(target.protocol === 'rtsps:' ? 'secureConnect' : 'connect', () => {
+      failure = null;
+    });
+    legs.add(new Leg(client, socket, relay));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  const url = new URL(camera.displayUrl);
+  url.protocol = 'rtsp:';
+  url.hostname = '127.0.0.1';
+  url.port = String(port);
+  relayOrigin = `rtsp://127.0.0.1:${port}`;
+  const close = (): void => {
+    for (const leg of legs) leg.end(true);
+    server.close();
+  };
+  return {
+    url: url.toString(),
+    cameraFailure: () => failure,
+    toCameraText: (text) => text.split(relayOrigin).join(cameraOrigin).split(`127.0.0.1:${port}`).join(target.host),
+    close,
+    async teardown(waitMs = 1000) {
+      await Promise.all([...legs].filter((leg) => leg.live).map((leg) => leg.teardown(waitMs)));
+      close();
+    },
+  };
+}
