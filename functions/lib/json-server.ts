@@ -3,8 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { HostPort } from './config.js';
 import { HttpError } from './http.js';
-import { http } from './node-http.js';
-import { redact } from './redact.js';
+import { errorAnswer, listenOn, type ListeningServer } from './server-core.js';
 
 export interface JsonRequest {
   readonly method: string;
@@ -22,10 +21,7 @@ export interface JsonResponse {
   readonly body?: unknown;
 }
 
-export interface JsonServer {
-  readonly port: number;
-  close(): Promise<void>;
-}
+export type JsonServer = ListeningServer;
 
 /** Bodies larger than this are refused with 413 (requests here are a few hundred bytes). */
 const BODY_LIMIT = 1 << 20;
@@ -62,7 +58,7 @@ function parseBody(text: string, contentType: string | undefined): unknown {
 
 /** Every request goes to `handle`; a thrown HttpError answers with its status, anything else with 500. */
 export async function startJsonServer(options: { readonly listen: HostPort; readonly log: Logger }, handle: (request: JsonRequest) => Promise<JsonResponse>): Promise<JsonServer> {
-  const server = http.createServer((req, res) => {
+  return listenOn(options.listen, (req, res) => {
     const send = (answer: JsonResponse): void => {
       const text = answer.body === undefined ? '' : JSON.stringify(answer.body);
       res.writeHead(answer.status, {
@@ -85,27 +81,6 @@ export async function startJsonServer(options: { readonly listen: HostPort; read
           body: parseBody(text, headers['content-type']),
         }),
       )
-      .then(send, (err: unknown) => {
-        if (err instanceof HttpError) return send({ status: err.statusCode, body: { error: err.code, message: redact(err.message) } });
-        options.log.error({ err }, 'request failed');
-        send({ status: 500, body: { error: 'internal', message: redact(err instanceof Error ? err.message : String(err)) } });
-      });
+      .then(send, (err: unknown) => send(errorAnswer(err, options.log)));
   });
-  server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.listen.port, options.listen.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address !== null ? address.port : 0,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
 }

@@ -2,9 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { HostPort } from './config.js';
-import { HttpError } from './http.js';
-import { http } from './node-http.js';
-import { redact } from './redact.js';
+import { errorAnswer, listenOn, type ListeningServer } from './server-core.js';
 
 export interface ProbeAnswer {
   readonly status: number;
@@ -40,10 +38,7 @@ export interface ProbeRoutes {
   readonly open?: readonly string[];
 }
 
-export interface ProbeServer {
-  readonly port: number;
-  close(): Promise<void>;
-}
+export type ProbeServer = ListeningServer;
 
 /**
  * A JSON server of a few fixed routes on node:http, plus GET /metrics. For lean workloads (the forwarder,
@@ -57,7 +52,7 @@ export async function startProbeServer(
 ): Promise<ProbeServer> {
   const streamRoutes = Object.entries(routes.stream ?? {});
   const open = new Set(routes.open ?? []);
-  const server = http.createServer((req, res) => {
+  return listenOn(options.listen, (req, res) => {
     const route = (req.url ?? '/').split('?')[0] ?? '/';
     const send = (status: number, type: string, body: string | Buffer, headers: Readonly<Record<string, string>> = {}): void => {
       res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...headers });
@@ -72,12 +67,8 @@ export async function startProbeServer(
         res.destroy();
         return;
       }
-      if (err instanceof HttpError) {
-        json(err.statusCode, { error: err.code, message: redact(err.message) });
-        return;
-      }
-      options.log.error({ err, route }, 'request failed');
-      json(500, { error: 'internal', message: redact(err instanceof Error ? err.message : String(err)) });
+      const answer = errorAnswer(err, options.log, { route });
+      json(answer.status, answer.body);
     };
     // The body is never read (no route takes one), but it must be drained for keep-alive to work.
     req.resume();
@@ -133,21 +124,4 @@ export async function startProbeServer(
         else send(answer.status, answer.contentType, answer.body as string | Buffer, answer.headers);
       }, fail);
   });
-  server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.listen.port, options.listen.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address !== null ? address.port : 0,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, statfs, writeFile, open } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readdir, rm, stat, statfs, writeFile, open } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -57,6 +57,23 @@ async function fill(file: string, leaveBytes: number): Promise<void> {
   }
 }
 
+/** Bytes to free to get back to `minFreePercent` free, worked out as the recorder does. */
+async function deficit(minFreePercent: number): Promise<number> {
+  const s = await statfs(volume);
+  return Math.max(0, Math.ceil(((minFreePercent / 100) * s.blocks - s.bavail) * s.bsize));
+}
+
+/** The recorder's JSON log lines with message `msg` (other output, if any, is skipped). */
+function logged<T>(output: string, msg: string): T[] {
+  const lines: T[] = [];
+  for (const line of output.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const entry = JSON.parse(line) as { msg?: string };
+    if (entry.msg === msg) lines.push(entry as T);
+  }
+  return lines;
+}
+
 async function playableFinishedFiles(dir: string): Promise<string[]> {
   const names = (await readdir(dir)).filter((n) => !n.startsWith('.'));
   for (const n of names) {
@@ -82,6 +99,51 @@ describe('recorder on a volume that fills up', () => {
     expect(status.lastError?.kind ?? 'none').not.toBe('disk');
     await rec.json('POST', '/record/off');
     expect((await playableFinishedFiles(path.join(volume, 'cam'))).length).toBeGreaterThan(0);
+  });
+
+  it('deletes only the free-space deficit when deleting frees nothing yet (a snapshot holds the files)', async () => {
+    rec = await startCli('recorder', [
+      '--url', cam.url, '--out', volume, '--device', 'cam', '--segment-seconds', '2', '--min-free-percent', '0',
+    ]);
+    await rec.waitFor<Status>('/record/status', (s) => (s.counters.segmentsFinished ?? 0) >= 5, 60_000);
+    await rec.json('POST', '/record/off');
+    await rec.stop();
+    const camDir = path.join(volume, 'cam');
+    const segments = (await readdir(camDir)).filter((n) => !n.startsWith('.')).sort();
+    expect(segments.length).toBeGreaterThanOrEqual(5);
+    const bytes = await Promise.all(segments.map(async (n) => (await stat(path.join(camDir, n))).size));
+
+    // A second name for every segment, as a snapshot or a backup holds them: unlinking the recorder's name
+    // frees nothing, so statfs does not move, as on storage that frees space lazily (copy-on-write, thin
+    // pools, network storage). A rule that deletes until statfs agrees would delete every segment.
+    const snapshot = path.join(volume, 'snapshot');
+    await mkdir(snapshot);
+    for (const n of segments) await link(path.join(camDir, n), path.join(snapshot, n));
+    // Below the floor by the oldest segment and half the next: covering it takes exactly those two.
+    const wanted = bytes[0]! + Math.floor(bytes[1]! / 2);
+    const s = await statfs(volume);
+    await fill(path.join(volume, 'filler'), Math.floor(0.15 * s.blocks * s.bsize) - wanted);
+    const before = await deficit(15);
+    expect(before).toBeGreaterThan(bytes[0]!);
+    expect(before).toBeLessThan(bytes[0]! + bytes[1]!);
+
+    // Idle: no new segment changes the sums; the sweep at open runs before the API answers.
+    rec = await startCli('recorder', [
+      '--url', cam.url, '--out', volume, '--device', 'cam', '--idle', '--min-free-percent', '15',
+    ]);
+    // The snapshot goes (the space shows up late), so a later sweep finds no deficit left.
+    await rm(snapshot, { recursive: true });
+    const status = await rec.json<Status>('GET', '/record/status');
+    await rec.stop();
+    expect(status.body.counters.retentionDeletions).toBe(2);
+    const deleted = logged<{ file: string; bytes: number; reason: string }>(rec.output(), 'retention deleted a segment');
+    expect(deleted).toEqual([
+      { ...deleted[0], file: `cam/${segments[0]}`, bytes: bytes[0], reason: 'free-space' },
+      { ...deleted[1], file: `cam/${segments[1]}`, bytes: bytes[1], reason: 'free-space' },
+    ]);
+    // The history is kept: every newer segment is still there and plays.
+    expect(await playableFinishedFiles(camDir)).toEqual(segments.slice(2));
+    expect(await deficit(15)).toBe(0);
   });
 
   it('survives ENOSPC: finished files stay playable, state is error, and recording resumes when space returns', async () => {
