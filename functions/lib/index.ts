@@ -55,3 +55,4 @@ export {
 export { parseAuthParams, pickChallenge, RequestSigner, type Challenge, type Login } from './rtsp-auth.js';
 export { formatTransport, parseTransport, type DeliveryMode, type TransportRequest } from './rtsp-transport.js';
 export { UdpPair, UdpPortPool, zPortRange, type PortRange } from './udp-ports.js';
+export { ReadBuffers } from './read-buffers.js';

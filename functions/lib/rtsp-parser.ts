@@ -85,6 +85,16 @@ export class RtspParser {
     return out;
   }
 
+  /**
+   * One message or frame at the start of `buf`, with the offset just past it; undefined while `buf` holds only
+   * part of it. Keeps no state: for a reader that passes interleaved media on as the bytes that came and
+   * parses only the messages between frames.
+   */
+  parseOne(buf: Buffer): { input: RtspInput; next: number } | undefined {
+    if (buf.length === 0) return undefined;
+    return buf[0] === DOLLAR ? this.frame(buf, 0) : this.request(buf, 0);
+  }
+
   private frame(buf: Buffer, offset: number): { input: RtspInput; next: number } | undefined {
     if (buf.length - offset < 4) return undefined;
     const size = buf.readUInt16BE(offset + 2);

@@ -9,6 +9,8 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import {
+  DEFAULT_LIMITS,
+  ReadBuffers,
   interleavedHeader,
   pickChallenge,
   RequestSigner,
@@ -25,6 +27,15 @@ import type { Failure } from './failure.js';
 
 /** Headers of ffmpeg's requests that the relay writes itself. */
 const OWN_HEADERS = new Set(['cseq', 'authorization', 'content-length']);
+const DOLLAR = 0x24;
+const CR = 0x0d;
+const LF = 0x0a;
+/** The parser's own limits for one message (head + body), past which the camera is not speaking RTSP. */
+const MAX_MESSAGE_BYTES = DEFAULT_LIMITS.maxHeaderBytes + DEFAULT_LIMITS.maxBodyBytes;
+/** Longest wait between reads of a camera's media (see Leg.coalesce): 2-3 video frames at 25 fps. */
+const COALESCE_MS = 100;
+/** One read from the camera: what COALESCE_MS gathers at up to ~5 Mbit/s; a full read is followed by another at once. */
+const READ_BUFFER_BYTES = 64 * 1024;
 /** Bytes queued toward a side that does not read before the other side is paused. */
 const HIGH_WATER = 1024 * 1024;
 
@@ -65,6 +76,13 @@ interface Pending {
 class Leg {
   private readonly clientParser = new RtspParser(undefined, 'client');
   private readonly cameraParser = new RtspParser(undefined, 'client');
+  /** Camera side: bytes left of the interleaved frame being passed on, a frame header split across reads, a message being collected. */
+  private frameLeft = 0;
+  private head: Buffer | null = null;
+  private message: Buffer | null = null;
+  private mediaFlowing = false;
+  private coalescing: NodeJS.Timeout | undefined;
+  private backpressure = false;
   private signer: RequestSigner | undefined;
   private nextCseq = 1;
   private readonly pending = new Map<string, Pending>();
@@ -81,7 +99,6 @@ class Leg {
     client.setNoDelay(true);
     camera.setNoDelay(true);
     client.on('data', (chunk: Buffer) => this.fromClient(chunk));
-    camera.on('data', (chunk: Buffer) => this.fromCamera(chunk));
     // ffmpeg closes right after its TEARDOWN: let the camera get it (end, not destroy).
     client.on('end', () => camera.end());
     client.on('close', () => this.end(false));
@@ -91,7 +108,10 @@ class Leg {
       relay.dialFailed(err);
       this.end(true);
     });
-    client.on('drain', () => camera.resume());
+    client.on('drain', () => {
+      this.backpressure = false;
+      if (this.coalescing === undefined) camera.resume();
+    });
     camera.on('drain', () => client.resume());
   }
 
@@ -113,23 +133,91 @@ class Leg {
     if (this.camera.writableLength > HIGH_WATER) this.client.pause();
   }
 
-  private fromCamera(chunk: Buffer): void {
-    const inputs = this.cameraParser.push(chunk);
-    this.client.cork();
-    for (const input of inputs) {
-      if (input.kind === 'interleaved') this.forwardFrame(this.client, input);
-      else if (input.kind === 'response') this.answer(input.response);
+  /**
+   * Camera to ffmpeg. Interleaved media (nearly every byte) passes on as the bytes that came, a read at a time,
+   * with only its frame headers looked at; the RTSP messages between frames are parsed and answered. Parsing
+   * and re-framing every packet cost about 3x ffmpeg's own CPU per camera (measured: 1.7 % vs 0.65 % of a core
+   * at 4 Mbit/s).
+   */
+  fromCamera(chunk: Buffer): void {
+    let buf = chunk;
+    if (this.message !== null) {
+      buf = Buffer.concat([this.message, chunk]);
+      this.message = null;
+    }
+    let i = 0;
+    let rawStart = 0;
+    if (this.head !== null) {
+      // A frame header split across reads: its bytes already went on; only its length is needed.
+      const need = 4 - this.head.length;
+      if (buf.length < need) {
+        this.head = Buffer.concat([this.head, buf]);
+        this.client.write(buf);
+        return;
+      }
+      this.frameLeft = Buffer.concat([this.head, buf.subarray(0, need)]).readUInt16BE(2);
+      this.head = null;
+      i = need;
+    }
+    while (i < buf.length) {
+      if (this.frameLeft > 0) {
+        const step = Math.min(this.frameLeft, buf.length - i);
+        i += step;
+        this.frameLeft -= step;
+        continue;
+      }
+      const b = buf[i];
+      if (b === DOLLAR) {
+        this.mediaFlowing = true;
+        if (buf.length - i < 4) {
+          this.head = Buffer.from(buf.subarray(i));
+          break;
+        }
+        this.frameLeft = buf.readUInt16BE(i + 2);
+        i += 4;
+        continue;
+      }
+      // Blank lines between messages are allowed (RFC 2326 §4): they go on like media.
+      if (b === CR || b === LF) {
+        i += 1;
+        continue;
+      }
+      if (i > rawStart) this.client.write(buf.subarray(rawStart, i));
+      const parsed = this.cameraParser.parseOne(buf.subarray(i));
+      if (parsed === undefined) {
+        if (buf.length - i > MAX_MESSAGE_BYTES) return this.end(true);
+        this.message = Buffer.from(buf.subarray(i));
+        return;
+      }
+      const { input } = parsed;
+      if (input.kind === 'response') this.answer(input.response);
       // A camera's own request (a keep-alive, SET_PARAMETER): for ffmpeg to answer.
       else if (input.kind === 'request') {
         const r = input.request;
         this.client.write(serializeMessage(`${r.method} ${r.uri} RTSP/1.0`, r.fields ?? [], r.body));
-      } else {
-        this.client.uncork();
-        return this.end(true);
-      }
+      } else if (input.kind === 'malformed') return this.end(true);
+      i += parsed.next;
+      rawStart = i;
     }
-    this.client.uncork();
-    if (this.client.writableLength > HIGH_WATER) this.camera.pause();
+    if (buf.length > rawStart) this.client.write(buf.subarray(rawStart));
+    if (this.client.writableLength > HIGH_WATER) {
+      this.backpressure = true;
+      this.camera.pause();
+    }
+  }
+
+  /**
+   * Once media flows, the camera socket is read at most every COALESCE_MS: the kernel gathers the packets
+   * between reads, so one read (and one write to ffmpeg) carries several video frames instead of one. Each
+   * read and write costs Node far more than the bytes do; a recorder has no use for lower latency.
+   */
+  coalesce(): void {
+    if (!this.mediaFlowing || this.coalescing !== undefined || this.ended) return;
+    this.camera.pause();
+    this.coalescing = setTimeout(() => {
+      this.coalescing = undefined;
+      if (!this.backpressure && !this.ended) this.camera.resume();
+    }, COALESCE_MS);
   }
 
   private forwardFrame(to: net.Socket, frame: Extract<RtspInput, { kind: 'interleaved' }>): void {
@@ -229,6 +317,7 @@ class Leg {
   }
 
   end(now: boolean): void {
+    clearTimeout(this.coalescing);
     if (this.ended) {
       if (now) this.camera.destroy();
       return;
@@ -268,16 +357,36 @@ export async function startCameraRelay(camera: CameraAddress): Promise<CameraRel
   };
   const server = net.createServer((client) => {
     const options = { host: camera.host, port: camera.port };
-    // RTSPS: TLS toward the camera, plain on loopback. Not verified, as ffmpeg's own default (tls_verify=0):
-    // cameras ship self-signed certificates.
-    const socket =
-      target.protocol === 'rtsps:'
-        ? tls.connect({ ...options, rejectUnauthorized: false, ...(net.isIP(camera.host) === 0 ? { servername: camera.host } : {}) })
-        : net.connect(options);
+    let leg: Leg | undefined;
+    let socket: net.Socket;
+    if (target.protocol === 'rtsps:') {
+      // RTSPS: TLS toward the camera, plain on loopback. Not verified, as ffmpeg's own default (tls_verify=0):
+      // cameras ship self-signed certificates.
+      socket = tls.connect({ ...options, rejectUnauthorized: false, ...(net.isIP(camera.host) === 0 ? { servername: camera.host } : {}) });
+      socket.on('data', (chunk: Buffer) => leg?.fromCamera(chunk));
+    } else {
+      // Media reads land in reused buffers (`onread`), not a new Buffer and a stream event per read: the
+      // camera side carries every byte of the recording. A buffer is reused once ffmpeg's socket has taken
+      // what was written from it.
+      const buffers = new ReadBuffers(() => client.writableLength, READ_BUFFER_BYTES);
+      socket = net.connect({
+        ...options,
+        onread: {
+          buffer: buffers.next,
+          callback: (length: number, buffer: Uint8Array): boolean => {
+            leg?.fromCamera(Buffer.from(buffer.buffer, buffer.byteOffset, length));
+            // A full buffer means more is waiting: read on at once, or a fast camera would fall behind.
+            if (length < buffer.length) leg?.coalesce();
+            return true;
+          },
+        },
+      });
+    }
     socket.once(target.protocol === 'rtsps:' ? 'secureConnect' : 'connect', () => {
       failure = null;
     });
-    legs.add(new Leg(client, socket, relay));
+    leg = new Leg(client, socket, relay);
+    legs.add(leg);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,5 +1,5 @@
 import type { OnReadOpts, Socket } from 'node:net';
-import { ReadBuffers } from './read-buffers.js';
+import { ReadBuffers } from '../lib/index.js';
 
 /** One direction of a relay: bytes read from `source` are written to `sink` in order, pausing the source on backpressure. */
 export class Pump {

@@ -1,0 +1,110 @@
+// The camera relay's framing, byte for byte: media must reach ffmpeg exactly as the camera sent it, and
+// answers with ffmpeg's own CSeq, wherever TCP happens to cut the stream.
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseCameraAddress } from '../../functions/recorder/index.js';
+import { startCameraRelay, type CameraRelay } from '../../functions/recorder/camera-relay.js';
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+function frame(channel: number, size: number, seed: number): Buffer {
+  const b = Buffer.alloc(4 + size);
+  b[0] = 0x24;
+  b[1] = channel;
+  b.writeUInt16BE(size, 2);
+  for (let i = 0; i < size; i++) b[4 + i] = (seed + i * 7) & 0xff;
+  // A payload may hold '$' and "RTSP/1.0" bytes: only frame headers may be read as structure.
+  if (size > 12) b.write('RTSP/1.0 $', 4 + (seed % (size - 11)), 'latin1');
+  return b;
+}
+
+/** A camera that answers each request with 200 and then sends `stream`, cut into pieces of the sizes given. */
+async function scriptedCamera(stream: () => Buffer, cuts: () => number): Promise<{ port: number; seen: string[] }> {
+  const seen: string[] = [];
+  const server = net.createServer((socket) => {
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      let end: number;
+      while ((end = text.indexOf('\r\n\r\n')) >= 0) {
+        const head = text.slice(0, end);
+        text = text.slice(end + 4);
+        seen.push(head);
+        const cseq = /CSeq: (\d+)/.exec(head)?.[1];
+        const answer = Buffer.from(`RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nSession: abc;timeout=60\r\n\r\n`, 'latin1');
+        const bytes = /^PLAY /.test(head) ? Buffer.concat([answer, stream()]) : answer;
+        // Sent in pieces with pauses, so that reads end inside frame headers, payloads and messages.
+        let offset = 0;
+        const next = (): void => {
+          if (offset >= bytes.length || socket.destroyed) return;
+          const size = Math.max(1, Math.min(cuts(), bytes.length - offset));
+          socket.write(bytes.subarray(offset, offset + size));
+          offset += size;
+          setTimeout(next, 1);
+        };
+        next();
+      }
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => server.close());
+  return { port: (server.address() as net.AddressInfo).port, seen };
+}
+
+async function client(relay: CameraRelay, requests: string[], expectBytes: number): Promise<Buffer> {
+  const url = new URL(relay.url);
+  const socket = net.connect({ host: url.hostname, port: Number(url.port) });
+  cleanups.push(() => socket.destroy());
+  const chunks: Buffer[] = [];
+  let received = 0;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`got ${received} of ${expectBytes} bytes`)), 20_000);
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      received += chunk.length;
+      if (received >= expectBytes) {
+        clearTimeout(timer);
+        resolve(Buffer.concat(chunks));
+      }
+    });
+    socket.write(requests.join(''));
+  });
+}
+
+describe('camera relay framing', () => {
+  it('passes interleaved media through unchanged and answers with the client\'s CSeq, however reads are cut', async () => {
+    let seed = 1;
+    const rand = (): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed;
+    };
+    const frames = Array.from({ length: 300 }, (_, i) => frame(i % 4, 1 + (rand() % 1500), i));
+    // An answer between frames, as a camera sends one mid-stream, and a blank line.
+    const keepAlive = Buffer.from('RTSP/1.0 200 OK\r\nCSeq: 9\r\n\r\n', 'latin1');
+    // Passed on as it is: its CSeq is none the relay sent.
+    const media = Buffer.concat([...frames.slice(0, 100), Buffer.from('\r\n'), ...frames.slice(100, 200), keepAlive, ...frames.slice(200)]);
+    const cam = await scriptedCamera(() => media, () => [1, 2, 3, 5, 700, 4096][rand() % 6]!);
+    const relay = await startCameraRelay(parseCameraAddress(`rtsp://127.0.0.1:${cam.port}/live`));
+    cleanups.push(() => relay.close());
+    const base = relay.url;
+    const requests = [
+      `OPTIONS ${base} RTSP/1.0\r\nCSeq: 41\r\n\r\n`,
+      `SETUP ${base}/track1 RTSP/1.0\r\nCSeq: 42\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n`,
+      `PLAY ${base} RTSP/1.0\r\nCSeq: 43\r\nSession: abc\r\n\r\n`,
+    ];
+    const answers = ['41', '42', '43'].map((c) => `RTSP/1.0 200 OK\r\nCSeq: ${c}\r\nSession: abc;timeout=60\r\n\r\n`).join('');
+    const got = await client(relay, requests, answers.length + media.length);
+    expect(got.subarray(0, answers.length).toString('latin1')).toBe(answers);
+    expect(got.subarray(answers.length).equals(media)).toBe(true);
+    // The camera got its own address in every request line, never the relay's.
+    expect(cam.seen.map((h) => h.split('\r\n')[0])).toEqual([
+      `OPTIONS rtsp://127.0.0.1:${cam.port}/live RTSP/1.0`,
+      `SETUP rtsp://127.0.0.1:${cam.port}/live/track1 RTSP/1.0`,
+      `PLAY rtsp://127.0.0.1:${cam.port}/live RTSP/1.0`,
+    ]);
+  });
+});
