@@ -24,6 +24,7 @@ import {
 } from '../lib/index.js';
 import type { CameraAddress } from './camera.js';
 import type { Failure } from './failure.js';
+import { peerIsOneOf } from './socket-owner.js';
 
 /** Headers of ffmpeg's requests that the relay writes itself. */
 const OWN_HEADERS = new Set(['cseq', 'authorization', 'content-length']);
@@ -53,6 +54,8 @@ const DIAL_ERRORS: Readonly<Record<string, string>> = {
 export interface CameraRelay {
   /** The URL ffmpeg opens: the camera's path on the relay's loopback port, with no credentials. */
   readonly url: string;
+  /** Lets process `pid` (an ffmpeg or ffprobe we started) connect; any other connection is closed unanswered. */
+  admit(pid: number | undefined): void;
   /** Why the relay could not reach the camera, if it could not (ffmpeg only sees its loopback socket close). */
   cameraFailure(): Failure | null;
   /** ffmpeg's messages name the relay's address: name the camera's, which is what the user configured. */
@@ -140,6 +143,7 @@ class Leg {
    * at 4 Mbit/s).
    */
   fromCamera(chunk: Buffer): void {
+    if (this.ended) return;
     let buf = chunk;
     if (this.message !== null) {
       buf = Buffer.concat([this.message, chunk]);
@@ -185,7 +189,7 @@ class Leg {
       if (i > rawStart) this.client.write(buf.subarray(rawStart, i));
       const parsed = this.cameraParser.parseOne(buf.subarray(i));
       if (parsed === undefined) {
-        if (buf.length - i > MAX_MESSAGE_BYTES) return this.end(true);
+        if (buf.length - i > MAX_MESSAGE_BYTES) return this.giveUp();
         this.message = Buffer.from(buf.subarray(i));
         return;
       }
@@ -195,7 +199,7 @@ class Leg {
       else if (input.kind === 'request') {
         const r = input.request;
         this.client.write(serializeMessage(`${r.method} ${r.uri} RTSP/1.0`, r.fields ?? [], r.body));
-      } else if (input.kind === 'malformed') return this.end(true);
+      } else if (input.kind === 'malformed') return this.giveUp();
       i += parsed.next;
       rawStart = i;
     }
@@ -291,9 +295,26 @@ class Leg {
 
   /** The relay's own TEARDOWN of this leg's session; resolves on the answer or after `waitMs`. */
   teardown(waitMs: number): Promise<void> {
-    if (this.session === undefined || this.sessionUri === undefined || this.ended) return Promise.resolve();
+    if (this.ended) return Promise.resolve();
     // ffprobe must not read on: from here on, the relay speaks for it.
     this.client.pause();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, waitMs);
+      if (
+        !this.sendTeardown(() => {
+          clearTimeout(timer);
+          resolve();
+        })
+      ) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }
+
+  /** TEARDOWN of the session the camera gave, if any; false when there is none to end. */
+  private sendTeardown(answered: () => void): boolean {
+    if (this.session === undefined || this.sessionUri === undefined || this.camera.destroyed) return false;
     const request: RtspRequest = {
       method: 'TEARDOWN',
       uri: this.sessionUri,
@@ -302,18 +323,18 @@ class Leg {
       fields: [['Session', this.session], ['User-Agent', 'shifu-rtsp']],
       body: Buffer.alloc(0),
     };
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, waitMs);
-      this.sendRequest({
-        request,
-        uri: this.sessionUri!,
-        signer: undefined,
-        internal: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      });
-    });
+    this.sendRequest({ request, uri: this.sessionUri, signer: undefined, internal: answered });
+    return true;
+  }
+
+  /**
+   * The camera sent what cannot be framed: its session is ended with a TEARDOWN (it may still read) before
+   * the connection closes, so that it does not hold one of the camera's stream slots until it times out.
+   */
+  private giveUp(): void {
+    if (this.ended) return;
+    this.sendTeardown(() => this.camera.destroy());
+    this.end(false);
   }
 
   end(now: boolean): void {
@@ -336,8 +357,17 @@ function statusLine(response: RtspIncomingResponse): string {
   return `${response.version} ${response.status} ${response.reason}`;
 }
 
+function formatPeer(socket: net.Socket): string {
+  return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+}
+
+export interface CameraRelayOptions {
+  /** A connection from a process that is not one we admitted was closed unanswered. */
+  readonly onRefused?: (peer: string) => void;
+}
+
 /** Starts a relay toward `camera` on a free loopback port. */
-export async function startCameraRelay(camera: CameraAddress): Promise<CameraRelay> {
+export async function startCameraRelay(camera: CameraAddress, options: CameraRelayOptions = {}): Promise<CameraRelay> {
   const target = new URL(camera.displayUrl);
   const cameraOrigin = `${target.protocol}//${target.host}`;
   const login: Login | undefined = camera.username !== undefined ? { username: camera.username, password: camera.password ?? '' } : undefined;
@@ -355,7 +385,20 @@ export async function startCameraRelay(camera: CameraAddress): Promise<CameraRel
       legs.delete(leg);
     },
   };
+  const admitted = new Set<number>();
+  let port = 0;
   const server = net.createServer((client) => {
+    // Only our own ffmpeg or ffprobe: the relay logs in for whoever connects.
+    void peerIsOneOf(port, client.remotePort ?? 0, [...admitted]).then((ours) => {
+      if (!ours) {
+        options.onRefused?.(formatPeer(client));
+        client.destroy();
+        return;
+      }
+      if (!client.destroyed) legs.add(openLeg(client));
+    });
+  });
+  const openLeg = (client: net.Socket): Leg => {
     const options = { host: camera.host, port: camera.port };
     let leg: Leg | undefined;
     let socket: net.Socket;
@@ -386,13 +429,13 @@ export async function startCameraRelay(camera: CameraAddress): Promise<CameraRel
       failure = null;
     });
     leg = new Leg(client, socket, relay);
-    legs.add(leg);
-  });
+    return leg;
+  };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', resolve);
   });
-  const port = (server.address() as net.AddressInfo).port;
+  port = (server.address() as net.AddressInfo).port;
   const url = new URL(camera.displayUrl);
   url.protocol = 'rtsp:';
   url.hostname = '127.0.0.1';
@@ -404,6 +447,9 @@ export async function startCameraRelay(camera: CameraAddress): Promise<CameraRel
   };
   return {
     url: url.toString(),
+    admit: (pid) => {
+      if (pid !== undefined) admitted.add(pid);
+    },
     cameraFailure: () => failure,
     toCameraText: (text) => text.split(relayOrigin).join(cameraOrigin).split(`127.0.0.1:${port}`).join(target.host),
     close,

@@ -30,7 +30,13 @@ export class ProbeError extends Error {
 }
 
 /** `beforeKill` runs when the probe is out of time, before ffprobe is killed (it ends the camera session). */
-function runFfprobe(ffprobe: string, args: readonly string[], timeoutMs: number, beforeKill: () => Promise<void> = async () => undefined): Promise<FfprobeOutput> {
+function runFfprobe(
+  ffprobe: string,
+  args: readonly string[],
+  timeoutMs: number,
+  beforeKill: () => Promise<void> = async () => undefined,
+  onSpawn: (pid: number | undefined) => void = () => undefined,
+): Promise<FfprobeOutput> {
   return new Promise((resolve, reject) => {
     let timedOut = false;
     const child = execFile(ffprobe, args, { maxBuffer: 4 * 1024 * 1024, env: toolEnv() }, (err, stdout, stderr) => {
@@ -47,6 +53,7 @@ function runFfprobe(ffprobe: string, args: readonly string[], timeoutMs: number,
         reject(new ProbeError({ kind: 'media', message: 'ffprobe printed no JSON' }));
       }
     });
+    onSpawn(child.pid);
     const timer = setTimeout(() => {
       timedOut = true;
       void beforeKill().finally(() => child.kill('SIGKILL'));
@@ -85,6 +92,8 @@ export interface StreamProbeOptions {
   readonly camera: CameraAddress;
   readonly transport: 'tcp' | 'udp';
   readonly timeoutMs?: number;
+  /** Told when something other than our ffprobe connected to the relay (and was closed). */
+  readonly onRefused?: (peer: string) => void;
 }
 
 /** Asks the camera what it sends (codecs, size, rate) before a recording plan is chosen. */
@@ -92,9 +101,9 @@ export async function probeStream(options: StreamProbeOptions): Promise<StreamIn
   const timeoutMs = options.timeoutMs ?? 15_000;
   // Through the camera relay: ffprobe never sees the password, and a probe that runs out of time gets its
   // session torn down before it is killed.
-  const relay = await startCameraRelay(options.camera);
+  const relay = await startCameraRelay(options.camera, options.onRefused ? { onRefused: options.onRefused } : {});
   try {
-    return toStreamInfo(await runProbe(options, relay.url, timeoutMs, () => relay.teardown()));
+    return toStreamInfo(await runProbe(options, relay.url, timeoutMs, () => relay.teardown(), (pid) => relay.admit(pid)));
   } catch (err) {
     if (!(err instanceof ProbeError)) throw err;
     // What the relay saw of the camera (refused, no route) says more than ffprobe's closed loopback socket.
@@ -106,7 +115,13 @@ export async function probeStream(options: StreamProbeOptions): Promise<StreamIn
   }
 }
 
-function runProbe(options: StreamProbeOptions, url: string, timeoutMs: number, beforeKill: () => Promise<void>): Promise<FfprobeOutput> {
+function runProbe(
+  options: StreamProbeOptions,
+  url: string,
+  timeoutMs: number,
+  beforeKill: () => Promise<void>,
+  onSpawn: (pid: number | undefined) => void,
+): Promise<FfprobeOutput> {
   return runFfprobe(
     options.ffprobe,
     [
@@ -120,6 +135,7 @@ function runProbe(options: StreamProbeOptions, url: string, timeoutMs: number, b
     ],
     timeoutMs,
     beforeKill,
+    onSpawn,
   );
 }
 

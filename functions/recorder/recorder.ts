@@ -298,7 +298,7 @@ export class Recorder {
     try {
       // The last run recorded with this plan: the camera still sends the same, so skip the probe's session
       // (and its wait for a keyframe). A run that records nothing drops it, and the next attempt probes.
-      plan = this.provenPlan ?? planRecording(await probeStream({ ffprobe: s.ffprobe, camera: s.camera, transport: s.transport }), s.format, s.audio);
+      plan = this.provenPlan ?? planRecording(await probeStream({ ffprobe: s.ffprobe, camera: s.camera, transport: s.transport, onRefused: this.refused }), s.format, s.audio);
     } catch (err) {
       if (err instanceof ProbeError) return { recorded: false, failure: await this.explain(err.failure) };
       if (err instanceof PlanRefusedError) return { recorded: false, failure: { kind: 'refused-plan', message: err.message } };
@@ -309,7 +309,7 @@ export class Recorder {
     const gapStart = this.interruptedAt;
     // A camera that needs a login is recorded through the relay, so ffmpeg's argv never holds the password; one
     // without goes direct (its media then does not pass through this process).
-    const relay = needsLogin(s.camera) ? await startCameraRelay(s.camera) : null;
+    const relay = needsLogin(s.camera) ? await startCameraRelay(s.camera, { onRefused: this.refused }) : null;
     let first = true;
     /** The wall-clock time of the run's last cut: the next segment's start. */
     let previousCutMs: number | null = null;
@@ -336,6 +336,7 @@ export class Recorder {
         this.lastWriteAt = Date.now();
       },
     );
+    relay?.admit(run.pid);
     this.run = run;
     this.activeStem = stem;
     this.currentFile = { file: this.store.relative(`${this.store.workDir}/${stem}_00000.${plan.rule.extension}`), startedAt: null };
@@ -358,6 +359,11 @@ export class Recorder {
     if (exit.failure && recorded) this.interruptedAt = Date.now();
     return { recorded, failure: exit.failure ?? { kind: 'media', message: 'ffmpeg stopped' } };
   }
+
+  /** Someone else on this host tried to use the camera relay, which would have logged in to the camera for them. */
+  private readonly refused = (peer: string): void => {
+    this.log.warn({ peer }, 'refused a connection to the camera relay from a process that is not this recorder\'s ffmpeg or ffprobe');
+  };
 
   /** A probe that found no stream: if something other than RTSP answers at the address, say what. */
   private async explain(failure: Failure): Promise<Failure> {

@@ -378,6 +378,20 @@ describe('recorder: the camera password never reaches ffmpeg or ffprobe', () => 
     })();
     const status = await rec.waitFor<Status>('/record/status', (s) => (s.counters.segmentsFinished ?? 0) >= 2, 60_000).finally(() => (recording = true));
     await watch;
+    // Another process on the host that finds the relay (its port is in ffmpeg's argv) gets nothing from it:
+    // the relay would log in to the camera for whoever connects.
+    const relayPort = Number(/rtsp:\/\/127\.0\.0\.1:(\d+)\//.exec([...seen.values()].find((p) => p.comm === 'ffmpeg')?.cmdline ?? '')?.[1]);
+    expect(relayPort).toBeGreaterThan(0);
+    const outsider = await new Promise<string>((resolve) => {
+      const socket = net.connect({ host: '127.0.0.1', port: relayPort }, () => socket.write(`DESCRIBE rtsp://127.0.0.1:${relayPort}${cam.path} RTSP/1.0\r\nCSeq: 1\r\n\r\n`));
+      let got = '';
+      socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      socket.on('close', () => resolve(got));
+      socket.on('error', () => undefined);
+      setTimeout(() => socket.destroy(), 5000);
+    });
+    expect(outsider).toBe('');
+    expect(rec.output()).toContain('refused a connection to the camera relay');
     const comms = [...seen.values()].map((p) => p.comm);
     // Both kinds of child were looked at while they talked to the camera.
     expect(comms).toContain('ffprobe');

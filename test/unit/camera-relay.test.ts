@@ -90,6 +90,8 @@ describe('camera relay framing', () => {
     const cam = await scriptedCamera(() => media, () => [1, 2, 3, 5, 700, 4096][rand() % 6]!);
     const relay = await startCameraRelay(parseCameraAddress(`rtsp://127.0.0.1:${cam.port}/live`));
     cleanups.push(() => relay.close());
+    // The relay serves only processes it was told of: here, this one.
+    relay.admit(process.pid);
     const base = relay.url;
     const requests = [
       `OPTIONS ${base} RTSP/1.0\r\nCSeq: 41\r\n\r\n`,
