@@ -93,6 +93,8 @@ class Leg {
   session: string | undefined;
   private sessionUri: string | undefined;
   private ended = false;
+  /** A TEARDOWN went to the camera (ffmpeg's, or ours). */
+  private tornDown = false;
 
   constructor(
     readonly client: net.Socket,
@@ -102,8 +104,12 @@ class Leg {
     client.setNoDelay(true);
     camera.setNoDelay(true);
     client.on('data', (chunk: Buffer) => this.fromClient(chunk));
-    // ffmpeg closes right after its TEARDOWN: let the camera get it (end, not destroy).
-    client.on('end', () => camera.end());
+    // ffmpeg closes right after its TEARDOWN: let the camera get it (end, not destroy). One that closes
+    // without (killed by the watchdog, or crashed) gets its session ended by us.
+    client.on('end', () => {
+      if (!this.tornDown) this.sendTeardown(() => undefined);
+      camera.end();
+    });
     client.on('close', () => this.end(false));
     camera.on('close', () => this.end(true));
     client.on('error', () => this.end(true));
@@ -233,6 +239,7 @@ class Leg {
   sendRequest(pending: Pending): void {
     const cseq = String(this.nextCseq++);
     const { request } = pending;
+    if (request.method === 'TEARDOWN') this.tornDown = true;
     pending.signer = this.signer;
     const fields: Array<readonly [string, string]> = [['CSeq', cseq]];
     for (const field of request.fields ?? []) if (!OWN_HEADERS.has(field[0].toLowerCase())) fields.push(field);
@@ -314,7 +321,7 @@ class Leg {
 
   /** TEARDOWN of the session the camera gave, if any; false when there is none to end. */
   private sendTeardown(answered: () => void): boolean {
-    if (this.session === undefined || this.sessionUri === undefined || this.camera.destroyed) return false;
+    if (this.session === undefined || this.sessionUri === undefined || !this.camera.writable) return false;
     const request: RtspRequest = {
       method: 'TEARDOWN',
       uri: this.sessionUri,
@@ -345,10 +352,13 @@ class Leg {
     }
     this.ended = true;
     this.client.destroy();
-    // A TEARDOWN ffmpeg wrote just before closing is still on its way: the camera side ends on its own
-    // (its answer, or a few seconds), unless it already failed.
     if (now) this.camera.destroy();
-    else setTimeout(() => this.camera.destroy(), 3000).unref();
+    else {
+      // ffmpeg gone without a TEARDOWN and without a FIN (a reset): end its session for it.
+      if (!this.tornDown && this.camera.writable) this.sendTeardown(() => undefined);
+      // A TEARDOWN just written is still on its way: the camera side closes a little later, unless it failed.
+      setTimeout(() => this.camera.destroy(), 3000).unref();
+    }
     this.relay.done(this);
   }
 }

@@ -424,3 +424,23 @@ describe('recorder: a password camera over UDP, one real hop away', () => {
     await expectPlayable(path.join(out, 'cam'), 3);
   });
 });
+
+describe('recorder: an ffmpeg killed in the middle of a session', () => {
+  it('has its camera session ended by the relay with TEARDOWN, and recording goes on', async () => {
+    const cam = await camera({ video: 'h264', audio: 'none', gop: 25, user: 'admin', password: 'kill-s3cret', auth: 'digest' });
+    const relay = await tap(cam.port);
+    const out = path.join(scratch.dir, 'killed');
+    const args = ['--url', `rtsp://127.0.0.1:${relay.port}${cam.path}`, '--username', 'admin', '--out', out, '--device', 'cam', '--segment-seconds', '2', '--no-align-to-clock'];
+    const rec = await recorder(args, { PasswordSecret: 'kill-s3cret' });
+    await rec.waitFor<Status>('/record/status', (s) => s.state === 'recording', 30_000);
+    const ffmpeg = descendants(rec.child.pid!).find((p) => p.comm === 'ffmpeg');
+    expect(ffmpeg).toBeDefined();
+    // The probe's ffprobe ended its own session; ffmpeg's is still open.
+    const before = relay.methods.TEARDOWN ?? 0;
+    // SIGKILL: ffmpeg sends nothing more; without the relay's TEARDOWN the camera holds the session until it times out.
+    process.kill(ffmpeg!.pid, 'SIGKILL');
+    await rec.waitFor<Status>('/record/status', () => (relay.methods.TEARDOWN ?? 0) > before, 10_000);
+    const after = (await rec.json<Status>('GET', '/record/status')).body.counters.segmentsFinished ?? 0;
+    await rec.waitFor<Status>('/record/status', (s) => s.state === 'recording' && (s.counters.segmentsFinished ?? 0) > after, 30_000);
+  });
+});
