@@ -8,11 +8,14 @@ export type BackendKind = 'local' | 'kubernetes';
 export interface RecorderInfo {
   readonly device: string;
   readonly backend: BackendKind;
-  /** starting: not ready yet; recording: ready; not-ready: running but not recording (camera down?); stopping. */
+  /**
+   * recording: the recorder itself says so; not-ready: it runs but does not record (camera down, switched off
+   * on its own API); starting: not asked or ready yet; stopping. Readiness stands in while it cannot be asked.
+   */
   readonly state: 'starting' | 'recording' | 'not-ready' | 'stopping';
   readonly settings: RecorderSpec;
   readonly since: string | null;
-  /** Backend detail: the Deployment and its pods, or the child process and its own /record/status. */
+  /** Backend detail: the Deployment and its pods, or the child process; `recorder`: its own /record/status. */
   readonly detail: Readonly<Record<string, unknown>>;
 }
 

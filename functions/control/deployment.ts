@@ -1,4 +1,4 @@
-import type { V1Deployment, V1EnvVar } from '@kubernetes/client-node';
+import type { V1Deployment, V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import { DEFAULT_MIN_FREE_PERCENT } from '../recorder/index.js';
 import { parseStoredSpec, type RecorderSpec } from './recorder-spec.js';
 
@@ -17,6 +17,8 @@ export const SETTINGS_ANNOTATION = 'shifu-rtsp/settings';
 
 export const DATA_MOUNT = '/data';
 export const RECORDER_HTTP_PORT = 8080;
+/** The recorder's API token: /record/* answer only to who sends it (control, which reads it here). */
+export const RECORDER_API_TOKEN_ENV = 'RECORDER_API_TOKEN';
 /** Time to close the last segment (ffmpeg finalises, probe, sha256) before SIGKILL. */
 export const TERMINATION_GRACE_SECONDS = 60;
 export const RECORDER_UID = 1000;
@@ -110,7 +112,7 @@ export function buildRecorderDeployment(spec: RecorderSpec, options: DeploymentO
                 { name: 'RECORD_AUDIO', value: spec.audio },
                 { name: 'HTTP_LISTEN', value: `0.0.0.0:${RECORDER_HTTP_PORT}` },
                 // Only who reads this Deployment (control, cluster admins) may switch the recorder on or off.
-                ...(options.apiToken !== undefined ? [{ name: 'RECORDER_API_TOKEN', value: options.apiToken }] : []),
+                ...(options.apiToken !== undefined ? [{ name: RECORDER_API_TOKEN_ENV, value: options.apiToken }] : []),
                 { name: 'RETAIN_HOURS', value: String(spec.retainHours) },
                 { name: 'RETAIN_BYTES', value: String(spec.retainBytes ?? 0) },
                 { name: 'MIN_FREE_PERCENT', value: String(DEFAULT_MIN_FREE_PERCENT) },
@@ -149,4 +151,19 @@ export function buildRecorderDeployment(spec: RecorderSpec, options: DeploymentO
 export function specOfDeployment(deployment: V1Deployment): RecorderSpec | undefined {
   if (deployment.metadata?.labels?.[LABEL.managedBy] !== MANAGED_BY) return undefined;
   return parseStoredSpec(deployment.metadata.annotations?.[SETTINGS_ANNOTATION]);
+}
+
+/** The recorder's API token as the Deployment sets it; undefined for a Deployment made before tokens. */
+export function apiTokenOfDeployment(deployment: V1Deployment): string | undefined {
+  const container = deployment.spec?.template.spec?.containers.find((c) => c.name === 'recorder');
+  return container?.env?.find((e) => e.name === RECORDER_API_TOKEN_ENV)?.value;
+}
+
+/** Where a recorder pod's API listens: its address and the container's `http` port. */
+export function recorderApiAddress(pod: V1Pod): { host: string; port: number } | undefined {
+  const host = pod.status?.podIP;
+  if (host === undefined || host === '') return undefined;
+  const container = pod.spec?.containers.find((c) => c.name === 'recorder');
+  const port = container?.ports?.find((p) => p.name === 'http')?.containerPort ?? RECORDER_HTTP_PORT;
+  return { host, port };
 }

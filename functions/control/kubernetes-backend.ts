@@ -12,14 +12,19 @@ import { sleep, type Logger } from '../lib/index.js';
 import { EDGEDEVICE } from '../shifu-tcp/index.js';
 import type { RecorderBackend, RecorderInfo, StartResult, StopResult } from './backend.js';
 import {
+  apiTokenOfDeployment,
   buildRecorderDeployment,
+  LABEL,
   MANAGED_BY,
+  recorderApiAddress,
   recorderDeploymentName,
   recorderLabelSelector,
   specOfDeployment,
 } from './deployment.js';
 import { fail, succeed, type Outcome } from './outcome.js';
 import { describeDifferences, differences, RETAIN_OF_CAPACITY, specFromRequest, type RecorderSpec } from './recorder-spec.js';
+import { askRecorderStatus, type Asked } from './recorder-client.js';
+import { reportedState } from './recorder-state.js';
 import type { RecordOffRequest, RecordOnRequest } from './request.js';
 import { streamUrlFromEdgeDevice } from './stream-url.js';
 
@@ -32,6 +37,8 @@ export interface KubernetesBackendOptions {
   readonly stopTimeoutSeconds: number;
   /** Poll interval while waiting for pods to go. */
   readonly pollMs?: number;
+  /** How long status waits for a recorder pod's own /record/status. */
+  readonly recorderTimeoutMs?: number;
 }
 
 const FIELD_MANAGER = 'shifu-rtsp-control';
@@ -84,7 +91,7 @@ export class KubernetesBackend implements RecorderBackend {
         throw err;
       }
       this.o.log.info({ device: spec.device, deployment: created.metadata?.name, url: spec.url }, 'recorder deployment created');
-      return succeed({ created: true, recorder: this.info(created, spec, []), warnings: pvc.value.warnings });
+      return succeed({ created: true, recorder: await this.info(created, spec, []), warnings: pvc.value.warnings });
     });
   }
 
@@ -113,7 +120,7 @@ export class KubernetesBackend implements RecorderBackend {
         { details: { running } },
       );
     }
-    return succeed({ created: false, recorder: this.info(existing, running, await this.recorderPods(request.device)), warnings: [] });
+    return succeed({ created: false, recorder: await this.info(existing, running, await this.recorderPods(request.device)), warnings: [] });
   }
 
   async stop(request: RecordOffRequest): Promise<Outcome<StopResult>> {
@@ -164,18 +171,23 @@ export class KubernetesBackend implements RecorderBackend {
       const existing = await this.readDeployment(device);
       const spec = existing ? specOfDeployment(existing) : undefined;
       if (!existing || !spec) return fail('not_recording', `no recorder runs for ${device} in namespace ${this.namespace}`);
-      return succeed(this.info(existing, spec, await this.recorderPods(device)));
+      return succeed(await this.info(existing, spec, await this.recorderPods(device)));
     });
   }
 
   async list(): Promise<Outcome<readonly RecorderInfo[]>> {
     return guard(async () => {
-      const list = await this.apps.listNamespacedDeployment({ namespace: this.namespace, labelSelector: recorderLabelSelector() });
-      const out: RecorderInfo[] = [];
-      for (const d of list.items) {
-        const spec = specOfDeployment(d);
-        if (spec) out.push(this.info(d, spec, []));
-      }
+      const [list, pods] = await Promise.all([
+        this.apps.listNamespacedDeployment({ namespace: this.namespace, labelSelector: recorderLabelSelector() }),
+        this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: recorderLabelSelector() }),
+      ]);
+      // Every recorder asked at once: a list of N costs one timeout at most, not N.
+      const out = await Promise.all(
+        list.items.flatMap((d) => {
+          const spec = specOfDeployment(d);
+          return spec ? [this.info(d, spec, pods.items.filter((p) => p.metadata?.labels?.[LABEL.device] === spec.device))] : [];
+        }),
+      );
       return succeed(out.sort((a, b) => a.device.localeCompare(b.device)));
     });
   }
@@ -184,14 +196,16 @@ export class KubernetesBackend implements RecorderBackend {
     // Deployments outlive the control functions: nothing to stop.
   }
 
-  private info(deployment: V1Deployment, spec: RecorderSpec, pods: readonly V1Pod[]): RecorderInfo {
+  /** The recorder's own word on its state when its pod can be asked; readiness when not (`recorderError` says why). */
+  private async info(deployment: V1Deployment, spec: RecorderSpec, pods: readonly V1Pod[]): Promise<RecorderInfo> {
     const ready = deployment.status?.readyReplicas ?? 0;
     const current = deployment.status?.replicas ?? 0;
-    const state = deployment.metadata?.deletionTimestamp ? 'stopping' : ready > 0 ? 'recording' : current > 0 ? 'not-ready' : 'starting';
+    const asked = await this.askRecorder(deployment, pods);
+    const byReadiness = ready > 0 ? 'recording' : current > 0 ? 'not-ready' : 'starting';
     return {
       device: spec.device,
       backend: 'kubernetes',
-      state,
+      state: reportedState(Boolean(deployment.metadata?.deletionTimestamp), asked.ok ? asked.status : undefined, byReadiness),
       settings: spec,
       since: deployment.metadata?.creationTimestamp ? new Date(deployment.metadata.creationTimestamp).toISOString() : null,
       detail: {
@@ -206,8 +220,18 @@ export class KubernetesBackend implements RecorderBackend {
           ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
           terminating: p.metadata?.deletionTimestamp !== undefined,
         })),
+        recorder: asked.ok ? asked.status : null,
+        ...(asked.ok ? {} : { recorderError: asked.reason }),
       },
     };
+  }
+
+  /** GET /record/status of the device's running pod, with the token its Deployment holds. */
+  private async askRecorder(deployment: V1Deployment, pods: readonly V1Pod[]): Promise<Asked> {
+    const running = pods.filter((p) => !p.metadata?.deletionTimestamp && p.status?.phase === 'Running');
+    const address = running.map(recorderApiAddress).find((a) => a !== undefined);
+    if (!address) return { ok: false, reason: 'no running recorder pod with an address to ask (yet)' };
+    return askRecorderStatus(address, apiTokenOfDeployment(deployment), this.o.recorderTimeoutMs ?? 2000);
   }
 
   private async readDeployment(device: string): Promise<V1Deployment | undefined> {

@@ -6,6 +6,7 @@ import type { RecorderBackend, RecorderInfo, StartResult, StopResult } from './b
 import { LocalRecorder } from './local-recorder.js';
 import { fail, succeed, type Outcome } from './outcome.js';
 import { describeDifferences, differences, specFromRequest } from './recorder-spec.js';
+import { reportedState } from './recorder-state.js';
 import type { RecordOffRequest, RecordOnRequest } from './request.js';
 
 export interface LocalBackendOptions {
@@ -126,13 +127,11 @@ export class LocalBackend implements RecorderBackend {
 
   private async info(recorder: LocalRecorder): Promise<RecorderInfo> {
     const status = await recorder.recorderStatus();
-    const childState = typeof status?.['state'] === 'string' ? status['state'] : undefined;
-    const state =
-      recorder.state === 'stopping' ? 'stopping' : childState === 'recording' ? 'recording' : childState === undefined ? 'starting' : 'not-ready';
     return {
       device: recorder.spec.device,
       backend: 'local',
-      state,
+      // A child that does not answer (yet) is starting.
+      state: reportedState(recorder.state === 'stopping', status, 'starting'),
       settings: recorder.spec,
       since: recorder.startedAt.toISOString(),
       detail: { pid: recorder.pid, api: recorder.baseUrl, out: path.join(this.o.dataDir, recorder.spec.storagePath), recorder: status ?? null },

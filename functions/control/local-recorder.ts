@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { freeLoopbackPort, redact, sleep, type Logger } from '../lib/index.js';
 import { recorderOptions } from '../recorder/index.js';
 import type { RecorderSpec } from './recorder-spec.js';
+import { parseRecorderAnswer, type RecorderAnswer } from './recorder-state.js';
 
 export interface LocalRecorderOptions {
   /** The Node binary and the built CLI (`dist/functions/cli.js`). */
@@ -122,10 +123,10 @@ export class LocalRecorder {
   }
 
   /** The child's /record/status, or undefined while it does not answer. */
-  async recorderStatus(): Promise<Record<string, unknown> | undefined> {
+  async recorderStatus(): Promise<RecorderAnswer | undefined> {
     if (this.state === 'exited') return undefined;
     const res = await this.request('GET', '/record/status', 3000).catch(() => undefined);
-    return res?.status === 200 && typeof res.body === 'object' && res.body !== null ? (res.body as Record<string, unknown>) : undefined;
+    return res?.status === 200 ? parseRecorderAnswer(res.body) : undefined;
   }
 
   /**

@@ -1,5 +1,6 @@
 // The whole path on a real single-node cluster, in the order a user meets it: storage, the application, the
-// forwarder, recording, a SinkBinding's restart, export through the kubelet, a hard crash, off, and uninstall.
+// forwarder, recording, a SinkBinding's restart, export through the kubelet, a hard crash, a recorder switched
+// off behind control's back, off, and uninstall.
 // Every pod runs the image built from the Dockerfile. The camera is GStreamer's RTSP server on the node's
 // bridge address, which pods reach as the EdgeDevice's address.
 import { spawn } from 'node:child_process';
@@ -14,7 +15,7 @@ import { freeLoopbackPort } from '../../functions/lib/index.js';
 import type { Segment } from '../../functions/recorder/index.js';
 import { requireTool, startGstCamera, type GstCamera } from '../e2e/fixtures/camera.js';
 import { journalOf } from '../support/journal.js';
-import { EventSink, Kubectl, postJson, probeFile, runProgram, sha256File, waitFor } from './support.js';
+import { EventSink, getJson, Kubectl, postJson, probeFile, runProgram, sha256File, waitFor } from './support.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cluster = inject('cluster');
@@ -38,6 +39,12 @@ interface PodList {
   }>;
 }
 type Pod = PodList['items'][number];
+
+/** Control's GET /record/status?device= as the scenarios read it. */
+interface ControlStatus {
+  state: string;
+  detail: { recorder?: { state: string; recording: boolean } | null; recorderError?: string };
+}
 
 const [imageName, imageTag] = ((): [string, string] => {
   const at = cluster.image.lastIndexOf(':');
@@ -345,8 +352,9 @@ describe('a camera recorded on a real single-node cluster', () => {
       const orphan = j.find((s) => s.recovered);
       return orphan && j.some((s) => s.sequence > orphan.sequence && !s.recovered) ? { orphan, next: j.find((s) => s.sequence > orphan.sequence && !s.recovered) } : undefined;
     }, diag);
-    const now = readyPod(await pods(RECORDER));
-    expect(now?.status.containerStatuses?.[0]?.restartCount).toBeGreaterThan(restarts);
+    // The restarted container is Ready at its next readiness probe (every 10 s), which may come after the segment.
+    const now = await waitFor('the restarted recorder Ready', 60_000, async () => readyPod(await pods(RECORDER)), diag);
+    expect(now.status.containerStatuses?.[0]?.restartCount).toBeGreaterThan(restarts);
     const { orphan, next } = recovered;
     expect(await sha256File(segmentPath(orphan))).toBe(orphan.sha256);
     expect((await probeFile(segmentPath(orphan))).durationSeconds).toBeGreaterThan(0);
@@ -360,7 +368,45 @@ describe('a camera recorded on a real single-node cluster', () => {
     diag);
   });
 
-  it('8. /record/off deletes the Deployment; the pod closes and journals its last segment inside the grace period', async () => {
+  it("8. a recorder switched off through its own API (with its Deployment's token): control's status says so, from the recorder; on again", async () => {
+    const pod = await waitFor('a ready recorder pod', 60_000, async () => readyPod(await pods(RECORDER)), diag);
+    if (!pod.status.podIP) throw new Error(`recorder pod ${pod.metadata.name} has no address`);
+    const recorderUrl = `http://${pod.status.podIP}:8080`;
+    const deployment = await k.json<{ spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } } }>(['-n', NS, 'get', 'deployment', `${DEVICE}-recorder`]);
+    const token = deployment.spec.template.spec.containers[0]?.env?.find((e) => e.name === 'RECORDER_API_TOKEN')?.value;
+    if (!token) throw new Error('the recorder Deployment has no RECORDER_API_TOKEN');
+    const auth = { authorization: `Bearer ${token}` };
+    const status = async (): Promise<ControlStatus> => (await getJson<ControlStatus>(`${controlUrl}/record/status?device=${DEVICE}`)).body;
+    await waitFor('control reporting recording', 60_000, async () => (await status()).state === 'recording', diag);
+    // Without the token the recorder refuses; with it, anyone who can read the Deployment switches it off.
+    expect((await postJson(`${recorderUrl}/record/off`, {})).status).toBe(401);
+    const off = await postJson(`${recorderUrl}/record/off`, {}, auth);
+    expect(off.status, off.body).toBe(200);
+    expect(JSON.parse(off.body)).toMatchObject({ state: 'idle', recording: false });
+    const lastSeq = (await journal()).at(-1)?.sequence ?? 0;
+    try {
+      // Idle is what it was asked, so the pod stays Ready: only the recorder's own status shows it stopped.
+      const seen = await waitFor("control's status not recording", 30_000, async () => {
+        const s = await status();
+        if (s.state === 'recording') throw new Error(`control still reports recording; detail.recorder ${JSON.stringify(s.detail.recorder)}, recorderError ${s.detail.recorderError}`);
+        return s;
+      }, diag);
+      expect(seen).toMatchObject({ state: 'not-ready', detail: { recorder: { state: 'idle', recording: false } } });
+      expect(seen.detail.recorderError).toBeUndefined();
+      expect(readyPod(await pods(RECORDER))?.metadata.name).toBe(pod.metadata.name);
+    } finally {
+      // On again the same way, also after a failed check: the scenarios after need it recording.
+      const on = await postJson(`${recorderUrl}/record/on`, {}, auth);
+      expect(on.status, on.body).toBe(200);
+      await waitFor('a segment after on', 60_000, async () => ((await journal()).at(-1)?.sequence ?? 0) > lastSeq, diag);
+    }
+    await waitFor('control reporting recording again, from the recorder', 60_000, async () => {
+      const s = await status();
+      return s.state === 'recording' && s.detail.recorder?.state === 'recording';
+    }, diag);
+  });
+
+  it('9. /record/off deletes the Deployment; the pod closes and journals its last segment inside the grace period', async () => {
     const lastSeq = (await journal()).at(-1)?.sequence ?? 0;
     const off = await postJson(`${controlUrl}/record/off`, { device: DEVICE, wait: true });
     expect(off.status, off.body).toBeLessThan(300);
@@ -375,7 +421,7 @@ describe('a camera recorded on a real single-node cluster', () => {
     expect(open).toEqual([]);
   });
 
-  it('9. kubectl delete -k knative/ leaves the PV, the PVC and every file', async () => {
+  it('10. kubectl delete -k knative/ leaves the PV, the PVC and every file', async () => {
     const segments = await journal();
     await k.run(['delete', '-k', knativeDir, '--wait=true']);
     await k.run(['-n', NS, 'delete', 'deployment', 'shifu-rtsp-control', '--wait=true']);

@@ -156,10 +156,10 @@ export class EventSink {
 }
 
 /** A JSON request to a pod (from the node: pod addresses are on its bridge). */
-export function postJson(url: string, body: unknown): Promise<{ status: number; body: string }> {
+export function postJson(url: string, body: unknown, headers: Readonly<Record<string, string>> = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const payload = JSON.stringify(body);
-    const req = http.request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }, timeout: 300_000 }, (res) => {
+    const req = http.request(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }, timeout: 300_000 }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (c: string) => (text += c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
@@ -167,5 +167,24 @@ export function postJson(url: string, body: unknown): Promise<{ status: number; 
     req.on('timeout', () => req.destroy(new Error(`timeout POST ${url}`)));
     req.on('error', reject);
     req.end(payload);
+  });
+}
+
+/** A GET to a pod; the body as JSON. */
+export function getJson<T>(url: string): Promise<{ status: number; body: T }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { timeout: 30_000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (c: string) => (text += c));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as T });
+        } catch {
+          reject(new Error(`GET ${url}: HTTP ${res.statusCode ?? 0}, not JSON: ${text.slice(0, 200)}`));
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout GET ${url}`)));
+    req.on('error', reject);
   });
 }

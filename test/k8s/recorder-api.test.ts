@@ -1,10 +1,14 @@
-// The recorder's own API in Kubernetes: a token per Deployment, and a NetworkPolicy in front of it.
+// The recorder's own API in Kubernetes: a token per Deployment, a NetworkPolicy in front of it, and control's
+// status asking it (a stand-in recorder on the loopback interface plays the pod: no kubelet runs here).
+import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppsV1Api, CoreV1Api, type KubernetesObject } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createControlHandlers, KubernetesBackend, type ControlHandlers } from '../../functions/control/index.js';
 import { applyYaml, createNamespace, kubeConfig, parseManifests, serviceAccountKubeConfig } from './harness/index.js';
 
@@ -75,5 +79,54 @@ describe('the recorder API in Kubernetes', () => {
     for (const rule of policy?.spec?.ingress ?? []) expect(rule.ports).toEqual([{ protocol: 'TCP', port: 8080 }]);
     const copy = { ...policy, metadata: { ...policy!.metadata, namespace: ns.name } } as KubernetesObject;
     await applyYaml(copy, { mode: 'create', fieldValidation: 'Strict' });
+  });
+
+  it("status is the recorder's own state, asked with the Deployment's token; readiness when it cannot be asked", async () => {
+    const apps = kubeConfig().makeApiClient(AppsV1Api);
+    const core = kubeConfig().makeApiClient(CoreV1Api);
+    const deployment = await apps.readNamespacedDeployment({ namespace: ns.name, name: 't1-recorder' });
+    const token = deployment.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'RECORDER_API_TOKEN')?.value ?? '';
+    let state = 'idle';
+    const fake = http.createServer((req, res) => {
+      const ok = req.url === '/record/status' && req.headers.authorization === `Bearer ${token}`;
+      res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(ok ? { device: 't1', state, recording: state !== 'idle', lastError: null } : { error: 'unauthorized' }));
+    });
+    fake.listen(0, '127.0.0.1');
+    await once(fake, 'listening');
+    onTestFinished(() => void fake.close());
+    const port = (fake.address() as AddressInfo).port;
+    // The pod and the Deployment's status as kubelet and the Deployment controller would report them: Ready.
+    const labels = { 'app.kubernetes.io/name': 'shifu-rtsp', 'app.kubernetes.io/component': 'recorder', 'shifu-rtsp/device': 't1' };
+    await core.createNamespacedPod({
+      namespace: ns.name,
+      body: { metadata: { name: 't1-recorder-fake', labels }, spec: { containers: [{ name: 'recorder', image: 'shifu-rtsp:test', ports: [{ name: 'http', containerPort: port }] }] } },
+    });
+    await core.patchNamespacedPodStatus({ namespace: ns.name, name: 't1-recorder-fake', body: [{ op: 'add', path: '/status', value: { phase: 'Running', podIP: '127.0.0.1', podIPs: [{ ip: '127.0.0.1' }] } }] });
+    await apps.patchNamespacedDeploymentStatus({ namespace: ns.name, name: 't1-recorder', body: [{ op: 'add', path: '/status', value: { replicas: 1, readyReplicas: 1 } }] });
+    const status = async (device: string) =>
+      (await control.control({ method: 'GET', path: '/record/status', query: { device }, headers: {}, body: undefined })).body as { state: string; detail: Record<string, unknown> };
+
+    // Switched off through its own API: idle, and Ready, yet not recording.
+    expect(await status('t1')).toMatchObject({ state: 'not-ready', detail: { recorder: { state: 'idle', recording: false } } });
+    state = 'recording';
+    expect(await status('t1')).toMatchObject({ state: 'recording', detail: { recorder: { state: 'recording' } } });
+    expect((await status('t1')).detail).not.toHaveProperty('recorderError');
+
+    // A Deployment whose token no longer matches the pod: readiness, and why the recorder was not asked.
+    state = 'idle';
+    await apps.patchNamespacedDeployment({
+      namespace: ns.name,
+      name: 't1-recorder',
+      body: [{ op: 'replace', path: '/spec/template/spec/containers/0/env', value: (deployment.spec?.template.spec?.containers[0]?.env ?? []).map((e) => (e.name === 'RECORDER_API_TOKEN' ? { ...e, value: 'another-token-entirely-0123456789' } : e)) }],
+    });
+    const refused = await status('t1');
+    expect(refused).toMatchObject({ state: 'recording', detail: { recorder: null, recorderError: expect.stringContaining(`127.0.0.1:${port} answered HTTP 401`) } });
+    expect(JSON.stringify(refused)).not.toContain('another-token-entirely');
+
+    // The list asks every recorder; one without a pod says so.
+    const all = (await control.control({ method: 'GET', path: '/record/status', query: {}, headers: {}, body: undefined })).body as { recorders: Array<{ device: string; state: string; detail: Record<string, unknown> }> };
+    expect(all.recorders.find((r) => r.device === 't2')).toMatchObject({ state: 'starting', detail: { recorder: null, recorderError: expect.stringContaining('no running recorder pod') } });
+    expect(all.recorders.find((r) => r.device === 't1')).toMatchObject({ detail: { recorderError: expect.stringContaining('HTTP 401') } });
   });
 });
