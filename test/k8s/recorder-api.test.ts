@@ -1,15 +1,14 @@
 // The recorder's own API in Kubernetes: a token per Deployment, a NetworkPolicy in front of it, and control's
-// status asking it (a stand-in recorder on the loopback interface plays the pod: no kubelet runs here).
-import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+// status asking it (the real recorder, on the loopback interface, plays the pod: no kubelet runs here).
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppsV1Api, CoreV1Api, type KubernetesObject } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createControlHandlers, KubernetesBackend, type ControlHandlers } from '../../functions/control/index.js';
+import { startCli } from '../e2e/support/recorder-process.js';
 import { applyYaml, createNamespace, kubeConfig, parseManifests, serviceAccountKubeConfig } from './harness/index.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -86,16 +85,14 @@ describe('the recorder API in Kubernetes', () => {
     const core = kubeConfig().makeApiClient(CoreV1Api);
     const deployment = await apps.readNamespacedDeployment({ namespace: ns.name, name: 't1-recorder' });
     const token = deployment.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'RECORDER_API_TOKEN')?.value ?? '';
-    let state = 'idle';
-    const fake = http.createServer((req, res) => {
-      const ok = req.url === '/record/status' && req.headers.authorization === `Bearer ${token}`;
-      res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(ok ? { device: 't1', state, recording: state !== 'idle', lastError: null } : { error: 'unauthorized' }));
+    // The real recorder (the built CLI) plays the pod, on loopback, with the Deployment's token; --idle: off.
+    const out = await mkdtemp(path.join(os.tmpdir(), 'shifu-k8s-rec-'));
+    const recorder = await startCli('recorder', ['--url', 'rtsp://127.0.0.1:9/none', '--out', out, '--device', 't1', '--idle'], { RECORDER_API_TOKEN: token });
+    onTestFinished(async () => {
+      await recorder.stop('SIGKILL');
+      await rm(out, { recursive: true, force: true });
     });
-    fake.listen(0, '127.0.0.1');
-    await once(fake, 'listening');
-    onTestFinished(() => void fake.close());
-    const port = (fake.address() as AddressInfo).port;
+    const port = Number(new URL(recorder.baseUrl).port);
     // The pod and the Deployment's status as kubelet and the Deployment controller would report them: Ready.
     const labels = { 'app.kubernetes.io/name': 'shifu-rtsp', 'app.kubernetes.io/component': 'recorder', 'shifu-rtsp/device': 't1' };
     await core.createNamespacedPod({
@@ -109,12 +106,16 @@ describe('the recorder API in Kubernetes', () => {
 
     // Switched off through its own API: idle, and Ready, yet not recording.
     expect(await status('t1')).toMatchObject({ state: 'not-ready', detail: { recorder: { state: 'idle', recording: false } } });
-    state = 'recording';
-    expect(await status('t1')).toMatchObject({ state: 'recording', detail: { recorder: { state: 'recording' } } });
     expect((await status('t1')).detail).not.toHaveProperty('recorderError');
+    // Switched on, with no camera at its address: what it is doing, in its own words (a camera that records is
+    // the cluster tier's scenario 8).
+    expect((await fetch(`${recorder.baseUrl}/record/on`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    const trying = await status('t1');
+    expect(trying.state).toBe('not-ready');
+    expect(trying.detail).toMatchObject({ recorder: { recording: true } });
+    expect(['connecting', 'reconnecting']).toContain((trying.detail.recorder as { state: string }).state);
 
     // A Deployment whose token no longer matches the pod: readiness, and why the recorder was not asked.
-    state = 'idle';
     await apps.patchNamespacedDeployment({
       namespace: ns.name,
       name: 't1-recorder',
