@@ -25,6 +25,8 @@ const DEVICE = 'cam1';
 // storage/pv.yaml's hostPath for this device, on the node (this machine).
 const hostDir = `/var/lib/shifu-rtsp/${DEVICE}`;
 const SEGMENT_SECONDS = 4;
+const CAMERA_USER = 'admin';
+const CAMERA_PASSWORD = 'cluster-Pa55:w0rd@cam';
 const diag = (): Promise<string> => k.diagnostics(NS);
 
 interface PodList {
@@ -50,6 +52,20 @@ const [imageName, imageTag] = ((): [string, string] => {
   const at = cluster.image.lastIndexOf(':');
   return [cluster.image.slice(0, at), cluster.image.slice(at + 1)];
 })();
+
+/** The argv of every process on the node, as any user there can read it (`/proc/<pid>/cmdline`). */
+async function nodeArgvs(): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      out.push((await readFile(`/proc/${name}/cmdline`, 'latin1')).split('\0').join(' ').trim().replace(/^\/usr\/bin\//, ''));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
 
 async function pods(selector: string): Promise<Pod[]> {
   return (await k.json<PodList>(['-n', NS, 'get', 'pods', '-l', selector])).items.filter((p) => p.metadata.deletionTimestamp === undefined);
@@ -94,7 +110,8 @@ beforeAll(async () => {
   // A kept cluster (SHIFU_RTSP_CLUSTER_KEEP=1) may hold an earlier run's objects: start from none.
   await k.run(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=180s']);
   await k.run(['delete', 'pv', `${DEVICE}-pv`, '--ignore-not-found', '--wait=true']);
-  camera = await startGstCamera({ address: cluster.nodeIp, video: 'h264', audio: 'aac', gop: 25, shared: true });
+  // A camera with a login, as real ones have: Digest, checked through the forwarder by the recorder's relay.
+  camera = await startGstCamera({ address: cluster.nodeIp, video: 'h264', audio: 'aac', gop: 25, shared: true, user: CAMERA_USER, password: CAMERA_PASSWORD, auth: 'digest' });
   sink = await EventSink.start(cluster.nodeIp);
   // The README's step 3, on the node: the folder the hostPath PV points at, owned by the recorder's uid.
   await rm(hostDir, { recursive: true, force: true });
@@ -172,7 +189,7 @@ describe('a camera recorded on a real single-node cluster', () => {
     // Ready while the camera accepts TCP: only then does the Service send clients to it.
     const forwarder = await waitFor('the forwarder pod Ready', 120_000, async () => readyPod(await pods(`app.kubernetes.io/component=forwarder,shifu-rtsp/device=${DEVICE}`)), diag);
     expect(forwarder.spec.containers[0]?.image).toBe(cluster.image);
-    const url = `rtsp://deviceshifu-${DEVICE}.${NS}.svc.cluster.local:554${camera.path}`;
+    const url = `rtsp://${CAMERA_USER}:${encodeURIComponent(CAMERA_PASSWORD)}@deviceshifu-${DEVICE}.${NS}.svc.cluster.local:554${camera.path}`;
     // Over interleaved TCP, and with ffmpeg's default (UDP first): the forwarder's RTSP mode sends RTP from its pod.
     for (const [name, transport] of [['player-tcp', ['-rtsp_transport', 'tcp']], ['player-default', []]] as const) {
       const player = {
@@ -199,6 +216,8 @@ describe('a camera recorded on a real single-node cluster', () => {
   });
 
   it('4. /record/on creates the recorder, which records through the forwarder Service onto the PV', async () => {
+    // The README's step 4: the camera's login in the Secret the recorder reads (UserName / PasswordSecret).
+    await k.run(['-n', NS, 'create', 'secret', 'generic', `${DEVICE}-rtsp`, `--from-literal=username=${CAMERA_USER}`, `--from-literal=password=${CAMERA_PASSWORD}`]);
     const on = await postJson(`${controlUrl}/record/on`, { device: DEVICE, segmentSeconds: SEGMENT_SECONDS });
     expect(on.status, on.body).toBeLessThan(300);
     const pod = await waitFor('the recorder pod Running', 180_000, async () => readyPod(await pods(RECORDER)), diag);
@@ -221,6 +240,13 @@ describe('a camera recorded on a real single-node cluster', () => {
       expect(probed.durationSeconds).toBeGreaterThan(0);
     }
     before.segments = segments;
+    // Every user on the node can read every process's argv: the recorder pod's ffmpeg (seen from the node) is
+    // there, reading the relay's loopback address, and no process on the node shows the camera password.
+    const argvs = await nodeArgvs();
+    expect(argvs.some((a) => a.startsWith('ffmpeg ') && a.includes(' -i rtsp://127.0.0.1:') && a.includes(camera.path))).toBe(true);
+    // (The test camera itself takes its password as a flag: it is the camera, not ours.)
+    const leaks = argvs.filter((a) => !a.includes('gst-camera.py') && (a.includes(CAMERA_PASSWORD) || a.includes(encodeURIComponent(CAMERA_PASSWORD))));
+    expect(leaks).toEqual([]);
   });
 
   it('5. K_SINK patched in (as the SinkBinding does): the pod restarts, the last segment is closed, the gap is reported, events arrive', async () => {

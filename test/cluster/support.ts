@@ -22,7 +22,9 @@ export function runProgram(cmd: string, args: string[], options: { env?: NodeJS.
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
     child.once('error', reject);
-    child.once('exit', (code) => {
+    // 'close', not 'exit': 'exit' can come before the last of stdout is read (seen in CI: kubectl ... -o json
+    // exited 0 and the JSON was not there yet). These programs leave no background child holding the pipes.
+    child.once('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
