@@ -22,7 +22,7 @@ import {
   type RtspInput,
   type RtspRequest,
 } from '../lib/index.js';
-import type { CameraAddress } from './camera.js';
+import { cameraLogin, type CameraAddress } from './camera.js';
 import type { Failure } from './failure.js';
 import { peerIsOneOf } from './socket-owner.js';
 
@@ -380,7 +380,7 @@ export interface CameraRelayOptions {
 export async function startCameraRelay(camera: CameraAddress, options: CameraRelayOptions = {}): Promise<CameraRelay> {
   const target = new URL(camera.displayUrl);
   const cameraOrigin = `${target.protocol}//${target.host}`;
-  const login: Login | undefined = camera.username !== undefined ? { username: camera.username, password: camera.password ?? '' } : undefined;
+  const login = cameraLogin(camera);
   const legs = new Set<Leg>();
   let failure: Failure | null = null;
   let relayOrigin = '';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Login } from '../lib/index.js';
 
 /** The camera's RTSP address, with credentials kept apart from anything printable (and from any URL). */
 export interface CameraAddress {
@@ -53,6 +54,12 @@ export function parseCameraAddress(raw: string, username?: string, password?: st
     ...(user !== undefined ? { username: user } : {}),
     ...(pass !== undefined ? { password: pass } : {}),
   };
+}
+
+/** The login the camera is given, if it has one (a password alone logs in as the empty user). */
+export function cameraLogin(camera: CameraAddress): Login | undefined {
+  if (camera.username === undefined && camera.password === undefined) return undefined;
+  return { username: camera.username ?? '', password: camera.password ?? '' };
 }
 
 function safeDecode(text: string): string {

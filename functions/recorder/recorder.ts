@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { backoffDelay, sleep, type BackoffPolicy, type Logger } from '../lib/index.js';
-import type { CameraAddress } from './camera.js';
+import { cameraLogin, type CameraAddress } from './camera.js';
 import type { Failure, FailureKind } from './failure.js';
 import { FfmpegRun, type ClosedSegment } from './ffmpeg-run.js';
 import { planRecording, PlanRefusedError, type AudioMode, type ContainerFormat, type RecordingPlan } from './plan.js';
@@ -59,10 +59,6 @@ export interface RecorderEvents {
   segment: [Segment];
   state: [RecorderState, Failure | null];
   deletion: [Deletion];
-}
-
-function needsLogin(camera: CameraAddress): boolean {
-  return camera.username !== undefined || camera.password !== undefined;
 }
 
 const RETRY: BackoffPolicy = { baseMs: 1000, maxMs: 30_000 };
@@ -309,7 +305,7 @@ export class Recorder {
     const gapStart = this.interruptedAt;
     // A camera that needs a login is recorded through the relay, so ffmpeg's argv never holds the password; one
     // without goes direct (its media then does not pass through this process).
-    const relay = needsLogin(s.camera) ? await startCameraRelay(s.camera, { onRefused: this.refused }) : null;
+    const relay = cameraLogin(s.camera) !== undefined ? await startCameraRelay(s.camera, { onRefused: this.refused }) : null;
     let first = true;
     /** The wall-clock time of the run's last cut: the next segment's start. */
     let previousCutMs: number | null = null;

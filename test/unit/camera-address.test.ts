@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseCameraAddress } from '../../functions/recorder/index.js';
+import { cameraLogin } from '../../functions/recorder/camera.js';
 
 describe('camera address', () => {
   it('adds rtsp:// and port 554 to host[/path]', () => {
@@ -22,6 +23,12 @@ describe('camera address', () => {
     expect(a.displayUrl).toBe('rtsp://cam:554/x');
     expect(a.username).toBe('admin');
     expect(a.password).toBe('s3cret');
+  });
+
+  it('gives a login to a camera with a user, or with a password alone, and none without either', () => {
+    expect(cameraLogin(parseCameraAddress('rtsp://admin:pw@cam/x'))).toEqual({ username: 'admin', password: 'pw' });
+    expect(cameraLogin(parseCameraAddress('rtsp://cam/x', undefined, 'pw'))).toEqual({ username: '', password: 'pw' });
+    expect(cameraLogin(parseCameraAddress('rtsp://cam/x'))).toBeUndefined();
   });
 
   it('rejects other schemes and empty hosts', () => {
