@@ -56,8 +56,11 @@ export interface CameraRelay {
   readonly url: string;
   /** Lets process `pid` (an ffmpeg or ffprobe we started) connect; any other connection is closed unanswered. */
   admit(pid: number | undefined): void;
-  /** Why the relay could not reach the camera, if it could not (ffmpeg only sees its loopback socket close). */
-  cameraFailure(): Failure | null;
+  /**
+   * A failure as ffmpeg or ffprobe reported it, told about the camera: what the relay saw of it when ffmpeg
+   * only saw its loopback socket close (refused, no route), else the same failure naming the camera's address.
+   */
+  explain(failure: Failure): Failure;
   /** ffmpeg's messages name the relay's address: name the camera's, which is what the user configured. */
   toCameraText(text: string): string;
   /** Sends TEARDOWN for every session on the relay, waits for the answers (at most `waitMs`), then closes. */
@@ -90,7 +93,7 @@ class Leg {
   private nextCseq = 1;
   private readonly pending = new Map<string, Pending>();
   /** The session the camera gave, and the last URI it was used with: what a TEARDOWN needs. */
-  session: string | undefined;
+  private session: string | undefined;
   private sessionUri: string | undefined;
   private ended = false;
   /** A TEARDOWN went to the camera (ffmpeg's, or ours). */
@@ -451,6 +454,7 @@ export async function startCameraRelay(camera: CameraAddress, options: CameraRel
   url.hostname = '127.0.0.1';
   url.port = String(port);
   relayOrigin = `rtsp://127.0.0.1:${port}`;
+  const toCameraText = (text: string): string => text.split(relayOrigin).join(cameraOrigin).split(`127.0.0.1:${port}`).join(target.host);
   const close = (): void => {
     for (const leg of legs) leg.end(true);
     server.close();
@@ -460,8 +464,8 @@ export async function startCameraRelay(camera: CameraAddress, options: CameraRel
     admit: (pid) => {
       if (pid !== undefined) admitted.add(pid);
     },
-    cameraFailure: () => failure,
-    toCameraText: (text) => text.split(relayOrigin).join(cameraOrigin).split(`127.0.0.1:${port}`).join(target.host),
+    explain: (f) => (failure !== null && (f.kind === 'unreachable' || f.kind === 'media') ? failure : { ...f, message: toCameraText(f.message) }),
+    toCameraText,
     close,
     async teardown(waitMs = 1000) {
       await Promise.all([...legs].filter((leg) => leg.live).map((leg) => leg.teardown(waitMs)));

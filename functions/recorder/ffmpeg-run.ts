@@ -12,7 +12,7 @@ export interface RunOptions {
   /** The URL ffmpeg opens: the camera relay's (no credentials), or the camera's when it needs no login. */
   readonly inputUrl: string;
   /** The relay ffmpeg goes through, if any: its view of the camera, and the camera's name for messages. */
-  readonly relay?: Pick<CameraRelay, 'cameraFailure' | 'toCameraText'>;
+  readonly relay?: Pick<CameraRelay, 'explain' | 'toCameraText'>;
   readonly transport: 'tcp' | 'udp';
   readonly plan: RecordingPlan;
   readonly segmentSeconds: number;
@@ -168,11 +168,8 @@ export class FfmpegRun {
     if (code === 0 && !this.stopRequested) {
       return { kind: 'unreachable', message: `the camera ended the stream: ${message}` };
     }
-    const kind = classifyFailure(this.stderrTail.join('\n'));
-    // ffmpeg only saw the relay's loopback socket close: the relay knows what the camera did.
-    const fromRelay = this.options.relay?.cameraFailure();
-    if (fromRelay && (kind === 'unreachable' || kind === 'media')) return fromRelay;
-    return { kind, message };
+    const failure: Failure = { kind: classifyFailure(this.stderrTail.join('\n')), message };
+    return this.options.relay?.explain(failure) ?? failure;
   }
 
   /** ffmpeg failed to write (full or broken volume): the segment it was writing may be torn. */

@@ -106,10 +106,7 @@ export async function probeStream(options: StreamProbeOptions): Promise<StreamIn
     return toStreamInfo(await runProbe(options, relay.url, timeoutMs, () => relay.teardown(), (pid) => relay.admit(pid)));
   } catch (err) {
     if (!(err instanceof ProbeError)) throw err;
-    // What the relay saw of the camera (refused, no route) says more than ffprobe's closed loopback socket.
-    const fromRelay = relay.cameraFailure();
-    if (fromRelay && (err.failure.kind === 'unreachable' || err.failure.kind === 'media')) throw new ProbeError(fromRelay);
-    throw new ProbeError({ ...err.failure, message: relay.toCameraText(err.failure.message) });
+    throw new ProbeError(relay.explain(err.failure));
   } finally {
     relay.close();
   }
