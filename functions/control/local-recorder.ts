@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { freeLoopbackPort, redact, sleep, type Logger } from '../lib/index.js';
 import { recorderOptions } from '../recorder/index.js';
 import type { RecorderSpec } from './recorder-spec.js';
-import { parseRecorderAnswer, type RecorderAnswer } from './recorder-state.js';
+import { askRecorderStatus } from './recorder-client.js';
+import type { RecorderAnswer } from './recorder-state.js';
 
 export interface LocalRecorderOptions {
   /** The Node binary and the built CLI (`dist/functions/cli.js`). */
@@ -125,8 +126,9 @@ export class LocalRecorder {
   /** The child's /record/status, or undefined while it does not answer. */
   async recorderStatus(): Promise<RecorderAnswer | undefined> {
     if (this.state === 'exited') return undefined;
-    const res = await this.request('GET', '/record/status', 3000).catch(() => undefined);
-    return res?.status === 200 ? parseRecorderAnswer(res.body) : undefined;
+    // The same client control asks a recorder pod with (local recorders get no API token).
+    const asked = await askRecorderStatus({ host: '127.0.0.1', port: this.port }, undefined, 3000);
+    return asked.ok ? asked.status : undefined;
   }
 
   /**
