@@ -1,10 +1,10 @@
 // The k8s tier really runs a kube-apiserver (not a mock): the server answers /version with the
 // version the assets were built from, and the processes started by the global setup are alive.
 import { readFileSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ApiextensionsV1Api, VersionApi } from '@kubernetes/client-node';
 import { describe, expect, inject, it } from 'vitest';
+import { crdDirectories, yamlFiles } from '../crds/index.js';
 import { k8sEnvironment, kubeConfig } from './harness/index.js';
 
 function isAlive(pid: number): boolean {
@@ -54,12 +54,19 @@ describe('control plane', () => {
     expect(cmdline(env.etcdPid)[0]).toBe(path.join(env.assetsDir, 'etcd'));
   });
 
-  it('installed every CRD under ../shared/crds and each is Established', async () => {
+  it('installed every CRD from test/crds and Knative Serving, and each is Established', async () => {
     const env = k8sEnvironment();
-    const crdDir = path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'crds');
-    const files = (await readdir(crdDir, { recursive: true })).filter((f) => /\.ya?ml$/.test(f));
+    const files = (await Promise.all((await crdDirectories()).map((dir) => yamlFiles(dir)))).flat();
     expect(env.installedCrds.length).toBeGreaterThanOrEqual(files.length);
-    expect(env.installedCrds).toContain('edgedevices.shifu.edgenesis.io');
+    for (const name of [
+      'edgedevices.shifu.edgenesis.io',
+      'services.serving.knative.dev',
+      'brokers.eventing.knative.dev',
+      'triggers.eventing.knative.dev',
+      'sinkbindings.sources.knative.dev',
+    ]) {
+      expect(env.installedCrds).toContain(name);
+    }
 
     const api = kubeConfig().makeApiClient(ApiextensionsV1Api);
     const served = (await api.listCustomResourceDefinition()).items.map((c) => c.metadata?.name);

@@ -1,4 +1,4 @@
-// The Shifu EdgeDevice CRD from ../shared/crds is served by the real apiserver: an EdgeDevice
+// The Shifu EdgeDevice CRD from test/crds/shifu is served by the real apiserver: an EdgeDevice
 // round-trips through CustomObjectsApi, and Strict field validation rejects unknown fields.
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';

@@ -1,11 +1,12 @@
 // vitest globalSetup of the `cluster` project: one real single-node cluster per run (test/cluster/cluster.sh up),
-// the Shifu and Knative CRDs from ../shared/crds applied to it, and `down` at the end, which removes every
+// the Shifu and Knative CRDs from test/crds applied to it, and `down` at the end, which removes every
 // process, mount, iptables chain and file it made. SHIFU_RTSP_CLUSTER_KEEP=1 leaves it up for a look.
 // A part that cannot start fails the run with its log tail (cluster.sh prints it): never a skip.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
+import { crdDirectories } from '../../crds/index.js';
 import type { ClusterEnvironment } from './context.js';
 
 const harnessDir = path.dirname(fileURLToPath(import.meta.url));
@@ -35,8 +36,6 @@ function value(out: string, key: string): string {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const repoRoot = project.config.root || path.resolve(harnessDir, '..', '..', '..');
-  const crdDir = process.env['SHIFU_RTSP_CRDS_DIR'] ?? path.resolve(repoRoot, '..', 'shared', 'crds');
   const teardown = async (): Promise<void> => {
     if (process.env['SHIFU_RTSP_CLUSTER_KEEP'] === '1') return;
     await run(['down'], true);
@@ -54,8 +53,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
       nodeIp: value(env, 'NODE_IP'),
       clusterScript,
     };
-    // Shifu's and Knative's own CRDs, unchanged: knative/ holds a Knative Service, Broker, Trigger, SinkBinding.
-    await run(['kubectl', 'apply', '--server-side', '--force-conflicts', '-R', '-f', crdDir], true);
+    // Shifu's and Knative's CRDs (test/crds): knative/ holds a Knative Service, Broker, Trigger, SinkBinding.
+    for (const dir of await crdDirectories()) {
+      await run(['kubectl', 'apply', '--server-side', '--force-conflicts', '-R', '-f', dir], true);
+    }
     await run(['kubectl', 'wait', '--for=condition=Established', 'crd', '--all', '--timeout=120s'], true);
     project.provide('cluster', cluster);
     return teardown;

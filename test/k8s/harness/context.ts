@@ -10,7 +10,7 @@ export interface K8sTestEnvironment {
   etcdPid: number;
   /** Directory that holds the kube-apiserver and etcd binaries that were started. */
   assetsDir: string;
-  /** Names of the CustomResourceDefinitions installed from ../shared/crds (all Established). */
+  /** Names of the CustomResourceDefinitions installed from test/crds and Knative Serving's module (all Established). */
   installedCrds: string[];
 }
 

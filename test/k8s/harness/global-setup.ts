@@ -6,19 +6,20 @@
 //     RBAC authorization, a static admin token (group system:masters), a self-signed serving
 //     certificate, and service-account token signing so the TokenRequest API works.
 //  3. An admin kubeconfig is written and handed to the tests (inject('kubeconfigPath'),
-//     inject('k8s'), and $KUBECONFIG), and every CRD under ../shared/crds is applied with Strict
-//     field validation and awaited until Established.
+//     inject('k8s'), and $KUBECONFIG), and every CRD from test/crds (the ones written in the
+//     repository plus Knative Serving's own, fetched from its Go module and cached) is applied with
+//     Strict field validation and awaited until Established.
 //  4. Teardown stops both processes and removes the temp dir.
 //
 // Nothing here is ever skipped: a missing prerequisite fails the run with a message that says
 // what to install or set (CI runs with CI=true and must not pass by doing nothing).
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiextensionsV1Api, KubeConfig, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import type { TestProject } from 'vitest/node';
+import { crdDirectories, yamlFiles } from '../../crds/index.js';
 import { applyManifests, parseManifests } from './apply.js';
 import type { K8sTestEnvironment } from './context.js';
 import { adminKubeconfig, ensureAssets, log, startApiServer, startEtcd, type ApiServer, type Etcd } from './processes.js';
@@ -33,15 +34,6 @@ function envNumber(name: string, fallback: number): number {
   return n;
 }
 
-/** All *.yaml / *.yml files under `dir`, sorted, recursively. */
-async function yamlFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((e) => e.isFile() && /\.ya?ml$/i.test(e.name))
-    .map((e) => path.join(e.parentPath, e.name))
-    .sort();
-}
-
 function establishedState(crd: V1CustomResourceDefinition): { established: boolean; problem?: string } {
   const conditions = crd.status?.conditions ?? [];
   const names = conditions.find((c) => c.type === 'NamesAccepted');
@@ -49,12 +41,9 @@ function establishedState(crd: V1CustomResourceDefinition): { established: boole
   return { established: conditions.some((c) => c.type === 'Established' && c.status === 'True') };
 }
 
-async function installCrds(kc: KubeConfig, crdDir: string, timeoutMs: number): Promise<string[]> {
-  if (!existsSync(crdDir)) {
-    throw new Error(`CRD directory ${crdDir} does not exist (expected the shared/ checkout beside the repository; override with SHIFU_RTSP_CRDS_DIR)`);
-  }
-  const files = await yamlFiles(crdDir);
+async function installCrds(kc: KubeConfig, crdDirs: string[], timeoutMs: number): Promise<string[]> {
   const names: string[] = [];
+  const files = (await Promise.all(crdDirs.map((dir) => yamlFiles(dir)))).flat();
   for (const file of files) {
     const objects = parseManifests(await readFile(file, 'utf8'));
     const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition');
@@ -62,11 +51,11 @@ async function installCrds(kc: KubeConfig, crdDir: string, timeoutMs: number): P
     try {
       await applyManifests(kc, crds, { fieldValidation: 'Strict', fieldManager: 'shifu-rtsp-k8s-setup' });
     } catch (err) {
-      throw new Error(`installing CRDs from ${path.relative(crdDir, file)} failed: ${err instanceof Error ? err.message : String(err)}`);
+      throw new Error(`installing CRDs from ${file} failed: ${err instanceof Error ? err.message : String(err)}`);
     }
     for (const crd of crds) names.push(crd.metadata?.name ?? '');
   }
-  if (names.length === 0) throw new Error(`no CustomResourceDefinition found under ${crdDir}`);
+  if (names.length === 0) throw new Error(`no CustomResourceDefinition found under ${crdDirs.join(', ')}`);
 
   const api = kc.makeApiClient(ApiextensionsV1Api);
   const deadline = Date.now() + timeoutMs;
@@ -85,9 +74,7 @@ async function installCrds(kc: KubeConfig, crdDir: string, timeoutMs: number): P
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started = Date.now();
-  const repoRoot = project.config.root || path.resolve(harnessDir, '..', '..', '..');
   const script = path.join(harnessDir, '..', 'assets', 'ensure-assets.sh');
-  const crdDir = process.env['SHIFU_RTSP_CRDS_DIR'] ?? path.resolve(repoRoot, '..', 'shared', 'crds');
   const keepTmp = process.env['SHIFU_RTSP_K8S_KEEP_TMP'] === '1';
 
   log(`ensuring kube-apiserver and etcd (CI=${process.env['CI'] ?? ''})`);
@@ -128,8 +115,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfigPath);
 
-    const installedCrds = await installCrds(kc, crdDir, envNumber('SHIFU_RTSP_CRD_TIMEOUT_MS', 60_000));
-    log(`installed ${installedCrds.length} CRDs from ${crdDir}: ${installedCrds.join(', ')}`);
+    const crdDirs = await crdDirectories();
+    const installedCrds = await installCrds(kc, crdDirs, envNumber('SHIFU_RTSP_CRD_TIMEOUT_MS', 60_000));
+    log(`installed ${installedCrds.length} CRDs from ${crdDirs.join(', ')}: ${installedCrds.join(', ')}`);
 
     const env: K8sTestEnvironment = {
       kubeconfigPath,
