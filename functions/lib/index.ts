@@ -12,7 +12,7 @@ export {
   type OptionSpecs,
   type ParsedConfig,
 } from './config.js';
-export { createLogger, type Logger } from './log.js';
+export { createLogger, knativeLogFields, type Logger } from './log.js';
 export { redact, redactDeep, registerSecret } from './redact.js';
 export { locateFfmpeg, locateFfprobe, parseFfmpegVersion, requireFfmpeg5, toolEnv, ToolNotFoundError } from './ffmpeg.js';
 export { onShutdown, type ShutdownHandler } from './shutdown.js';
