@@ -29,4 +29,5 @@ export {
 export { FAILURE_STATUS, type ControlFailure, type FailureCode, type Outcome } from './outcome.js';
 export { specFromRequest, type RecorderSpec, type Toleration } from './recorder-spec.js';
 export { describeRequestError, recordOffSchema, recordOnSchema, type RecordOffRequest, type RecordOnRequest } from './request.js';
+export { ALLOW_LIST_KEYS, checkRecordOnAllowed } from './device-policy.js';
 export { FORWARDER_SERVICE_PORT, forwarderServiceName, forwarderStreamUrl, STREAM_PATH_KEY, streamUrlFromEdgeDevice } from './stream-url.js';

@@ -26,6 +26,7 @@ import { describeDifferences, differences, RETAIN_OF_CAPACITY, specFromRequest, 
 import { askRecorderStatus, type Asked } from './recorder-client.js';
 import { reportedState } from './recorder-state.js';
 import type { RecordOffRequest, RecordOnRequest } from './request.js';
+import { checkRecordOnAllowed } from './device-policy.js';
 import { streamUrlFromEdgeDevice } from './stream-url.js';
 
 export interface KubernetesBackendOptions {
@@ -63,14 +64,19 @@ export class KubernetesBackend implements RecorderBackend {
 
   async start(request: RecordOnRequest): Promise<Outcome<StartResult>> {
     return guard(async () => {
+      // The device's EdgeDevice first: it says what else than the device's own a record-on may use.
+      const edgeDevice = await this.readEdgeDevice(request.device);
+      if (!edgeDevice.ok) return edgeDevice;
+      const allowed = checkRecordOnAllowed(request, edgeDevice.value, this.namespace);
+      if (!allowed.ok) return allowed;
       const existing = await this.readDeployment(request.device);
-      if (existing) return this.compare(existing, request);
+      if (existing) return this.compare(existing, request, edgeDevice.value);
 
       const leftovers = await this.recorderPods(request.device);
       if (leftovers.length > 0) {
         return fail('recorder_stopping', `the previous recorder of ${request.device} (pod ${leftovers[0]?.metadata?.name ?? '?'}) is still closing its last segment; retry in a few seconds`, { retryAfterSeconds: 5 });
       }
-      const url = await this.resolveUrl(request);
+      const url = this.resolveUrl(request, edgeDevice.value);
       if (!url.ok) return url;
       const asked = specFromRequest(request, url.value);
       const pvc = await this.checkPvc(asked.pvc);
@@ -86,7 +92,7 @@ export class KubernetesBackend implements RecorderBackend {
         // Another /record/on won the race: answer as if we had come second.
         if (err instanceof ApiException && err.code === 409) {
           const winner = await this.readDeployment(request.device);
-          if (winner) return this.compare(winner, request);
+          if (winner) return this.compare(winner, request, edgeDevice.value);
         }
         throw err;
       }
@@ -96,7 +102,7 @@ export class KubernetesBackend implements RecorderBackend {
   }
 
   /** The same recorder runs: 200; other settings: 409 naming them (off, then on, changes them). */
-  private async compare(existing: V1Deployment, request: RecordOnRequest): Promise<Outcome<StartResult>> {
+  private async compare(existing: V1Deployment, request: RecordOnRequest, edgeDevice: unknown): Promise<Outcome<StartResult>> {
     const name = existing.metadata?.name ?? recorderDeploymentName(request.device);
     const running = specOfDeployment(existing);
     if (!running) {
@@ -107,7 +113,7 @@ export class KubernetesBackend implements RecorderBackend {
     }
     let askedUrl = running.url;
     if (request.url !== undefined || request.path !== undefined) {
-      const url = await this.resolveUrl(request);
+      const url = this.resolveUrl(request, edgeDevice);
       if (!url.ok) return url;
       askedUrl = url.value;
     }
@@ -247,21 +253,23 @@ export class KubernetesBackend implements RecorderBackend {
     return (await this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: recorderLabelSelector(device) })).items;
   }
 
-  private async resolveUrl(request: RecordOnRequest): Promise<Outcome<string>> {
+  private resolveUrl(request: RecordOnRequest, edgeDevice: unknown): Outcome<string> {
     if (request.url !== undefined) return succeed(request.url);
-    let edgeDevice: unknown;
+    return streamUrlFromEdgeDevice(edgeDevice, request.device, this.namespace, request.path);
+  }
+
+  private async readEdgeDevice(device: string): Promise<Outcome<unknown>> {
     try {
-      edgeDevice = await this.custom.getNamespacedCustomObject({ ...EDGEDEVICE, namespace: this.namespace, name: request.device });
+      return succeed(await this.custom.getNamespacedCustomObject({ ...EDGEDEVICE, namespace: this.namespace, name: device }));
     } catch (err) {
       if (err instanceof ApiException && err.code === 404) {
         return fail(
           'edgedevice_missing',
-          `EdgeDevice ${this.namespace}/${request.device} not found: the default url goes through its deviceShifu-TCP forwarder. Create the EdgeDevice and forwarder (see knative/edgedevice.yaml and knative/forwarder.yaml), or give url`,
+          `EdgeDevice ${this.namespace}/${device} not found: a device is recorded through its deviceShifu-TCP forwarder, and its EdgeDevice says what else a record-on may use. Create the EdgeDevice and forwarder (see knative/edgedevice.yaml and knative/forwarder.yaml)`,
         );
       }
       throw err;
     }
-    return streamUrlFromEdgeDevice(edgeDevice, request.device, this.namespace, request.path);
   }
 
   /** A missing or lost PVC is refused (the pod would hang Pending); a Pending one is allowed with a warning. */

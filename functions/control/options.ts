@@ -47,7 +47,7 @@ export const controlOptions = {
     env: ['CONTROL_TOKEN'],
     schema: z.string().min(16, 'expected at least 16 characters').optional(),
     secret: true,
-    description: 'require Authorization: Bearer <token> (prefer the variable: flags show in ps)',
+    description: 'require Authorization: Bearer <token> (prefer the variable: flags show in ps); required with --backend kubernetes',
   },
   dataDir: {
     flag: 'data-dir',
@@ -95,6 +95,13 @@ export type ControlConfig = ConfigOf<typeof controlOptions>;
 export function checkControlConfig(config: ControlConfig): void {
   if (config.backend === 'kubernetes' && config.recorderImage === undefined) {
     throw new ConfigError('RECORDER_IMAGE (flag --recorder-image) is required with --backend kubernetes');
+  }
+  // In a cluster every pod could otherwise start recorders: the token is what a caller must hold. The local
+  // backend (the demo, one person's machine) may run without one.
+  if (config.backend === 'kubernetes' && config.token === undefined) {
+    throw new ConfigError(
+      'CONTROL_TOKEN (flag --token) is required with --backend kubernetes: create the Secret shifu-rtsp-control-token (README, Install on Kubernetes)',
+    );
   }
 }
 

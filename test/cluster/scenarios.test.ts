@@ -4,6 +4,7 @@
 // Every pod runs the image built from the Dockerfile. The camera is GStreamer's RTSP server on the node's
 // bridge address, which pods reach as the EdgeDevice's address.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chown, cp, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -15,7 +16,7 @@ import { freeLoopbackPort } from '../../functions/lib/index.js';
 import type { Segment } from '../../functions/recorder/index.js';
 import { requireTool, startGstCamera, type GstCamera } from '../e2e/fixtures/camera.js';
 import { journalOf } from '../support/journal.js';
-import { EventSink, getJson, Kubectl, postJson, probeFile, runProgram, sha256File, waitFor } from './support.js';
+import { EventSink, getJson, type KnativeService, knativeRevisionStandIn, Kubectl, postJson, probeFile, runProgram, sha256File, waitFor } from './support.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cluster = inject('cluster');
@@ -27,6 +28,13 @@ const hostDir = `/var/lib/shifu-rtsp/${DEVICE}`;
 const SEGMENT_SECONDS = 4;
 const CAMERA_USER = 'admin';
 const CAMERA_PASSWORD = 'cluster-Pa55:w0rd@cam';
+// The README's step: control's token, in the Secret shifu-rtsp-control-token.
+const CONTROL_TOKEN = randomBytes(24).toString('hex');
+const controlAuth = { authorization: `Bearer ${CONTROL_TOKEN}` };
+const PLAYBACK_TOKEN = randomBytes(24).toString('hex');
+/** What Pod Security "restricted" (the namespace's level) asks of a pod and its containers. */
+const RESTRICTED_POD = { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } };
+const RESTRICTED_CONTAINER = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } };
 const diag = (): Promise<string> => k.diagnostics(NS);
 
 interface PodList {
@@ -96,12 +104,117 @@ async function userCopy(folder: string, dest: string, edits: Array<[string, stri
   return dest;
 }
 
+
+/** Devices of scenarios 9-11, each with an EdgeDevice and a claim (left Pending: their recorder pods never start). */
+const BURST = ['burst1', 'burst2', 'burst3', 'burst4', 'burst5'];
+
+async function makeDevices(devices: string[]): Promise<void> {
+  const objects = devices.flatMap((device) => [
+    {
+      apiVersion: 'shifu.edgenesis.io/v1alpha1',
+      kind: 'EdgeDevice',
+      metadata: { name: device, namespace: NS },
+      spec: { sku: 'test', connection: 'Ethernet', address: `${cluster.nodeIp}:${camera.port}`, protocol: 'TCP', protocolSettings: { TCPSetting: { ListenPort: '8081', NetworkType: 'tcp' } } },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: `${device}-pvc`, namespace: NS },
+      spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'none-here', resources: { requests: { storage: '1Gi' } } },
+    },
+  ]);
+  await k.run(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
+}
+
+async function removeDevices(devices: string[]): Promise<void> {
+  for (const device of devices) {
+    await k.run(['-n', NS, 'delete', 'edgedevice', device, '--ignore-not-found']);
+    await k.run(['-n', NS, 'delete', 'pvc', `${device}-pvc`, '--ignore-not-found']);
+  }
+}
+
+async function recorderDeployments(): Promise<string[]> {
+  const list = await k.json<{ items: Array<{ metadata: { name: string } }> }>(['-n', NS, 'get', 'deployments', '-l', 'app.kubernetes.io/component=recorder']);
+  return list.items.map((d) => d.metadata.name);
+}
+
+/** The host pid of a pod's first container (containerd's task), for signals the kubelet would send. */
+async function containerPid(pod: Pod): Promise<number> {
+  const containerId = pod.status.containerStatuses?.[0]?.containerID?.replace('containerd://', '');
+  if (!containerId) throw new Error(`pod ${pod.metadata.name} has no running container`);
+  const tasks = await runProgram('ctr', ['--address', '/run/shifu-rtsp-cluster/containerd.sock', '-n', 'k8s.io', 'tasks', 'ls']);
+  const pid = Number(tasks.stdout.split('\n').find((l) => l.startsWith(containerId))?.trim().split(/\s+/)[1]);
+  if (!(pid > 1)) throw new Error(`no task for container ${containerId} of ${pod.metadata.name}`);
+  return pid;
+}
+
+/**
+ * Runs a pod with `labels` that tries each target once (HTTP: the status; TCP: whether it connects) and returns
+ * what it saw. `retry`: a target may be retried for 30 s, since kube-router adds a new pod to the policies'
+ * address sets shortly after it starts (a refusal never turns into an answer by waiting).
+ */
+async function probeFrom(
+  name: string,
+  labels: Record<string, string>,
+  targets: Array<{ name: string; url?: string; host?: string; port?: number }>,
+  retry: boolean,
+): Promise<Record<string, number | string>> {
+  const script = `
+    const net = require('node:net');
+    const once = (t) => new Promise((resolve) => {
+      if (t.url) {
+        fetch(t.url, { signal: AbortSignal.timeout(4000) }).then((r) => resolve(r.status), () => resolve('unreachable'));
+        return;
+      }
+      const s = net.connect(t.port, t.host);
+      const timer = setTimeout(() => { s.destroy(); resolve('unreachable'); }, 4000);
+      s.on('connect', () => { clearTimeout(timer); s.destroy(); resolve('connected'); });
+      s.on('error', () => { clearTimeout(timer); resolve('unreachable'); });
+    });
+    (async () => {
+      const [targets, retry] = JSON.parse(process.argv[1]);
+      const out = {};
+      for (const t of targets) {
+        const deadline = Date.now() + (retry ? 30000 : 0);
+        do { out[t.name] = await once(t); } while (out[t.name] === 'unreachable' && Date.now() < deadline);
+      }
+      console.log('RESULT ' + JSON.stringify(out));
+    })();`;
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: NS, labels: { 'app.kubernetes.io/name': 'shifu-rtsp', 'app.kubernetes.io/component': 'test-probe', ...labels } },
+    spec: {
+      restartPolicy: 'Never',
+      automountServiceAccountToken: false,
+      securityContext: RESTRICTED_POD,
+      containers: [{ name: 'probe', image: cluster.image, securityContext: RESTRICTED_CONTAINER, command: ['node', '-e', script, JSON.stringify([targets, retry])] }],
+    },
+  };
+  await k.run(['apply', '-f', '-'], JSON.stringify(pod));
+  try {
+    await waitFor(`${name} to finish`, 180_000, async () => {
+      const p = await k.json<Pod>(['-n', NS, 'get', 'pod', name]);
+      return p.status.phase === 'Succeeded' || p.status.phase === 'Failed' ? p.status.phase : undefined;
+    }, diag);
+    const logs = await k.run(['-n', NS, 'logs', name]);
+    const line = logs.split('\n').find((l) => l.startsWith('RESULT '));
+    if (!line) throw new Error(`${name} printed no result:\n${logs}`);
+    return JSON.parse(line.slice('RESULT '.length)) as Record<string, number | string>;
+  } finally {
+    await k.run(['-n', NS, 'delete', 'pod', name, '--wait=false']);
+  }
+}
+
 let work: string;
 let camera: GstCamera;
 let sink: EventSink;
 let storageDir: string;
 let knativeDir: string;
 let controlUrl: string;
+/** Every control replica's address (2 replicas from scenario 2). */
+let controlUrls: string[] = [];
+let revision: string;
 
 beforeAll(async () => {
   requireTool('gst-camera');
@@ -143,6 +256,18 @@ describe('a camera recorded on a real single-node cluster', () => {
 
   it('1. storage/: the PV binds to the PVC and the export pod runs', async () => {
     await k.run(['apply', '-f', path.join(repo, 'knative', 'namespace.yaml')]);
+    // Pod Security "restricted" on the namespace: a privileged pod (what a compromised control could try) is refused.
+    const privileged = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'privileged', namespace: NS },
+      spec: { containers: [{ name: 'x', image: cluster.image, securityContext: { privileged: true } }], volumes: [{ name: 'host', hostPath: { path: '/' } }] },
+    };
+    const refused = await runProgram(cluster.kubectl, ['--kubeconfig', cluster.kubeconfig, 'apply', '-f', '-'], { input: JSON.stringify(privileged) });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/violates PodSecurity "restricted:latest".*privileged/s);
+    // The README's step: the playback token, which the export pod requires.
+    await k.run(['-n', NS, 'create', 'secret', 'generic', `${DEVICE}-playback`, `--from-literal=token=${PLAYBACK_TOKEN}`]);
     await k.run(['apply', '-k', storageDir]);
     const pvc = await waitFor('cam1-pvc Bound', 60_000, async () => {
       const c = await k.json<{ status: { phase?: string }; spec: { volumeName?: string } }>(['-n', NS, 'get', 'pvc', `${DEVICE}-pvc`]);
@@ -157,28 +282,38 @@ describe('a camera recorded on a real single-node cluster', () => {
     expect(exportPod.spec.containers[0]?.image).toBe(cluster.image);
   });
 
-  it('2. knative/: applies, and the control function runs in a pod under the shipped Role', async () => {
+  it("2. knative/: applies, and the control function runs under the shipped Role and Knative's runtime contract", async () => {
+    await k.run(['-n', NS, 'create', 'secret', 'generic', 'shifu-rtsp-control-token', `--from-literal=token=${CONTROL_TOKEN}`]);
     await k.run(['apply', '-k', knativeDir]);
-    // Knative's controllers don't run here: the Knative Service's pod template, unchanged, runs as a Deployment.
-    const rendered = loadAll(await k.run(['kustomize', knativeDir])) as Array<{ apiVersion: string; kind: string; metadata: { name: string }; spec: Record<string, unknown> }>;
+    // Knative's controllers don't run here: the Knative Service's revision runs as the Deployment Knative would
+    // make of its template, with what Knative's runtime contract adds (support.ts), 2 replicas as the autoscaler may.
+    const rendered = loadAll(await k.run(['kustomize', knativeDir])) as Array<KnativeService & { apiVersion: string; kind: string }>;
     const ksvc = rendered.find((o) => o.apiVersion === 'serving.knative.dev/v1' && o.kind === 'Service');
     if (!ksvc) throw new Error('knative/ renders no Knative Service');
-    const template = ksvc.spec['template'] as { metadata: { labels: Record<string, string> }; spec: Record<string, unknown> };
-    // timeoutSeconds belongs to Knative's RevisionSpec, not to a PodSpec.
-    const { timeoutSeconds: _timeout, containerConcurrency: _concurrency, ...podSpec } = template.spec;
-    const deployment = {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: ksvc.metadata.name, namespace: NS, labels: template.metadata.labels },
-      spec: { replicas: 1, selector: { matchLabels: template.metadata.labels }, template: { metadata: { labels: template.metadata.labels }, spec: podSpec } },
-    };
-    await k.run(['apply', '-f', '-'], JSON.stringify(deployment));
-    const control = await waitFor('the control pod Running', 120_000, async () => readyPod(await pods('app.kubernetes.io/component=control')), diag);
-    const container = control.spec.containers[0];
-    expect(container?.image).toBe(cluster.image);
-    expect(container?.env?.find((e) => e.name === 'RECORDER_IMAGE')?.value).toBe(cluster.image);
-    controlUrl = `http://${control.status.podIP}:8080`;
-    await waitFor('the control function answering', 60_000, async () => (await runProgram('curl', ['-fsS', `${controlUrl}/record/status`])).code === 0, diag);
+    const standIn = knativeRevisionStandIn(ksvc, NS, 2);
+    revision = standIn.revision;
+    await k.run(['apply', '-f', '-'], JSON.stringify(standIn.deployment));
+    const ready = await waitFor('2 control pods Ready', 180_000, async () => {
+      const list = (await pods('app.kubernetes.io/component=control')).filter((p) => readyPod([p]));
+      return list.length === 2 ? list : undefined;
+    }, diag);
+    for (const control of ready) {
+      const container = control.spec.containers[0];
+      expect(container?.image).toBe(cluster.image);
+      expect(container?.env?.find((e) => e.name === 'RECORDER_IMAGE')?.value).toBe(cluster.image);
+      // The platform's PORT (the container port), not the code's default, and the revision's names.
+      expect(Object.fromEntries((container?.env ?? []).filter((e) => ['PORT', 'K_SERVICE', 'K_REVISION', 'K_CONFIGURATION'].includes(e.name)).map((e) => [e.name, e.value]))).toEqual({
+        PORT: '8080',
+        K_SERVICE: 'shifu-rtsp-control',
+        K_CONFIGURATION: 'shifu-rtsp-control',
+        K_REVISION: revision,
+      });
+    }
+    controlUrls = ready.map((p) => `http://${p.status.podIP}:8080`);
+    controlUrl = controlUrls[0] ?? '';
+    for (const url of controlUrls) {
+      await waitFor('the control function answering', 60_000, async () => (await runProgram('curl', ['-fsS', '-H', `authorization: Bearer ${CONTROL_TOKEN}`, `${url}/record/status`])).code === 0, diag);
+    }
   });
 
   it('3. the forwarder reads its EdgeDevice, reports Running, and a pod plays the camera by its Service name', async () => {
@@ -195,11 +330,13 @@ describe('a camera recorded on a real single-node cluster', () => {
       const player = {
         apiVersion: 'v1',
         kind: 'Pod',
-        metadata: { name, namespace: NS, labels: { 'app.kubernetes.io/name': 'shifu-rtsp', 'app.kubernetes.io/component': 'test-player' } },
+        // A viewer the forwarder's NetworkPolicy admits; Pod Security "restricted", as the namespace enforces.
+        metadata: { name, namespace: NS, labels: { 'app.kubernetes.io/name': 'shifu-rtsp', 'app.kubernetes.io/component': 'test-player', 'shifu-rtsp/viewer': 'true' } },
         spec: {
           restartPolicy: 'Never',
           automountServiceAccountToken: false,
-          containers: [{ name: 'ffmpeg', image: cluster.image, command: ['ffmpeg', '-hide_banner', '-nostats', ...transport, '-i', url, '-frames:v', '50', '-f', 'null', '-'] }],
+          securityContext: RESTRICTED_POD,
+          containers: [{ name: 'ffmpeg', image: cluster.image, securityContext: RESTRICTED_CONTAINER, command: ['ffmpeg', '-hide_banner', '-nostats', ...transport, '-i', url, '-frames:v', '50', '-f', 'null', '-'] }],
         },
       };
       await k.run(['apply', '-f', '-'], JSON.stringify(player));
@@ -215,10 +352,27 @@ describe('a camera recorded on a real single-node cluster', () => {
     }
   });
 
+  it("3b. NetworkPolicy (kube-router enforcing): a pod without the labels reaches neither control, playback nor the forwarder; with them, control and playback still want their tokens", async () => {
+    const ip = async (selector: string): Promise<string> => {
+      const pod = readyPod(await pods(selector));
+      if (!pod?.status.podIP) throw new Error(`no ready pod for ${selector}`);
+      return pod.status.podIP;
+    };
+    const targets = [
+      { name: 'control', url: `http://${await ip('app.kubernetes.io/component=control')}:8080/record/status` },
+      { name: 'playback', url: `http://${await ip(`app.kubernetes.io/component=export,shifu-rtsp/device=${DEVICE}`)}:9996/api/devices` },
+      { name: 'forwarder', host: await ip(`app.kubernetes.io/component=forwarder,shifu-rtsp/device=${DEVICE}`), port: 8081 },
+    ];
+    const unlabelled = await probeFrom('probe-unlabelled', {}, targets, false);
+    expect(unlabelled).toEqual({ control: 'unreachable', playback: 'unreachable', forwarder: 'unreachable' });
+    const labelled = await probeFrom('probe-labelled', { 'shifu-rtsp/control-client': 'true', 'shifu-rtsp/playback-client': 'true', 'shifu-rtsp/viewer': 'true' }, targets, true);
+    expect(labelled).toEqual({ control: 401, playback: 401, forwarder: 'connected' });
+  });
+
   it('4. /record/on creates the recorder, which records through the forwarder Service onto the PV', async () => {
     // The README's step 4: the camera's login in the Secret the recorder reads (UserName / PasswordSecret).
     await k.run(['-n', NS, 'create', 'secret', 'generic', `${DEVICE}-rtsp`, `--from-literal=username=${CAMERA_USER}`, `--from-literal=password=${CAMERA_PASSWORD}`]);
-    const on = await postJson(`${controlUrl}/record/on`, { device: DEVICE, segmentSeconds: SEGMENT_SECONDS });
+    const on = await postJson(`${controlUrl}/record/on`, { device: DEVICE, segmentSeconds: SEGMENT_SECONDS }, controlAuth);
     expect(on.status, on.body).toBeLessThan(300);
     const pod = await waitFor('the recorder pod Running', 180_000, async () => readyPod(await pods(RECORDER)), diag);
     before.recorderPod = pod.metadata.name;
@@ -286,7 +440,7 @@ describe('a camera recorded on a real single-node cluster', () => {
   it('6. shifu-rtsp export (the API\'s pod proxy to the playback server), a clip, and the README\'s kubectl recipes (exec, port-forward)', async () => {
     const segments = await journal();
     const to = path.join(work, 'export');
-    const env = { ...process.env, KUBECONFIG: cluster.kubeconfig };
+    const env = { ...process.env, KUBECONFIG: cluster.kubeconfig, EXPORT_TOKEN: PLAYBACK_TOKEN };
     const r = await runProgram('node', [path.join(repo, 'dist', 'functions', 'cli.js'), 'export', '--device', DEVICE, '--namespace', NS, '--to', to, '--no-progress'], { env, timeoutMs: 300_000 });
     expect(r.code, r.stderr).toBe(0);
     let exported = 0;
@@ -338,9 +492,10 @@ describe('a camera recorded on a real single-node cluster', () => {
       const page = await fetch(`http://127.0.0.1:${localPort}/`);
       expect(page.status).toBe(200);
       expect(page.headers.get('content-type')).toMatch(/text\/html/);
-      const devices = (await (await fetch(`http://127.0.0.1:${localPort}/api/devices`)).json()) as { devices: Array<{ device: string; segments: number }> };
+      expect((await fetch(`http://127.0.0.1:${localPort}/api/devices`)).status).toBe(401);
+      const devices = (await (await fetch(`http://127.0.0.1:${localPort}/api/devices`, { headers: { authorization: `Bearer ${PLAYBACK_TOKEN}` } })).json()) as { devices: Array<{ device: string; segments: number }> };
       expect(devices.devices.find((d) => d.device === DEVICE)?.segments).toBeGreaterThanOrEqual(segments.length);
-      const curl = await runProgram('curl', ['-fsS', '-o', path.join(work, 'curl-clip.mp4'), `http://127.0.0.1:${localPort}/api/clip?device=${DEVICE}&start=${encodeURIComponent(clipStart.toISOString())}&duration=4`]);
+      const curl = await runProgram('curl', ['-fsS', '-H', `authorization: Bearer ${PLAYBACK_TOKEN}`, '-o', path.join(work, 'curl-clip.mp4'), `http://127.0.0.1:${localPort}/api/clip?device=${DEVICE}&start=${encodeURIComponent(clipStart.toISOString())}&duration=4`]);
       expect(curl.code, curl.stderr).toBe(0);
       expect((await probeFile(path.join(work, 'curl-clip.mp4'))).codecs).toContain('h264');
     } finally {
@@ -350,12 +505,9 @@ describe('a camera recorded on a real single-node cluster', () => {
 
   it('7. a recorder SIGKILLed: the next start recovers and announces the orphan, then records on', async () => {
     const pod = readyPod(await pods(RECORDER));
-    const containerId = pod?.status.containerStatuses?.[0]?.containerID?.replace('containerd://', '');
-    if (!pod || !containerId) throw new Error('no running recorder container');
+    if (!pod) throw new Error('no running recorder container');
     const restarts = pod.status.containerStatuses?.[0]?.restartCount ?? 0;
-    const tasks = await runProgram('ctr', ['--address', '/run/shifu-rtsp-cluster/containerd.sock', '-n', 'k8s.io', 'tasks', 'ls']);
-    const pid = Number(tasks.stdout.split('\n').find((l) => l.startsWith(containerId))?.trim().split(/\s+/)[1]);
-    expect(pid).toBeGreaterThan(1);
+    const pid = await containerPid(pod);
     const lastSeq = (await journal()).at(-1)?.sequence ?? 0;
     // Kill mid-segment, once the open file holds a few fragments (1 s GOP, ~25 kB/s of a ~100 kB segment), so
     // there is an orphan to recover; the size is read and the kill sent in one step.
@@ -402,7 +554,7 @@ describe('a camera recorded on a real single-node cluster', () => {
     const token = deployment.spec.template.spec.containers[0]?.env?.find((e) => e.name === 'RECORDER_API_TOKEN')?.value;
     if (!token) throw new Error('the recorder Deployment has no RECORDER_API_TOKEN');
     const auth = { authorization: `Bearer ${token}` };
-    const status = async (): Promise<ControlStatus> => (await getJson<ControlStatus>(`${controlUrl}/record/status?device=${DEVICE}`)).body;
+    const status = async (): Promise<ControlStatus> => (await getJson<ControlStatus>(`${controlUrl}/record/status?device=${DEVICE}`, controlAuth)).body;
     await waitFor('control reporting recording', 60_000, async () => (await status()).state === 'recording', diag);
     // Without the token the recorder refuses; with it, anyone who can read the Deployment switches it off.
     expect((await postJson(`${recorderUrl}/record/off`, {})).status).toBe(401);
@@ -432,9 +584,85 @@ describe('a camera recorded on a real single-node cluster', () => {
     }, diag);
   });
 
-  it('9. /record/off deletes the Deployment; the pod closes and journals its last segment inside the grace period', async () => {
+  it("9. 20 concurrent /record/on for 5 devices across control's 2 replicas make exactly 5 recorder Deployments; the logs name the revision", async () => {
+    await makeDevices(BURST);
+    const asks = Array.from({ length: 20 }, (_, i) => ({ device: BURST[i % BURST.length] ?? '', url: controlUrls[i % controlUrls.length] ?? '' }));
+    const answers = await Promise.all(asks.map(async (a) => ({ ...a, ...(await postJson(`${a.url}/record/on`, { device: a.device }, controlAuth)) })));
+    for (const a of answers) expect(a.status, `${a.device} via ${a.url}: ${a.body}`).toBeLessThan(300);
+    expect(answers.filter((a) => a.status === 201).length).toBe(BURST.length);
+    const made = await recorderDeployments();
+    expect(made.filter((d) => BURST.some((b) => d === `${b}-recorder`)).sort()).toEqual(BURST.map((b) => `${b}-recorder`).sort());
+    // Both replicas served some of them, and each one's log lines carry Knative's names for it.
+    for (const control of (await pods('app.kubernetes.io/component=control')).filter((p) => readyPod([p]))) {
+      const lines = (await k.run(['-n', NS, 'logs', control.metadata.name])).split('\n').filter((l) => l.includes('record on'));
+      expect(lines.length, control.metadata.name).toBeGreaterThan(0);
+      for (const line of lines) expect(JSON.parse(line)).toMatchObject({ kService: 'shifu-rtsp-control', kRevision: revision, kConfiguration: 'shifu-rtsp-control' });
+    }
+    for (const device of BURST) {
+      const off = await postJson(`${controlUrl}/record/off`, { device }, controlAuth);
+      expect(off.status, off.body).toBeLessThan(300);
+    }
+    await waitFor('the burst recorders gone', 120_000, async () => (await recorderDeployments()).every((d) => !BURST.some((b) => d === `${b}-recorder`)), diag);
+  });
+
+  it('10. a /record/on in flight when its control pod gets SIGTERM leaves the recorder Deployment whole or absent, and the retry succeeds', async () => {
+    const device = 'term1';
+    await makeDevices([device]);
+    const name = `${device}-recorder`;
+    // functions-framework exits at once on SIGTERM: the request is cut wherever it is. Three tries, the signal
+    // sent 0, 15 and 40 ms after the request, each time to the other replica (the kubelet restarts it).
+    for (const [i, delayMs] of [0, 15, 40].entries()) {
+      const replicas = await waitFor('2 control pods Ready', 180_000, async () => {
+        const list = (await pods('app.kubernetes.io/component=control')).filter((p) => readyPod([p]));
+        return list.length === 2 ? list : undefined;
+      }, diag);
+      const victim = replicas[i % 2];
+      const survivor = replicas[(i + 1) % 2];
+      if (!victim?.status.podIP || !survivor?.status.podIP) throw new Error('a control pod without an address');
+      const pid = await containerPid(victim);
+      const asked = postJson(`http://${victim.status.podIP}:8080/record/on`, { device }, controlAuth).catch((err: unknown) => ({ status: 0, body: String(err) }));
+      await new Promise((r) => setTimeout(r, delayMs));
+      process.kill(pid, 'SIGTERM');
+      const answer = await asked;
+      const found = await k.find<{ metadata: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }>; volumes?: Array<{ persistentVolumeClaim?: { claimName: string } }> } } } }>(['-n', NS, 'get', 'deployment', name]);
+      if (found) {
+        // Whole: made by control, with its settings, the camera's address, the token and the device's volume.
+        expect(found.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('shifu-rtsp-control');
+        expect(found.metadata.annotations?.['shifu-rtsp/settings']).toBeTruthy();
+        const env = found.spec.template.spec.containers[0]?.env ?? [];
+        expect(env.find((e) => e.name === 'RTSPServerAddress')?.value).toMatch(/^rtsp:\/\//);
+        expect(env.find((e) => e.name === 'RECORDER_API_TOKEN')?.value).toBeTruthy();
+        expect(found.spec.template.spec.volumes?.some((v) => v.persistentVolumeClaim?.claimName === `${device}-pvc`)).toBe(true);
+      } else {
+        expect(answer.status, `no Deployment, yet control answered ${answer.status} ${answer.body}`).not.toBeLessThan(300);
+      }
+      const retry = await postJson(`http://${survivor.status.podIP}:8080/record/on`, { device }, controlAuth);
+      expect(retry.status, retry.body).toBeLessThan(300);
+      expect((await recorderDeployments()).filter((d) => d === name)).toEqual([name]);
+      const off = await postJson(`http://${survivor.status.podIP}:8080/record/off`, { device }, controlAuth);
+      expect(off.status, off.body).toBeLessThan(300);
+      await waitFor(`${name} and its pods gone`, 120_000, async () => !(await recorderDeployments()).includes(name) && (await pods(`shifu-rtsp/device=${device}`)).length === 0, diag);
+    }
+  });
+
+  it("11. control scaled to 0 and back to 1, as Knative's autoscaler does: the recorder records on, and the next request is served", async () => {
+    await k.run(['-n', NS, 'scale', 'deployment', 'shifu-rtsp-control', '--replicas=0']);
+    await waitFor('no control pod', 120_000, async () => (await pods('app.kubernetes.io/component=control')).length === 0, diag);
     const lastSeq = (await journal()).at(-1)?.sequence ?? 0;
-    const off = await postJson(`${controlUrl}/record/off`, { device: DEVICE, wait: true });
+    await waitFor('segments while control is at zero', 60_000, async () => ((await journal()).at(-1)?.sequence ?? 0) >= lastSeq + 2, diag);
+    await k.run(['-n', NS, 'scale', 'deployment', 'shifu-rtsp-control', '--replicas=1']);
+    const control = await waitFor('a control pod Ready', 180_000, async () => readyPod(await pods('app.kubernetes.io/component=control')), diag);
+    controlUrl = `http://${control.status.podIP}:8080`;
+    controlUrls = [controlUrl];
+    const status = await getJson<ControlStatus>(`${controlUrl}/record/status?device=${DEVICE}`, controlAuth);
+    expect(status.status).toBe(200);
+    expect(status.body).toMatchObject({ state: 'recording', detail: { recorder: { state: 'recording' } } });
+    await removeDevices([...BURST, 'term1']);
+  });
+
+  it('12. /record/off deletes the Deployment; the pod closes and journals its last segment inside the grace period', async () => {
+    const lastSeq = (await journal()).at(-1)?.sequence ?? 0;
+    const off = await postJson(`${controlUrl}/record/off`, { device: DEVICE, wait: true }, controlAuth);
     expect(off.status, off.body).toBeLessThan(300);
     await waitFor('the recorder pod gone', 120_000, async () => (await pods(RECORDER)).length === 0 && (await k.find(['-n', NS, 'get', 'deployment', `${DEVICE}-recorder`])) === undefined, diag);
     const j = await journal();
@@ -447,7 +675,7 @@ describe('a camera recorded on a real single-node cluster', () => {
     expect(open).toEqual([]);
   });
 
-  it('10. kubectl delete -k knative/ leaves the PV, the PVC and every file', async () => {
+  it('13. kubectl delete -k knative/ leaves the PV, the PVC and every file', async () => {
     const segments = await journal();
     await k.run(['delete', '-k', knativeDir, '--wait=true']);
     await k.run(['-n', NS, 'delete', 'deployment', 'shifu-rtsp-control', '--wait=true']);

@@ -173,9 +173,9 @@ export function postJson(url: string, body: unknown, headers: Readonly<Record<st
 }
 
 /** A GET to a pod; the body as JSON. */
-export function getJson<T>(url: string): Promise<{ status: number; body: T }> {
+export function getJson<T>(url: string, headers: Readonly<Record<string, string>> = {}): Promise<{ status: number; body: T }> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { timeout: 30_000 }, (res) => {
+    const req = http.get(url, { timeout: 30_000, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (c: string) => (text += c));
       res.on('end', () => {
@@ -189,4 +189,71 @@ export function getJson<T>(url: string): Promise<{ status: number; body: T }> {
     req.on('timeout', () => req.destroy(new Error(`timeout GET ${url}`)));
     req.on('error', reject);
   });
+}
+
+/** A Knative Service as `kustomize` renders it: what the stand-in below needs of it. */
+export interface KnativeService {
+  metadata: { name: string };
+  spec: Record<string, unknown>;
+}
+
+interface RevisionTemplate {
+  metadata: { labels: Record<string, string>; annotations?: Record<string, string> };
+  spec: { timeoutSeconds?: number; containerConcurrency?: number; containers: Array<Record<string, unknown> & { ports?: Array<{ containerPort: number }> }> } & Record<string, unknown>;
+}
+
+/**
+ * Knative's controllers cannot run here (knative.dev/pkg and networking are not served), so a Knative
+ * Service's revision runs as the Deployment Knative would make of its template, held to the runtime contract
+ * as far as a plain pod can be (knative.dev/serving's revision resources, v0.51.0): PORT set by the platform to
+ * the container port; K_SERVICE, K_CONFIGURATION and K_REVISION set; a TCP readiness probe on the serving port
+ * (the queue-proxy's default probe of the user container, here run by the kubelet every second); the revision's
+ * timeoutSeconds as the termination grace period; revision labels. Knative's webhook refuses a template that
+ * sets PORT or K_* itself, so they are added, never overwritten.
+ */
+export function knativeRevisionStandIn(ksvc: KnativeService, namespace: string, replicas: number): { deployment: object; revision: string } {
+  const name = ksvc.metadata.name;
+  const revision = `${name}-00001`;
+  const template = structuredClone(ksvc.spec['template']) as RevisionTemplate;
+  const { timeoutSeconds, containerConcurrency: _concurrency, containers, ...podSpec } = template.spec;
+  const [user, ...sidecars] = containers;
+  if (!user) throw new Error(`Knative Service ${name} has no container`);
+  const port = user.ports?.[0]?.containerPort ?? 8080;
+  const env = (user['env'] as Array<{ name: string }> | undefined) ?? [];
+  for (const reserved of ['PORT', 'K_SERVICE', 'K_CONFIGURATION', 'K_REVISION']) {
+    if (env.some((e) => e.name === reserved)) throw new Error(`Knative Service ${name} sets ${reserved}, which Knative reserves`);
+  }
+  const labels = { ...template.metadata.labels, 'serving.knative.dev/service': name, 'serving.knative.dev/configuration': name, 'serving.knative.dev/revision': revision };
+  const selector = { 'serving.knative.dev/revision': revision };
+  const deployment = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace, labels },
+    spec: {
+      replicas,
+      selector: { matchLabels: selector },
+      template: {
+        metadata: { labels, annotations: template.metadata.annotations ?? {} },
+        spec: {
+          ...podSpec,
+          terminationGracePeriodSeconds: timeoutSeconds ?? 300,
+          containers: [
+            {
+              ...user,
+              env: [
+                ...env,
+                { name: 'PORT', value: String(port) },
+                { name: 'K_SERVICE', value: name },
+                { name: 'K_CONFIGURATION', value: name },
+                { name: 'K_REVISION', value: revision },
+              ],
+              readinessProbe: { tcpSocket: { port }, periodSeconds: 1, successThreshold: 1, failureThreshold: 3 },
+            },
+            ...sidecars,
+          ],
+        },
+      },
+    },
+  };
+  return { deployment, revision };
 }

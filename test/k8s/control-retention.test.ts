@@ -6,7 +6,7 @@ import { AppsV1Api, CoreV1Api, type KubernetesObject } from '@kubernetes/client-
 import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createControlHandlers, KubernetesBackend, type ControlHandlers, type ControlRequest } from '../../functions/control/index.js';
-import { applyYaml, createNamespace, kubeConfig, parseManifests, serviceAccountKubeConfig } from './harness/index.js';
+import { applyYaml, createNamespace, kubeConfig, parseManifests, serviceAccountKubeConfig, createEdgeDevice } from './harness/index.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const log = pino({ level: 'silent' });
@@ -43,6 +43,8 @@ beforeAll(async () => {
   await applyYaml(rbac);
   const sa = await serviceAccountKubeConfig(ns.name, 'shifu-rtsp-control');
   control = createControlHandlers(new KubernetesBackend({ kubeConfig: sa.kubeConfig, namespace: ns.name, image: 'shifu-rtsp:test', log, stopTimeoutSeconds: 2, pollMs: 100 }), { log });
+  // Each device records a camera its EdgeDevice allows (control refuses any other url).
+  for (const device of ['r1', 'r2', 'r3', 'r4']) await createEdgeDevice(ns.name, device, { allowedStreamUrls: 'rtsp://cam.example:554/' });
 });
 
 describe('retention of recorder Deployments', () => {

@@ -69,17 +69,62 @@ beforeAll(async () => {
 
 describe('/record/on with the kubernetes backend', () => {
   it('refuses a device without a PVC with a 4xx naming the claim and storage/, and creates nothing', async () => {
-    const res = await control.control(post('/record/on', { device: 'nopvc', url: 'rtsp://cam.example:554/live' }));
+    await edgeDevice('nopvc', { address: 'cam.example:554', protocol: 'TCP' });
+    const res = await control.control(post('/record/on', { device: 'nopvc' }));
     expect(res.status).toBe(422);
     expect(res.body).toMatchObject({ error: 'pvc_missing', message: expect.stringMatching(new RegExp(`PersistentVolumeClaim ${ns.name}/nopvc-pvc not found.*storage/`)) });
     expect(await recorders()).toHaveLength(0);
   });
 
-  it('refuses a defaulted url without an EdgeDevice, naming the EdgeDevice to create', async () => {
+  it('refuses a device without an EdgeDevice, with or without a url, naming the EdgeDevice to create', async () => {
     await pvc('ghost-pvc', ns.name, 'Bound');
-    const res = await control.control(post('/record/on', { device: 'ghost' }));
-    expect(res).toMatchObject({ status: 422, body: { error: 'edgedevice_missing', message: expect.stringContaining(`EdgeDevice ${ns.name}/ghost not found`) } });
+    for (const body of [{ device: 'ghost' }, { device: 'ghost', url: 'rtsp://10.0.0.7/live' }]) {
+      const res = await control.control(post('/record/on', body));
+      expect(res).toMatchObject({ status: 422, body: { error: 'edgedevice_missing', message: expect.stringContaining(`EdgeDevice ${ns.name}/ghost not found`) } });
+    }
     expect(await recorders()).toHaveLength(0);
+  });
+
+  it("refuses another device's Secret, another claim and any camera but the device's own forwarder with 403 naming the field", async () => {
+    await pvc('victim-pvc', ns.name, 'Bound');
+    await pvc('thief-pvc', ns.name, 'Bound');
+    await edgeDevice('thief', { address: '192.168.1.70:554', protocol: 'TCP' });
+    // The review's attack: log in to the attacker's host with the victim's password, fill the victim's volume.
+    const attacks: Array<[Record<string, unknown>, string]> = [
+      [{ device: 'thief', url: 'rtsp://attacker.example/a' }, 'url'],
+      [{ device: 'thief', url: 'rtsp://deviceshifu-victim.' + ns.name + '.svc.cluster.local:554/x' }, 'url'],
+      [{ device: 'thief', url: 'rtsp://deviceshifu-thief.' + ns.name + '.svc.cluster.local:8554/x' }, 'url'],
+      [{ device: 'thief', credentialsSecret: 'victim-rtsp' }, 'credentialsSecret'],
+      [{ device: 'thief', pvc: 'victim-pvc' }, 'pvc'],
+      [{ device: 'thief', url: 'rtsp://attacker.example/a', credentialsSecret: 'victim-rtsp', pvc: 'victim-pvc' }, 'url'],
+    ];
+    for (const [body, field] of attacks) {
+      const res = await control.control(post('/record/on', body));
+      expect(res, JSON.stringify(body)).toMatchObject({ status: 403, body: { error: 'forbidden', message: expect.stringMatching(new RegExp(`^${field}: `)) } });
+    }
+    expect(await recorders()).toHaveLength(0);
+    // Its own forwarder, by short or full name, any path: allowed.
+    const own = await control.control(post('/record/on', { device: 'thief', url: 'rtsp://deviceshifu-thief:554/Streaming/Channels/102' }));
+    expect(own.status, JSON.stringify(own.body)).toBe(201);
+    expect((await control.control(post('/record/off', { device: 'thief' }))).status).toBeLessThan(300);
+  });
+
+  it("takes another camera, Secret or claim once the device's EdgeDevice allows it (spec.customMetadata)", async () => {
+    await pvc('shared-pvc', ns.name, 'Bound');
+    await edgeDevice('direct', {
+      address: '10.0.0.20:554',
+      protocol: 'TCP',
+      customMetadata: { allowedStreamUrls: 'rtsp://10.0.0.20:554/Streaming/, rtsp://10.0.0.21', allowedCredentialsSecrets: 'site-a-cameras', allowedPvcs: 'shared-pvc' },
+    });
+    // Outside the listed path prefix, or another port: still refused.
+    expect((await control.control(post('/record/on', { device: 'direct', url: 'rtsp://10.0.0.20:554/other' }))).status).toBe(403);
+    expect((await control.control(post('/record/on', { device: 'direct', url: 'rtsp://10.0.0.21:8554/x' }))).status).toBe(403);
+    expect((await control.control(post('/record/on', { device: 'direct', credentialsSecret: 'site-b-cameras' }))).status).toBe(403);
+    const res = await control.control(post('/record/on', { device: 'direct', url: 'rtsp://10.0.0.20/Streaming/Channels/101', credentialsSecret: 'site-a-cameras', pvc: 'shared-pvc' }));
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const d = await apps().readNamespacedDeployment({ namespace: ns.name, name: 'direct-recorder' });
+    expect(d.spec?.template.spec?.volumes).toEqual(expect.arrayContaining([expect.objectContaining({ persistentVolumeClaim: { claimName: 'shared-pvc' } })]));
+    expect((await control.control(post('/record/off', { device: 'direct' }))).status).toBeLessThan(300);
   });
 
   it('creates a recorder Deployment the API server accepts, with the url from the EdgeDevice', async () => {
@@ -140,8 +185,9 @@ describe('/record/on with the kubernetes backend', () => {
     expect(all).toMatchObject({ status: 200, body: { backend: 'kubernetes', recorders: [expect.objectContaining({ device: 'cam1' })] } });
   });
 
-  it('takes a given url without any EdgeDevice, and warns when the PVC is not bound yet', async () => {
+  it('takes a url its EdgeDevice allows, and warns when the PVC is not bound yet', async () => {
     await pvc('cam2-pvc');
+    await edgeDevice('cam2', { address: '10.0.0.9:554', protocol: 'TCP', customMetadata: { allowedStreamUrls: 'rtsp://10.0.0.9/' } });
     const res = await control.control(post('/record/on', { device: 'cam2', url: 'rtsp://10.0.0.9/stream' }));
     expect(res).toMatchObject({ status: 201, body: { warnings: [expect.stringContaining(`PersistentVolumeClaim ${ns.name}/cam2-pvc is`)] } });
   });
@@ -155,7 +201,8 @@ describe('/record/on with the kubernetes backend', () => {
         spec: { selector: { matchLabels: { app: 'x' } }, template: { metadata: { labels: { app: 'x' } }, spec: { containers: [{ name: 'x', image: 'x' }] } } },
       },
     });
-    expect((await control.control(post('/record/on', { device: 'cam3', url: 'rtsp://cam3/x' }))).body).toMatchObject({ error: 'name_taken' });
+    await edgeDevice('cam3', { address: '10.0.0.3:554', protocol: 'TCP' });
+    expect((await control.control(post('/record/on', { device: 'cam3' }))).body).toMatchObject({ error: 'name_taken' });
     expect((await control.control(post('/record/off', { device: 'cam3' }))).body).toMatchObject({ error: 'name_taken' });
     await apps().readNamespacedDeployment({ namespace: ns.name, name: 'cam3-recorder' });
   });
@@ -230,7 +277,9 @@ describe('the control ServiceAccount (knative/control-rbac.yaml)', () => {
 describe('functions-framework entry (dist/functions/control/functions.js) against the API server', () => {
   it('registers the targets from the environment and serves /record/on through the kubernetes backend', async () => {
     await pvc('ff1-pvc', ns.name, 'Bound');
-    Object.assign(process.env, { CONTROL_NAMESPACE: ns.name, RECORDER_IMAGE: IMAGE, KUBECONFIG: process.env['KUBECONFIG'] ?? '' });
+    await edgeDevice('ff1', { address: '10.0.0.11:554', protocol: 'TCP', customMetadata: { allowedStreamUrls: 'rtsp://ff1/' } });
+    const token = 'ff1-control-token-0123456789';
+    Object.assign(process.env, { CONTROL_NAMESPACE: ns.name, RECORDER_IMAGE: IMAGE, KUBECONFIG: process.env['KUBECONFIG'] ?? '', CONTROL_TOKEN: token });
     delete process.env['CONTROL_BACKEND'];
     await import('../../functions/control/functions.js');
     const { getTestServer } = await import('@google-cloud/functions-framework/testing');
@@ -240,10 +289,13 @@ describe('functions-framework entry (dist/functions/control/functions.js) agains
     const address = server.address();
     const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
     try {
-      const on = await fetch(`${base}/record/on`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ device: 'ff1', url: 'rtsp://ff1/x' }) });
+      const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+      const body = JSON.stringify({ device: 'ff1', url: 'rtsp://ff1/x' });
+      expect((await fetch(`${base}/record/on`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status).toBe(401);
+      const on = await fetch(`${base}/record/on`, { method: 'POST', headers, body });
       expect(on.status).toBe(201);
       await apps().readNamespacedDeployment({ namespace: ns.name, name: 'ff1-recorder' });
-      const off = await fetch(`${base}/record/off?device=ff1`, { method: 'POST' });
+      const off = await fetch(`${base}/record/off`, { method: 'POST', headers, body: JSON.stringify({ device: 'ff1' }) });
       expect(off.status).toBe(202);
     } finally {
       server.close();

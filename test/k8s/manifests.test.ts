@@ -80,6 +80,8 @@ describe('knative/', () => {
         'Broker/default',
         'Deployment/deviceshifu-camera1',
         'EdgeDevice/camera1',
+        'NetworkPolicy/shifu-rtsp-control',
+        'NetworkPolicy/shifu-rtsp-forwarders',
         'NetworkPolicy/shifu-rtsp-recorders',
         'Role/shifu-rtsp-control',
         'Role/shifu-rtsp-forwarder',
@@ -111,6 +113,26 @@ describe('knative/', () => {
     expect(await expectHttpError(() => applyYaml(typo, { fieldValidation: 'Strict', dryRun: true }))).toBeGreaterThanOrEqual(400);
   });
 
+  it('rejects an unknown field inside every custom resource spec we write (the CRDs are structural there)', async () => {
+    // One typo per kind, nested where a structural schema is needed to see it; each is a 400 under Strict.
+    const typos: [kind: string, name: string, typo: (spec: Record<string, unknown>) => void][] = [
+      ['Broker', 'default', (spec) => Object.assign(spec['delivery'] as object, { retries: 5 })],
+      ['Trigger', 'shifu-rtsp-segment-index', (spec) => Object.assign((spec['subscriber'] as { ref: object }).ref, { nam: 'x' })],
+      ['SinkBinding', 'shifu-rtsp-recorders', (spec) => Object.assign((spec['subject'] as { selector: object }).selector, { matchLabelz: {} })],
+      ['EdgeDevice', 'camera1', (spec) => Object.assign((spec['protocolSettings'] as { TCPSetting: object }).TCPSetting, { ListenPortt: '1' })],
+      ['Service', 'shifu-rtsp-control', (spec) => Object.assign(spec['template'] as object, { metadataa: {} })],
+    ];
+    for (const [kind, name, typo] of typos) {
+      const object = structuredClone(objects.find((o) => o.kind === kind && o.metadata?.name === name && o.apiVersion !== 'v1'));
+      expect(object, `${kind}/${name} in knative/`).toBeDefined();
+      const withTypo = object as KubernetesObject & { spec: Record<string, unknown> };
+      typo(withTypo.spec);
+      const err = await applyYaml(withTypo, { mode: 'create', fieldValidation: 'Strict', dryRun: true }).catch((e: unknown) => e);
+      expect(httpStatus(err), `${kind}/${name} with a typo`).toBe(400);
+      expect(String(err), kind).toMatch(/unknown field/);
+    }
+  });
+
   it('runs the control functions cluster-local, as the control ServiceAccount, with the recorder image', () => {
     const control = find<KnativeService>(objects, 'Service', 'shifu-rtsp-control', 'serving.knative.dev/v1');
     expect(control.metadata?.labels?.['networking.knative.dev/visibility']).toBe('cluster-local');
@@ -122,7 +144,8 @@ describe('knative/', () => {
     expect(env['FUNCTION_SOURCE']?.value).toBe('dist/functions/control/functions.js');
     expect(env['RECORDER_IMAGE']?.value).toBe(container?.image);
     expect(container?.image).toBe('registry.example.com/shifu-rtsp:0.1.0');
-    expect(env['CONTROL_TOKEN']?.valueFrom?.secretKeyRef).toMatchObject({ name: 'shifu-rtsp-control-token', optional: true });
+    // Required: control refuses to start without it, and the pod does not start without the Secret.
+    expect(env['CONTROL_TOKEN']?.valueFrom?.secretKeyRef).toEqual({ name: 'shifu-rtsp-control-token', key: 'token' });
     expect(Number(env['STOP_TIMEOUT_SECONDS']?.value)).toBeLessThan(spec.timeoutSeconds ?? 0);
     expect(container?.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
   });
@@ -210,7 +233,7 @@ describe('storage/', () => {
 
   it('applies on its own with Strict field validation: PV, PVC and export pod (the settings never leave kustomize)', async () => {
     const applied = await applyYaml(objects, { fieldValidation: 'Strict' });
-    expect(applied.map((o) => `${o.kind}/${o.metadata?.name}`)).toEqual(['PersistentVolume/camera1-pv', 'PersistentVolumeClaim/camera1-pvc', 'Pod/camera1-export']);
+    expect(applied.map((o) => `${o.kind}/${o.metadata?.name}`)).toEqual(['PersistentVolume/camera1-pv', 'PersistentVolumeClaim/camera1-pvc', 'NetworkPolicy/shifu-rtsp-playback', 'Pod/camera1-export']);
   });
 
   it('keeps footage: Retain, and the PVC binds only to its own PV by label', () => {
@@ -234,7 +257,7 @@ describe('storage/', () => {
     expect(recorder.spec?.template.spec?.volumes?.[0]?.persistentVolumeClaim?.claimName).toBe('camera1-pvc');
   });
 
-  it('serves the footage with shifu-rtsp playback on port 9996, the token from an optional Secret of the device', () => {
+  it('serves the footage with shifu-rtsp playback on port 9996, the token from a required Secret of the device', () => {
     const container = find<V1Pod>(objects, 'Pod', 'camera1-export').spec?.containers[0];
     expect(container?.command).toBeUndefined();
     expect(container?.args).toEqual(['playback']);
@@ -244,7 +267,7 @@ describe('storage/', () => {
       PLAYBACK_ROOT: '/data',
       PLAYBACK_LISTEN: '0.0.0.0:9996',
       PLAYBACK_MAX_CLIP: '6h',
-      PLAYBACK_TOKEN: { secretKeyRef: { name: 'camera1-playback', key: 'token', optional: true } },
+      PLAYBACK_TOKEN: { secretKeyRef: { name: 'camera1-playback', key: 'token' } },
     });
     // Every variable the pod sets is one the command reads (a typo would be silently ignored otherwise).
     const known = Object.values(playbackOptions).flatMap((o) => o.env);

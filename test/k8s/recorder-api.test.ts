@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createControlHandlers, KubernetesBackend, type ControlHandlers } from '../../functions/control/index.js';
 import { startCli } from '../e2e/support/recorder-process.js';
-import { applyYaml, createNamespace, kubeConfig, parseManifests, serviceAccountKubeConfig } from './harness/index.js';
+import { applyYaml, createNamespace, kubeConfig, parseManifests, serviceAccountKubeConfig, createEdgeDevice } from './harness/index.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const log = pino({ level: 'silent' });
@@ -36,6 +36,7 @@ beforeAll(async () => {
   const sa = await serviceAccountKubeConfig(ns.name, 'shifu-rtsp-control');
   control = createControlHandlers(new KubernetesBackend({ kubeConfig: sa.kubeConfig, namespace: ns.name, image: 'shifu-rtsp:test', log, stopTimeoutSeconds: 2, pollMs: 100 }), { log });
   for (const device of ['t1', 't2']) {
+    await createEdgeDevice(ns.name, device, { allowedStreamUrls: 'rtsp://cam.example:554/' });
     await kubeConfig()
       .makeApiClient(CoreV1Api)
       .createNamespacedPersistentVolumeClaim({

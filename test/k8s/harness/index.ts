@@ -236,3 +236,18 @@ export async function expectHttpError(fn: () => Promise<unknown>): Promise<numbe
   }
   throw new Error('expected the Kubernetes API call to fail, but it succeeded');
 }
+
+/**
+ * A device's EdgeDevice (protocol TCP) as an operator writes it; `allowedStreamUrls` lists cameras its
+ * record-on may name besides its own forwarder (control refuses others with 403).
+ */
+export async function createEdgeDevice(namespace: string, name: string, customMetadata: Record<string, string> = {}): Promise<void> {
+  await applyManifests(kubeConfig(), [
+    {
+      apiVersion: 'shifu.edgenesis.io/v1alpha1',
+      kind: 'EdgeDevice',
+      metadata: { name, namespace },
+      spec: { sku: 'test-camera', connection: 'Ethernet', address: '10.0.0.1:554', protocol: 'TCP', customMetadata },
+    } as KubernetesObject,
+  ], { fieldValidation: 'Strict', fieldManager: 'shifu-rtsp-k8s-test' });
+}
