@@ -36,6 +36,8 @@ export interface ProbeRoutes {
   /** Runs before every route but those in `open` (and /metrics when `open` lists it); throws HttpError to refuse. */
   readonly authorize?: (request: ProbeRequest) => void;
   readonly open?: readonly string[];
+  /** Headers on every answer, errors and streams included (the playback server's Referrer-Policy). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export type ProbeServer = ListeningServer;
@@ -52,7 +54,9 @@ export async function startProbeServer(
 ): Promise<ProbeServer> {
   const streamRoutes = Object.entries(routes.stream ?? {});
   const open = new Set(routes.open ?? []);
+  const everyAnswer = Object.entries(routes.headers ?? {});
   return listenOn(options.listen, (req, res) => {
+    for (const [name, value] of everyAnswer) res.setHeader(name, value);
     const route = (req.url ?? '/').split('?')[0] ?? '/';
     const send = (status: number, type: string, body: string | Buffer, headers: Readonly<Record<string, string>> = {}): void => {
       res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...headers });

@@ -3,7 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
 import { Counter, type Registry } from 'prom-client';
-import { createMetricsRegistry, HttpError, startProbeServer, type HostPort, type Logger, type ProbeRequest, type ProbeServer } from '../lib/index.js';
+import { createMetricsRegistry, HttpError, startProbeServer, type HostPort, type Logger, type ProbeAnswer, type ProbeRequest, type ProbeServer } from '../lib/index.js';
 import { parseFormat, parseRange, planClip, startCut } from './clip.js';
 import { serveFile } from './files.js';
 import { checkDeviceName, Library } from './library.js';
@@ -21,11 +21,31 @@ export interface PlaybackSettings {
 
 const DAY_MS = 24 * 3600 * 1000;
 
-/** Bearer token from `Authorization`, or `access_token` in the query (RFC 6750), which <video src> and links can carry. */
+/** The page's cookie: set once from `/?access_token=`, so the page's own URLs never carry the token. */
+const TOKEN_COOKIE = 'shifu_rtsp_playback_token';
+
+/**
+ * Bearer token from `Authorization`, or `access_token` in the query (RFC 6750) for API clients (export through
+ * the API server's pod proxy), or the page's cookie, which its <video> and download requests carry.
+ */
 function presentedToken(request: ProbeRequest): string | null {
   const header = request.headers.authorization;
   const m = header ? /^Bearer\s+(.+)$/i.exec(header) : null;
-  return m?.[1]?.trim() ?? request.url.searchParams.get('access_token');
+  return m?.[1]?.trim() ?? request.url.searchParams.get('access_token') ?? cookieToken(request.headers.cookie);
+}
+
+function cookieToken(header: string | undefined): string | null {
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === TOKEN_COOKIE) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return null;
+      }
+    }
+  }
+  return null;
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -112,6 +132,8 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
     { listen: settings.listen, log, metrics: metrics.registry },
     {
       open: ['/', '/app.js', '/health'],
+      // The page's URLs carry no token, and no link it follows learns where it came from.
+      headers: { 'referrer-policy': 'no-referrer' },
       authorize: (request) => {
         if (settings.token === undefined) return;
         const token = presentedToken(request);
@@ -119,7 +141,16 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
       },
       get: {
         '/health': () => ({ status: 200, body: { ok: true } }),
-        '/': () => ({ status: 200, body: PAGE_HTML, contentType: 'text/html; charset=utf-8', headers: { 'cache-control': 'no-cache' } }),
+        '/': ({ url }): ProbeAnswer => {
+          // `/?access_token=` once: the token goes into an HttpOnly cookie and out of the address bar and history.
+          const given = url.searchParams.get('access_token');
+          if (given !== null && settings.token !== undefined) {
+            if (!sameSecret(given, settings.token)) throw new HttpError(401, 'access_token: not the token of this server (PLAYBACK_TOKEN)', 'unauthorized');
+            const cookie = `${TOKEN_COOKIE}=${encodeURIComponent(given)}; Path=/; HttpOnly; SameSite=Lax`;
+            return { status: 303, body: '', contentType: 'text/plain; charset=utf-8', headers: { location: '/', 'set-cookie': cookie, 'cache-control': 'no-store' } };
+          }
+          return { status: 200, body: PAGE_HTML, contentType: 'text/html; charset=utf-8', headers: { 'cache-control': 'no-cache' } };
+        },
         '/app.js': async () => ({ status: 200, body: await pageScript(), contentType: 'text/javascript; charset=utf-8', headers: { 'cache-control': 'no-cache' } }),
         '/api/devices': async () => ({ status: 200, body: { devices: await library.devices() } }),
         '/api/timeline': async ({ url }) => {

@@ -282,6 +282,32 @@ describe('playback API on a recorder volume', () => {
     expect((await fetch(`${guarded.baseUrl}/api/devices`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     expect((await fetch(`${guarded.baseUrl}/api/devices?access_token=${token}`)).status).toBe(200);
     expect((await fetch(`${guarded.baseUrl}/`)).status).toBe(200);
+    // The page takes the token once: /?access_token= answers with an HttpOnly cookie and a redirect to /,
+    // which its own requests then carry; a wrong one sets nothing.
+    const wrong = await fetch(`${guarded.baseUrl}/?access_token=wrong-token-of-some-length`, { redirect: 'manual' });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get('set-cookie')).toBeNull();
+    const once = await fetch(`${guarded.baseUrl}/?access_token=${token}`, { redirect: 'manual' });
+    expect(once.status).toBe(303);
+    expect(once.headers.get('location')).toBe('/');
+    const cookie = once.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Lax/);
+    const pair = cookie.split(';')[0] ?? '';
+    expect((await fetch(`${guarded.baseUrl}/api/devices`, { headers: { cookie: pair } })).status).toBe(200);
+    expect((await fetch(`${guarded.baseUrl}/api/devices`, { headers: { cookie: 'shifu_rtsp_playback_token=wrong-token-of-some-length' } })).status).toBe(401);
+    // No answer tells a link it follows where it came from: pages, errors, data and streams alike.
+    for (const [url, headers] of [
+      ['/', {}],
+      ['/health', {}],
+      ['/api/devices', {}],
+      ['/api/devices', { cookie: pair }],
+      [`/api/clip?device=cam&start=${encodeURIComponent(new Date(Date.now() - 3600_000).toISOString())}&duration=2`, { cookie: pair }],
+    ] as const) {
+      const res = await fetch(`${guarded.baseUrl}${url}`, { headers, redirect: 'manual' });
+      await res.body?.cancel();
+      expect(res.headers.get('referrer-policy'), url).toBe('no-referrer');
+    }
     expect(guarded.output()).not.toContain(token);
     await guarded.stop();
 
@@ -388,5 +414,30 @@ describe('playback page in Chromium', () => {
     await download.saveAs(file);
     await expectPlaysFor(file, 10, 'h264');
     await page.close();
+  });
+
+  it('with PLAYBACK_TOKEN: asks for the token once, keeps it out of its URLs (an HttpOnly cookie), and plays', async () => {
+    const token = 'a-long-enough-page-token-0123';
+    const guarded = await startCli('playback', ['--root', volume], { PLAYBACK_TOKEN: token }, { httpFlag: 'listen' });
+    cleanups.push(() => guarded.stop('SIGKILL'));
+    const page = await browser.newPage();
+    const requested: string[] = [];
+    page.on('request', (r) => requested.push(r.url()));
+    await page.goto(guarded.baseUrl);
+    await page.waitForSelector('body[data-needs-token="true"]', { timeout: 20_000 });
+    await page.fill('#access-token', token);
+    await page.click('#token-form button[type="submit"]');
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+    expect(new URL(page.url()).search).toBe('');
+    // HttpOnly: the page's scripts cannot read it.
+    expect(await page.evaluate('document.cookie')).toBe('');
+    const cam = page.locator('[data-device="cam"]');
+    await cam.locator('button.zoom-footage').click();
+    await cam.locator('.span').first().click();
+    await page.waitForFunction(`(document.querySelector('[data-device="cam"] video')?.currentTime ?? 0) > 1.5`, undefined, { timeout: 30_000 });
+    // Only the form's one navigation carried the token in a URL.
+    expect(requested.filter((u) => u.includes(token))).toEqual([`${guarded.baseUrl}/?access_token=${token}`]);
+    await page.close();
+    await guarded.stop();
   });
 });

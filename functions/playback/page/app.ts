@@ -35,16 +35,15 @@ const DAY_MS = 24 * 3600 * 1000;
 /** Longest stretch one click plays: the server cuts it as a stream, so a long one costs nothing up front. */
 const PLAY_MS = 3600 * 1000;
 
-// A token given as ?access_token=... travels with every request (a <video> cannot send headers).
-const token = new URLSearchParams(location.search).get('access_token');
+// A server with a token sets it as an HttpOnly cookie once (from /?access_token=...), and every request of the
+// page, <video> and downloads included, carries it: the page's own URLs never hold the token.
 
-function withToken(url: string): string {
-  if (token === null) return url;
-  return `${url}${url.includes('?') ? '&' : '?'}access_token=${encodeURIComponent(token)}`;
-}
+/** The server wants its token: what it answers without one. */
+class TokenRequired extends Error {}
 
 async function getJson<T>(url: string): Promise<T> {
-  const res = await fetch(withToken(url));
+  const res = await fetch(url);
+  if (res.status === 401) throw new TokenRequired('this server needs its access token');
   if (!res.ok) {
     const body = (await res.json().catch(() => ({}))) as { message?: string };
     throw new Error(`${url}: ${res.status} ${body.message ?? res.statusText}`);
@@ -230,7 +229,7 @@ class DeviceView {
       return;
     }
     const end = Math.min(Date.parse(span.end), ms + PLAY_MS);
-    const url = withToken(`/api/clip?device=${encodeURIComponent(this.summary.device)}&start=${iso(ms)}&end=${iso(end)}&format=mp4`);
+    const url = `/api/clip?device=${encodeURIComponent(this.summary.device)}&start=${iso(ms)}&end=${iso(end)}&format=mp4`;
     // The clip's real start (a keyframe) is in a header; ask for it before the video loads the same URL.
     const head = await fetch(url, { method: 'HEAD' });
     const start = head.headers.get('x-clip-start');
@@ -268,9 +267,7 @@ class DeviceView {
     const ready = this.inMs !== null && this.outMs !== null && this.outMs > this.inMs;
     this.inOut.textContent = `in ${this.inMs === null ? '-' : clock(this.inMs)} out ${this.outMs === null ? '-' : clock(this.outMs)}`;
     if (ready) {
-      this.download.href = withToken(
-        `/api/clip?device=${encodeURIComponent(this.summary.device)}&start=${iso(this.inMs!)}&end=${iso(this.outMs!)}&format=${this.format.value}`,
-      );
+      this.download.href = `/api/clip?device=${encodeURIComponent(this.summary.device)}&start=${iso(this.inMs!)}&end=${iso(this.outMs!)}&format=${this.format.value}`;
       this.download.removeAttribute('aria-disabled');
     } else {
       this.download.removeAttribute('href');
@@ -296,8 +293,20 @@ async function main(): Promise<void> {
     (window as unknown as { playback: Record<string, DeviceView> }).playback = Object.fromEntries(devices.map((d, i) => [d.device, views[i]!]));
     document.body.dataset.ready = 'true';
   } catch (err) {
-    status.textContent = `Could not load: ${err instanceof Error ? err.message : String(err)}`;
+    if (err instanceof TokenRequired) askForToken(status);
+    else status.textContent = `Could not load: ${err instanceof Error ? err.message : String(err)}`;
   }
+}
+
+/** A form for the token: sent once as /?access_token=..., which the server turns into a cookie and a redirect to /. */
+function askForToken(status: HTMLElement): void {
+  const form = el('form', { id: 'token-form', method: 'get', action: '/' });
+  const label = el('label', { for: 'access-token' }, 'Access token ');
+  const input = el('input', { id: 'access-token', name: 'access_token', type: 'password', autocomplete: 'current-password', required: '' });
+  form.append(label, input, el('button', { type: 'submit' }, 'Open'));
+  status.textContent = 'This server needs its access token (the Secret <device>-playback, key token).';
+  status.after(form);
+  document.body.dataset.needsToken = 'true';
 }
 
 void main();
