@@ -1,7 +1,8 @@
 // The core under both of our node:http servers (the probe server of the forwarder, recorder and playback,
 // and control's JSON server): binding, closing and the error answer live once, so every server of ours
 // listens, shuts down and fails the same way.
-import type { RequestListener } from 'node:http';
+import type { IncomingMessage, RequestListener } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { HostPort } from './config.js';
 import { HttpError } from './http.js';
@@ -15,10 +16,57 @@ export interface ListeningServer {
   close(): Promise<void>;
 }
 
-/** Serves `listener` on `listen`; resolves once bound, rejects when the address cannot be (EADDRINUSE). */
-export async function listenOn(listen: HostPort, listener: RequestListener): Promise<ListeningServer> {
-  const server = http.createServer(listener);
+/**
+ * The request's URL, or a 400: Node's parser passes request targets that WHATWG URL refuses (an absolute
+ * `http://a:b/` with a port that is not a number), and an unguarded `new URL` there stopped the process.
+ */
+export function requestUrl(req: IncomingMessage): URL {
+  try {
+    return new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    throw new HttpError(400, 'url: not a valid request target');
+  }
+}
+
+/** Node's own answers to what its parser refuses (as its default clientError handler gives them). */
+function clientErrorStatus(err: NodeJS.ErrnoException): number {
+  if (err.code === 'HPE_HEADER_OVERFLOW') return 431;
+  if (err.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW') return 413;
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return 408;
+  return 400;
+}
+
+/**
+ * A request Node's parser cannot read (bad request line, header, framing) never reaches a route: it is
+ * answered here with a 4xx and the connection closed, so no socket is left hanging and nothing throws.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  // The peer already left (a reset mid-request), or an answer is on its way: just end the connection.
+  if (err.code === 'ECONNRESET' || !socket.writable || ('_httpMessage' in socket && socket._httpMessage)) {
+    socket.destroy();
+    return;
+  }
+  const status = clientErrorStatus(err);
+  const body = JSON.stringify({ error: 'bad_request', message: `request: ${http.STATUS_CODES[status] ?? 'malformed'} (${err.code ?? 'unreadable'})` });
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy());
+}
+
+/**
+ * Serves `listener` on `listen`; resolves once bound, rejects when the address cannot be (EADDRINUSE).
+ * A listener that throws (a bug) answers 500 through errorAnswer instead of ending the process.
+ */
+export async function listenOn(listen: HostPort, listener: RequestListener, log: Logger): Promise<ListeningServer> {
+  const server = http.createServer((req, res) => {
+    try {
+      listener(req, res);
+    } catch (err) {
+      const answer = errorAnswer(err, log, { url: req.url });
+      if (res.headersSent) res.destroy();
+      else res.writeHead(answer.status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(answer.body));
+    }
+  });
   server.keepAliveTimeout = 5000;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => {
