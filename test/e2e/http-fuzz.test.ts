@@ -2,13 +2,16 @@
 // functions-framework (as Knative runs it), the recorder's API, the playback server and the forwarder's
 // health server, each the real process. 10,000 seeded malformed requests each (HTTP_FUZZ_SEED reproduces a
 // run): every answer that arrives is a 2xx-4xx, never a 5xx, and the process still answers afterwards.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appendToJournal, journalPathOf } from '../../functions/recorder/index.js';
+import { requireTool } from './fixtures/camera.js';
 import { freePort, startCli, type CliProcess } from './support/recorder-process.js';
 import { caseSeed, Fuzzer, prng } from './support/rtsp-fuzz.js';
 
@@ -327,6 +330,7 @@ let tmp: string;
 const stops: Array<() => Promise<unknown>> = [];
 
 beforeAll(async () => {
+  requireTool('ffmpeg');
   tmp = await mkdtemp(path.join(os.tmpdir(), 'shifu-http-fuzz-'));
 });
 afterAll(async () => {
@@ -397,8 +401,22 @@ describe.concurrent(`10,000 seeded malformed requests to each server (HTTP_FUZZ_
     await fuzz(cliTarget('recorder', recorder, ['/record/on', '/record/off', '/record/status', '/health', '/ready', '/metrics'], '/ready', RECORDER_TOKEN));
   }, 120_000);
 
-  it(`playback server (seed ${SEED})`, async () => {
-    const playback = await startCli('playback', ['--root', path.join(tmp, 'playback')], {}, { httpFlag: 'listen' });
+  it(`playback server, with footage of cam1 (seed ${SEED})`, async () => {
+    // Real footage, so that cases reach past the device check into clip planning and file serving.
+    const root = path.join(tmp, 'playback');
+    const name = 'cam1_20261124T100000Z.mp4';
+    await mkdir(path.join(root, 'cam1'), { recursive: true });
+    const made = spawnSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=10', '-t', '2', '-c:v', 'libx264', '-g', '10', '-movflags', '+frag_keyframe+empty_moov+default_base_moof', path.join(root, 'cam1', name)], { encoding: 'utf8' });
+    expect(made.status, made.stderr).toBe(0);
+    const bytes = await readFile(path.join(root, 'cam1', name));
+    await mkdir(path.dirname(journalPathOf(root, 'cam1')), { recursive: true });
+    await appendToJournal(journalPathOf(root, 'cam1'), {
+      file: `cam1/${name}`, absolutePath: path.join(root, 'cam1', name), device: 'cam1', sequence: 1,
+      startTime: '2026-11-24T10:00:00.000Z', endTime: '2026-11-24T10:00:02.000Z', durationSeconds: 2,
+      bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), format: 'mp4', mimeType: 'video/mp4',
+      video: { codec: 'h264', width: 160, height: 120, fps: 10 }, audio: null, recovered: false, gapBeforeSeconds: 0,
+    });
+    const playback = await startCli('playback', ['--root', root], {}, { httpFlag: 'listen' });
     stops.push(() => playback.stop());
     await fuzz(cliTarget('playback', playback, ['/', '/app.js', '/health', '/api/devices', '/api/timeline', '/api/clip', '/files/cam1/cam1_20261124T100000Z.mp4', '/files/', '/metrics'], '/api/devices'));
   }, 120_000);
