@@ -2,10 +2,13 @@
 // (to a file, or a device folder that is one) is not footage, so no route serves or cuts what it points at;
 // a clip format named like an Object.prototype member is a 400, not a 500.
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { startPlaybackServer } from '../../functions/playback/index.js';
+import { HttpError } from '../../functions/lib/index.js';
+import { Library, serveFile, startPlaybackServer, type Footage } from '../../functions/playback/index.js';
 import { appendToJournal, journalPathOf, type Segment } from '../../functions/recorder/index.js';
 import { useScratch } from '../support/scratch.js';
 
@@ -61,17 +64,48 @@ async function volume(): Promise<{ root: string; base: string }> {
   return { root, base: `http://127.0.0.1:${server.port}` };
 }
 
+/** A library that vouches for any journaled name: as if a link was put in place after the journal was read. */
+class SwappedLibrary extends Library {
+  override async file(device: string, name: string): Promise<Footage> {
+    const hour = Number(name.slice(device.length + 10, device.length + 12));
+    const s = segment(device, name, hour);
+    return { segment: s, name, path: path.join(this.root, device, name), startMs: Date.parse(s.startTime), endMs: Date.parse(s.endTime) };
+  }
+}
+
 describe('playback on a volume with symlinks', () => {
   it('serves the real segment and never what a symlinked file or device folder points at', async () => {
     const { base } = await volume();
     const real = await fetch(`${base}/files/cam1/cam1_20261124T100000Z.mp4`);
     expect(real.status).toBe(200);
     expect(await real.text()).toBe('x'.repeat(100));
+    // Ranges still work on the file as opened (by its fd).
+    const part = await fetch(`${base}/files/cam1/cam1_20261124T100000Z.mp4`, { headers: { range: 'bytes=10-19' } });
+    expect([part.status, part.headers.get('content-range'), (await part.text()).length]).toEqual([206, 'bytes 10-19/100', 10]);
 
     for (const file of ['cam1/cam1_20261124T110000Z.mp4', 'cam2/cam2_20261124T100000Z.mp4']) {
       const res = await fetch(`${base}/files/${file}`);
       const text = await res.text();
       expect(text, file).not.toContain(SECRET);
+      expect(res.status, file).toBe(404);
+    }
+  });
+
+  it('does not follow a link put in place of a segment or its device folder after the journal was read', async () => {
+    const { root } = await volume();
+    const library = new SwappedLibrary(root);
+    const server = http.createServer((req, res) => {
+      serveFile(library, req, res, new URL(req.url ?? '/', 'http://localhost')).catch((err: unknown) => {
+        res.writeHead(err instanceof HttpError ? err.statusCode : 500).end(String(err));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    scratch.defer(() => new Promise((resolve) => server.close(resolve)));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    expect((await fetch(`${base}/files/cam1/cam1_20261124T100000Z.mp4`)).status).toBe(200);
+    for (const file of ['cam1/cam1_20261124T110000Z.mp4', 'cam2/cam2_20261124T100000Z.mp4']) {
+      const res = await fetch(`${base}/files/${file}`);
+      expect(await res.text(), file).not.toContain(SECRET);
       expect(res.status, file).toBe(404);
     }
   });
