@@ -28,12 +28,13 @@ export function requestUrl(req: IncomingMessage): URL {
   }
 }
 
-/** Node's own answers to what its parser refuses (as its default clientError handler gives them). */
-function clientErrorStatus(err: NodeJS.ErrnoException): number {
-  if (err.code === 'HPE_HEADER_OVERFLOW') return 431;
-  if (err.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW') return 413;
-  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return 408;
-  return 400;
+/** Node's own answers to what its parser refuses (the statuses its default clientError handler gives). */
+function clientErrorAnswer(err: NodeJS.ErrnoException): ErrorAnswer {
+  const answer = (status: number, error: string, message: string): ErrorAnswer => ({ status, body: { error, message } });
+  if (err.code === 'HPE_HEADER_OVERFLOW') return answer(431, 'headers_too_large', 'headers: larger than the server reads (16 KiB)');
+  if (err.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW') return answer(413, 'payload_too_large', 'body: chunk extensions too large');
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return answer(408, 'request_timeout', 'request: not received in time');
+  return answer(400, 'bad_request', `request: not a valid HTTP/1.1 request (${err.code ?? 'unreadable'})`);
 }
 
 /**
@@ -46,8 +47,8 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     socket.destroy();
     return;
   }
-  const status = clientErrorStatus(err);
-  const body = JSON.stringify({ error: 'bad_request', message: `request: ${http.STATUS_CODES[status] ?? 'malformed'} (${err.code ?? 'unreadable'})` });
+  const { status, body: answer } = clientErrorAnswer(err);
+  const body = JSON.stringify(answer);
   socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy());
 }
 
@@ -60,7 +61,8 @@ export async function listenOn(listen: HostPort, listener: RequestListener, log:
     try {
       listener(req, res);
     } catch (err) {
-      const answer = errorAnswer(err, log, { url: req.url });
+      // The path only: a query may carry a token (playback's access_token).
+      const answer = errorAnswer(err, log, { route: (req.url ?? '/').split('?')[0] });
       if (res.headersSent) res.destroy();
       else res.writeHead(answer.status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(answer.body));
     }
