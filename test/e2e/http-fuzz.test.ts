@@ -218,7 +218,7 @@ function exchange(port: number, bytes: Buffer, onHalfClose: () => void = () => u
     let quiet: NodeJS.Timeout | undefined;
     const hang = setTimeout(() => {
       socket.destroy();
-      reject(new Error('the server neither answered nor closed within 30 s of the half-close'));
+      reject(new Error('the server neither answered nor closed the connection within 30 s'));
     }, 30_000);
     const rearm = (): void => {
       clearTimeout(quiet);
