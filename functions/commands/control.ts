@@ -17,7 +17,8 @@ export const controlCommand = defineCommand({
   details: [
     'HTTP: POST /record/on {device, url?, path?, credentialsSecret?, segmentSeconds?, format?, audio?, storagePath?,',
     '      pvc?, nodeSelector?, tolerations?}; POST /record/off {device} [?wait=true]; GET /record/status[?device=D];',
-    '      GET /health, GET /ready. The same handlers run on Knative through functions-framework',
+    '      GET /health, GET /ready. Every POST sends Content-Type: application/json (415 otherwise), the',
+    '      device of /record/off in the body. The same handlers run on Knative through functions-framework',
     '      (FUNCTION_TARGET=control|recordOn|recordOff|recordStatus, source dist/functions/control/functions.js).',
     'SIGTERM: local recorders are switched off (their last segment closed), then the command exits 0.',
   ].join('\n'),

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { redact, redactDeep, type Logger } from '../lib/index.js';
+import { isJsonMediaType, redact, redactDeep, type Logger } from '../lib/index.js';
 import type { RecorderBackend } from './backend.js';
 import { FAILURE_STATUS, fail, type ControlFailure, type Outcome } from './outcome.js';
 import { describeRequestError, recordOffSchema, recordOnSchema, statusQuerySchema } from './request.js';
@@ -67,13 +67,17 @@ function authorized(request: ControlRequest, token: string | undefined): boolean
   return m?.[1] !== undefined && timingSafeEqual(digest(m[1]), digest(token));
 }
 
-/** Query strings carry text: `wait=true`, `timeoutSeconds=30` become the body's boolean and number. */
+/**
+ * `wait` and `timeoutSeconds` may come in the query (`?wait=true`), as text that becomes the body's boolean
+ * and number; the device only in the JSON body, so that switching a recorder off always takes a request a
+ * web page cannot forge (see `guarded`).
+ */
 function offInput(request: ControlRequest): Outcome<Record<string, unknown>> {
   const body = request.body ?? {};
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return fail('bad_request', 'body: expected a JSON object');
   const merged: Record<string, unknown> = {};
   const { device, wait, timeoutSeconds } = request.query;
-  if (device !== undefined) merged['device'] = device;
+  if (device !== undefined) return fail('bad_request', 'device: give it in the JSON body ({"device": "..."}), not in the query');
   if (wait !== undefined) {
     if (!['true', 'false', '1', '0', ''].includes(wait)) return fail('bad_request', 'wait: expected true or false');
     merged['wait'] = wait === 'true' || wait === '1' || wait === '';
@@ -91,6 +95,11 @@ export function createControlHandlers(backend: RecorderBackend, options: Control
       }
       if (request.method.toUpperCase() !== method) {
         return { ...failure({ code: 'method_not_allowed', message: `use ${method} ${request.path}` }), headers: { allow: method } };
+      }
+      // Every POST, an empty one too: a page in a browser can post a form or text to a control without a
+      // token (localhost, a LAN address) but cannot set a JSON type without the control's CORS consent.
+      if (method === 'POST' && !isJsonMediaType(request.headers['content-type'])) {
+        return failure({ code: 'unsupported_media_type', message: `content-type: a POST needs Content-Type: application/json, also with an empty body (got ${request.headers['content-type'] || 'none'})` });
       }
       try {
         return await handler(request);
@@ -139,8 +148,8 @@ export function createControlHandlers(backend: RecorderBackend, options: Control
     '/record/status': recordStatus,
   };
   const control: ControlHandler = async (request) => {
-    const route = routes[request.path.replace(/\/+$/, '')];
-    if (route) return route(request);
+    const path = request.path.replace(/\/+$/, '');
+    if (Object.hasOwn(routes, path)) return routes[path]!(request);
     return failure({ code: 'not_found', message: `no route ${request.method} ${request.path}; use POST /record/on, POST /record/off, GET /record/status` });
   };
   return { control, recordOn, recordOff, recordStatus };

@@ -8,6 +8,7 @@ export const FAILURE_STATUS = {
   not_found: 404,
   not_recording: 404,
   method_not_allowed: 405,
+  unsupported_media_type: 415,
   recorder_conflict: 409,
   recorder_stopping: 409,
   name_taken: 409,

@@ -13,6 +13,15 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * A JSON media type (`application/json`, `application/<x>+json`, with parameters). What our JSON APIs take,
+ * and also what stops a web page from posting to them: a page's form or no-CORS fetch can only send
+ * `text/plain`, a form or multipart, or no type at all.
+ */
+export function isJsonMediaType(contentType: string | undefined): boolean {
+  return /^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType ?? '');
+}
+
 /** `field: rule` for the first zod issue, so a 4xx names what to fix. */
 export function describeZodError(err: z.ZodError): string {
   return err.issues

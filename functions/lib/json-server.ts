@@ -2,8 +2,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { HostPort } from './config.js';
-import { HttpError } from './http.js';
-import { errorAnswer, listenOn, type ListeningServer } from './server-core.js';
+import { HttpError, isJsonMediaType } from './http.js';
+import { errorAnswer, listenOn, requestUrl, type ListeningServer } from './server-core.js';
 
 export interface JsonRequest {
   readonly method: string;
@@ -30,15 +30,19 @@ function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > BODY_LIMIT) {
+        // Stop reading and answer: the 413 goes out with `connection: close` (destroying the request here
+        // cut the connection before the client could read why).
+        req.off('data', onData);
+        req.pause();
         reject(new HttpError(413, `body larger than ${BODY_LIMIT} bytes`, 'payload_too_large'));
-        req.destroy();
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
@@ -46,7 +50,7 @@ function readBody(req: IncomingMessage): Promise<string> {
 
 function parseBody(text: string, contentType: string | undefined): unknown {
   if (text === '') return undefined;
-  if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType ?? '')) {
+  if (!isJsonMediaType(contentType)) {
     throw new HttpError(415, `expected Content-Type: application/json (got ${contentType ?? 'none'})`, 'unsupported_media_type');
   }
   try {
@@ -64,11 +68,20 @@ export async function startJsonServer(options: { readonly listen: HostPort; read
       res.writeHead(answer.status, {
         ...(answer.body === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' }),
         'content-length': Buffer.byteLength(text),
+        // The rest of a body we stopped reading is still on the connection: it cannot carry another request.
+        ...(req.readableEnded ? {} : { connection: 'close' }),
         ...answer.headers,
       });
       res.end(req.method === 'HEAD' ? undefined : text);
     };
-    const url = new URL(req.url ?? '/', 'http://control.invalid');
+    let url: URL;
+    try {
+      url = requestUrl(req);
+    } catch (err) {
+      req.resume();
+      send(errorAnswer(err, options.log));
+      return;
+    }
     const headers: Record<string, string | undefined> = {};
     for (const [name, value] of Object.entries(req.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
     readBody(req)
@@ -82,5 +95,5 @@ export async function startJsonServer(options: { readonly listen: HostPort; read
         }),
       )
       .then(send, (err: unknown) => send(errorAnswer(err, options.log)));
-  });
+  }, options.log);
 }

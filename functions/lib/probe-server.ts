@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { HostPort } from './config.js';
-import { errorAnswer, listenOn, type ListeningServer } from './server-core.js';
+import { errorAnswer, listenOn, requestUrl, type ListeningServer } from './server-core.js';
 
 export interface ProbeAnswer {
   readonly status: number;
@@ -79,9 +79,9 @@ export async function startProbeServer(
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     let url: URL;
     try {
-      url = new URL(req.url ?? '/', 'http://localhost');
-    } catch {
-      json(400, { error: 'bad_request', message: 'url: not a valid request target' });
+      url = requestUrl(req);
+    } catch (err) {
+      fail(err);
       return;
     }
     const request: ProbeRequest = { url, headers: req.headers };
@@ -111,11 +111,14 @@ export async function startProbeServer(
         .catch(fail);
       return;
     }
-    const handler = method === 'GET' ? routes.get[route] : method === 'POST' ? routes.post?.[route] : undefined;
+    // Own keys only: a path is the client's text, and `in` or a lookup would find Object.prototype's names.
+    const routeOf = (table: Readonly<Record<string, ProbeHandler>> | undefined): ProbeHandler | undefined =>
+      table && Object.hasOwn(table, route) ? table[route] : undefined;
+    const handler = method === 'GET' ? routeOf(routes.get) : method === 'POST' ? routeOf(routes.post) : undefined;
     if (!handler) {
       const allowed = [
-        ...(route in routes.get || streamer || (route === '/metrics' && options.metrics) ? ['GET', 'HEAD'] : []),
-        ...(routes.post && route in routes.post ? ['POST'] : []),
+        ...(routeOf(routes.get) || streamer || (route === '/metrics' && options.metrics) ? ['GET', 'HEAD'] : []),
+        ...(routeOf(routes.post) ? ['POST'] : []),
       ];
       if (allowed.length) json(405, { error: 'method_not_allowed', message: `${route} takes ${allowed.join(', ')}` }, { allow: allowed.join(', ') });
       else json(404, { error: 'not_found', message: `no route ${route}` });
@@ -127,5 +130,5 @@ export async function startProbeServer(
         if (answer.contentType === undefined) json(answer.status, answer.body, answer.headers);
         else send(answer.status, answer.contentType, answer.body as string | Buffer, answer.headers);
       }, fail);
-  });
+  }, options.log);
 }

@@ -1,7 +1,8 @@
 // The core under both of our node:http servers (the probe server of the forwarder, recorder and playback,
 // and control's JSON server): binding, closing and the error answer live once, so every server of ours
 // listens, shuts down and fails the same way.
-import type { RequestListener } from 'node:http';
+import type { IncomingMessage, RequestListener } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { HostPort } from './config.js';
 import { HttpError } from './http.js';
@@ -15,10 +16,59 @@ export interface ListeningServer {
   close(): Promise<void>;
 }
 
-/** Serves `listener` on `listen`; resolves once bound, rejects when the address cannot be (EADDRINUSE). */
-export async function listenOn(listen: HostPort, listener: RequestListener): Promise<ListeningServer> {
-  const server = http.createServer(listener);
+/**
+ * The request's URL, or a 400: Node's parser passes request targets that WHATWG URL refuses (an absolute
+ * `http://a:b/` with a port that is not a number), and an unguarded `new URL` there stopped the process.
+ */
+export function requestUrl(req: IncomingMessage): URL {
+  try {
+    return new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    throw new HttpError(400, 'url: not a valid request target');
+  }
+}
+
+/** Node's own answers to what its parser refuses (the statuses its default clientError handler gives). */
+function clientErrorAnswer(err: NodeJS.ErrnoException): ErrorAnswer {
+  const answer = (status: number, error: string, message: string): ErrorAnswer => ({ status, body: { error, message } });
+  if (err.code === 'HPE_HEADER_OVERFLOW') return answer(431, 'headers_too_large', 'headers: larger than the server reads (16 KiB)');
+  if (err.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW') return answer(413, 'payload_too_large', 'body: chunk extensions too large');
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return answer(408, 'request_timeout', 'request: not received in time');
+  return answer(400, 'bad_request', `request: not a valid HTTP/1.1 request (${err.code ?? 'unreadable'})`);
+}
+
+/**
+ * A request Node's parser cannot read (bad request line, header, framing) never reaches a route: it is
+ * answered here with a 4xx and the connection closed, so no socket is left hanging and nothing throws.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  // The peer already left (a reset mid-request), or an answer is on its way: just end the connection.
+  if (err.code === 'ECONNRESET' || !socket.writable || ('_httpMessage' in socket && socket._httpMessage)) {
+    socket.destroy();
+    return;
+  }
+  const { status, body: answer } = clientErrorAnswer(err);
+  const body = JSON.stringify(answer);
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy());
+}
+
+/**
+ * Serves `listener` on `listen`; resolves once bound, rejects when the address cannot be (EADDRINUSE).
+ * A listener that throws (a bug) answers 500 through errorAnswer instead of ending the process.
+ */
+export async function listenOn(listen: HostPort, listener: RequestListener, log: Logger): Promise<ListeningServer> {
+  const server = http.createServer((req, res) => {
+    try {
+      listener(req, res);
+    } catch (err) {
+      // The path only: a query may carry a token (playback's access_token).
+      const answer = errorAnswer(err, log, { route: (req.url ?? '/').split('?')[0] });
+      if (res.headersSent) res.destroy();
+      else res.writeHead(answer.status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(answer.body));
+    }
+  });
   server.keepAliveTimeout = 5000;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => {

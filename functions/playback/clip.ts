@@ -76,7 +76,8 @@ export function parseRange(query: URLSearchParams, maxSeconds: number): { startM
 
 export function parseFormat(query: URLSearchParams): ClipFormat {
   const value = query.get('format') ?? 'mp4';
-  if (!(value in CLIP_FORMATS)) throw new HttpError(400, `format: expected one of ${Object.keys(CLIP_FORMATS).join(', ')}`);
+  // Own keys only: `in` also finds Object.prototype's names (format=constructor got through, then a 500).
+  if (!Object.hasOwn(CLIP_FORMATS, value)) throw new HttpError(400, `format: expected one of ${Object.keys(CLIP_FORMATS).join(', ')}`);
   return value as ClipFormat;
 }
 

@@ -1,5 +1,8 @@
 // Segment files as they are on the volume, with byte ranges and an ETag from the journal's sha256.
+import { constants, existsSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
 import send from 'send';
 import { HttpError } from '../lib/index.js';
 import { isSegmentFileName } from '../recorder/index.js';
@@ -23,18 +26,56 @@ export function parseFilePath(pathname: string): { device: string; name: string 
   return { device, name };
 }
 
+/** Linux's view of a process's open files: a path here reopens what an fd holds, wherever its name now points. */
+const OPEN_FILES = existsSync('/proc/self/fd') ? '/proc/self/fd' : null;
+
+/**
+ * A segment opened without following a link at either step, its device folder or the file (O_NOFOLLOW), so a
+ * link put in its place after the library read the journal is refused too: 404, as a link found by the library
+ * is. The folder's fd stands in for openat(2), which Node lacks; O_NONBLOCK so a FIFO cannot hold the open.
+ * Null where there is no /proc/self/fd (macOS): there the library's lstat check is all.
+ */
+async function openSegment(root: string, device: string, name: string): Promise<FileHandle | null> {
+  if (OPEN_FILES === null) return null;
+  const flags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+  const gone = (): HttpError => new HttpError(404, `file: ${device}/${name} is not a finished segment on this volume`, 'not_found');
+  const folder = await open(path.join(root, device), flags | constants.O_DIRECTORY).catch(() => null);
+  if (!folder) throw gone();
+  try {
+    const file = await open(`${OPEN_FILES}/${folder.fd}/${name}`, flags).catch(() => null);
+    if (!file) throw gone();
+    if (!(await file.stat()).isFile()) {
+      await file.close();
+      throw gone();
+    }
+    return file;
+  } finally {
+    await folder.close();
+  }
+}
+
 /** Answers with `send` (ranges, If-Range, conditional GET, HEAD) for a file the journal lists. */
 export async function serveFile(library: Library, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const { device, name } = parseFilePath(url.pathname);
   const footage = await library.file(device, name);
-  // The name was checked above and the journal listed it; 'allow' only because send would judge the whole
-  // absolute path, and a root under a dot folder (~/.cache/...) would refuse every file.
+  const opened = await openSegment(library.root, device, footage.name);
+  const source = opened ? `${OPEN_FILES}/${opened.fd}` : footage.path;
   // Set first: send keeps an ETag and Content-Type it finds, and compares If-None-Match / If-Range with it.
   res.setHeader('ETag', `"${footage.segment.sha256}"`);
   res.setHeader('Content-Type', footage.segment.mimeType);
   res.setHeader('Cache-Control', 'private, max-age=86400, immutable');
-  await new Promise<void>((resolve, reject) => {
-    const stream = send(req, footage.path, { etag: false, lastModified: true, dotfiles: 'allow', index: false, acceptRanges: true, cacheControl: false });
+  try {
+    await sendFile(req, res, source);
+  } finally {
+    await opened?.close();
+  }
+}
+
+function sendFile(req: IncomingMessage, res: ServerResponse, source: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    // The name was checked and the journal listed it; 'allow' only because send would judge the whole
+    // absolute path, and a root under a dot folder (~/.cache/...) would refuse every file.
+    const stream = send(req, source, { etag: false, lastModified: true, dotfiles: 'allow', index: false, acceptRanges: true, cacheControl: false });
     stream.on('error', (err: Error & { status?: number }) => {
       if (res.headersSent) {
         res.destroy();

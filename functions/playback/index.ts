@@ -5,5 +5,5 @@ export { startPlaybackServer, type PlaybackSettings } from './server.js';
 export { Library, checkDeviceName, type DeviceSummary, type Footage, type RecorderTrace } from './library.js';
 export { timelineOf, SPAN_JOIN_MS, type Gap, type Span, type Timeline, type TimelineSegment } from './timeline.js';
 export { audioFor, CLIP_FORMATS, clipArguments, concatScript, keyframeAtOrBefore, parseFormat, parseRange, planClip, startCut, type ClipFormat, type ClipPlan, type ClipRequest } from './clip.js';
-export { parseFilePath } from './files.js';
+export { parseFilePath, serveFile } from './files.js';
 export { parseDuration, zDuration } from './duration.js';

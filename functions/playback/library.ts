@@ -1,5 +1,5 @@
 // The volume as the playback server sees it: the recorder's journals, checked against the files still there.
-import { readdir, stat } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { DNS_1123_LABEL, HttpError } from '../lib/index.js';
 import { isSegmentFileName, journaledDevices, journalPathOf, readJournal, recordingDirOf, type Segment } from '../recorder/index.js';
@@ -54,6 +54,10 @@ export class Library {
   async footage(device: string): Promise<Footage[]> {
     const known = await journaledDevices(this.root);
     if (!known.includes(device)) throw new HttpError(404, `device: no recordings of ${device}`, 'not_found');
+    // Links are never followed (lstat, here and for each file): the recorder writes none, and one on the
+    // volume could point a route at any file the server may read. A device folder that is a link has no footage.
+    const folder = await lstat(path.join(this.root, device)).catch(() => null);
+    if (!folder?.isDirectory()) return [];
     const journal = await readJournal(journalPathOf(this.root, device));
     // A file journaled twice (never expected, but the journal is append-only) counts once: the last line wins.
     const byName = new Map<string, Segment>();
@@ -62,8 +66,8 @@ export class Library {
     for (const [name, segment] of byName) {
       if (!isSegmentFileName(device, name)) continue;
       const file = path.join(this.root, device, name);
-      // Retention deletes files and leaves their journal lines: what is gone is not footage.
-      const info = await stat(file).catch(() => null);
+      // Retention deletes files and leaves their journal lines: what is gone is not footage; nor is a link.
+      const info = await lstat(file).catch(() => null);
       if (!info?.isFile()) continue;
       const startMs = Date.parse(segment.startTime);
       const endMs = Date.parse(segment.endTime);
@@ -102,7 +106,7 @@ export class Library {
     const dir = recordingDirOf(this.root, device);
     const names = await readdir(dir).catch(() => [] as string[]);
     for (const name of names) {
-      const info = await stat(path.join(dir, name)).catch(() => null);
+      const info = await lstat(path.join(dir, name)).catch(() => null);
       if (info?.isFile() && Date.now() - info.mtimeMs < WRITING_WINDOW_MS) return true;
     }
     return false;

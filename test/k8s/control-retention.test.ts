@@ -25,7 +25,7 @@ async function boundPvc(name: string, request: string, capacity?: string): Promi
 }
 
 function post(route: string, body: unknown): ControlRequest {
-  return { method: 'POST', path: route, query: {}, headers: {}, body };
+  return { method: 'POST', path: route, query: {}, headers: { 'content-type': 'application/json' }, body };
 }
 
 async function recorderEnv(device: string): Promise<Record<string, string | undefined>> {

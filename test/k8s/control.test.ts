@@ -57,7 +57,7 @@ async function recorders(namespace = ns.name): Promise<V1Deployment[]> {
 }
 
 function post(route: string, body?: unknown, query: Record<string, string> = {}): ControlRequest {
-  return { method: 'POST', path: route, query, headers: {}, body };
+  return { method: 'POST', path: route, query, headers: { 'content-type': 'application/json' }, body };
 }
 
 beforeAll(async () => {
@@ -225,10 +225,10 @@ describe('/record/off with the kubernetes backend', () => {
     const busy = await control.control(post('/record/on', { device: 'cam2', url: 'rtsp://10.0.0.9/stream' }));
     expect(busy).toMatchObject({ status: 409, body: { error: 'recorder_stopping' }, headers: { 'retry-after': '5' } });
 
-    const timedOut = await control.control(post('/record/off', undefined, { device: 'cam2', wait: 'true', timeoutSeconds: '1' }));
+    const timedOut = await control.control(post('/record/off', { device: 'cam2' }, { wait: 'true', timeoutSeconds: '1' }));
     expect(timedOut).toMatchObject({ status: 202, body: { stopped: false, detail: { pods: ['cam2-recorder-abc'] } } });
 
-    const gone = control.control(post('/record/off', undefined, { device: 'cam2', wait: 'true' }));
+    const gone = control.control(post('/record/off', { device: 'cam2' }, { wait: 'true' }));
     await new Promise((r) => setTimeout(r, 300)); // it has seen the pod and polls
     await core().deleteNamespacedPod({ namespace: ns.name, name: 'cam2-recorder-abc', gracePeriodSeconds: 0 });
     expect(await gone).toMatchObject({ status: 200, body: { stopped: true } });

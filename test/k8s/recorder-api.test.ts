@@ -50,7 +50,7 @@ describe('the recorder API in Kubernetes', () => {
   it('gives every recorder Deployment a token of its own for /record/*, kept out of the settings', async () => {
     const tokens: string[] = [];
     for (const device of ['t1', 't2']) {
-      const res = await control.control({ method: 'POST', path: '/record/on', query: {}, headers: {}, body: { device, url: 'rtsp://cam.example:554/live' } });
+      const res = await control.control({ method: 'POST', path: '/record/on', query: {}, headers: { 'content-type': 'application/json' }, body: { device, url: 'rtsp://cam.example:554/live' } });
       expect(res.status).toBe(201);
       const d = await kubeConfig().makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: ns.name, name: `${device}-recorder` });
       const token = d.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'RECORDER_API_TOKEN')?.value ?? '';

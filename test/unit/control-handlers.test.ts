@@ -57,8 +57,9 @@ class FakeBackend implements RecorderBackend {
   async close(): Promise<void> {}
 }
 
+/** A request as a client sends it: every POST says its body is JSON (control refuses one that does not). */
 function req(method: string, path: string, body?: unknown, extra: Partial<ControlRequest> = {}): ControlRequest {
-  return { method, path, query: {}, headers: {}, body, ...extra };
+  return { method, path, query: {}, headers: method === 'POST' ? { 'content-type': 'application/json' } : {}, body, ...extra };
 }
 
 describe('control handlers (framework-neutral)', () => {
@@ -89,17 +90,38 @@ describe('control handlers (framework-neutral)', () => {
     expect(backend.starts.length).toBe(before);
   });
 
-  it('/record/off: 202 when deleted, 200 when it waited until gone, 404 when nothing ran; query or body', async () => {
+  it('/record/off: 202 when deleted, 200 when it waited until gone, 404 when nothing ran; wait and timeoutSeconds in the query', async () => {
     await h.recordOn(req('POST', '/', { device: 'a' }));
     await h.recordOn(req('POST', '/', { device: 'b' }));
     expect((await h.control(req('POST', '/record/off', { device: 'a' }))).status).toBe(202);
-    const waited = await h.control(req('POST', '/record/off', undefined, { query: { device: 'b', wait: 'true', timeoutSeconds: '30' } }));
+    const waited = await h.control(req('POST', '/record/off', { device: 'b' }, { query: { wait: 'true', timeoutSeconds: '30' } }));
     expect(waited.status).toBe(200);
     expect(backend.stops.at(-1)).toEqual({ device: 'b', wait: true, timeoutSeconds: 30 });
     expect((await h.control(req('POST', '/record/off', { device: 'a' }))).status).toBe(404);
-    expect((await h.control(req('POST', '/record/off', undefined, { query: { device: 'a', wait: 'maybe' } }))).body).toMatchObject({
+    expect((await h.control(req('POST', '/record/off', { device: 'a' }, { query: { wait: 'maybe' } }))).body).toMatchObject({
       message: expect.stringMatching(/^wait: /),
     });
+  });
+
+  it('/record/off takes the device from the JSON body only: a device in the query is refused, nothing is stopped', async () => {
+    await h.recordOn(req('POST', '/', { device: 'q1' }));
+    const before = backend.stops.length;
+    const answer = await h.control(req('POST', '/record/off', undefined, { query: { device: 'q1', wait: 'true' } }));
+    expect(answer).toMatchObject({ status: 400, body: { error: 'bad_request', message: expect.stringMatching(/^device: .*JSON body/) } });
+    expect(backend.stops.length).toBe(before);
+  });
+
+  it('a POST whose Content-Type is not JSON is refused with 415, an empty body too (a web page cannot send JSON without CORS)', async () => {
+    await h.recordOn(req('POST', '/', { device: 'c1' }));
+    const before = { starts: backend.starts.length, stops: backend.stops.length };
+    for (const headers of [{}, { 'content-type': 'text/plain' }, { 'content-type': 'application/x-www-form-urlencoded' }, { 'content-type': 'multipart/form-data; boundary=x' }]) {
+      for (const [path, body] of [['/record/off', undefined], ['/record/off', { device: 'c1' }], ['/record/on', { device: 'c2', url: 'rtsp://cam/x' }]] as const) {
+        const answer = await h.control(req('POST', path, body, { headers }));
+        expect(answer, `${path} ${JSON.stringify(headers)}`).toMatchObject({ status: 415, body: { error: 'unsupported_media_type', message: expect.stringMatching(/^content-type: /) } });
+      }
+    }
+    expect({ starts: backend.starts.length, stops: backend.stops.length }).toEqual(before);
+    expect((await h.control(req('POST', '/record/off', { device: 'c1' }, { headers: { 'content-type': 'application/json; charset=utf-8' } }))).status).toBe(202);
   });
 
   it('/record/status lists recorders, or one with ?device=', async () => {
@@ -149,7 +171,19 @@ describe('functions-framework targets', () => {
   afterAll(() => servers.forEach((s) => s.close()));
 
   const post = (base: string, path: string, body?: unknown) =>
-    fetch(`${base}${path}`, { method: 'POST', ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) });
+    fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+
+  it('refuses what a web page can send without CORS: a form, text, or an empty POST with the device in the query', async () => {
+    const control = servers[0]?.url ?? '';
+    expect((await post(control, '/record/on', { device: 'csrf1', url: 'rtsp://cam/x' })).status).toBe(201);
+    const form = await fetch(`${control}/record/off`, { method: 'POST', body: new URLSearchParams({ device: 'csrf1' }) });
+    expect(form.status).toBe(415);
+    expect(await form.json()).toMatchObject({ error: 'unsupported_media_type' });
+    expect((await fetch(`${control}/record/off`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"device":"csrf1"}' })).status).toBe(415);
+    expect((await fetch(`${control}/record/off?device=csrf1`, { method: 'POST' })).status).toBe(415);
+    expect((await post(control, '/record/off?device=csrf1')).status).toBe(400);
+    expect((await post(control, '/record/off', { device: 'csrf1' })).status).toBe(202);
+  });
 
   it('control routes /record/on, /record/off and /record/status', async () => {
     const control = servers[0]?.url ?? '';
