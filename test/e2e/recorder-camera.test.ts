@@ -1,6 +1,6 @@
 // What the recorder does to a camera that says no, or to something that is not a camera.
 import { execFileSync, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { chmod, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -316,8 +316,14 @@ async function expectPlayable(dir: string, min: number): Promise<void> {
   }
 }
 
-/** Every process below `pid`, with what any user of the node could read of it (cmdline) and what root could (environ). */
+/**
+ * Every process below `pid` that has exec'd, with what any user of the node could read of it (cmdline) and
+ * what root could (environ). A child between fork and exec still runs the recorder's program with the
+ * recorder's own argv and environment (comm `MainThread`): it is walked, not counted, until its
+ * `/proc/<pid>/exe` is another program. exe is read first: exec is one-way, so what is read after it is the new program's.
+ */
 function descendants(pid: number): Array<{ pid: number; comm: string; cmdline: string; environ: string }> {
+  const parentExe = readlinkSync(`/proc/${pid}/exe`);
   const children = new Map<number, number[]>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -334,6 +340,10 @@ function descendants(pid: number): Array<{ pid: number; comm: string; cmdline: s
   const walk = (parent: number): void => {
     for (const child of children.get(parent) ?? []) {
       try {
+        if (readlinkSync(`/proc/${child}/exe`) === parentExe) {
+          walk(child);
+          continue;
+        }
         out.push({
           pid: child,
           comm: readFileSync(`/proc/${child}/comm`, 'utf8').trim(),
