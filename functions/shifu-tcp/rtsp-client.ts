@@ -139,8 +139,8 @@ export class RtspClient {
       socket.setTimeout(service.idleTimeoutMs);
     }
     if (head !== undefined && head.length > 0) this.receive(head);
-    socket.resume();
-    this.throttle();
+    // The head alone may have filled the queue (the rest of it went back to the socket): then wait for room.
+    if (!this.held) socket.resume();
   }
 
   /** The transports in use now, for the clients gauge. */
