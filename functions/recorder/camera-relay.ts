@@ -24,6 +24,7 @@ import {
 } from '../lib/index.js';
 import { cameraLogin, type CameraAddress } from './camera.js';
 import type { Failure } from './failure.js';
+import type { LoginBudget } from './login-budget.js';
 import { peerIsOneOf } from './socket-owner.js';
 
 /** Headers of ffmpeg's requests that the relay writes itself. */
@@ -102,7 +103,13 @@ class Leg {
   constructor(
     readonly client: net.Socket,
     readonly camera: net.Socket,
-    private readonly relay: { readonly login: Login | undefined; toCameraUri(uri: string): string; dialFailed(err: NodeJS.ErrnoException): void; done(leg: Leg): void },
+    private readonly relay: {
+      readonly login: Login | undefined;
+      readonly logins: LoginBudget | undefined;
+      toCameraUri(uri: string): string;
+      dialFailed(err: NodeJS.ErrnoException): void;
+      done(leg: Leg): void;
+    },
   ) {
     client.setNoDelay(true);
     camera.setNoDelay(true);
@@ -243,10 +250,13 @@ class Leg {
     const cseq = String(this.nextCseq++);
     const { request } = pending;
     if (request.method === 'TEARDOWN') this.tornDown = true;
-    pending.signer = this.signer;
     const fields: Array<readonly [string, string]> = [['CSeq', cseq]];
     for (const field of request.fields ?? []) if (!OWN_HEADERS.has(field[0].toLowerCase())) fields.push(field);
-    if (this.signer) fields.push(['Authorization', this.signer.authorization(request.method, pending.uri)]);
+    // With the budget spent nothing is signed: the camera's 401 to an unsigned request costs the account nothing.
+    if (this.signer && this.relay.logins?.spent !== true) {
+      pending.signer = this.signer;
+      fields.push(['Authorization', this.signer.authorization(request.method, pending.uri)]);
+    } else pending.signer = undefined;
     this.pending.set(cseq, pending);
     this.camera.write(serializeMessage(`${request.method} ${pending.uri} RTSP/1.0`, fields, request.body));
   }
@@ -258,6 +268,7 @@ class Leg {
       return;
     }
     this.pending.delete(response.cseq!);
+    if (pending.signer !== undefined) this.judgeLogin(response);
     if (response.status === 401 && this.retryWithLogin(pending, response)) return;
     const session = response.headers.get('session')?.[0];
     if (response.status === 200 && session !== undefined) {
@@ -285,12 +296,24 @@ class Leg {
   private retryWithLogin(pending: Pending, response: RtspIncomingResponse): boolean {
     const login = this.relay.login;
     const challenge = pickChallenge(response.headers.get('www-authenticate') ?? []);
-    if (!login || !challenge) return false;
+    if (!login || !challenge || this.relay.logins?.spent === true) return false;
     const stale = challenge.scheme === 'digest' && challenge.stale;
     if (pending.signer !== undefined && !stale) return false;
     this.signer = new RequestSigner(challenge, login);
     this.sendRequest(pending);
     return true;
+  }
+
+  /** The camera's verdict on a signed request: a 401 (but for a stale nonce) or 403 is a failed login, a success a good one. */
+  private judgeLogin(response: RtspIncomingResponse): void {
+    const logins = this.relay.logins;
+    if (logins === undefined) return;
+    if (response.status >= 200 && response.status < 300) logins.accepted();
+    else if (response.status === 403) logins.refused();
+    else if (response.status === 401) {
+      const challenge = pickChallenge(response.headers.get('www-authenticate') ?? []);
+      if (!(challenge?.scheme === 'digest' && challenge.stale)) logins.refused();
+    }
   }
 
   /**
@@ -377,6 +400,8 @@ function formatPeer(socket: net.Socket): string {
 export interface CameraRelayOptions {
   /** A connection from a process that is not one we admitted was closed unanswered. */
   readonly onRefused?: (peer: string) => void;
+  /** Failed logins so far, shared by every relay of one recorder: once spent, no credentials are sent. */
+  readonly logins?: LoginBudget;
 }
 
 /** Starts a relay toward `camera` on a free loopback port. */
@@ -389,6 +414,7 @@ export async function startCameraRelay(camera: CameraAddress, options: CameraRel
   let relayOrigin = '';
   const relay = {
     login,
+    logins: options.logins,
     toCameraUri: (uri: string): string => (uri.toLowerCase().startsWith(relayOrigin.toLowerCase()) ? cameraOrigin + uri.slice(relayOrigin.length) : uri),
     dialFailed: (err: NodeJS.ErrnoException): void => {
       const words = DIAL_ERRORS[err.code ?? ''] ?? err.code ?? err.message;

@@ -1,7 +1,7 @@
 // What went wrong with a camera, read from ffmpeg/ffprobe's messages: decides state and backoff.
 
 export type FailureKind =
-  | 'unauthorized' // 401 or 403: wrong user or password; 3 in a row and the recorder stops trying
+  | 'unauthorized' // 401 or 403: wrong user or password; 3 refused logins in a start and the recorder stops trying (LoginBudget)
   | 'unreachable' // refused, reset, timed out: the camera or forwarder is down
   | 'not-found' // 404 or similar: wrong path
   | 'disk' // ENOSPC or the volume is read-only

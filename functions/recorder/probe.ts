@@ -3,6 +3,7 @@ import { redact, toolEnv } from '../lib/index.js';
 import type { CameraAddress } from './camera.js';
 import { startCameraRelay } from './camera-relay.js';
 import { classifyFailure, summarizeStderr, type Failure } from './failure.js';
+import type { LoginBudget } from './login-budget.js';
 import type { StreamInfo } from './plan.js';
 
 interface FfprobeStream {
@@ -94,6 +95,8 @@ export interface StreamProbeOptions {
   readonly timeoutMs?: number;
   /** Told when something other than our ffprobe connected to the relay (and was closed). */
   readonly onRefused?: (peer: string) => void;
+  /** The recorder's failed logins: the relay counts its refusals there and stops sending credentials once spent. */
+  readonly logins?: LoginBudget;
 }
 
 /** Asks the camera what it sends (codecs, size, rate) before a recording plan is chosen. */
@@ -101,7 +104,10 @@ export async function probeStream(options: StreamProbeOptions): Promise<StreamIn
   const timeoutMs = options.timeoutMs ?? 15_000;
   // Through the camera relay: ffprobe never sees the password, and a probe that runs out of time gets its
   // session torn down before it is killed.
-  const relay = await startCameraRelay(options.camera, options.onRefused ? { onRefused: options.onRefused } : {});
+  const relay = await startCameraRelay(options.camera, {
+    ...(options.onRefused ? { onRefused: options.onRefused } : {}),
+    ...(options.logins ? { logins: options.logins } : {}),
+  });
   try {
     return toStreamInfo(await runProbe(options, relay.url, timeoutMs, () => relay.teardown(), (pid) => relay.admit(pid)));
   } catch (err) {

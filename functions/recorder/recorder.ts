@@ -3,6 +3,7 @@ import { backoffDelay, sleep, type BackoffPolicy, type Logger } from '../lib/ind
 import { cameraLogin, type CameraAddress } from './camera.js';
 import type { Failure, FailureKind } from './failure.js';
 import { FfmpegRun, type ClosedSegment } from './ffmpeg-run.js';
+import { LoginBudget } from './login-budget.js';
 import { planRecording, PlanRefusedError, type AudioMode, type ContainerFormat, type RecordingPlan } from './plan.js';
 import { probeStream, ProbeError } from './probe.js';
 import { startCameraRelay } from './camera-relay.js';
@@ -72,7 +73,7 @@ const ON_FAILURE: Readonly<Record<FailureKind, { state: RecorderState; retry: Ba
   stalled: { state: 'reconnecting', retry: RETRY, pollCamera: true },
   'not-found': { state: 'reconnecting', retry: RETRY, pollCamera: false },
   media: { state: 'reconnecting', retry: RETRY, pollCamera: false },
-  // Retried soon, but only until MAX_FAILED_LOGINS: cameras lock the account after a few (see supervise).
+  // Retried soon, but only until the login budget is spent: cameras lock the account after a few (see supervise).
   unauthorized: { state: 'unauthorized', retry: { baseMs: 2000, maxMs: 10_000 }, pollCamera: false },
   disk: { state: 'error', retry: RETRY, pollCamera: false },
   'refused-plan': { state: 'error', retry: { baseMs: 60_000, maxMs: 600_000 }, pollCamera: false },
@@ -81,8 +82,9 @@ const ON_FAILURE: Readonly<Record<FailureKind, { state: RecorderState; retry: Ba
 };
 
 /**
- * Failed logins in a row after which the recorder stops trying until the next /record/on or restart:
- * Hikvision and Dahua lock the account (and, behind the forwarder's one address, every viewer) after 5.
+ * Failed logins (counted at the camera relay, see LoginBudget) after which the recorder sends no credentials and
+ * stops trying until the next /record/on or restart: cameras lock the account (and, behind the forwarder's one
+ * address, every viewer) after 3 to 5. Also how many refusals in a row stop it when it has no login to send.
  */
 export const MAX_FAILED_LOGINS = 3;
 
@@ -122,6 +124,8 @@ export class Recorder {
   private provenPlan: RecordingPlan | null = null;
   /** File-name stem of the ffmpeg run that is writing now; recovery leaves its files alone. */
   private activeStem: string | null = null;
+  /** Shared by every probe and run of one start; renewed by an on() that starts recording. */
+  private readonly logins = new LoginBudget(MAX_FAILED_LOGINS);
   readonly counters: RecorderCounters = {
     segmentsFinished: 0,
     segmentsRecovered: 0,
@@ -190,6 +194,7 @@ export class Recorder {
     // Also after the recorder stopped trying (wrong password): an explicit on is the user's go-ahead.
     if (this.desired !== 'on' || this.loop === null) {
       this.desired = 'on';
+      this.logins.renew();
       const generation = ++this.generation;
       this.log.info({ camera: this.settings.camera.displayUrl }, 'recording switched on');
       const loop = (this.loop ?? Promise.resolve()).then(() => this.supervise(generation));
@@ -241,7 +246,7 @@ export class Recorder {
 
   private async supervise(generation: number): Promise<void> {
     let attempt = 0;
-    let failedLogins = 0;
+    let refusedInARow = 0;
     let failure: Failure | null = null;
     while (this.current(generation)) {
       this.wake = new AbortController();
@@ -253,10 +258,13 @@ export class Recorder {
       if (!this.current(generation)) break;
       if (outcome.recorded) attempt = 0;
       failure = outcome.failure;
-      failedLogins = failure.kind === 'unauthorized' ? failedLogins + 1 : 0;
-      if (failedLogins >= MAX_FAILED_LOGINS) {
+      refusedInARow = failure.kind === 'unauthorized' ? refusedInARow + 1 : 0;
+      // The budget counts the logins the camera refused, whatever failed in between (a dropped connection
+      // does not make a camera forget them); in a row counts refusals without a login sent (none configured).
+      if (failure.kind === 'unauthorized' && (this.logins.spent || refusedInARow >= MAX_FAILED_LOGINS)) {
+        const failedLogins = Math.max(this.logins.failed, refusedInARow);
         const message =
-          `${failure.message}. The camera refused the login ${failedLogins} times in a row: stopped trying, so that it ` +
+          `${failure.message}. The camera refused the login ${failedLogins} times: stopped trying, so that it ` +
           'does not lock the account. Fix the user name or password, then POST /record/on (or restart the recorder).';
         this.setState('unauthorized', { kind: 'unauthorized', message });
         this.log.error({ reason: 'unauthorized', failedLogins }, 'camera refused the login; stopped trying until /record/on');
@@ -294,7 +302,7 @@ export class Recorder {
     try {
       // The last run recorded with this plan: the camera still sends the same, so skip the probe's session
       // (and its wait for a keyframe). A run that records nothing drops it, and the next attempt probes.
-      plan = this.provenPlan ?? planRecording(await probeStream({ ffprobe: s.ffprobe, camera: s.camera, transport: s.transport, onRefused: this.refused }), s.format, s.audio);
+      plan = this.provenPlan ?? planRecording(await probeStream({ ffprobe: s.ffprobe, camera: s.camera, transport: s.transport, onRefused: this.refused, logins: this.logins }), s.format, s.audio);
     } catch (err) {
       if (err instanceof ProbeError) return { recorded: false, failure: await this.explain(err.failure) };
       if (err instanceof PlanRefusedError) return { recorded: false, failure: { kind: 'refused-plan', message: err.message } };
@@ -305,7 +313,7 @@ export class Recorder {
     const gapStart = this.interruptedAt;
     // A camera that needs a login is recorded through the relay, so ffmpeg's argv never holds the password; one
     // without goes direct (its media then does not pass through this process).
-    const relay = cameraLogin(s.camera) !== undefined ? await startCameraRelay(s.camera, { onRefused: this.refused }) : null;
+    const relay = cameraLogin(s.camera) !== undefined ? await startCameraRelay(s.camera, { onRefused: this.refused, logins: this.logins }) : null;
     let first = true;
     /** The wall-clock time of the run's last cut: the next segment's start. */
     let previousCutMs: number | null = null;

@@ -9,6 +9,8 @@ import { sniff } from './sniff.js';
 export interface ListenerOptions extends RelayOptions {
   readonly listen: HostPort;
   readonly maxConnections: number;
+  /** Connections open at once from one client address. */
+  readonly maxConnectionsPerClient: number;
   readonly mode: ForwarderMode;
   readonly lingerMs: number;
   readonly rtpPorts: PortRange;
@@ -37,9 +39,32 @@ const CUT_SETTLE_MS = 1000;
 /** Excess connections can arrive by the thousand: one warning per second is enough. */
 const REFUSAL_LOG_INTERVAL_MS = 1000;
 
-/** The forwarded port: accepts clients, dials the device for each, refuses beyond the limit, drains on shutdown. */
+/** Open connections per client address: one client cannot take every slot (or all our memory) alone. */
+class ClientAddresses {
+  private readonly open = new Map<string, number>();
+
+  constructor(private readonly max: number) {}
+
+  /** Counts one more connection from `address`, or undefined when it already has its maximum. Returns the release. */
+  admit(address: string): (() => void) | undefined {
+    const count = this.open.get(address) ?? 0;
+    if (count >= this.max) return undefined;
+    this.open.set(address, count + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.open.get(address) ?? 1) - 1;
+      if (left > 0) this.open.set(address, left);
+      else this.open.delete(address);
+    };
+  }
+}
+
+/** The forwarded port: accepts clients, dials the device for each, refuses beyond the limits, drains on shutdown. */
 export class ForwardingListener {
   private readonly relays = new Set<Relay>();
+  private readonly clientAddresses: ClientAddresses;
   private accepted = 0;
   private refused = 0;
   private dialFailures = 0;
@@ -56,10 +81,12 @@ export class ForwardingListener {
     private readonly options: ListenerOptions,
   ) {
     const host = options.listen.host;
+    this.clientAddresses = new ClientAddresses(options.maxConnectionsPerClient);
     this.rtsp = new RtspService(
       {
         upstream: options.upstream,
         dialTimeoutMs: options.dialTimeoutMs,
+        idleTimeoutMs: options.idleTimeoutMs,
         keepAliveDelayMs: options.keepAliveDelayMs,
         lingerMs: options.lingerMs,
         rtpPorts: options.rtpPorts,
@@ -163,35 +190,42 @@ export class ForwardingListener {
   private readonly accept = (client: net.Socket): void => {
     // Counted here, not with server.maxConnections: adopted sockets leave the server's own count.
     if (this.open >= this.options.maxConnections) {
-      this.refuse(client);
+      this.refuse(client, 'connection limit reached');
+      return;
+    }
+    const release = this.clientAddresses.admit(client.remoteAddress ?? '');
+    if (release === undefined) {
+      this.refuse(client, 'connection limit per client address reached');
       return;
     }
     this.accepted += 1;
-    if (this.options.mode === 'tcp') this.relay(client);
-    else if (this.options.mode === 'rtsp') this.rtsp.accept(client, undefined);
-    else void this.choose(client);
+    if (this.options.mode === 'tcp') this.relay(client, release);
+    else if (this.options.mode === 'rtsp') this.rtsp.accept(client, undefined, release);
+    else void this.choose(client, release);
   };
 
-  private relay(client: net.Socket, head?: { bytes: Buffer; ended: boolean }): void {
-    const relay = new Relay(client, this.options, (end) => this.finished(relay, end), head);
+  private relay(client: net.Socket, release: () => void, head?: { bytes: Buffer; ended: boolean }): void {
+    const relay = new Relay(client, this.options, (end) => this.finished(relay, end, release), head);
     this.relays.add(relay);
   }
 
   /** `--mode auto`: RTSP mode for a first line that is an RTSP request line, bytes otherwise. */
-  private async choose(client: net.Socket): Promise<void> {
+  private async choose(client: net.Socket, release: () => void): Promise<void> {
     this.sniffing += 1;
     client.on('error', () => undefined);
     const sniffed = await sniff(client, AUTO_SNIFF_MS);
     this.sniffing -= 1;
-    if (sniffed.kind === 'rtsp') this.rtsp.accept(client, sniffed.head);
-    else if (sniffed.kind === 'bytes') this.relay(client, { bytes: sniffed.head, ended: sniffed.ended });
+    if (sniffed.kind === 'rtsp') this.rtsp.accept(client, sniffed.head, release);
+    else if (sniffed.kind === 'bytes') this.relay(client, release, { bytes: sniffed.head, ended: sniffed.ended });
     else {
+      release();
       client.destroy();
       this.wakeIfIdle();
     }
   }
 
-  private finished(relay: Relay, end: RelayEnd): void {
+  private finished(relay: Relay, end: RelayEnd, release: () => void): void {
+    release();
     this.relays.delete(relay);
     this.closedBytesToDevice += end.bytesToDevice;
     this.closedBytesToClient += end.bytesToClient;
@@ -200,7 +234,7 @@ export class ForwardingListener {
     this.wakeIfIdle();
   }
 
-  private refuse(client: net.Socket): void {
+  private refuse(client: net.Socket, why: string): void {
     this.refused += 1;
     const peer = formatAddress({ host: client.remoteAddress ?? '?', port: client.remotePort ?? 0 });
     client.on('error', () => {});
@@ -209,8 +243,8 @@ export class ForwardingListener {
     if (now - this.lastRefusalLog < REFUSAL_LOG_INTERVAL_MS) return;
     this.lastRefusalLog = now;
     this.options.log.warn(
-      { peer, maxConnections: this.options.maxConnections, refused: this.refused },
-      'connection refused: connection limit reached',
+      { peer, maxConnections: this.options.maxConnections, maxConnectionsPerClient: this.options.maxConnectionsPerClient, refused: this.refused },
+      `connection refused: ${why}`,
     );
   }
 }

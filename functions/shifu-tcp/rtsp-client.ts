@@ -25,6 +25,15 @@ import { clientOrigin, loggableStream, resolveControl, samePlace, streamKey, toC
 export const CLIENT_SESSION_TIMEOUT_S = 60;
 /** Bytes queued to a slow TCP viewer before its packets are dropped (it then rejoins at a keyframe). */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/**
+ * Requests read but not yet answered, past which the client is no longer read: a client that pipelines
+ * requests behind one a slow camera holds (or never reads our answers) must not fill the forwarder's memory.
+ */
+const MAX_QUEUED_REQUESTS = 16;
+/** Bytes written but not yet taken by the client, past which the client is no longer read. */
+const MAX_UNREAD_BYTES = 1024 * 1024;
+/** Bytes parsed at a time, so that a full queue stops the parsing of a large read part way. */
+const PARSE_SLICE_BYTES = 4096;
 const SERVER = 'shifu-rtsp forwarder';
 const PUBLIC = 'OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER';
 /** How long a client waits for another client's camera session that is being opened before opening its own. */
@@ -65,7 +74,15 @@ interface Described {
   readonly media: ReadonlyArray<{ readonly url: string; readonly codec: VideoCodec | undefined }>;
 }
 
-export type ClientEndReason = 'client-closed' | 'client-error' | 'malformed' | 'camera-gone' | 'camera-unreachable' | 'session-timeout' | 'shutdown';
+export type ClientEndReason =
+  | 'client-closed'
+  | 'client-error'
+  | 'malformed'
+  | 'camera-gone'
+  | 'camera-unreachable'
+  | 'session-timeout'
+  | 'idle-timeout'
+  | 'shutdown';
 
 export class RtspClient {
   readonly peer: string;
@@ -82,6 +99,12 @@ export class RtspClient {
   /** Client interleaved channel -> the session and camera channel it belongs to. */
   private readonly channels = new Map<number, { session: ClientSession; cameraChannel: number; rtcp: boolean }>();
   private queue: Promise<void> = Promise.resolve();
+  /** Steps in `queue` not yet done. */
+  private queued = 0;
+  /** Reading paused because the queue or the unread answers are full. */
+  private held = false;
+  /** Nothing more is read: the parser gave up on the connection. */
+  private deaf = false;
   private reason: ClientEndReason | undefined;
   private everShared = false;
   private readonly transports = new Set<'tcp' | 'udp'>();
@@ -110,8 +133,14 @@ export class RtspClient {
       this.fail(this.tornDown && this.sessions.size === 0 ? 'client-closed' : 'client-error');
     });
     socket.on('close', () => this.cleanup());
+    socket.on('drain', () => this.throttle());
+    if (service.idleTimeoutMs > 0) {
+      socket.on('timeout', () => this.idle());
+      socket.setTimeout(service.idleTimeoutMs);
+    }
     if (head !== undefined && head.length > 0) this.receive(head);
-    socket.resume();
+    // The head alone may have filled the queue (the rest of it went back to the socket): then wait for room.
+    if (!this.held) socket.resume();
   }
 
   /** The transports in use now, for the clients gauge. */
@@ -133,9 +162,45 @@ export class RtspClient {
     this.fail(reason);
   }
 
+  /**
+   * No byte either way for the idle timeout. A UDP session's media and RTCP bypass this connection, so it is
+   * left to the session timeout (`expired`); a paused TCP viewer sends keep-alives within the 60 s we announce.
+   */
+  private idle(): void {
+    const udp = [...this.sessions.values()].some((s) => s.tracks.some((t) => t.transport.lower === 'udp'));
+    if (udp) this.socket.setTimeout(this.service.idleTimeoutMs);
+    else this.fail('idle-timeout');
+  }
+
+  /** Reads from the client only while its queue of requests and of answers it has not taken are short. */
+  private throttle(): void {
+    if (this.closed || this.deaf) return;
+    const full = this.queued >= MAX_QUEUED_REQUESTS || this.socket.writableLength >= MAX_UNREAD_BYTES;
+    if (full && !this.held) {
+      this.held = true;
+      this.socket.pause();
+    } else if (!full && this.held) {
+      this.held = false;
+      this.socket.resume();
+    }
+  }
+
   private receive(chunk: Buffer): void {
-    this.bytesFromClient += chunk.length;
-    for (const input of this.parser.push(chunk)) {
+    for (let at = 0; at < chunk.length; at += PARSE_SLICE_BYTES) {
+      if (this.deaf) return;
+      if (this.held) {
+        // Back to the socket, read again once the queue has room.
+        this.socket.unshift(chunk.subarray(at));
+        return;
+      }
+      const slice = chunk.subarray(at, at + PARSE_SLICE_BYTES);
+      this.bytesFromClient += slice.length;
+      this.parse(slice);
+    }
+  }
+
+  private parse(slice: Buffer): void {
+    for (const input of this.parser.push(slice)) {
       if (input.kind === 'interleaved') this.clientFrame(input.channel, input.payload);
       else if (input.kind === 'malformed') {
         // A request we cannot read is answered 400 and the connection closed: nothing after it can be trusted.
@@ -154,12 +219,19 @@ export class RtspClient {
   }
 
   private parserDone(): void {
+    this.deaf = true;
     this.socket.pause();
   }
 
   private enqueue(step: () => Promise<void>): void {
+    this.queued += 1;
+    this.throttle();
     this.queue = this.queue
       .then(() => (this.closed ? undefined : step()))
+      .finally(() => {
+        this.queued -= 1;
+        this.throttle();
+      })
       .catch((err: unknown) => {
         if (err instanceof CameraUnreachable) {
           this.service.log.warn({ peer: this.peer, error: err.message }, 'camera unreachable');
@@ -485,6 +557,8 @@ export class RtspClient {
     if (!this.corked) return;
     this.corked = false;
     this.socket.uncork();
+    // A viewer's media fills the same buffer: reading resumes once it has taken enough, even without a 'drain'.
+    if (this.held) this.throttle();
   }
 
   /** A response of our own. */

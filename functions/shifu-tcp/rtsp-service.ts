@@ -8,6 +8,8 @@ import { cameraOrigin, loggableStream } from './rtsp-urls.js';
 export interface RtspServiceOptions {
   readonly upstream: HostPort;
   readonly dialTimeoutMs: number;
+  /** A connection with no byte either way (and no UDP session) for this long is closed; 0: never. */
+  readonly idleTimeoutMs: number;
   readonly keepAliveDelayMs: number;
   readonly lingerMs: number;
   readonly rtpPorts: PortRange;
@@ -48,7 +50,8 @@ export class RtspService {
   readonly udpPorts: UdpPortPool;
   readonly log: Logger;
   private readonly beingOpened = new Map<string, Promise<void>>();
-  private readonly clients = new Set<RtspClient>();
+  /** Each client, and what to call when it has closed (the listener's per-address count). */
+  private readonly clients = new Map<RtspClient, () => void>();
   private readonly links = new Set<CameraLink>();
   private closedToDevice = 0;
   private closedToClient = 0;
@@ -64,7 +67,7 @@ export class RtspService {
     this.log = options.log;
     this.expiry = setInterval(() => {
       const now = Date.now();
-      for (const client of this.clients) if (client.expired(now)) client.close('session-timeout');
+      for (const client of this.clients.keys()) if (client.expired(now)) client.close('session-timeout');
     }, EXPIRY_CHECK_MS);
     this.expiry.unref();
   }
@@ -73,9 +76,13 @@ export class RtspService {
     return this.clients.size;
   }
 
+  get idleTimeoutMs(): number {
+    return this.options.idleTimeoutMs;
+  }
+
   /** Serves one client connection; `head` holds the bytes already read while choosing the mode. */
-  accept(socket: import('node:net').Socket, head: Buffer | undefined): void {
-    this.clients.add(new RtspClient(socket, this, head));
+  accept(socket: import('node:net').Socket, head: Buffer | undefined, onClosed: () => void = () => undefined): void {
+    this.clients.set(new RtspClient(socket, this, head), onClosed);
   }
 
   openLink(): CameraLink {
@@ -126,6 +133,7 @@ export class RtspService {
   }
 
   clientClosed(client: RtspClient, end: RtspClientEnd): void {
+    this.clients.get(client)?.();
     this.clients.delete(client);
     this.closedToClient += end.bytesToClient;
     this.onClientEnd(end);
@@ -138,7 +146,7 @@ export class RtspService {
     let toClient = this.closedToClient;
     let tcp = 0;
     let udp = 0;
-    for (const client of this.clients) {
+    for (const client of this.clients.keys()) {
       toClient += client.bytesToClient;
       for (const t of client.liveTransports) if (t === 'tcp') tcp += 1;
       else udp += 1;
@@ -160,7 +168,7 @@ export class RtspService {
 
   /** Cuts every client and camera session (shutdown). */
   closeAll(): void {
-    for (const client of this.clients) client.close('shutdown');
+    for (const client of this.clients.keys()) client.close('shutdown');
     for (const session of [...this.streams.values()]) session.close('shutdown');
     for (const link of this.links) link.close();
     clearInterval(this.expiry);

@@ -78,8 +78,10 @@ export const forwarderOptions = {
     flag: 'idle-timeout',
     env: ['FORWARDER_IDLE_TIMEOUT'],
     schema: zSeconds(0, 7 * 24 * 3600),
-    default: '0',
-    description: 'close a connection after this many seconds without a byte either way (0: never)',
+    // Twice RTSP's default session timeout (60 s): a paused viewer's keep-alives always come sooner.
+    default: '120',
+    description:
+      'close a connection after this many seconds without a byte either way (RTSP mode: and no UDP session); 0: never. Raise it above a camera\'s session timeout if that is longer than 60 s',
   },
   maxConnections: {
     flag: 'max-connections',
@@ -91,6 +93,17 @@ export const forwarderOptions = {
       .max(1_000_000, 'expected 1 to 1000000 connections'),
     default: '1024',
     description: 'client connections open at once; more are refused at once',
+  },
+  maxConnectionsPerClient: {
+    flag: 'max-connections-per-client',
+    env: ['FORWARDER_MAX_CONNECTIONS_PER_CLIENT'],
+    schema: z.coerce
+      .number({ message: 'expected a number of connections' })
+      .int('expected a whole number')
+      .min(1, 'expected 1 to 1000000 connections')
+      .max(1_000_000, 'expected 1 to 1000000 connections'),
+    default: '32',
+    description: 'client connections open at once from one client address; more from it are refused at once',
   },
   drainTimeout: {
     flag: 'drain-timeout',
@@ -121,6 +134,7 @@ export interface ForwarderSettings {
   readonly dialTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly maxConnections: number;
+  readonly maxConnectionsPerClient: number;
   readonly drainTimeoutMs: number;
   readonly probeIntervalMs: number;
   readonly edgeDevice: EdgeDeviceRef | undefined;
@@ -174,6 +188,7 @@ export function resolveSettings(
     dialTimeoutMs: Math.round(config.dialTimeout * 1000),
     idleTimeoutMs: Math.round(config.idleTimeout * 1000),
     maxConnections: config.maxConnections,
+    maxConnectionsPerClient: config.maxConnectionsPerClient,
     drainTimeoutMs: Math.round(config.drainTimeout * 1000),
     probeIntervalMs: Math.round(config.probeInterval * 1000),
     edgeDevice: edgeDeviceRef(config),

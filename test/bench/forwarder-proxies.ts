@@ -144,6 +144,9 @@ export async function startForwarderProcess(targetPort: number, extra: readonly 
       '127.0.0.1:0',
       '--max-connections',
       '5000',
+      // Every load client comes from one loopback address.
+      '--max-connections-per-client',
+      '5000',
       '--drain-timeout',
       '0',
       // The device probe connects to the device every few seconds: iperf3's one-test server answers the

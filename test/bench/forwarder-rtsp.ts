@@ -39,6 +39,9 @@ async function startForwarder(upstream: string, listen: string, args: readonly s
     '127.0.0.1:0',
     '--max-connections',
     '5000',
+    // Every load client comes from one loopback address.
+    '--max-connections-per-client',
+    '5000',
     '--drain-timeout',
     '0',
     ...args,

@@ -123,6 +123,7 @@ export function defaultSettings(upstream: HostPort, overrides: Partial<Forwarder
     dialTimeoutMs: 2000,
     idleTimeoutMs: 0,
     maxConnections: 1024,
+    maxConnectionsPerClient: 1024,
     drainTimeoutMs: 1000,
     probeIntervalMs: 200,
     edgeDevice: undefined,

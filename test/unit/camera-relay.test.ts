@@ -4,6 +4,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseCameraAddress } from '../../functions/recorder/index.js';
 import { startCameraRelay, type CameraRelay } from '../../functions/recorder/camera-relay.js';
+import { LoginBudget } from '../../functions/recorder/login-budget.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -108,5 +109,72 @@ describe('camera relay framing', () => {
       `SETUP rtsp://127.0.0.1:${cam.port}/live/track1 RTSP/1.0`,
       `PLAY rtsp://127.0.0.1:${cam.port}/live RTSP/1.0`,
     ]);
+  });
+});
+
+/**
+ * A camera with a Digest login that refuses every password (or, with `staleFirst`, answers the first signed
+ * request with a stale nonce and accepts the next). Counts the signed requests it got: the logins it judged.
+ */
+async function lockingCamera(staleFirst = false): Promise<{ port: number; signed: () => number }> {
+  let signed = 0;
+  const server = net.createServer((socket) => {
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      let end: number;
+      while ((end = text.indexOf('\r\n\r\n')) >= 0) {
+        const head = text.slice(0, end);
+        text = text.slice(end + 4);
+        const cseq = /CSeq: (\d+)/.exec(head)?.[1];
+        const isSigned = /^Authorization:/im.test(head);
+        if (isSigned) signed += 1;
+        const stale = staleFirst && isSigned && signed === 1;
+        const ok = staleFirst && isSigned && signed > 1;
+        socket.write(
+          ok
+            ? `RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\n\r\n`
+            : `RTSP/1.0 401 Unauthorized\r\nCSeq: ${cseq}\r\nWWW-Authenticate: Digest realm="cam", nonce="n${signed}"${stale ? ', stale=TRUE' : ''}\r\n\r\n`,
+        );
+      }
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => server.close());
+  return { port: (server.address() as net.AddressInfo).port, signed: () => signed };
+}
+
+/** One DESCRIBE through a fresh relay (as each probe and run opens one), and the status line it got back. */
+async function describeThrough(port: number, logins: LoginBudget): Promise<string> {
+  const relay = await startCameraRelay(parseCameraAddress(`rtsp://127.0.0.1:${port}/live`, 'admin', 'wrong'), { logins });
+  relay.admit(process.pid);
+  try {
+    const answer = await client(relay, [`DESCRIBE ${relay.url} RTSP/1.0\r\nCSeq: 7\r\n\r\n`], 'RTSP/1.0 xxx'.length);
+    return answer.toString('latin1').split('\r\n')[0] ?? '';
+  } finally {
+    relay.close();
+  }
+}
+
+describe('camera relay logins', () => {
+  it('sends the camera no credentials once the recorder\'s budget of refused logins is spent, across relays, until it is renewed', async () => {
+    const cam = await lockingCamera();
+    const logins = new LoginBudget(3);
+    for (let i = 0; i < 5; i++) expect(await describeThrough(cam.port, logins)).toMatch(/^RTSP\/1\.0 401/);
+    expect(cam.signed()).toBe(3);
+    expect(logins.spent).toBe(true);
+    logins.renew();
+    expect(await describeThrough(cam.port, logins)).toMatch(/^RTSP\/1\.0 401/);
+    expect(cam.signed()).toBe(4);
+  });
+
+  it('does not count a stale nonce as a refused login, and a login the camera accepts clears the count', async () => {
+    const cam = await lockingCamera(true);
+    const logins = new LoginBudget(3);
+    logins.refused();
+    expect(await describeThrough(cam.port, logins)).toMatch(/^RTSP\/1\.0 200/);
+    expect(cam.signed()).toBe(2);
+    expect(logins.failed).toBe(0);
   });
 });

@@ -38,8 +38,9 @@ describe('forwarder configuration', () => {
       listen: { host: '0.0.0.0', port: 8081 },
       healthListen: { host: '0.0.0.0', port: 8080 },
       dialTimeoutMs: 5000,
-      idleTimeoutMs: 0,
+      idleTimeoutMs: 120_000,
       maxConnections: 1024,
+      maxConnectionsPerClient: 32,
       drainTimeoutMs: 15000,
       probeIntervalMs: 5000,
       edgeDevice: undefined,
@@ -54,6 +55,7 @@ describe('forwarder configuration', () => {
       FORWARDER_DIAL_TIMEOUT: '2.5',
       FORWARDER_IDLE_TIMEOUT: '60',
       FORWARDER_MAX_CONNECTIONS: '10',
+      FORWARDER_MAX_CONNECTIONS_PER_CLIENT: '4',
       FORWARDER_DRAIN_TIMEOUT: '3',
       FORWARDER_PROBE_INTERVAL: '0.5',
       FORWARDER_MODE: 'rtsp',
@@ -70,12 +72,15 @@ describe('forwarder configuration', () => {
       dialTimeoutMs: 2500,
       idleTimeoutMs: 60000,
       maxConnections: 10,
+      maxConnectionsPerClient: 4,
       drainTimeoutMs: 3000,
       probeIntervalMs: 500,
     });
-    expect(settingsFrom(['--upstream', '[fd00::5]:8554', '--max-connections', '5'], env)).toMatchObject({
+    expect(settingsFrom(['--upstream', '[fd00::5]:8554', '--max-connections', '5', '--max-connections-per-client', '2', '--idle-timeout', '0'], env)).toMatchObject({
       upstream: { host: 'fd00::5', port: 8554 },
       maxConnections: 5,
+      maxConnectionsPerClient: 2,
+      idleTimeoutMs: 0,
     });
   });
 
@@ -109,6 +114,7 @@ describe('forwarder configuration', () => {
     [['--upstream', 'c:554', '--idle-timeout', '-1'], '--idle-timeout'],
     [['--upstream', 'c:554', '--max-connections', '0'], '--max-connections'],
     [['--upstream', 'c:554', '--max-connections', '1.5'], '--max-connections'],
+    [['--upstream', 'c:554', '--max-connections-per-client', '0'], '--max-connections-per-client'],
     [['--upstream', 'c:554', '--drain-timeout', 'x'], '--drain-timeout'],
     [['--upstream', 'c:554', '--probe-interval', '0'], '--probe-interval'],
     [['--edgedevice-name', 'Cam_1', '--edgedevice-namespace', 'ns'], '--edgedevice-name'],
