@@ -14,6 +14,8 @@ export const RECORDER_COMPONENT = 'recorder';
 export const MANAGED_BY = 'shifu-rtsp-control';
 /** The settings the recorder was started with, as JSON: compared by the next /record/on. */
 export const SETTINGS_ANNOTATION = 'shifu-rtsp/settings';
+/** The id of the recorder's API token (not the token: that is in the Secret `<device>-recorder-api-<id>`). */
+export const API_TOKEN_ID_ANNOTATION = 'shifu-rtsp/api-token-id';
 
 export const DATA_MOUNT = '/data';
 export const RECORDER_HTTP_PORT = 8080;
@@ -28,6 +30,11 @@ export const RECORDER_RESOURCES = {
   requests: { cpu: '100m', memory: '128Mi', 'ephemeral-storage': '64Mi' },
   limits: { cpu: '1', memory: '512Mi', 'ephemeral-storage': '512Mi' },
 } as const;
+
+/** The Secret holding a recorder's API token; a new id (a new Deployment) makes a new Secret. */
+export function recorderApiSecretName(device: string, id: string): string {
+  return `${device}-recorder-api-${id}`;
+}
 
 export function recorderDeploymentName(device: string): string {
   return `${device}-recorder`;
@@ -46,8 +53,8 @@ export function recorderLabelSelector(device?: string): string {
 export interface DeploymentOptions {
   readonly namespace: string;
   readonly image: string;
-  /** The recorder's API token (RECORDER_API_TOKEN), generated per Deployment; not part of the settings. */
-  readonly apiToken?: string;
+  /** Id of the recorder's API token: RECORDER_API_TOKEN comes from the Secret `<device>-recorder-api-<id>`. */
+  readonly apiTokenId?: string;
 }
 
 export function fileSavePath(storagePath: string): string {
@@ -70,7 +77,7 @@ export function buildRecorderDeployment(spec: RecorderSpec, options: DeploymentO
       name: recorderDeploymentName(spec.device),
       namespace: options.namespace,
       labels,
-      annotations: { [SETTINGS_ANNOTATION]: JSON.stringify(spec) },
+      annotations: { [SETTINGS_ANNOTATION]: JSON.stringify(spec), ...(options.apiTokenId !== undefined ? { [API_TOKEN_ID_ANNOTATION]: options.apiTokenId } : {}) },
     },
     spec: {
       replicas: 1,
@@ -111,8 +118,10 @@ export function buildRecorderDeployment(spec: RecorderSpec, options: DeploymentO
                 { name: 'RECORD_FORMAT', value: spec.format },
                 { name: 'RECORD_AUDIO', value: spec.audio },
                 { name: 'HTTP_LISTEN', value: `0.0.0.0:${RECORDER_HTTP_PORT}` },
-                // Only who reads this Deployment (control, cluster admins) may switch the recorder on or off.
-                ...(options.apiToken !== undefined ? [{ name: RECORDER_API_TOKEN_ENV, value: options.apiToken }] : []),
+                // Only who holds the token (control, which derives it; who may read Secrets) may switch it on or off.
+                ...(options.apiTokenId !== undefined
+                  ? [{ name: RECORDER_API_TOKEN_ENV, valueFrom: { secretKeyRef: { name: recorderApiSecretName(spec.device, options.apiTokenId), key: 'token' } } }]
+                  : []),
                 { name: 'RETAIN_HOURS', value: String(spec.retainHours) },
                 { name: 'RETAIN_BYTES', value: String(spec.retainBytes ?? 0) },
                 { name: 'MIN_FREE_PERCENT', value: String(DEFAULT_MIN_FREE_PERCENT) },
@@ -153,7 +162,12 @@ export function specOfDeployment(deployment: V1Deployment): RecorderSpec | undef
   return parseStoredSpec(deployment.metadata.annotations?.[SETTINGS_ANNOTATION]);
 }
 
-/** The recorder's API token as the Deployment sets it; undefined for a Deployment made before tokens. */
+/** The id of the recorder's API token; undefined for a Deployment made before tokens moved into Secrets. */
+export function apiTokenIdOfDeployment(deployment: V1Deployment): string | undefined {
+  return deployment.metadata?.annotations?.[API_TOKEN_ID_ANNOTATION];
+}
+
+/** The token a Deployment of an earlier control carries as a plain value (before tokens moved into Secrets). */
 export function apiTokenOfDeployment(deployment: V1Deployment): string | undefined {
   const container = deployment.spec?.template.spec?.containers.find((c) => c.name === 'recorder');
   return container?.env?.find((e) => e.name === RECORDER_API_TOKEN_ENV)?.value;

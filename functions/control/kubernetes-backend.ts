@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   ApiException,
   AppsV1Api,
@@ -12,6 +11,7 @@ import { sleep, type Logger } from '../lib/index.js';
 import { EDGEDEVICE } from '../shifu-tcp/index.js';
 import type { RecorderBackend, RecorderInfo, StartResult, StopResult } from './backend.js';
 import {
+  apiTokenIdOfDeployment,
   apiTokenOfDeployment,
   buildRecorderDeployment,
   LABEL,
@@ -25,6 +25,7 @@ import { fail, succeed, type Outcome } from './outcome.js';
 import { describeDifferences, differences, RETAIN_OF_CAPACITY, specFromRequest, type RecorderSpec } from './recorder-spec.js';
 import { askRecorderStatus, type Asked } from './recorder-client.js';
 import { reportedState } from './recorder-state.js';
+import { newApiTokenId, recorderApiSecret, recorderApiToken } from './recorder-token.js';
 import type { RecordOffRequest, RecordOnRequest } from './request.js';
 import { checkRecordOnAllowed } from './device-policy.js';
 import { streamUrlFromEdgeDevice } from './stream-url.js';
@@ -40,6 +41,8 @@ export interface KubernetesBackendOptions {
   readonly pollMs?: number;
   /** How long status waits for a recorder pod's own /record/status. */
   readonly recorderTimeoutMs?: number;
+  /** The key recorder API tokens are derived from: control's own token (CONTROL_TOKEN). */
+  readonly recorderTokenKey: string;
 }
 
 const FIELD_MANAGER = 'shifu-rtsp-control';
@@ -84,7 +87,7 @@ export class KubernetesBackend implements RecorderBackend {
       // Retention on by default: most of the claim's capacity, so the volume never fills.
       const spec = { ...asked, retainBytes: asked.retainBytes ?? (pvc.value.capacityBytes === null ? 0 : Math.floor(pvc.value.capacityBytes * RETAIN_OF_CAPACITY)) };
 
-      const body = buildRecorderDeployment(spec, { namespace: this.namespace, image: this.o.image, apiToken: randomBytes(32).toString('base64url') });
+      const body = buildRecorderDeployment(spec, { namespace: this.namespace, image: this.o.image, apiTokenId: newApiTokenId() });
       let created: V1Deployment;
       try {
         created = await this.apps.createNamespacedDeployment({ namespace: this.namespace, body, fieldManager: FIELD_MANAGER, fieldValidation: 'Strict' });
@@ -96,6 +99,8 @@ export class KubernetesBackend implements RecorderBackend {
         }
         throw err;
       }
+      // Second, so it can be owned by the Deployment; a record-on cut here is completed by the caller's retry.
+      await this.ensureApiSecret(created, spec.device);
       this.o.log.info({ device: spec.device, deployment: created.metadata?.name, url: spec.url }, 'recorder deployment created');
       return succeed({ created: true, recorder: await this.info(created, spec, []), warnings: pvc.value.warnings });
     });
@@ -111,6 +116,8 @@ export class KubernetesBackend implements RecorderBackend {
     if (existing.metadata?.deletionTimestamp) {
       return fail('recorder_stopping', `the recorder of ${request.device} is stopping; retry in a few seconds`, { retryAfterSeconds: 5 });
     }
+    // A record-on cut between the Deployment and its token Secret left the pod waiting for it: make it now.
+    await this.ensureApiSecret(existing, request.device);
     let askedUrl = running.url;
     if (request.url !== undefined || request.path !== undefined) {
       const url = this.resolveUrl(request, edgeDevice);
@@ -237,7 +244,27 @@ export class KubernetesBackend implements RecorderBackend {
     const running = pods.filter((p) => !p.metadata?.deletionTimestamp && p.status?.phase === 'Running');
     const address = running.map(recorderApiAddress).find((a) => a !== undefined);
     if (!address) return { ok: false, reason: 'no running recorder pod with an address to ask (yet)' };
-    return askRecorderStatus(address, apiTokenOfDeployment(deployment), this.o.recorderTimeoutMs ?? 2000);
+    return askRecorderStatus(address, this.apiToken(deployment), this.o.recorderTimeoutMs ?? 2000);
+  }
+
+  /** The recorder's token, derived again from its id (control cannot read Secrets); an older Deployment's own value. */
+  private apiToken(deployment: V1Deployment): string | undefined {
+    const id = apiTokenIdOfDeployment(deployment);
+    const device = deployment.metadata?.labels?.[LABEL.device];
+    if (id === undefined || device === undefined) return apiTokenOfDeployment(deployment);
+    return recorderApiToken(this.o.recorderTokenKey, this.namespace, device, id);
+  }
+
+  /** Creates the Secret of a recorder's API token unless it exists (control may create Secrets, not read them). */
+  private async ensureApiSecret(deployment: V1Deployment, device: string): Promise<void> {
+    const id = apiTokenIdOfDeployment(deployment);
+    if (id === undefined) return;
+    const body = recorderApiSecret(deployment, device, id, recorderApiToken(this.o.recorderTokenKey, this.namespace, device, id));
+    try {
+      await this.core.createNamespacedSecret({ namespace: this.namespace, body, fieldManager: FIELD_MANAGER });
+    } catch (err) {
+      if (!(err instanceof ApiException && err.code === 409)) throw err;
+    }
   }
 
   private async readDeployment(device: string): Promise<V1Deployment | undefined> {

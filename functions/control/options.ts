@@ -125,6 +125,8 @@ export function builtCliPath(): string {
 export function createBackend(config: ControlConfig, env: NodeJS.ProcessEnv, log: Logger, kubeConfig?: KubeConfig): RecorderBackend {
   registerSecret(config.token);
   if (config.backend === 'kubernetes') {
+    // checkControlConfig refuses this at start-up; here for a caller that skipped it.
+    if (config.token === undefined) throw new ConfigError('CONTROL_TOKEN (flag --token) is required with --backend kubernetes');
     checkControlConfig(config);
     const kc = kubeConfig ?? loadDefaultKubeConfig();
     return new KubernetesBackend({
@@ -133,6 +135,7 @@ export function createBackend(config: ControlConfig, env: NodeJS.ProcessEnv, log
       image: config.recorderImage ?? '',
       log,
       stopTimeoutSeconds: config.stopTimeout,
+      recorderTokenKey: config.token,
     });
   }
   return new LocalBackend({

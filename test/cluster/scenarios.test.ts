@@ -206,6 +206,15 @@ async function probeFrom(
   }
 }
 
+/** A recorder's API token, as its pod gets it: from the Secret its Deployment names (read here as admin). */
+async function recorderApiToken(deployment: string): Promise<string> {
+  const d = await k.json<{ spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; valueFrom?: { secretKeyRef?: { name: string } } }> }> } } } }>(['-n', NS, 'get', 'deployment', deployment]);
+  const secret = d.spec.template.spec.containers[0]?.env?.find((e) => e.name === 'RECORDER_API_TOKEN')?.valueFrom?.secretKeyRef?.name;
+  if (!secret) throw new Error(`${deployment} takes RECORDER_API_TOKEN from no Secret`);
+  const s = await k.json<{ data?: Record<string, string> }>(['-n', NS, 'get', 'secret', secret]);
+  return Buffer.from(s.data?.['token'] ?? '', 'base64').toString('utf8');
+}
+
 let work: string;
 let camera: GstCamera;
 let sink: EventSink;
@@ -550,9 +559,8 @@ describe('a camera recorded on a real single-node cluster', () => {
     const pod = await waitFor('a ready recorder pod', 60_000, async () => readyPod(await pods(RECORDER)), diag);
     if (!pod.status.podIP) throw new Error(`recorder pod ${pod.metadata.name} has no address`);
     const recorderUrl = `http://${pod.status.podIP}:8080`;
-    const deployment = await k.json<{ spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } } }>(['-n', NS, 'get', 'deployment', `${DEVICE}-recorder`]);
-    const token = deployment.spec.template.spec.containers[0]?.env?.find((e) => e.name === 'RECORDER_API_TOKEN')?.value;
-    if (!token) throw new Error('the recorder Deployment has no RECORDER_API_TOKEN');
+    // The token is in a Secret the Deployment names (not in the Deployment, which `view` may read).
+    const token = await recorderApiToken(`${DEVICE}-recorder`);
     const auth = { authorization: `Bearer ${token}` };
     const status = async (): Promise<ControlStatus> => (await getJson<ControlStatus>(`${controlUrl}/record/status?device=${DEVICE}`, controlAuth)).body;
     await waitFor('control reporting recording', 60_000, async () => (await status()).state === 'recording', diag);
@@ -624,14 +632,14 @@ describe('a camera recorded on a real single-node cluster', () => {
       await new Promise((r) => setTimeout(r, delayMs));
       process.kill(pid, 'SIGTERM');
       const answer = await asked;
-      const found = await k.find<{ metadata: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }>; volumes?: Array<{ persistentVolumeClaim?: { claimName: string } }> } } } }>(['-n', NS, 'get', 'deployment', name]);
+      const found = await k.find<{ metadata: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string } } }> }>; volumes?: Array<{ persistentVolumeClaim?: { claimName: string } }> } } } }>(['-n', NS, 'get', 'deployment', name]);
       if (found) {
         // Whole: made by control, with its settings, the camera's address, the token and the device's volume.
         expect(found.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('shifu-rtsp-control');
         expect(found.metadata.annotations?.['shifu-rtsp/settings']).toBeTruthy();
         const env = found.spec.template.spec.containers[0]?.env ?? [];
         expect(env.find((e) => e.name === 'RTSPServerAddress')?.value).toMatch(/^rtsp:\/\//);
-        expect(env.find((e) => e.name === 'RECORDER_API_TOKEN')?.value).toBeTruthy();
+        expect(env.find((e) => e.name === 'RECORDER_API_TOKEN')?.valueFrom?.secretKeyRef?.name).toMatch(new RegExp(`^${device}-recorder-api-`));
         expect(found.spec.template.spec.volumes?.some((v) => v.persistentVolumeClaim?.claimName === `${device}-pvc`)).toBe(true);
       } else {
         expect(answer.status, `no Deployment, yet control answered ${answer.status} ${answer.body}`).not.toBeLessThan(300);
@@ -639,6 +647,8 @@ describe('a camera recorded on a real single-node cluster', () => {
       const retry = await postJson(`http://${survivor.status.podIP}:8080/record/on`, { device }, controlAuth);
       expect(retry.status, retry.body).toBeLessThan(300);
       expect((await recorderDeployments()).filter((d) => d === name)).toEqual([name]);
+      // Whole after the retry: the token Secret the Deployment names exists too.
+      expect((await recorderApiToken(name)).length).toBeGreaterThanOrEqual(32);
       const off = await postJson(`http://${survivor.status.podIP}:8080/record/off`, { device }, controlAuth);
       expect(off.status, off.body).toBeLessThan(300);
       await waitFor(`${name} and its pods gone`, 120_000, async () => !(await recorderDeployments()).includes(name) && (await pods(`shifu-rtsp/device=${device}`)).length === 0, diag);

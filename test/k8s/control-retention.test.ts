@@ -11,6 +11,8 @@ import { applyYaml, createNamespace, kubeConfig, parseManifests, serviceAccountK
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const log = pino({ level: 'silent' });
 const ns = createNamespace('retention');
+/** Control's own token: recorder API tokens are derived from it. */
+const CONTROL_KEY = 'k8s-tier-control-token-0123456789';
 let control: ControlHandlers;
 const core = (): CoreV1Api => kubeConfig().makeApiClient(CoreV1Api);
 
@@ -42,7 +44,7 @@ beforeAll(async () => {
   });
   await applyYaml(rbac);
   const sa = await serviceAccountKubeConfig(ns.name, 'shifu-rtsp-control');
-  control = createControlHandlers(new KubernetesBackend({ kubeConfig: sa.kubeConfig, namespace: ns.name, image: 'shifu-rtsp:test', log, stopTimeoutSeconds: 2, pollMs: 100 }), { log });
+  control = createControlHandlers(new KubernetesBackend({ kubeConfig: sa.kubeConfig, namespace: ns.name, image: 'shifu-rtsp:test', log, stopTimeoutSeconds: 2, pollMs: 100, recorderTokenKey: CONTROL_KEY }), { log });
   // Each device records a camera its EdgeDevice allows (control refuses any other url).
   for (const device of ['r1', 'r2', 'r3', 'r4']) await createEdgeDevice(ns.name, device, { allowedStreamUrls: 'rtsp://cam.example:554/' });
 });

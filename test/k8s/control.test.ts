@@ -13,6 +13,8 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const IMAGE = 'registry.example.com/shifu-rtsp:test';
 const log = pino({ level: 'silent' });
 const ns = createNamespace('control');
+/** Control's own token: recorder API tokens are derived from it. */
+const CONTROL_KEY = 'k8s-tier-control-token-0123456789';
 const other = createNamespace('control-other');
 
 let sa: ServiceAccountIdentity;
@@ -63,7 +65,7 @@ function post(route: string, body?: unknown, query: Record<string, string> = {})
 beforeAll(async () => {
   await applyControlRbac(ns.name);
   sa = await serviceAccountKubeConfig(ns.name, 'shifu-rtsp-control');
-  const backend = new KubernetesBackend({ kubeConfig: sa.kubeConfig, namespace: ns.name, image: IMAGE, log, stopTimeoutSeconds: 2, pollMs: 100 });
+  const backend = new KubernetesBackend({ kubeConfig: sa.kubeConfig, namespace: ns.name, image: IMAGE, log, stopTimeoutSeconds: 2, pollMs: 100, recorderTokenKey: CONTROL_KEY });
   control = createControlHandlers(backend, { log });
 });
 
@@ -256,7 +258,7 @@ describe('the control ServiceAccount (knative/control-rbac.yaml)', () => {
       ),
     ).toBe(403);
     // Pointed at another namespace, the functions say why instead of failing blindly.
-    const elsewhere = createControlHandlers(new KubernetesBackend({ kubeConfig: sa.kubeConfig, namespace: other.name, image: IMAGE, log, stopTimeoutSeconds: 1 }), { log });
+    const elsewhere = createControlHandlers(new KubernetesBackend({ kubeConfig: sa.kubeConfig, namespace: other.name, image: IMAGE, log, stopTimeoutSeconds: 1, recorderTokenKey: CONTROL_KEY }), { log });
     const res = await elsewhere.control(post('/record/on', { device: 'cam9', url: 'rtsp://cam9/x' }));
     expect(res).toMatchObject({ status: 500, body: { error: 'kubernetes_forbidden', message: expect.stringContaining('knative/control-rbac.yaml') } });
     expect(await recorders(other.name)).toHaveLength(0);

@@ -150,14 +150,15 @@ describe('knative/', () => {
     expect(container?.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
   });
 
-  it('gives the control Role what /record/on|off|status need and no Secrets', () => {
+  it('gives the control Role what /record/on|off|status need, and of Secrets only create (never read)', () => {
     const role = find<V1Role>(objects, 'Role', 'shifu-rtsp-control');
     const verbs = (group: string, resource: string): string[] => role.rules?.find((r) => r.apiGroups?.includes(group) && r.resources?.includes(resource))?.verbs ?? [];
     expect(verbs('apps', 'deployments').sort()).toEqual(['create', 'delete', 'get', 'list']);
     expect(verbs('', 'persistentvolumeclaims')).toEqual(['get']);
     expect(verbs('shifu.edgenesis.io', 'edgedevices')).toEqual(['get']);
     expect(verbs('', 'pods').sort()).toEqual(['get', 'list']);
-    expect(role.rules?.some((r) => r.resources?.includes('secrets') || r.resources?.includes('*'))).toBe(false);
+    expect(verbs('', 'secrets')).toEqual(['create']);
+    expect(role.rules?.some((r) => r.resources?.includes('*') || r.verbs?.includes('*'))).toBe(false);
   });
 
   it('binds every recorder Deployment to the Broker, and the Trigger to the subscriber', () => {

@@ -4,17 +4,28 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AppsV1Api, CoreV1Api, type KubernetesObject } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, RbacAuthorizationV1Api, type KubernetesObject, type V1Deployment } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createControlHandlers, KubernetesBackend, type ControlHandlers } from '../../functions/control/index.js';
 import { startCli } from '../e2e/support/recorder-process.js';
-import { applyYaml, createNamespace, kubeConfig, parseManifests, serviceAccountKubeConfig, createEdgeDevice } from './harness/index.js';
+import { applyYaml, createEdgeDevice, createNamespace, expectHttpError, kubeConfig, parseManifests, serviceAccountKubeConfig, type ServiceAccountIdentity } from './harness/index.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const log = pino({ level: 'silent' });
 const ns = createNamespace('recorder-api');
+/** Control's own token: recorder API tokens are derived from it. */
+const CONTROL_KEY = 'k8s-tier-control-token-0123456789';
 let control: ControlHandlers;
+let sa: ServiceAccountIdentity;
+
+/** A recorder Deployment's API token, as its pod gets it: from the Secret it names (read here as admin). */
+async function recorderToken(deployment: V1Deployment): Promise<string> {
+  const name = deployment.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'RECORDER_API_TOKEN')?.valueFrom?.secretKeyRef?.name;
+  if (!name) throw new Error(`${deployment.metadata?.name} takes RECORDER_API_TOKEN from no Secret`);
+  const secret = await kubeConfig().makeApiClient(CoreV1Api).readNamespacedSecret({ namespace: ns.name, name });
+  return Buffer.from(secret.data?.['token'] ?? '', 'base64').toString('utf8');
+}
 
 /** A NetworkPolicy as YAML spells it (client-node's type renames `from`). */
 interface NetworkPolicyYaml extends KubernetesObject {
@@ -33,8 +44,8 @@ beforeAll(async () => {
     return copy;
   });
   await applyYaml(rbac);
-  const sa = await serviceAccountKubeConfig(ns.name, 'shifu-rtsp-control');
-  control = createControlHandlers(new KubernetesBackend({ kubeConfig: sa.kubeConfig, namespace: ns.name, image: 'shifu-rtsp:test', log, stopTimeoutSeconds: 2, pollMs: 100 }), { log });
+  sa = await serviceAccountKubeConfig(ns.name, 'shifu-rtsp-control');
+  control = createControlHandlers(new KubernetesBackend({ kubeConfig: sa.kubeConfig, namespace: ns.name, image: 'shifu-rtsp:test', log, stopTimeoutSeconds: 2, pollMs: 100, recorderTokenKey: CONTROL_KEY }), { log });
   for (const device of ['t1', 't2']) {
     await createEdgeDevice(ns.name, device, { allowedStreamUrls: 'rtsp://cam.example:554/' });
     await kubeConfig()
@@ -53,13 +64,38 @@ describe('the recorder API in Kubernetes', () => {
       const res = await control.control({ method: 'POST', path: '/record/on', query: {}, headers: { 'content-type': 'application/json' }, body: { device, url: 'rtsp://cam.example:554/live' } });
       expect(res.status).toBe(201);
       const d = await kubeConfig().makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: ns.name, name: `${device}-recorder` });
-      const token = d.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'RECORDER_API_TOKEN')?.value ?? '';
+      // Not in the Deployment (which `view` may read): from a Secret owned by it.
+      const env = d.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'RECORDER_API_TOKEN');
+      expect(env?.value).toBeUndefined();
+      const secretName = env?.valueFrom?.secretKeyRef?.name ?? '';
+      expect(secretName).toMatch(new RegExp(`^${device}-recorder-api-[0-9a-f]+$`));
+      const token = await recorderToken(d);
       expect(token.length).toBeGreaterThanOrEqual(32);
-      expect(JSON.stringify(d.metadata?.annotations ?? {})).not.toContain(token);
+      expect(JSON.stringify(d)).not.toContain(token);
       expect(JSON.stringify(res.body)).not.toContain(token);
+      const secret = await kubeConfig().makeApiClient(CoreV1Api).readNamespacedSecret({ namespace: ns.name, name: secretName });
+      expect(secret.metadata?.ownerReferences).toEqual([expect.objectContaining({ kind: 'Deployment', name: `${device}-recorder`, uid: d.metadata?.uid })]);
       tokens.push(token);
     }
     expect(tokens[0]).not.toBe(tokens[1]);
+  });
+
+  it("keeps the token out of reach of who may read Deployments and pods (as the built-in view role may), and out of control's reach too (create only)", async () => {
+    const core = kubeConfig().makeApiClient(CoreV1Api);
+    const rbac = kubeConfig().makeApiClient(RbacAuthorizationV1Api);
+    await core.createNamespacedServiceAccount({ namespace: ns.name, body: { metadata: { name: 'viewer' } } });
+    // `view` itself is aggregated by kube-controller-manager, which this tier does not run: its reading part.
+    await rbac.createNamespacedRole({
+      namespace: ns.name,
+      body: { metadata: { name: 'reader' }, rules: [{ apiGroups: ['apps', ''], resources: ['deployments', 'pods'], verbs: ['get', 'list', 'watch'] }] },
+    });
+    await rbac.createNamespacedRoleBinding({ namespace: ns.name, body: { metadata: { name: 'viewer-reader' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'reader' }, subjects: [{ kind: 'ServiceAccount', name: 'viewer', namespace: ns.name }] } });
+    const viewer = await serviceAccountKubeConfig(ns.name, 'viewer');
+    const d = await viewer.kubeConfig.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: ns.name, name: 't1-recorder' });
+    expect(JSON.stringify(d)).not.toContain(await recorderToken(d));
+    const secretName = d.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'RECORDER_API_TOKEN')?.valueFrom?.secretKeyRef?.name ?? '';
+    expect(await expectHttpError(() => viewer.kubeConfig.makeApiClient(CoreV1Api).readNamespacedSecret({ namespace: ns.name, name: secretName }))).toBe(403);
+    expect(await expectHttpError(() => sa.kubeConfig.makeApiClient(CoreV1Api).readNamespacedSecret({ namespace: ns.name, name: secretName }))).toBe(403);
   });
 
   it('ships a NetworkPolicy that lets only control and Prometheus reach recorder pods, on their API port', async () => {
@@ -85,7 +121,7 @@ describe('the recorder API in Kubernetes', () => {
     const apps = kubeConfig().makeApiClient(AppsV1Api);
     const core = kubeConfig().makeApiClient(CoreV1Api);
     const deployment = await apps.readNamespacedDeployment({ namespace: ns.name, name: 't1-recorder' });
-    const token = deployment.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'RECORDER_API_TOKEN')?.value ?? '';
+    const token = await recorderToken(deployment);
     // The real recorder (the built CLI) plays the pod, on loopback, with the Deployment's token; --idle: off.
     const out = await mkdtemp(path.join(os.tmpdir(), 'shifu-k8s-rec-'));
     const recorder = await startCli('recorder', ['--url', 'rtsp://127.0.0.1:9/none', '--out', out, '--device', 't1', '--idle'], { RECORDER_API_TOKEN: token });
@@ -120,11 +156,11 @@ describe('the recorder API in Kubernetes', () => {
     await apps.patchNamespacedDeployment({
       namespace: ns.name,
       name: 't1-recorder',
-      body: [{ op: 'replace', path: '/spec/template/spec/containers/0/env', value: (deployment.spec?.template.spec?.containers[0]?.env ?? []).map((e) => (e.name === 'RECORDER_API_TOKEN' ? { ...e, value: 'another-token-entirely-0123456789' } : e)) }],
+      body: [{ op: 'replace', path: '/metadata/annotations/shifu-rtsp~1api-token-id', value: 'another0id0entirely' }],
     });
     const refused = await status('t1');
     expect(refused).toMatchObject({ state: 'recording', detail: { recorder: null, recorderError: expect.stringContaining(`127.0.0.1:${port} answered HTTP 401`) } });
-    expect(JSON.stringify(refused)).not.toContain('another-token-entirely');
+    expect(JSON.stringify(refused)).not.toContain(token);
 
     // The list asks every recorder; one without a pod says so.
     const all = (await control.control({ method: 'GET', path: '/record/status', query: {}, headers: {}, body: undefined })).body as { recorders: Array<{ device: string; state: string; detail: Record<string, unknown> }> };
