@@ -53,6 +53,7 @@ export const recorderCommand = defineCommand({
       stateDir: recorder.store.stateDir,
       renewSeconds: config.leaseRenewSeconds,
       onTakeover: (reason, holder) => log.warn({ holder, reason }, 'took over a stale device folder lease'),
+      onUnnamed: (code) => log.warn({ code }, 'took the device folder lease, but the volume is full: it does not name this recorder'),
       onLost: () => {
         // Another recorder judged this one gone (frozen or cut off for longer than its missed renewals) and took
         // the folder: stop writing into it as soon as possible.

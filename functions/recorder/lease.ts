@@ -120,7 +120,14 @@ export class DeviceLease {
    * naming the holder otherwise. `onLost` runs when a renewal finds the lease is no longer this one's (another
    * recorder judged it stale: this process was frozen or cut off for longer than MISSED_RENEWALS).
    */
-  static async take(o: { stateDir: string; renewSeconds: number; onTakeover?: (reason: string, holder: LeaseHolder | null) => void; onLost: () => void }): Promise<DeviceLease> {
+  static async take(o: {
+    stateDir: string;
+    renewSeconds: number;
+    onTakeover?: (reason: string, holder: LeaseHolder | null) => void;
+    /** The lease was taken, but the volume had no room to name the holder in it. */
+    onUnnamed?: (code: string) => void;
+    onLost: () => void;
+  }): Promise<DeviceLease> {
     await mkdir(o.stateDir, { recursive: true });
     const file = path.join(o.stateDir, LEASE_FILE);
     const holder: LeaseHolder = {
@@ -156,9 +163,15 @@ export class DeviceLease {
         await handle.writeFile(`${JSON.stringify(holder)}\n`);
         await handle.sync();
       } catch (err) {
-        await handle.close();
-        await unlink(file).catch(() => undefined);
-        throw err;
+        // A full volume must not keep the recorder from starting (it frees space by retention): the empty file
+        // is still the lease. Others then judge it by its heartbeat alone, which renewals keep fresh.
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOSPC' && code !== 'EDQUOT') {
+          await handle.close();
+          await unlink(file).catch(() => undefined);
+          throw err;
+        }
+        o.onUnnamed?.(code);
       }
       const lease = new DeviceLease(file, handle, (await handle.stat()).ino);
       lease.timer = setInterval(() => {
