@@ -1,6 +1,6 @@
 // `shifu-rtsp playback`: the read-only playback server as a process.
 import { createLogger, defineCommand, locateFfmpeg, locateFfprobe, onShutdown, registerSecret } from '../lib/index.js';
-import { playbackOptions, startPlaybackServer } from '../playback/index.js';
+import { defaultMaxCuts, playbackOptions, startPlaybackServer } from '../playback/index.js';
 
 export const playbackCommand = defineCommand({
   name: 'playback',
@@ -13,6 +13,7 @@ export const playbackCommand = defineCommand({
   async run(config, ctx) {
     if (config.token !== undefined) registerSecret(config.token);
     const log = createLogger('playback');
+    const maxCuts = config.maxCuts ?? defaultMaxCuts();
     const server = await startPlaybackServer(
       {
         root: config.root,
@@ -21,10 +22,11 @@ export const playbackCommand = defineCommand({
         maxClipSeconds: config.maxClip,
         ffmpeg: locateFfmpeg(ctx.env),
         ffprobe: locateFfprobe(ctx.env),
+        maxCuts,
       },
       log,
     );
-    log.info({ root: config.root, listen: { address: config.listen.host, port: server.port }, token: config.token !== undefined, maxClipSeconds: config.maxClip }, 'playback listening');
+    log.info({ root: config.root, listen: { address: config.listen.host, port: server.port }, token: config.token !== undefined, maxClipSeconds: config.maxClip, maxCuts }, 'playback listening');
     await new Promise<void>((resolve) => {
       onShutdown(async () => {
         await server.close();

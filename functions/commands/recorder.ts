@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, createLogger, defineCommand, locateFfmpeg, locateFfprobe, onShutdown, registerSecret, requireFfmpeg5 } from '../lib/index.js';
 import { attachEvents, eventOptions } from '../events/index.js';
-import { parseCameraAddress, Recorder, recorderMetrics, recorderOptions, serveRecorderApi } from '../recorder/index.js';
+import { DeviceLease, parseCameraAddress, Recorder, recorderMetrics, recorderOptions, serveRecorderApi } from '../recorder/index.js';
 
 export const recorderCommand = defineCommand({
   name: 'recorder',
@@ -48,6 +48,19 @@ export const recorderCommand = defineCommand({
       log,
     );
     log.info({ camera: camera.displayUrl, out: config.out, format: config.format, segmentSeconds: config.segmentSeconds }, 'starting');
+    // Before anything reads or writes the device's folders (events replay, crash recovery): one recorder per folder.
+    const lease = await DeviceLease.take({
+      stateDir: recorder.store.stateDir,
+      renewSeconds: config.leaseRenewSeconds,
+      onTakeover: (reason, holder) => log.warn({ holder, reason }, 'took over a stale device folder lease'),
+      onUnnamed: (code) => log.warn({ code }, 'took the device folder lease, but the volume is full: it does not name this recorder'),
+      onLost: () => {
+        // Another recorder judged this one gone (frozen or cut off for longer than its missed renewals) and took
+        // the folder: stop writing into it as soon as possible.
+        log.error({ lease: lease.file }, 'lost the device folder lease to another recorder; stopping');
+        process.kill(process.pid, 'SIGTERM');
+      },
+    });
     // Before open(): segments crash recovery finishes there are announced too (recovered: true).
     const announcer = await attachEvents(recorder, config, log);
     await recorder.open();
@@ -63,6 +76,7 @@ export const recorderCommand = defineCommand({
         // After the recorder: its last segment's event is queued before the flush.
         await announcer.close();
         await app.close();
+        await lease.release();
         log.info({ lastSegment: status.lastSegment?.file ?? null }, 'stopped');
         resolve();
       }, log);

@@ -45,8 +45,9 @@ export function planFile(item: ExportItem, local: LocalFileState, verified: Veri
 }
 
 export async function localState(dir: string, name: string): Promise<LocalFileState> {
-  const final = await stat(path.join(dir, name)).catch(() => undefined);
-  const partial = await stat(path.join(dir, name + PARTIAL_SUFFIX)).catch(() => undefined);
+  // Only the last component: a name is never a path here (see localPathOf).
+  const final = await stat(path.join(dir, path.basename(name))).catch(() => undefined);
+  const partial = await stat(path.join(dir, path.basename(name) + PARTIAL_SUFFIX)).catch(() => undefined);
   return {
     ...(final?.isFile() ? { final: { bytes: final.size, mtimeMs: Math.round(final.mtimeMs) } } : {}),
     ...(partial?.isFile() ? { partialBytes: partial.size } : {}),

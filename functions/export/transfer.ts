@@ -3,12 +3,14 @@ import { mkdir, open, rename, rm, utimes, type FileHandle } from 'node:fs/promis
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { sha256OfFile } from '../lib/index.js';
+import { isSegmentFileName } from '../recorder/index.js';
 import { Progress, type ProgressOutput } from './progress.js';
 import { localState, PARTIAL_SUFFIX, planFile, VerifiedManifest, type FileAction } from './resume.js';
 import { bodyText, failureOf, type FootageSource } from './source.js';
 
 /** One segment to copy, with what it must look like when it arrives (from the playback server's timeline). */
 export interface ExportItem {
+  /** A segment file name of the device (checked before anything is written): never a path. */
   readonly name: string;
   readonly bytes: number;
   readonly sha256?: string;
@@ -60,6 +62,11 @@ interface TimelineAnswer {
 const SHA256 = /^[0-9a-f]{64}$/;
 /** Bytes received but not yet on disk before the body is paused. */
 const QUEUE_LIMIT = 8 << 20;
+
+/** `<to>/<device>/<name>`: only the name's last component is joined, whatever the server sent. */
+function localPathOf(dir: string, name: string): string {
+  return path.join(dir, path.basename(name));
+}
 
 /** The device's finished segments that overlap the window, oldest first, as the playback server lists them. */
 async function survey(o: ExportOptions): Promise<ExportItem[]> {
@@ -151,7 +158,7 @@ class FileReceiver {
 
   /** `offset` > 0 continues an interrupted copy: its bytes are hashed first. */
   static async open(dir: string, item: ExportItem, offset: number, progress: Progress): Promise<FileReceiver> {
-    const partial = path.join(dir, item.name + PARTIAL_SUFFIX);
+    const partial = localPathOf(dir, item.name + PARTIAL_SUFFIX);
     const hash = offset > 0 ? await sha256OfFile(partial) : createHash('sha256');
     const receiver = new FileReceiver(item, partial, hash, offset, progress);
     receiver.handle = await open(partial, offset > 0 ? 'a' : 'w');
@@ -195,7 +202,7 @@ class FileReceiver {
       await rm(this.partial, { force: true });
       return { ok: false, detail: `sha256 ${sha256.slice(0, 12)}… differs from the journal's ${this.item.sha256.slice(0, 12)}…`, keep: false };
     }
-    const final = path.join(dir, this.item.name);
+    const final = localPathOf(dir, this.item.name);
     await rename(this.partial, final);
     if (mtimeMs !== undefined && mtimeMs > 0) await utimes(final, new Date(), new Date(mtimeMs)).catch(() => undefined);
     return { ok: true, sha256 };
@@ -211,7 +218,11 @@ type Recorder = (item: ExportItem, outcome: FileOutcome, detail?: string) => Pro
  * so a re-run continues where the last one stopped.
  */
 export async function exportSegments(o: ExportOptions): Promise<ExportReport> {
-  const items = await survey(o);
+  const listed = await survey(o);
+  // The server's word decides where a file lands: a name that is not one of the device's segment names (a path
+  // such as ../../x) is refused before anything is written, and reported as failed.
+  const refused = listed.filter((item) => !isSegmentFileName(o.device, item.name));
+  const items = listed.filter((item) => isSegmentFileName(o.device, item.name));
   const dir = path.join(o.to, o.device);
   await mkdir(dir, { recursive: true });
   const manifest = await VerifiedManifest.load(dir);
@@ -221,7 +232,9 @@ export async function exportSegments(o: ExportOptions): Promise<ExportReport> {
   for (const item of items) plans.set(item.name, planFile(item, await localState(dir, item.name), manifest.get(item.name)));
   const toCopy = (a: FileAction | undefined, item: ExportItem): number =>
     a?.kind === 'fetch' ? item.bytes : a?.kind === 'resume' ? item.bytes - a.offset : 0;
-  const progress = new Progress(o.progress, items.reduce((sum, item) => sum + toCopy(plans.get(item.name), item), 0), items.length);
+  const progress = new Progress(o.progress, items.reduce((sum, item) => sum + toCopy(plans.get(item.name), item), 0), listed.length);
+  const refusal = { outcome: 'failed' as const, detail: `refused: not a segment file name of ${o.device} (the server named a path or a foreign file); nothing was written` };
+  for (const item of refused) progress.fileDone(item.name, `failed (${refusal.detail})`);
 
   const record: Recorder = async (item, outcome, detail) => {
     outcomes.set(item.name, detail === undefined ? { outcome } : { outcome, detail });
@@ -233,7 +246,7 @@ export async function exportSegments(o: ExportOptions): Promise<ExportReport> {
     const plan = plans.get(item.name);
     if (plan?.kind === 'skip') await record(item, 'skipped');
     if (plan?.kind === 'verify') {
-      const sha = (await sha256OfFile(path.join(dir, item.name))).digest('hex');
+      const sha = (await sha256OfFile(localPathOf(dir, item.name))).digest('hex');
       if (sha === item.sha256) {
         await remember(manifest, dir, item.name, sha);
         await record(item, 'verified');
@@ -261,8 +274,8 @@ export async function exportSegments(o: ExportOptions): Promise<ExportReport> {
   await manifest.save();
   progress.finish();
 
-  const files = items.map((item) => ({ name: item.name, ...(outcomes.get(item.name) ?? { outcome: 'failed' as const }) }));
-  return { device: o.device, folder: dir, selected: items.length, bytesCopied: progress.bytesDone, files, failed: files.filter((f) => f.outcome === 'failed').length };
+  const files = listed.map((item) => ({ name: item.name, ...(refused.includes(item) ? refusal : (outcomes.get(item.name) ?? { outcome: 'failed' as const })) }));
+  return { device: o.device, folder: dir, selected: listed.length, bytesCopied: progress.bytesDone, files, failed: files.filter((f) => f.outcome === 'failed').length };
 }
 
 /** Notes a checked copy with its size and mtime, so the next run need not hash it again. */

@@ -72,7 +72,7 @@ export async function startProbeServer(
         return;
       }
       const answer = errorAnswer(err, options.log, { route });
-      json(answer.status, answer.body);
+      json(answer.status, answer.body, answer.headers);
     };
     // The body is never read (no route takes one), but it must be drained for keep-alive to work.
     req.resume();

@@ -90,6 +90,7 @@ export async function listenOn(listen: HostPort, listener: RequestListener, log:
 export interface ErrorAnswer {
   readonly status: number;
   readonly body: { readonly error: string; readonly message: string };
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -98,7 +99,7 @@ export interface ErrorAnswer {
  * URL or a token the process knows.
  */
 export function errorAnswer(err: unknown, log: Logger, context: Readonly<Record<string, unknown>> = {}): ErrorAnswer {
-  if (err instanceof HttpError) return { status: err.statusCode, body: { error: err.code, message: redact(err.message) } };
+  if (err instanceof HttpError) return { status: err.statusCode, body: { error: err.code, message: redact(err.message) }, headers: err.headers };
   log.error({ err, ...context }, 'request failed');
   return { status: 500, body: { error: 'internal', message: redact(err instanceof Error ? err.message : String(err)) } };
 }

@@ -1,8 +1,9 @@
 // One file cut from the segments a time range spans: ffmpeg's concat demuxer, -c copy, streamed to the client.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { HttpError, toolEnv } from '../lib/index.js';
+import type { ChildProcess } from 'node:child_process';
+import { HttpError } from '../lib/index.js';
 import { compactUtc, RECORDING_RULES, type ContainerFormat } from '../recorder/index.js';
 import { parseDuration } from './duration.js';
+import type { FfmpegSlot } from './ffmpeg-slots.js';
 import type { Footage } from './library.js';
 
 /** Clip containers: the recorder's rules say what each holds; the options make them stream from a pipe. */
@@ -87,13 +88,11 @@ interface ProbedPacket {
   readonly flags?: string;
 }
 
-function ffprobeJson(ffprobe: string, args: readonly string[]): Promise<{ packets?: ProbedPacket[]; format?: { start_time?: string } }> {
-  return new Promise((resolve, reject) => {
-    execFile(ffprobe, ['-v', 'error', '-of', 'json', ...args], { maxBuffer: 16 << 20, timeout: 60_000, env: toolEnv() }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`ffprobe: ${stderr.trim().split('\n').slice(-3).join(' ') || err.message}`));
-      else resolve(JSON.parse(stdout) as { packets?: ProbedPacket[]; format?: { start_time?: string } });
-    });
+async function ffprobeJson(slot: FfmpegSlot, ffprobe: string, args: readonly string[]): Promise<{ packets?: ProbedPacket[]; format?: { start_time?: string } }> {
+  const stdout = await slot.execFile(ffprobe, ['-v', 'error', '-of', 'json', ...args], { maxBuffer: 16 << 20, timeoutMs: 60_000 }).catch((err: Error) => {
+    throw new Error(`ffprobe: ${err.message}`);
   });
+  return JSON.parse(stdout) as { packets?: ProbedPacket[]; format?: { start_time?: string } };
 }
 
 /**
@@ -102,12 +101,12 @@ function ffprobeJson(ffprobe: string, args: readonly string[]): Promise<{ packet
  * without decoding; intervals are relative to the file's start (`+`), and since a seek lands only near a time
  * (MPEG-TS has no index), a window before it is read and filtered.
  */
-export async function keyframeAtOrBefore(ffprobe: string, file: string, offset: number): Promise<{ keyframe: number; fileStart: number }> {
+export async function keyframeAtOrBefore(slot: FfmpegSlot, ffprobe: string, file: string, offset: number): Promise<{ keyframe: number; fileStart: number }> {
   let fileStart = 0;
   for (const lookBack of [12, 120, Infinity]) {
     const from = offset - lookBack;
     const interval = from > 0 ? `+${from.toFixed(3)}%+${(lookBack + 0.05).toFixed(3)}` : `%+${(offset + 0.05).toFixed(3)}`;
-    const probed = await ffprobeJson(ffprobe, ['-select_streams', 'v:0', '-read_intervals', interval, '-show_entries', 'packet=pts_time,dts_time,flags:format=start_time', file]);
+    const probed = await ffprobeJson(slot, ffprobe, ['-select_streams', 'v:0', '-read_intervals', interval, '-show_entries', 'packet=pts_time,dts_time,flags:format=start_time', file]);
     const start = Number(probed.format?.start_time ?? 0);
     fileStart = Number.isFinite(start) ? start : 0;
     const target = fileStart + offset;
@@ -128,7 +127,7 @@ export async function keyframeAtOrBefore(ffprobe: string, file: string, offset: 
  * Which segments a clip takes and where it starts. 404 when no finished segment overlaps the range.
  * A range over a gap gives one file with the gap left out (its timestamps run on), like the recorder's segments.
  */
-export async function planClip(ffprobe: string, footage: readonly Footage[], request: ClipRequest): Promise<ClipPlan> {
+export async function planClip(slot: FfmpegSlot, ffprobe: string, footage: readonly Footage[], request: ClipRequest): Promise<ClipPlan> {
   const parts = footage.filter((f) => f.endMs > request.startMs && f.startMs < request.endMs);
   const first = parts[0];
   const last = parts.at(-1);
@@ -141,7 +140,7 @@ export async function planClip(ffprobe: string, footage: readonly Footage[], req
   }
   const offset = Math.max(0, request.startMs - first.startMs) / 1000;
   // From a segment's start there is nothing to look up: every segment starts with a keyframe.
-  const found = offset > 0 ? await keyframeAtOrBefore(ffprobe, first.path, offset) : null;
+  const found = offset > 0 ? await keyframeAtOrBefore(slot, ffprobe, first.path, offset) : null;
   const startMs = found ? Math.round(first.startMs + (found.keyframe - found.fileStart) * 1000) : first.startMs;
   const endMs = Math.min(request.endMs, last.endMs);
   const rule = RECORDING_RULES[request.format];
@@ -208,9 +207,9 @@ export function clipArguments(plan: ClipPlan): string[] {
   ];
 }
 
-/** Starts cutting; the clip comes out of stdout as ffmpeg writes it. */
-export function startCut(ffmpeg: string, plan: ClipPlan): ChildProcess {
-  const child = spawn(ffmpeg, clipArguments(plan), { stdio: ['pipe', 'pipe', 'pipe'], env: toolEnv() });
+/** Starts cutting in the request's slot; the clip comes out of stdout as ffmpeg writes it. */
+export function startCut(slot: FfmpegSlot, ffmpeg: string, plan: ClipPlan): ChildProcess {
+  const child = slot.spawn(ffmpeg, clipArguments(plan), { stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin?.on('error', () => undefined);
   child.stdin?.end(concatScript(plan));
   return child;

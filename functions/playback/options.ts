@@ -32,5 +32,11 @@ export const playbackOptions = {
     default: '6h',
     description: 'longest clip /api/clip cuts (e.g. 6h, 90m, 3600)',
   },
+  maxCuts: {
+    flag: 'max-cuts',
+    env: ['PLAYBACK_MAX_CUTS'],
+    schema: z.coerce.number({ message: 'expected a whole number' }).int('expected a whole number').min(1).max(1000).optional(),
+    description: 'ffmpeg work at once (clip cuts; each holds tens of MiB while it streams); past it 503 with Retry-After. Default: 2 per CPU the process may use (its cgroup CPU quota, else the CPUs it may run on)',
+  },
 } satisfies OptionSpecs;
 

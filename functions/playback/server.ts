@@ -2,11 +2,12 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { createMetricsRegistry, HttpError, startProbeServer, type HostPort, type Logger, type ProbeAnswer, type ProbeRequest, type ProbeServer } from '../lib/index.js';
-import { parseFormat, parseRange, planClip, startCut } from './clip.js';
+import { parseFormat, parseRange, planClip, startCut, type ClipRequest } from './clip.js';
+import { defaultMaxCuts, FfmpegSlots, type FfmpegSlot } from './ffmpeg-slots.js';
 import { serveFile } from './files.js';
-import { checkDeviceName, Library } from './library.js';
+import { checkDeviceName, Library, type Footage } from './library.js';
 import { PAGE_HTML, pageScript } from './page.js';
 import { timelineOf } from './timeline.js';
 
@@ -17,6 +18,8 @@ export interface PlaybackSettings {
   readonly maxClipSeconds: number;
   readonly ffmpeg: string;
   readonly ffprobe: string;
+  /** ffmpeg work at once (PLAYBACK_MAX_CUTS); default 2 per usable CPU. */
+  readonly maxCuts?: number;
 }
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -54,25 +57,49 @@ function sameSecret(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-function playbackMetrics(): { registry: Registry; clips: Counter<'format' | 'outcome'>; files: Counter<'status'> } {
+function playbackMetrics(): { registry: Registry; clips: Counter<'format' | 'outcome'>; files: Counter<'status'>; ffmpegBusy: Gauge; ffmpegRefused: Counter } {
   const registry = createMetricsRegistry('shifu_rtsp_playback_process_');
   return {
     registry,
     clips: new Counter({ name: 'shifu_rtsp_playback_clips_total', help: 'Clips cut, by format and outcome (complete, aborted, failed)', labelNames: ['format', 'outcome'], registers: [registry] }),
     files: new Counter({ name: 'shifu_rtsp_playback_file_requests_total', help: 'Segment file requests, by status code', labelNames: ['status'], registers: [registry] }),
+    ffmpegBusy: new Gauge({ name: 'shifu_rtsp_playback_ffmpeg_slots_busy', help: 'Requests whose ffmpeg work runs now (at most PLAYBACK_MAX_CUTS)', registers: [registry] }),
+    ffmpegRefused: new Counter({ name: 'shifu_rtsp_playback_ffmpeg_refused_total', help: 'Requests answered 503 because every ffmpeg slot was busy', registers: [registry] }),
   };
 }
 
 export async function startPlaybackServer(settings: PlaybackSettings, log: Logger): Promise<ProbeServer> {
   const library = new Library(settings.root);
   const metrics = playbackMetrics();
+  // Every ffmpeg and ffprobe this server starts takes a slot here first.
+  const slots = new FfmpegSlots(settings.maxCuts ?? defaultMaxCuts(), (busy, refused) => {
+    metrics.ffmpegBusy.set(busy);
+    if (refused) metrics.ffmpegRefused.inc();
+  });
 
   const serveClip = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const query = url.searchParams;
     const device = checkDeviceName(query.get('device'));
     const range = parseRange(query, settings.maxClipSeconds);
     const format = parseFormat(query);
-    const plan = await planClip(settings.ffprobe, await library.footage(device), { device, format, ...range });
+    const footage = await library.footage(device);
+    // Taken before the keyframe lookup: its ffprobe reads the segment's index too. Freed when the answer is done
+    // or the client leaves, whichever comes first (then what still runs is killed).
+    const slot = slots.take(res);
+    try {
+      await cutClip(slot, req, res, { device, format, ...range }, footage);
+    } catch (err) {
+      // The client left and its slot killed what ran for it: nobody to answer, nothing to log.
+      if (res.destroyed) return;
+      throw err;
+    } finally {
+      slot.release();
+    }
+  };
+
+  const cutClip = async (slot: FfmpegSlot, req: IncomingMessage, res: ServerResponse, request: ClipRequest, footage: readonly Footage[]): Promise<void> => {
+    const { device, format } = request;
+    const plan = await planClip(slot, settings.ffprobe, footage, request);
     const headers = {
       'content-type': plan.mimeType,
       'content-disposition': `attachment; filename="${plan.fileName}"`,
@@ -89,19 +116,13 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
       res.end();
       return;
     }
-    const child = startCut(settings.ffmpeg, plan);
+    const child = startCut(slot, settings.ffmpeg, plan);
     let stderr = '';
     child.stderr?.on('data', (b: Buffer) => {
       stderr = (stderr + b.toString()).slice(-4000);
     });
+    // A client that leaves stops the cut (its slot kills it): nothing runs for nobody.
     const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-    // A client that leaves stops the cut: nothing runs for nobody.
-    const stop = (): void => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    };
-    res.once('close', stop);
-    // Gone while the clip was being planned: 'close' has already fired.
-    if (req.socket.destroyed) stop();
     const stdout = child.stdout!;
     // The head waits for the first bytes, so that a cut that fails at once answers 500 with ffmpeg's reason.
     const started = await new Promise<boolean>((resolve) => {

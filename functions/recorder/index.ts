@@ -15,6 +15,7 @@ export {
   type StreamInfo,
 } from './plan.js';
 export { compactUtc, isSegmentFileName, type Segment } from './segment.js';
+export { DeviceLease, DeviceLeaseHeldError, LEASE_FILE, MISSED_RENEWALS, pidStartTime, type LeaseHolder } from './lease.js';
 export { classifyFailure, type Failure, type FailureKind } from './failure.js';
 export {
   appendToJournal,

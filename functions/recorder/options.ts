@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { DNS_1123_LABEL, zHostPort, zSeconds, type OptionSpecs } from '../lib/index.js';
 import { zCameraUrl } from './camera.js';
+import { DEFAULT_LEASE_RENEW_SECONDS, MISSED_RENEWALS } from './lease.js';
 import { AUDIO_MODES, CONTAINER_FORMATS, type AudioMode, type ContainerFormat } from './plan.js';
 
 const UNITS: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12, ki: 2 ** 10, mi: 2 ** 20, gi: 2 ** 30, ti: 2 ** 40 };
@@ -113,6 +114,13 @@ export const recorderOptions = {
     schema: zSeconds(2, 600),
     default: '10',
     description: 'restart ffmpeg when no media arrives for this long',
+  },
+  leaseRenewSeconds: {
+    flag: 'lease-renew-seconds',
+    env: ['LEASE_RENEW_SECONDS'],
+    schema: zSeconds(1, 600),
+    default: String(DEFAULT_LEASE_RENEW_SECONDS),
+    description: `renew the device folder's lease this often; another recorder takes it over after ${MISSED_RENEWALS} missed renewals`,
   },
   retainHours: {
     flag: 'retain-hours',

@@ -31,7 +31,12 @@ export function compactUtc(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** Finished segment files of a device: `<device>_<UTC start>[_n].<ext>`. */
+/**
+ * Finished segment files of a device: `<device>_<UTC start>[_n].<ext>`, the whole name, so a name that passes is
+ * a plain file name (no `/`, `..`): the recorder, playback and export (which joins a server's names to a local
+ * folder) all judge names by this one rule.
+ */
 export function isSegmentFileName(device: string, name: string): boolean {
-  return name.startsWith(`${device}_`) && /_\d{8}T\d{6}Z(?:_\d+)?\.(?:mp4|mkv|flv|ts)$/.test(name);
+  const rest = name.startsWith(`${device}_`) ? name.slice(device.length + 1) : null;
+  return rest !== null && /^\d{8}T\d{6}Z(?:_\d+)?\.(?:mp4|mkv|flv|ts)$/.test(rest);
 }

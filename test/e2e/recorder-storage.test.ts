@@ -146,6 +146,18 @@ describe('recorder on a volume that fills up', () => {
     expect(await deficit(15)).toBe(0);
   });
 
+  it('starts on a volume that is already full, holding the device folder lease though it cannot name itself in it', async () => {
+    await fill(path.join(volume, 'filler'), 0);
+    const args = ['--url', cam.url, '--out', volume, '--device', 'cam', '--idle', '--min-free-percent', '0'];
+    rec = await startCli('recorder', args);
+    await rec.waitFor<Status>('/record/status', (s) => s.state === 'idle', 30_000);
+    expect(logged<{ code: string }>(rec.output(), 'took the device folder lease, but the volume is full: it does not name this recorder')).toEqual([
+      expect.objectContaining({ code: 'ENOSPC' }),
+    ]);
+    // Still exclusive: a second recorder is refused while the first renews the lease.
+    await expect(startCli('recorder', args)).rejects.toThrow(/held by a recorder \(its lease file is unreadable\)/);
+  });
+
   it('survives ENOSPC: finished files stay playable, state is error, and recording resumes when space returns', async () => {
     rec = await startCli('recorder', [
       '--url', cam.url, '--out', volume, '--device', 'cam', '--segment-seconds', '2', '--min-free-percent', '0',

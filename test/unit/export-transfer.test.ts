@@ -241,3 +241,49 @@ describe('podProxySource', () => {
     }
   });
 });
+
+describe('export from a hostile playback server', () => {
+  it('writes nothing outside --to when the timeline names paths, and reports each bad name as failed', async () => {
+    // The peer under test: a server that answers a timeline whose `file` names leave the device folder, and
+    // serves matching bytes for any file route, as a compromised or malicious export pod would.
+    const body = randomBytes(1000);
+    const hostile = [
+      '../../escaped.txt',
+      // Passed the old rule, which looked only at the start and the end of the name.
+      'cam1_/../../../cam1_20261124T100000Z.mp4',
+      '/tmp/cam1_20261124T100000Z.mp4',
+      'cam1_20261124T100000Z.mp4/..',
+    ];
+    const good = 'cam1_20261124T110000Z.mp4';
+    const segment = (file: string) => ({ file, start: '2026-11-24T10:00:00.000Z', end: '2026-11-24T10:59:59.000Z', bytes: body.length, sha256: sha256(body) });
+    const server = http.createServer((req, res) => {
+      if ((req.url ?? '').startsWith('/api/timeline')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ spans: [{ segments: [...hostile, good].map(segment) }], gaps: [] }));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': body.length });
+      res.end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const scratch = await mkdtemp(path.join(os.tmpdir(), 'shifu-export-hostile-'));
+    try {
+      const target = path.join(scratch, 'a', 'b', 'out');
+      const report = await exportSegments({
+        device,
+        to: target,
+        window: {},
+        source: httpSource(new URL(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`)),
+        progress: null,
+      });
+      const everything = (await readdir(scratch, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => path.relative(scratch, path.join(e.parentPath, e.name)));
+      expect(everything.sort()).toEqual([path.join('a', 'b', 'out', device, '.shifu-rtsp-export.json'), path.join('a', 'b', 'out', device, good)]);
+      expect(report.files.map((f) => [f.name, f.outcome])).toEqual([...hostile.map((n) => [n, 'failed']), [good, 'copied']]);
+      for (const f of report.files.slice(0, hostile.length)) expect(f.detail).toMatch(/not a segment file name of cam1/);
+      expect(report.failed).toBe(hostile.length);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await rm(scratch, { recursive: true, force: true });
+    }
+  });
+});

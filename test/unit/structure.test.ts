@@ -60,6 +60,14 @@ describe('structure', () => {
     expect(wiring).toEqual([]);
   });
 
+  it('starts every ffmpeg and ffprobe of the playback server through its one limit (ffmpeg-slots.ts)', () => {
+    const starters = sources()
+      .filter((f) => moduleOf(f) === 'playback' && path.basename(f) !== 'ffmpeg-slots.ts')
+      .filter((f) => /^import(?!\s+type\b)[^;]*from\s+'node:child_process'/m.test(readFileSync(f, 'utf8')) || /\bimport\(\s*'node:child_process'/.test(readFileSync(f, 'utf8')))
+      .map((f) => path.relative(ROOT, f));
+    expect(starters).toEqual([]);
+  });
+
   it('imports packages only through their public entry points, never their dist/ files', () => {
     const deep = sources().flatMap((f) =>
       importsOf(f)
