@@ -58,7 +58,10 @@ export class Library {
     // volume could point a route at any file the server may read. A device folder that is a link has no footage.
     const folder = await lstat(path.join(this.root, device)).catch(() => null);
     if (!folder?.isDirectory()) return [];
-    const journal = await readJournal(journalPathOf(this.root, device));
+    const journal = await readJournal(journalPathOf(this.root, device)).catch((err: unknown) => {
+      // Never an empty answer: the footage is there, its index could not be read.
+      throw new HttpError(503, `device: the journal of ${device} cannot be read (${(err as Error).message}); its footage is not shown until it can`, 'journal_unreadable', { 'retry-after': '30' });
+    });
     // A file journaled twice (never expected, but the journal is append-only) counts once: the last line wins.
     const byName = new Map<string, Segment>();
     for (const segment of journal) byName.set(path.posix.basename(segment.file), segment);

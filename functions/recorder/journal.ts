@@ -1,7 +1,8 @@
 // The journal of finished segments: one JSON line per segment, appended and fsynced. Its path and format
 // live here only; events, export and playback read it through this module.
-import { open, readFile, readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { parseJsonLines } from '../lib/index.js';
 import type { Segment } from './segment.js';
 
@@ -44,19 +45,51 @@ export function parseJournal(text: string): Segment[] {
   return parseJournalLines(text).filter((v): v is Segment => typeof v.sequence === 'number');
 }
 
-/** Every segment in the journal file, oldest first ([] before the first one). For readers that need all. */
+function isMissing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+}
+
+/**
+ * Every segment in the journal file, oldest first ([] before the first one: no file yet). Read as a stream, a
+ * line at a time: a journal of years is larger than one string can hold (V8 stops at 512 MiB). Any other error
+ * reading it throws: a journal that cannot be read is never taken for one without footage.
+ */
 export async function readJournal(file: string): Promise<Segment[]> {
-  return parseJournal(await readFile(file, 'utf8').catch(() => ''));
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch (err) {
+    if (isMissing(err)) return [];
+    throw err;
+  }
+  const segments: Segment[] = [];
+  try {
+    const lines = createInterface({ input: handle.createReadStream({ encoding: 'utf8', autoClose: false }), crlfDelay: Infinity });
+    for await (const line of lines) {
+      if (line.trim() !== '') segments.push(...parseJournal(line));
+    }
+  } finally {
+    await handle.close();
+  }
+  return segments;
 }
 
 /** Devices that have a journal under `root`, sorted by name. */
 export async function journaledDevices(root: string): Promise<string[]> {
-  const names = await readdir(path.join(root, STATE_FOLDER), { withFileTypes: true }).catch(() => []);
+  // No state folder: nothing recorded yet. Any other error is one (never "no devices").
+  const names = await readdir(path.join(root, STATE_FOLDER), { withFileTypes: true }).catch((err: unknown) => {
+    if (isMissing(err)) return [];
+    throw err;
+  });
   const out: string[] = [];
   for (const entry of names) {
     if (!entry.isDirectory()) continue;
-    const journal = await stat(journalPathOf(root, entry.name)).catch(() => null);
-    if (journal?.isFile()) out.push(entry.name);
+    // A journal that is there but cannot be read still names its device: reading it then says why.
+    const present = await stat(journalPathOf(root, entry.name)).then(
+      () => true,
+      (err: unknown) => !isMissing(err),
+    );
+    if (present) out.push(entry.name);
   }
   return out.sort();
 }
@@ -70,7 +103,10 @@ const TAIL_CHUNK = 64 * 1024;
  * lines as for one of years, which no single read could hold (V8 strings stop at 512 MiB).
  */
 export async function* journalFromEnd(file: string): AsyncGenerator<Segment> {
-  const handle = await open(file, 'r').catch(() => null);
+  const handle = await open(file, 'r').catch((err: unknown) => {
+    if (isMissing(err)) return null;
+    throw err;
+  });
   if (handle === null) return;
   try {
     let position = (await handle.stat()).size;

@@ -133,3 +133,18 @@ describe('playback on a volume with symlinks', () => {
     }
   });
 });
+
+describe('a journal that cannot be read', () => {
+  it('is a 503 naming the device, never a device without footage', async () => {
+    const root = path.join(scratch.dir, `unreadable-${Math.random().toString(36).slice(2)}`);
+    await mkdir(path.join(root, 'cam1'), { recursive: true });
+    // The journal's path holds something that is not a file: reading it fails (as an I/O error would).
+    await mkdir(journalPathOf(root, 'cam1'), { recursive: true });
+    const library = new Library(root);
+    const err = await library.footage('cam1').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HttpError);
+    expect((err as HttpError).statusCode).toBe(503);
+    expect((err as HttpError).message).toMatch(/journal of cam1 cannot be read/);
+    expect((err as HttpError).headers['retry-after']).toBe('30');
+  });
+});
