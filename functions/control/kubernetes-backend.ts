@@ -77,6 +77,10 @@ export class KubernetesBackend implements RecorderBackend {
 
       const leftovers = await this.recorderPods(request.device);
       if (leftovers.length > 0) {
+        // A concurrent record-on may have made the Deployment (and its pod) since it was read: then the pod is
+        // that recorder's, not a leftover (seen with 20 concurrent record-ons across 2 replicas).
+        const now = await this.readDeployment(request.device);
+        if (now) return this.compare(now, request, edgeDevice.value);
         return fail('recorder_stopping', `the previous recorder of ${request.device} (pod ${leftovers[0]?.metadata?.name ?? '?'}) is still closing its last segment; retry in a few seconds`, { retryAfterSeconds: 5 });
       }
       const url = this.resolveUrl(request, edgeDevice.value);

@@ -32,6 +32,8 @@ const CAMERA_PASSWORD = 'cluster-Pa55:w0rd@cam';
 const CONTROL_TOKEN = randomBytes(24).toString('hex');
 const controlAuth = { authorization: `Bearer ${CONTROL_TOKEN}` };
 const PLAYBACK_TOKEN = randomBytes(24).toString('hex');
+/** `node -e` in a pod: exits 0 once HOST PORT (argv) accepts a TCP connection, 1 after 30 s of trying. */
+const WAIT_FOR_TCP = "const n=require('node:net'),[h,p]=process.argv.slice(1),end=Date.now()+30000;(function t(){const s=n.connect(+p,h,()=>{s.destroy();process.exit(0)});s.on('error',()=>{s.destroy();if(Date.now()>end)process.exit(1);setTimeout(t,250)})})()";
 /** What Pod Security "restricted" (the namespace's level) asks of a pod and its containers. */
 const RESTRICTED_POD = { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } };
 const RESTRICTED_CONTAINER = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } };
@@ -345,7 +347,9 @@ describe('a camera recorded on a real single-node cluster', () => {
           restartPolicy: 'Never',
           automountServiceAccountToken: false,
           securityContext: RESTRICTED_POD,
-          containers: [{ name: 'ffmpeg', image: cluster.image, securityContext: RESTRICTED_CONTAINER, command: ['ffmpeg', '-hide_banner', '-nostats', ...transport, '-i', url, '-frames:v', '50', '-f', 'null', '-'] }],
+          // The network plugin admits a new pod a moment after it starts (kube-router adds its address to the
+          // policy's set): wait until the Service's port connects, then play once.
+          containers: [{ name: 'ffmpeg', image: cluster.image, securityContext: RESTRICTED_CONTAINER, command: ['sh', '-c', `node -e "${WAIT_FOR_TCP}" deviceshifu-${DEVICE}.${NS}.svc.cluster.local 554 && exec ffmpeg -hide_banner -nostats ${transport.join(' ')} -i '${url}' -frames:v 50 -f null -`] }],
         },
       };
       await k.run(['apply', '-f', '-'], JSON.stringify(player));
