@@ -455,6 +455,10 @@ describe('recorder: the camera password never reaches ffmpeg or ffprobe', () => 
       setTimeout(() => socket.destroy(), 5000);
     });
     expect(outsider).toBe('');
+    // The recorder's log line comes through its stdout pipe, which the test reads apart from the outsider's
+    // socket: no order between the two (seen in CI: the socket closed first). Waited for, never skipped.
+    const deadline = Date.now() + 15_000;
+    while (!rec.output().includes('refused a connection to the camera relay') && Date.now() < deadline) await sleep(50);
     expect(rec.output()).toContain('refused a connection to the camera relay');
     const comms = [...seen.values()].map((p) => p.comm);
     // Both kinds of child were looked at while they talked to the camera.
