@@ -7,7 +7,7 @@ import { parseCameraAddress } from '../recorder/index.js';
 import { fail, succeed, type Outcome } from './outcome.js';
 import { defaultCredentialsSecret, defaultPvc } from './recorder-spec.js';
 import type { RecordOnRequest } from './request.js';
-import { FORWARDER_SERVICE_PORT, forwarderServiceName } from './stream-url.js';
+import { FORWARDER_SERVICE_PORT, forwarderServiceName, record } from './stream-url.js';
 
 /** `spec.customMetadata` keys of the EdgeDevice: comma-separated lists the operator allows besides the defaults. */
 export const ALLOW_LIST_KEYS = {
@@ -18,10 +18,6 @@ export const ALLOW_LIST_KEYS = {
   /** PersistentVolumeClaim names a record-on may give as pvc. */
   pvc: 'allowedPvcs',
 } as const;
-
-function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-}
 
 function allowList(edgeDevice: unknown, key: string): string[] {
   const raw = record(record(record(edgeDevice)?.['spec'])?.['customMetadata'])?.[key];

@@ -15,7 +15,8 @@ export function forwarderStreamUrl(device: string, namespace: string, path: stri
   return `rtsp://${forwarderServiceName(device)}.${namespace}.svc.cluster.local:${FORWARDER_SERVICE_PORT}${clean}`;
 }
 
-function record(value: unknown): Record<string, unknown> | undefined {
+/** A JSON object's fields, or undefined for anything else (an EdgeDevice is read without a schema here). */
+export function record(value: unknown): Record<string, unknown> | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 
