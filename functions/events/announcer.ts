@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import { redact, type BackoffPolicy, type Logger } from '../lib/index.js';
 import { journaledAfter, lastJournaled, type Failure, type Recorder, type RecorderState, type Segment } from '../recorder/index.js';
 import { Dispatcher } from './dispatcher.js';
-import type { DurableFs } from './durable-fs.js';
+import type { DurableFs } from '../lib/index.js';
 import { JournalCursor } from './journal-cursor.js';
 import { registerEventMetrics } from './metrics.js';
 import type { EventConfig } from './options.js';

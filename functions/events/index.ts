@@ -18,7 +18,6 @@ export { withOverrides, zCeOverrides, type Extensions } from './overrides.js';
 export { EVENT_MODES, fromHttpMessage, toHttpMessage, type EventMode, type HttpMessage } from './wire.js';
 export { parseRetryAfter, RETRY_AFTER_CAP_MS } from './retry-after.js';
 export { classifyResponse, Sink, type DeliveryOutcome, type SinkOptions } from './sink.js';
-export { diskFs, type DurableFs } from './durable-fs.js';
 export { Outbox, type DeadLetterReason, type OutboxEntry, type OutboxOptions } from './outbox.js';
 export { DELIVERY_BACKOFF, Dispatcher, type DeliveryCounters, type DispatcherOptions } from './dispatcher.js';
 export { JournalCursor } from './journal-cursor.js';

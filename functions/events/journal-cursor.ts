@@ -1,7 +1,7 @@
 // Closes the crash window between "segment journaled" and "event on disk": the journal is replayed from a cursor.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { diskFs, type DurableFs } from './durable-fs.js';
+import { diskFs, replaceFile, type DurableFs } from '../lib/index.js';
 
 /** The sequence of the last journaled segment whose event is in the outbox; written durably after each event. */
 export class JournalCursor {
@@ -29,9 +29,7 @@ export class JournalCursor {
   }
 
   async write(sequence: number): Promise<void> {
-    await this.fs.writeSynced(`${this.file}.tmp`, `${JSON.stringify({ sequence })}\n`);
-    await this.fs.rename(`${this.file}.tmp`, this.file);
-    await this.fs.syncDir(path.dirname(this.file));
+    await replaceFile(this.file, `${JSON.stringify({ sequence })}\n`, this.fs);
     this.value = sequence;
   }
 }

@@ -1,7 +1,7 @@
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { CloudEvent } from 'cloudevents';
-import { diskFs, type DurableFs } from './durable-fs.js';
+import { diskFs, replaceFile, TEMPORARY_SUFFIX, type DurableFs } from '../lib/index.js';
 
 /** `<12-digit counter>-<13-digit enqueue time in ms>.json`: sorts in enqueue order, also across restarts. */
 const ENTRY_NAME = /^(\d{12})-(\d{13})\.json$/;
@@ -47,7 +47,7 @@ export class Outbox {
     await mkdir(o.dir, { recursive: true });
     await mkdir(o.deadLetterDir, { recursive: true });
     const names = await readdir(o.dir);
-    for (const name of names) if (name.endsWith('.tmp')) await rm(path.join(o.dir, name), { force: true });
+    for (const name of names) if (name.endsWith(TEMPORARY_SUFFIX)) await rm(path.join(o.dir, name), { force: true });
     const entries = names
       .filter((n) => ENTRY_NAME.test(n))
       .sort()
@@ -80,10 +80,8 @@ export class Outbox {
       const enqueuedAt = now();
       const name = `${String(++this.counter).padStart(12, '0')}-${String(enqueuedAt).padStart(13, '0')}.json`;
       const file = path.join(this.dir, name);
-      // A temporary name the loader ignores: a crash mid-write never leaves a torn event to send.
-      await this.fs.writeSynced(`${file}.tmp`, `${JSON.stringify(event)}\n`);
-      await this.fs.rename(`${file}.tmp`, file);
-      await this.fs.syncDir(this.dir);
+      // Through a temporary name the loader ignores: a crash mid-write never leaves a torn event to send.
+      await replaceFile(file, `${JSON.stringify(event)}\n`, this.fs);
       const entry = { name, enqueuedAt };
       this.entries.push(entry);
       return entry;

@@ -1,6 +1,7 @@
 // One file cut by time on the playback server (`/api/clip`), saved as it streams.
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { commitFile } from '../lib/index.js';
 import { ExportError } from './transfer.js';
 import { failureOf, type FootageSource } from './source.js';
 
@@ -59,7 +60,7 @@ export async function exportClip(o: ClipExportOptions): Promise<ClipReport> {
   }
   await handle.close();
   const final = path.join(dir, name);
-  await rename(partial, final);
+  await commitFile(partial, final);
   const header = (h: string): string | null => {
     const v = res.headers[h];
     return typeof v === 'string' ? v : null;

@@ -1,5 +1,6 @@
-import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { replaceFile } from '../lib/index.js';
 
 /** One segment file of the device to export, as the footage source lists it. */
 export interface ExportItem {
@@ -88,10 +89,8 @@ export class VerifiedManifest {
     this.entries[name] = copy;
   }
 
-  /** Written whole then renamed, so an interrupted run never leaves a torn manifest. */
+  /** Replaced whole (replaceFile), so an interrupted run or a power cut never leaves a torn manifest. */
   async save(): Promise<void> {
-    const tmp = `${this.file}.tmp`;
-    await writeFile(tmp, `${JSON.stringify({ files: this.entries }, null, 1)}\n`);
-    await rename(tmp, this.file);
+    await replaceFile(this.file, `${JSON.stringify({ files: this.entries }, null, 1)}\n`);
   }
 }

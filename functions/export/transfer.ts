@@ -1,8 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
-import { mkdir, open, rename, rm, utimes, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rm, utimes, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
-import { sha256OfFile } from '../lib/index.js';
+import { commitFile, sha256OfFile } from '../lib/index.js';
 import { isSegmentFileName } from '../recorder/index.js';
 import { Progress, type ProgressOutput } from './progress.js';
 import { localState, PARTIAL_SUFFIX, planFile, VerifiedManifest, type ExportItem, type FileAction } from './resume.js';
@@ -194,7 +194,7 @@ class FileReceiver {
       return { ok: false, detail: `sha256 ${sha256.slice(0, 12)}… differs from the journal's ${this.item.sha256.slice(0, 12)}…`, keep: false };
     }
     const final = localPathOf(dir, this.item.name);
-    await rename(this.partial, final);
+    await commitFile(this.partial, final);
     if (mtimeMs !== undefined && mtimeMs > 0) await utimes(final, new Date(), new Date(mtimeMs)).catch(() => undefined);
     return { ok: true, sha256 };
   }

@@ -22,16 +22,6 @@ export async function sha256OfFile(file: string, hash: Hash = createHash('sha256
 /** DNS-1123 label: what Kubernetes accepts as a device, namespace or object name. */
 export const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
-/** fsyncs a directory, so that a create, rename or delete in it survives a power cut. */
-export async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /** Link errors of file systems without hard links (some FUSE, SMB and FAT mounts). */
 const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK']);
 

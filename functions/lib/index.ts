@@ -31,7 +31,8 @@ export {
   type StreamHandler,
 } from './probe-server.js';
 export { freeLoopbackPort } from './ports.js';
-export { DNS_1123_LABEL, moveNoReplace, sha256OfFile, syncDir } from './files.js';
+export { DNS_1123_LABEL, moveNoReplace, sha256OfFile } from './files.js';
+export { appendSynced, commitFile, diskFs, replaceFile, syncDir, TEMPORARY_SUFFIX, type DurableFs } from './durable-file.js';
 export { http, requestFor } from './node-http.js';
 export { parseJsonLines } from './json-lines.js';
 export {

@@ -1,7 +1,7 @@
-import { mkdir, readdir, rename, rm, stat, statfs, unlink, utimes } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, statfs, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
-import { moveNoReplace, sha256OfFile, syncDir, toolEnv, type Logger } from '../lib/index.js';
+import { commitFile, moveNoReplace, sha256OfFile, syncDir, toolEnv, type Logger } from '../lib/index.js';
 import { appendToJournal, journalFromEnd, journalPathOf, lastJournaled, recordingDirOf, stateDirOf } from './journal.js';
 import { probeFile } from './probe.js';
 import { RECORDING_RULES, type ContainerFormat, type RecordingPlan } from './plan.js';
@@ -342,7 +342,7 @@ export class SegmentStore {
       throw new Error('remuxed file has no media');
     }
     const original = await stat(file);
-    await rename(out, file);
+    await commitFile(out, file);
     // Keep the original's time, from which the start time is derived.
     await utimes(file, original.atime, original.mtime);
   }

@@ -1,6 +1,7 @@
 import { open, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { CloudEvent } from 'cloudevents';
+import { appendSynced } from '../lib/index.js';
 
 /**
  * An append-only JSON-lines file with one CloudEvent (structured JSON) per line, each event id at most once.
@@ -21,14 +22,7 @@ export class SegmentIndex {
       if (this.ids.has(event.id)) return false;
       await mkdir(path.dirname(this.file), { recursive: true });
       const line = `${JSON.stringify(event)}\n`;
-      // O_APPEND: concurrent writers never overwrite each other's lines.
-      const handle = await open(this.file, 'a');
-      try {
-        await handle.appendFile(line);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      await appendSynced(this.file, line);
       this.ids.add(event.id);
       return true;
     });

@@ -11,12 +11,10 @@ import {
   Outbox,
   Sink,
   classifyResponse,
-  diskFs,
   fromHttpMessage,
   parseRetryAfter,
-  type DurableFs,
 } from '../../functions/events/index.js';
-import { createLogger } from '../../functions/lib/index.js';
+import { createLogger, diskFs, type DurableFs } from '../../functions/lib/index.js';
 
 const log = createLogger('test', 'silent');
 /** So long that a test passes only if the sink's Retry-After, not our backoff, set the wait. */

@@ -96,4 +96,18 @@ describe('structure', () => {
     const missing = named.filter((p) => !/^(?:\.\/)?dist\/.+\.js$/.test(p) || !existsSync(path.resolve(ROOT, '..', p.replace(/^(?:\.\/)?dist\//, '').replace(/\.js$/, '.ts'))));
     expect(missing).toEqual([]);
   });
+
+  it('writes durably in one place: no fsync or rename outside lib/durable-file.ts but the named exceptions', () => {
+    // Each exception says why it cannot go through durable-file.ts.
+    const exceptions: Record<string, string> = {
+      'lib/files.ts': 'moveNoReplace: a link+unlink move that never replaces a file, rename only where links fail',
+      'recorder/lease.ts': 'the lease is one O_EXCL handle: created, written and fsynced as the same open file',
+      'recorder/journal.ts': 'the journal append reads its own last byte through the same handle to mend a torn line',
+    };
+    const offenders = sources()
+      .filter((f) => !f.endsWith(path.join('lib', 'durable-file.ts')) && !(path.relative(ROOT, f) in exceptions))
+      .filter((f) => /\.sync\(\)|\bfsync\w*\(|^import[^;]*\brename\b[^;]*from\s+'node:fs(?:\/promises)?'/m.test(readFileSync(f, 'utf8')))
+      .map((f) => path.relative(ROOT, f));
+    expect(offenders).toEqual([]);
+  });
 });
