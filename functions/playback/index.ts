@@ -7,6 +7,7 @@ export { FootageIndex, FOLLOW_INTERVAL_MS, SegmentColumns, type DeviceIndexState
 export { timelineOf, SPAN_JOIN_MS, type Gap, type Span, type Timeline, type TimelineSegment } from './timeline.js';
 export { audioFor, CLIP_FORMATS, clipArguments, concatScript, keyframeAtOrBefore, parseFormat, parseRange, planClip, startCut, type ClipFormat, type ClipPlan, type ClipRequest } from './clip.js';
 export { parseFilePath, serveFile } from './files.js';
+export { keyframeFromMp4Index } from './mp4-index.js';
 export { parseDuration, zDuration } from './duration.js';
 export { defaultMaxCuts, FfmpegSlot, FfmpegSlots, RETRY_AFTER_SECONDS } from './ffmpeg-slots.js';
 export { cgroupCpuQuota, usableCpus } from './cpus.js';
