@@ -1,8 +1,7 @@
 // The volume's footage in memory: each journal read once, then followed as it grows, so no request reads a
 // journal or stats every file. What a timeline shows beyond times and sizes (sha256, codecs) is read back from
 // the journal by each line's place when asked, so memory holds about 100 bytes a segment.
-import type { Dirent } from 'node:fs';
-import { lstat, open, readdir, stat } from 'node:fs/promises';
+import { lstat, open, opendir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../lib/index.js';
 import { isSegmentFileName, journaledDevices, journalPathOf, readJournalFrom, type JournalPlace, type JournalRecord } from '../recorder/index.js';
@@ -23,55 +22,125 @@ const RECOVERED = 2;
 /** Retention's record says the file was deleted: not looked for again (a file found missing by a stat is). */
 const DELETED = 4;
 
-/** Struct of arrays: one row per segment file name, in journal order; a later line for a name replaces the row. */
+const EXTENSIONS = ['mp4', 'mkv', 'flv', 'ts'] as const;
+/** `_n` suffixes up to this fit the numeric key; a name with a larger one is kept as a string (never seen). */
+const MAX_SUFFIX = 1023;
+
+/**
+ * A segment file name as one number: its UTC time (s), its `_n` suffix and its extension. Names sort by time,
+ * so keys arrive in order, and a number costs 8 bytes where a string and a map entry cost about 100.
+ */
+function nameKey(device: string, name: string): number | null {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z(?:_(\d+))?\.(mp4|mkv|flv|ts)$/.exec(name.startsWith(`${device}_`) ? name.slice(device.length + 1) : '');
+  if (!m) return null;
+  const seconds = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])) / 1000;
+  const suffix = m[7] === undefined ? 0 : Number(m[7]);
+  if (!Number.isFinite(seconds) || seconds < 0 || suffix > MAX_SUFFIX) return null;
+  return (seconds * (MAX_SUFFIX + 1) + suffix) * EXTENSIONS.length + EXTENSIONS.indexOf(m[8] as (typeof EXTENSIONS)[number]);
+}
+
+function nameOfKey(device: string, key: number): string {
+  const ext = EXTENSIONS[key % EXTENSIONS.length]!;
+  const rest = Math.floor(key / EXTENSIONS.length);
+  const suffix = rest % (MAX_SUFFIX + 1);
+  const seconds = Math.floor(rest / (MAX_SUFFIX + 1));
+  const time = new Date(seconds * 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return `${device}_${time}${suffix === 0 ? '' : `_${suffix}`}.${ext}`;
+}
+
+type Column = Float64Array | Uint32Array | Uint8Array | Int32Array;
+
+/**
+ * Struct of arrays, one row per segment file name, in journal order; a later line for a name replaces its row.
+ * Typed arrays outside the JavaScript heap: a year of four cameras is 420,480 rows of 53 bytes.
+ */
 export class SegmentColumns {
-  names: string[] = [];
+  private rows = 0;
+  private key = new Float64Array(1024);
   startMs = new Float64Array(1024);
   endMs = new Float64Array(1024);
   bytes = new Float64Array(1024);
   offset = new Float64Array(1024);
   length = new Uint32Array(1024);
   flags = new Uint8Array(1024);
-  readonly byName = new Map<string, number>();
-  /** Rows by start time (then name); rebuilt when a row arrives out of order. */
-  private order = new Int32Array(0);
+  /** Rows by start time (then key), and rows by key; each rebuilt when a row arrives out of its order. */
+  private order = new Int32Array(1024);
   private sorted = true;
+  private byKey = new Int32Array(1024);
+  private keysSorted = true;
+  /** Rows in `byKey`: those whose name has a numeric key. */
+  private keyed = 0;
+  /** Names whose key does not fit a number (a `_n` beyond MAX_SUFFIX): kept as they are. */
+  private readonly oddNames = new Map<string, number>();
+  private readonly oddRows = new Map<number, string>();
   /** The longest segment: how far before a window's start a segment overlapping it can start. */
   private longestMs = 0;
   presentCount = 0;
   presentBytes = 0;
 
+  constructor(readonly device: string) {}
+
   get size(): number {
-    return this.names.length;
+    return this.rows;
   }
 
   private grow(): void {
-    const cap = this.startMs.length * 2;
-    const more = <T extends Float64Array | Uint32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
-      const b = make(cap);
+    const more = <T extends Column>(a: T, make: (n: number) => T): T => {
+      const b = make(a.length * 2);
       b.set(a);
       return b;
     };
+    this.key = more(this.key, (n) => new Float64Array(n));
     this.startMs = more(this.startMs, (n) => new Float64Array(n));
     this.endMs = more(this.endMs, (n) => new Float64Array(n));
     this.bytes = more(this.bytes, (n) => new Float64Array(n));
     this.offset = more(this.offset, (n) => new Float64Array(n));
     this.length = more(this.length, (n) => new Uint32Array(n));
     this.flags = more(this.flags, (n) => new Uint8Array(n));
+    this.order = more(this.order, (n) => new Int32Array(n));
+    this.byKey = more(this.byKey, (n) => new Int32Array(n));
   }
 
-  /** Adds or replaces the row of `name` (absent until `setPresent`); returns the row. */
-  put(name: string, startMs: number, endMs: number, bytes: number, place: JournalPlace, recovered: boolean): number {
-    let row = this.byName.get(name);
+  name(row: number): string {
+    return this.oddRows.get(row) ?? nameOfKey(this.device, this.key[row]!);
+  }
+
+  /** The row of a segment file name, or undefined. */
+  rowOf(name: string): number | undefined {
+    const key = nameKey(this.device, name);
+    if (key === null) return this.oddNames.get(name);
+    const byKey = this.rowsByKey();
+    let lo = 0;
+    let hi = byKey.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.key[byKey[mid]!]! < key) lo = mid + 1;
+      else hi = mid;
+    }
+    const row = byKey[lo];
+    return row !== undefined && this.key[row] === key ? row : undefined;
+  }
+
+  /** Adds or replaces the row of `name` (absent until `setPresent`); returns the row, or null for a name that is not a segment's. */
+  put(name: string, startMs: number, endMs: number, bytes: number, place: JournalPlace, recovered: boolean): number | null {
+    let row = this.rowOf(name);
     if (row === undefined) {
-      row = this.names.length;
-      if (row === this.startMs.length) this.grow();
-      // In time order so far, and this one starts no earlier than the last: it stays in order.
-      const last = this.sorted && row > 0 ? this.order[row - 1]! : null;
-      if (last !== null && this.startMs[last]! > startMs) this.sorted = false;
-      this.names.push(name);
-      this.byName.set(name, row);
-      this.appendOrder(row);
+      const key = nameKey(this.device, name);
+      row = this.rows;
+      if (row === this.key.length) this.grow();
+      // In order so far, and this one comes no earlier than the last: it stays in order.
+      if (this.sorted && row > 0 && this.startMs[this.order[row - 1]!]! > startMs) this.sorted = false;
+      if (key === null) {
+        this.key[row] = NaN;
+        this.oddNames.set(name, row);
+        this.oddRows.set(row, name);
+      } else {
+        if (this.keysSorted && this.keyed > 0 && !(this.key[this.byKey[this.keyed - 1]!]! < key)) this.keysSorted = false;
+        this.key[row] = key;
+        this.byKey[this.keyed++] = row;
+      }
+      this.order[row] = row;
+      this.rows++;
     } else {
       this.setPresent(row, false);
       this.sorted = false;
@@ -84,16 +153,6 @@ export class SegmentColumns {
     this.flags[row] = recovered ? RECOVERED : 0;
     this.longestMs = Math.max(this.longestMs, endMs - startMs);
     return row;
-  }
-
-  private appendOrder(row: number): void {
-    if (this.order.length <= row) {
-      const next = new Int32Array(Math.max(1024, this.order.length * 2));
-      next.set(this.order);
-      this.order = next;
-    }
-    // Last in time order; when it is not, `sorted` is off and the order is rebuilt on the next query.
-    this.order[row] = row;
   }
 
   setPresent(row: number, present: boolean): void {
@@ -121,12 +180,22 @@ export class SegmentColumns {
     return (this.flags[row]! & RECOVERED) !== 0;
   }
 
+  /** Rows with a numeric key, by key (odd names are found in their map). */
+  private rowsByKey(): Int32Array {
+    const view = this.byKey.subarray(0, this.keyed);
+    if (!this.keysSorted) {
+      view.sort((a, b) => this.key[a]! - this.key[b]!);
+      this.keysSorted = true;
+    }
+    return view;
+  }
+
   /** Rows in time order (a view, valid until the next change). */
   private rowsInOrder(): Int32Array {
-    const view = this.order.subarray(0, this.size);
+    const view = this.order.subarray(0, this.rows);
     if (!this.sorted) {
       for (let i = 0; i < view.length; i++) view[i] = i;
-      view.sort((a, b) => this.startMs[a]! - this.startMs[b]! || (this.names[a]! < this.names[b]! ? -1 : this.names[a]! > this.names[b]! ? 1 : 0));
+      view.sort((a, b) => this.startMs[a]! - this.startMs[b]! || this.key[a]! - this.key[b]!);
       this.sorted = true;
     }
     return view;
@@ -275,7 +344,7 @@ export class FootageIndex {
   /** A file found missing (or back) when a request looked: deleted without a record (by hand, or a crash before the record). */
   found(device: string, name: string, present: boolean): void {
     const d = this.devices.get(device);
-    const row = d?.columns.byName.get(name);
+    const row = d?.columns.rowOf(name);
     if (d && row !== undefined && !d.columns.isDeleted(row)) d.columns.setPresent(row, present);
   }
 
@@ -292,7 +361,8 @@ export class FootageIndex {
       return;
     }
     this.list(names);
-    await Promise.all(names.map((device) => this.read(this.devices.get(device)!)));
+    // One journal at a time: reading a year of lines makes garbage, and four at once would quadruple the peak.
+    for (const device of names) await this.read(this.devices.get(device)!);
     this.firstPassDone();
   }
 
@@ -343,7 +413,7 @@ export class FootageIndex {
     return {
       device,
       journal: journalPathOf(this.o.root, device),
-      columns: new SegmentColumns(),
+      columns: new SegmentColumns(device),
       state: { status: 'loading', readBytes: 0, journalBytes: 0 },
       end: 0,
       identity: null,
@@ -366,7 +436,7 @@ export class FootageIndex {
       if (!same) {
         await this.load(d, info);
       } else if (info.size > d.end) {
-        await this.readFrom(d, d.end, null);
+        await this.readFrom(d, d.end, 'stat');
       }
       await this.lookAgain(d);
       if (d.state.status !== 'ready') this.o.log.info({ device: d.device, segments: d.columns.presentCount, journalBytes: d.end }, 'journal indexed');
@@ -384,7 +454,7 @@ export class FootageIndex {
 
   /** The first read of a journal (or of a replaced one): from the on-disk index where it matches, then the rest. */
   private async load(d: DeviceIndex, info: { dev: number; ino: number; size: number }): Promise<void> {
-    d.columns = new SegmentColumns();
+    d.columns = new SegmentColumns(d.device);
     d.pending.clear();
     d.end = 0;
     d.identity = { dev: info.dev, ino: info.ino };
@@ -397,10 +467,9 @@ export class FootageIndex {
       this.restore(d, snapshot);
       this.o.log.info({ device: d.device, segments: d.columns.size, fromByte: d.end, journalBytes: info.size }, 'journal index loaded from the index dir');
     }
-    // Presence from one listing of the device folder, not a stat per file: a year is 105,120 files.
-    const present = await this.filesOf(d.device);
-    for (let row = 0; row < d.columns.size; row++) d.columns.setPresent(row, present.has(d.columns.names[row]!));
-    await this.readFrom(d, d.end, present);
+    await this.readFrom(d, d.end, 'listing');
+    // Presence from one pass over the device folder, not a stat per file: a year is 105,120 files.
+    await this.markListed(d);
     // The newest lines may name files still being moved into place.
     for (let row = Math.max(0, d.columns.size - 8); row < d.columns.size; row++) if (!d.columns.isPresent(row)) d.pending.set(row, Date.now() + PENDING_MS);
   }
@@ -427,35 +496,42 @@ export class FootageIndex {
     d.end = s.end;
   }
 
-  /** Regular files in the device folder (links and anything else are not footage); none when the folder is not a folder. */
-  private async filesOf(device: string): Promise<Set<string>> {
-    const folder = path.join(this.o.root, device);
+  /**
+   * Marks the rows whose file is a regular file in the device folder (links and anything else are not footage;
+   * nothing when the folder is not a folder). Entries are walked one at a time (opendir), so a folder of a
+   * year of files costs no array of them.
+   */
+  private async markListed(d: DeviceIndex): Promise<void> {
+    const folder = path.join(this.o.root, d.device);
     const info = await lstat(folder).catch(() => null);
-    if (!info?.isDirectory()) return new Set();
-    const entries: Dirent[] = await readdir(folder, { withFileTypes: true }).catch(() => []);
-    const out = new Set<string>();
-    for (const e of entries) if (e.isFile() && isSegmentFileName(device, e.name)) out.add(e.name);
-    return out;
+    if (!info?.isDirectory()) return;
+    const dir = await opendir(folder, { bufferSize: 256 }).catch(() => null);
+    if (!dir) return;
+    for await (const entry of dir) {
+      if (!entry.isFile()) continue;
+      const row = d.columns.rowOf(entry.name);
+      if (row !== undefined && !d.columns.isDeleted(row)) d.columns.setPresent(row, true);
+    }
   }
 
-  /** Reads records from `from`; with `present` (a listing) files are looked up there, else each new one is stat'ed. */
-  private async readFrom(d: DeviceIndex, from: number, present: Set<string> | null): Promise<void> {
+  /** Reads records from `from`; new files are stat'ed, or (`listing`) left for one pass over the folder. */
+  private async readFrom(d: DeviceIndex, from: number, presence: 'stat' | 'listing'): Promise<void> {
     const added: number[] = [];
     const read = await (this.o.readJournalFrom ?? readJournalFrom)(d.journal, from, (record, place) => {
       const row = this.apply(d, record, place);
-      if (row !== null) added.push(row);
+      if (row !== null && presence === 'stat') added.push(row);
       if (d.state.status === 'loading') d.state = { status: 'loading', readBytes: place.offset + place.length - from, journalBytes: d.state.journalBytes };
     });
     if (read === null) return;
     this.o.onBytesRead?.(d.device, read.end - from);
     d.end = read.end;
     d.tail = await this.tailOf(d);
+    if (presence === 'listing') return;
     for (const row of added) {
-      if (!d.columns.isPresent(row) && d.columns.names[row] !== undefined) {
-        const name = d.columns.names[row]!;
-        const here = present ? present.has(name) : await this.isFootageFile(d.device, name);
+      if (!d.columns.isPresent(row) && !d.columns.isDeleted(row)) {
+        const here = await this.isFootageFile(d.device, d.columns.name(row));
         d.columns.setPresent(row, here);
-        if (!here && present === null) d.pending.set(row, Date.now() + PENDING_MS);
+        if (!here) d.pending.set(row, Date.now() + PENDING_MS);
       }
     }
   }
@@ -464,7 +540,7 @@ export class FootageIndex {
   private apply(d: DeviceIndex, record: JournalRecord, place: JournalPlace): number | null {
     if (record.kind === 'deletion') {
       const name = path.posix.basename(record.deletion.deleted);
-      const row = d.columns.byName.get(name);
+      const row = d.columns.rowOf(name);
       if (row !== undefined && record.deletion.deleted === `${d.device}/${name}`) {
         d.columns.markDeleted(row);
         d.pending.delete(row);
@@ -492,7 +568,7 @@ export class FootageIndex {
   private async lookAgain(d: DeviceIndex): Promise<void> {
     const now = Date.now();
     for (const [row, until] of [...d.pending]) {
-      if (await this.isFootageFile(d.device, d.columns.names[row]!)) {
+      if (await this.isFootageFile(d.device, d.columns.name(row))) {
         d.columns.setPresent(row, true);
         d.pending.delete(row);
       } else if (now > until) d.pending.delete(row);

@@ -91,7 +91,7 @@ export class Library {
     const columns = await this.columns(device);
     const rows = columns.between(startMs, endMs, true);
     // Files found missing without a deletion record are looked at again (put back by hand, say): a few at most.
-    for (const row of rows) if (!columns.isPresent(row)) this.index.found(device, columns.names[row]!, await this.index.isFootageFile(device, columns.names[row]!));
+    for (const row of rows) if (!columns.isPresent(row)) this.index.found(device, columns.name(row), await this.index.isFootageFile(device, columns.name(row)));
     return this.footageOf(device, columns, rows.filter((row) => columns.isPresent(row)));
   }
 
@@ -116,7 +116,7 @@ export class Library {
   /** One finished segment file by name; 404 when it is not journaled or no longer on the volume. */
   async file(device: string, name: string): Promise<Footage> {
     const columns = await this.columns(device);
-    const row = columns.byName.get(name);
+    const row = columns.rowOf(name);
     const found = row !== undefined && columns.isPresent(row) ? (await this.footageOf(device, columns, [row]))[0] : undefined;
     if (!found) throw new HttpError(404, `file: ${device}/${name} is not a finished segment on this volume`, 'not_found');
     return found;
@@ -175,7 +175,7 @@ export class Library {
     const out: Footage[] = [];
     rows.forEach((row, i) => {
       const record = records[i];
-      const name = columns.names[row]!;
+      const name = columns.name(row);
       // A line that is no longer this segment's: the journal was replaced since; the next pass reads it again.
       if (record?.kind !== 'segment' || path.posix.basename(record.segment.file) !== name) return;
       out.push({ segment: record.segment, name, path: path.join(this.root, device, name), startMs: columns.startMs[row]!, endMs: columns.endMs[row]! });

@@ -50,8 +50,8 @@ export function segmentOf(root: string, device: string, sequence: number, o: Yea
 /** ext4 allows 65,000 links to one inode: every 60,000 segments link to a fresh copy of the media. */
 const LINKS_PER_COPY = 60_000;
 
-function linkSource(media: string, sequence: number): string {
-  const copy = Math.floor(sequence / LINKS_PER_COPY);
+function linkSource(media: string, linked: number): string {
+  const copy = Math.floor(linked / LINKS_PER_COPY);
   if (copy === 0) return media;
   const source = `${media}.${copy}`;
   if (!existsSync(source)) copyFileSync(media, source);
@@ -63,6 +63,7 @@ export async function writeYearVolume(root: string, o: YearVolumeOptions): Promi
   const media = readFileSync(o.media);
   const sha256 = createHash('sha256').update(media).digest('hex');
   const sizes = new Map<string, number>();
+  let linked = 0;
   for (const device of o.devices) {
     mkdirSync(path.join(root, device), { recursive: true });
     const journal = journalPathOf(root, device);
@@ -73,7 +74,7 @@ export async function writeYearVolume(root: string, o: YearVolumeOptions): Promi
       let batch: string[] = [];
       for (let sequence = 1; sequence <= o.segments; sequence++) {
         const segment = segmentOf(root, device, sequence, o, media.length, sha256);
-        linkSync(linkSource(o.media, sequence), path.join(root, segment.file));
+        linkSync(linkSource(o.media, linked++), path.join(root, segment.file));
         batch.push(`${JSON.stringify(segment)}\n`);
         if (batch.length === 4096 || sequence === o.segments) {
           const text = batch.join('');

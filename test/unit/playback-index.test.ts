@@ -81,14 +81,26 @@ describe('footage index', () => {
   });
 
   it('finds the segments overlapping a window in time order, whatever order they were journaled in', () => {
-    const c = new SegmentColumns();
+    const c = new SegmentColumns('cam');
+    const name = (h: number): string => `cam_20261124T0${h}0000Z.mp4`;
     const hours = [3, 1, 2, 0, 5];
-    hours.forEach((h, i) => c.put(`cam_${h}`, h * 3_600_000, (h + 1) * 3_600_000, 1, { offset: i * 100, length: 99 }, false));
+    hours.forEach((h, i) => c.put(name(h), h * 3_600_000, (h + 1) * 3_600_000, 1, { offset: i * 100, length: 99 }, false));
+    // Names that sort apart from their times, and one a number cannot hold: found by name all the same.
+    c.put('cam_20261124T010000Z_7.ts', 6 * 3_600_000, 7 * 3_600_000, 1, { offset: 500, length: 99 }, false);
+    c.put('cam_20261124T010000Z_5000.mkv', 7 * 3_600_000, 8 * 3_600_000, 1, { offset: 600, length: 99 }, false);
     for (let row = 0; row < c.size; row++) c.setPresent(row, true);
-    c.markDeleted(c.byName.get('cam_2')!);
-    expect(c.between(1.5 * 3_600_000, 4 * 3_600_000).map((r) => c.names[r])).toEqual(['cam_1', 'cam_3']);
-    expect(c.between(0, 100 * 3_600_000).map((r) => c.names[r])).toEqual(['cam_0', 'cam_1', 'cam_3', 'cam_5']);
+    c.markDeleted(c.rowOf(name(2))!);
+    const names = (rows: number[]): string[] => rows.map((r) => c.name(r));
+    expect(names(c.between(1.5 * 3_600_000, 4 * 3_600_000))).toEqual([name(1), name(3)]);
+    expect(names(c.between(0, 100 * 3_600_000))).toEqual([name(0), name(1), name(3), name(5), 'cam_20261124T010000Z_7.ts', 'cam_20261124T010000Z_5000.mkv']);
+    expect(c.rowOf('cam_20261124T010000Z_7.ts')).toBe(5);
+    expect(c.rowOf('cam_20261124T010000Z_5000.mkv')).toBe(6);
+    expect(c.rowOf('cam_20261124T040000Z.mp4')).toBeUndefined();
+    // A second line for a name replaces its row.
+    expect(c.put(name(5), 5 * 3_600_000, 5.5 * 3_600_000, 1, { offset: 700, length: 99 }, false)).toBe(4);
+    expect(c.size).toBe(7);
+    c.setPresent(4, true);
     const ends = c.ends()!;
-    expect([c.names[ends.first], c.names[ends.last], c.presentCount, c.presentBytes]).toEqual(['cam_0', 'cam_5', 4, 4]);
+    expect([c.name(ends.first), c.name(ends.last), c.presentCount, c.presentBytes]).toEqual([name(0), 'cam_20261124T010000Z_5000.mkv', 6, 6]);
   });
 });
