@@ -11,6 +11,8 @@ import { loadSnapshot, saveSnapshot, type Snapshot } from './index-snapshot.js';
 export const FOLLOW_INTERVAL_MS = 1_000;
 /** A segment is journaled before its file is moved into place: a missing file is looked for again this long. */
 const PENDING_MS = 60_000;
+/** A journal whose first read failed is read again after this long (its 503 says Retry-After: 30). */
+const RETRY_FAILED_MS = 30_000;
 /** The on-disk index is written at most this often while journals grow (and once at close). */
 const SAVE_INTERVAL_MS = 60_000;
 
@@ -49,6 +51,19 @@ function nameOfKey(device: string, key: number): string {
 }
 
 type Column = Float64Array | Uint32Array | Uint8Array | Int32Array;
+
+/** What the on-disk index holds of the columns (presence is not kept: the folder is walked at start-up). */
+export interface SavedColumns {
+  readonly key: Float64Array;
+  readonly startMs: Float64Array;
+  readonly endMs: Float64Array;
+  readonly bytes: Float64Array;
+  readonly offset: Float64Array;
+  readonly length: Uint32Array;
+  readonly recovered: Uint8Array;
+  /** Rows whose name has no numeric key, with the name. */
+  readonly odd: ReadonlyArray<readonly [number, string]>;
+}
 
 /**
  * Struct of arrays, one row per segment file name, in journal order; a later line for a name replaces its row.
@@ -180,6 +195,59 @@ export class SegmentColumns {
     return (this.flags[row]! & RECOVERED) !== 0;
   }
 
+  /** The columns as they are, for the on-disk index (views, valid until the next change). */
+  saved(): SavedColumns {
+    const n = this.rows;
+    const recovered = new Uint8Array(n);
+    for (let i = 0; i < n; i++) recovered[i] = this.isRecovered(i) ? 1 : 0;
+    return {
+      key: this.key.subarray(0, n),
+      startMs: this.startMs.subarray(0, n),
+      endMs: this.endMs.subarray(0, n),
+      bytes: this.bytes.subarray(0, n),
+      offset: this.offset.subarray(0, n),
+      length: this.length.subarray(0, n),
+      recovered,
+      odd: [...this.oddRows],
+    };
+  }
+
+  /** Columns from the on-disk index: every file absent until the folder is walked. */
+  static restored(device: string, s: SavedColumns): SegmentColumns {
+    const c = new SegmentColumns(device);
+    const n = s.key.length;
+    let capacity = 1024;
+    while (capacity < n) capacity *= 2;
+    const sized = <T extends Column>(from: Column, make: (n: number) => T): T => {
+      const to = make(capacity);
+      to.set(from);
+      return to;
+    };
+    c.key = sized(s.key, (k) => new Float64Array(k));
+    c.startMs = sized(s.startMs, (k) => new Float64Array(k));
+    c.endMs = sized(s.endMs, (k) => new Float64Array(k));
+    c.bytes = sized(s.bytes, (k) => new Float64Array(k));
+    c.offset = sized(s.offset, (k) => new Float64Array(k));
+    c.length = sized(s.length, (k) => new Uint32Array(k));
+    c.flags = new Uint8Array(capacity);
+    c.order = new Int32Array(capacity);
+    c.byKey = new Int32Array(capacity);
+    for (let row = 0; row < n; row++) {
+      if (s.recovered[row] === 1) c.flags[row] = RECOVERED;
+      c.order[row] = row;
+      if (!Number.isNaN(s.key[row]!)) c.byKey[c.keyed++] = row;
+      c.longestMs = Math.max(c.longestMs, s.endMs[row]! - s.startMs[row]!);
+    }
+    for (const [row, name] of s.odd) {
+      c.oddNames.set(name, row);
+      c.oddRows.set(row, name);
+    }
+    c.rows = n;
+    c.sorted = false;
+    c.keysSorted = false;
+    return c;
+  }
+
   /** Rows with a numeric key, by key (odd names are found in their map). */
   private rowsByKey(): Int32Array {
     const view = this.byKey.subarray(0, this.keyed);
@@ -260,6 +328,8 @@ interface DeviceIndex {
   savedAt: number;
   /** The read that runs now (one per device at a time). */
   busy: Promise<void> | null;
+  /** After a failed first read, when to try again (the 503's Retry-After). */
+  retryAt: number;
   /** The journal's last bytes before `end`: different ones mean the journal was rewritten, not appended to. */
   tail: Buffer;
 }
@@ -362,7 +432,10 @@ export class FootageIndex {
     }
     this.list(names);
     // One journal at a time: reading a year of lines makes garbage, and four at once would quadruple the peak.
-    for (const device of names) await this.read(this.devices.get(device)!);
+    for (const device of names) {
+      const d = this.devices.get(device)!;
+      if (d.state.status !== 'failed' || Date.now() >= d.retryAt) await this.read(d);
+    }
     this.firstPassDone();
   }
 
@@ -423,6 +496,7 @@ export class FootageIndex {
       savedEnd: -1,
       savedAt: 0,
       busy: null,
+      retryAt: 0,
       tail: Buffer.alloc(0),
     };
   }
@@ -446,7 +520,10 @@ export class FootageIndex {
       this.o.onReadError?.(d.device);
       this.o.log.error({ err, device: d.device }, 'cannot read the journal');
       // A first read that failed answers 503 until one succeeds; a follow-up that failed keeps what was read.
-      if (first) d.state = { status: 'failed', error: err as Error };
+      if (first) {
+        d.state = { status: 'failed', error: err as Error };
+        d.retryAt = Date.now() + RETRY_FAILED_MS;
+      }
     } finally {
       if (first) d.markRead();
     }
@@ -491,8 +568,7 @@ export class FootageIndex {
   }
 
   private restore(d: DeviceIndex, s: Snapshot): void {
-    const c = d.columns;
-    for (let i = 0; i < s.names.length; i++) c.put(s.names[i]!, s.startMs[i]!, s.endMs[i]!, s.bytes[i]!, { offset: s.offset[i]!, length: s.length[i]! }, s.recovered[i] === 1);
+    d.columns = SegmentColumns.restored(d.device, s.columns);
     d.end = s.end;
   }
 
@@ -579,7 +655,7 @@ export class FootageIndex {
     if (this.o.indexDir === undefined || d.state.status !== 'ready' || d.identity === null || d.end === d.savedEnd) return;
     if (!force && d.savedEnd >= 0 && Date.now() - d.savedAt < SAVE_INTERVAL_MS) return;
     try {
-      await saveSnapshot(this.o.indexDir, d.device, d.journal, d.identity.ino, d.end, d.columns);
+      await saveSnapshot(this.o.indexDir, d.device, d.journal, d.identity.ino, d.end, d.columns.saved());
       d.savedEnd = d.end;
       d.savedAt = Date.now();
     } catch (err) {

@@ -4,41 +4,36 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import type { SegmentColumns } from './footage-index.js';
+import type { SavedColumns } from './footage-index.js';
 
 /** Bumped when the layout changes: an index of another version is not used (the journal is read again). */
-const SNAPSHOT_VERSION = 1;
+const SNAPSHOT_VERSION = 3;
 /** Bytes of the journal hashed at its start and before the indexed end: they must be the same for the index to be used. */
 const CHECK_BYTES = 4096;
 
-const snapshotSchema = z.object({
+/** The file starts with this, then the header's length (4 bytes), the header (JSON), padding to 8, the columns. */
+const MAGIC = Buffer.from('SHIFUIDX');
+
+const headerSchema = z.object({
   version: z.literal(SNAPSHOT_VERSION),
   journal: z.string(),
   ino: z.number(),
   end: z.number().int().nonnegative(),
   check: z.string(),
-  names: z.array(z.string()),
-  startMs: z.string(),
-  endMs: z.string(),
-  bytes: z.string(),
-  offset: z.string(),
-  length: z.string(),
-  recovered: z.string(),
+  rows: z.number().int().nonnegative(),
+  odd: z.array(z.tuple([z.number().int().nonnegative(), z.string()])),
 });
+
+/** Column widths in the file's order: key, startMs, endMs, bytes, offset (8 bytes), length (4), recovered (1). */
+const WIDTHS = [8, 8, 8, 8, 8, 4, 1] as const;
 
 export interface Snapshot {
   readonly end: number;
-  readonly names: readonly string[];
-  readonly startMs: Float64Array;
-  readonly endMs: Float64Array;
-  readonly bytes: Float64Array;
-  readonly offset: Float64Array;
-  readonly length: Uint32Array;
-  readonly recovered: Uint8Array;
+  readonly columns: SavedColumns;
 }
 
 function fileOf(dir: string, device: string): string {
-  return path.join(dir, `${device}.index.json`);
+  return path.join(dir, `${device}.index`);
 }
 
 /** sha256 of the journal's first bytes and of the bytes before `end`: a replaced or rewritten journal differs. */
@@ -57,59 +52,63 @@ async function journalCheck(journal: string, end: number): Promise<string> {
   }
 }
 
-const b64 = (a: Float64Array | Uint32Array | Uint8Array, n: number, width: number): string => Buffer.from(a.buffer, a.byteOffset, n * width).toString('base64');
-
-function column<T>(text: string, width: number, count: number, make: (b: ArrayBuffer) => T): T {
-  const bytes = Buffer.from(text, 'base64');
-  if (bytes.length !== count * width) throw new Error('on-disk index: a column has the wrong length');
-  // Copied into a fresh buffer: typed arrays need their own aligned memory.
-  const copy = new ArrayBuffer(bytes.length);
-  new Uint8Array(copy).set(bytes);
+/** A column copied out of the file into memory of its own (typed arrays need aligned memory). */
+function column<T>(file: Buffer, at: number, bytes: number, make: (b: ArrayBuffer) => T): T {
+  if (at + bytes > file.length) throw new Error('on-disk index: shorter than its header says');
+  const copy = new ArrayBuffer(bytes);
+  new Uint8Array(copy).set(file.subarray(at, at + bytes));
   return make(copy);
 }
 
 /** The device's index as last saved, when it belongs to this journal (same inode, same bytes up to its end); else null. */
 export async function loadSnapshot(dir: string, device: string, journal: string, info: { ino: number; size: number }): Promise<Snapshot | null> {
-  const text = await readFile(fileOf(dir, device), 'utf8').catch(() => null);
-  if (text === null) return null;
-  const s = snapshotSchema.parse(JSON.parse(text));
-  if (s.journal !== journal || s.ino !== info.ino || s.end > info.size) return null;
-  if ((await journalCheck(journal, s.end)) !== s.check) return null;
-  const n = s.names.length;
-  return {
-    end: s.end,
-    names: s.names,
-    startMs: column(s.startMs, 8, n, (b) => new Float64Array(b)),
-    endMs: column(s.endMs, 8, n, (b) => new Float64Array(b)),
-    bytes: column(s.bytes, 8, n, (b) => new Float64Array(b)),
-    offset: column(s.offset, 8, n, (b) => new Float64Array(b)),
-    length: column(s.length, 4, n, (b) => new Uint32Array(b)),
-    recovered: column(s.recovered, 1, n, (b) => new Uint8Array(b)),
+  const file = await readFile(fileOf(dir, device)).catch(() => null);
+  if (file === null) return null;
+  if (file.length < MAGIC.length + 4 || !file.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error('on-disk index: not an index file');
+  const headerLength = file.readUInt32LE(MAGIC.length);
+  const headerAt = MAGIC.length + 4;
+  const h = headerSchema.parse(JSON.parse(file.toString('utf8', headerAt, headerAt + headerLength)));
+  if (h.journal !== journal || h.ino !== info.ino || h.end > info.size) return null;
+  if ((await journalCheck(journal, h.end)) !== h.check) return null;
+  const n = h.rows;
+  if (h.odd.some(([row]) => row >= n)) throw new Error('on-disk index: a name outside the rows');
+  let at = align(headerAt + headerLength);
+  const next = <T>(width: number, make: (b: ArrayBuffer) => T): T => {
+    const out = column(file, at, width * n, make);
+    at = align(at + width * n);
+    return out;
   };
+  const columns: SavedColumns = {
+    key: next(8, (b) => new Float64Array(b)),
+    startMs: next(8, (b) => new Float64Array(b)),
+    endMs: next(8, (b) => new Float64Array(b)),
+    bytes: next(8, (b) => new Float64Array(b)),
+    offset: next(8, (b) => new Float64Array(b)),
+    length: next(4, (b) => new Uint32Array(b)),
+    recovered: next(1, (b) => new Uint8Array(b)),
+    odd: h.odd,
+  };
+  return { end: h.end, columns };
 }
 
+const align = (n: number): number => Math.ceil(n / 8) * 8;
+
 /** Writes the device's index (a temporary file renamed over the last, so a crash leaves the old one or the new). */
-export async function saveSnapshot(dir: string, device: string, journal: string, ino: number, end: number, c: SegmentColumns): Promise<void> {
+export async function saveSnapshot(dir: string, device: string, journal: string, ino: number, end: number, c: SavedColumns): Promise<void> {
   await mkdir(dir, { recursive: true });
-  const n = c.size;
-  const recovered = new Uint8Array(n);
-  for (let i = 0; i < n; i++) recovered[i] = c.isRecovered(i) ? 1 : 0;
-  const body = JSON.stringify({
-    version: SNAPSHOT_VERSION,
-    journal,
-    ino,
-    end,
-    check: await journalCheck(journal, end),
-    names: Array.from({ length: n }, (_, row) => c.name(row)),
-    startMs: b64(c.startMs, n, 8),
-    endMs: b64(c.endMs, n, 8),
-    bytes: b64(c.bytes, n, 8),
-    offset: b64(c.offset, n, 8),
-    length: b64(c.length, n, 4),
-    recovered: b64(recovered, n, 1),
-  });
+  const n = c.key.length;
+  const header = Buffer.from(JSON.stringify({ version: SNAPSHOT_VERSION, journal, ino, end, check: await journalCheck(journal, end), rows: n, odd: c.odd }));
+  const parts: Buffer[] = [MAGIC, Buffer.alloc(4), header];
+  parts[1]!.writeUInt32LE(header.length);
+  let at = MAGIC.length + 4 + header.length;
+  for (const [i, col] of [c.key, c.startMs, c.endMs, c.bytes, c.offset, c.length, c.recovered].entries()) {
+    parts.push(Buffer.alloc(align(at) - at));
+    at = align(at);
+    parts.push(Buffer.from(col.buffer, col.byteOffset, WIDTHS[i]! * n));
+    at += WIDTHS[i]! * n;
+  }
   const file = fileOf(dir, device);
   const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, body);
+  await writeFile(temporary, Buffer.concat(parts));
   await rename(temporary, file);
 }
