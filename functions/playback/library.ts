@@ -141,10 +141,18 @@ export class Library {
 
   private async deviceNames(): Promise<string[]> {
     this.start();
-    let names = this.index.deviceNames();
+    const listed = (): string[] | null => {
+      try {
+        return this.index.deviceNames();
+      } catch (err) {
+        // The journals' folder cannot be listed: an error, never "no devices".
+        throw new HttpError(503, `devices: the journals' folder cannot be read (${(err as Error).message}); no footage is shown until it can`, 'journal_unreadable', { 'retry-after': RETRY_UNREADABLE_SECONDS });
+      }
+    };
+    let names = listed();
     if (names === null) {
       await this.waitFor(this.index.firstPass);
-      names = this.index.deviceNames();
+      names = listed();
     }
     if (names === null) throw new HttpError(503, 'devices: the volume is being indexed; ask again shortly', 'index_loading', { 'retry-after': RETRY_LOADING_SECONDS });
     return names;
