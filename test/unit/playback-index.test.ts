@@ -1,6 +1,6 @@
 // Playback answers from its footage index: while a journal's first read runs every answer about that device is
 // a 503 with Retry-After naming it (never an empty or short list), and the full answer comes once the read is done.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger, HttpError } from '../../functions/lib/index.js';
@@ -102,5 +102,44 @@ describe('footage index', () => {
     c.setPresent(4, true);
     const ends = c.ends()!;
     expect([c.name(ends.first), c.name(ends.last), c.presentCount, c.presentBytes]).toEqual([name(0), 'cam_20261124T010000Z_5000.mkv', 6, 6]);
+  });
+});
+
+describe('footage index on disk (PLAYBACK_INDEX_DIR)', () => {
+  async function indexed(root: string, indexDir: string): Promise<{ index: FootageIndex; library: Library; bytesRead: () => number }> {
+    let bytes = 0;
+    const index = new FootageIndex({ root, indexDir, log: createLogger('test', 'silent'), onBytesRead: (_device, n) => (bytes += n) });
+    index.start();
+    await index.firstPass;
+    return { index, library: new Library(root, { index }), bytesRead: () => bytes };
+  }
+
+  it('is used after a restart only for the same journal: a replaced journal is read from its start', async () => {
+    const root = path.join(scratch.dir, 'restart');
+    const indexDir = path.join(scratch.dir, 'restart-index');
+    await mkdir(path.join(root, 'cam1'), { recursive: true });
+    await mkdir(path.dirname(journalPathOf(root, 'cam1')), { recursive: true });
+    for (const hour of [10, 11, 12]) {
+      await writeFile(path.join(root, 'cam1', path.posix.basename(segment('cam1', hour).file)), 'x'.repeat(10));
+      await appendToJournal(journalPathOf(root, 'cam1'), segment('cam1', hour));
+    }
+    const first = await indexed(root, indexDir);
+    expect((await first.library.devices())[0]?.segments).toBe(3);
+    await first.index.close();
+
+    // Same journal: nothing read again, the footage all there.
+    const second = await indexed(root, indexDir);
+    expect(second.bytesRead()).toBe(0);
+    expect((await second.library.footageBetween('cam1', 0, Date.parse('2026-11-25T00:00:00Z'))).map((f) => f.segment.sequence)).toEqual([10, 11, 12]);
+    await second.index.close();
+
+    // A new journal in its place (another file, other lines): read whole, the old index not used.
+    const replacement = `${journalPathOf(root, 'cam1')}.new`;
+    await writeFile(replacement, `${JSON.stringify({ ...segment('cam1', 12), sequence: 1 })}\n`);
+    await rename(replacement, journalPathOf(root, 'cam1'));
+    const third = await indexed(root, indexDir);
+    expect(third.bytesRead()).toBeGreaterThan(0);
+    expect((await third.library.footageBetween('cam1', 0, Date.parse('2026-11-25T00:00:00Z'))).map((f) => f.segment.sequence)).toEqual([1]);
+    await third.index.close();
   });
 });
