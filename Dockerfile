@@ -13,7 +13,7 @@ COPY functions ./functions
 RUN node node_modules/typescript/bin/tsc -p tsconfig.json && node node_modules/typescript/bin/tsc -p functions/playback/page/tsconfig.json
 
 FROM node:24-bookworm-slim
-# Debian's ffmpeg (ffmpeg + ffprobe; the playback server cuts clips with them); tar, sh and tail come with the base (kubectl cp and the README's kubectl recipe use them in the export pod).
+# Debian's ffmpeg (ffmpeg + ffprobe; the playback server cuts clips with them); tar, sh and tail come with the base (kubectl cp and functions/export/README.md's kubectl recipe use them in the export pod).
 RUN apt-get update \
   && apt-get install -y --no-install-recommends ffmpeg ca-certificates \
   && rm -rf /var/lib/apt/lists/*

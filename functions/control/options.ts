@@ -100,7 +100,7 @@ export function checkControlConfig(config: ControlConfig): void {
   // backend (the demo, one person's machine) may run without one.
   if (config.backend === 'kubernetes' && config.token === undefined) {
     throw new ConfigError(
-      'CONTROL_TOKEN (flag --token) is required with --backend kubernetes: create the Secret shifu-rtsp-control-token (README, Install on Kubernetes)',
+      'CONTROL_TOKEN (flag --token) is required with --backend kubernetes: create the Secret shifu-rtsp-control-token (knative/README.md, Install on Kubernetes)',
     );
   }
 }

@@ -2,9 +2,9 @@
 // the Kubernetes API's pod proxy or a port-forward), checked against the recorder's journal and resumable;
 // or one clip cut by time.
 export { exportOptions, parseClipRange, parseTimeArgument } from './options.js';
-export { exportSegments, ExportError, type ExportItem, type ExportOptions, type ExportReport, type FileOutcome, type TimeWindow } from './transfer.js';
+export { exportSegments, ExportError, type ExportOptions, type ExportReport, type FileOutcome, type TimeWindow } from './transfer.js';
 export { exportClip, type ClipExportOptions, type ClipFormat, type ClipReport } from './clip.js';
 export { httpSource, podProxySource, SourceError, type FootageSource, type PodProxyRef } from './source.js';
 export { checkExportPod, ExportPodError, type PodRef } from './pod.js';
-export { planFile, localState, VerifiedManifest, PARTIAL_SUFFIX, MANIFEST_NAME, type FileAction, type LocalFileState, type VerifiedCopy } from './resume.js';
+export { planFile, localState, VerifiedManifest, PARTIAL_SUFFIX, MANIFEST_NAME, type ExportItem, type FileAction, type LocalFileState, type VerifiedCopy } from './resume.js';
 export { Progress, formatBytes, type ProgressOutput } from './progress.js';

@@ -1,6 +1,15 @@
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ExportItem } from './transfer.js';
+
+/** One segment file of the device to export, as the footage source lists it. */
+export interface ExportItem {
+  /** A segment file name of the device (checked before anything is written): never a path. */
+  readonly name: string;
+  readonly bytes: number;
+  readonly sha256?: string;
+  readonly start: Date;
+  readonly end: Date | null;
+}
 
 /** What is already on this machine for one item. */
 export interface LocalFileState {

@@ -5,19 +5,10 @@ import path from 'node:path';
 import { sha256OfFile } from '../lib/index.js';
 import { isSegmentFileName } from '../recorder/index.js';
 import { Progress, type ProgressOutput } from './progress.js';
-import { localState, PARTIAL_SUFFIX, planFile, VerifiedManifest, type FileAction } from './resume.js';
+import { localState, PARTIAL_SUFFIX, planFile, VerifiedManifest, type ExportItem, type FileAction } from './resume.js';
 import { bodyText, failureOf, type FootageSource } from './source.js';
 
 /** One segment to copy, with what it must look like when it arrives (from the playback server's timeline). */
-export interface ExportItem {
-  /** A segment file name of the device (checked before anything is written): never a path. */
-  readonly name: string;
-  readonly bytes: number;
-  readonly sha256?: string;
-  readonly start: Date;
-  readonly end: Date | null;
-}
-
 export interface TimeWindow {
   readonly since?: Date;
   readonly until?: Date;

@@ -1,5 +1,5 @@
 // The answer to one request, and the helpers every method handler uses.
-import type { RtspConnection } from './connection.js';
+import type { RtspClient } from './client.js';
 import { header, type RtspRequest, type RtspResponse } from '../lib/index.js';
 import { SESSION_TIMEOUT_SECONDS, type Session } from './session.js';
 
@@ -16,7 +16,7 @@ export function sessionHeader(session: Session): readonly [string, string] {
 }
 
 /** The session a request names: undefined without a Session header, 'unknown' for an id this connection does not hold. */
-export function requestSession(conn: RtspConnection, request: RtspRequest): Session | 'unknown' | undefined {
+export function requestSession(conn: RtspClient, request: RtspRequest): Session | 'unknown' | undefined {
   const value = header(request, 'session');
   if (value === undefined) return undefined;
   const session = conn.sessions.get(value.split(';')[0]?.trim() ?? '');

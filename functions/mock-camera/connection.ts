@@ -3,9 +3,10 @@ import type net from 'node:net';
 import type { ServerContext } from './context.js';
 import { interleavedHeader, serializeResponse, type RtspRequest, type RtspResponse } from '../lib/index.js';
 import type { Answer } from './answer.js';
+import type { RtspClient } from './client.js';
 import { handleRequest } from './methods.js';
 import { RtspParser } from '../lib/index.js';
-import { Session, type SessionLink } from './session.js';
+import { Session } from './session.js';
 import type { Stream } from './stream.js';
 
 /** Bytes queued to a slow reader before its packets are dropped instead of buffered without bound. */
@@ -14,12 +15,11 @@ const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 const MAX_QUEUED_REQUESTS = 32;
 /** Frames queued behind requests (a slow DESCRIBE) before further ones are dropped. */
 const MAX_QUEUED_STEPS = 1024;
-export const MAX_SESSIONS_PER_CONNECTION = 16;
 const SERVER_NAME = 'shifu-rtsp mock-camera';
 
 type ChannelUse = { readonly session: Session; readonly track: number; readonly kind: 'rtp' | 'rtcp' };
 
-export class RtspConnection implements SessionLink {
+export class RtspConnection implements RtspClient {
   readonly sessions = new Map<string, Session>();
   /** Paths DESCRIBEd here: players SETUP only what they have described. */
   readonly described = new Set<string>();

@@ -1,5 +1,5 @@
 // Request handling: which method, whether the client may, and the per-method rules.
-import type { RtspConnection } from './connection.js';
+import type { RtspClient } from './client.js';
 import type { ServerContext } from './context.js';
 import { header, type RtspRequest } from '../lib/index.js';
 import { reply, requestSession, sessionHeader, type Answer } from './answer.js';
@@ -15,7 +15,7 @@ function isMethod(method: string): method is Method {
   return (METHODS as readonly string[]).includes(method);
 }
 
-export async function handleRequest(ctx: ServerContext, conn: RtspConnection, request: RtspRequest): Promise<Answer> {
+export async function handleRequest(ctx: ServerContext, conn: RtspClient, request: RtspRequest): Promise<Answer> {
   if (!isMethod(request.method)) return reply(501, [['Public', PUBLIC]]);
   const required = header(request, 'require');
   if (required !== undefined) return reply(551, [['Unsupported', required]]);

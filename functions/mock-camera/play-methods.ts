@@ -1,11 +1,11 @@
 // DESCRIBE, PLAY and PAUSE: what a player does.
-import type { RtspConnection } from './connection.js';
+import type { RtspClient } from './client.js';
 import type { ServerContext } from './context.js';
 import type { RtspRequest } from '../lib/index.js';
 import { reply, requestSession, sessionHeader, type Answer } from './answer.js';
 import { contentBase, requestPath } from './uri.js';
 
-export async function describe(ctx: ServerContext, conn: RtspConnection, request: RtspRequest): Promise<Answer> {
+export async function describe(ctx: ServerContext, conn: RtspClient, request: RtspRequest): Promise<Answer> {
   const path = requestPath(request.uri);
   if (path === undefined) return reply(400);
   if (!ctx.paths.isKnown(path)) return reply(404);
@@ -25,7 +25,7 @@ export async function describe(ctx: ServerContext, conn: RtspConnection, request
   };
 }
 
-export function play(ctx: ServerContext, conn: RtspConnection, request: RtspRequest): Answer {
+export function play(ctx: ServerContext, conn: RtspClient, request: RtspRequest): Answer {
   const session = requestSession(conn, request);
   if (session === undefined) return reply(455); // no SETUP yet
   if (session === 'unknown') return reply(454);
@@ -37,7 +37,7 @@ export function play(ctx: ServerContext, conn: RtspConnection, request: RtspRequ
   return { response: { status: 200, headers }, afterSent: () => session.play() };
 }
 
-export function pause(conn: RtspConnection, request: RtspRequest): Answer {
+export function pause(conn: RtspClient, request: RtspRequest): Answer {
   const session = requestSession(conn, request);
   if (session === undefined) return reply(455);
   if (session === 'unknown') return reply(454);

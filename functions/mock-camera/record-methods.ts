@@ -1,12 +1,12 @@
 // ANNOUNCE and RECORD: what a publisher (ffmpeg -f rtsp, a test pattern) does.
-import type { RtspConnection } from './connection.js';
+import type { RtspClient } from './client.js';
 import type { ServerContext } from './context.js';
 import { header, type RtspRequest } from '../lib/index.js';
 import { reply, requestSession, sessionHeader, type Answer } from './answer.js';
 import { parseSdp } from './sdp.js';
 import { requestPath } from './uri.js';
 
-export function announce(ctx: ServerContext, conn: RtspConnection, request: RtspRequest): Answer {
+export function announce(ctx: ServerContext, conn: RtspClient, request: RtspRequest): Answer {
   const path = requestPath(request.uri);
   if (path === undefined || path === '/') return reply(400);
   if ((header(request, 'content-type') ?? '').split(';')[0]?.trim().toLowerCase() !== 'application/sdp') return reply(415);
@@ -21,7 +21,7 @@ export function announce(ctx: ServerContext, conn: RtspConnection, request: Rtsp
   return reply(200);
 }
 
-export function record(ctx: ServerContext, conn: RtspConnection, request: RtspRequest): Answer {
+export function record(ctx: ServerContext, conn: RtspClient, request: RtspRequest): Answer {
   const session = requestSession(conn, request);
   if (session === undefined) return reply(455); // no SETUP yet
   if (session === 'unknown') return reply(454);

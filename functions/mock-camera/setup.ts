@@ -1,6 +1,6 @@
 // SETUP: one track of a session, delivered interleaved in the RTSP connection or over UDP.
 import { reply, requestSession, sessionHeader, type Answer } from './answer.js';
-import { MAX_SESSIONS_PER_CONNECTION, type RtspConnection } from './connection.js';
+import { MAX_SESSIONS_PER_CONNECTION, type RtspClient } from './client.js';
 import type { ServerContext } from './context.js';
 import { header, type RtspRequest } from '../lib/index.js';
 import { Session, type TrackTransport } from './session.js';
@@ -11,7 +11,7 @@ import { relativeTo, requestPath } from './uri.js';
 type Target = { readonly stream: Stream; readonly track: number } | { readonly status: number };
 
 /** Which stream and track a SETUP names, under the rules of its mode and session. */
-function target(conn: RtspConnection, ctx: ServerContext, path: string, mode: DeliveryMode, session: Session | undefined): Target {
+function target(conn: RtspClient, ctx: ServerContext, path: string, mode: DeliveryMode, session: Session | undefined): Target {
   if (session && (session.mode !== mode || session.state !== 'ready')) return { status: 455 };
   let stream: Stream | undefined;
   if (session) stream = session.stream;
@@ -31,7 +31,7 @@ function target(conn: RtspConnection, ctx: ServerContext, path: string, mode: De
   return { stream, track };
 }
 
-export async function setup(ctx: ServerContext, conn: RtspConnection, request: RtspRequest): Promise<Answer> {
+export async function setup(ctx: ServerContext, conn: RtspClient, request: RtspRequest): Promise<Answer> {
   const transportHeader = header(request, 'transport');
   const path = requestPath(request.uri);
   if (transportHeader === undefined || path === undefined) return reply(400);

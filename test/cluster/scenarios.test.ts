@@ -28,7 +28,7 @@ const hostDir = `/var/lib/shifu-rtsp/${DEVICE}`;
 const SEGMENT_SECONDS = 4;
 const CAMERA_USER = 'admin';
 const CAMERA_PASSWORD = 'cluster-Pa55:w0rd@cam';
-// The README's step: control's token, in the Secret shifu-rtsp-control-token.
+// knative/README.md's step 2: control's token, in the Secret shifu-rtsp-control-token.
 const CONTROL_TOKEN = randomBytes(24).toString('hex');
 const controlAuth = { authorization: `Bearer ${CONTROL_TOKEN}` };
 const PLAYBACK_TOKEN = randomBytes(24).toString('hex');
@@ -89,7 +89,7 @@ const RECORDER = `app.kubernetes.io/component=recorder,shifu-rtsp/device=${DEVIC
 const journal = (): Promise<Segment[]> => journalOf(hostDir, DEVICE);
 const segmentPath = (s: Segment): string => path.join(hostDir, s.file);
 
-/** The user's edits that the README asks for: the image in kustomization.yaml, and the device's own values. */
+/** The user's edits that knative/README.md asks for: the image in kustomization.yaml, and the device's own values. */
 async function userCopy(folder: string, dest: string, edits: Array<[string, string]>): Promise<string> {
   await cp(path.join(repo, folder), dest, { recursive: true });
   for (const name of await readdir(dest)) {
@@ -237,7 +237,7 @@ beforeAll(async () => {
   // A camera with a login, as real ones have: Digest, checked through the forwarder by the recorder's relay.
   camera = await startGstCamera({ address: cluster.nodeIp, video: 'h264', audio: 'aac', gop: 25, shared: true, user: CAMERA_USER, password: CAMERA_PASSWORD, auth: 'digest' });
   sink = await EventSink.start(cluster.nodeIp);
-  // The README's step 3, on the node: the folder the hostPath PV points at, owned by the recorder's uid.
+  // storage/README.md's step, on the node: the folder the hostPath PV points at, owned by the recorder's uid.
   await rm(hostDir, { recursive: true, force: true });
   await mkdir(hostDir, { recursive: true });
   await chown(hostDir, 1000, 1000);
@@ -277,7 +277,7 @@ describe('a camera recorded on a real single-node cluster', () => {
     const refused = await runProgram(cluster.kubectl, ['--kubeconfig', cluster.kubeconfig, 'apply', '-f', '-'], { input: JSON.stringify(privileged) });
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/violates PodSecurity "restricted:latest".*privileged/s);
-    // The README's step: the playback token, which the export pod requires.
+    // storage/README.md's step: the playback token, which the export pod requires.
     await k.run(['-n', NS, 'create', 'secret', 'generic', `${DEVICE}-playback`, `--from-literal=token=${PLAYBACK_TOKEN}`]);
     await k.run(['apply', '-k', storageDir]);
     const pvc = await waitFor('cam1-pvc Bound', 60_000, async () => {
@@ -383,7 +383,7 @@ describe('a camera recorded on a real single-node cluster', () => {
   });
 
   it('4. /record/on creates the recorder, which records through the forwarder Service onto the PV', async () => {
-    // The README's step 4: the camera's login in the Secret the recorder reads (UserName / PasswordSecret).
+    // knative/README.md's step 4: the camera's login in the Secret the recorder reads (UserName / PasswordSecret).
     await k.run(['-n', NS, 'create', 'secret', 'generic', `${DEVICE}-rtsp`, `--from-literal=username=${CAMERA_USER}`, `--from-literal=password=${CAMERA_PASSWORD}`]);
     const on = await postJson(`${controlUrl}/record/on`, { device: DEVICE, segmentSeconds: SEGMENT_SECONDS }, controlAuth);
     expect(on.status, on.body).toBeLessThan(300);
@@ -439,7 +439,7 @@ describe('a camera recorded on a real single-node cluster', () => {
     expect((await probeFile(segmentPath(lastOld))).codecs).toContain('h264');
     // The gap is the time between the old pod's last frame and the new pod's first.
     expect(firstNew.gapBeforeSeconds).toBeCloseTo((Date.parse(firstNew.startTime) - Date.parse(lastOld.endTime)) / 1000, 0);
-    // Events (README): from the first start with a sink on, every segment; the ones finished before it are
+    // Events (functions/events/README.md): from the first start with a sink on, every segment; the ones finished before it are
     // in the journal only (a new subscriber is not flooded with old footage).
     const announced = await waitFor('segment events for every segment since the restart', 120_000, async () => {
       const seqs = new Set(sink.events.filter((e) => e.type === 'dev.shifu.rtsp.segment.finished.v1').map((e) => e.data['sequence']));
@@ -478,7 +478,7 @@ describe('a camera recorded on a real single-node cluster', () => {
     // 6 s asked; it starts at the keyframe at or before the start (GOP 1 s).
     expect(clip.durationSeconds).toBeGreaterThan(5);
     expect(clip.durationSeconds).toBeLessThan(7.5);
-    // The README's plain-kubectl recipe, with this cluster's kubectl.
+    // functions/export/README.md's plain-kubectl recipe, with this cluster's kubectl.
     const recipe = path.join(work, 'recipe');
     const one = segments[0];
     if (!one) throw new Error('no segment');
@@ -497,7 +497,7 @@ describe('a camera recorded on a real single-node cluster', () => {
     expect(sh.code, sh.stderr + sh.stdout).toBe(0);
     expect(sh.stdout).toContain(`${name}: OK`);
     expect(sh.stdout).not.toMatch(/FAILED/);
-    // The storage pod serves the playback page and API: the README's port-forward + curl recipe.
+    // The storage pod serves the playback page and API: storage/README.md's port-forward + curl recipe.
     const localPort = await freeLoopbackPort();
     const forward = spawn(cluster.kubectl, ['--kubeconfig', cluster.kubeconfig, '-n', NS, 'port-forward', `pod/${DEVICE}-export`, `${localPort}:9996`], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {

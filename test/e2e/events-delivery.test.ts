@@ -87,7 +87,7 @@ describe('events: dead letters moved back', () => {
       }
       throw new Error('nothing was dead-lettered');
     })();
-    // The subscriber is fixed; the operator moves the letters back, as the README says.
+    // The subscriber is fixed; the operator moves the letters back, as functions/events/README.md says.
     refuse = false;
     const ids: string[] = [];
     for (const name of dead) {

@@ -2,7 +2,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { chmod, writeFile } from 'node:fs/promises';
-import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,6 +10,7 @@ import { decodeCheck } from './fixtures/player.js';
 import { createTestNetwork } from './support/netns.js';
 import { CLI, startCli, type CliProcess } from './support/recorder-process.js';
 import { useScratch } from '../support/scratch.js';
+import { tapRtsp } from './support/rtsp-tap.js';
 
 interface Status {
   state: string;
@@ -33,163 +33,7 @@ async function recorder(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Cl
   return proc;
 }
 
-/** A TCP relay in front of the camera that counts what clients send: RTSP requests and login attempts. */
-interface Tap {
-  readonly port: number;
-  readonly connections: number;
-  /** Requests carrying credentials (`Authorization:`): each is one login the camera judges. */
-  readonly logins: number;
-  /** Requests carrying credentials that the camera answered 401 or 403: failed logins, as the camera counts them. */
-  readonly failedLogins: number;
-  /** RTSP requests by method (DESCRIBE: one per session a client opens). */
-  readonly methods: Record<string, number>;
-  /** Resets the next connection as soon as it arrives: a network blip. */
-  cutNext(): void;
-}
-
-/** Complete message heads (up to the blank line) at the start of `text`, and what is left after them. */
-function heads(text: string): { heads: string[]; rest: string } {
-  const out: string[] = [];
-  let rest = text;
-  for (let end = rest.indexOf('\r\n\r\n'); end >= 0; end = rest.indexOf('\r\n\r\n')) {
-    out.push(rest.slice(0, end));
-    // Without a login there is no media: a body (SDP) is the only thing between heads, and it is skipped.
-    const length = Number(/^Content-Length:\s*(\d+)/im.exec(rest.slice(0, end))?.[1] ?? 0);
-    rest = rest.slice(end + 4 + length);
-  }
-  return { heads: out, rest };
-}
-
-async function tap(targetPort: number): Promise<Tap> {
-  const counts = { connections: 0, logins: 0, failedLogins: 0, cut: false };
-  const methods: Record<string, number> = {};
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    counts.connections++;
-    if (counts.cut) {
-      counts.cut = false;
-      client.resetAndDestroy();
-      return;
-    }
-    const upstream = net.connect({ host: '127.0.0.1', port: targetPort });
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-    }
-    /** CSeq of each request that carried credentials, on this connection. */
-    const signed = new Set<string>();
-    let fromClient = '';
-    let fromCamera = '';
-    client.on('data', (chunk: Buffer) => {
-      const text = chunk.toString('latin1');
-      counts.logins += (text.match(/^Authorization:/gim) ?? []).length;
-      for (const m of text.matchAll(/^([A-Z_]+) rtsp:\/\/\S+ RTSP\/1\.0\r?$/gm)) methods[m[1]!] = (methods[m[1]!] ?? 0) + 1;
-      const parsed = heads(fromClient + text);
-      fromClient = parsed.rest;
-      for (const head of parsed.heads) {
-        const cseq = /^CSeq:\s*(\S+)/im.exec(head)?.[1];
-        if (cseq !== undefined && /^Authorization:/im.test(head)) signed.add(cseq);
-      }
-    });
-    upstream.on('data', (chunk: Buffer) => {
-      const parsed = heads(fromCamera + chunk.toString('latin1'));
-      fromCamera = parsed.rest;
-      for (const head of parsed.heads) {
-        const status = /^RTSP\/1\.0 (\d{3})/.exec(head)?.[1];
-        const cseq = /^CSeq:\s*(\S+)/im.exec(head)?.[1];
-        if ((status === '401' || status === '403') && cseq !== undefined && signed.has(cseq)) counts.failedLogins++;
-      }
-    });
-    client.pipe(upstream).pipe(client);
-    client.on('error', () => upstream.destroy());
-    upstream.on('error', () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  scratch.defer(
-    () =>
-      new Promise((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(resolve);
-      }),
-  );
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    port,
-    get connections() {
-      return counts.connections;
-    },
-    get logins() {
-      return counts.logins;
-    },
-    get failedLogins() {
-      return counts.failedLogins;
-    },
-    methods,
-    cutNext: () => {
-      counts.cut = true;
-    },
-  };
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-describe('recorder: a camera that refuses the password', () => {
-  it('costs the camera at most 3 failed logins over 240 s, a network blip between them included, stays unauthorized saying so, and tries 3 more only on /record/on', async () => {
-    const started = Date.now();
-    const cam = await camera({ video: 'h264', audio: 'none', user: 'admin', password: 'right-one' });
-    const relay = await tap(cam.port);
-    const out = path.join(scratch.dir, 'lockout');
-    const args = ['--url', `rtsp://127.0.0.1:${relay.port}${cam.path}`, '--out', out, '--device', 'cam', '--username', 'admin'];
-    const rec = await recorder(args, { PasswordSecret: 'wrong-one' });
-    // After the first refusal the network drops the next connection: a failure that is not a refused login,
-    // which the camera does not forgive the earlier one for.
-    await rec.waitFor<Status>('/record/status', () => relay.failedLogins >= 1, 45_000);
-    relay.cutNext();
-    const stopped = await rec.waitFor<Status>('/record/status', (s) => s.state === 'unauthorized' && /stopped trying/i.test(s.lastError?.message ?? ''), 90_000);
-    expect(stopped.lastError?.kind).toBe('unauthorized');
-    // The address the user gave, not the probe's loopback relay.
-    expect(stopped.lastError?.message).toContain(`127.0.0.1:${relay.port}`);
-    expect(stopped.lastError?.message).toMatch(/3 /);
-    expect(stopped.lastError?.message).toMatch(/\/record\/on/);
-    // A camera that locks accounts after 3 to 5 failures must never get a 4th from this start: watched for
-    // the 240 s the issue counted over.
-    await sleep(Math.max(0, started + 240_000 - Date.now()));
-    expect(relay.failedLogins).toBe(3);
-    expect(relay.logins).toBe(3);
-    expect((await rec.json<Status>('GET', '/record/status')).body.state).toBe('unauthorized');
-
-    const on = await rec.json<Status>('POST', '/record/on');
-    expect(on.status).toBe(200);
-    await rec.waitFor<Status>('/record/status', () => relay.failedLogins > 3, 20_000);
-    await rec.waitFor<Status>('/record/status', (s) => s.state === 'unauthorized' && /stopped trying/i.test(s.lastError?.message ?? '') && relay.failedLogins >= 6, 45_000);
-    expect(relay.failedLogins).toBe(6);
-    expect(relay.logins).toBe(6);
-    expect(await rec.stop('SIGTERM')).toBe(0);
-    expect(rec.output()).not.toContain('wrong-one');
-  }, 420_000);
-});
-
-describe('recorder: an address that answers but is not an RTSP camera', () => {
-  it('reports a web server as error with its answer, and does not poll it', async () => {
-    // The camera's web UI on the port given as RTSP: Node's HTTP server answers every request with its page.
-    let requests = 0;
-    const web = http.createServer((_req, res) => res.end('camera web UI'));
-    web.on('connection', (socket) => socket.on('data', () => requests++));
-    await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
-    scratch.defer(() => new Promise((resolve) => web.close(resolve)));
-    const port = (web.address() as net.AddressInfo).port;
-    const out = path.join(scratch.dir, 'web-ui');
-    const rec = await recorder(['--url', `rtsp://127.0.0.1:${port}/stream`, '--out', out, '--device', 'cam']);
-    const failed = await rec.waitFor<Status>('/record/status', (s) => s.state === 'error', 30_000);
-    expect(failed.lastError?.kind).toBe('not-rtsp');
-    expect(failed.lastError?.message).toContain('HTTP/1.1 200 OK');
-    const seen = requests;
-    await sleep(25_000);
-    // Not an RTSP OPTIONS a second (the old polling), not a probe every few seconds: nothing, until the slow retry.
-    expect(requests - seen).toBe(0);
-    expect((await rec.json<Status>('GET', '/record/status')).body.state).toBe('error');
-  });
-});
 
 describe('recorder: ffmpeg older than 5.0', () => {
   /** Stands in for Ubuntu 22.04's binaries (no 4.x build is installable here): what `-version` prints. */
@@ -231,7 +75,7 @@ describe('recorder: ffmpeg older than 5.0', () => {
 describe('recorder: fewer camera sessions', () => {
   it('reuses the last probe when ffmpeg restarts after a run that recorded: one DESCRIBE per restart, not two', async () => {
     const cam = await camera({ video: 'h264', audio: 'none', gop: 25 });
-    const relay = await tap(cam.port);
+    const relay = await tapRtsp(cam.port, scratch);
     const out = path.join(scratch.dir, 'reuse-probe');
     const rec = await recorder(['--url', `rtsp://127.0.0.1:${relay.port}${cam.path}`, '--out', out, '--device', 'cam', '--segment-seconds', '4']);
     await rec.waitFor<Status & { lastWriteAt: string | null }>('/record/status', (s) => s.state === 'recording', 30_000);
@@ -496,7 +340,7 @@ describe('recorder: a password camera over UDP, one real hop away', () => {
 describe('recorder: an ffmpeg killed in the middle of a session', () => {
   it('has its camera session ended by the relay with TEARDOWN, and recording goes on', async () => {
     const cam = await camera({ video: 'h264', audio: 'none', gop: 25, user: 'admin', password: 'kill-s3cret', auth: 'digest' });
-    const relay = await tap(cam.port);
+    const relay = await tapRtsp(cam.port, scratch);
     const out = path.join(scratch.dir, 'killed');
     const args = ['--url', `rtsp://127.0.0.1:${relay.port}${cam.path}`, '--username', 'admin', '--out', out, '--device', 'cam', '--segment-seconds', '2', '--no-align-to-clock'];
     const rec = await recorder(args, { PasswordSecret: 'kill-s3cret' });

@@ -1,5 +1,5 @@
 // The design's structural rules, checked on the sources: one owner per format, no cycles between modules.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -83,5 +83,17 @@ describe('structure', () => {
     expect(users).toEqual([]);
     const pkg = JSON.parse(readFileSync(path.resolve(ROOT, '../package.json'), 'utf8')) as { dependencies: Record<string, string> };
     expect(Object.keys(pkg.dependencies).filter((d) => frameworks.includes(d))).toEqual([]);
+  });
+
+  it('names in package.json only entry points the build makes (bin, main, exports): each from a source file', () => {
+    const pkg = JSON.parse(readFileSync(path.resolve(ROOT, '../package.json'), 'utf8')) as Record<string, unknown>;
+    const named = [pkg.main, pkg.bin, pkg.exports].flatMap(function paths(v: unknown): string[] {
+      if (typeof v === 'string') return [v];
+      return v !== null && typeof v === 'object' ? Object.values(v).flatMap(paths) : [];
+    });
+    expect(named.length).toBeGreaterThan(0);
+    // tsc maps functions/x.ts to dist/functions/x.js (tsconfig's outDir, rootDir the repository).
+    const missing = named.filter((p) => !/^(?:\.\/)?dist\/.+\.js$/.test(p) || !existsSync(path.resolve(ROOT, '..', p.replace(/^(?:\.\/)?dist\//, '').replace(/\.js$/, '.ts'))));
+    expect(missing).toEqual([]);
   });
 });

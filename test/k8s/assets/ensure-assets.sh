@@ -38,7 +38,8 @@ k8s_version="$(mod_version k8s.io/kubernetes)"
 etcd_version="$(mod_version go.etcd.io/etcd/server/v3)"
 [[ -n "$k8s_version" && -n "$etcd_version" ]] || die "cannot read the k8s.io/kubernetes / etcd versions from $gomod"
 
-cache_root="${SHIFU_RTSP_CACHE:-${HOME:?HOME is not set}/.cache/shifu-rtsp}"
+# shellcheck source=../../support/cached-go-build.sh
+source "$here/../../support/cached-go-build.sh"
 dest="$cache_root/k8s-assets/$k8s_version-$etcd_version"
 
 if has_assets "$dest"; then
@@ -48,27 +49,15 @@ if has_assets "$dest"; then
 fi
 
 # ---- cold path: build -------------------------------------------------------------------------
-go_cmd="${GO:-}"
-if [[ -z "$go_cmd" ]]; then
-  if command -v go >/dev/null 2>&1; then go_cmd="$(command -v go)"
-  elif [[ -x /usr/local/go/bin/go ]]; then go_cmd=/usr/local/go/bin/go
-  else die "no Go toolchain found (put go on PATH or set GO=/path/to/go); it is needed to build kube-apiserver and etcd"
-  fi
-fi
-[[ -x "$go_cmd" ]] || die "GO=$go_cmd is not an executable go command"
+find_go "kube-apiserver and etcd"
 go_version="$("$go_cmd" env GOVERSION)" || die "$go_cmd does not run"
 
-mkdir -p "$cache_root/k8s-assets"
-lock="$cache_root/k8s-assets/.lock"
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$lock"
-  log "waiting for the build lock $lock"
-  flock 9
-  if has_assets "$dest"; then   # another run built them while we waited
-    log "cached: $dest"
-    printf '%s\n' "$dest"
-    exit 0
-  fi
+log "waiting for the build lock $cache_root/k8s-assets/.lock"
+take_build_lock k8s-assets
+if has_assets "$dest"; then   # another run built them while we waited
+  log "cached: $dest"
+  printf '%s\n' "$dest"
+  exit 0
 fi
 
 tmp="$(mktemp -d "$cache_root/k8s-assets/.build.XXXXXX")"
