@@ -7,7 +7,7 @@ export const playbackCommand = defineCommand({
   summary: 'serve the volume read-only: timeline, clips cut by time, segment files with byte ranges, and a web page',
   details: [
     'Routes: GET / (page), /api/devices, /api/timeline?device&start&end, /api/clip?device&start&(duration|end)&format=mp4|mkv|ts,',
-    '/files/<device>/<file> (Range, ETag), /health, /metrics. The journals (<root>/.shifu-rtsp/<device>/segments.jsonl) are the index.',
+    '/files/<device>/<file> (Range, ETag), /health, /metrics. The journals (<root>/.shifu-rtsp/<device>/segments.jsonl) are the index, read once and followed.',
   ].join('\n'),
   options: playbackOptions,
   async run(config, ctx) {
@@ -23,10 +23,11 @@ export const playbackCommand = defineCommand({
         ffmpeg: locateFfmpeg(ctx.env),
         ffprobe: locateFfprobe(ctx.env),
         maxCuts,
+        indexDir: config.indexDir,
       },
       log,
     );
-    log.info({ root: config.root, listen: { address: config.listen.host, port: server.port }, token: config.token !== undefined, maxClipSeconds: config.maxClip, maxCuts }, 'playback listening');
+    log.info({ root: config.root, listen: { address: config.listen.host, port: server.port }, token: config.token !== undefined, maxClipSeconds: config.maxClip, maxCuts, indexDir: config.indexDir ?? null }, 'playback listening');
     await new Promise<void>((resolve) => {
       onShutdown(async () => {
         await server.close();

@@ -5,6 +5,7 @@ import { compactUtc, RECORDING_RULES, type ContainerFormat } from '../recorder/i
 import { parseDuration } from './duration.js';
 import type { FfmpegSlot } from './ffmpeg-slots.js';
 import type { Footage } from './library.js';
+import { keyframeFromMp4Index } from './mp4-index.js';
 
 /** Clip containers: the recorder's rules say what each holds; the options make them stream from a pipe. */
 export const CLIP_FORMATS = {
@@ -139,8 +140,10 @@ export async function planClip(slot: FfmpegSlot, ffprobe: string, footage: reado
     );
   }
   const offset = Math.max(0, request.startMs - first.startMs) / 1000;
-  // From a segment's start there is nothing to look up: every segment starts with a keyframe.
-  const found = offset > 0 ? await keyframeAtOrBefore(slot, ffprobe, first.path, offset) : null;
+  // From a segment's start there is nothing to look up: every segment starts with a keyframe. An MP4 segment's
+  // own fragment index answers in a few reads; ffprobe (a process that walks the file) only where it cannot.
+  const fromIndex = offset > 0 && first.segment.format === 'mp4' ? await keyframeFromMp4Index(first.path, offset) : null;
+  const found = offset > 0 ? (fromIndex ?? (await keyframeAtOrBefore(slot, ffprobe, first.path, offset))) : null;
   const startMs = found ? Math.round(first.startMs + (found.keyframe - found.fileStart) * 1000) : first.startMs;
   const endMs = Math.min(request.endMs, last.endMs);
   const rule = RECORDING_RULES[request.format];

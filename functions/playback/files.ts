@@ -58,7 +58,11 @@ async function openSegment(root: string, device: string, name: string): Promise<
 export async function serveFile(library: Library, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const { device, name } = parseFilePath(url.pathname);
   const footage = await library.file(device, name);
-  const opened = await openSegment(library.root, device, footage.name);
+  const opened = await openSegment(library.root, device, footage.name).catch((err: unknown) => {
+    // Gone from the volume (deleted without a journal record): it leaves the index too (stat on miss).
+    if (err instanceof HttpError && err.statusCode === 404) library.missing(device, name);
+    throw err;
+  });
   const source = opened ? `${OPEN_FILES}/${opened.fd}` : footage.path;
   // Set first: send keeps an ETag and Content-Type it finds, and compares If-None-Match / If-Range with it.
   res.setHeader('ETag', `"${footage.segment.sha256}"`);

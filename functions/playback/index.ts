@@ -2,10 +2,12 @@
 // (-c copy across segments), segment files with byte ranges, and a web page.
 export { playbackOptions } from './options.js';
 export { startPlaybackServer, type PlaybackSettings } from './server.js';
-export { Library, checkDeviceName, type DeviceSummary, type Footage, type RecorderTrace } from './library.js';
+export { Library, checkDeviceName, FIRST_READ_WAIT_MS, type DeviceSummary, type Footage, type LibraryOptions, type RecorderTrace } from './library.js';
+export { FootageIndex, FOLLOW_INTERVAL_MS, SegmentColumns, type DeviceIndexState, type FootageIndexOptions } from './footage-index.js';
 export { timelineOf, SPAN_JOIN_MS, type Gap, type Span, type Timeline, type TimelineSegment } from './timeline.js';
 export { audioFor, CLIP_FORMATS, clipArguments, concatScript, keyframeAtOrBefore, parseFormat, parseRange, planClip, startCut, type ClipFormat, type ClipPlan, type ClipRequest } from './clip.js';
 export { parseFilePath, serveFile } from './files.js';
+export { keyframeFromMp4Index } from './mp4-index.js';
 export { parseDuration, zDuration } from './duration.js';
 export { defaultMaxCuts, FfmpegSlot, FfmpegSlots, RETRY_AFTER_SECONDS } from './ffmpeg-slots.js';
 export { cgroupCpuQuota, usableCpus } from './cpus.js';

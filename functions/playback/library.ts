@@ -1,8 +1,10 @@
-// The volume as the playback server sees it: the recorder's journals, checked against the files still there.
+// The volume as the playback server sees it: the recorders' journals, indexed (footage-index.ts), checked
+// against the files still there.
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { DNS_1123_LABEL, HttpError } from '../lib/index.js';
-import { isSegmentFileName, journaledDevices, journalPathOf, readJournal, recordingDirOf, type Segment } from '../recorder/index.js';
+import { createLogger, DNS_1123_LABEL, HttpError } from '../lib/index.js';
+import { readJournalAt, recordingDirOf, type Segment } from '../recorder/index.js';
+import { FootageIndex, type SegmentColumns } from './footage-index.js';
 
 /** A journaled segment whose file is on the volume, with its place in time. */
 export interface Footage {
@@ -42,65 +44,166 @@ export function checkDeviceName(value: string | null, parameter = 'device'): str
   return value;
 }
 
-export class Library {
-  constructor(readonly root: string) {}
+/** A request that comes while a journal's first read runs waits this long for it before the 503. */
+export const FIRST_READ_WAIT_MS = 2_000;
+/** Retry-After while a journal's first read runs (a year of lines takes seconds), and after a failed read. */
+const RETRY_LOADING_SECONDS = '5';
+const RETRY_UNREADABLE_SECONDS = '30';
 
+export interface LibraryOptions {
+  /** The index to answer from (the server's, started and closed by it); default: one of its own, started on first use. */
+  readonly index?: FootageIndex;
+  /** How long a request waits for a first read that runs (default FIRST_READ_WAIT_MS). */
+  readonly firstReadWaitMs?: number;
+}
+
+const MIB = 1024 * 1024;
+
+export class Library {
+  readonly index: FootageIndex;
+  private started: boolean;
+  private readonly waitMs: number;
+
+  constructor(
+    readonly root: string,
+    options: LibraryOptions = {},
+  ) {
+    this.index = options.index ?? new FootageIndex({ root, log: createLogger('playback', 'silent') });
+    this.started = options.index !== undefined;
+    this.waitMs = options.firstReadWaitMs ?? FIRST_READ_WAIT_MS;
+  }
+
+  /** Devices with a journal; 503 until the volume was listed and every journal read once (never a short list). */
   async devices(): Promise<DeviceSummary[]> {
-    const names = await journaledDevices(this.root);
-    return Promise.all(names.map((device) => this.summary(device)));
+    const names = await this.deviceNames();
+    const summaries: DeviceSummary[] = [];
+    for (const device of names) summaries.push(await this.summary(device, await this.columns(device)));
+    return summaries;
   }
 
   /** Finished segments of a device that are still on the volume, oldest first. 404 for a device with no journal. */
   async footage(device: string): Promise<Footage[]> {
-    const known = await journaledDevices(this.root);
-    if (!known.includes(device)) throw new HttpError(404, `device: no recordings of ${device}`, 'not_found');
-    // Links are never followed (lstat, here and for each file): the recorder writes none, and one on the
-    // volume could point a route at any file the server may read. A device folder that is a link has no footage.
-    const folder = await lstat(path.join(this.root, device)).catch(() => null);
-    if (!folder?.isDirectory()) return [];
-    const journal = await readJournal(journalPathOf(this.root, device)).catch((err: unknown) => {
-      // Never an empty answer: the footage is there, its index could not be read.
-      throw new HttpError(503, `device: the journal of ${device} cannot be read (${(err as Error).message}); its footage is not shown until it can`, 'journal_unreadable', { 'retry-after': '30' });
-    });
-    // A file journaled twice (never expected, but the journal is append-only) counts once: the last line wins.
-    const byName = new Map<string, Segment>();
-    for (const segment of journal) byName.set(path.posix.basename(segment.file), segment);
+    return this.footageBetween(device, -Infinity, Infinity);
+  }
+
+  /** The device's segments on the volume that overlap [startMs, endMs), oldest first, whole records from the journal. */
+  async footageBetween(device: string, startMs: number, endMs: number): Promise<Footage[]> {
+    const columns = await this.columns(device);
+    const rows = columns.between(startMs, endMs, true);
+    // Files found missing without a deletion record are looked at again (put back by hand, say): a few at most.
+    for (const row of rows) if (!columns.isPresent(row)) this.index.found(device, columns.name(row), await this.index.isFootageFile(device, columns.name(row)));
+    return this.footageOf(device, columns, rows.filter((row) => columns.isPresent(row)));
+  }
+
+
+  /** Like footageBetween, with each file looked at first: one found gone (deleted without a record) leaves the index. */
+  async footageOnVolume(device: string, startMs: number, endMs: number): Promise<Footage[]> {
     const out: Footage[] = [];
-    for (const [name, segment] of byName) {
-      if (!isSegmentFileName(device, name)) continue;
-      const file = path.join(this.root, device, name);
-      // Retention deletes files and leaves their journal lines: what is gone is not footage; nor is a link.
-      const info = await lstat(file).catch(() => null);
-      if (!info?.isFile()) continue;
-      const startMs = Date.parse(segment.startTime);
-      const endMs = Date.parse(segment.endTime);
-      if (!Number.isFinite(startMs) || !Number.isFinite(endMs) || endMs <= startMs) continue;
-      out.push({ segment, name, path: file, startMs, endMs });
+    for (const f of await this.footageBetween(device, startMs, endMs)) {
+      if (await this.index.isFootageFile(device, f.name)) out.push(f);
+      else this.index.found(device, f.name, false);
     }
-    return out.sort((a, b) => a.startMs - b.startMs || (a.name < b.name ? -1 : 1));
+    return out;
+  }
+
+  /** When the device's last footage ends (ms), or null without footage. */
+  async lastFootageEnd(device: string): Promise<number | null> {
+    const columns = await this.columns(device);
+    const ends = columns.ends();
+    return ends ? columns.endMs[ends.last]! : null;
   }
 
   /** One finished segment file by name; 404 when it is not journaled or no longer on the volume. */
   async file(device: string, name: string): Promise<Footage> {
-    const found = (await this.footage(device)).find((f) => f.name === name);
+    const columns = await this.columns(device);
+    const row = columns.rowOf(name);
+    const found = row !== undefined && columns.isPresent(row) ? (await this.footageOf(device, columns, [row]))[0] : undefined;
     if (!found) throw new HttpError(404, `file: ${device}/${name} is not a finished segment on this volume`, 'not_found');
     return found;
   }
 
-  private async summary(device: string): Promise<DeviceSummary> {
-    const footage = await this.footage(device);
-    const first = footage[0];
-    const last = footage.at(-1);
+  /** A file a request found gone: it leaves the index (stat on miss). */
+  missing(device: string, name: string): void {
+    this.index.found(device, name, false);
+  }
+
+  private start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.index.start();
+  }
+
+  private async waitFor(promise: Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.waitMs)))]);
+    clearTimeout(timer);
+  }
+
+  private async deviceNames(): Promise<string[]> {
+    this.start();
+    const listed = (): string[] | null => {
+      try {
+        return this.index.deviceNames();
+      } catch (err) {
+        // The journals' folder cannot be listed: an error, never "no devices".
+        throw new HttpError(503, `devices: the journals' folder cannot be read (${(err as Error).message}); no footage is shown until it can`, 'journal_unreadable', { 'retry-after': RETRY_UNREADABLE_SECONDS });
+      }
+    };
+    let names = listed();
+    if (names === null) {
+      await this.waitFor(this.index.firstPass);
+      names = listed();
+    }
+    if (names === null) throw new HttpError(503, 'devices: the volume is being indexed; ask again shortly', 'index_loading', { 'retry-after': RETRY_LOADING_SECONDS });
+    return names;
+  }
+
+  /** The device's index once its journal was read; 404 without a journal, 503 while it is read or when it cannot be. */
+  private async columns(device: string): Promise<SegmentColumns> {
+    await this.deviceNames();
+    await this.index.catchUp(device);
+    if (!(await this.deviceNames()).includes(device)) throw new HttpError(404, `device: no recordings of ${device}`, 'not_found');
+    if (this.index.state(device)?.status === 'loading') await this.waitFor(this.index.firstRead(device));
+    const state = this.index.state(device);
+    const columns = this.index.columns(device);
+    if (columns) return columns;
+    if (state?.status === 'failed') {
+      // Never an empty answer: the footage is there, its index could not be read.
+      throw new HttpError(503, `device: the journal of ${device} cannot be read (${state.error.message}); its footage is not shown until it can`, 'journal_unreadable', { 'retry-after': RETRY_UNREADABLE_SECONDS });
+    }
+    const progress = state?.status === 'loading' && state.journalBytes > 0 ? ` (${(state.readBytes / MIB).toFixed(0)} of ${(state.journalBytes / MIB).toFixed(0)} MiB)` : '';
+    throw new HttpError(503, `device: the journal of ${device} is being read${progress}; its footage is shown when that is done`, 'index_loading', { 'retry-after': RETRY_LOADING_SECONDS });
+  }
+
+  /** Rows as Footage, their whole records read back from the journal by place. */
+  private async footageOf(device: string, columns: SegmentColumns, rows: readonly number[]): Promise<Footage[]> {
+    const records = await readJournalAt(this.index.journalOf(device), rows.map((row) => columns.place(row))).catch((err: unknown) => {
+      throw new HttpError(503, `device: the journal of ${device} cannot be read (${(err as Error).message}); its footage is not shown until it can`, 'journal_unreadable', { 'retry-after': RETRY_UNREADABLE_SECONDS });
+    });
+    const out: Footage[] = [];
+    rows.forEach((row, i) => {
+      const record = records[i];
+      const name = columns.name(row);
+      // A line that is no longer this segment's: the journal was replaced since; the next pass reads it again.
+      if (record?.kind !== 'segment' || path.posix.basename(record.segment.file) !== name) return;
+      out.push({ segment: record.segment, name, path: path.join(this.root, device, name), startMs: columns.startMs[row]!, endMs: columns.endMs[row]! });
+    });
+    return out;
+  }
+
+  private async summary(device: string, columns: SegmentColumns): Promise<DeviceSummary> {
+    const ends = columns.ends();
+    const iso = (ms: number): string => new Date(ms).toISOString();
     return {
       device,
-      firstFootage: first ? new Date(first.startMs).toISOString() : null,
-      lastFootage: last ? new Date(last.endMs).toISOString() : null,
-      bytes: footage.reduce((sum, f) => sum + f.segment.bytes, 0),
-      segments: footage.length,
+      firstFootage: ends ? iso(columns.startMs[ends.first]!) : null,
+      lastFootage: ends ? iso(columns.endMs[ends.last]!) : null,
+      bytes: columns.presentBytes,
+      segments: columns.presentCount,
       recorder: {
         state: (await this.writingNow(device)) ? 'recording' : 'idle',
-        lastSegmentEnd: last ? last.segment.endTime : null,
-        lastSegmentRecovered: last?.segment.recovered ?? false,
+        lastSegmentEnd: ends ? iso(columns.endMs[ends.last]!) : null,
+        lastSegmentRecovered: ends ? columns.isRecovered(ends.last) : false,
       },
     };
   }

@@ -32,6 +32,12 @@ export const playbackOptions = {
     default: '6h',
     description: 'longest clip /api/clip cuts (e.g. 6h, 90m, 3600)',
   },
+  indexDir: {
+    flag: 'index-dir',
+    env: ['PLAYBACK_INDEX_DIR'],
+    schema: z.string().min(1).optional(),
+    description: "folder for the footage index between restarts (the pod's own emptyDir, never the volume); without it the index lives in memory and each start reads every journal once",
+  },
   maxCuts: {
     flag: 'max-cuts',
     env: ['PLAYBACK_MAX_CUTS'],

@@ -7,6 +7,7 @@ import { createMetricsRegistry, HttpError, startProbeServer, type HostPort, type
 import { parseFormat, parseRange, planClip, startCut, type ClipRequest } from './clip.js';
 import { defaultMaxCuts, FfmpegSlots, type FfmpegSlot } from './ffmpeg-slots.js';
 import { serveFile } from './files.js';
+import { FootageIndex } from './footage-index.js';
 import { checkDeviceName, Library, type Footage } from './library.js';
 import { PAGE_HTML, pageScript } from './page.js';
 import { timelineOf } from './timeline.js';
@@ -20,6 +21,8 @@ export interface PlaybackSettings {
   readonly ffprobe: string;
   /** ffmpeg work at once (PLAYBACK_MAX_CUTS); default 2 per usable CPU. */
   readonly maxCuts?: number;
+  /** Where the footage index is kept between restarts (PLAYBACK_INDEX_DIR); none: memory only. */
+  readonly indexDir?: string | undefined;
 }
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -57,7 +60,15 @@ function sameSecret(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-function playbackMetrics(): { registry: Registry; clips: Counter<'format' | 'outcome'>; files: Counter<'status'>; ffmpegBusy: Gauge; ffmpegRefused: Counter } {
+function playbackMetrics(): {
+  registry: Registry;
+  clips: Counter<'format' | 'outcome'>;
+  files: Counter<'status'>;
+  ffmpegBusy: Gauge;
+  ffmpegRefused: Counter;
+  journalErrors: Counter<'device'>;
+  journalBytes: Counter<'device'>;
+} {
   const registry = createMetricsRegistry('shifu_rtsp_playback_process_');
   return {
     registry,
@@ -65,12 +76,23 @@ function playbackMetrics(): { registry: Registry; clips: Counter<'format' | 'out
     files: new Counter({ name: 'shifu_rtsp_playback_file_requests_total', help: 'Segment file requests, by status code', labelNames: ['status'], registers: [registry] }),
     ffmpegBusy: new Gauge({ name: 'shifu_rtsp_playback_ffmpeg_slots_busy', help: 'Requests whose ffmpeg work runs now (at most PLAYBACK_MAX_CUTS)', registers: [registry] }),
     ffmpegRefused: new Counter({ name: 'shifu_rtsp_playback_ffmpeg_refused_total', help: 'Requests answered 503 because every ffmpeg slot was busy', registers: [registry] }),
+    journalErrors: new Counter({ name: 'shifu_rtsp_playback_journal_read_errors_total', help: "Failed reads of a device's journal (device empty: the journals' folder could not be listed)", labelNames: ['device'], registers: [registry] }),
+    journalBytes: new Counter({ name: 'shifu_rtsp_playback_journal_bytes_read_total', help: 'Journal bytes read into the footage index (after a restart from PLAYBACK_INDEX_DIR, only what was appended)', labelNames: ['device'], registers: [registry] }),
   };
 }
 
 export async function startPlaybackServer(settings: PlaybackSettings, log: Logger): Promise<ProbeServer> {
-  const library = new Library(settings.root);
   const metrics = playbackMetrics();
+  const index = new FootageIndex({
+    root: settings.root,
+    indexDir: settings.indexDir,
+    log,
+    onReadError: (device) => metrics.journalErrors.inc({ device }),
+    onBytesRead: (device, bytes) => metrics.journalBytes.inc({ device }, bytes),
+  });
+  // Read while the server already listens: until a journal's first read is done, its answers are 503 with Retry-After.
+  index.start();
+  const library = new Library(settings.root, { index });
   // Every ffmpeg and ffprobe this server starts takes a slot here first.
   const slots = new FfmpegSlots(settings.maxCuts ?? defaultMaxCuts(), (busy, refused) => {
     metrics.ffmpegBusy.set(busy);
@@ -82,7 +104,8 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
     const device = checkDeviceName(query.get('device'));
     const range = parseRange(query, settings.maxClipSeconds);
     const format = parseFormat(query);
-    const footage = await library.footage(device);
+    // Each file is looked at: one deleted without a journal record leaves the index here (stat on miss).
+    const footage = await library.footageOnVolume(device, range.startMs, range.endMs);
     // Taken before the keyframe lookup: its ffprobe reads the segment's index too. Freed when the answer is done
     // or the client leaves, whichever comes first (then what still runs is killed).
     const slot = slots.take(res);
@@ -149,7 +172,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
     metrics.clips.inc({ format, outcome: 'complete' });
   };
 
-  return startProbeServer(
+  const server = await startProbeServer(
     { listen: settings.listen, log, metrics: metrics.registry },
     {
       open: ['/', '/app.js', '/health'],
@@ -184,13 +207,12 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
             if (!Number.isFinite(ms)) throw new HttpError(400, `${name}: expected an ISO 8601 time, e.g. 2026-11-24T00:00:00Z`);
             return ms;
           };
-          const footage = await library.footage(device);
           // Without a window: the day of the last footage (UTC), which is what a first look wants.
-          const lastEnd = footage.at(-1)?.endMs ?? Date.now();
+          const lastEnd = (await library.lastFootageEnd(device)) ?? Date.now();
           const startMs = time('start', Math.floor(lastEnd / DAY_MS) * DAY_MS);
           const endMs = time('end', startMs + DAY_MS);
           if (endMs <= startMs) throw new HttpError(400, 'end: must be after start');
-          return { status: 200, body: timelineOf(device, footage, startMs, endMs) };
+          return { status: 200, body: timelineOf(device, await library.footageBetween(device, startMs, endMs), startMs, endMs) };
         },
       },
       stream: {
@@ -206,5 +228,16 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
         },
       },
     },
-  );
+  ).catch(async (err: unknown) => {
+    await index.close();
+    throw err;
+  });
+  return {
+    port: server.port,
+    close: async () => {
+      await server.close();
+      // Stops following the journals and writes the on-disk index one last time.
+      await index.close();
+    },
+  };
 }

@@ -18,8 +18,12 @@ export { compactUtc, isSegmentFileName, type Segment } from './segment.js';
 export { DeviceLease, DeviceLeaseHeldError, LEASE_FILE, MISSED_RENEWALS, pidStartTime, type LeaseHolder } from './lease.js';
 export { classifyFailure, type Failure, type FailureKind } from './failure.js';
 export {
+  appendDeletionToJournal,
   appendToJournal,
+  deletionRecordSchema,
   JOURNAL_FILE,
+  journalRecordOf,
+  journalRecordSchema,
   journaledAfter,
   journaledDevices,
   journalFromEnd,
@@ -28,10 +32,16 @@ export {
   lastJournaled,
   parseJournal,
   parseJournalLines,
+  parseJournalRecords,
   readJournal,
+  readJournalAt,
+  readJournalFrom,
   RECORDING_FOLDER,
   recordingDirOf,
   STATE_FOLDER,
   stateDirOf,
+  type DeletionRecord,
   type JournalLine,
+  type JournalPlace,
+  type JournalRecord,
 } from './journal.js';

@@ -1,8 +1,10 @@
-// The journal of finished segments: one JSON line per segment, appended and fsynced. Its path and format
-// live here only; events, export and playback read it through this module.
+// The journal of finished segments: one JSON line per record (a finished segment, or retention's deletion of
+// one), appended and fsynced. Its path and format live here only; events, export and playback read it through
+// this module.
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { z } from 'zod';
 import { parseJsonLines } from '../lib/index.js';
 import type { Segment } from './segment.js';
 
@@ -32,17 +34,77 @@ export function journalPathOf(root: string, device: string): string {
   return path.join(stateDirOf(root, device), JOURNAL_FILE);
 }
 
+/**
+ * A finished segment's line. `kind` is absent from every segment line (journals from before kinds, and today's:
+ * their lines stay what every reader, `jq` included, has always read). What readers rely on is the file and the
+ * sequence number; the other fields are the Segment's and pass through.
+ */
+const segmentRecordSchema = z.looseObject({
+  kind: z.literal('segment').optional(),
+  file: z.string().min(1),
+  sequence: z.number(),
+});
+
+/**
+ * Retention deleted a finished segment's file. The path is `deleted`, never `file`, and there is no `sequence`:
+ * a reader from before kinds (which takes a line with a `file` and a `sequence` for a segment) skips it, and so
+ * does `jq .file`.
+ */
+export const deletionRecordSchema = z.object({
+  kind: z.literal('deletion'),
+  device: z.string().min(1),
+  /** Path relative to the storage root, as the segment's `file` was. */
+  deleted: z.string().min(1),
+  bytes: z.number().nonnegative(),
+  reason: z.enum(['age', 'bytes', 'free-space']),
+  /** When the file was deleted (ISO 8601, UTC). */
+  at: z.string().min(1),
+});
+export type DeletionRecord = z.infer<typeof deletionRecordSchema>;
+
+/**
+ * Every kind of journal record in one schema, told apart by `kind`: a line without one is a segment. A kind this
+ * reader does not know (a later version's) matches neither and is skipped, never taken for a segment.
+ */
+export const journalRecordSchema = z.union([segmentRecordSchema, deletionRecordSchema]);
+
+export type JournalRecord = { readonly kind: 'segment'; readonly segment: Segment } | { readonly kind: 'deletion'; readonly deletion: DeletionRecord };
+
+/** One parsed JSON line as a journal record, or null for a torn, foreign or unknown kind of line. */
+export function journalRecordOf(value: unknown): JournalRecord | null {
+  const parsed = journalRecordSchema.safeParse(value);
+  if (!parsed.success) return null;
+  if (parsed.data.kind === 'deletion') return { kind: 'deletion', deletion: parsed.data as DeletionRecord };
+  const { kind: _kind, ...segment } = parsed.data;
+  return { kind: 'segment', segment: segment as unknown as Segment };
+}
+
+/** The records of a journal text, oldest first; torn, foreign and unknown lines are skipped. */
+export function parseJournalRecords(text: string): JournalRecord[] {
+  const out: JournalRecord[] = [];
+  for (const value of parseJsonLines(text)) {
+    const record = journalRecordOf(value);
+    if (record) out.push(record);
+  }
+  return out;
+}
+
 /** A journal line as readers outside the recorder take it: the file it names, other fields when present. */
 export type JournalLine = Partial<Segment> & { readonly file: string };
 
-/** Journal lines that name a file; a torn or foreign line is skipped. */
+/** Segment lines that name a file; a torn or foreign line, and every other kind of record, is skipped. */
 export function parseJournalLines(text: string): JournalLine[] {
-  return parseJsonLines(text).filter((v): v is JournalLine => typeof (v as Partial<Segment> | null)?.file === 'string');
+  return parseJsonLines(text).filter((v): v is JournalLine => {
+    const kind = (v as { kind?: unknown } | null)?.kind;
+    return (kind === undefined || kind === 'segment') && typeof (v as Partial<Segment> | null)?.file === 'string';
+  });
 }
 
-/** Journal lines as segments; a torn or foreign line is skipped (the file it named is found by recovery). */
+/** Journal lines as segments; a torn or foreign line is skipped (the file it named is found by recovery), and so is every record that is not a segment. */
 export function parseJournal(text: string): Segment[] {
-  return parseJournalLines(text).filter((v): v is Segment => typeof v.sequence === 'number');
+  const out: Segment[] = [];
+  for (const record of parseJournalRecords(text)) if (record.kind === 'segment') out.push(record.segment);
+  return out;
 }
 
 function isMissing(err: unknown): boolean {
@@ -72,6 +134,104 @@ export async function readJournal(file: string): Promise<Segment[]> {
     await handle.close();
   }
   return segments;
+}
+
+/** Where a record's line lies in the journal file, so it can be read again without reading the rest. */
+export interface JournalPlace {
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** Bytes read per step when the journal is read forwards. */
+const FORWARD_CHUNK = 1024 * 1024;
+
+/**
+ * The journal's records from byte `from` to its end as it is now, each with its line's place, oldest first.
+ * Read as a stream (any size). A last line without its newline is being appended (or was torn) and is left for
+ * the next read: the answer's `end` is where that read starts. `null` when there is no journal; any other
+ * error reading it throws.
+ */
+export async function readJournalFrom(
+  file: string,
+  from: number,
+  onRecord: (record: JournalRecord, place: JournalPlace) => void,
+): Promise<{ readonly end: number; readonly size: number } | null> {
+  const handle = await open(file, 'r').catch((err: unknown) => {
+    if (isMissing(err)) return null;
+    throw err;
+  });
+  if (handle === null) return null;
+  try {
+    const size = (await handle.stat()).size;
+    let position = from;
+    // Bytes of a line whose end has not been read yet, and where that line starts.
+    let carry: Buffer = Buffer.alloc(0);
+    let lineStart = from;
+    const chunk = Buffer.allocUnsafe(FORWARD_CHUNK);
+    while (position < size) {
+      const { bytesRead } = await handle.read(chunk, 0, Math.min(FORWARD_CHUNK, size - position), position);
+      if (bytesRead === 0) break;
+      position += bytesRead;
+      const text = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+      let start = 0;
+      for (let nl = text.indexOf(0x0a); nl !== -1; nl = text.indexOf(0x0a, start)) {
+        const record = recordOfLine(text.subarray(start, nl));
+        if (record) onRecord(record, { offset: lineStart, length: nl - start });
+        lineStart += nl + 1 - start;
+        start = nl + 1;
+      }
+      carry = Buffer.from(text.subarray(start));
+    }
+    return { end: lineStart, size };
+  } finally {
+    await handle.close();
+  }
+}
+
+function recordOfLine(line: Buffer): JournalRecord | null {
+  if (line.length === 0) return null;
+  try {
+    return journalRecordOf(JSON.parse(line.toString('utf8')));
+  } catch {
+    return null; // torn or foreign line
+  }
+}
+
+/**
+ * The records at these places (from `readJournalFrom`), in the order asked; null where the line is no longer a
+ * record (the journal was replaced). Places close together are read in one step, so a day of segments costs a
+ * read or two.
+ */
+export async function readJournalAt(file: string, places: readonly JournalPlace[]): Promise<Array<JournalRecord | null>> {
+  const out: Array<JournalRecord | null> = places.map(() => null);
+  if (places.length === 0) return out;
+  const order = places.map((_, i) => i).sort((a, b) => places[a]!.offset - places[b]!.offset);
+  const handle = await open(file, 'r');
+  try {
+    let i = 0;
+    while (i < order.length) {
+      // One read for the run of places that lie within 64 KiB of each other.
+      let j = i;
+      const first = places[order[i]!]!;
+      let end = first.offset + first.length;
+      while (j + 1 < order.length && places[order[j + 1]!]!.offset - end < TAIL_CHUNK && places[order[j + 1]!]!.offset + places[order[j + 1]!]!.length - first.offset <= 8 * FORWARD_CHUNK) {
+        j++;
+        const p = places[order[j]!]!;
+        end = Math.max(end, p.offset + p.length);
+      }
+      const buffer = Buffer.allocUnsafe(end - first.offset);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, first.offset);
+      for (let k = i; k <= j; k++) {
+        const p = places[order[k]!]!;
+        const at = p.offset - first.offset;
+        if (at + p.length <= bytesRead) out[order[k]!] = recordOfLine(buffer.subarray(at, at + p.length));
+      }
+      i = j + 1;
+    }
+  } finally {
+    await handle.close();
+  }
+  return out;
 }
 
 /** Devices that have a journal under `root`, sorted by name. */
@@ -155,13 +315,22 @@ export async function journaledAfter(file: string, sequence: number): Promise<Se
  * (a power cut mid-append) is ended first, so that it cannot swallow this one.
  */
 export async function appendToJournal(file: string, segment: Segment): Promise<void> {
+  await appendLine(file, segment);
+}
+
+/** Appends retention's record of a deleted segment file (fsynced), so readers drop it without a stat. */
+export async function appendDeletionToJournal(file: string, deletion: Omit<DeletionRecord, 'kind'>): Promise<void> {
+  await appendLine(file, deletionRecordSchema.parse({ kind: 'deletion', ...deletion }));
+}
+
+async function appendLine(file: string, record: object): Promise<void> {
   const handle = await open(file, 'a+');
   try {
     const { size } = await handle.stat();
     const last = Buffer.alloc(1);
     if (size > 0) await handle.read(last, 0, 1, size - 1);
     const torn = size > 0 && last[0] !== 0x0a;
-    await handle.appendFile(`${torn ? '\n' : ''}${JSON.stringify(segment)}\n`);
+    await handle.appendFile(`${torn ? '\n' : ''}${JSON.stringify(record)}\n`);
     await handle.sync();
   } finally {
     await handle.close();

@@ -1,5 +1,6 @@
 import { rm, statfs } from 'node:fs/promises';
 import type { Logger } from '../lib/index.js';
+import { appendDeletionToJournal } from './journal.js';
 import type { SegmentStore } from './segment-store.js';
 
 export interface RetentionPolicy {
@@ -52,6 +53,11 @@ export async function applyRetention(
     const deletion = { file: store.relative(f.path), bytes: f.bytes, reason };
     deletions.push(deletion);
     log.info(deletion, 'retention deleted a segment');
+    // Journaled after the file is gone, so the journal never calls a file deleted that is still there. Without
+    // the record (a full volume, a crash in between) readers find the file missing when they look (playback's stat on miss).
+    await appendDeletionToJournal(store.journalPath, { device: store.device, deleted: deletion.file, bytes: f.bytes, reason, at: new Date().toISOString() }).catch((err: unknown) => {
+      log.warn({ err, file: deletion.file }, 'could not journal a deletion; readers find the file missing instead');
+    });
   };
   while (files.length > 0) {
     const oldest = files[0]!;

@@ -49,6 +49,7 @@ function formatOfExtension(file: string): ContainerFormat | undefined {
  *   <root>/.shifu-rtsp/<device>/segments.jsonl      journal of finished segments (fsynced)
  */
 export class SegmentStore {
+  readonly device: string;
   readonly deviceDir: string;
   readonly workDir: string;
   readonly stateDir: string;
@@ -58,6 +59,7 @@ export class SegmentStore {
   private last: Segment | null = null;
 
   constructor(private readonly o: SegmentStoreOptions) {
+    this.device = o.device;
     this.deviceDir = path.join(o.root, o.device);
     this.workDir = recordingDirOf(o.root, o.device);
     this.stateDir = stateDirOf(o.root, o.device);

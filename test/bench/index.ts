@@ -3,6 +3,7 @@
 import * as events from './events.js';
 import * as forwarder from './forwarder.js';
 import * as playback from './playback.js';
+import * as playbackYear from './playback-year.js';
 import * as recorder from './recorder.js';
 
 type BenchRow = Readonly<Record<string, string | number>>;
@@ -18,6 +19,7 @@ const BENCHES: ReadonlyArray<readonly [string, BenchModule]> = [
   ['events', events],
   ['recorder', recorder],
   ['playback', playback],
+  ['playback-year', playbackYear],
 ];
 
 async function main(names: readonly string[]): Promise<number> {

@@ -1,0 +1,184 @@
+// The keyframe before a time from a fragmented MP4's own index, without ffprobe: the recorder's MP4 segments
+// end with an `mfra` box whose `tfra` lists every fragment (its first sample's presentation time and where its
+// `moof` is), and with `frag_keyframe` every keyframe starts a fragment. A few small reads instead of a process
+// that opens the file and walks all its fragments (ISO/IEC 14496-12: mfra, mfro, tfra, moof, tfhd, tfdt, trun).
+import { open, type FileHandle } from 'node:fs/promises';
+
+interface Box {
+  readonly type: string;
+  /** Where the box starts in the buffer, where its content starts, and where it ends. */
+  readonly start: number;
+  readonly body: number;
+  readonly end: number;
+}
+
+function* boxes(buf: Buffer, start: number, end: number): Generator<Box> {
+  let pos = start;
+  while (pos + 8 <= end) {
+    let size = buf.readUInt32BE(pos);
+    const type = buf.toString('latin1', pos + 4, pos + 8);
+    let body = pos + 8;
+    if (size === 1) {
+      if (pos + 16 > end) return;
+      size = Number(buf.readBigUInt64BE(pos + 8));
+      body = pos + 16;
+    } else if (size === 0) size = end - pos;
+    if (size < body - pos || pos + size > end) return;
+    yield { type, start: pos, body, end: pos + size };
+    pos += size;
+  }
+}
+
+function child(buf: Buffer, parent: Box, type: string): Box | undefined {
+  for (const b of boxes(buf, parent.body, parent.end)) if (b.type === type) return b;
+  return undefined;
+}
+
+function path(buf: Buffer, parent: Box, types: readonly string[]): Box | undefined {
+  let at: Box | undefined = parent;
+  for (const t of types) at = at && child(buf, at, t);
+  return at;
+}
+
+async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.alloc(length);
+  const { bytesRead } = await handle.read(buf, 0, length, position);
+  return buf.subarray(0, bytesRead);
+}
+
+interface Track {
+  readonly id: number;
+  readonly timescale: number;
+  readonly video: boolean;
+}
+
+/** The tracks' ids and time scales, from the moov at the file's start (empty_moov: a few KiB). */
+function tracksOf(buf: Buffer): Track[] {
+  const whole: Box = { type: '', start: 0, body: 0, end: buf.length };
+  const moov = child(buf, whole, 'moov');
+  const out: Track[] = [];
+  if (!moov) return out;
+  for (const trak of boxes(buf, moov.body, moov.end)) {
+    if (trak.type !== 'trak') continue;
+    const hdlr = path(buf, trak, ['mdia', 'hdlr']);
+    const mdhd = path(buf, trak, ['mdia', 'mdhd']);
+    const tkhd = child(buf, trak, 'tkhd');
+    if (!hdlr || !mdhd || !tkhd) continue;
+    const v1 = (b: Box): boolean => buf[b.body] === 1;
+    const id = buf.readUInt32BE(tkhd.body + (v1(tkhd) ? 20 : 12));
+    const timescale = buf.readUInt32BE(mdhd.body + (v1(mdhd) ? 20 : 12));
+    if (timescale > 0) out.push({ id, timescale, video: buf.toString('latin1', hdlr.body + 8, hdlr.body + 12) === 'vide' });
+  }
+  return out;
+}
+
+interface Fragment {
+  /** Presentation time of its first sample, in the track's time scale. */
+  readonly time: number;
+  readonly moof: number;
+}
+
+/** Every track's fragments from the mfra at the file's end (found through the mfro box, its last 16 bytes). */
+async function fragments(handle: FileHandle, size: number): Promise<Map<number, Fragment[]> | null> {
+  const mfro = await readAt(handle, size - 16, 16);
+  if (mfro.length !== 16 || mfro.toString('latin1', 4, 8) !== 'mfro') return null;
+  const mfraSize = mfro.readUInt32BE(12);
+  if (mfraSize < 16 || mfraSize > size || mfraSize > 64 << 20) return null;
+  const buf = await readAt(handle, size - mfraSize, mfraSize);
+  const whole: Box = { type: '', start: 0, body: 0, end: buf.length };
+  const mfra = child(buf, whole, 'mfra');
+  if (!mfra) return null;
+  const out = new Map<number, Fragment[]>();
+  for (const tfra of boxes(buf, mfra.body, mfra.end)) {
+    if (tfra.type !== 'tfra') continue;
+    const version = buf[tfra.body]!;
+    const track = buf.readUInt32BE(tfra.body + 4);
+    const sizes = buf.readUInt32BE(tfra.body + 8);
+    const count = buf.readUInt32BE(tfra.body + 12);
+    // traf, trun and sample numbers: 1 to 4 bytes each, as the box says.
+    const skip = ((sizes >> 4) & 3) + ((sizes >> 2) & 3) + (sizes & 3) + 3;
+    const list: Fragment[] = [];
+    let p = tfra.body + 16;
+    for (let i = 0; i < count; i++) {
+      if (p + (version === 1 ? 16 : 8) + skip > tfra.end) return null;
+      const time = version === 1 ? Number(buf.readBigUInt64BE(p)) : buf.readUInt32BE(p);
+      const moof = version === 1 ? Number(buf.readBigUInt64BE(p + 8)) : buf.readUInt32BE(p + 4);
+      p += (version === 1 ? 16 : 8) + skip;
+      list.push({ time, moof });
+    }
+    out.set(track, list);
+  }
+  return out;
+}
+
+/** Whether the fragment's first sample of `track` is a sync sample, and its decode time; null when the moof says neither. */
+async function fragmentStart(handle: FileHandle, at: number, track: number): Promise<{ sync: boolean; dts: number } | null> {
+  const head = await readAt(handle, at, 16);
+  if (head.length < 8 || head.toString('latin1', 4, 8) !== 'moof') return null;
+  const size = head.readUInt32BE(0);
+  if (size < 8 || size > 16 << 20) return null;
+  const buf = await readAt(handle, at, size);
+  const moof: Box = { type: 'moof', start: 0, body: 8, end: buf.length };
+  for (const traf of boxes(buf, moof.body, moof.end)) {
+    if (traf.type !== 'traf') continue;
+    const tfhd = child(buf, traf, 'tfhd');
+    const tfdt = child(buf, traf, 'tfdt');
+    const trun = child(buf, traf, 'trun');
+    if (!tfhd || !tfdt || !trun || buf.readUInt32BE(tfhd.body + 4) !== track) continue;
+    const dts = buf[tfdt.body] === 1 ? Number(buf.readBigUInt64BE(tfdt.body + 4)) : buf.readUInt32BE(tfdt.body + 4);
+    const tfhdFlags = buf.readUIntBE(tfhd.body + 1, 3);
+    let q = tfhd.body + 8;
+    if (tfhdFlags & 0x1) q += 8; // base data offset
+    if (tfhdFlags & 0x2) q += 4; // sample description index
+    if (tfhdFlags & 0x8) q += 4; // default duration
+    if (tfhdFlags & 0x10) q += 4; // default size
+    const defaultFlags = tfhdFlags & 0x20 ? buf.readUInt32BE(q) : null;
+    const trunFlags = buf.readUIntBE(trun.body + 1, 3);
+    let r = trun.body + 8;
+    if (trunFlags & 0x1) r += 4; // data offset
+    let flags: number | null = null;
+    if (trunFlags & 0x4) flags = buf.readUInt32BE(r);
+    else if (trunFlags & 0x400) {
+      // The first sample's own flags: after its duration and size, when present.
+      const at0 = r + (trunFlags & 0x100 ? 4 : 0) + (trunFlags & 0x200 ? 4 : 0);
+      flags = buf.readUInt32BE(at0);
+    } else flags = defaultFlags;
+    if (flags === null) return null;
+    // sample_is_non_sync_sample is bit 16.
+    return { sync: (flags & 0x10000) === 0, dts };
+  }
+  return null;
+}
+
+/**
+ * The decode time (s, in the file's timestamps) of the last video keyframe presented at or before `offset`
+ * seconds into the file, and the file's first timestamp, from the file's own fragment index. Null when the
+ * file has no such index or it does not answer (not fragmented, no mfra, no keyframe found): ask ffprobe then.
+ */
+export async function keyframeFromMp4Index(file: string, offset: number): Promise<{ keyframe: number; fileStart: number } | null> {
+  const handle = await open(file, 'r').catch(() => null);
+  if (!handle) return null;
+  try {
+    const { size } = await handle.stat();
+    const tracks = tracksOf(await readAt(handle, 0, Math.min(size, 256 * 1024)));
+    const video = tracks.find((t) => t.video);
+    const all = video && (await fragments(handle, size));
+    const list = video && all?.get(video.id);
+    if (!video || !all || !list || list.length === 0) return null;
+    // ffprobe's start_time: the earliest first presentation of any track, each in its own time scale.
+    const firsts = tracks.map((t) => (all.get(t.id)?.[0]?.time ?? Infinity) / t.timescale);
+    const fileStart = Math.min(...firsts);
+    const target = (fileStart + offset) * video.timescale + 1e-3 * video.timescale;
+    // From the last fragment presented at or before the target backwards to the first that starts with a keyframe.
+    let i = list.length - 1;
+    while (i >= 0 && list[i]!.time > target) i--;
+    for (let checked = 0; i >= 0 && checked < 600; i--, checked++) {
+      const start = await fragmentStart(handle, list[i]!.moof, video.id);
+      if (start === null) return null;
+      if (start.sync) return { keyframe: start.dts / video.timescale, fileStart };
+    }
+    return null;
+  } finally {
+    await handle.close();
+  }
+}
