@@ -7,7 +7,7 @@ import path from 'node:path';
 /** The file operations a durable write is made of, injectable so that tests can watch (or interrupt) the order. */
 export interface DurableFs {
   /** Writes the whole file and fsyncs it. */
-  writeSynced(file: string, data: string): Promise<void>;
+  writeSynced(file: string, data: string | Uint8Array): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   /** fsyncs a directory, so that a create, rename or delete in it survives a power cut. */
   syncDir(dir: string): Promise<void>;
@@ -52,7 +52,7 @@ export const TEMPORARY_SUFFIX = '.tmp';
  * whole: the data goes to `<file>.tmp` and is fsynced, renamed over `file`, and the folder is fsynced. Once
  * this resolves the new content survives a power cut.
  */
-export async function replaceFile(file: string, data: string, fs: DurableFs = diskFs): Promise<void> {
+export async function replaceFile(file: string, data: string | Uint8Array, fs: DurableFs = diskFs): Promise<void> {
   const tmp = `${file}${TEMPORARY_SUFFIX}`;
   await fs.writeSynced(tmp, data);
   await fs.rename(tmp, file);

@@ -5,7 +5,7 @@ import { lstat, open, opendir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../lib/index.js';
 import { isSegmentFileName, journaledDevices, journalPathOf, readJournalFrom, type JournalPlace, type JournalRecord } from '../recorder/index.js';
-import { loadSnapshot, saveSnapshot, type Snapshot } from './index-snapshot.js';
+import { loadSnapshot, saveSnapshot, type SavedColumns, type Snapshot } from './index-snapshot.js';
 
 /** How often journals are checked for growth, and the device list for new devices. */
 export const FOLLOW_INTERVAL_MS = 1_000;
@@ -51,19 +51,6 @@ function nameOfKey(device: string, key: number): string {
 }
 
 type Column = Float64Array | Uint32Array | Uint8Array | Int32Array;
-
-/** What the on-disk index holds of the columns (presence is not kept: the folder is walked at start-up). */
-export interface SavedColumns {
-  readonly key: Float64Array;
-  readonly startMs: Float64Array;
-  readonly endMs: Float64Array;
-  readonly bytes: Float64Array;
-  readonly offset: Float64Array;
-  readonly length: Uint32Array;
-  readonly recovered: Uint8Array;
-  /** Rows whose name has no numeric key, with the name. */
-  readonly odd: ReadonlyArray<readonly [number, string]>;
-}
 
 /**
  * Struct of arrays, one row per segment file name, in journal order; a later line for a name replaces its row.

@@ -1,10 +1,23 @@
 // The footage index on disk (PLAYBACK_INDEX_DIR, the pod's own emptyDir; never the volume, which stays read-only):
 // after a restart only what the journal gained since is read, not a year of lines.
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import type { SavedColumns } from './footage-index.js';
+import { replaceFile } from '../lib/index.js';
+
+/** What the on-disk index holds of the columns (presence is not kept: the folder is walked at start-up). */
+export interface SavedColumns {
+  readonly key: Float64Array;
+  readonly startMs: Float64Array;
+  readonly endMs: Float64Array;
+  readonly bytes: Float64Array;
+  readonly offset: Float64Array;
+  readonly length: Uint32Array;
+  readonly recovered: Uint8Array;
+  /** Rows whose name has no numeric key, with the name. */
+  readonly odd: ReadonlyArray<readonly [number, string]>;
+}
 
 /** Bumped when the layout changes: an index of another version is not used (the journal is read again). */
 const SNAPSHOT_VERSION = 3;
@@ -93,7 +106,7 @@ export async function loadSnapshot(dir: string, device: string, journal: string,
 
 const align = (n: number): number => Math.ceil(n / 8) * 8;
 
-/** Writes the device's index (a temporary file renamed over the last, so a crash leaves the old one or the new). */
+/** Writes the device's index (replaceFile: a crash leaves the old one or the new, whole). */
 export async function saveSnapshot(dir: string, device: string, journal: string, ino: number, end: number, c: SavedColumns): Promise<void> {
   await mkdir(dir, { recursive: true });
   const n = c.key.length;
@@ -107,8 +120,5 @@ export async function saveSnapshot(dir: string, device: string, journal: string,
     parts.push(Buffer.from(col.buffer, col.byteOffset, WIDTHS[i]! * n));
     at += WIDTHS[i]! * n;
   }
-  const file = fileOf(dir, device);
-  const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, Buffer.concat(parts));
-  await rename(temporary, file);
+  await replaceFile(fileOf(dir, device), Buffer.concat(parts));
 }
