@@ -9,3 +9,4 @@ export { parseFilePath, serveFile } from './files.js';
 export { parseDuration, zDuration } from './duration.js';
 export { defaultMaxCuts, FfmpegSlot, FfmpegSlots, RETRY_AFTER_SECONDS } from './ffmpeg-slots.js';
 export { cgroupCpuQuota, usableCpus } from './cpus.js';
+export { localDateOf, localDay, localDayOf, parseTimeZone, timelineWindow, type LocalDay, type TimelineWindow } from './local-day.js';

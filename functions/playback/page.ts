@@ -51,6 +51,7 @@ export const PAGE_HTML = `<!doctype html>
 </head>
 <body>
 <h1>Recorded footage</h1>
+<div class="toolbar"><label for="zone">Time zone</label> <select id="zone"></select></div>
 <p id="status">Loading devices…</p>
 <div id="devices"></div>
 <script type="module" src="app.js"></script>

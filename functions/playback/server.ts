@@ -8,6 +8,7 @@ import { parseFormat, parseRange, planClip, startCut, type ClipRequest } from '.
 import { defaultMaxCuts, FfmpegSlots, type FfmpegSlot } from './ffmpeg-slots.js';
 import { serveFile } from './files.js';
 import { checkDeviceName, Library, type Footage } from './library.js';
+import { timelineWindow } from './local-day.js';
 import { PAGE_HTML, pageScript } from './page.js';
 import { timelineOf } from './timeline.js';
 
@@ -21,8 +22,6 @@ export interface PlaybackSettings {
   /** ffmpeg work at once (PLAYBACK_MAX_CUTS); default 2 per usable CPU. */
   readonly maxCuts?: number;
 }
-
-const DAY_MS = 24 * 3600 * 1000;
 
 /** The page's cookie: set once from `/?access_token=`, so the page's own URLs never carry the token. */
 const TOKEN_COOKIE = 'shifu_rtsp_playback_token';
@@ -175,22 +174,11 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
         '/app.js': async () => ({ status: 200, body: await pageScript(), contentType: 'text/javascript; charset=utf-8', headers: { 'cache-control': 'no-cache' } }),
         '/api/devices': async () => ({ status: 200, body: { devices: await library.devices() } }),
         '/api/timeline': async ({ url }) => {
-          const query = url.searchParams;
-          const device = checkDeviceName(query.get('device'));
-          const time = (name: string, fallback: number): number => {
-            const v = query.get(name);
-            if (v === null || v === '') return fallback;
-            const ms = Date.parse(v);
-            if (!Number.isFinite(ms)) throw new HttpError(400, `${name}: expected an ISO 8601 time, e.g. 2026-11-24T00:00:00Z`);
-            return ms;
-          };
+          const device = checkDeviceName(url.searchParams.get('device'));
           const footage = await library.footage(device);
-          // Without a window: the day of the last footage (UTC), which is what a first look wants.
-          const lastEnd = footage.at(-1)?.endMs ?? Date.now();
-          const startMs = time('start', Math.floor(lastEnd / DAY_MS) * DAY_MS);
-          const endMs = time('end', startMs + DAY_MS);
-          if (endMs <= startMs) throw new HttpError(400, 'end: must be after start');
-          return { status: 200, body: timelineOf(device, footage, startMs, endMs) };
+          // Without a window: the viewer's day (tz, else UTC) of the last footage, which is what a first look wants.
+          const window = timelineWindow(url.searchParams, footage.at(-1)?.endMs ?? null, Date.now());
+          return { status: 200, body: { ...timelineOf(device, footage, window.startMs, window.endMs), timeZone: window.timeZone, day: window.day } };
         },
       },
       stream: {

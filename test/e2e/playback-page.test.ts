@@ -1,0 +1,144 @@
+// The playback page in Debian's Chromium, on a volume whose footage is placed at chosen instants (a real
+// segment file copied under journal lines): the viewer's own day in any zone (issue 22 section 3).
+import { execFile } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appendToJournal, journalPathOf, type Segment } from '../../functions/recorder/index.js';
+import { requireTool } from './fixtures/camera.js';
+import { startCli, type CliProcess } from './support/recorder-process.js';
+
+const run = promisify(execFile);
+const CHROMIUM = '/usr/bin/chromium';
+const FFMPEG = process.env.FFMPEG_PATH ?? 'ffmpeg';
+
+let volume: string;
+let playback: CliProcess;
+let browser: Browser;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+/** Journals `file` (a real recording) as `device`'s segment from `start` for `seconds`. */
+async function place(device: string, file: string, start: string, seconds: number, codec: 'h264' | 'hevc' = 'h264'): Promise<void> {
+  const startMs = Date.parse(start);
+  const name = `${device}_${new Date(startMs).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')}.mp4`;
+  await mkdir(path.join(volume, device), { recursive: true });
+  await mkdir(path.dirname(journalPathOf(volume, device)), { recursive: true });
+  await copyFile(file, path.join(volume, device, name));
+  const segment: Segment = {
+    file: `${device}/${name}`,
+    absolutePath: path.join(volume, device, name),
+    device,
+    sequence: 1,
+    startTime: new Date(startMs).toISOString(),
+    endTime: new Date(startMs + seconds * 1000).toISOString(),
+    durationSeconds: seconds,
+    bytes: 1,
+    sha256: 'a'.repeat(64),
+    format: 'mp4',
+    mimeType: 'video/mp4',
+    video: { codec, width: 320, height: 240, fps: 25 },
+    audio: { codec: 'aac' },
+    recovered: false,
+    gapBeforeSeconds: 0,
+  };
+  await appendToJournal(journalPathOf(volume, device), segment);
+}
+
+beforeAll(async () => {
+  for (const tool of ['ffmpeg', CHROMIUM]) requireTool(tool);
+  volume = await mkdtemp(path.join(os.tmpdir(), 'shifu-playback-page-'));
+  cleanups.push(() => rm(volume, { recursive: true, force: true }));
+  const h264 = path.join(volume, '..', `${path.basename(volume)}-h264.mp4`);
+  cleanups.push(() => rm(h264, { force: true }));
+  await run(FFMPEG, ['-hide_banner', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440',
+    '-t', '4', '-c:v', 'libx264', '-g', '25', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', h264]);
+  // New York, the day clocks fall back: 01:10-01:20 EDT (05:10Z), then 01:10-01:20 EST (06:10Z).
+  await place('ny', h264, '2026-11-01T05:10:00Z', 600);
+  await place('ny', h264, '2026-11-01T06:10:00Z', 600);
+  // Kolkata (+05:30): 23:30-00:30 IST across midnight of the 24th, in two segments that make one span.
+  await place('kolkata', h264, '2026-11-24T18:00:00Z', 1800);
+  await place('kolkata', h264, '2026-11-24T18:30:00Z', 1800);
+  playback = await startCli('playback', ['--root', volume], {}, { httpFlag: 'listen' });
+  cleanups.push(() => playback.stop('SIGKILL'));
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  cleanups.push(() => browser.close());
+}, 60_000);
+
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+});
+
+/** A fresh page (own storage) whose browser lives in `timezoneId`, loaded and ready. */
+async function open(timezoneId: string): Promise<Page> {
+  const context = await browser.newContext({ timezoneId, viewport: { width: 1000, height: 800 } });
+  cleanups.push(() => context.close());
+  const page = await context.newPage();
+  await page.goto(playback.baseUrl);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  return page;
+}
+
+/** Where a node sits on its device's bar, as fractions of the bar's width: [left edge, right edge]. */
+async function onBar(device: Locator, node: Locator): Promise<[number, number]> {
+  const bar = (await device.locator('.bar').boundingBox())!;
+  const box = (await node.boundingBox())!;
+  // The bar clips nothing; what lies outside the day is drawn at its edges.
+  return [(box.x - bar.x) / bar.width, (box.x + box.width - bar.x) / bar.width];
+}
+
+describe('the playback page in the viewer’s time zone', () => {
+  it('America/New_York, the day clocks fall back: 25 hours, footage at 01:10 shown twice, in order', async () => {
+    const page = await open('America/New_York');
+    const ny = page.locator('[data-device="ny"]');
+    await expect(page.locator('#zone').inputValue()).resolves.toBe('America/New_York');
+    await expect(ny.locator('input[type="date"]').inputValue()).resolves.toBe('2026-11-01');
+    await expect(ny.locator('.day-length').textContent()).resolves.toBe('25-hour day (clocks change)');
+    const spans = ny.locator('.span');
+    await expect(spans.count()).resolves.toBe(2);
+    await expect(spans.nth(0).getAttribute('title')).resolves.toBe('01:10:00 EDT – 01:20:00 EDT (1 segments)');
+    await expect(spans.nth(1).getAttribute('title')).resolves.toBe('01:10:00 EST – 01:20:00 EST (1 segments)');
+    // On a 25-hour bar from 00:00 EDT (04:00Z): 70 and 130 minutes in, of 1500.
+    const [first] = await onBar(ny, spans.nth(0));
+    const [second] = await onBar(ny, spans.nth(1));
+    expect(first).toBeCloseTo(70 / 1500, 2);
+    expect(second).toBeCloseTo(130 / 1500, 2);
+  });
+
+  it('Asia/Kolkata: footage across local midnight is split between the two local days', async () => {
+    const page = await open('Asia/Kolkata');
+    const cam = page.locator('[data-device="kolkata"]');
+    // Chromium's Intl names the browser's zone by ICU's canonical alias.
+    await expect(page.locator('#zone').inputValue()).resolves.toMatch(/^Asia\/(Kolkata|Calcutta)$/);
+    // The day of the last footage: the 25th, from its midnight to 00:30.
+    await expect(cam.locator('input[type="date"]').inputValue()).resolves.toBe('2026-11-25');
+    const [s25, e25] = await onBar(cam, cam.locator('.span'));
+    expect(s25).toBeCloseTo(0, 2);
+    expect(e25).toBeCloseTo(0.5 / 24, 2);
+    // The 24th: from 23:30 to the end of the bar.
+    await cam.locator('input[type="date"]').fill('2026-11-24');
+    await page.waitForFunction(`window.playback.kolkata.shownDay() === '2026-11-24'`);
+    const [s24, e24] = await onBar(cam, cam.locator('.span'));
+    expect(s24).toBeCloseTo(23.5 / 24, 2);
+    expect(e24).toBeCloseTo(1, 2);
+  });
+
+  it('remembers the zone chosen in the page over the browser’s own', async () => {
+    const page = await open('Asia/Kolkata');
+    await page.selectOption('#zone', 'America/New_York');
+    // In New York the Kolkata footage (18:00Z-19:00Z) is on the 24th, 13:00-14:00 EST.
+    await page.waitForFunction(`window.playback.kolkata.shownDay() === '2026-11-24'`);
+    await page.reload();
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+    await expect(page.locator('#zone').inputValue()).resolves.toBe('America/New_York');
+    const cam = page.locator('[data-device="kolkata"]');
+    await expect(cam.locator('input[type="date"]').inputValue()).resolves.toBe('2026-11-24');
+    await expect(cam.locator('.span').getAttribute('title')).resolves.toBe('13:00:00 EST – 14:00:00 EST (2 segments)');
+  });
+});
