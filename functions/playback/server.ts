@@ -1,7 +1,8 @@
 // The playback server: routes over the volume's journals, on the project's node:http server.
 import { timingSafeEqual } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { createMetricsRegistry, HttpError, startProbeServer, type HostPort, type Logger, type ProbeAnswer, type ProbeRequest, type ProbeServer } from '../lib/index.js';
 import { parseFormat, parseRange, planClip, startCut, type ClipRequest } from './clip.js';
@@ -11,6 +12,7 @@ import { checkDeviceName, Library, type Footage } from './library.js';
 import { timelineWindow } from './local-day.js';
 import { PAGE_HTML, pageScript } from './page.js';
 import { timelineOf } from './timeline.js';
+import { chooseEncoder, listedEncoders, parseHeight, parseVideo, TRANSCODE_SLOTS, TranscodePace, type VideoEncoder } from './transcode.js';
 
 export interface PlaybackSettings {
   readonly root: string;
@@ -62,7 +64,7 @@ function playbackMetrics(): { registry: Registry; clips: Counter<'format' | 'out
     registry,
     clips: new Counter({ name: 'shifu_rtsp_playback_clips_total', help: 'Clips cut, by format and outcome (complete, aborted, failed)', labelNames: ['format', 'outcome'], registers: [registry] }),
     files: new Counter({ name: 'shifu_rtsp_playback_file_requests_total', help: 'Segment file requests, by status code', labelNames: ['status'], registers: [registry] }),
-    ffmpegBusy: new Gauge({ name: 'shifu_rtsp_playback_ffmpeg_slots_busy', help: 'Requests whose ffmpeg work runs now (at most PLAYBACK_MAX_CUTS)', registers: [registry] }),
+    ffmpegBusy: new Gauge({ name: 'shifu_rtsp_playback_ffmpeg_slots_busy', help: 'ffmpeg slots in use now (a cut 1, a transcode 2; at most PLAYBACK_MAX_CUTS)', registers: [registry] }),
     ffmpegRefused: new Counter({ name: 'shifu_rtsp_playback_ffmpeg_refused_total', help: 'Requests answered 503 because every ffmpeg slot was busy', registers: [registry] }),
   };
 }
@@ -76,17 +78,30 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
     if (refused) metrics.ffmpegRefused.inc();
   });
 
+  const pace = new TranscodePace();
+  // What ffmpeg can encode, asked once (in the first transcode's slot): the choice of encoder is made per request.
+  let encoderNames: Promise<Set<string>> | undefined;
+  const encoderFor = async (slot: FfmpegSlot): Promise<VideoEncoder> => {
+    encoderNames ??= slot.execFile(settings.ffmpeg, ['-hide_banner', '-encoders'], { timeoutMs: 30_000, maxBuffer: 4 << 20 }).then(listedEncoders, (err: unknown) => {
+      encoderNames = undefined;
+      throw err;
+    });
+    return chooseEncoder(await encoderNames, existsSync, pace.behind);
+  };
+
   const serveClip = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const query = url.searchParams;
     const device = checkDeviceName(query.get('device'));
     const range = parseRange(query, settings.maxClipSeconds);
     const format = parseFormat(query);
+    const video = parseVideo(query);
+    const height = parseHeight(query, video);
     const footage = await library.footage(device);
     // Taken before the keyframe lookup: its ffprobe reads the segment's index too. Freed when the answer is done
     // or the client leaves, whichever comes first (then what still runs is killed).
-    const slot = slots.take(res);
+    const slot = slots.take(res, video === 'h264' ? TRANSCODE_SLOTS : 1);
     try {
-      await cutClip(slot, req, res, { device, format, ...range }, footage);
+      await cutClip(slot, req, res, { device, format, video, height, ...range }, footage);
     } catch (err) {
       // The client left and its slot killed what ran for it: nobody to answer, nothing to log.
       if (res.destroyed) return;
@@ -99,6 +114,8 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
   const cutClip = async (slot: FfmpegSlot, req: IncomingMessage, res: ServerResponse, request: ClipRequest, footage: readonly Footage[]): Promise<void> => {
     const { device, format } = request;
     const plan = await planClip(slot, settings.ffprobe, footage, request);
+    const encoder = request.video === 'h264' && req.method !== 'HEAD' ? await encoderFor(slot) : null;
+    const recorded = footage.find((f) => f.startMs <= plan.startMs && plan.startMs < f.endMs)?.segment.video?.codec ?? 'unknown';
     const headers = {
       'content-type': plan.mimeType,
       'content-disposition': `attachment; filename="${plan.fileName}"`,
@@ -109,13 +126,15 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
       'x-clip-gap-seconds': plan.gapSeconds.toFixed(3),
       'x-clip-segments': String(plan.parts.length),
       'x-clip-audio': plan.audio.mode === 'aac' ? `aac (re-encoded from ${plan.audio.recorded} for ${format})` : plan.audio.mode,
+      'x-clip-video': request.video === 'h264' ? `h264 (re-encoded from ${recorded}${encoder ? ` by ${encoder.name}${encoder.preset ? ` ${encoder.preset}` : ''}` : ''})` : 'copy',
     };
     if (req.method === 'HEAD') {
       res.writeHead(200, headers);
       res.end();
       return;
     }
-    const child = startCut(slot, settings.ffmpeg, plan);
+    const child = startCut(slot, settings.ffmpeg, plan, encoder);
+    if (encoder) followPace(child.stdio[3], encoder);
     let stderr = '';
     child.stderr?.on('data', (b: Buffer) => {
       stderr = (stderr + b.toString()).slice(-4000);
@@ -146,6 +165,23 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
       return;
     }
     metrics.clips.inc({ format, outcome: 'complete' });
+  };
+
+  /** Feeds a transcode's `-progress` blocks (each ends with a `progress=` line) to the pace. */
+  const followPace = (stream: unknown, encoder: VideoEncoder): void => {
+    if (!(stream instanceof Readable)) return;
+    let text = '';
+    stream.on('data', (b: Buffer) => {
+      text += b.toString();
+      let end: number;
+      while ((end = text.search(/progress=\w+\n/)) >= 0) {
+        const close = text.indexOf('\n', end) + 1;
+        pace.observe(encoder.preset, text.slice(0, close));
+        text = text.slice(close);
+      }
+      if (text.length > 64 * 1024) text = '';
+    });
+    stream.on('error', () => undefined);
   };
 
   return startProbeServer(

@@ -1,7 +1,8 @@
 // The playback page in Debian's Chromium, on a volume whose footage is placed at chosen instants (a real
-// segment file copied under journal lines): the viewer's own day in any zone (issue 22 section 3).
+// segment file copied under journal lines): the viewer's own day in any zone (issue 22 section 3), and H.265
+// footage played as H.264 that the server transcodes for a browser without an H.265 decoder (section 2).
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -9,6 +10,7 @@ import { chromium, type Browser, type Locator, type Page } from 'playwright-core
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendToJournal, journalPathOf, type Segment } from '../../functions/recorder/index.js';
 import { requireTool } from './fixtures/camera.js';
+import { decodeCheck, probeFile } from './fixtures/player.js';
 import { startCli, type CliProcess } from './support/recorder-process.js';
 
 const run = promisify(execFile);
@@ -55,6 +57,13 @@ beforeAll(async () => {
   cleanups.push(() => rm(h264, { force: true }));
   await run(FFMPEG, ['-hide_banner', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440',
     '-t', '4', '-c:v', 'libx264', '-g', '25', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', h264]);
+  // H.265 + AAC as cameras record it, 8 s with a keyframe every second.
+  const h265 = path.join(volume, '..', `${path.basename(volume)}-h265.mp4`);
+  cleanups.push(() => rm(h265, { force: true }));
+  await run(FFMPEG, ['-hide_banner', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440',
+    '-t', '8', '-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error:keyint=25:min-keyint=25', '-tag:v', 'hvc1', '-pix_fmt', 'yuv420p',
+    '-c:a', 'aac', '-shortest', h265]);
+  await place('h265', h265, '2026-11-20T12:00:00Z', 8, 'hevc');
   // New York, the day clocks fall back: 01:10-01:20 EDT (05:10Z), then 01:10-01:20 EST (06:10Z).
   await place('ny', h264, '2026-11-01T05:10:00Z', 600);
   await place('ny', h264, '2026-11-01T06:10:00Z', 600);
@@ -140,5 +149,54 @@ describe('the playback page in the viewer’s time zone', () => {
     const cam = page.locator('[data-device="kolkata"]');
     await expect(cam.locator('input[type="date"]').inputValue()).resolves.toBe('2026-11-24');
     await expect(cam.locator('.span').getAttribute('title')).resolves.toBe('13:00:00 EST – 14:00:00 EST (2 segments)');
+  });
+});
+
+describe('H.265 footage as H.264 (video=h264)', () => {
+  it('cuts from the keyframe before the point, re-encoded to H.264 at the height asked, audio kept', async () => {
+    const file = path.join(volume, '..', `${path.basename(volume)}-transcoded.mp4`);
+    cleanups.push(() => rm(file, { force: true }));
+    const res = await fetch(`${playback.baseUrl}/api/clip?device=h265&start=2026-11-20T12:00:02.500Z&duration=4&video=h264&height=120`);
+    const body = Buffer.from(await res.arrayBuffer());
+    expect(res.status, body.toString().slice(0, 300)).toBe(200);
+    // The keyframe at or before the point (keyframes every second; its decode time, so a B-frame's delay early).
+    const start = Date.parse(res.headers.get('x-clip-start')!);
+    expect(start).toBeLessThanOrEqual(Date.parse('2026-11-20T12:00:02.500Z'));
+    expect(start).toBeGreaterThanOrEqual(Date.parse('2026-11-20T12:00:01.500Z'));
+    expect(res.headers.get('x-clip-video')).toBe('h264 (re-encoded from hevc by libx264 veryfast)');
+    await writeFile(file, body);
+    const probe = await probeFile(file);
+    const video = probe.streams.find((s) => s.codec_type === 'video');
+    expect(video).toMatchObject({ codec_name: 'h264', width: 160, height: 120 });
+    expect(probe.streams.find((s) => s.codec_type === 'audio')?.codec_name).toBe('aac');
+    expect(probe.durationSeconds).toBeGreaterThanOrEqual(4.3);
+    expect(probe.durationSeconds).toBeLessThanOrEqual(4.7);
+    const check = await decodeCheck(file);
+    expect(check.ok, check.errors.join('\n')).toBe(true);
+  });
+
+  it('refuses another codec or a bad height with 400 naming it', async () => {
+    for (const [query, message] of [
+      ['video=vp9', /^video: expected copy or h264/],
+      ['video=h264&height=7', /^height: expected an even number/],
+      ['height=120', /^height: only with video=h264/],
+    ] as const) {
+      const res = await fetch(`${playback.baseUrl}/api/clip?device=h265&start=2026-11-20T12:00:01Z&duration=2&${query}`);
+      expect(res.status, query).toBe(400);
+      expect(((await res.json()) as { message: string }).message, query).toMatch(message);
+    }
+  });
+
+  it('plays in Chromium, which has no H.265 decoder: the page asks for H.264 by itself', async () => {
+    const page = await open('UTC');
+    const cam = page.locator('[data-device="h265"]');
+    await expect(cam.locator('.notice').textContent()).resolves.toMatch(/cannot play H\.265 video: it plays here converted to H\.264/);
+    await cam.locator('button.zoom-footage').click();
+    await cam.locator('.span').first().click();
+    // Pictures, not only sound: without a decoder Chromium plays the audio track and its clock runs on a black
+    // picture, so the test counts decoded video frames.
+    const video = `document.querySelector('[data-device="h265"] video')`;
+    await page.waitForFunction(`(${video}?.currentTime ?? 0) > 1.5 && ${video}.getVideoPlaybackQuality().totalVideoFrames > 25`, undefined, { timeout: 30_000 });
+    expect(await page.evaluate(`${video}.error?.code ?? null`)).toBeNull();
   });
 });

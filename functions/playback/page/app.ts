@@ -115,7 +115,7 @@ function localHourMinute(ms: number): [number, number] {
 const between = (s: number, e: number): string => `${clock(s, { zone: true })} – ${clock(e, { zone: true })}`;
 const bytes = (n: number): string => (n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GiB` : `${(n / (1 << 20)).toFixed(1)} MiB`);
 
-/** What this browser says about a codec in MP4 (the clip format the page plays). */
+/** What this browser says about a codec in MP4 (the clip format the page plays): MediaSource, else <video>. */
 function playable(codec: string | null): boolean {
   if (codec === null) return true;
   const types: Record<string, string> = {
@@ -123,8 +123,13 @@ function playable(codec: string | null): boolean {
     hevc: 'video/mp4; codecs="hvc1.1.6.L93.B0"',
   };
   const type = types[codec];
-  return type !== undefined && document.createElement('video').canPlayType(type) !== '';
+  if (type === undefined) return false;
+  const viaMediaSource = typeof MediaSource !== 'undefined' && MediaSource.isTypeSupported(type);
+  return viaMediaSource || document.createElement('video').canPlayType(type) !== '';
 }
+
+/** A transcode's height when the page asks for H.264: a 1080p camera fits real time on two cores at 720 lines. */
+const TRANSCODE_HEIGHT = 720;
 
 const CODEC_NAMES: Record<string, string> = { h264: 'H.264', hevc: 'H.265' };
 
@@ -212,7 +217,7 @@ class DeviceView {
     const unplayable = [...codecs].filter((c) => !playable(c));
     if (unplayable.length > 0) {
       const names = unplayable.map((c) => (c === null ? 'unknown' : (CODEC_NAMES[c] ?? c))).join(', ');
-      this.say(`This browser cannot play ${names} video: the timeline and downloads still work; play the clip in VLC or ffplay.`);
+      this.say(`This browser cannot play ${names} video: it plays here converted to H.264 by the server (up to ${TRANSCODE_HEIGHT} lines); downloads keep the recorded video.`);
     } else this.say('');
   }
 
@@ -315,7 +320,10 @@ class DeviceView {
       return;
     }
     const end = Math.min(Date.parse(span.end), ms + PLAY_MS);
-    const url = `/api/clip?device=${encodeURIComponent(this.summary.device)}&start=${iso(ms)}&end=${iso(end)}&format=mp4`;
+    const recorded = span.segments.find((g) => Date.parse(g.start) <= ms && ms < Date.parse(g.end))?.codecs.video ?? span.segments[0]?.codecs.video ?? null;
+    // What the browser cannot decode, the server re-encodes (from the keyframe before the point, as a copy would).
+    const transcode = playable(recorded) ? '' : `&video=h264&height=${TRANSCODE_HEIGHT}`;
+    const url = `/api/clip?device=${encodeURIComponent(this.summary.device)}&start=${iso(ms)}&end=${iso(end)}&format=mp4${transcode}`;
     // The clip's real start (a keyframe) is in a header; ask for it before the video loads the same URL.
     const head = await fetch(url, { method: 'HEAD' });
     const start = head.headers.get('x-clip-start');
