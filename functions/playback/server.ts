@@ -10,7 +10,7 @@ import { defaultMaxCuts, FfmpegSlots, type FfmpegSlot } from './ffmpeg-slots.js'
 import { serveFile } from './files.js';
 import { checkDeviceName, Library, type Footage } from './library.js';
 import { timelineWindow } from './local-day.js';
-import { PAGE_HTML, pageScript } from './page.js';
+import { FAVICON_SVG, PAGE_HTML, pageScript } from './page.js';
 import { timelineOf } from './timeline.js';
 import { chooseEncoder, listedEncoders, parseHeight, parseVideo, TRANSCODE_SLOTS, TranscodePace, type VideoEncoder } from './transcode.js';
 
@@ -187,7 +187,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
   return startProbeServer(
     { listen: settings.listen, log, metrics: metrics.registry },
     {
-      open: ['/', '/app.js', '/health'],
+      open: ['/', '/app.js', '/favicon.svg', '/api/session', '/health'],
       // The page's URLs carry no token, and no link it follows learns where it came from.
       headers: { 'referrer-policy': 'no-referrer' },
       authorize: (request) => {
@@ -208,6 +208,13 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
           return { status: 200, body: PAGE_HTML, contentType: 'text/html; charset=utf-8', headers: { 'cache-control': 'no-cache' } };
         },
         '/app.js': async () => ({ status: 200, body: await pageScript(), contentType: 'text/javascript; charset=utf-8', headers: { 'cache-control': 'no-cache' } }),
+        '/favicon.svg': () => ({ status: 200, body: FAVICON_SVG, contentType: 'image/svg+xml', headers: { 'cache-control': 'max-age=86400' } }),
+        // Open, and always 200: the page learns whether to ask for the token without a 401 in the browser's console.
+        '/api/session': (request) => {
+          if (settings.token === undefined) return { status: 200, body: { tokenRequired: false, authorized: true } };
+          const token = presentedToken(request);
+          return { status: 200, body: { tokenRequired: true, authorized: token !== null && sameSecret(token, settings.token) }, headers: { 'cache-control': 'no-store' } };
+        },
         '/api/devices': async () => ({ status: 200, body: { devices: await library.devices() } }),
         '/api/timeline': async ({ url }) => {
           const device = checkDeviceName(url.searchParams.get('device'));

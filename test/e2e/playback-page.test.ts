@@ -1,6 +1,7 @@
 // The playback page in Debian's Chromium, on a volume whose footage is placed at chosen instants (a real
 // segment file copied under journal lines): the viewer's own day in any zone (issue 22 section 3), and H.265
-// footage played as H.264 that the server transcodes for a browser without an H.265 decoder (section 2).
+// footage played as H.264 that the server transcodes for a browser without an H.265 decoder (section 2), and
+// what users notice (section 6): icon, titles, loading state, keyboard, a phone's width, a quiet console.
 import { execFile } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -84,13 +85,20 @@ afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
 });
 
-/** A fresh page (own storage) whose browser lives in `timezoneId`, loaded and ready. */
-async function open(timezoneId: string): Promise<Page> {
-  const context = await browser.newContext({ timezoneId, viewport: { width: 1000, height: 800 } });
+/** What any page of this file logged as an error (console.error, failed loads, uncaught exceptions). */
+const consoleErrors: string[] = [];
+
+/** A fresh page (own storage) whose browser lives in `timezoneId`; loaded and ready unless `ready` is false. */
+async function open(timezoneId: string, options: { width?: number; path?: string; base?: string; ready?: boolean } = {}): Promise<Page> {
+  const context = await browser.newContext({ timezoneId, viewport: { width: options.width ?? 1000, height: 800 } });
   cleanups.push(() => context.close());
   const page = await context.newPage();
-  await page.goto(playback.baseUrl);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(`${page.url()}: ${m.text()}`);
+  });
+  page.on('pageerror', (err) => consoleErrors.push(`${page.url()}: ${err.message}`));
+  await page.goto(`${options.base ?? playback.baseUrl}${options.path ?? '/'}`);
+  if (options.ready !== false) await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
   return page;
 }
 
@@ -198,5 +206,93 @@ describe('H.265 footage as H.264 (video=h264)', () => {
     const video = `document.querySelector('[data-device="h265"] video')`;
     await page.waitForFunction(`(${video}?.currentTime ?? 0) > 1.5 && ${video}.getVideoPlaybackQuality().totalVideoFrames > 25`, undefined, { timeout: 30_000 });
     expect(await page.evaluate(`${video}.error?.code ?? null`)).toBeNull();
+  });
+});
+
+describe('what users notice', () => {
+  it('has an icon, a title, and a page per device titled with its name', async () => {
+    const icon = await fetch(`${playback.baseUrl}/favicon.svg`);
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get('content-type')).toBe('image/svg+xml');
+    expect(await icon.text()).toMatch(/^<svg /);
+    const page = await open('UTC');
+    await expect(page.title()).resolves.toBe('Recorded footage · shifu-rtsp');
+    await expect(page.locator('link[rel="icon"]').getAttribute('href')).resolves.toBe('/favicon.svg');
+    // The device's name links to its own page.
+    await page.locator('[data-device="ny"] h2 a').click();
+    await page.waitForSelector('body[data-ready="true"]');
+    expect(new URL(page.url()).search).toBe('?device=ny');
+    await expect(page.title()).resolves.toBe('ny · Recorded footage · shifu-rtsp');
+    await expect(page.locator('[data-device]').count()).resolves.toBe(1);
+    await expect(page.locator('h1').textContent()).resolves.toBe('ny');
+  });
+
+  it('says what is loading while the timeline is on its way', async () => {
+    const context = await browser.newContext({ timezoneId: 'UTC' });
+    cleanups.push(() => context.close());
+    const page = await context.newPage();
+    // The timeline waits for the test's word, so the loading state is seen without a race.
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    await page.route('**/api/timeline?*', async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.goto(playback.baseUrl);
+    const ny = page.locator('[data-device="ny"]');
+    await ny.locator('.loading', { hasText: 'Loading timeline…' }).waitFor();
+    await expect(ny.getAttribute('aria-busy')).resolves.toBe('true');
+    release();
+    await page.waitForSelector('body[data-ready="true"]');
+    await expect(ny.locator('.loading').textContent()).resolves.toBe('');
+    await expect(ny.getAttribute('aria-busy')).resolves.toBeNull();
+  });
+
+  it('works from the keyboard: Tab reaches the timeline, arrows move through the day, Enter plays', async () => {
+    const page = await open('America/New_York');
+    const bar = page.locator('[data-device="ny"] .bar');
+    // Tab from the top of the page until the timeline has the focus (it is in the tab order).
+    const focused = async (): Promise<unknown> => page.evaluate(`document.activeElement === document.querySelector('[data-device="ny"] .bar')`);
+    for (let i = 0; i < 40 && !(await focused()); i++) await page.keyboard.press('Tab');
+    expect(await focused()).toBe(true);
+    await expect(bar.getAttribute('aria-valuetext')).resolves.toBe('01:10:00 EDT');
+    // A step is 1% of the 25-hour view: 15 minutes.
+    await page.keyboard.press('ArrowRight');
+    await expect(bar.getAttribute('aria-valuetext')).resolves.toBe('01:25:00 EDT');
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(`(document.querySelector('[data-device="ny"] video')?.currentTime ?? 0) > 1.5`, undefined, { timeout: 30_000 });
+    await expect(page.locator('[data-device="ny"] video').getAttribute('data-start')).resolves.toBe('2026-11-01T05:10:00.000Z');
+  });
+
+  it('fits a phone 375 px wide: nothing scrolls sideways, the timeline and controls are on screen', async () => {
+    const page = await open('UTC', { width: 375 });
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
+    for (const selector of ['[data-device="ny"] .bar', '[data-device="ny"] button.set-out', '[data-device="ny"] a.download', '#zone', '[data-device="ny"] video']) {
+      const box = (await page.locator(selector).boundingBox())!;
+      expect(box.x, selector).toBeGreaterThanOrEqual(0);
+      expect(box.x + box.width, selector).toBeLessThanOrEqual(375);
+    }
+    expect((await page.locator('[data-device="ny"] .bar').boundingBox())!.width).toBeGreaterThan(300);
+    // Big enough for a finger: WCAG 2.2's minimum target, 24 px tall, for every control of a device.
+    const heights = (await page.evaluate(
+      `[...document.querySelectorAll('[data-device="ny"] .controls :is(button, select, input, a)')].map((n) => [n.className || n.tagName, n.getBoundingClientRect().height])`,
+    )) as Array<[string, number]>;
+    expect(heights.length).toBeGreaterThanOrEqual(6);
+    expect(heights.filter(([, h]) => h < 24)).toEqual([]);
+  });
+
+  it('logs no error to the console on any page, the token form of a guarded server included', async () => {
+    const token = 'a-long-enough-page-token-0123';
+    const guarded = await startCli('playback', ['--root', volume], { PLAYBACK_TOKEN: token }, { httpFlag: 'listen' });
+    cleanups.push(() => guarded.stop('SIGKILL'));
+    const page = await open('UTC', { base: guarded.baseUrl, ready: false });
+    await page.waitForSelector('body[data-needs-token="true"]', { timeout: 20_000 });
+    await page.fill('#access-token', token);
+    await page.click('#token-form button[type="submit"]');
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+    await open('UTC', { path: '/?device=kolkata' });
+    // Every page this file opened, the pages above included.
+    expect(consoleErrors).toEqual([]);
   });
 });

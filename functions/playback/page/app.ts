@@ -135,7 +135,12 @@ const CODEC_NAMES: Record<string, string> = { h264: 'H.264', hevc: 'H.265' };
 
 class DeviceView {
   readonly root = el('section', { class: 'device' });
-  private readonly bar = el('div', { class: 'bar', title: 'click to play from there' });
+  // Keyboard: a slider over the view (arrows, Page keys, Home/End move a cursor; Enter or Space plays from it).
+  private readonly bar = el('div', { class: 'bar', title: 'click to play from there', tabindex: '0', role: 'slider', 'aria-valuemin': '0', 'aria-valuemax': '100' });
+  private readonly cursor = el('div', { class: 'cursor' });
+  /** The keyboard's point on the bar (null: not moved yet, the first footage). */
+  private cursorMs: number | null = null;
+  private readonly loading = el('p', { class: 'loading', role: 'status' });
   private readonly ticks = el('div', { class: 'ticks' });
   private readonly day = el('input', { type: 'date' });
   private readonly video = el('video', { controls: '', playsinline: '', muted: '' });
@@ -161,8 +166,13 @@ class DeviceView {
     this.root.dataset.device = summary.device;
     // Muted, so that play() after the HEAD request is allowed without a fresh user gesture.
     this.video.muted = true;
+    const heading = el('h2');
+    heading.append(el('a', { href: `?device=${encodeURIComponent(summary.device)}`, title: `only ${summary.device}` }, summary.device));
+    this.bar.setAttribute('aria-label', `${summary.device}: footage of the day; arrows move, Enter plays`);
+    this.day.id = `day-${summary.device}`;
+    this.format.setAttribute('aria-label', 'clip format');
     this.root.append(
-      el('h2', {}, summary.device),
+      heading,
       el(
         'div',
         { class: 'summary' },
@@ -170,7 +180,7 @@ class DeviceView {
       ),
     );
     this.day.addEventListener('change', () => {
-      if (/^\d{4}-\d{2}-\d{2}$/.test(this.day.value)) void this.load(this.day.value);
+      if (/^\d{4}-\d{2}-\d{2}$/.test(this.day.value)) this.show(this.day.value);
     });
     const whole = el('button', { type: 'button', class: 'zoom-day' }, 'Whole day');
     const fit = el('button', { type: 'button', class: 'zoom-footage' }, 'Zoom to footage');
@@ -189,22 +199,45 @@ class DeviceView {
     this.bar.addEventListener('click', (e) => {
       const box = this.bar.getBoundingClientRect();
       const ms = this.viewStart + ((e.clientX - box.left) / box.width) * this.viewMs;
-      void this.playAt(ms);
+      this.cursorMs = ms;
+      this.play(ms);
     });
+    this.bar.addEventListener('keydown', (e) => this.key(e));
+    this.video.addEventListener('playing', () => this.busy(''));
     this.video.addEventListener('error', () => {
+      this.busy('');
       this.say(`This browser cannot play this clip (${this.video.error?.message || `media error ${this.video.error?.code ?? ''}`}). Download it to watch in VLC or ffplay.`);
     });
     const controls = el('div', { class: 'controls' });
-    controls.append(el('label', {}, 'Day '), this.day, this.dayLength, whole, fit, setIn, setOut, this.inOut, this.format, this.download);
-    this.root.append(controls, this.bar, this.ticks, this.notice, this.video);
+    controls.append(el('label', { for: this.day.id }, 'Day'), this.day, this.dayLength, whole, fit, setIn, setOut, this.inOut, this.format, this.download);
+    this.root.append(controls, this.bar, this.ticks, this.loading, this.notice, this.video);
     this.updateDownload();
+  }
+
+  /** Plays from a point; what goes wrong is said on the page, never left to the console. */
+  private play(ms: number): void {
+    this.playAt(ms).catch((err: unknown) => {
+      this.busy('');
+      this.say(`Could not play: ${err instanceof Error ? err.message : String(err)}`);
+    });
+  }
+
+  /** Shows a local day; what goes wrong is said on the page. */
+  show(day: string): void {
+    this.load(day).catch((err: unknown) => this.say(`Could not load ${day}: ${err instanceof Error ? err.message : String(err)}`));
   }
 
   /** Loads a local day (`YYYY-MM-DD`) in the viewer's zone; without one, the day of the last footage. */
   async load(day?: string): Promise<void> {
     const query = new URLSearchParams({ device: this.summary.device, tz: timeZone });
     if (day !== undefined) query.set('day', day);
-    this.timeline = await getJson<Timeline>(`/api/timeline?${query.toString()}`);
+    this.busy('Loading timeline…');
+    try {
+      this.timeline = await getJson<Timeline>(`/api/timeline?${query.toString()}`);
+    } finally {
+      this.busy('');
+    }
+    this.cursorMs = null;
     this.dayStart = Date.parse(this.timeline.start);
     this.dayMs = Date.parse(this.timeline.end) - this.dayStart;
     this.viewStart = this.dayStart;
@@ -281,6 +314,13 @@ class DeviceView {
       tick.style.left = this.position(ms);
       this.ticks.append(tick);
     }
+    const cursor = this.cursorAt();
+    if (cursor !== null) {
+      this.cursor.style.left = this.position(cursor);
+      this.bar.append(this.cursor);
+      this.bar.setAttribute('aria-valuenow', ((100 * (cursor - this.viewStart)) / this.viewMs).toFixed(1));
+      this.bar.setAttribute('aria-valuetext', clock(cursor, { zone: true }));
+    }
     for (const ms of [this.inMs, this.outMs]) {
       if (ms === null) continue;
       const m = el('div', { class: 'mark' });
@@ -308,6 +348,31 @@ class DeviceView {
     return out;
   }
 
+  /** The keyboard's point: where it was moved, else the first footage in view, else the view's start. */
+  private cursorAt(): number | null {
+    if (!this.timeline) return null;
+    if (this.cursorMs !== null) return this.cursorMs;
+    const first = this.timeline.spans.find((s) => Date.parse(s.end) > this.viewStart);
+    return first ? Math.max(Date.parse(first.start), this.viewStart) : this.viewStart;
+  }
+
+  private key(e: KeyboardEvent): void {
+    const now = this.cursorAt();
+    if (now === null) return;
+    const step = this.viewMs / 100;
+    const moves: Record<string, number> = { ArrowLeft: -step, ArrowRight: step, ArrowDown: -step, ArrowUp: step, PageDown: -10 * step, PageUp: 10 * step };
+    if (e.key in moves) this.cursorMs = Math.min(Math.max(now + moves[e.key]!, this.viewStart), this.viewStart + this.viewMs);
+    else if (e.key === 'Home') this.cursorMs = this.viewStart;
+    else if (e.key === 'End') this.cursorMs = this.viewStart + this.viewMs;
+    else if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      this.play(now);
+      return;
+    } else return;
+    e.preventDefault();
+    this.draw();
+  }
+
   private spanAt(ms: number): Span | undefined {
     return this.timeline?.spans.find((s) => Date.parse(s.start) <= ms && ms < Date.parse(s.end));
   }
@@ -324,8 +389,14 @@ class DeviceView {
     // What the browser cannot decode, the server re-encodes (from the keyframe before the point, as a copy would).
     const transcode = playable(recorded) ? '' : `&video=h264&height=${TRANSCODE_HEIGHT}`;
     const url = `/api/clip?device=${encodeURIComponent(this.summary.device)}&start=${iso(ms)}&end=${iso(end)}&format=mp4${transcode}`;
+    this.busy(`Loading clip from ${clock(ms)}…`);
     // The clip's real start (a keyframe) is in a header; ask for it before the video loads the same URL.
     const head = await fetch(url, { method: 'HEAD' });
+    if (!head.ok) {
+      this.busy('');
+      this.say(`Could not play from ${clock(ms)}: the server answered ${head.status}${head.status === 503 ? ' (busy; try again in a few seconds)' : ''}.`);
+      return;
+    }
     const start = head.headers.get('x-clip-start');
     this.playingFrom = start !== null ? Date.parse(start) : ms;
     this.video.src = url;
@@ -372,6 +443,13 @@ class DeviceView {
   private say(text: string): void {
     this.notice.textContent = text;
   }
+
+  /** The loading state: a line saying what is on its way, and aria-busy on the device while it is. */
+  private busy(text: string): void {
+    this.loading.textContent = text;
+    if (text === '') this.root.removeAttribute('aria-busy');
+    else this.root.setAttribute('aria-busy', 'true');
+  }
 }
 
 /** The zone chooser: every zone the browser knows, the current one selected; a choice is remembered. */
@@ -397,20 +475,37 @@ function zoneChooser(onChange: () => void): void {
 async function main(): Promise<void> {
   const status = document.getElementById('status')!;
   const list = document.getElementById('devices')!;
+  // `?device=cam`: that camera alone, its name in the title (a tab per camera tells them apart).
+  const only = new URLSearchParams(location.search).get('device');
+  if (only !== null) {
+    document.title = `${only} · Recorded footage · shifu-rtsp`;
+    const heading = document.querySelector('h1')!;
+    heading.textContent = only;
+    heading.after(el('a', { href: '/', class: 'all-devices' }, '← all devices'));
+  }
   try {
-    const { devices } = await getJson<{ devices: DeviceSummary[] }>('/api/devices');
-    status.textContent = devices.length === 0 ? 'No recordings on this volume yet.' : `${devices.length} device(s).`;
+    // Asked first, on an open route: a page without the token shows its form, with no 401 in the console.
+    const session = await getJson<{ tokenRequired: boolean; authorized: boolean }>('/api/session');
+    if (!session.authorized) throw new TokenRequired('this server needs its access token');
+    const all = (await getJson<{ devices: DeviceSummary[] }>('/api/devices')).devices;
+    const devices = only === null ? all : all.filter((d) => d.device === only);
+    status.classList.remove('loading');
+    status.textContent =
+      only !== null && devices.length === 0 ? `No recordings of ${only} on this volume.` : devices.length === 0 ? 'No recordings on this volume yet.' : `${devices.length} device(s).`;
     const views = devices.map((d) => new DeviceView(d));
     list.replaceChildren(...views.map((v) => v.root));
     // Another zone: the day, in that zone, of what was on show.
-    zoneChooser(() => void Promise.all(views.map((v) => v.load(localDate(v.anchor())))));
+    zoneChooser(() => views.forEach((v) => v.show(localDate(v.anchor()))));
     await Promise.all(views.map((v) => v.load()));
     // For scripts and tests: the views by device name.
     (window as unknown as { playback: Record<string, DeviceView> }).playback = Object.fromEntries(devices.map((d, i) => [d.device, views[i]!]));
     document.body.dataset.ready = 'true';
   } catch (err) {
     if (err instanceof TokenRequired) askForToken(status);
-    else status.textContent = `Could not load: ${err instanceof Error ? err.message : String(err)}`;
+    else {
+      status.classList.remove('loading');
+      status.textContent = `Could not load: ${err instanceof Error ? err.message : String(err)}`;
+    }
   }
 }
 
@@ -420,6 +515,7 @@ function askForToken(status: HTMLElement): void {
   const label = el('label', { for: 'access-token' }, 'Access token ');
   const input = el('input', { id: 'access-token', name: 'access_token', type: 'password', autocomplete: 'current-password', required: '' });
   form.append(label, input, el('button', { type: 'submit' }, 'Open'));
+  status.classList.remove('loading');
   status.textContent = 'This server needs its access token (the Secret <device>-playback, key token).';
   status.after(form);
   document.body.dataset.needsToken = 'true';
