@@ -4,6 +4,7 @@ import * as events from './events.js';
 import * as forwarder from './forwarder.js';
 import * as playback from './playback.js';
 import * as recorder from './recorder.js';
+import * as transcode from './transcode.js';
 
 type BenchRow = Readonly<Record<string, string | number>>;
 
@@ -18,6 +19,7 @@ const BENCHES: ReadonlyArray<readonly [string, BenchModule]> = [
   ['events', events],
   ['recorder', recorder],
   ['playback', playback],
+  ['transcode', transcode],
 ];
 
 async function main(names: readonly string[]): Promise<number> {
