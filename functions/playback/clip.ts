@@ -191,8 +191,8 @@ export function concatScript(plan: ClipPlan): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Seconds between keyframes of a transcode: each starts a fragment, so the stream flows every 2 s. */
-const TRANSCODE_GOP_SECONDS = 2;
+/** Seconds between keyframes of a transcode (where a seek in the played clip can land); MP4 fragments are 0.5 s. */
+const TRANSCODE_GOP_SECONDS = 1;
 
 /**
  * ffmpeg's arguments for a plan: `-c copy`, or with `encoder` (video=h264) the video re-encoded, from the same
@@ -202,7 +202,10 @@ export function clipArguments(plan: ClipPlan, encoder: VideoEncoder | null = nul
   const rule = RECORDING_RULES[plan.request.format];
   const audio = plan.audio.mode === 'aac' ? ['-c:a', 'aac', '-b:a', '96k'] : plan.audio.adtsToAsc ? ['-bsf:a', 'aac_adtstoasc'] : [];
   const video = encoder
-    ? [...encoder.outputArgs(plan.request.height ?? null), '-force_key_frames', `expr:gte(t,n_forced*${TRANSCODE_GOP_SECONDS})`, '-progress', 'pipe:3', '-stats_period', '1']
+    ? [
+        ...encoder.outputArgs(plan.request.height ?? null), '-force_key_frames', `expr:gte(t,n_forced*${TRANSCODE_GOP_SECONDS})`, '-progress', 'pipe:3', '-stats_period', '1',
+        ...(plan.request.format === 'mp4' ? ['-frag_duration', '500000'] : []),
+      ]
     : [];
   return [
     '-hide_banner', '-v', 'error',
