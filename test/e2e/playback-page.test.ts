@@ -251,9 +251,10 @@ describe('what users notice', () => {
   it('works from the keyboard: Tab reaches the timeline, arrows move through the day, Enter plays', async () => {
     const page = await open('America/New_York');
     const bar = page.locator('[data-device="ny"] .bar');
-    // Tab from the top of the page until the timeline has the focus (it is in the tab order).
+    // Tab from the top of the page until the timeline has the focus (it is in the tab order; the date inputs
+    // and video controls before it take several stops each).
     const focused = async (): Promise<unknown> => page.evaluate(`document.activeElement === document.querySelector('[data-device="ny"] .bar')`);
-    for (let i = 0; i < 40 && !(await focused()); i++) await page.keyboard.press('Tab');
+    for (let i = 0; i < 120 && !(await focused()); i++) await page.keyboard.press('Tab');
     expect(await focused()).toBe(true);
     await expect(bar.getAttribute('aria-valuetext')).resolves.toBe('01:10:00 EDT');
     // A step is 1% of the 25-hour view: 15 minutes.
