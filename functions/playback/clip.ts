@@ -6,6 +6,7 @@ import { parseDuration } from './duration.js';
 import type { FfmpegSlot } from './ffmpeg-slots.js';
 import type { Footage } from './library.js';
 import { keyframeFromMp4Index } from './mp4-index.js';
+import type { ClipVideo, VideoEncoder } from './transcode.js';
 
 /** Clip containers: the recorder's rules say what each holds; the options make them stream from a pipe. */
 export const CLIP_FORMATS = {
@@ -21,6 +22,10 @@ export interface ClipRequest {
   readonly startMs: number;
   readonly endMs: number;
   readonly format: ClipFormat;
+  /** `copy` (default) or `h264`: re-encoded for browsers that cannot play the recorded codec. */
+  readonly video?: ClipVideo;
+  /** With `h264`: at most this many lines tall (scaled down, aspect kept). */
+  readonly height?: number | null;
 }
 
 export interface ClipPlan {
@@ -148,7 +153,8 @@ export async function planClip(slot: FfmpegSlot, ffprobe: string, footage: reado
   const endMs = Math.min(request.endMs, last.endMs);
   const rule = RECORDING_RULES[request.format];
   const recordedAudio = first.segment.audio?.codec ?? null;
-  const videoCodec = first.segment.video?.codec ?? null;
+  const transcoded = request.video === 'h264';
+  const videoCodec = transcoded ? 'h264' : (first.segment.video?.codec ?? null);
   // Concat joins the files back to back, so a gap takes no time in the clip: -t counts footage only.
   const mediaMs = parts.reduce((sum, f) => sum + Math.max(0, Math.min(f.endMs, endMs) - Math.max(f.startMs, startMs)), 0);
   const seconds = Math.max(1, Math.round(mediaMs / 1000));
@@ -188,18 +194,32 @@ export function concatScript(plan: ClipPlan): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function clipArguments(plan: ClipPlan): string[] {
+/** Seconds between keyframes of a transcode (where a seek in the played clip can land); MP4 fragments are 0.5 s. */
+const TRANSCODE_GOP_SECONDS = 1;
+
+/**
+ * ffmpeg's arguments for a plan: `-c copy`, or with `encoder` (video=h264) the video re-encoded, from the same
+ * keyframe, the audio as a copy would carry it, and `-progress` reports on fd 3 for the transcode's pace.
+ */
+export function clipArguments(plan: ClipPlan, encoder: VideoEncoder | null = null): string[] {
   const rule = RECORDING_RULES[plan.request.format];
   const audio = plan.audio.mode === 'aac' ? ['-c:a', 'aac', '-b:a', '96k'] : plan.audio.adtsToAsc ? ['-bsf:a', 'aac_adtstoasc'] : [];
+  const video = encoder
+    ? [
+        ...encoder.outputArgs(plan.request.height ?? null), '-force_key_frames', `expr:gte(t,n_forced*${TRANSCODE_GOP_SECONDS})`, '-progress', 'pipe:3', '-stats_period', '1',
+        ...(plan.request.format === 'mp4' ? ['-frag_duration', '500000'] : []),
+      ]
+    : [];
   return [
     '-hide_banner', '-v', 'error',
+    ...(encoder?.inputArgs ?? []),
     // Without it ffmpeg shifts the input by its earliest packet (audio from before the in point), so -ss 0
     // keeps that audio and the video starts a fraction of a frame late, which trips frame counting players.
     '-copyts',
     '-protocol_whitelist', 'file,pipe',
     '-f', 'concat', '-safe', '0', '-i', 'pipe:0',
     '-map', '0:v?', '-map', '0:a?',
-    '-c', 'copy', ...audio,
+    '-c', 'copy', ...video, ...audio,
     ...(plan.videoTag ? ['-tag:v', plan.videoTag] : []),
     // Drops what the in point's seek brought along before the keyframe (audio, and MPEG-TS's inexact seek).
     '-ss', '0',
@@ -210,9 +230,9 @@ export function clipArguments(plan: ClipPlan): string[] {
   ];
 }
 
-/** Starts cutting in the request's slot; the clip comes out of stdout as ffmpeg writes it. */
-export function startCut(slot: FfmpegSlot, ffmpeg: string, plan: ClipPlan): ChildProcess {
-  const child = slot.spawn(ffmpeg, clipArguments(plan), { stdio: ['pipe', 'pipe', 'pipe'] });
+/** Starts cutting in the request's slot; the clip comes out of stdout as ffmpeg writes it (a transcode's pace on fd 3). */
+export function startCut(slot: FfmpegSlot, ffmpeg: string, plan: ClipPlan, encoder: VideoEncoder | null = null): ChildProcess {
+  const child = slot.spawn(ffmpeg, clipArguments(plan, encoder), { stdio: encoder ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'] });
   child.stdin?.on('error', () => undefined);
   child.stdin?.end(concatScript(plan));
   return child;

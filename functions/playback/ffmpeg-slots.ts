@@ -32,22 +32,24 @@ export class FfmpegSlots {
   /**
    * A slot for the ffmpeg work of one request, or an HttpError 503 with Retry-After when all are busy. The
    * slot is freed when `res` closes (the client left, or the answer is done), at once: what still runs in it
-   * is killed, so nothing works for a client that is gone.
+   * is killed, so nothing works for a client that is gone. `weight`: how many of the limit's slots the work
+   * counts as (a transcode 2); never more than the whole limit, so a small limit still runs one at a time.
    */
-  take(res: ServerResponse): FfmpegSlot {
-    if (this.busyCount >= this.size) {
+  take(res: ServerResponse, weight = 1): FfmpegSlot {
+    const needs = Math.min(Math.max(1, weight), this.size);
+    if (this.busyCount + needs > this.size) {
       this.onChange(this.busyCount, true);
       throw new HttpError(
         503,
-        `clip: the server is cutting ${this.size} clips already (PLAYBACK_MAX_CUTS); try again in a few seconds`,
+        `clip: the server's ffmpeg work is at its limit (${this.size} slots, PLAYBACK_MAX_CUTS; this needs ${needs}); try again in a few seconds`,
         'busy',
         { 'retry-after': String(RETRY_AFTER_SECONDS) },
       );
     }
-    this.busyCount++;
+    this.busyCount += needs;
     this.onChange(this.busyCount, false);
     const slot = new FfmpegSlot(() => {
-      this.busyCount--;
+      this.busyCount -= needs;
       this.onChange(this.busyCount, false);
     });
     res.once('close', () => slot.release());

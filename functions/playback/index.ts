@@ -11,3 +11,5 @@ export { keyframeFromMp4Index } from './mp4-index.js';
 export { parseDuration, zDuration } from './duration.js';
 export { defaultMaxCuts, FfmpegSlot, FfmpegSlots, RETRY_AFTER_SECONDS } from './ffmpeg-slots.js';
 export { cgroupCpuQuota, usableCpus } from './cpus.js';
+export { localDateOf, localDay, localDayOf, parseTimeZone, timelineWindow, type LocalDay, type TimelineWindow } from './local-day.js';
+export { chooseEncoder, listedEncoders, MAX_HEIGHT, parseHeight, parseVideo, TRANSCODE_SLOTS, TranscodePace, type ClipVideo, type VideoEncoder } from './transcode.js';

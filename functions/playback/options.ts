@@ -23,7 +23,7 @@ export const playbackOptions = {
     env: ['PLAYBACK_TOKEN'],
     schema: z.string().min(16, 'expected at least 16 characters').optional(),
     secret: true,
-    description: 'bearer token every route but /, /app.js and /health requires (prefer the variable: flags show in ps)',
+    description: 'bearer token every route but /, /app.js, /favicon.svg, /api/session and /health requires (prefer the variable: flags show in ps)',
   },
   maxClip: {
     flag: 'max-clip',

@@ -24,14 +24,30 @@ export function pageScript(): Promise<string> {
   return script;
 }
 
+/** The tab's icon: a camera over a timeline bar, drawn inline (no file on disk, no request that can fail). */
+export const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">
+<rect x="3" y="7" width="18" height="13" rx="2" fill="#14c"/><path d="M21 11l8-4v13l-8-4z" fill="#14c"/>
+<rect x="2" y="24" width="28" height="5" rx="1" fill="#ddd"/><rect x="6" y="24" width="12" height="5" fill="#3a8"/>
+</svg>
+`;
+
 export const PAGE_HTML = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>shifu-rtsp playback</title>
+<title>Recorded footage · shifu-rtsp</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <style>
   body { font: 14px system-ui, sans-serif; margin: 1rem 2rem; color: #222; }
+  @media (max-width: 600px) { body { margin: .5rem .6rem; } }
+  select { max-width: 100%; }
+  .device h2 a { color: inherit; }
+  .device[aria-busy="true"] .bar { opacity: .5; }
+  .loading { color: #555; font-style: italic; }
+  .loading:empty { display: none; }
+  .bar:focus-visible, button:focus-visible, a:focus-visible, select:focus-visible, input:focus-visible { outline: 3px solid #14c; outline-offset: 2px; }
+  .bar .cursor { position: absolute; top: -6px; bottom: -6px; width: 0; border-left: 2px dashed #222; pointer-events: none; }
   h1 { font-size: 1.3rem; }
   .device { margin: 1.5rem 0; }
   .device h2 { font-size: 1.1rem; margin: 0 0 .3rem; }
@@ -40,9 +56,10 @@ export const PAGE_HTML = `<!doctype html>
   .bar .span { position: absolute; top: 0; bottom: 0; background: #3a8; min-width: 2px; }
   .bar .gap { position: absolute; top: 0; bottom: 0; background: repeating-linear-gradient(45deg, #d55 0 3px, #fbb 3px 6px); min-width: 2px; }
   .bar .mark { position: absolute; top: -4px; bottom: -4px; width: 2px; background: #14c; }
-  .ticks { position: relative; height: 1.2rem; font-size: 11px; color: #666; }
+  .ticks { position: relative; height: 1.2rem; font-size: 11px; color: #666; overflow: hidden; }
   .ticks span { position: absolute; transform: translateX(-50%); }
   .controls { margin: .5rem 0; display: flex; gap: .5rem; align-items: center; flex-wrap: wrap; }
+  .controls button, .controls select, .controls input, .controls a { min-height: 2rem; }
   video { width: 100%; max-width: 960px; background: #000; display: block; margin-top: .5rem; }
   .notice { background: #fff4d6; border: 1px solid #e0b44c; padding: .4rem .6rem; margin: .4rem 0; }
   .notice:empty { display: none; }
@@ -51,7 +68,8 @@ export const PAGE_HTML = `<!doctype html>
 </head>
 <body>
 <h1>Recorded footage</h1>
-<p id="status">Loading devices…</p>
+<div class="toolbar"><label for="zone">Time zone</label> <select id="zone"></select></div>
+<p id="status" class="loading" role="status">Loading devices…</p>
 <div id="devices"></div>
 <script type="module" src="app.js"></script>
 </body>

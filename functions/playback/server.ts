@@ -1,7 +1,8 @@
 // The playback server: routes over the volume's journals, on the project's node:http server.
 import { timingSafeEqual } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { createMetricsRegistry, HttpError, startProbeServer, type HostPort, type Logger, type ProbeAnswer, type ProbeRequest, type ProbeServer } from '../lib/index.js';
 import { parseFormat, parseRange, planClip, startCut, type ClipRequest } from './clip.js';
@@ -9,8 +10,10 @@ import { defaultMaxCuts, FfmpegSlots, type FfmpegSlot } from './ffmpeg-slots.js'
 import { serveFile } from './files.js';
 import { FootageIndex } from './footage-index.js';
 import { checkDeviceName, Library, type Footage } from './library.js';
-import { PAGE_HTML, pageScript } from './page.js';
+import { timelineWindow } from './local-day.js';
+import { FAVICON_SVG, PAGE_HTML, pageScript } from './page.js';
 import { timelineOf } from './timeline.js';
+import { chooseEncoder, listedEncoders, parseHeight, parseVideo, TRANSCODE_SLOTS, TranscodePace, type VideoEncoder } from './transcode.js';
 
 export interface PlaybackSettings {
   readonly root: string;
@@ -24,8 +27,6 @@ export interface PlaybackSettings {
   /** Where the footage index is kept between restarts (PLAYBACK_INDEX_DIR); none: memory only. */
   readonly indexDir?: string | undefined;
 }
-
-const DAY_MS = 24 * 3600 * 1000;
 
 /** The page's cookie: set once from `/?access_token=`, so the page's own URLs never carry the token. */
 const TOKEN_COOKIE = 'shifu_rtsp_playback_token';
@@ -74,7 +75,7 @@ function playbackMetrics(): {
     registry,
     clips: new Counter({ name: 'shifu_rtsp_playback_clips_total', help: 'Clips cut, by format and outcome (complete, aborted, failed)', labelNames: ['format', 'outcome'], registers: [registry] }),
     files: new Counter({ name: 'shifu_rtsp_playback_file_requests_total', help: 'Segment file requests, by status code', labelNames: ['status'], registers: [registry] }),
-    ffmpegBusy: new Gauge({ name: 'shifu_rtsp_playback_ffmpeg_slots_busy', help: 'Requests whose ffmpeg work runs now (at most PLAYBACK_MAX_CUTS)', registers: [registry] }),
+    ffmpegBusy: new Gauge({ name: 'shifu_rtsp_playback_ffmpeg_slots_busy', help: 'ffmpeg slots in use now (a cut 1, a transcode 2; at most PLAYBACK_MAX_CUTS)', registers: [registry] }),
     ffmpegRefused: new Counter({ name: 'shifu_rtsp_playback_ffmpeg_refused_total', help: 'Requests answered 503 because every ffmpeg slot was busy', registers: [registry] }),
     journalErrors: new Counter({ name: 'shifu_rtsp_playback_journal_read_errors_total', help: "Failed reads of a device's journal (device empty: the journals' folder could not be listed)", labelNames: ['device'], registers: [registry] }),
     journalBytes: new Counter({ name: 'shifu_rtsp_playback_journal_bytes_read_total', help: 'Journal bytes read into the footage index (after a restart from PLAYBACK_INDEX_DIR, only what was appended)', labelNames: ['device'], registers: [registry] }),
@@ -99,18 +100,31 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
     if (refused) metrics.ffmpegRefused.inc();
   });
 
+  const pace = new TranscodePace();
+  // What ffmpeg can encode, asked once (in the first transcode's slot): the choice of encoder is made per request.
+  let encoderNames: Promise<Set<string>> | undefined;
+  const encoderFor = async (slot: FfmpegSlot): Promise<VideoEncoder> => {
+    encoderNames ??= slot.execFile(settings.ffmpeg, ['-hide_banner', '-encoders'], { timeoutMs: 30_000, maxBuffer: 4 << 20 }).then(listedEncoders, (err: unknown) => {
+      encoderNames = undefined;
+      throw err;
+    });
+    return chooseEncoder(await encoderNames, existsSync, pace.behind);
+  };
+
   const serveClip = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const query = url.searchParams;
     const device = checkDeviceName(query.get('device'));
     const range = parseRange(query, settings.maxClipSeconds);
     const format = parseFormat(query);
+    const video = parseVideo(query);
+    const height = parseHeight(query, video);
     // Each file is looked at: one deleted without a journal record leaves the index here (stat on miss).
     const footage = await library.footageOnVolume(device, range.startMs, range.endMs);
     // Taken before the keyframe lookup: its ffprobe reads the segment's index too. Freed when the answer is done
     // or the client leaves, whichever comes first (then what still runs is killed).
-    const slot = slots.take(res);
+    const slot = slots.take(res, video === 'h264' ? TRANSCODE_SLOTS : 1);
     try {
-      await cutClip(slot, req, res, { device, format, ...range }, footage);
+      await cutClip(slot, req, res, { device, format, video, height, ...range }, footage);
     } catch (err) {
       // The client left and its slot killed what ran for it: nobody to answer, nothing to log.
       if (res.destroyed) return;
@@ -123,6 +137,8 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
   const cutClip = async (slot: FfmpegSlot, req: IncomingMessage, res: ServerResponse, request: ClipRequest, footage: readonly Footage[]): Promise<void> => {
     const { device, format } = request;
     const plan = await planClip(slot, settings.ffprobe, footage, request);
+    const encoder = request.video === 'h264' && req.method !== 'HEAD' ? await encoderFor(slot) : null;
+    const recorded = footage.find((f) => f.startMs <= plan.startMs && plan.startMs < f.endMs)?.segment.video?.codec ?? 'unknown';
     const headers = {
       'content-type': plan.mimeType,
       'content-disposition': `attachment; filename="${plan.fileName}"`,
@@ -133,13 +149,15 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
       'x-clip-gap-seconds': plan.gapSeconds.toFixed(3),
       'x-clip-segments': String(plan.parts.length),
       'x-clip-audio': plan.audio.mode === 'aac' ? `aac (re-encoded from ${plan.audio.recorded} for ${format})` : plan.audio.mode,
+      'x-clip-video': request.video === 'h264' ? `h264 (re-encoded from ${recorded}${encoder ? ` by ${encoder.name}${encoder.preset ? ` ${encoder.preset}` : ''}` : ''})` : 'copy',
     };
     if (req.method === 'HEAD') {
       res.writeHead(200, headers);
       res.end();
       return;
     }
-    const child = startCut(slot, settings.ffmpeg, plan);
+    const child = startCut(slot, settings.ffmpeg, plan, encoder);
+    if (encoder) followPace(child.stdio[3], encoder);
     let stderr = '';
     child.stderr?.on('data', (b: Buffer) => {
       stderr = (stderr + b.toString()).slice(-4000);
@@ -172,10 +190,27 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
     metrics.clips.inc({ format, outcome: 'complete' });
   };
 
+  /** Feeds a transcode's `-progress` blocks (each ends with a `progress=` line) to the pace. */
+  const followPace = (stream: unknown, encoder: VideoEncoder): void => {
+    if (!(stream instanceof Readable)) return;
+    let text = '';
+    stream.on('data', (b: Buffer) => {
+      text += b.toString();
+      let end: number;
+      while ((end = text.search(/progress=\w+\n/)) >= 0) {
+        const close = text.indexOf('\n', end) + 1;
+        pace.observe(encoder.preset, text.slice(0, close));
+        text = text.slice(close);
+      }
+      if (text.length > 64 * 1024) text = '';
+    });
+    stream.on('error', () => undefined);
+  };
+
   const server = await startProbeServer(
     { listen: settings.listen, log, metrics: metrics.registry },
     {
-      open: ['/', '/app.js', '/health'],
+      open: ['/', '/app.js', '/favicon.svg', '/api/session', '/health'],
       // The page's URLs carry no token, and no link it follows learns where it came from.
       headers: { 'referrer-policy': 'no-referrer' },
       authorize: (request) => {
@@ -196,23 +231,20 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
           return { status: 200, body: PAGE_HTML, contentType: 'text/html; charset=utf-8', headers: { 'cache-control': 'no-cache' } };
         },
         '/app.js': async () => ({ status: 200, body: await pageScript(), contentType: 'text/javascript; charset=utf-8', headers: { 'cache-control': 'no-cache' } }),
+        '/favicon.svg': () => ({ status: 200, body: FAVICON_SVG, contentType: 'image/svg+xml', headers: { 'cache-control': 'max-age=86400' } }),
+        // Open, and always 200: the page learns whether to ask for the token without a 401 in the browser's console.
+        '/api/session': (request) => {
+          if (settings.token === undefined) return { status: 200, body: { tokenRequired: false, authorized: true } };
+          const token = presentedToken(request);
+          return { status: 200, body: { tokenRequired: true, authorized: token !== null && sameSecret(token, settings.token) }, headers: { 'cache-control': 'no-store' } };
+        },
         '/api/devices': async () => ({ status: 200, body: { devices: await library.devices() } }),
         '/api/timeline': async ({ url }) => {
-          const query = url.searchParams;
-          const device = checkDeviceName(query.get('device'));
-          const time = (name: string, fallback: number): number => {
-            const v = query.get(name);
-            if (v === null || v === '') return fallback;
-            const ms = Date.parse(v);
-            if (!Number.isFinite(ms)) throw new HttpError(400, `${name}: expected an ISO 8601 time, e.g. 2026-11-24T00:00:00Z`);
-            return ms;
-          };
-          // Without a window: the day of the last footage (UTC), which is what a first look wants.
-          const lastEnd = (await library.lastFootageEnd(device)) ?? Date.now();
-          const startMs = time('start', Math.floor(lastEnd / DAY_MS) * DAY_MS);
-          const endMs = time('end', startMs + DAY_MS);
-          if (endMs <= startMs) throw new HttpError(400, 'end: must be after start');
-          return { status: 200, body: timelineOf(device, await library.footageBetween(device, startMs, endMs), startMs, endMs) };
+          const device = checkDeviceName(url.searchParams.get('device'));
+          // Without a window: the viewer's day (tz, else UTC) of the last footage, which is what a first look wants.
+          const window = timelineWindow(url.searchParams, await library.lastFootageEnd(device), Date.now());
+          const footage = await library.footageBetween(device, window.startMs, window.endMs);
+          return { status: 200, body: { ...timelineOf(device, footage, window.startMs, window.endMs), timeZone: window.timeZone, day: window.day } };
         },
       },
       stream: {

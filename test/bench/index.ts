@@ -5,6 +5,7 @@ import * as forwarder from './forwarder.js';
 import * as playback from './playback.js';
 import * as playbackYear from './playback-year.js';
 import * as recorder from './recorder.js';
+import * as transcode from './transcode.js';
 
 type BenchRow = Readonly<Record<string, string | number>>;
 
@@ -20,6 +21,7 @@ const BENCHES: ReadonlyArray<readonly [string, BenchModule]> = [
   ['recorder', recorder],
   ['playback', playback],
   ['playback-year', playbackYear],
+  ['transcode', transcode],
 ];
 
 async function main(names: readonly string[]): Promise<number> {

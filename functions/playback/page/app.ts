@@ -27,11 +27,14 @@ interface Span {
 interface Timeline {
   start: string;
   end: string;
+  /** The local date the window is, in `timeZone`; null for a window that is not one day. */
+  day: string | null;
+  timeZone: string;
   spans: Span[];
   gaps: Array<{ start: string; end: string; durationSeconds: number }>;
 }
 
-const DAY_MS = 24 * 3600 * 1000;
+const HOUR_MS = 3600 * 1000;
 /** Longest stretch one click plays: the server cuts it as a stream, so a long one costs nothing up front. */
 const PLAY_MS = 3600 * 1000;
 
@@ -59,10 +62,60 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string,
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.000Z$/, 'Z');
-const clock = (ms: number): string => new Date(ms).toISOString().slice(11, 19);
+
+// The viewer's time zone: the browser's own (Intl), or the one chosen in the page, remembered in localStorage.
+const ZONE_KEY = 'shifu-rtsp-playback.timeZone';
+const browserZone = (): string => Intl.DateTimeFormat().resolvedOptions().timeZone;
+
+function knownZone(name: string | null): string | null {
+  if (name === null || name === '') return null;
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
+  } catch {
+    return null;
+  }
+}
+
+function rememberedZone(): string {
+  let saved: string | null = null;
+  try {
+    saved = localStorage.getItem(ZONE_KEY);
+  } catch {
+    // Storage can be off (private windows, policies): the browser's zone then.
+  }
+  return knownZone(saved) ?? browserZone();
+}
+
+let timeZone = rememberedZone();
+
+/** Wall-clock times in the viewer's zone; `zone` adds its short name (EDT/EST), which tells a repeated hour apart. */
+function clock(ms: number, options: { seconds?: boolean; zone?: boolean } = {}): string {
+  return new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hour: '2-digit',
+    minute: '2-digit',
+    ...(options.seconds === false ? {} : { second: '2-digit' }),
+    hourCycle: 'h23',
+    ...(options.zone ? { timeZoneName: 'short' } : {}),
+  }).format(new Date(ms));
+}
+
+/** The date (`YYYY-MM-DD`) of an instant in the viewer's zone (en-CA writes dates that way). */
+function localDate(ms: number): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(ms));
+}
+
+/** Local hour and minute of an instant in the viewer's zone. */
+function localHourMinute(ms: number): [number, number] {
+  const parts = new Intl.DateTimeFormat('en-US', { timeZone, hour: 'numeric', minute: 'numeric', hourCycle: 'h23' }).formatToParts(new Date(ms));
+  const get = (type: string): number => Number(parts.find((p) => p.type === type)?.value ?? NaN);
+  return [get('hour'), get('minute')];
+}
+
+const between = (s: number, e: number): string => `${clock(s, { zone: true })} – ${clock(e, { zone: true })}`;
 const bytes = (n: number): string => (n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GiB` : `${(n / (1 << 20)).toFixed(1)} MiB`);
 
-/** What this browser says about a codec in MP4 (the clip format the page plays). */
+/** What this browser says about a codec in MP4 (the clip format the page plays): MediaSource, else <video>. */
 function playable(codec: string | null): boolean {
   if (codec === null) return true;
   const types: Record<string, string> = {
@@ -70,14 +123,24 @@ function playable(codec: string | null): boolean {
     hevc: 'video/mp4; codecs="hvc1.1.6.L93.B0"',
   };
   const type = types[codec];
-  return type !== undefined && document.createElement('video').canPlayType(type) !== '';
+  if (type === undefined) return false;
+  const viaMediaSource = typeof MediaSource !== 'undefined' && MediaSource.isTypeSupported(type);
+  return viaMediaSource || document.createElement('video').canPlayType(type) !== '';
 }
+
+/** A transcode's height when the page asks for H.264: a 1080p camera fits real time on two cores at 720 lines. */
+const TRANSCODE_HEIGHT = 720;
 
 const CODEC_NAMES: Record<string, string> = { h264: 'H.264', hevc: 'H.265' };
 
 class DeviceView {
   readonly root = el('section', { class: 'device' });
-  private readonly bar = el('div', { class: 'bar', title: 'click to play from there' });
+  // Keyboard: a slider over the view (arrows, Page keys, Home/End move a cursor; Enter or Space plays from it).
+  private readonly bar = el('div', { class: 'bar', title: 'click to play from there', tabindex: '0', role: 'slider', 'aria-valuemin': '0', 'aria-valuemax': '100' });
+  private readonly cursor = el('div', { class: 'cursor' });
+  /** The keyboard's point on the bar (null: not moved yet, the first footage). */
+  private cursorMs: number | null = null;
+  private readonly loading = el('p', { class: 'loading', role: 'status' });
   private readonly ticks = el('div', { class: 'ticks' });
   private readonly day = el('input', { type: 'date' });
   private readonly video = el('video', { controls: '', playsinline: '', muted: '' });
@@ -86,10 +149,13 @@ class DeviceView {
   private readonly download = el('a', { class: 'download' }, 'Download clip');
   private readonly format = el('select');
   private timeline: Timeline | null = null;
+  private readonly dayLength = el('span', { class: 'day-length' });
+  /** The local day shown: from its midnight to the next (23 or 25 hours when clocks change), from the server. */
   private dayStart = 0;
+  private dayMs = 24 * HOUR_MS;
   /** The bar shows [viewStart, viewStart + viewMs): the whole day, or zoomed to the footage. */
   private viewStart = 0;
-  private viewMs = DAY_MS;
+  private viewMs = 24 * HOUR_MS;
   /** Wall time of the playing clip's first frame (from the server's X-Clip-Start). */
   private playingFrom: number | null = null;
   private inMs: number | null = null;
@@ -100,32 +166,27 @@ class DeviceView {
     this.root.dataset.device = summary.device;
     // Muted, so that play() after the HEAD request is allowed without a fresh user gesture.
     this.video.muted = true;
+    const heading = el('h2');
+    heading.append(el('a', { href: `?device=${encodeURIComponent(summary.device)}`, title: `only ${summary.device}` }, summary.device));
+    this.bar.setAttribute('aria-label', `${summary.device}: footage of the day; arrows move, Enter plays`);
+    this.day.id = `day-${summary.device}`;
+    this.format.setAttribute('aria-label', 'clip format');
     this.root.append(
-      el('h2', {}, summary.device),
+      heading,
       el(
         'div',
         { class: 'summary' },
         `${summary.segments} segments, ${bytes(summary.bytes)}, footage ${summary.firstFootage ?? '-'} to ${summary.lastFootage ?? '-'}; recorder ${summary.recorder.state}`,
       ),
     );
-    const last = summary.lastFootage !== null ? Date.parse(summary.lastFootage) : Date.now();
-    this.dayStart = Math.floor(last / DAY_MS) * DAY_MS;
-    this.viewStart = this.dayStart;
-    this.day.value = new Date(this.dayStart).toISOString().slice(0, 10);
     this.day.addEventListener('change', () => {
-      const ms = Date.parse(`${this.day.value}T00:00:00Z`);
-      if (Number.isFinite(ms)) {
-        this.dayStart = ms;
-        this.viewStart = ms;
-        this.viewMs = DAY_MS;
-        void this.load();
-      }
+      if (/^\d{4}-\d{2}-\d{2}$/.test(this.day.value)) this.show(this.day.value);
     });
     const whole = el('button', { type: 'button', class: 'zoom-day' }, 'Whole day');
     const fit = el('button', { type: 'button', class: 'zoom-footage' }, 'Zoom to footage');
     whole.addEventListener('click', () => {
       this.viewStart = this.dayStart;
-      this.viewMs = DAY_MS;
+      this.viewMs = this.dayMs;
       this.draw();
     });
     fit.addEventListener('click', () => this.zoomToFootage());
@@ -138,28 +199,70 @@ class DeviceView {
     this.bar.addEventListener('click', (e) => {
       const box = this.bar.getBoundingClientRect();
       const ms = this.viewStart + ((e.clientX - box.left) / box.width) * this.viewMs;
-      void this.playAt(ms);
+      this.cursorMs = ms;
+      this.play(ms);
     });
+    this.bar.addEventListener('keydown', (e) => this.key(e));
+    this.video.addEventListener('playing', () => this.busy(''));
     this.video.addEventListener('error', () => {
+      this.busy('');
       this.say(`This browser cannot play this clip (${this.video.error?.message || `media error ${this.video.error?.code ?? ''}`}). Download it to watch in VLC or ffplay.`);
     });
     const controls = el('div', { class: 'controls' });
-    controls.append(el('label', {}, 'Day (UTC) '), this.day, whole, fit, setIn, setOut, this.inOut, this.format, this.download);
-    this.root.append(controls, this.bar, this.ticks, this.notice, this.video);
+    controls.append(el('label', { for: this.day.id }, 'Day'), this.day, this.dayLength, whole, fit, setIn, setOut, this.inOut, this.format, this.download);
+    this.root.append(controls, this.bar, this.ticks, this.loading, this.notice, this.video);
     this.updateDownload();
   }
 
-  async load(): Promise<void> {
-    const start = iso(this.dayStart);
-    const end = iso(this.dayStart + DAY_MS);
-    this.timeline = await getJson<Timeline>(`/api/timeline?device=${encodeURIComponent(this.summary.device)}&start=${start}&end=${end}`);
+  /** Plays from a point; what goes wrong is said on the page, never left to the console. */
+  private play(ms: number): void {
+    this.playAt(ms).catch((err: unknown) => {
+      this.busy('');
+      this.say(`Could not play: ${err instanceof Error ? err.message : String(err)}`);
+    });
+  }
+
+  /** Shows a local day; what goes wrong is said on the page. */
+  show(day: string): void {
+    this.load(day).catch((err: unknown) => this.say(`Could not load ${day}: ${err instanceof Error ? err.message : String(err)}`));
+  }
+
+  /** Loads a local day (`YYYY-MM-DD`) in the viewer's zone; without one, the day of the last footage. */
+  async load(day?: string): Promise<void> {
+    const query = new URLSearchParams({ device: this.summary.device, tz: timeZone });
+    if (day !== undefined) query.set('day', day);
+    this.busy('Loading timeline…');
+    try {
+      this.timeline = await getJson<Timeline>(`/api/timeline?${query.toString()}`);
+    } finally {
+      this.busy('');
+    }
+    this.cursorMs = null;
+    this.dayStart = Date.parse(this.timeline.start);
+    this.dayMs = Date.parse(this.timeline.end) - this.dayStart;
+    this.viewStart = this.dayStart;
+    this.viewMs = this.dayMs;
+    this.day.value = this.timeline.day ?? '';
+    const hours = Math.round(this.dayMs / HOUR_MS);
+    this.dayLength.textContent = hours === 24 ? '' : `${hours}-hour day (clocks change)`;
     this.draw();
     const codecs = new Set(this.timeline.spans.flatMap((s) => s.segments.map((g) => g.codecs.video)));
     const unplayable = [...codecs].filter((c) => !playable(c));
     if (unplayable.length > 0) {
       const names = unplayable.map((c) => (c === null ? 'unknown' : (CODEC_NAMES[c] ?? c))).join(', ');
-      this.say(`This browser cannot play ${names} video: the timeline and downloads still work; play the clip in VLC or ffplay.`);
+      this.say(`This browser cannot play ${names} video: it plays here converted to H.264 by the server (up to ${TRANSCODE_HEIGHT} lines); downloads keep the recorded video.`);
     } else this.say('');
+  }
+
+  /** The local date on show, if any. */
+  shownDay(): string | undefined {
+    return this.timeline?.day ?? undefined;
+  }
+
+  /** The instant that stands for what is on show: its first footage, else the middle of the view. */
+  anchor(): number {
+    const first = this.timeline?.spans[0];
+    return first ? Math.max(Date.parse(first.start), this.viewStart) : this.viewStart + this.viewMs / 2;
   }
 
   private position(ms: number): string {
@@ -191,22 +294,32 @@ class DeviceView {
       node.dataset.start = iso(s);
       node.dataset.end = iso(e);
     };
-    for (const span of t.spans) {
-      const node = el('div', { class: 'span', title: `${span.start} - ${span.end} (${span.segments.length} segments)` });
-      place(node, Date.parse(span.start), Date.parse(span.end));
+    for (const footage of t.spans) {
+      const s = Date.parse(footage.start);
+      const e = Date.parse(footage.end);
+      const node = el('div', { class: 'span', title: `${between(s, e)} (${footage.segments.length} segments)` });
+      place(node, s, e);
       this.bar.append(node);
     }
     for (const gap of t.gaps) {
-      const node = el('div', { class: 'gap', title: `no footage ${gap.start} - ${gap.end} (${gap.durationSeconds} s)` });
-      place(node, Date.parse(gap.start), Date.parse(gap.end));
+      const s = Date.parse(gap.start);
+      const e = Date.parse(gap.end);
+      const node = el('div', { class: 'gap', title: `no footage ${between(s, e)} (${gap.durationSeconds} s)` });
+      place(node, s, e);
       this.bar.append(node);
     }
     this.ticks.replaceChildren();
-    for (let i = 0; i <= 8; i++) {
-      const ms = this.viewStart + (i / 8) * this.viewMs;
-      const tick = el('span', {}, this.viewMs >= 6 * 3600 * 1000 ? clock(ms).slice(0, 5) : clock(ms));
-      tick.style.left = `${(i / 8) * 100}%`;
+    for (const ms of this.tickTimes()) {
+      const tick = el('span', {}, this.viewMs >= 6 * HOUR_MS ? clock(ms, { seconds: false }) : clock(ms));
+      tick.style.left = this.position(ms);
       this.ticks.append(tick);
+    }
+    const cursor = this.cursorAt();
+    if (cursor !== null) {
+      this.cursor.style.left = this.position(cursor);
+      this.bar.append(this.cursor);
+      this.bar.setAttribute('aria-valuenow', ((100 * (cursor - this.viewStart)) / this.viewMs).toFixed(1));
+      this.bar.setAttribute('aria-valuetext', clock(cursor, { zone: true }));
     }
     for (const ms of [this.inMs, this.outMs]) {
       if (ms === null) continue;
@@ -217,6 +330,49 @@ class DeviceView {
     }
   }
 
+  /**
+   * Where the bar's labels go: on whole local hours (so a 25-hour day shows its 01:00 twice and a +05:30 zone
+   * its own midnight), every 1 to 6 hours; a view under 2 hours gets eight even steps.
+   */
+  private tickTimes(): number[] {
+    const hours = this.viewMs / HOUR_MS;
+    if (hours < 2) return Array.from({ length: 9 }, (_, i) => this.viewStart + (i / 8) * this.viewMs);
+    const step = [1, 2, 3, 4, 6].find((h) => hours / h <= 9) ?? 6;
+    const out: number[] = [];
+    // Local whole hours fall on UTC quarter hours in every zone in use (+05:45 included).
+    const quarter = 15 * 60 * 1000;
+    for (let ms = Math.ceil(this.viewStart / quarter) * quarter; ms <= this.viewStart + this.viewMs; ms += quarter) {
+      const [hour, minute] = localHourMinute(ms);
+      if (minute === 0 && hour % step === 0) out.push(ms);
+    }
+    return out;
+  }
+
+  /** The keyboard's point: where it was moved, else the first footage in view, else the view's start. */
+  private cursorAt(): number | null {
+    if (!this.timeline) return null;
+    if (this.cursorMs !== null) return this.cursorMs;
+    const first = this.timeline.spans.find((s) => Date.parse(s.end) > this.viewStart);
+    return first ? Math.max(Date.parse(first.start), this.viewStart) : this.viewStart;
+  }
+
+  private key(e: KeyboardEvent): void {
+    const now = this.cursorAt();
+    if (now === null) return;
+    const step = this.viewMs / 100;
+    const moves: Record<string, number> = { ArrowLeft: -step, ArrowRight: step, ArrowDown: -step, ArrowUp: step, PageDown: -10 * step, PageUp: 10 * step };
+    if (e.key in moves) this.cursorMs = Math.min(Math.max(now + moves[e.key]!, this.viewStart), this.viewStart + this.viewMs);
+    else if (e.key === 'Home') this.cursorMs = this.viewStart;
+    else if (e.key === 'End') this.cursorMs = this.viewStart + this.viewMs;
+    else if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      this.play(now);
+      return;
+    } else return;
+    e.preventDefault();
+    this.draw();
+  }
+
   private spanAt(ms: number): Span | undefined {
     return this.timeline?.spans.find((s) => Date.parse(s.start) <= ms && ms < Date.parse(s.end));
   }
@@ -225,13 +381,22 @@ class DeviceView {
   async playAt(ms: number): Promise<void> {
     const span = this.spanAt(ms);
     if (!span) {
-      this.say(`No footage at ${clock(ms)} UTC.`);
+      this.say(`No footage at ${clock(ms, { zone: true })}.`);
       return;
     }
     const end = Math.min(Date.parse(span.end), ms + PLAY_MS);
-    const url = `/api/clip?device=${encodeURIComponent(this.summary.device)}&start=${iso(ms)}&end=${iso(end)}&format=mp4`;
+    const recorded = span.segments.find((g) => Date.parse(g.start) <= ms && ms < Date.parse(g.end))?.codecs.video ?? span.segments[0]?.codecs.video ?? null;
+    // What the browser cannot decode, the server re-encodes (from the keyframe before the point, as a copy would).
+    const transcode = playable(recorded) ? '' : `&video=h264&height=${TRANSCODE_HEIGHT}`;
+    const url = `/api/clip?device=${encodeURIComponent(this.summary.device)}&start=${iso(ms)}&end=${iso(end)}&format=mp4${transcode}`;
+    this.busy(`Loading clip from ${clock(ms)}…`);
     // The clip's real start (a keyframe) is in a header; ask for it before the video loads the same URL.
     const head = await fetch(url, { method: 'HEAD' });
+    if (!head.ok) {
+      this.busy('');
+      this.say(`Could not play from ${clock(ms)}: the server answered ${head.status}${head.status === 503 ? ' (busy; try again in a few seconds)' : ''}.`);
+      return;
+    }
     const start = head.headers.get('x-clip-start');
     this.playingFrom = start !== null ? Date.parse(start) : ms;
     this.video.src = url;
@@ -278,23 +443,69 @@ class DeviceView {
   private say(text: string): void {
     this.notice.textContent = text;
   }
+
+  /** The loading state: a line saying what is on its way, and aria-busy on the device while it is. */
+  private busy(text: string): void {
+    this.loading.textContent = text;
+    if (text === '') this.root.removeAttribute('aria-busy');
+    else this.root.setAttribute('aria-busy', 'true');
+  }
+}
+
+/** The zone chooser: every zone the browser knows, the current one selected; a choice is remembered. */
+function zoneChooser(onChange: () => void): void {
+  const select = document.getElementById('zone') as HTMLSelectElement;
+  const zones = new Set(Intl.supportedValuesOf('timeZone'));
+  zones.add('UTC');
+  zones.add(timeZone);
+  zones.add(browserZone());
+  select.replaceChildren(...[...zones].sort().map((z) => el('option', { value: z }, z === browserZone() ? `${z} (this device)` : z)));
+  select.value = timeZone;
+  select.addEventListener('change', () => {
+    timeZone = knownZone(select.value) ?? browserZone();
+    try {
+      localStorage.setItem(ZONE_KEY, timeZone);
+    } catch {
+      // Not remembered where storage is off; the choice still holds on this page.
+    }
+    onChange();
+  });
 }
 
 async function main(): Promise<void> {
   const status = document.getElementById('status')!;
   const list = document.getElementById('devices')!;
+  // `?device=cam`: that camera alone, its name in the title (a tab per camera tells them apart).
+  const only = new URLSearchParams(location.search).get('device');
+  if (only !== null) {
+    document.title = `${only} · Recorded footage · shifu-rtsp`;
+    const heading = document.querySelector('h1')!;
+    heading.textContent = only;
+    heading.after(el('a', { href: '/', class: 'all-devices' }, '← all devices'));
+  }
   try {
-    const { devices } = await getJson<{ devices: DeviceSummary[] }>('/api/devices');
-    status.textContent = devices.length === 0 ? 'No recordings on this volume yet.' : `${devices.length} device(s).`;
+    // Asked first, on an open route: a page without the token shows its form, with no 401 in the console.
+    const session = await getJson<{ tokenRequired: boolean; authorized: boolean }>('/api/session');
+    if (!session.authorized) throw new TokenRequired('this server needs its access token');
+    const all = (await getJson<{ devices: DeviceSummary[] }>('/api/devices')).devices;
+    const devices = only === null ? all : all.filter((d) => d.device === only);
+    status.classList.remove('loading');
+    status.textContent =
+      only !== null && devices.length === 0 ? `No recordings of ${only} on this volume.` : devices.length === 0 ? 'No recordings on this volume yet.' : `${devices.length} device(s).`;
     const views = devices.map((d) => new DeviceView(d));
     list.replaceChildren(...views.map((v) => v.root));
+    // Another zone: the day, in that zone, of what was on show.
+    zoneChooser(() => views.forEach((v) => v.show(localDate(v.anchor()))));
     await Promise.all(views.map((v) => v.load()));
     // For scripts and tests: the views by device name.
     (window as unknown as { playback: Record<string, DeviceView> }).playback = Object.fromEntries(devices.map((d, i) => [d.device, views[i]!]));
     document.body.dataset.ready = 'true';
   } catch (err) {
     if (err instanceof TokenRequired) askForToken(status);
-    else status.textContent = `Could not load: ${err instanceof Error ? err.message : String(err)}`;
+    else {
+      status.classList.remove('loading');
+      status.textContent = `Could not load: ${err instanceof Error ? err.message : String(err)}`;
+    }
   }
 }
 
@@ -304,6 +515,7 @@ function askForToken(status: HTMLElement): void {
   const label = el('label', { for: 'access-token' }, 'Access token ');
   const input = el('input', { id: 'access-token', name: 'access_token', type: 'password', autocomplete: 'current-password', required: '' });
   form.append(label, input, el('button', { type: 'submit' }, 'Open'));
+  status.classList.remove('loading');
   status.textContent = 'This server needs its access token (the Secret <device>-playback, key token).';
   status.after(form);
   document.body.dataset.needsToken = 'true';
