@@ -5,6 +5,7 @@ import * as forwarder from './forwarder.js';
 import * as playback from './playback.js';
 import * as playbackYear from './playback-year.js';
 import * as recorder from './recorder.js';
+import * as recorderMemory from './recorder-memory.js';
 
 type BenchRow = Readonly<Record<string, string | number>>;
 
@@ -18,6 +19,7 @@ const BENCHES: ReadonlyArray<readonly [string, BenchModule]> = [
   ['forwarder', forwarder],
   ['events', events],
   ['recorder', recorder],
+  ['recorder-memory', recorderMemory],
   ['playback', playback],
   ['playback-year', playbackYear],
 ];
