@@ -15,7 +15,8 @@
 // BENCH_MEMORY_ENTRY=<a recorder entry .js> (default: this build's lean entry)
 // BENCH_MEMORY_COMPARE=<another build's recorder entry .js, e.g. main's dist/functions/cli.js>: its cameras
 // phase runs too, in its own window, so a change is judged against the code before it in one run.
-// BENCH_RECORDER_NODE_FLAGS (extra node flags for every recorder, to compare V8 settings).
+// BENCH_RECORDER_NODE_FLAGS (extra node flags for the recorders under test, to compare V8 settings)
+// BENCH_MEMORY_COMPARE_FLAGS (node flags for the compared build's recorders; none by default).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -43,6 +44,7 @@ const CONFIG = {
   windowSeconds: num('BENCH_MEMORY_WINDOW_S', 20),
   entry: env.BENCH_MEMORY_ENTRY ?? (existsSync(LEAN_ENTRY) ? LEAN_ENTRY : CLI),
   compare: env.BENCH_MEMORY_COMPARE,
+  compareFlags: (env.BENCH_MEMORY_COMPARE_FLAGS ?? '').split(' ').filter(Boolean),
 };
 const TARGET = { perCameraMiB: 20, aloneOverFloorMiB: 10 };
 const WARMUP_MS = 4000;
@@ -162,7 +164,7 @@ function bareNode(): { pid: number; stop: () => Promise<boolean> } {
   return { pid: child.pid ?? 0, stop: () => (child.kill('SIGTERM'), waitExit(child, 5000)) };
 }
 
-async function recorders(ctx: Ctx, n: number, entry: string, prefix: string, login: boolean): Promise<{ list: RecorderProcess[]; problems: string[] }> {
+async function recorders(ctx: Ctx, n: number, entry: string, prefix: string, login: boolean, nodeFlags?: readonly string[]): Promise<{ list: RecorderProcess[]; problems: string[] }> {
   const problems: string[] = [];
   const url = login ? ctx.server.url.replace('rtsp://', 'rtsp://bench:bench@') : ctx.server.url;
   const started = await mapLimit(
@@ -170,7 +172,7 @@ async function recorders(ctx: Ctx, n: number, entry: string, prefix: string, log
     4,
     (i) =>
       startRecorder(
-        { url, out: path.join(ctx.dir, prefix), device: `${prefix}${i}`, segmentSeconds: 3600, idle: true, ffmpeg: ctx.ffmpeg, ffprobe: ctx.ffprobe, entry: entryArgv(entry) },
+        { url, out: path.join(ctx.dir, prefix), device: `${prefix}${i}`, segmentSeconds: 3600, idle: true, ffmpeg: ctx.ffmpeg, ffprobe: ctx.ffprobe, entry: entryArgv(entry), ...(nodeFlags ? { nodeFlags } : {}) },
         60_000,
       ).catch((err: unknown) => {
         problems.push((err as Error).message.split('\n')[0] ?? 'start failed');
@@ -189,9 +191,9 @@ async function recorders(ctx: Ctx, n: number, entry: string, prefix: string, log
   return { list, problems };
 }
 
-async function camerasPhase(ctx: Ctx, label: string, entry: string, prefix: string, login: boolean): Promise<Row> {
+async function camerasPhase(ctx: Ctx, label: string, entry: string, prefix: string, login: boolean, nodeFlags?: readonly string[]): Promise<Row> {
   note(`${label}: starting ${CONFIG.cameras} recorders (${entry})`);
-  const { list, problems } = await recorders(ctx, CONFIG.cameras, entry, prefix, login);
+  const { list, problems } = await recorders(ctx, CONFIG.cameras, entry, prefix, login, nodeFlags);
   try {
     return await measure(label, list.map((r) => ({ node: r.pid, ffmpeg: () => r.ffmpegPid() })), problems);
   } finally {
@@ -283,7 +285,7 @@ export async function run(): Promise<void> {
     if (floor) rows.push(floor);
     const cameras = CONFIG.parts.has('cameras') ? await camerasPhase(ctx, `${n} recorders, cameras without a login`, CONFIG.entry, 'cam', false) : null;
     if (cameras) rows.push(cameras);
-    const before = CONFIG.compare ? await camerasPhase(ctx, `${n} recorders of the compared build (${CONFIG.compare}), no login`, CONFIG.compare, 'cmp', false) : null;
+    const before = CONFIG.compare ? await camerasPhase(ctx, `${n} recorders of the compared build (${CONFIG.compare}), no login`, CONFIG.compare, 'cmp', false, CONFIG.compareFlags) : null;
     if (before) rows.push(before);
     if (CONFIG.parts.has('login')) rows.push(await camerasPhase(ctx, `${n} recorders, cameras with a login (through the camera relay)`, CONFIG.entry, 'login', true));
     print('');
