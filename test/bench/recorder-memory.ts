@@ -13,8 +13,9 @@
 // a warm-up; PSS is the mean of samples every 2 s, CPU is from /proc/<pid>/stat over the window.
 // Knobs: BENCH_MEMORY_PARTS=alone,floor,cameras,login  BENCH_MEMORY_CAMERAS=10  BENCH_MEMORY_WINDOW_S=20
 // BENCH_MEMORY_ENTRY=<a recorder entry .js> (default: this build's lean entry)
-// BENCH_MEMORY_COMPARE=<another build's recorder entry .js, e.g. main's dist/functions/cli.js>: its cameras
-// phase runs too, in its own window, so a change is judged against the code before it in one run.
+// BENCH_MEMORY_COMPARE=<another build's recorder entry .js, e.g. main's dist/functions/cli.js>: N recorders of
+// it and N of this build record side by side in one window (same load for both: the CPU ratio is judged
+// there), so a change is judged against the code before it in one run.
 // BENCH_RECORDER_NODE_FLAGS (extra node flags for the recorders under test, to compare V8 settings)
 // BENCH_MEMORY_COMPARE_FLAGS (node flags for the compared build's recorders; none by default).
 import { spawn } from 'node:child_process';
@@ -202,6 +203,25 @@ async function camerasPhase(ctx: Ctx, label: string, entry: string, prefix: stri
   }
 }
 
+/** N recorders of this build and N of the compared one in one window: CPU under the same load for both. */
+async function comparePhase(ctx: Ctx, compare: string): Promise<{ now: Row; before: Row }> {
+  const n = CONFIG.cameras;
+  note(`compare: ${n} recorders of this build beside ${n} of ${compare}`);
+  const a = await recorders(ctx, n, CONFIG.entry, 'now', false);
+  const b = await recorders(ctx, n, compare, 'cmp', false, CONFIG.compareFlags);
+  try {
+    const pairs = [...a.list, ...b.list].map((r): Pair => ({ node: r.pid, ffmpeg: () => r.ffmpegPid() }));
+    const problems = [...a.problems, ...b.problems];
+    const { stats, load } = await sampleWindow(pairs, problems);
+    return {
+      now: rowOf(`same window: ${a.list.length} recorders of this build`, stats.slice(0, a.list.length), load, problems),
+      before: rowOf(`same window: ${b.list.length} recorders of ${compare}${CONFIG.compareFlags.length ? ` (${CONFIG.compareFlags.join(' ')})` : ''}`, stats.slice(a.list.length), load, []),
+    };
+  } finally {
+    await Promise.all([...a.list, ...b.list].map((r) => r.stop(20_000)));
+  }
+}
+
 async function floorPhase(ctx: Ctx, n: number, label: string): Promise<Row> {
   note(label);
   const nodes = Array.from({ length: n }, () => bareNode());
@@ -285,8 +305,8 @@ export async function run(): Promise<void> {
     if (floor) rows.push(floor);
     const cameras = CONFIG.parts.has('cameras') ? await camerasPhase(ctx, `${n} recorders, cameras without a login`, CONFIG.entry, 'cam', false) : null;
     if (cameras) rows.push(cameras);
-    const before = CONFIG.compare ? await camerasPhase(ctx, `${n} recorders of the compared build (${CONFIG.compare}), no login`, CONFIG.compare, 'cmp', false, CONFIG.compareFlags) : null;
-    if (before) rows.push(before);
+    const compared = CONFIG.compare ? await comparePhase(ctx, CONFIG.compare) : null;
+    if (compared) rows.push(compared.now, compared.before);
     if (CONFIG.parts.has('login')) rows.push(await camerasPhase(ctx, `${n} recorders, cameras with a login (through the camera relay)`, CONFIG.entry, 'login', true));
     print('');
     printRows(rows);
@@ -295,9 +315,14 @@ export async function run(): Promise<void> {
     if (cameras) {
       verdicts.push([`<= ${TARGET.perCameraMiB} MiB PSS per camera at ${n} cameras (node + ffmpeg)`, `${fmt(total(cameras), 1)} MiB (floor of two bare processes: ${floor ? fmt(total(floor), 1) : 'not run'})`, total(cameras) <= TARGET.perCameraMiB ? 'PASS' : 'FAIL']);
     }
-    if (cameras && before) {
-      const ratio = (cameras.nodeCpu + cameras.ffmpegCpu) / (before.nodeCpu + before.ffmpegCpu);
-      verdicts.push(['CPU per camera <= 1.0x the compared build', `${fmt(ratio, 2)}x (memory: ${fmt(total(before) - total(cameras), 1)} MiB a camera less)`, ratio <= 1 ? 'PASS' : 'FAIL']);
+    if (compared) {
+      const { now, before } = compared;
+      const ratio = (now.nodeCpu + now.ffmpegCpu) / (before.nodeCpu + before.ffmpegCpu);
+      verdicts.push([
+        'CPU per camera (node + ffmpeg) <= 1.0x the compared build, same window',
+        `${fmt(ratio, 2)}x (node alone ${fmt(now.nodeCpu / before.nodeCpu, 2)}x; memory: ${fmt(total(before) - total(now), 1)} MiB a camera less)`,
+        ratio <= 1 ? 'PASS' : 'FAIL',
+      ]);
     }
     if (alone) {
       const over = total(alone.recorder) - total(alone.floor);
