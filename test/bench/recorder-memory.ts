@@ -12,14 +12,13 @@
 // Each phase runs alone on the machine (no phase shares its window with another), for WINDOW_S seconds after
 // a warm-up; PSS is the mean of samples every 2 s, CPU is from /proc/<pid>/stat over the window.
 // Knobs: BENCH_MEMORY_PARTS=alone,floor,cameras,login  BENCH_MEMORY_CAMERAS=10  BENCH_MEMORY_WINDOW_S=20
-// BENCH_MEMORY_ENTRY=<a recorder entry .js> (default: this build's lean entry)
+// BENCH_MEMORY_ENTRY=<a recorder entry .js> (default: this build's dist/functions/cli.js, run as `recorder`)
 // BENCH_MEMORY_COMPARE=<another build's recorder entry .js, e.g. main's dist/functions/cli.js>: N recorders of
 // it and N of this build record side by side in one window (same load for both: the CPU ratio is judged
 // there), so a change is judged against the code before it in one run.
 // BENCH_RECORDER_NODE_FLAGS (extra node flags for the recorders under test, to compare V8 settings)
 // BENCH_MEMORY_COMPARE_FLAGS (node flags for the compared build's recorders; none by default).
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,20 +36,18 @@ const num = (name: string, fallback: number): number => {
   const v = Number(env[name]);
   return Number.isFinite(v) && v > 0 ? v : fallback;
 };
-/** This build's lean recorder entry, when it has one (the CLI's `recorder` command otherwise). */
-const LEAN_ENTRY = path.resolve(path.dirname(CLI), 'commands/recorder-main.js');
 const CONFIG = {
   parts: new Set((env.BENCH_MEMORY_PARTS ?? 'alone,floor,cameras,login').split(',').map((s) => s.trim())),
   cameras: num('BENCH_MEMORY_CAMERAS', 10),
   windowSeconds: num('BENCH_MEMORY_WINDOW_S', 20),
-  entry: env.BENCH_MEMORY_ENTRY ?? (existsSync(LEAN_ENTRY) ? LEAN_ENTRY : CLI),
+  entry: env.BENCH_MEMORY_ENTRY ?? CLI,
   compare: env.BENCH_MEMORY_COMPARE,
   compareFlags: (env.BENCH_MEMORY_COMPARE_FLAGS ?? '').split(' ').filter(Boolean),
 };
 const TARGET = { perCameraMiB: 20, aloneOverFloorMiB: 10 };
 const WARMUP_MS = 4000;
 
-/** The argv before the flags: a CLI needs its command name, a lean entry does not. */
+/** The argv before the flags: a CLI needs its command name, an entry that runs the recorder alone does not. */
 const entryArgv = (entry: string): string[] => (path.basename(entry) === 'cli.js' ? [entry, 'recorder'] : [entry]);
 
 interface Row {
