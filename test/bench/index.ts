@@ -6,6 +6,7 @@ import * as playback from './playback.js';
 import * as playbackYear from './playback-year.js';
 import * as recorder from './recorder.js';
 import * as transcode from './transcode.js';
+import * as recorderMemory from './recorder-memory.js';
 
 type BenchRow = Readonly<Record<string, string | number>>;
 
@@ -19,6 +20,7 @@ const BENCHES: ReadonlyArray<readonly [string, BenchModule]> = [
   ['forwarder', forwarder],
   ['events', events],
   ['recorder', recorder],
+  ['recorder-memory', recorderMemory],
   ['playback', playback],
   ['playback-year', playbackYear],
   ['transcode', transcode],

@@ -27,6 +27,10 @@ export interface RecorderSpec {
   readonly ffmpeg: string;
   readonly ffprobe: string;
   readonly extraArgs?: readonly string[];
+  /** What node runs before the flags; default: the CLI's `recorder` command. */
+  readonly entry?: readonly string[];
+  /** Node flags for this process; default BENCH_RECORDER_NODE_FLAGS. */
+  readonly nodeFlags?: readonly string[];
 }
 
 export interface RecorderProcess {
@@ -50,7 +54,7 @@ export interface RecorderProcess {
  */
 export async function startRecorder(spec: RecorderSpec, readyTimeoutMs = 30_000): Promise<RecorderProcess> {
   const args = [
-    CLI, 'recorder',
+    ...(spec.entry ?? [CLI, 'recorder']),
     '--url', spec.url,
     '--out', spec.out,
     '--device', spec.device,
@@ -60,7 +64,7 @@ export async function startRecorder(spec: RecorderSpec, readyTimeoutMs = 30_000)
     ...(spec.extraArgs ?? []),
   ];
   const child = track(
-    spawn(process.execPath, [...NODE_FLAGS, ...args], {
+    spawn(process.execPath, [...(spec.nodeFlags ?? NODE_FLAGS), ...args], {
       env: { ...process.env, LOG_LEVEL: 'info', FFMPEG_PATH: spec.ffmpeg, FFPROBE_PATH: spec.ffprobe },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
