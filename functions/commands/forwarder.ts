@@ -1,5 +1,5 @@
 // `shifu-rtsp forwarder`: deviceShifu-TCP as a process (settings, EdgeDevice, forwarder, shutdown).
-import { ConfigError, createLogger, defineCommand, onShutdown, type Command, type Logger } from '../lib/index.js';
+import { ConfigError, createLogger, defineCommand, locateFfmpeg, onShutdown, type Command, type Logger } from '../lib/index.js';
 import { forwardingFromEdgeDevice, type EdgeDeviceForwarding, type EdgeDeviceApi, startForwarder, openEdgeDeviceApi, checkForwarderConfig, edgeDeviceRef, forwarderOptions, resolveSettings } from '../shifu-tcp/index.js';
 
 /** Start-up reads of the EdgeDevice: the API server may still be coming up beside us. */
@@ -23,7 +23,9 @@ export const forwarderCommand: Command = defineCommand({
     const api = ref ? await openEdgeDeviceApi(ref, ctx.env) : undefined;
     const fromEdgeDevice = api ? await readForwarding(api, log) : undefined;
     const settings = resolveSettings(config, ctx.sources.listen ?? 'default', fromEdgeDevice);
-    const forwarder = await startForwarder(settings, api ? { log, phaseSink: api } : { log });
+    // Live view runs ffmpeg: a missing one stops the start, naming FFMPEG_PATH.
+    const ffmpeg = settings.liveListen ? locateFfmpeg(ctx.env) : undefined;
+    const forwarder = await startForwarder(settings, { log, ...(api ? { phaseSink: api } : {}), ...(ffmpeg ? { ffmpeg } : {}) });
     const stopped = new Promise<void>((resolve) => {
       onShutdown(async () => {
         await forwarder.stop();

@@ -1,5 +1,7 @@
+import { startLiveServer, type LiveServer } from '../live/index.js';
 import {
   createMetricsRegistry,
+  locateFfmpeg,
   startProbeServer,
   type ProbeServer,
   type HostPort,
@@ -23,6 +25,8 @@ export interface ForwarderDeps {
   readonly log: Logger;
   /** Where the EdgeDevice phase is written; absent when no EdgeDevice is named. */
   readonly phaseSink?: PhaseSink;
+  /** The ffmpeg live view runs (found on start when live view is on and none is given). */
+  readonly ffmpeg?: string;
 }
 
 /** A running deviceShifu-TCP: the forwarded port, its health server, the device probe and the phase writer. */
@@ -30,9 +34,18 @@ export interface Forwarder {
   /** The forwarded address clients connect to (the real port when started on port 0). */
   readonly address: HostPort;
   readonly healthAddress: HostPort;
+  /** The live port, when live view is on. */
+  readonly liveAddress: HostPort | undefined;
   totals(): ForwardingTotals;
   /** Stops accepting, drains open connections up to the drain timeout, then closes everything. */
   stop(): Promise<void>;
+}
+
+/** Where live view reaches the forwarder's own RTSP port: a wildcard listen address means loopback. */
+function loopbackOf(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '::1';
+  return host;
 }
 
 export async function startForwarder(settings: ForwarderSettings, deps: ForwarderDeps): Promise<Forwarder> {
@@ -75,6 +88,20 @@ export async function startForwarder(settings: ForwarderSettings, deps: Forwarde
     throw err;
   }
 
+  let live: LiveServer | undefined;
+  if (settings.liveListen) {
+    try {
+      live = await startLiveServer(
+        { listen: settings.liveListen },
+        { log, ffmpeg: deps.ffmpeg ?? locateFfmpeg(), rtspOrigin: `rtsp://${formatAddress({ host: loopbackOf(listener.address.host), port: listener.address.port })}` },
+      );
+    } catch (err) {
+      await listener.drain(0);
+      await health.close();
+      throw err;
+    }
+  }
+
   const probe = new UpstreamProbe({
     target: settings.upstream,
     intervalMs: settings.probeIntervalMs,
@@ -92,11 +119,13 @@ export async function startForwarder(settings: ForwarderSettings, deps: Forwarde
 
   const address = listener.address;
   const healthAddress = { host: settings.healthListen.host, port: health.port };
+  const liveAddress = live && settings.liveListen ? { host: settings.liveListen.host, port: live.port } : undefined;
   log.info(
     {
       listen: formatAddress(address),
       upstream,
       health: formatAddress(healthAddress),
+      live: liveAddress ? formatAddress(liveAddress) : null,
       edgeDevice: settings.edgeDevice ? `${settings.edgeDevice.namespace}/${settings.edgeDevice.name}` : null,
       maxConnections: settings.maxConnections,
       maxConnectionsPerClient: settings.maxConnectionsPerClient,
@@ -110,11 +139,14 @@ export async function startForwarder(settings: ForwarderSettings, deps: Forwarde
   return {
     address,
     healthAddress,
+    liveAddress,
     totals: () => listener.totals(),
     stop: () => {
       stopping ??= (async () => {
         draining = true;
         await probe.stop();
+        // Live viewers are cut first: their ffmpeg is an RTSP client the drain would otherwise wait for.
+        await live?.close();
         const { cut } = await listener.drain(settings.drainTimeoutMs);
         if (cut > 0) log.warn({ cut }, 'drain timeout: open connections cut');
         await Promise.race([reporter?.settled(), new Promise((r) => setTimeout(r, PHASE_FLUSH_LIMIT_MS).unref())]);

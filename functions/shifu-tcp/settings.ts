@@ -8,6 +8,18 @@ const zName = z
   .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'expected a Kubernetes object name (lowercase letters, digits, - and .)')
   .optional();
 
+/** `off`, or the HOST:PORT of the live port. */
+const zLiveListen = z
+  .string()
+  .trim()
+  .transform((value, ctx): HostPort | undefined => {
+    if (value === 'off') return undefined;
+    const parsed = zHostPort().safeParse(value);
+    if (parsed.success) return parsed.data;
+    ctx.addIssue({ code: 'custom', message: 'expected off or HOST:PORT with a port from 0 to 65535' });
+    return z.NEVER;
+  });
+
 export const FORWARDER_MODES = ['auto', 'tcp', 'rtsp'] as const;
 export type ForwarderMode = (typeof FORWARDER_MODES)[number];
 
@@ -46,6 +58,13 @@ export const forwarderOptions = {
     schema: zPortRange,
     default: '40000-40999',
     description: 'RTSP mode: UDP ports (MIN-MAX) for clients that take RTP over UDP, one even/odd pair per track',
+  },
+  liveListen: {
+    flag: 'live-listen',
+    env: ['LIVE_LISTEN'],
+    schema: zLiveListen,
+    default: 'off',
+    description: 'HOST:PORT of live view in browsers (HLS and a player page per camera path), or off',
   },
   upstream: {
     flag: 'upstream',
@@ -128,6 +147,8 @@ export interface ForwarderSettings {
   readonly mode: ForwarderMode;
   readonly lingerMs: number;
   readonly rtpPorts: PortRange;
+  /** The live port; undefined when live view is off. */
+  readonly liveListen: HostPort | undefined;
   readonly upstream: HostPort;
   readonly listen: HostPort;
   readonly healthListen: HostPort;
@@ -182,6 +203,7 @@ export function resolveSettings(
     mode: config.mode,
     lingerMs: Math.round(config.linger * 1000),
     rtpPorts: config.rtpPorts,
+    liveListen: config.liveListen,
     upstream,
     listen,
     healthListen: config.healthListen,

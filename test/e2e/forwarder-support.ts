@@ -117,6 +117,7 @@ export function defaultSettings(upstream: HostPort, overrides: Partial<Forwarder
     mode: 'tcp',
     lingerMs: 10_000,
     rtpPorts: { min: 40000, max: 40999 },
+    liveListen: undefined,
     upstream,
     listen: { host: '127.0.0.1', port: 0 },
     healthListen: { host: '127.0.0.1', port: 0 },

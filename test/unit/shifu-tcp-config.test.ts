@@ -34,6 +34,7 @@ describe('forwarder configuration', () => {
       mode: 'auto',
       lingerMs: 10_000,
       rtpPorts: { min: 40000, max: 40999 },
+      liveListen: undefined,
       upstream: { host: 'camera.local', port: 554 },
       listen: { host: '0.0.0.0', port: 8081 },
       healthListen: { host: '0.0.0.0', port: 8080 },
@@ -126,6 +127,13 @@ describe('forwarder configuration', () => {
   it('refuses an unknown mode and a bad RTP port range, naming the variable', () => {
     expect(configError(() => settingsFrom(['--upstream', 'c:554'], { FORWARDER_MODE: 'udp' }))).toMatch(/FORWARDER_MODE.*auto, tcp, rtsp|auto, tcp, rtsp.*FORWARDER_MODE/s);
     expect(configError(() => settingsFrom(['--upstream', 'c:554', '--rtp-ports', '40001-40002']))).toContain('--rtp-ports');
+  });
+
+  it('live view: off unless --live-listen / LIVE_LISTEN names HOST:PORT; a bad value names the variable', () => {
+    expect(settingsFrom(['--upstream', 'c:554']).liveListen).toBeUndefined();
+    expect(settingsFrom(['--upstream', 'c:554'], { LIVE_LISTEN: ':8889' }).liveListen).toEqual({ host: '0.0.0.0', port: 8889 });
+    expect(settingsFrom(['--upstream', 'c:554', '--live-listen', 'off'], { LIVE_LISTEN: ':8889' }).liveListen).toBeUndefined();
+    expect(configError(() => settingsFrom(['--upstream', 'c:554'], { LIVE_LISTEN: 'on' }))).toMatch(/LIVE_LISTEN.*off or HOST:PORT/s);
   });
 
   it('names the environment variable and its flag twin when the value came from the environment', () => {

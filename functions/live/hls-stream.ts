@@ -1,0 +1,179 @@
+// One camera stream as HLS: an ffmpeg that reads the forwarder's own RTSP port on loopback (so it is one more
+// client of the shared camera session) and writes fragmented MP4, cut into a window of segments in memory.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { HttpError, toolEnv, type Logger } from '../lib/index.js';
+import { Fmp4Error, Fmp4Reader } from './fmp4.js';
+import { HlsWindow, type WindowLimits } from './hls-window.js';
+
+export interface HlsStreamOptions {
+  /** Path and query of the camera stream, for logs. */
+  readonly key: string;
+  /** The stream on the forwarder's RTSP port, on loopback: no credentials, nothing to hide in argv. */
+  readonly source: string;
+  readonly ffmpeg: string;
+  readonly limits: WindowLimits;
+  readonly log: Logger;
+  readonly onEnd: (stream: HlsStream) => void;
+}
+
+/** How long the first request waits for the first segment (camera login, then up to one GOP). */
+const FIRST_SEGMENT_TIMEOUT_MS = 20_000;
+/** A viewer that has asked for nothing this long has left (HLS players reload every target duration). */
+const MIN_IDLE_MS = 10_000;
+/** A single fragment (one GOP) larger than this is refused: memory stays bounded. */
+const MAX_BOX_BYTES = 32 * 1024 * 1024;
+/** ffmpeg that ran and ended (a camera restart) is started again after this, while viewers remain. */
+const RESTART_DELAY_MS = 1_000;
+const IDLE_CHECK_MS = 1_000;
+
+/** ffmpeg's arguments: H.264 (and anything else) copied, audio to AAC, one fragment per keyframe. */
+export function hlsArguments(source: string): string[] {
+  return [
+    '-hide_banner', '-nostdin', '-loglevel', 'error',
+    // RTSP over TCP on loopback: nothing lost; -timeout (microseconds) ends a run whose camera went silent.
+    '-rtsp_transport', 'tcp', '-timeout', '10000000',
+    '-i', source,
+    '-map', '0:v:0', '-map', '0:a:0?',
+    // fMP4 takes neither G.711 nor what MSE plays; AAC is what every HLS player decodes.
+    '-c:v', 'copy', '-c:a', 'aac', '-b:a', '64k',
+    '-f', 'mp4', '-movflags', 'empty_moov+default_base_moof+frag_keyframe', '-flush_packets', '1',
+    'pipe:1',
+  ];
+}
+
+/** ffmpeg's reason for a failed run, as the answer a viewer gets. */
+function failureOf(stderr: string, key: string): HttpError {
+  if (/404 Not Found/.test(stderr)) return new HttpError(404, `path: the camera has no stream ${key}`, 'not_found');
+  if (/401 Unauthorized/.test(stderr)) return new HttpError(502, 'camera: refused the login (401)', 'camera_refused');
+  const last = stderr.trim().split('\n').pop()?.trim() || 'ended without video';
+  return new HttpError(502, `camera: ${last}`, 'camera_failed');
+}
+
+export class HlsStream {
+  readonly window: HlsWindow;
+  readonly openedAt = Date.now();
+  private child: ChildProcess | undefined;
+  private lastRequestMs = Date.now();
+  private readonly idleCheck: NodeJS.Timeout;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private readonly waiters = new Set<() => void>();
+  private failure: HttpError | undefined;
+  private ended = false;
+
+  constructor(private readonly options: HlsStreamOptions) {
+    this.window = new HlsWindow(options.limits);
+    this.idleCheck = setInterval(() => {
+      const idleMs = Math.max(MIN_IDLE_MS, 3_000 * this.window.targetSeconds);
+      if (Date.now() - this.lastRequestMs > idleMs) this.close('no viewer left');
+    }, IDLE_CHECK_MS);
+    this.idleCheck.unref();
+    this.run();
+  }
+
+  get key(): string {
+    return this.options.key;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  /** A viewer asked for something: the stream stays open. */
+  touch(): void {
+    this.lastRequestMs = Date.now();
+  }
+
+  /** Resolves once the window holds a segment; rejects with the camera's failure or after the first-segment timeout. */
+  async ready(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    let wake: (() => void) | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const check = (): boolean => {
+          if (this.window.length > 0) resolve();
+          else if (this.failure) reject(this.failure);
+          else if (this.ended) reject(new HttpError(503, `stream: ${this.options.key} closed`, 'stream_closed'));
+          else return false;
+          return true;
+        };
+        if (check()) return;
+        wake = () => void check();
+        this.waiters.add(wake);
+        timer = setTimeout(() => reject(new HttpError(504, `camera: no video from ${this.options.key} within ${FIRST_SEGMENT_TIMEOUT_MS / 1000} s`, 'camera_timeout')), FIRST_SEGMENT_TIMEOUT_MS);
+      });
+    } finally {
+      clearTimeout(timer);
+      if (wake) this.waiters.delete(wake);
+    }
+  }
+
+  close(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearInterval(this.idleCheck);
+    clearTimeout(this.restartTimer);
+    this.stopChild();
+    this.options.log.info({ stream: this.options.key, reason, segments: this.window.length, durationMs: Date.now() - this.openedAt }, 'live stream closed');
+    this.options.onEnd(this);
+    this.wakeAll();
+  }
+
+  private wakeAll(): void {
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  private stopChild(): void {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 2_000).unref();
+  }
+
+  private run(): void {
+    const child = spawn(this.options.ffmpeg, hlsArguments(this.options.source), { stdio: ['ignore', 'pipe', 'pipe'], env: toolEnv() });
+    this.child = child;
+    let stderr = '';
+    let segments = 0;
+    child.stderr?.on('data', (b: Buffer) => {
+      stderr = (stderr + b.toString()).slice(-4000);
+    });
+    const reader = new Fmp4Reader(
+      {
+        init: (bytes) => this.window.addInit(bytes),
+        fragment: (fragment) => {
+          if (this.window.add(fragment, Date.now())) segments += 1;
+          this.wakeAll();
+        },
+      },
+      MAX_BOX_BYTES,
+    );
+    child.stdout?.on('data', (chunk: Buffer) => {
+      try {
+        reader.push(chunk);
+      } catch (err) {
+        if (!(err instanceof Fmp4Error)) throw err;
+        stderr += `\n${err.message}`;
+        child.kill('SIGKILL');
+      }
+    });
+    child.on('error', (err) => {
+      stderr += `\n${err.message}`;
+    });
+    child.on('close', (code, signal) => {
+      if (this.child === child) this.child = undefined;
+      if (this.ended) return;
+      if (segments === 0) {
+        // Nothing came of this run (no such path, a refused login, an unreachable camera): the waiting viewers get
+        // the reason, and the next request tries afresh.
+        this.failure = failureOf(stderr, this.options.key);
+        this.options.log.warn({ stream: this.options.key, code, signal, error: this.failure.message }, 'live stream failed');
+        this.close('camera failed');
+        return;
+      }
+      this.options.log.warn({ stream: this.options.key, code, signal, stderr: stderr.trim().split('\n').slice(-2).join(' ') }, 'live stream input ended; restarting');
+      this.restartTimer = setTimeout(() => this.run(), RESTART_DELAY_MS);
+      this.restartTimer.unref();
+    });
+  }
+}
