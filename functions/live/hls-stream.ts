@@ -1,7 +1,9 @@
 // One camera stream as HLS: an ffmpeg that reads the forwarder's own RTSP port on loopback (so it is one more
 // client of the shared camera session) and writes fragmented MP4, cut into a window of segments in memory.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { HttpError, toolEnv, type Logger } from '../lib/index.js';
+import type { CameraRelay } from '../recorder/index.js';
 import { Fmp4Error, Fmp4Reader } from './fmp4.js';
 import { HlsWindow, type WindowLimits } from './hls-window.js';
 
@@ -11,6 +13,13 @@ export interface HlsStreamOptions {
   /** The stream on the forwarder's RTSP port, on loopback: no credentials, nothing to hide in argv. */
   readonly source: string;
   readonly ffmpeg: string;
+  /**
+   * The camera login (UserName, PasswordSecret). ffmpeg never gets it: it reads through the recorder's camera
+   * relay, which answers the camera's 401 itself and admits only the ffmpeg we started.
+   */
+  readonly login?: { readonly username: string; readonly password: string };
+  /** Viewers at once (LIVE_MAX_VIEWERS). */
+  readonly maxViewers: number;
   readonly limits: WindowLimits;
   readonly log: Logger;
   readonly onEnd: (stream: HlsStream) => void;
@@ -59,15 +68,48 @@ export class HlsStream {
   private readonly waiters = new Set<() => void>();
   private failure: HttpError | undefined;
   private ended = false;
+  private relay: CameraRelay | undefined;
+  /** Each HLS viewer (its own media playlist URL) and when it last asked for it. */
+  private readonly viewers = new Map<string, number>();
 
   constructor(private readonly options: HlsStreamOptions) {
     this.window = new HlsWindow(options.limits);
     this.idleCheck = setInterval(() => {
-      const idleMs = Math.max(MIN_IDLE_MS, 3_000 * this.window.targetSeconds);
-      if (Date.now() - this.lastRequestMs > idleMs) this.close('no viewer left');
+      const now = Date.now();
+      for (const [id, seen] of this.viewers) if (now - seen > this.idleMs) this.viewers.delete(id);
+      if (now - this.lastRequestMs > this.idleMs) this.close('no viewer left');
     }, IDLE_CHECK_MS);
     this.idleCheck.unref();
-    this.run();
+    void this.run();
+  }
+
+  /** How long a viewer may ask for nothing before it counts as gone: players reload every target duration. */
+  private get idleMs(): number {
+    return Math.max(MIN_IDLE_MS, 3_000 * this.window.targetSeconds);
+  }
+
+  get viewerCount(): number {
+    return this.viewers.size;
+  }
+
+  /**
+   * A viewer's media playlist request: a new viewer (no id yet, or one that had left) takes a place, or 503 once
+   * LIVE_MAX_VIEWERS watch. Returns the viewer's id.
+   */
+  viewer(id: string | undefined): string {
+    const now = Date.now();
+    this.touch();
+    if (id !== undefined && this.viewers.has(id)) {
+      this.viewers.set(id, now);
+      return id;
+    }
+    for (const [other, seen] of this.viewers) if (now - seen > this.idleMs) this.viewers.delete(other);
+    if (this.viewers.size >= this.options.maxViewers) {
+      throw new HttpError(503, `viewers: ${this.options.maxViewers} watch ${this.options.key} already (LIVE_MAX_VIEWERS)`, 'too_many_viewers', { 'retry-after': '10' });
+    }
+    const fresh = id !== undefined && /^[0-9a-f]{16}$/.test(id) ? id : randomBytes(8).toString('hex');
+    this.viewers.set(fresh, now);
+    return fresh;
   }
 
   get key(): string {
@@ -113,6 +155,8 @@ export class HlsStream {
     clearInterval(this.idleCheck);
     clearTimeout(this.restartTimer);
     this.stopChild();
+    // The relay ends the camera session ffmpeg had on it (TEARDOWN), then closes.
+    void this.relay?.teardown(2_000);
     this.options.log.info({ stream: this.options.key, reason, segments: this.window.length, durationMs: Date.now() - this.openedAt }, 'live stream closed');
     this.options.onEnd(this);
     this.wakeAll();
@@ -130,9 +174,35 @@ export class HlsStream {
     setTimeout(() => child.kill('SIGKILL'), 2_000).unref();
   }
 
-  private run(): void {
-    const child = spawn(this.options.ffmpeg, hlsArguments(this.options.source), { stdio: ['ignore', 'pipe', 'pipe'], env: toolEnv() });
+  /** With a login, the relay ffmpeg reads through (loaded only then: the forwarder otherwise needs no recorder code). */
+  private async input(): Promise<string> {
+    const login = this.options.login;
+    if (!login) return this.options.source;
+    if (!this.relay) {
+      const { parseCameraAddress, startCameraRelay } = await import('../recorder/index.js');
+      this.relay = await startCameraRelay(parseCameraAddress(this.options.source, login.username, login.password), {
+        onRefused: (peer) => this.options.log.warn({ stream: this.options.key, peer }, 'refused a connection to the live camera relay'),
+      });
+    }
+    return this.relay.url;
+  }
+
+  private async run(): Promise<void> {
+    let input: string;
+    try {
+      input = await this.input();
+    } catch (err) {
+      this.failure = new HttpError(502, `camera: ${err instanceof Error ? err.message : String(err)}`, 'camera_failed');
+      this.close('camera failed');
+      return;
+    }
+    if (this.ended) {
+      void this.relay?.teardown(0);
+      return;
+    }
+    const child = spawn(this.options.ffmpeg, hlsArguments(input), { stdio: ['ignore', 'pipe', 'pipe'], env: toolEnv() });
     this.child = child;
+    this.relay?.admit(child.pid);
     let stderr = '';
     let segments = 0;
     child.stderr?.on('data', (b: Buffer) => {
@@ -172,7 +242,7 @@ export class HlsStream {
         return;
       }
       this.options.log.warn({ stream: this.options.key, code, signal, stderr: stderr.trim().split('\n').slice(-2).join(' ') }, 'live stream input ended; restarting');
-      this.restartTimer = setTimeout(() => this.run(), RESTART_DELAY_MS);
+      this.restartTimer = setTimeout(() => void this.run(), RESTART_DELAY_MS);
       this.restartTimer.unref();
     });
   }

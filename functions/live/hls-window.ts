@@ -75,6 +75,12 @@ export class HlsWindow {
     return this.inits.get(id);
   }
 
+  /** The stream's rate over the window, for the multivariant playlist's BANDWIDTH; undefined before a segment. */
+  bitsPerSecond(): number | undefined {
+    const seconds = this.segments.reduce((sum, s) => sum + s.seconds, 0);
+    return seconds > 0 ? (this.bytes * 8) / seconds : undefined;
+  }
+
   /** Seconds a player should wait between playlist reloads, at most: the target duration. */
   get targetSeconds(): number {
     return Math.ceil(this.longestSeconds);

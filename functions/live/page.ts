@@ -55,6 +55,7 @@ export function playerPage(cameraPath: string, assets: string): string {
 <h1>${title}</h1>
 <video autoplay muted playsinline controls></video>
 <p id="status">connecting…</p>
+<form id="token-form" hidden><label>Token <input id="access-token" type="password" autocomplete="current-password"></label> <button type="submit">Watch</button></form>
 <script src="${assets}_live/hls.min.js"></script>
 <script type="module" src="${assets}_live/player.js"></script>
 </body>

@@ -1,12 +1,19 @@
-// The live port: per camera path, HLS (playlist, init sections, segments) and a player page, on node:http.
+// The live port: per camera path, HLS (playlists, init sections, segments) and a player page, on node:http;
+// its token (LIVE_TOKEN), viewer limit (LIVE_MAX_VIEWERS) and CORS (LIVE_ALLOW_ORIGIN).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorAnswer, HttpError, listenOn, requestUrl, type HostPort, type Logger } from '../lib/index.js';
+import { errorAnswer, HttpError, listenOn, presentedToken, requestUrl, sameSecret, tokenCookie, type HostPort, type Logger } from '../lib/index.js';
 import { HlsStream } from './hls-stream.js';
 import type { WindowLimits } from './hls-window.js';
 import { hlsScript, playerPage, playerScript } from './page.js';
 
 export interface LiveSettings {
   readonly listen: HostPort;
+  /** LIVE_TOKEN: what every media and signalling request must present; none: open. */
+  readonly token: string | undefined;
+  /** LIVE_MAX_VIEWERS, per camera stream. */
+  readonly maxViewers: number;
+  /** LIVE_ALLOW_ORIGIN: origins whose pages may call this port (`*`: any); empty: same origin only. */
+  readonly allowOrigins: readonly string[];
 }
 
 export interface LiveDeps {
@@ -14,6 +21,8 @@ export interface LiveDeps {
   readonly ffmpeg: string;
   /** The forwarder's own RTSP port as a loopback origin (`rtsp://127.0.0.1:8554`): where live view reads. */
   readonly rtspOrigin: string;
+  /** The camera login (UserName, PasswordSecret), when the camera needs one. */
+  readonly login?: { readonly username: string; readonly password: string };
 }
 
 export interface LiveServer {
@@ -29,11 +38,15 @@ const WINDOW: WindowLimits = { segments: 6, bytes: 64 * 1024 * 1024 };
 const MAX_STREAMS = 16;
 const MAX_PATH_LENGTH = 1024;
 /** Query parameters of ours, never passed to the camera. */
-const OWN_PARAMETERS = ['access_token', 'height'];
+const OWN_PARAMETERS = ['access_token', 'height', 'viewer'];
 const ASSETS = '/_live/';
-const ROUTE = /^(\/.+?)\/(index\.m3u8|init-(\d{1,9})\.mp4|seg-(\d{1,12})\.m4s|)$/;
+const ROUTE = /^(\/.+?)\/(index\.m3u8|live\.m3u8|init-(\d{1,9})\.mp4|seg-(\d{1,12})\.m4s|)$/;
 /** RFC 3986 path characters, percent escapes included. */
 const PATH_SEGMENT = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%]+$/;
+/** The page's cookie, set once from `?access_token=` so that its own URLs never carry the token. */
+const TOKEN_COOKIE = 'shifu_rtsp_live_token';
+/** A rough figure for the multivariant playlist's required BANDWIDTH before any segment is measured. */
+const DEFAULT_BANDWIDTH = 2_000_000;
 
 /** The camera path of a live URL, or 400 naming the path. */
 export function checkCameraPath(path: string): string {
@@ -52,12 +65,21 @@ export function checkCameraPath(path: string): string {
   return path;
 }
 
-/** The camera's own query (`?channel=1&subtype=0`), without our parameters; empty when none is left. */
-function cameraQuery(url: URL): string {
+/** The camera's own query (`channel=1&subtype=0`), without our parameters. */
+function cameraQuery(url: URL): URLSearchParams {
   const query = new URLSearchParams(url.searchParams);
   for (const name of OWN_PARAMETERS) query.delete(name);
-  const text = query.toString();
-  return text === '' ? '' : `?${text}`;
+  return query;
+}
+
+const withQuery = (query: URLSearchParams): string => (query.size === 0 ? '' : `?${query.toString()}`);
+
+/** CORS headers for a request from `origin`: none unless LIVE_ALLOW_ORIGIN lets it in. */
+function corsHeaders(origin: string | undefined, allowed: readonly string[]): Record<string, string> {
+  if (origin === undefined) return {};
+  if (allowed.includes(origin)) return { 'access-control-allow-origin': origin, 'access-control-allow-credentials': 'true', 'access-control-expose-headers': 'location, etag, link', vary: 'Origin' };
+  if (allowed.includes('*')) return { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'location, etag, link' };
+  return {};
 }
 
 export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): Promise<LiveServer> {
@@ -72,6 +94,8 @@ export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): P
       key,
       source: `${deps.rtspOrigin}${key}`,
       ffmpeg: deps.ffmpeg,
+      ...(deps.login ? { login: deps.login } : {}),
+      maxViewers: settings.maxViewers,
       limits: WINDOW,
       log,
       onEnd: (s) => {
@@ -90,13 +114,33 @@ export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): P
     return stream;
   };
 
-  const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const authorize = (req: IncomingMessage, url: URL): void => {
+    if (settings.token === undefined) return;
+    const given = presentedToken(req.headers, url, TOKEN_COOKIE);
+    if (given === null || !sameSecret(given, settings.token)) {
+      throw new HttpError(401, 'authorization: a valid bearer token is required (LIVE_TOKEN): Authorization: Bearer, or ?access_token= once on the page', 'unauthorized', { 'www-authenticate': 'Bearer realm="live"' });
+    }
+  };
+
+  const answer = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const send = (status: number, type: string, body: string | Buffer, headers: Readonly<Record<string, string>> = {}): void => {
       res.writeHead(status, { 'content-type': type, 'content-length': String(Buffer.byteLength(body)), ...headers });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
-    if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `method: ${req.method ?? ''} is not served here; the live URLs take GET`, 'method_not_allowed', { allow: 'GET, HEAD' });
-    const url = requestUrl(req);
+    if (req.method === 'OPTIONS') {
+      // A CORS preflight: answered for the origins LIVE_ALLOW_ORIGIN names, refused for the rest.
+      if (Object.keys(corsHeaders(req.headers.origin, settings.allowOrigins)).length === 0) {
+        throw new HttpError(403, `origin: ${String(req.headers.origin ?? 'none').slice(0, 200)} may not call this port (LIVE_ALLOW_ORIGIN)`, 'forbidden_origin');
+      }
+      res.writeHead(204, {
+        'access-control-allow-methods': 'GET, HEAD, POST, PATCH, DELETE, OPTIONS',
+        'access-control-allow-headers': 'authorization, content-type, if-match',
+        'access-control-max-age': '600',
+      });
+      res.end();
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `method: ${req.method ?? ''} is not served here; the live URLs take GET`, 'method_not_allowed', { allow: 'GET, HEAD, OPTIONS' });
     const path = url.pathname;
     if (path === `${ASSETS}hls.min.js`) return send(200, 'text/javascript; charset=utf-8', await hlsScript(), { 'cache-control': 'max-age=3600' });
     if (path === `${ASSETS}player.js`) return send(200, 'text/javascript; charset=utf-8', await playerScript(), { 'cache-control': 'no-cache' });
@@ -104,17 +148,40 @@ export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): P
     if (!route) throw new HttpError(404, `no route ${path.slice(0, 200)}: live view is at /<camera path>/ (page) and /<camera path>/index.m3u8 (HLS)`, 'not_found');
     const cameraPath = checkCameraPath(route[1]!);
     const query = cameraQuery(url);
-    const key = `${cameraPath}${query}`;
+    const key = `${cameraPath}${withQuery(query)}`;
     const file = route[2]!;
     if (file === '') {
+      const given = url.searchParams.get('access_token');
+      if (given !== null && settings.token !== undefined) {
+        // The token once in the page's URL: kept in an HttpOnly cookie, and the page loaded again without it.
+        if (!sameSecret(given, settings.token)) throw new HttpError(401, 'access_token: not the token of this port (LIVE_TOKEN)', 'unauthorized');
+        return send(303, 'text/plain; charset=utf-8', 'see other\n', { location: `${cameraPath}/${withQuery(query)}`, 'set-cookie': tokenCookie(TOKEN_COOKIE, given), 'cache-control': 'no-store' });
+      }
       const depth = cameraPath.split('/').length - 1;
       return send(200, 'text/html; charset=utf-8', playerPage(cameraPath, '../'.repeat(depth)), { 'cache-control': 'no-cache' });
     }
+    authorize(req, url);
+    // A client that put the token in its URL (it cannot set a header) gets it on the URLs it is sent on to.
+    const passOn = new URLSearchParams(query);
+    const urlToken = url.searchParams.get('access_token');
+    if (urlToken !== null) passOn.set('access_token', urlToken);
     if (file === 'index.m3u8') {
+      // The multivariant playlist gives each viewer a media playlist of its own, so viewers can be counted.
+      // It waits for the first segment, so that a camera's refusal (404, a failed login) is this request's answer.
       const stream = streamOf(key);
       stream.touch();
       await stream.ready();
-      return send(200, 'application/vnd.apple.mpegurl', stream.window.playlist(query), { 'cache-control': 'no-cache' });
+      const viewer = stream.viewer(undefined);
+      const media = new URLSearchParams(passOn);
+      media.set('viewer', viewer);
+      const bandwidth = Math.round(stream.window.bitsPerSecond() ?? DEFAULT_BANDWIDTH);
+      return send(200, 'application/vnd.apple.mpegurl', `#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-STREAM-INF:BANDWIDTH=${bandwidth}\nlive.m3u8?${media.toString()}\n`, { 'cache-control': 'no-store' });
+    }
+    if (file === 'live.m3u8') {
+      const stream = streamOf(key);
+      stream.viewer(url.searchParams.get('viewer') ?? undefined);
+      await stream.ready();
+      return send(200, 'application/vnd.apple.mpegurl', stream.window.playlist(withQuery(passOn)), { 'cache-control': 'no-cache' });
     }
     if (route[3] !== undefined) {
       const init = openStream(key, 'init').window.init(Number(route[3]));
@@ -130,7 +197,10 @@ export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): P
     settings.listen,
     (req, res) => {
       req.resume();
-      answer(req, res).catch((err: unknown) => {
+      for (const [name, value] of Object.entries(corsHeaders(req.headers.origin, settings.allowOrigins))) res.setHeader(name, value);
+      res.setHeader('referrer-policy', 'no-referrer');
+      let url: URL;
+      const fail = (err: unknown): void => {
         if (res.headersSent) {
           res.destroy();
           return;
@@ -139,7 +209,14 @@ export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): P
         const failed = errorAnswer(err, log, { route: (req.url ?? '/').split('?')[0] });
         res.writeHead(failed.status, { 'content-type': 'application/json; charset=utf-8', ...failed.headers });
         res.end(JSON.stringify(failed.body));
-      });
+      };
+      try {
+        url = requestUrl(req);
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      answer(req, res, url).catch(fail);
     },
     log,
   );

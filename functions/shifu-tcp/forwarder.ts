@@ -12,7 +12,7 @@ import { healthRoutes, type Readiness } from './health.js';
 import { ForwardingListener, type ForwardingTotals } from './listener.js';
 import { registerForwarderMetrics } from './metrics.js';
 import { PhaseReporter, type PhaseSink } from './phase.js';
-import type { ForwarderSettings } from './settings.js';
+import type { CameraLogin, ForwarderSettings } from './settings.js';
 import { UpstreamProbe } from './upstream-probe.js';
 
 /** Bytes per read from the device and socket high-water mark: large reads mean few callbacks per second. */
@@ -27,6 +27,8 @@ export interface ForwarderDeps {
   readonly phaseSink?: PhaseSink;
   /** The ffmpeg live view runs (found on start when live view is on and none is given). */
   readonly ffmpeg?: string;
+  /** The camera login live view uses (UserName, PasswordSecret); RTSP mode never does. */
+  readonly cameraLogin?: CameraLogin;
 }
 
 /** A running deviceShifu-TCP: the forwarded port, its health server, the device probe and the phase writer. */
@@ -92,8 +94,13 @@ export async function startForwarder(settings: ForwarderSettings, deps: Forwarde
   if (settings.liveListen) {
     try {
       live = await startLiveServer(
-        { listen: settings.liveListen },
-        { log, ffmpeg: deps.ffmpeg ?? locateFfmpeg(), rtspOrigin: `rtsp://${formatAddress({ host: loopbackOf(listener.address.host), port: listener.address.port })}` },
+        { listen: settings.liveListen, token: settings.liveToken, maxViewers: settings.liveMaxViewers, allowOrigins: settings.liveAllowOrigins },
+        {
+          log,
+          ffmpeg: deps.ffmpeg ?? locateFfmpeg(),
+          rtspOrigin: `rtsp://${formatAddress({ host: loopbackOf(listener.address.host), port: listener.address.port })}`,
+          ...(deps.cameraLogin ? { login: deps.cameraLogin } : {}),
+        },
       );
     } catch (err) {
       await listener.drain(0);

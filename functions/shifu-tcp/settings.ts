@@ -20,6 +20,28 @@ const zLiveListen = z
     return z.NEVER;
   });
 
+/** Origins allowed to call the live port from their pages: `https://host[:port]`, or `*`. */
+const zOrigins = z
+  .string()
+  .trim()
+  .transform((value, ctx): string[] => {
+    const origins = value.split(',').map((o) => o.trim()).filter((o) => o !== '');
+    for (const origin of origins) {
+      if (origin === '*') continue;
+      let parsed: URL | undefined;
+      try {
+        parsed = new URL(origin);
+      } catch {
+        parsed = undefined;
+      }
+      if (parsed === undefined || parsed.origin !== origin) {
+        ctx.addIssue({ code: 'custom', message: `expected origins like https://viewer.example.com[:port], comma-separated, or *; got ${JSON.stringify(origin)}` });
+        return z.NEVER;
+      }
+    }
+    return origins;
+  });
+
 export const FORWARDER_MODES = ['auto', 'tcp', 'rtsp'] as const;
 export type ForwarderMode = (typeof FORWARDER_MODES)[number];
 
@@ -65,6 +87,32 @@ export const forwarderOptions = {
     schema: zLiveListen,
     default: 'off',
     description: 'HOST:PORT of live view in browsers (HLS and a player page per camera path), or off',
+  },
+  liveToken: {
+    flag: 'live-token',
+    env: ['LIVE_TOKEN'],
+    schema: z.string().min(16, 'expected at least 16 characters').optional(),
+    secret: true,
+    description:
+      'live view: bearer token its media and signalling require (or ?access_token= once on the page, then a cookie). Required when the camera credentials are set. Use the variable: flags show in ps',
+  },
+  liveMaxViewers: {
+    flag: 'live-max-viewers',
+    env: ['LIVE_MAX_VIEWERS'],
+    schema: z.coerce
+      .number({ message: 'expected a number of viewers' })
+      .int('expected a whole number')
+      .min(1, 'expected 1 to 10000 viewers')
+      .max(10_000, 'expected 1 to 10000 viewers'),
+    default: '50',
+    description: 'live view: viewers per camera stream at once; more get 503',
+  },
+  liveAllowOrigin: {
+    flag: 'live-allow-origin',
+    env: ['LIVE_ALLOW_ORIGIN'],
+    schema: zOrigins,
+    default: '',
+    description: 'live view: origins (comma-separated, or *) whose pages may call the live port (CORS); none by default: same origin only',
   },
   upstream: {
     flag: 'upstream',
@@ -149,6 +197,9 @@ export interface ForwarderSettings {
   readonly rtpPorts: PortRange;
   /** The live port; undefined when live view is off. */
   readonly liveListen: HostPort | undefined;
+  readonly liveToken: string | undefined;
+  readonly liveMaxViewers: number;
+  readonly liveAllowOrigins: readonly string[];
   readonly upstream: HostPort;
   readonly listen: HostPort;
   readonly healthListen: HostPort;
@@ -171,6 +222,30 @@ export function checkForwarderConfig(config: ForwarderConfig): void {
       'no device to forward to: set --upstream HOST:PORT (env FORWARDER_UPSTREAM) or EDGEDEVICE_NAME + EDGEDEVICE_NAMESPACE',
     );
   }
+}
+
+/** The camera login live view signs its requests with. */
+export interface CameraLogin {
+  readonly username: string;
+  readonly password: string;
+}
+
+/**
+ * The camera login from the variables the recorder reads (`UserName`, `PasswordSecret`: the device's Secret by
+ * secretKeyRef), never a flag. Only live view uses it (RTSP mode passes each client's own login), so with live
+ * view on it must come with LIVE_TOKEN: otherwise any browser that reaches the port would watch as that login.
+ */
+export function cameraLoginFor(config: Pick<ForwarderConfig, 'liveListen' | 'liveToken'>, env: NodeJS.ProcessEnv): CameraLogin | undefined {
+  const username = env.UserName || undefined;
+  const password = env.PasswordSecret || undefined;
+  if (username === undefined && password === undefined) return undefined;
+  if (username === undefined) throw new ConfigError('UserName is required with PasswordSecret (the camera login live view uses)');
+  if (config.liveListen !== undefined && config.liveToken === undefined) {
+    throw new ConfigError(
+      'LIVE_TOKEN is required: live view (LIVE_LISTEN) is on and the camera login (UserName, PasswordSecret) is set, so without a token any browser reaching the live port would watch the camera',
+    );
+  }
+  return { username, password: password ?? '' };
 }
 
 export function edgeDeviceRef(config: ForwarderConfig): EdgeDeviceRef | undefined {
@@ -204,6 +279,9 @@ export function resolveSettings(
     lingerMs: Math.round(config.linger * 1000),
     rtpPorts: config.rtpPorts,
     liveListen: config.liveListen,
+    liveToken: config.liveToken,
+    liveMaxViewers: config.liveMaxViewers,
+    liveAllowOrigins: config.liveAllowOrigin,
     upstream,
     listen,
     healthListen: config.healthListen,

@@ -14,6 +14,23 @@ function say(text: string): void {
   if (status) status.textContent = text;
 }
 
+/** The port wants LIVE_TOKEN: a form sends it once in the URL, and the port keeps it in an HttpOnly cookie. */
+function askForToken(): void {
+  say('this live port needs its token (LIVE_TOKEN)');
+  document.body.dataset.needsToken = 'true';
+  const form = document.getElementById('token-form');
+  if (!(form instanceof HTMLFormElement)) return;
+  form.hidden = false;
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const input = document.getElementById('access-token');
+    if (!(input instanceof HTMLInputElement) || input.value === '') return;
+    const query = new URLSearchParams(location.search);
+    query.set('access_token', input.value);
+    location.search = query.toString();
+  });
+}
+
 function play(target: HTMLVideoElement): void {
   // The camera's own query (a Dahua channel) rides on the page's URL and goes on the playlist's.
   const source = `index.m3u8${location.search}`;
@@ -27,6 +44,11 @@ function play(target: HTMLVideoElement): void {
       const hls = new Hls({ liveSyncDurationCount: 1, liveMaxLatencyDurationCount: 4, backBufferLength: 10 });
       hls.on(Hls.Events.ERROR, (_event, data) => {
         if (!data.fatal) return;
+        if (data.response?.code === 401) {
+          hls.destroy();
+          askForToken();
+          return;
+        }
         say(`camera offline (${data.details}); retrying`);
         document.body.dataset.playing = '';
         hls.destroy();
