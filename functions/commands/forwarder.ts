@@ -20,6 +20,7 @@ export const forwarderCommand: Command = defineCommand({
   async run(config, ctx) {
     const log = createLogger('forwarder');
     registerSecret(config.liveToken);
+    for (const server of config.liveIceServers) registerSecret(server.credential);
     const cameraLogin = cameraLoginFor(config, ctx.env);
     registerSecret(cameraLogin?.password);
     const ref = edgeDeviceRef(config);

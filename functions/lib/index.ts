@@ -58,3 +58,4 @@ export { parseAuthParams, pickChallenge, RequestSigner, type Challenge, type Log
 export { formatTransport, parseTransport, type DeliveryMode, type TransportRequest } from './rtsp-transport.js';
 export { UdpPair, UdpPortPool, zPortRange, type PortRange } from './udp-ports.js';
 export { ReadBuffers } from './read-buffers.js';
+export { beginsKeyframeNal, KeyframeGate, rtpPayloadOffset, rtpTimestamp, type VideoCodec } from './rtp-keyframe.js';

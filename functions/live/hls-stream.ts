@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { HttpError, toolEnv, type Logger } from '../lib/index.js';
-import type { CameraRelay } from '../recorder/index.js';
+import { CameraInput, cameraFailure, inputFailure, type CameraLogin } from './camera-input.js';
 import { Fmp4Error, Fmp4Reader } from './fmp4.js';
 import { HlsWindow, type WindowLimits } from './hls-window.js';
 
@@ -17,7 +17,7 @@ export interface HlsStreamOptions {
    * The camera login (UserName, PasswordSecret). ffmpeg never gets it: it reads through the recorder's camera
    * relay, which answers the camera's 401 itself and admits only the ffmpeg we started.
    */
-  readonly login?: { readonly username: string; readonly password: string };
+  readonly login?: CameraLogin;
   /** Viewers at once (LIVE_MAX_VIEWERS). */
   readonly maxViewers: number;
   readonly limits: WindowLimits;
@@ -50,14 +50,6 @@ export function hlsArguments(source: string): string[] {
   ];
 }
 
-/** ffmpeg's reason for a failed run, as the answer a viewer gets. */
-function failureOf(stderr: string, key: string): HttpError {
-  if (/404 Not Found/.test(stderr)) return new HttpError(404, `path: the camera has no stream ${key}`, 'not_found');
-  if (/401 Unauthorized/.test(stderr)) return new HttpError(502, 'camera: refused the login (401)', 'camera_refused');
-  const last = stderr.trim().split('\n').pop()?.trim() || 'ended without video';
-  return new HttpError(502, `camera: ${last}`, 'camera_failed');
-}
-
 export class HlsStream {
   readonly window: HlsWindow;
   readonly openedAt = Date.now();
@@ -68,12 +60,13 @@ export class HlsStream {
   private readonly waiters = new Set<() => void>();
   private failure: HttpError | undefined;
   private ended = false;
-  private relay: CameraRelay | undefined;
+  private readonly input: CameraInput;
   /** Each HLS viewer (its own media playlist URL) and when it last asked for it. */
   private readonly viewers = new Map<string, number>();
 
   constructor(private readonly options: HlsStreamOptions) {
     this.window = new HlsWindow(options.limits);
+    this.input = new CameraInput(options.source, options.login, options.key, options.log);
     this.idleCheck = setInterval(() => {
       const now = Date.now();
       for (const [id, seen] of this.viewers) if (now - seen > this.idleMs) this.viewers.delete(id);
@@ -155,8 +148,7 @@ export class HlsStream {
     clearInterval(this.idleCheck);
     clearTimeout(this.restartTimer);
     this.stopChild();
-    // The relay ends the camera session ffmpeg had on it (TEARDOWN), then closes.
-    void this.relay?.teardown(2_000);
+    this.input.close();
     this.options.log.info({ stream: this.options.key, reason, segments: this.window.length, durationMs: Date.now() - this.openedAt }, 'live stream closed');
     this.options.onEnd(this);
     this.wakeAll();
@@ -174,35 +166,19 @@ export class HlsStream {
     setTimeout(() => child.kill('SIGKILL'), 2_000).unref();
   }
 
-  /** With a login, the relay ffmpeg reads through (loaded only then: the forwarder otherwise needs no recorder code). */
-  private async input(): Promise<string> {
-    const login = this.options.login;
-    if (!login) return this.options.source;
-    if (!this.relay) {
-      const { parseCameraAddress, startCameraRelay } = await import('../recorder/index.js');
-      this.relay = await startCameraRelay(parseCameraAddress(this.options.source, login.username, login.password), {
-        onRefused: (peer) => this.options.log.warn({ stream: this.options.key, peer }, 'refused a connection to the live camera relay'),
-      });
-    }
-    return this.relay.url;
-  }
-
   private async run(): Promise<void> {
     let input: string;
     try {
-      input = await this.input();
+      input = await this.input.url();
     } catch (err) {
-      this.failure = new HttpError(502, `camera: ${err instanceof Error ? err.message : String(err)}`, 'camera_failed');
+      this.failure = inputFailure(err);
       this.close('camera failed');
       return;
     }
-    if (this.ended) {
-      void this.relay?.teardown(0);
-      return;
-    }
+    if (this.ended) return;
     const child = spawn(this.options.ffmpeg, hlsArguments(input), { stdio: ['ignore', 'pipe', 'pipe'], env: toolEnv() });
     this.child = child;
-    this.relay?.admit(child.pid);
+    this.input.admit(child.pid);
     let stderr = '';
     let segments = 0;
     child.stderr?.on('data', (b: Buffer) => {
@@ -236,7 +212,7 @@ export class HlsStream {
       if (segments === 0) {
         // Nothing came of this run (no such path, a refused login, an unreachable camera): the waiting viewers get
         // the reason, and the next request tries afresh.
-        this.failure = failureOf(stderr, this.options.key);
+        this.failure = cameraFailure(stderr, this.options.key);
         this.options.log.warn({ stream: this.options.key, code, signal, error: this.failure.message }, 'live stream failed');
         this.close('camera failed');
         return;

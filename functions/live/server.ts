@@ -3,6 +3,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorAnswer, HttpError, listenOn, presentedToken, requestUrl, sameSecret, tokenCookie, type HostPort, type Logger } from '../lib/index.js';
 import { HlsStream } from './hls-stream.js';
+import { RtpSource } from './rtp-source.js';
+import { MAX_OFFER_BYTES, WhepSession, type WebRtcSettings } from './whep.js';
 import type { WindowLimits } from './hls-window.js';
 import { hlsScript, playerPage, playerScript } from './page.js';
 
@@ -14,6 +16,7 @@ export interface LiveSettings {
   readonly maxViewers: number;
   /** LIVE_ALLOW_ORIGIN: origins whose pages may call this port (`*`: any); empty: same origin only. */
   readonly allowOrigins: readonly string[];
+  readonly webrtc: WebRtcSettings;
 }
 
 export interface LiveDeps {
@@ -38,9 +41,9 @@ const WINDOW: WindowLimits = { segments: 6, bytes: 64 * 1024 * 1024 };
 const MAX_STREAMS = 16;
 const MAX_PATH_LENGTH = 1024;
 /** Query parameters of ours, never passed to the camera. */
-const OWN_PARAMETERS = ['access_token', 'height', 'viewer'];
+const OWN_PARAMETERS = ['access_token', 'height', 'viewer', 'via'];
 const ASSETS = '/_live/';
-const ROUTE = /^(\/.+?)\/(index\.m3u8|live\.m3u8|init-(\d{1,9})\.mp4|seg-(\d{1,12})\.m4s|)$/;
+const ROUTE = /^(\/.+?)\/(index\.m3u8|live\.m3u8|init-(\d{1,9})\.mp4|seg-(\d{1,12})\.m4s|whep|whep\/([0-9a-f]{24})|)$/;
 /** RFC 3986 path characters, percent escapes included. */
 const PATH_SEGMENT = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%]+$/;
 /** The page's cookie, set once from `?access_token=` so that its own URLs never carry the token. */
@@ -85,6 +88,53 @@ function corsHeaders(origin: string | undefined, allowed: readonly string[]): Re
 export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): Promise<LiveServer> {
   const { log } = deps;
   const streams = new Map<string, HlsStream>();
+  const sources = new Map<string, Promise<RtpSource>>();
+  const sessions = new Map<string, WhepSession>();
+  const viewersOf = (key: string): number => (streams.get(key)?.viewerCount ?? 0) + [...sessions.values()].filter((s) => s.key === key).length;
+  const checkRoom = (key: string): void => {
+    if (viewersOf(key) >= settings.maxViewers) {
+      throw new HttpError(503, `viewers: ${settings.maxViewers} watch ${key} already (LIVE_MAX_VIEWERS)`, 'too_many_viewers', { 'retry-after': '10' });
+    }
+  };
+
+  /** The camera stream's RTP source for WebRTC viewers, opened by the first of them. */
+  const sourceOf = async (key: string): Promise<RtpSource> => {
+    const open = await sources.get(key);
+    if (open && !open.isEnded) return open;
+    if (sources.size >= MAX_STREAMS) throw new HttpError(503, `stream: ${MAX_STREAMS} camera streams are open for live view already`, 'too_many_streams', { 'retry-after': '10' });
+    const opening = RtpSource.open({
+      key,
+      source: `${deps.rtspOrigin}${key}`,
+      ffmpeg: deps.ffmpeg,
+      ...(deps.login ? { login: deps.login } : {}),
+      log,
+      onEnd: (s) => {
+        void sources.get(s.key)?.then((current) => {
+          if (current === s) sources.delete(s.key);
+        });
+      },
+    });
+    sources.set(key, opening);
+    opening.catch(() => sources.delete(key));
+    log.info({ stream: key }, 'live rtp source opened');
+    return opening;
+  };
+
+  /** The offer, at most MAX_OFFER_BYTES of application/sdp. */
+  const readOffer = async (req: IncomingMessage): Promise<string> => {
+    const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+    if (type !== 'application/sdp') throw new HttpError(415, `content-type: a WHEP offer is application/sdp, not ${JSON.stringify(type ?? '')}`, 'unsupported_media_type');
+    const tooLarge = (): HttpError => new HttpError(413, `body: an offer is at most ${MAX_OFFER_BYTES / 1024} KiB`, 'payload_too_large', { connection: 'close' });
+    if (Number(req.headers['content-length'] ?? 0) > MAX_OFFER_BYTES) throw tooLarge();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_OFFER_BYTES) throw tooLarge();
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  };
 
   const streamOf = (key: string): HlsStream => {
     const open = streams.get(key);
@@ -140,8 +190,12 @@ export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): P
       res.end();
       return;
     }
-    if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `method: ${req.method ?? ''} is not served here; the live URLs take GET`, 'method_not_allowed', { allow: 'GET, HEAD, OPTIONS' });
     const path = url.pathname;
+    const whep = /\/whep(\/[0-9a-f]{24})?$/.test(path);
+    const allowed = whep ? (path.endsWith('/whep') ? ['POST', 'OPTIONS'] : ['DELETE', 'OPTIONS']) : ['GET', 'HEAD', 'OPTIONS'];
+    if (!allowed.includes(req.method ?? '')) {
+      throw new HttpError(405, `method: ${req.method ?? ''} is not served at ${whep ? 'a WHEP URL' : 'this URL'}; it takes ${allowed.join(', ')}`, 'method_not_allowed', { allow: allowed.join(', ') });
+    }
     if (path === `${ASSETS}hls.min.js`) return send(200, 'text/javascript; charset=utf-8', await hlsScript(), { 'cache-control': 'max-age=3600' });
     if (path === `${ASSETS}player.js`) return send(200, 'text/javascript; charset=utf-8', await playerScript(), { 'cache-control': 'no-cache' });
     const route = ROUTE.exec(path);
@@ -155,12 +209,29 @@ export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): P
       if (given !== null && settings.token !== undefined) {
         // The token once in the page's URL: kept in an HttpOnly cookie, and the page loaded again without it.
         if (!sameSecret(given, settings.token)) throw new HttpError(401, 'access_token: not the token of this port (LIVE_TOKEN)', 'unauthorized');
-        return send(303, 'text/plain; charset=utf-8', 'see other\n', { location: `${cameraPath}/${withQuery(query)}`, 'set-cookie': tokenCookie(TOKEN_COOKIE, given), 'cache-control': 'no-store' });
+        const rest = new URLSearchParams(url.searchParams);
+        rest.delete('access_token');
+        return send(303, 'text/plain; charset=utf-8', 'see other\n', { location: `${cameraPath}/${withQuery(rest)}`, 'set-cookie': tokenCookie(TOKEN_COOKIE, given), 'cache-control': 'no-store' });
       }
       const depth = cameraPath.split('/').length - 1;
       return send(200, 'text/html; charset=utf-8', playerPage(cameraPath, '../'.repeat(depth)), { 'cache-control': 'no-cache' });
     }
     authorize(req, url);
+    if (file === 'whep') {
+      const offer = await readOffer(req);
+      checkRoom(key);
+      const source = await sourceOf(key);
+      const { session, answer } = await WhepSession.answer(offer, key, source, settings.webrtc, log, (s) => sessions.delete(s.id));
+      sessions.set(session.id, session);
+      log.info({ stream: key, session: session.id }, 'whep session opened');
+      return send(201, 'application/sdp', answer, { location: `${cameraPath}/whep/${session.id}${withQuery(query)}`, 'cache-control': 'no-store' });
+    }
+    if (route[5] !== undefined) {
+      const session = sessions.get(route[5]);
+      if (!session || session.key !== key) throw new HttpError(404, 'session: no such WHEP session (closed, or never made)', 'not_found');
+      session.close('deleted by the viewer');
+      return send(200, 'text/plain; charset=utf-8', 'closed\n');
+    }
     // A client that put the token in its URL (it cannot set a header) gets it on the URLs it is sent on to.
     const passOn = new URLSearchParams(query);
     const urlToken = url.searchParams.get('access_token');
@@ -171,6 +242,7 @@ export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): P
       const stream = streamOf(key);
       stream.touch();
       await stream.ready();
+      checkRoom(key);
       const viewer = stream.viewer(undefined);
       const media = new URLSearchParams(passOn);
       media.set('viewer', viewer);
@@ -196,7 +268,9 @@ export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): P
   const server = await listenOn(
     settings.listen,
     (req, res) => {
-      req.resume();
+      // Only a WHEP offer has a body we read; others are drained, so keep-alive works.
+      if (req.method !== 'POST') req.resume();
+      else res.on('finish', () => req.resume());
       for (const [name, value] of Object.entries(corsHeaders(req.headers.origin, settings.allowOrigins))) res.setHeader(name, value);
       res.setHeader('referrer-policy', 'no-referrer');
       let url: URL;
@@ -224,7 +298,9 @@ export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): P
     port: server.port,
     streams: () => streams.size,
     close: async () => {
+      for (const session of [...sessions.values()]) session.close('shutdown');
       for (const stream of [...streams.values()]) stream.close('shutdown');
+      for (const source of [...sources.values()]) void source.then((s) => s.close('shutdown'), () => undefined);
       await server.close();
     },
   };

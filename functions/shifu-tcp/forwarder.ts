@@ -94,7 +94,7 @@ export async function startForwarder(settings: ForwarderSettings, deps: Forwarde
   if (settings.liveListen) {
     try {
       live = await startLiveServer(
-        { listen: settings.liveListen, token: settings.liveToken, maxViewers: settings.liveMaxViewers, allowOrigins: settings.liveAllowOrigins },
+        { listen: settings.liveListen, token: settings.liveToken, maxViewers: settings.liveMaxViewers, allowOrigins: settings.liveAllowOrigins, webrtc: settings.liveWebRtc },
         {
           log,
           ffmpeg: deps.ffmpeg ?? locateFfmpeg(),

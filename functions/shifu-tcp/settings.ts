@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError, zHostPort, zPortRange, zSeconds, type ConfigOf, type HostPort, type PortRange } from '../lib/index.js';
 import type { EdgeDeviceForwarding, EdgeDeviceRef } from './edgedevice.js';
@@ -41,6 +42,58 @@ const zOrigins = z
     }
     return origins;
   });
+
+/** UDP ports for WebRTC's ICE: MIN-MAX with MIN below MAX (werift binds one port per connection and refuses MIN = MAX). */
+const zIcePorts = z
+  .string()
+  .trim()
+  .transform((value, ctx): PortRange => {
+    const m = /^(\d{1,5})-(\d{1,5})$/.exec(value);
+    const min = Number(m?.[1]);
+    const max = Number(m?.[2]);
+    if (!m || min < 1 || max > 65535 || min >= max) {
+      ctx.addIssue({ code: 'custom', message: 'expected MIN-MAX UDP ports, 1 to 65535, MIN below MAX (e.g. 8189-8199)' });
+      return z.NEVER;
+    }
+    return { min, max };
+  });
+
+/** Host candidates to announce: IP addresses, comma-separated. */
+const zAddresses = z
+  .string()
+  .trim()
+  .transform((value, ctx): string[] => {
+    const list = value.split(',').map((a) => a.trim()).filter((a) => a !== '');
+    const bad = list.find((a) => isIP(a) === 0);
+    if (bad !== undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected IP addresses, comma-separated; got ${JSON.stringify(bad)}` });
+      return z.NEVER;
+    }
+    return list;
+  });
+
+/** STUN/TURN servers: `stun:host[:port]`, `turn:user:password@host[:port]`, comma-separated. */
+const zIceServers = z
+  .string()
+  .trim()
+  .transform((value, ctx): IceServer[] => {
+    const out: IceServer[] = [];
+    for (const raw of value.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+      const m = /^(stun|turns?):(?:([^:@]+):([^@]+)@)?([^@\s]+)$/.exec(raw);
+      if (!m) {
+        ctx.addIssue({ code: 'custom', message: 'expected stun:HOST[:PORT] or turn:USER:PASSWORD@HOST[:PORT], comma-separated' });
+        return z.NEVER;
+      }
+      out.push({ urls: `${m[1]}:${m[4]}`, ...(m[2] !== undefined && m[3] !== undefined ? { username: m[2], credential: m[3] } : {}) });
+    }
+    return out;
+  });
+
+export interface IceServer {
+  readonly urls: string;
+  readonly username?: string;
+  readonly credential?: string;
+}
 
 export const FORWARDER_MODES = ['auto', 'tcp', 'rtsp'] as const;
 export type ForwarderMode = (typeof FORWARDER_MODES)[number];
@@ -113,6 +166,28 @@ export const forwarderOptions = {
     schema: zOrigins,
     default: '',
     description: 'live view: origins (comma-separated, or *) whose pages may call the live port (CORS); none by default: same origin only',
+  },
+  liveWebrtcUdpPorts: {
+    flag: 'live-webrtc-udp-ports',
+    env: ['LIVE_WEBRTC_UDP_PORTS'],
+    schema: zIcePorts,
+    default: '8189-8199',
+    description: 'live view: UDP ports (MIN-MAX) WebRTC media uses, one per viewer connection; expose them on the Service',
+  },
+  liveWebrtcAddresses: {
+    flag: 'live-webrtc-addresses',
+    env: ['LIVE_WEBRTC_ADDRESSES'],
+    schema: zAddresses,
+    default: '',
+    description: 'live view: IP addresses announced to browsers as WebRTC host candidates (a node or load balancer address); none: the addresses found',
+  },
+  liveIceServers: {
+    flag: 'live-ice-servers',
+    env: ['LIVE_ICE_SERVERS'],
+    schema: zIceServers,
+    default: '',
+    secret: true,
+    description: 'live view: STUN/TURN servers (stun:HOST:PORT, turn:USER:PASSWORD@HOST:PORT, comma-separated); none by default',
   },
   upstream: {
     flag: 'upstream',
@@ -200,6 +275,7 @@ export interface ForwarderSettings {
   readonly liveToken: string | undefined;
   readonly liveMaxViewers: number;
   readonly liveAllowOrigins: readonly string[];
+  readonly liveWebRtc: { readonly udpPorts: PortRange; readonly addresses: readonly string[]; readonly iceServers: readonly IceServer[] };
   readonly upstream: HostPort;
   readonly listen: HostPort;
   readonly healthListen: HostPort;
@@ -282,6 +358,7 @@ export function resolveSettings(
     liveToken: config.liveToken,
     liveMaxViewers: config.liveMaxViewers,
     liveAllowOrigins: config.liveAllowOrigin,
+    liveWebRtc: { udpPorts: config.liveWebrtcUdpPorts, addresses: config.liveWebrtcAddresses, iceServers: config.liveIceServers },
     upstream,
     listen,
     healthListen: config.healthListen,

@@ -129,7 +129,8 @@ describe('live view over HLS', () => {
     it('the player page plays the camera (HLS through hls.js): its clock runs and frames are decoded, beside an RTSP viewer', async () => {
       const rtsp = decodeFrames(rtspUrl, 100, ['-rtsp_transport', 'tcp']);
       const page = await browser.newPage();
-      await page.goto(`${live}${camera.path}/`);
+      // WebRTC only inside network namespaces (below): here the page is told to take HLS.
+      await page.goto(`${live}${camera.path}/?via=hls`);
       await page.waitForSelector('body[data-playing="hls"]', { timeout: 30_000 });
       const start = Number(await page.evaluate('document.querySelector("video").currentTime'));
       // Strings, not functions: they run in the page, and this file is compiled without DOM types.
@@ -197,15 +198,15 @@ describe('live view of a camera with a login, behind LIVE_TOKEN', () => {
     const page = await browser.newPage();
     const requested: string[] = [];
     page.on('request', (r) => requested.push(r.url()));
-    await page.goto(`${base}/`);
+    await page.goto(`${base}/?via=hls`);
     await page.waitForSelector('body[data-needs-token="true"]', { timeout: 30_000 });
     await page.fill('#access-token', token);
     await page.click('#token-form button[type="submit"]');
     await page.waitForSelector('body[data-playing="hls"]', { timeout: 30_000 });
     await page.waitForFunction(`document.querySelector('video').currentTime > 1.5`, undefined, { timeout: 30_000 });
-    expect(new URL(page.url()).search).toBe('');
+    expect(new URL(page.url()).search).toBe('?via=hls');
     expect(await page.evaluate('document.cookie')).toBe('');
-    expect(requested.filter((u) => u.includes(token))).toEqual([`${base}/?access_token=${token}`]);
+    expect(requested.filter((u) => u.includes(token))).toEqual([`${base}/?via=hls&access_token=${token}`]);
     await page.close();
   });
   it('takes at most LIVE_MAX_VIEWERS viewers of a camera: the next gets 503 naming it', async () => {

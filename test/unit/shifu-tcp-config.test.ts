@@ -39,6 +39,7 @@ describe('forwarder configuration', () => {
       liveToken: undefined,
       liveMaxViewers: 50,
       liveAllowOrigins: [],
+      liveWebRtc: { udpPorts: { min: 8189, max: 8199 }, addresses: [], iceServers: [] },
       upstream: { host: 'camera.local', port: 554 },
       listen: { host: '0.0.0.0', port: 8081 },
       healthListen: { host: '0.0.0.0', port: 8080 },
@@ -165,6 +166,21 @@ describe('forwarder configuration', () => {
     const short = configError(() => settingsFrom(['--upstream', 'c:554'], { LIVE_TOKEN: 'short-secret' }));
     expect(short).toContain('LIVE_TOKEN');
     expect(short).not.toContain('short-secret');
+  });
+
+  it('WebRTC: LIVE_WEBRTC_UDP_PORTS, LIVE_WEBRTC_ADDRESSES and LIVE_ICE_SERVERS (none by default); bad values name their variable, never a TURN password', () => {
+    const s = settingsFrom(['--upstream', 'c:554'], { LIVE_WEBRTC_UDP_PORTS: '30000-30010', LIVE_WEBRTC_ADDRESSES: '192.0.2.10, 2001:db8::1', LIVE_ICE_SERVERS: 'stun:stun.example:3478,turn:user:pw-secret@turn.example:3478' });
+    expect(s.liveWebRtc).toEqual({
+      udpPorts: { min: 30000, max: 30010 },
+      addresses: ['192.0.2.10', '2001:db8::1'],
+      iceServers: [{ urls: 'stun:stun.example:3478' }, { urls: 'turn:turn.example:3478', username: 'user', credential: 'pw-secret' }],
+    });
+    expect(settingsFrom(['--upstream', 'c:554']).liveWebRtc.iceServers).toEqual([]);
+    expect(configError(() => settingsFrom(['--upstream', 'c:554'], { LIVE_WEBRTC_UDP_PORTS: '8189-8189' }))).toContain('LIVE_WEBRTC_UDP_PORTS');
+    expect(configError(() => settingsFrom(['--upstream', 'c:554'], { LIVE_WEBRTC_ADDRESSES: 'node-1.example' }))).toContain('LIVE_WEBRTC_ADDRESSES');
+    const bad = configError(() => settingsFrom(['--upstream', 'c:554'], { LIVE_ICE_SERVERS: 'http://user:pw-secret@x' }));
+    expect(bad).toContain('LIVE_ICE_SERVERS');
+    expect(bad).not.toContain('pw-secret');
   });
 
   it('names the environment variable and its flag twin when the value came from the environment', () => {
