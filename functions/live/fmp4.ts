@@ -8,6 +8,8 @@ interface Tracks {
   readonly timescale: number;
   readonly defaultDuration: number;
   readonly defaultFlags: number;
+  /** The video sample entry (`avc1`, `hvc1`, `hev1`…), undefined without video. */
+  readonly videoEntry: string | undefined;
 }
 
 export interface Fmp4Fragment {
@@ -19,7 +21,8 @@ export interface Fmp4Fragment {
 }
 
 export interface Fmp4Sink {
-  init(bytes: Buffer): void;
+  /** `videoEntry`: the video sample entry type (`avc1`, `hvc1`, `hev1`…). */
+  init(bytes: Buffer, videoEntry: string | undefined): void;
   fragment(fragment: Fmp4Fragment): void;
 }
 
@@ -65,7 +68,13 @@ function readTracks(moov: Buffer): Tracks {
     const hdlr = mdia && child(moov, mdia, 'hdlr');
     if (!tkhd || !mdhd || !hdlr) throw new Fmp4Error('a track without tkhd, mdhd or hdlr');
     const v1 = (b: Box): boolean => moov[b.start] === 1;
+    const minf = child(moov, mdia, 'minf');
+    const stbl = minf && child(moov, minf, 'stbl');
+    const stsd = stbl && child(moov, stbl, 'stsd');
+    // stsd: version/flags, entry count, then the first sample entry box (its type names the codec).
+    const entry = stsd && stsd.start + 16 <= stsd.end ? moov.toString('latin1', stsd.start + 12, stsd.start + 16) : undefined;
     return {
+      entry,
       id: moov.readUInt32BE(tkhd.start + (v1(tkhd) ? 20 : 12)),
       timescale: moov.readUInt32BE(mdhd.start + (v1(mdhd) ? 20 : 12)),
       handler: moov.toString('latin1', hdlr.start + 8, hdlr.start + 12),
@@ -80,6 +89,7 @@ function readTracks(moov: Buffer): Tracks {
     timescale: timed.timescale,
     defaultDuration: trex ? moov.readUInt32BE(trex.start + 12) : 0,
     defaultFlags: trex ? moov.readUInt32BE(trex.start + 20) : 0,
+    videoEntry: traks.find((t) => t.handler === 'vide')?.entry,
   };
 }
 
@@ -178,7 +188,7 @@ export class Fmp4Reader {
     if (type === 'ftyp') this.ftyp = box;
     else if (type === 'moov') {
       this.tracks = readTracks(box);
-      this.sink.init(this.ftyp ? Buffer.concat([this.ftyp, box]) : box);
+      this.sink.init(this.ftyp ? Buffer.concat([this.ftyp, box]) : box, this.tracks.videoEntry);
     } else if (type === 'moof') this.moof = box;
     else if (type === 'mdat' && this.moof && this.tracks) {
       const { ticks, keyframe } = readFragment(this.moof, this.tracks);

@@ -6,6 +6,7 @@ import { HttpError, toolEnv, type Logger } from '../lib/index.js';
 import { CameraInput, cameraFailure, inputFailure, type CameraLogin } from './camera-input.js';
 import { Fmp4Error, Fmp4Reader } from './fmp4.js';
 import { HlsWindow, type WindowLimits } from './hls-window.js';
+import { videoArguments, type VideoPlan } from './video-plan.js';
 
 export interface HlsStreamOptions {
   /** Path and query of the camera stream, for logs. */
@@ -18,6 +19,8 @@ export interface HlsStreamOptions {
    * relay, which answers the camera's 401 itself and admits only the ffmpeg we started.
    */
   readonly login?: CameraLogin;
+  /** Copy or encode H.264 (`?height=`); an H.265 camera is encoded whatever was asked. */
+  readonly video: VideoPlan;
   /** Viewers at once (LIVE_MAX_VIEWERS). */
   readonly maxViewers: number;
   readonly limits: WindowLimits;
@@ -35,16 +38,17 @@ const MAX_BOX_BYTES = 32 * 1024 * 1024;
 const RESTART_DELAY_MS = 1_000;
 const IDLE_CHECK_MS = 1_000;
 
-/** ffmpeg's arguments: H.264 (and anything else) copied, audio to AAC, one fragment per keyframe. */
-export function hlsArguments(source: string): string[] {
+/** ffmpeg's arguments: video copied or encoded to H.264, audio to AAC, one fragment per keyframe. */
+export function hlsArguments(source: string, video: VideoPlan): string[] {
   return [
     '-hide_banner', '-nostdin', '-loglevel', 'error',
     // RTSP over TCP on loopback: nothing lost; -timeout (microseconds) ends a run whose camera went silent.
     '-rtsp_transport', 'tcp', '-timeout', '10000000',
     '-i', source,
     '-map', '0:v:0', '-map', '0:a:0?',
-    // fMP4 takes neither G.711 nor what MSE plays; AAC is what every HLS player decodes.
-    '-c:v', 'copy', '-c:a', 'aac', '-b:a', '64k',
+    ...videoArguments(video),
+    // fMP4 takes no G.711, nor does MSE; AAC is what every HLS player decodes.
+    '-c:a', 'aac', '-b:a', '64k',
     '-f', 'mp4', '-movflags', 'empty_moov+default_base_moof+frag_keyframe', '-flush_packets', '1',
     'pipe:1',
   ];
@@ -60,12 +64,16 @@ export class HlsStream {
   private readonly waiters = new Set<() => void>();
   private failure: HttpError | undefined;
   private ended = false;
+  private video: VideoPlan;
+  /** The run was stopped on purpose to start again encoding (its camera turned out to send H.265). */
+  private restartToEncode = false;
   private readonly input: CameraInput;
   /** Each HLS viewer (its own media playlist URL) and when it last asked for it. */
   private readonly viewers = new Map<string, number>();
 
   constructor(private readonly options: HlsStreamOptions) {
     this.window = new HlsWindow(options.limits);
+    this.video = options.video;
     this.input = new CameraInput(options.source, options.login, options.key, options.log);
     this.idleCheck = setInterval(() => {
       const now = Date.now();
@@ -176,7 +184,7 @@ export class HlsStream {
       return;
     }
     if (this.ended) return;
-    const child = spawn(this.options.ffmpeg, hlsArguments(input), { stdio: ['ignore', 'pipe', 'pipe'], env: toolEnv() });
+    const child = spawn(this.options.ffmpeg, hlsArguments(input, this.video), { stdio: ['ignore', 'pipe', 'pipe'], env: toolEnv() });
     this.child = child;
     this.input.admit(child.pid);
     let stderr = '';
@@ -186,7 +194,16 @@ export class HlsStream {
     });
     const reader = new Fmp4Reader(
       {
-        init: (bytes) => this.window.addInit(bytes),
+        init: (bytes, videoEntry) => {
+          if (!this.video.transcode && (videoEntry === 'hvc1' || videoEntry === 'hev1')) {
+            // H.265: no browser but Safari plays it. Start again, encoding H.264 (once per stream, for every viewer).
+            this.video = { ...this.video, transcode: true };
+            this.restartToEncode = true;
+            child.kill('SIGKILL');
+            return;
+          }
+          this.window.addInit(bytes);
+        },
         fragment: (fragment) => {
           if (this.window.add(fragment, Date.now())) segments += 1;
           this.wakeAll();
@@ -209,6 +226,12 @@ export class HlsStream {
     child.on('close', (code, signal) => {
       if (this.child === child) this.child = undefined;
       if (this.ended) return;
+      if (this.restartToEncode) {
+        this.restartToEncode = false;
+        this.options.log.info({ stream: this.options.key }, 'live stream: the camera sends H.265; encoding H.264');
+        void this.run();
+        return;
+      }
       if (segments === 0) {
         // Nothing came of this run (no such path, a refused login, an unreachable camera): the waiting viewers get
         // the reason, and the next request tries afresh.

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { HttpError, KeyframeGate, toolEnv, type Logger } from '../lib/index.js';
+import { videoArguments, type VideoPlan } from './video-plan.js';
 import { CameraInput, cameraFailure, inputFailure, type CameraLogin } from './camera-input.js';
 
 /** What ffmpeg's SDP says the tracks are. */
@@ -26,6 +27,8 @@ export interface RtpSourceOptions {
   readonly source: string;
   readonly ffmpeg: string;
   readonly login?: CameraLogin;
+  /** Copy or encode H.264 (`?height=`); an H.265 camera is encoded whatever was asked. */
+  readonly video: VideoPlan;
   readonly log: Logger;
   readonly onEnd: (source: RtpSource) => void;
 }
@@ -40,12 +43,12 @@ const PACKET_SIZE = 1200;
 const SDP_SETTLE_MS = 100;
 
 /** ffmpeg's arguments: each track to its own RTP output; SPS/PPS written before every keyframe (WebRTC has no sprop). */
-export function rtpArguments(input: string, videoPort: number, audioPort: number | undefined): string[] {
+export function rtpArguments(input: string, video: VideoPlan, videoPort: number, audioPort: number | undefined): string[] {
   const args = [
     '-hide_banner', '-nostdin', '-loglevel', 'error',
     '-rtsp_transport', 'tcp', '-timeout', '10000000',
     '-i', input,
-    '-map', '0:v:0', '-c:v', 'copy', '-bsf:v', 'dump_extra=freq=keyframe',
+    '-map', '0:v:0', ...videoArguments(video), '-bsf:v', 'dump_extra=freq=keyframe',
     '-f', 'rtp', '-sdp_file', 'pipe:3', `rtp://127.0.0.1:${videoPort}?pkt_size=${PACKET_SIZE}`,
   ];
   if (audioPort !== undefined) args.push('-map', '0:a:0', '-c:a', 'copy', '-f', 'rtp', `rtp://127.0.0.1:${audioPort}?pkt_size=${PACKET_SIZE}`);
@@ -80,6 +83,9 @@ export class RtpSource {
   private failure: HttpError | undefined;
   private ended = false;
   private withAudio = true;
+  private videoPlan: VideoPlan;
+  /** The run was stopped on purpose to start again encoding (its camera turned out to send H.265). */
+  private restartToEncode = false;
   private readonly input: CameraInput;
   private lingerTimer: NodeJS.Timeout | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -92,6 +98,7 @@ export class RtpSource {
     private readonly audioSocket: dgram.Socket,
   ) {
     this.input = new CameraInput(options.source, options.login, options.key, options.log);
+    this.videoPlan = options.video;
     videoSocket.on('message', (packet) => this.video(packet));
     audioSocket.on('message', (packet) => this.audio(packet));
     void this.run();
@@ -207,7 +214,7 @@ export class RtpSource {
       return;
     }
     if (this.ended) return;
-    const args = rtpArguments(input, this.videoSocket.address().port, this.withAudio ? this.audioSocket.address().port : undefined);
+    const args = rtpArguments(input, this.videoPlan, this.videoSocket.address().port, this.withAudio ? this.audioSocket.address().port : undefined);
     const child = spawn(this.options.ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe'], env: toolEnv() });
     this.child = child;
     this.input.admit(child.pid);
@@ -225,8 +232,16 @@ export class RtpSource {
       if (!sdp.includes('m=video')) return;
       settle = setTimeout(() => {
         if (started || this.ended) return;
+        const codecs = codecsOf(sdp);
+        if (codecs.video === 'H265' && !this.videoPlan.transcode) {
+          // No browser decodes H.265 over WebRTC: start again, encoding H.264 once for every viewer of the stream.
+          this.videoPlan = { ...this.videoPlan, transcode: true };
+          this.restartToEncode = true;
+          child.kill('SIGKILL');
+          return;
+        }
         started = true;
-        this.codecs = codecsOf(sdp);
+        this.codecs = codecs;
         const codec = this.codecs.video === 'H264' ? 'h264' : this.codecs.video === 'H265' ? 'h265' : undefined;
         this.gate = codec ? new KeyframeGate(codec) : undefined;
         for (const wake of [...this.waiters]) wake();
@@ -238,6 +253,12 @@ export class RtpSource {
     child.on('close', (code, signal) => {
       if (this.child === child) this.child = undefined;
       if (this.ended) return;
+      if (this.restartToEncode) {
+        this.restartToEncode = false;
+        this.options.log.info({ stream: this.options.key }, 'live rtp source: the camera sends H.265; encoding H.264');
+        void this.run();
+        return;
+      }
       if (!started && this.withAudio && /does not contain any stream|matches no streams/.test(stderr)) {
         // A camera without audio: the audio output had nothing to carry. Again, video only.
         this.withAudio = false;

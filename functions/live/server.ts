@@ -4,7 +4,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorAnswer, HttpError, listenOn, presentedToken, requestUrl, sameSecret, tokenCookie, type HostPort, type Logger } from '../lib/index.js';
 import { HlsStream } from './hls-stream.js';
 import { RtpSource } from './rtp-source.js';
-import { MAX_OFFER_BYTES, WhepSession, type WebRtcSettings } from './whep.js';
+import { heightOf } from './video-plan.js';
+import { checkOffer, MAX_OFFER_BYTES, WhepSession, type WebRtcSettings } from './whep.js';
 import type { WindowLimits } from './hls-window.js';
 import { hlsScript, playerPage, playerScript } from './page.js';
 
@@ -98,13 +99,14 @@ export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): P
   };
 
   /** The camera stream's RTP source for WebRTC viewers, opened by the first of them. */
-  const sourceOf = async (key: string): Promise<RtpSource> => {
+  const sourceOf = async (key: string, camera: string, height: number | undefined): Promise<RtpSource> => {
     const open = await sources.get(key);
     if (open && !open.isEnded) return open;
     if (sources.size >= MAX_STREAMS) throw new HttpError(503, `stream: ${MAX_STREAMS} camera streams are open for live view already`, 'too_many_streams', { 'retry-after': '10' });
     const opening = RtpSource.open({
       key,
-      source: `${deps.rtspOrigin}${key}`,
+      source: `${deps.rtspOrigin}${camera}`,
+      video: { transcode: height !== undefined, ...(height === undefined ? {} : { height }) },
       ffmpeg: deps.ffmpeg,
       ...(deps.login ? { login: deps.login } : {}),
       log,
@@ -136,13 +138,14 @@ export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): P
     return Buffer.concat(chunks).toString('utf8');
   };
 
-  const streamOf = (key: string): HlsStream => {
+  const streamOf = (key: string, camera: string, height: number | undefined): HlsStream => {
     const open = streams.get(key);
     if (open && !open.isEnded) return open;
     if (streams.size >= MAX_STREAMS) throw new HttpError(503, `stream: ${MAX_STREAMS} camera streams are open for live view already`, 'too_many_streams', { 'retry-after': '10' });
     const stream = new HlsStream({
       key,
-      source: `${deps.rtspOrigin}${key}`,
+      source: `${deps.rtspOrigin}${camera}`,
+      video: { transcode: height !== undefined, ...(height === undefined ? {} : { height }) },
       ffmpeg: deps.ffmpeg,
       ...(deps.login ? { login: deps.login } : {}),
       maxViewers: settings.maxViewers,
@@ -202,7 +205,10 @@ export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): P
     if (!route) throw new HttpError(404, `no route ${path.slice(0, 200)}: live view is at /<camera path>/ (page) and /<camera path>/index.m3u8 (HLS)`, 'not_found');
     const cameraPath = checkCameraPath(route[1]!);
     const query = cameraQuery(url);
-    const key = `${cameraPath}${withQuery(query)}`;
+    const camera = `${cameraPath}${withQuery(query)}`;
+    const height = heightOf(url.searchParams.get('height'));
+    // Each picture height is a stream of its own (its own encoder, shared by its viewers).
+    const key = height === undefined ? camera : `${camera} (height ${height})`;
     const file = route[2]!;
     if (file === '') {
       const given = url.searchParams.get('access_token');
@@ -217,14 +223,20 @@ export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): P
       return send(200, 'text/html; charset=utf-8', playerPage(cameraPath, '../'.repeat(depth)), { 'cache-control': 'no-cache' });
     }
     authorize(req, url);
+    // A client that put the token in its URL (it cannot set a header) gets it on the URLs it is sent on to.
+    const passOn = new URLSearchParams(query);
+    if (height !== undefined) passOn.set('height', String(height));
+    const urlToken = url.searchParams.get('access_token');
+    if (urlToken !== null) passOn.set('access_token', urlToken);
     if (file === 'whep') {
       const offer = await readOffer(req);
+      checkOffer(offer);
       checkRoom(key);
-      const source = await sourceOf(key);
+      const source = await sourceOf(key, camera, height);
       const { session, answer } = await WhepSession.answer(offer, key, source, settings.webrtc, log, (s) => sessions.delete(s.id));
       sessions.set(session.id, session);
       log.info({ stream: key, session: session.id }, 'whep session opened');
-      return send(201, 'application/sdp', answer, { location: `${cameraPath}/whep/${session.id}${withQuery(query)}`, 'cache-control': 'no-store' });
+      return send(201, 'application/sdp', answer, { location: `${cameraPath}/whep/${session.id}${withQuery(passOn)}`, 'cache-control': 'no-store' });
     }
     if (route[5] !== undefined) {
       const session = sessions.get(route[5]);
@@ -232,14 +244,10 @@ export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): P
       session.close('deleted by the viewer');
       return send(200, 'text/plain; charset=utf-8', 'closed\n');
     }
-    // A client that put the token in its URL (it cannot set a header) gets it on the URLs it is sent on to.
-    const passOn = new URLSearchParams(query);
-    const urlToken = url.searchParams.get('access_token');
-    if (urlToken !== null) passOn.set('access_token', urlToken);
     if (file === 'index.m3u8') {
       // The multivariant playlist gives each viewer a media playlist of its own, so viewers can be counted.
       // It waits for the first segment, so that a camera's refusal (404, a failed login) is this request's answer.
-      const stream = streamOf(key);
+      const stream = streamOf(key, camera, height);
       stream.touch();
       await stream.ready();
       checkRoom(key);
@@ -250,7 +258,7 @@ export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): P
       return send(200, 'application/vnd.apple.mpegurl', `#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-STREAM-INF:BANDWIDTH=${bandwidth}\nlive.m3u8?${media.toString()}\n`, { 'cache-control': 'no-store' });
     }
     if (file === 'live.m3u8') {
-      const stream = streamOf(key);
+      const stream = streamOf(key, camera, height);
       stream.viewer(url.searchParams.get('viewer') ?? undefined);
       await stream.ready();
       return send(200, 'application/vnd.apple.mpegurl', stream.window.playlist(withQuery(passOn)), { 'cache-control': 'no-cache' });

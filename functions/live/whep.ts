@@ -62,17 +62,23 @@ function offeredCodecs(sdp: string): { video: string[] | undefined; audio: strin
   return out;
 }
 
-/** 400 naming why an offer cannot be served: no video, or no codec in common with the camera's. */
-export function checkOffer(sdp: string, camera: RtpCodecs): { audio: boolean } {
+/**
+ * 400 naming why an offer cannot be served, decided before any camera session opens: not SDP, no video, or no
+ * H.264 (what live view always sends: an H.265 camera is encoded to it).
+ */
+export function checkOffer(sdp: string): void {
   if (!/^v=0/.test(sdp.trimStart())) throw new HttpError(400, 'offer: not an SDP offer (no v=0 line)', 'bad_offer');
   const offered = offeredCodecs(sdp);
   if (offered.video === undefined) throw new HttpError(400, 'offer: no video (m=video) section; live view always sends video', 'no_video');
-  if (camera.video !== 'H264') {
-    throw new HttpError(400, `offer: no codec in common: the camera sends ${camera.video ?? 'no video'}, which live view passes to WebRTC only as H264 (use HLS)`, 'no_common_codec');
-  }
   if (!offered.video.includes('H264')) {
-    throw new HttpError(400, `offer: no codec in common: the camera sends H264, the offer has ${[...new Set(offered.video)].join(', ') || 'no video codec'}`, 'no_common_codec');
+    throw new HttpError(400, `offer: no codec in common: live view sends H264, the offer has ${[...new Set(offered.video)].join(', ') || 'no video codec'}`, 'no_common_codec');
   }
+}
+
+/** What the camera's stream gives this offer: 400 when its video is not H.264 (a codec live view does not encode), and whether audio goes too. */
+export function matchOffer(sdp: string, camera: RtpCodecs): { audio: boolean } {
+  if (camera.video !== 'H264') throw new HttpError(400, `offer: no codec in common: the camera sends ${camera.video ?? 'no video'}, which live view passes to WebRTC only as H264 (use HLS)`, 'no_common_codec');
+  const offered = offeredCodecs(sdp);
   return { audio: camera.audio !== undefined && offered.audio !== undefined && offered.audio.includes(camera.audio) };
 }
 
@@ -125,7 +131,7 @@ export class WhepSession implements RtpSubscriber {
   /** Answers `offer` for a viewer of `source`: the answer SDP (with its candidates) and the session. */
   static async answer(offer: string, key: string, source: RtpSource, settings: WebRtcSettings, log: Logger, onClose: (s: WhepSession) => void): Promise<{ session: WhepSession; answer: string }> {
     const codecs = await source.ready();
-    const { audio } = checkOffer(offer, codecs);
+    const { audio } = matchOffer(offer, codecs);
     const pc = new RTCPeerConnection(peerConfig(settings, audio ? codecs.audio : undefined));
     const session = new WhepSession(key, pc, source, log, onClose);
     try {

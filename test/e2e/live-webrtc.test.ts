@@ -70,6 +70,21 @@ afterAll(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
 });
 
+/** A second camera, H.265 + AAC, with its own forwarder in the same namespace. */
+async function h265Rig(): Promise<string> {
+  const cam = await startGstCamera({ video: 'h265', audio: 'aac', gop: 25, fps: 25, shared: true, netns: network.cameraNs, address: '127.0.0.1' });
+  cleanups.push(() => cam.stop());
+  const livePort = 20000 + Math.floor(Math.random() * 10000);
+  const f = spawnForwarder(
+    ['--upstream', `127.0.0.1:${cam.port}`, '--listen', `127.0.0.1:${livePort + 1}`, '--health-listen', '127.0.0.1:0', '--live-listen', `0.0.0.0:${livePort}`],
+    { LIVE_WEBRTC_ADDRESSES: network.cameraDirectAddress, LIVE_WEBRTC_UDP_PORTS: '8200-8210' },
+    network.cameraNs,
+  );
+  cleanups.push(() => f.stop());
+  await f.ready();
+  return `http://${network.cameraDirectAddress}:${livePort}${cam.path}`;
+}
+
 describe('live view over WebRTC (WHEP) in Chromium, inside network namespaces', () => {
   it('two pages play over WebRTC (clock runs, frames decoded) while an RTSP viewer plays a camera that allows one session', async () => {
     const rtspViewer = runFfmpeg(['-rtsp_transport', 'tcp', '-i', rtsp, '-map', '0:v:0', '-frames:v', '150', '-f', 'null', '-'], { netns: network.viewerNs });
@@ -106,15 +121,34 @@ describe('live view over WebRTC (WHEP) in Chromium, inside network namespaces', 
     for (const page of pages) await page.close();
   });
 
+  it('an H.265 + AAC camera plays over WebRTC (H.264 encoded once, video only) and over HLS (H.264 + AAC)', async () => {
+    const url = await h265Rig();
+    const [webrtc, hls] = await Promise.all([browser.newPage(), browser.newPage()]);
+    await Promise.all([webrtc.goto(`${url}/?via=webrtc`), hls.goto(`${url}/?via=hls`)]);
+    for (const [page, mode] of [[webrtc, 'webrtc'], [hls, 'hls']] as const) {
+      await page.waitForSelector(`body[data-playing="${mode}"]`, { timeout: 45_000 });
+      const start = Number(await page.evaluate('document.querySelector("video").currentTime'));
+      await page.waitForFunction(`document.querySelector('video').currentTime > ${start + 2}`, undefined, { timeout: 30_000 });
+      expect(Number(await page.evaluate('document.querySelector("video").getVideoPlaybackQuality().totalVideoFrames')), mode).toBeGreaterThan(25);
+    }
+    const codecs = (await webrtc.evaluate(`(async () => {
+      const out = [];
+      (await window.livePeer.getStats()).forEach((r) => { if (r.type === 'codec') out.push(r.mimeType); });
+      return out;
+    })()`)) as string[];
+    expect(codecs).toEqual(['video/H264']);
+    await Promise.all([webrtc.close(), hls.close()]);
+  });
+
   it('refuses an offer without video, with no codec in common, over 64 KiB or not SDP, naming the reason', async () => {
     const post = (body: string, type = 'application/sdp') => fetch(`${fromHost}/whep`, { method: 'POST', headers: { 'content-type': type }, body });
     const session = 'v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n';
     const audioOnly = await post(`${session}m=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=rtpmap:0 PCMU/8000\r\n`);
-    expect(audioOnly.status).toBe(400);
+    expect(audioOnly.status, await audioOnly.clone().text()).toBe(400);
     expect(await audioOnly.text()).toMatch(/offer: no video/);
     const vp8 = await post(`${session}m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n`);
     expect(vp8.status).toBe(400);
-    expect(await vp8.text()).toMatch(/no codec in common: the camera sends H264, the offer has VP8/);
+    expect(await vp8.text()).toMatch(/no codec in common: live view sends H264, the offer has VP8/);
     const huge = await post(`${session}${'a=x\r\n'.repeat(14_000)}`);
     expect(huge.status).toBe(413);
     const json = await post('{}', 'application/json');

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { HlsWindow } from '../../functions/live/hls-window.js';
 import { checkCameraPath } from '../../functions/live/server.js';
+import { heightOf, videoArguments } from '../../functions/live/video-plan.js';
 
 const fragment = (bytes: number, seconds = 1) => ({ bytes: Buffer.alloc(bytes), seconds, keyframe: true });
 
@@ -45,5 +46,18 @@ describe('live HLS window', () => {
     expect(checkCameraPath('/Streaming/Channels/101')).toBe('/Streaming/Channels/101');
     expect(checkCameraPath('/cam/realmonitor')).toBe('/cam/realmonitor');
     for (const bad of ['/a%00b', '/a%ff', '/a b', '/a/"x"', `/${'a'.repeat(1100)}`]) expect(() => checkCameraPath(bad)).toThrow(/^path: /);
+  });
+});
+
+describe('live video plan', () => {
+  it('copies H.264, encodes H.264 with libx264 zerolatency (scaled down, never up, for ?height=), and refuses a bad height naming it', () => {
+    expect(videoArguments({ transcode: false })).toEqual(['-c:v', 'copy']);
+    const encode = videoArguments({ transcode: true, height: 720 });
+    expect(encode.slice(0, 2)).toEqual(['-c:v', 'libx264']);
+    expect(encode).toContain('zerolatency');
+    expect(encode.slice(-2)).toEqual(['-vf', "scale=-2:'min(ih,720)'"]);
+    expect(heightOf(null)).toBeUndefined();
+    expect(heightOf('480')).toBe(480);
+    for (const bad of ['0', '99999', '720.5', 'tall']) expect(() => heightOf(bad)).toThrow(/^height: /);
   });
 });
