@@ -2,6 +2,7 @@
 // prints one table each. Benchmarks report numbers; they never pass or fail.
 import * as events from './events.js';
 import * as forwarder from './forwarder.js';
+import * as live from './live.js';
 import * as playback from './playback.js';
 import * as recorder from './recorder.js';
 
@@ -18,6 +19,7 @@ const BENCHES: ReadonlyArray<readonly [string, BenchModule]> = [
   ['events', events],
   ['recorder', recorder],
   ['playback', playback],
+  ['live', live],
 ];
 
 async function main(names: readonly string[]): Promise<number> {
