@@ -1,6 +1,6 @@
 // `shifu-rtsp forwarder`: deviceShifu-TCP as a process (settings, EdgeDevice, forwarder, shutdown).
-import { ConfigError, createLogger, defineCommand, onShutdown, type Command, type Logger } from '../lib/index.js';
-import { forwardingFromEdgeDevice, type EdgeDeviceForwarding, type EdgeDeviceApi, startForwarder, openEdgeDeviceApi, checkForwarderConfig, edgeDeviceRef, forwarderOptions, resolveSettings } from '../shifu-tcp/index.js';
+import { ConfigError, createLogger, defineCommand, locateFfmpeg, onShutdown, registerSecret, type Command, type Logger } from '../lib/index.js';
+import { forwardingFromEdgeDevice, type EdgeDeviceForwarding, type EdgeDeviceApi, startForwarder, openEdgeDeviceApi, cameraLoginFor, checkForwarderConfig, edgeDeviceRef, forwarderOptions, resolveSettings } from '../shifu-tcp/index.js';
 
 /** Start-up reads of the EdgeDevice: the API server may still be coming up beside us. */
 const READ_ATTEMPTS = 5;
@@ -19,11 +19,22 @@ export const forwarderCommand: Command = defineCommand({
   check: checkForwarderConfig,
   async run(config, ctx) {
     const log = createLogger('forwarder');
+    registerSecret(config.liveToken);
+    for (const server of config.liveIceServers) registerSecret(server.credential);
+    const cameraLogin = cameraLoginFor(config, ctx.env);
+    registerSecret(cameraLogin?.password);
     const ref = edgeDeviceRef(config);
     const api = ref ? await openEdgeDeviceApi(ref, ctx.env) : undefined;
     const fromEdgeDevice = api ? await readForwarding(api, log) : undefined;
     const settings = resolveSettings(config, ctx.sources.listen ?? 'default', fromEdgeDevice);
-    const forwarder = await startForwarder(settings, api ? { log, phaseSink: api } : { log });
+    // Live view runs ffmpeg: a missing one stops the start, naming FFMPEG_PATH.
+    const ffmpeg = settings.liveListen ? locateFfmpeg(ctx.env) : undefined;
+    const forwarder = await startForwarder(settings, {
+      log,
+      ...(api ? { phaseSink: api } : {}),
+      ...(ffmpeg ? { ffmpeg } : {}),
+      ...(cameraLogin ? { cameraLogin } : {}),
+    });
     const stopped = new Promise<void>((resolve) => {
       onShutdown(async () => {
         await forwarder.stop();

@@ -31,6 +31,8 @@ export {
   type StreamHandler,
 } from './probe-server.js';
 export { freeLoopbackPort } from './ports.js';
+export { presentedToken, sameSecret, tokenCookie } from './bearer.js';
+export { errorAnswer, listenOn, requestUrl, type ListeningServer } from './server-core.js';
 export { DNS_1123_LABEL, moveNoReplace, sha256OfFile } from './files.js';
 export { appendSynced, commitFile, diskFs, replaceFile, syncDir, TEMPORARY_SUFFIX, type DurableFs } from './durable-file.js';
 export { http, requestFor } from './node-http.js';
@@ -57,3 +59,4 @@ export { parseAuthParams, pickChallenge, RequestSigner, type Challenge, type Log
 export { formatTransport, parseTransport, type DeliveryMode, type TransportRequest } from './rtsp-transport.js';
 export { UdpPair, UdpPortPool, zPortRange, type PortRange } from './udp-ports.js';
 export { ReadBuffers } from './read-buffers.js';
+export { beginsKeyframeNal, KeyframeGate, rtpPayloadOffset, rtpTimestamp, type VideoCodec } from './rtp-keyframe.js';

@@ -1,10 +1,9 @@
 // The playback server: routes over the volume's journals, on the project's node:http server.
-import { timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline, Readable } from 'node:stream';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { createMetricsRegistry, HttpError, startProbeServer, type HostPort, type Logger, type ProbeAnswer, type ProbeRequest, type ProbeServer } from '../lib/index.js';
+import { createMetricsRegistry, HttpError, presentedToken, sameSecret, tokenCookie, startProbeServer, type HostPort, type Logger, type ProbeAnswer, type ProbeRequest, type ProbeServer } from '../lib/index.js';
 import { parseFormat, parseRange, planClip, startCut, type ClipRequest } from './clip.js';
 import { defaultMaxCuts, FfmpegSlots, type FfmpegSlot } from './ffmpeg-slots.js';
 import { serveFile } from './files.js';
@@ -30,36 +29,6 @@ export interface PlaybackSettings {
 
 /** The page's cookie: set once from `/?access_token=`, so the page's own URLs never carry the token. */
 const TOKEN_COOKIE = 'shifu_rtsp_playback_token';
-
-/**
- * Bearer token from `Authorization`, or `access_token` in the query (RFC 6750) for API clients (export through
- * the API server's pod proxy), or the page's cookie, which its <video> and download requests carry.
- */
-function presentedToken(request: ProbeRequest): string | null {
-  const header = request.headers.authorization;
-  const m = header ? /^Bearer\s+(.+)$/i.exec(header) : null;
-  return m?.[1]?.trim() ?? request.url.searchParams.get('access_token') ?? cookieToken(request.headers.cookie);
-}
-
-function cookieToken(header: string | undefined): string | null {
-  for (const part of (header ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === TOKEN_COOKIE) {
-      try {
-        return decodeURIComponent(part.slice(eq + 1).trim());
-      } catch {
-        return null;
-      }
-    }
-  }
-  return null;
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
 
 function playbackMetrics(): {
   registry: Registry;
@@ -215,7 +184,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
       headers: { 'referrer-policy': 'no-referrer' },
       authorize: (request) => {
         if (settings.token === undefined) return;
-        const token = presentedToken(request);
+        const token = presentedToken(request.headers, request.url, TOKEN_COOKIE);
         if (token === null || !sameSecret(token, settings.token)) throw new HttpError(401, 'authorization: a valid bearer token is required (PLAYBACK_TOKEN)', 'unauthorized');
       },
       get: {
@@ -225,7 +194,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
           const given = url.searchParams.get('access_token');
           if (given !== null && settings.token !== undefined) {
             if (!sameSecret(given, settings.token)) throw new HttpError(401, 'access_token: not the token of this server (PLAYBACK_TOKEN)', 'unauthorized');
-            const cookie = `${TOKEN_COOKIE}=${encodeURIComponent(given)}; Path=/; HttpOnly; SameSite=Lax`;
+            const cookie = tokenCookie(TOKEN_COOKIE, given);
             return { status: 303, body: '', contentType: 'text/plain; charset=utf-8', headers: { location: '/', 'set-cookie': cookie, 'cache-control': 'no-store' } };
           }
           return { status: 200, body: PAGE_HTML, contentType: 'text/html; charset=utf-8', headers: { 'cache-control': 'no-cache' } };
@@ -235,7 +204,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
         // Open, and always 200: the page learns whether to ask for the token without a 401 in the browser's console.
         '/api/session': (request) => {
           if (settings.token === undefined) return { status: 200, body: { tokenRequired: false, authorized: true } };
-          const token = presentedToken(request);
+          const token = presentedToken(request.headers, request.url, TOKEN_COOKIE);
           return { status: 200, body: { tokenRequired: true, authorized: token !== null && sameSecret(token, settings.token) }, headers: { 'cache-control': 'no-store' } };
         },
         '/api/devices': async () => ({ status: 200, body: { devices: await library.devices() } }),

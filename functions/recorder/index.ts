@@ -3,6 +3,7 @@ export { serveRecorderApi } from './http.js';
 export { recorderMetrics } from './metrics.js';
 export { Recorder, RecorderClosingError, RECORDER_STATES, type RecorderSettings, type RecorderState, type RecorderStatus } from './recorder.js';
 export { parseCameraAddress, type CameraAddress } from './camera.js';
+export { startCameraRelay, type CameraRelay } from './camera-relay.js';
 export {
   AUDIO_MODES,
   CONTAINER_FORMATS,

@@ -1,5 +1,7 @@
+import { startLiveServer, type LiveServer } from '../live/index.js';
 import {
   createMetricsRegistry,
+  locateFfmpeg,
   startProbeServer,
   type ProbeServer,
   type HostPort,
@@ -10,7 +12,7 @@ import { healthRoutes, type Readiness } from './health.js';
 import { ForwardingListener, type ForwardingTotals } from './listener.js';
 import { registerForwarderMetrics } from './metrics.js';
 import { PhaseReporter, type PhaseSink } from './phase.js';
-import type { ForwarderSettings } from './settings.js';
+import type { CameraLogin, ForwarderSettings } from './settings.js';
 import { UpstreamProbe } from './upstream-probe.js';
 
 /** Bytes per read from the device and socket high-water mark: large reads mean few callbacks per second. */
@@ -23,6 +25,10 @@ export interface ForwarderDeps {
   readonly log: Logger;
   /** Where the EdgeDevice phase is written; absent when no EdgeDevice is named. */
   readonly phaseSink?: PhaseSink;
+  /** The ffmpeg live view runs (found on start when live view is on and none is given). */
+  readonly ffmpeg?: string;
+  /** The camera login live view uses (UserName, PasswordSecret); RTSP mode never does. */
+  readonly cameraLogin?: CameraLogin;
 }
 
 /** A running deviceShifu-TCP: the forwarded port, its health server, the device probe and the phase writer. */
@@ -30,9 +36,18 @@ export interface Forwarder {
   /** The forwarded address clients connect to (the real port when started on port 0). */
   readonly address: HostPort;
   readonly healthAddress: HostPort;
+  /** The live port, when live view is on. */
+  readonly liveAddress: HostPort | undefined;
   totals(): ForwardingTotals;
   /** Stops accepting, drains open connections up to the drain timeout, then closes everything. */
   stop(): Promise<void>;
+}
+
+/** Where live view reaches the forwarder's own RTSP port: a wildcard listen address means loopback. */
+function loopbackOf(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '::1';
+  return host;
 }
 
 export async function startForwarder(settings: ForwarderSettings, deps: ForwarderDeps): Promise<Forwarder> {
@@ -75,6 +90,25 @@ export async function startForwarder(settings: ForwarderSettings, deps: Forwarde
     throw err;
   }
 
+  let live: LiveServer | undefined;
+  if (settings.liveListen) {
+    try {
+      live = await startLiveServer(
+        { listen: settings.liveListen, token: settings.liveToken, maxViewers: settings.liveMaxViewers, allowOrigins: settings.liveAllowOrigins, webrtc: settings.liveWebRtc },
+        {
+          log,
+          ffmpeg: deps.ffmpeg ?? locateFfmpeg(),
+          rtspOrigin: `rtsp://${formatAddress({ host: loopbackOf(listener.address.host), port: listener.address.port })}`,
+          ...(deps.cameraLogin ? { login: deps.cameraLogin } : {}),
+        },
+      );
+    } catch (err) {
+      await listener.drain(0);
+      await health.close();
+      throw err;
+    }
+  }
+
   const probe = new UpstreamProbe({
     target: settings.upstream,
     intervalMs: settings.probeIntervalMs,
@@ -92,11 +126,13 @@ export async function startForwarder(settings: ForwarderSettings, deps: Forwarde
 
   const address = listener.address;
   const healthAddress = { host: settings.healthListen.host, port: health.port };
+  const liveAddress = live && settings.liveListen ? { host: settings.liveListen.host, port: live.port } : undefined;
   log.info(
     {
       listen: formatAddress(address),
       upstream,
       health: formatAddress(healthAddress),
+      live: liveAddress ? formatAddress(liveAddress) : null,
       edgeDevice: settings.edgeDevice ? `${settings.edgeDevice.namespace}/${settings.edgeDevice.name}` : null,
       maxConnections: settings.maxConnections,
       maxConnectionsPerClient: settings.maxConnectionsPerClient,
@@ -110,11 +146,14 @@ export async function startForwarder(settings: ForwarderSettings, deps: Forwarde
   return {
     address,
     healthAddress,
+    liveAddress,
     totals: () => listener.totals(),
     stop: () => {
       stopping ??= (async () => {
         draining = true;
         await probe.stop();
+        // Live viewers are cut first: their ffmpeg is an RTSP client the drain would otherwise wait for.
+        await live?.close();
         const { cut } = await listener.drain(settings.drainTimeoutMs);
         if (cut > 0) log.warn({ cut }, 'drain timeout: open connections cut');
         await Promise.race([reporter?.settled(), new Promise((r) => setTimeout(r, PHASE_FLUSH_LIMIT_MS).unref())]);

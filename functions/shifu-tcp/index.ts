@@ -1,10 +1,12 @@
 // deviceShifu-TCP: the public face of the forwarder module.
 export { startForwarder, type Forwarder, type ForwarderDeps } from './forwarder.js';
 export {
+  cameraLoginFor,
   checkForwarderConfig,
   edgeDeviceRef,
   forwarderOptions,
   resolveSettings,
+  type CameraLogin,
   type ForwarderConfig,
   type ForwarderSettings,
 } from './settings.js';

@@ -1,6 +1,9 @@
-// What the forwarder needs to know about the media: RTP headers, codecs from the SDP, keyframe starts.
+// What the forwarder needs to know about the media: codecs from the SDP. RTP headers and keyframe starts live in
+// lib (live view reads them too) and are re-exported here.
 
-export type VideoCodec = 'h264' | 'h265';
+import type { VideoCodec } from '../lib/index.js';
+
+export { beginsKeyframeNal, KeyframeGate, rtpPayloadOffset, rtpTimestamp, type VideoCodec } from '../lib/index.js';
 
 /** One m= section of an SDP: its control attribute and, for video we can inspect, the codec. */
 export interface SdpMedia {
@@ -37,60 +40,4 @@ export function parseSdp(sdp: string): { readonly control: string | undefined; r
     control: sessionControl,
     media: media.map((m) => ({ kind: m.kind, control: m.control, codec: m.codec })),
   };
-}
-
-/** Offset of the RTP payload, or undefined for a packet too short to be RTP. */
-export function rtpPayloadOffset(packet: Uint8Array): number | undefined {
-  if (packet.length < 12 || (packet[0]! >> 6) !== 2) return undefined;
-  let offset = 12 + 4 * (packet[0]! & 0x0f);
-  if (packet[0]! & 0x10) {
-    if (packet.length < offset + 4) return undefined;
-    offset += 4 + 4 * ((packet[offset + 2]! << 8) | packet[offset + 3]!);
-  }
-  return offset < packet.length ? offset : undefined;
-}
-
-export function rtpTimestamp(packet: Uint8Array): number {
-  return packet.length < 8 ? 0 : ((packet[4]! << 24) | (packet[5]! << 16) | (packet[6]! << 8) | packet[7]!) >>> 0;
-}
-
-/**
- * Whether this RTP packet begins a NAL unit that starts a keyframe: a parameter set or an IDR/IRAP picture
- * (single NAL, the first NAL of an aggregation packet, or the first fragment of one).
- */
-export function beginsKeyframeNal(codec: VideoCodec, packet: Uint8Array): boolean {
-  const at = rtpPayloadOffset(packet);
-  if (at === undefined) return false;
-  const p = packet.subarray(at);
-  if (codec === 'h264') {
-    const type = p[0]! & 0x1f;
-    const isKey = (t: number): boolean => t === 5 || t === 7;
-    if (type >= 1 && type <= 23) return isKey(type);
-    if (type === 24) return p.length > 3 && isKey(p[3]! & 0x1f); // STAP-A: size(2) then the NAL header
-    if (type === 28) return p.length > 1 && (p[1]! & 0x80) !== 0 && isKey(p[1]! & 0x1f); // FU-A start
-    return false;
-  }
-  if (p.length < 2) return false;
-  const type = (p[0]! >> 1) & 0x3f;
-  const isKey = (t: number): boolean => t === 32 || t === 33 || (t >= 16 && t <= 21);
-  if (type < 48) return isKey(type);
-  if (type === 48) return p.length > 4 && isKey((p[4]! >> 1) & 0x3f); // AP: header(2), size(2), NAL header
-  if (type === 49) return p.length > 2 && (p[2]! & 0x80) !== 0 && isKey(p[2]! & 0x3f); // FU start
-  return false;
-}
-
-/** Finds the first packet of each keyframe access unit (the SPS, or the IDR when the camera sends no SPS in-band). */
-export class KeyframeGate {
-  private lastStart: number | undefined;
-
-  constructor(private readonly codec: VideoCodec) {}
-
-  /** True for the packet a joining client may start with. */
-  isJoinPoint(packet: Uint8Array): boolean {
-    if (!beginsKeyframeNal(this.codec, packet)) return false;
-    const ts = rtpTimestamp(packet);
-    if (ts === this.lastStart) return false;
-    this.lastStart = ts;
-    return true;
-  }
 }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError, zHostPort, zPortRange, zSeconds, type ConfigOf, type HostPort, type PortRange } from '../lib/index.js';
 import type { EdgeDeviceForwarding, EdgeDeviceRef } from './edgedevice.js';
@@ -7,6 +8,92 @@ const zName = z
   .trim()
   .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'expected a Kubernetes object name (lowercase letters, digits, - and .)')
   .optional();
+
+/** `off`, or the HOST:PORT of the live port. */
+const zLiveListen = z
+  .string()
+  .trim()
+  .transform((value, ctx): HostPort | undefined => {
+    if (value === 'off') return undefined;
+    const parsed = zHostPort().safeParse(value);
+    if (parsed.success) return parsed.data;
+    ctx.addIssue({ code: 'custom', message: 'expected off or HOST:PORT with a port from 0 to 65535' });
+    return z.NEVER;
+  });
+
+/** Origins allowed to call the live port from their pages: `https://host[:port]`, or `*`. */
+const zOrigins = z
+  .string()
+  .trim()
+  .transform((value, ctx): string[] => {
+    const origins = value.split(',').map((o) => o.trim()).filter((o) => o !== '');
+    for (const origin of origins) {
+      if (origin === '*') continue;
+      let parsed: URL | undefined;
+      try {
+        parsed = new URL(origin);
+      } catch {
+        parsed = undefined;
+      }
+      if (parsed === undefined || parsed.origin !== origin) {
+        ctx.addIssue({ code: 'custom', message: `expected origins like https://viewer.example.com[:port], comma-separated, or *; got ${JSON.stringify(origin)}` });
+        return z.NEVER;
+      }
+    }
+    return origins;
+  });
+
+/** UDP ports for WebRTC's ICE: MIN-MAX with MIN below MAX (werift binds one port per connection and refuses MIN = MAX). */
+const zIcePorts = z
+  .string()
+  .trim()
+  .transform((value, ctx): PortRange => {
+    const m = /^(\d{1,5})-(\d{1,5})$/.exec(value);
+    const min = Number(m?.[1]);
+    const max = Number(m?.[2]);
+    if (!m || min < 1 || max > 65535 || min >= max) {
+      ctx.addIssue({ code: 'custom', message: 'expected MIN-MAX UDP ports, 1 to 65535, MIN below MAX (e.g. 8189-8199)' });
+      return z.NEVER;
+    }
+    return { min, max };
+  });
+
+/** Host candidates to announce: IP addresses, comma-separated. */
+const zAddresses = z
+  .string()
+  .trim()
+  .transform((value, ctx): string[] => {
+    const list = value.split(',').map((a) => a.trim()).filter((a) => a !== '');
+    const bad = list.find((a) => isIP(a) === 0);
+    if (bad !== undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected IP addresses, comma-separated; got ${JSON.stringify(bad)}` });
+      return z.NEVER;
+    }
+    return list;
+  });
+
+/** STUN/TURN servers: `stun:host[:port]`, `turn:user:password@host[:port]`, comma-separated. */
+const zIceServers = z
+  .string()
+  .trim()
+  .transform((value, ctx): IceServer[] => {
+    const out: IceServer[] = [];
+    for (const raw of value.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+      const m = /^(stun|turns?):(?:([^:@]+):([^@]+)@)?([^@\s]+)$/.exec(raw);
+      if (!m) {
+        ctx.addIssue({ code: 'custom', message: 'expected stun:HOST[:PORT] or turn:USER:PASSWORD@HOST[:PORT], comma-separated' });
+        return z.NEVER;
+      }
+      out.push({ urls: `${m[1]}:${m[4]}`, ...(m[2] !== undefined && m[3] !== undefined ? { username: m[2], credential: m[3] } : {}) });
+    }
+    return out;
+  });
+
+export interface IceServer {
+  readonly urls: string;
+  readonly username?: string;
+  readonly credential?: string;
+}
 
 export const FORWARDER_MODES = ['auto', 'tcp', 'rtsp'] as const;
 export type ForwarderMode = (typeof FORWARDER_MODES)[number];
@@ -46,6 +133,61 @@ export const forwarderOptions = {
     schema: zPortRange,
     default: '40000-40999',
     description: 'RTSP mode: UDP ports (MIN-MAX) for clients that take RTP over UDP, one even/odd pair per track',
+  },
+  liveListen: {
+    flag: 'live-listen',
+    env: ['LIVE_LISTEN'],
+    schema: zLiveListen,
+    default: 'off',
+    description: 'HOST:PORT of live view in browsers (HLS and a player page per camera path), or off',
+  },
+  liveToken: {
+    flag: 'live-token',
+    env: ['LIVE_TOKEN'],
+    schema: z.string().min(16, 'expected at least 16 characters').optional(),
+    secret: true,
+    description:
+      'live view: bearer token its media and signalling require (or ?access_token= once on the page, then a cookie). Required when the camera credentials are set. Use the variable: flags show in ps',
+  },
+  liveMaxViewers: {
+    flag: 'live-max-viewers',
+    env: ['LIVE_MAX_VIEWERS'],
+    schema: z.coerce
+      .number({ message: 'expected a number of viewers' })
+      .int('expected a whole number')
+      .min(1, 'expected 1 to 10000 viewers')
+      .max(10_000, 'expected 1 to 10000 viewers'),
+    default: '50',
+    description: 'live view: viewers per camera stream at once; more get 503',
+  },
+  liveAllowOrigin: {
+    flag: 'live-allow-origin',
+    env: ['LIVE_ALLOW_ORIGIN'],
+    schema: zOrigins,
+    default: '',
+    description: 'live view: origins (comma-separated, or *) whose pages may call the live port (CORS); none by default: same origin only',
+  },
+  liveWebrtcUdpPorts: {
+    flag: 'live-webrtc-udp-ports',
+    env: ['LIVE_WEBRTC_UDP_PORTS'],
+    schema: zIcePorts,
+    default: '8189-8199',
+    description: 'live view: UDP ports (MIN-MAX) WebRTC media uses, one per viewer connection; expose them on the Service',
+  },
+  liveWebrtcAddresses: {
+    flag: 'live-webrtc-addresses',
+    env: ['LIVE_WEBRTC_ADDRESSES'],
+    schema: zAddresses,
+    default: '',
+    description: 'live view: IP addresses announced to browsers as WebRTC host candidates (a node or load balancer address); none: the addresses found',
+  },
+  liveIceServers: {
+    flag: 'live-ice-servers',
+    env: ['LIVE_ICE_SERVERS'],
+    schema: zIceServers,
+    default: '',
+    secret: true,
+    description: 'live view: STUN/TURN servers (stun:HOST:PORT, turn:USER:PASSWORD@HOST:PORT, comma-separated); none by default',
   },
   upstream: {
     flag: 'upstream',
@@ -128,6 +270,12 @@ export interface ForwarderSettings {
   readonly mode: ForwarderMode;
   readonly lingerMs: number;
   readonly rtpPorts: PortRange;
+  /** The live port; undefined when live view is off. */
+  readonly liveListen: HostPort | undefined;
+  readonly liveToken: string | undefined;
+  readonly liveMaxViewers: number;
+  readonly liveAllowOrigins: readonly string[];
+  readonly liveWebRtc: { readonly udpPorts: PortRange; readonly addresses: readonly string[]; readonly iceServers: readonly IceServer[] };
   readonly upstream: HostPort;
   readonly listen: HostPort;
   readonly healthListen: HostPort;
@@ -150,6 +298,30 @@ export function checkForwarderConfig(config: ForwarderConfig): void {
       'no device to forward to: set --upstream HOST:PORT (env FORWARDER_UPSTREAM) or EDGEDEVICE_NAME + EDGEDEVICE_NAMESPACE',
     );
   }
+}
+
+/** The camera login live view signs its requests with. */
+export interface CameraLogin {
+  readonly username: string;
+  readonly password: string;
+}
+
+/**
+ * The camera login from the variables the recorder reads (`UserName`, `PasswordSecret`: the device's Secret by
+ * secretKeyRef), never a flag. Only live view uses it (RTSP mode passes each client's own login), so with live
+ * view on it must come with LIVE_TOKEN: otherwise any browser that reaches the port would watch as that login.
+ */
+export function cameraLoginFor(config: Pick<ForwarderConfig, 'liveListen' | 'liveToken'>, env: NodeJS.ProcessEnv): CameraLogin | undefined {
+  const username = env.UserName || undefined;
+  const password = env.PasswordSecret || undefined;
+  if (username === undefined && password === undefined) return undefined;
+  if (username === undefined) throw new ConfigError('UserName is required with PasswordSecret (the camera login live view uses)');
+  if (config.liveListen !== undefined && config.liveToken === undefined) {
+    throw new ConfigError(
+      'LIVE_TOKEN is required: live view (LIVE_LISTEN) is on and the camera login (UserName, PasswordSecret) is set, so without a token any browser reaching the live port would watch the camera',
+    );
+  }
+  return { username, password: password ?? '' };
 }
 
 export function edgeDeviceRef(config: ForwarderConfig): EdgeDeviceRef | undefined {
@@ -182,6 +354,11 @@ export function resolveSettings(
     mode: config.mode,
     lingerMs: Math.round(config.linger * 1000),
     rtpPorts: config.rtpPorts,
+    liveListen: config.liveListen,
+    liveToken: config.liveToken,
+    liveMaxViewers: config.liveMaxViewers,
+    liveAllowOrigins: config.liveAllowOrigin,
+    liveWebRtc: { udpPorts: config.liveWebrtcUdpPorts, addresses: config.liveWebrtcAddresses, iceServers: config.liveIceServers },
     upstream,
     listen,
     healthListen: config.healthListen,

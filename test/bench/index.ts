@@ -2,6 +2,7 @@
 // prints one table each. Benchmarks report numbers; they never pass or fail.
 import * as events from './events.js';
 import * as forwarder from './forwarder.js';
+import * as live from './live.js';
 import * as playback from './playback.js';
 import * as playbackYear from './playback-year.js';
 import * as recorder from './recorder.js';
@@ -24,6 +25,7 @@ const BENCHES: ReadonlyArray<readonly [string, BenchModule]> = [
   ['playback', playback],
   ['playback-year', playbackYear],
   ['transcode', transcode],
+  ['live', live],
 ];
 
 async function main(names: readonly string[]): Promise<number> {

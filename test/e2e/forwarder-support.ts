@@ -117,6 +117,11 @@ export function defaultSettings(upstream: HostPort, overrides: Partial<Forwarder
     mode: 'tcp',
     lingerMs: 10_000,
     rtpPorts: { min: 40000, max: 40999 },
+    liveListen: undefined,
+    liveToken: undefined,
+    liveMaxViewers: 50,
+    liveAllowOrigins: [],
+    liveWebRtc: { udpPorts: { min: 8189, max: 8199 }, addresses: [], iceServers: [] },
     upstream,
     listen: { host: '127.0.0.1', port: 0 },
     healthListen: { host: '127.0.0.1', port: 0 },
@@ -178,8 +183,10 @@ function hostPort(text: unknown): HostPort {
   return { host: m[1] === '0.0.0.0' ? '127.0.0.1' : (m[1] ?? ''), port: Number(m[2]) };
 }
 
-export function spawnForwarder(args: readonly string[], env: NodeJS.ProcessEnv = {}): ForwarderProcess {
-  const child = spawn(process.execPath, [cliPath, 'forwarder', ...args], {
+/** `netns`: run it inside that network namespace (`ip netns exec` execs it, so the child's pid is the forwarder's). */
+export function spawnForwarder(args: readonly string[], env: NodeJS.ProcessEnv = {}, netns?: string): ForwarderProcess {
+  const argv = [cliPath, 'forwarder', ...args];
+  const child = spawn(netns === undefined ? process.execPath : 'ip', netns === undefined ? argv : ['netns', 'exec', netns, process.execPath, ...argv], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -3,6 +3,7 @@ import { main } from '../../functions/cli.js';
 import { ConfigError, parseConfig } from '../../functions/lib/index.js';
 import { forwarderCommand } from '../../functions/commands/forwarder.js';
 import {
+  cameraLoginFor,
   checkForwarderConfig,
   forwarderOptions,
   resolveSettings,
@@ -34,6 +35,11 @@ describe('forwarder configuration', () => {
       mode: 'auto',
       lingerMs: 10_000,
       rtpPorts: { min: 40000, max: 40999 },
+      liveListen: undefined,
+      liveToken: undefined,
+      liveMaxViewers: 50,
+      liveAllowOrigins: [],
+      liveWebRtc: { udpPorts: { min: 8189, max: 8199 }, addresses: [], iceServers: [] },
       upstream: { host: 'camera.local', port: 554 },
       listen: { host: '0.0.0.0', port: 8081 },
       healthListen: { host: '0.0.0.0', port: 8080 },
@@ -126,6 +132,55 @@ describe('forwarder configuration', () => {
   it('refuses an unknown mode and a bad RTP port range, naming the variable', () => {
     expect(configError(() => settingsFrom(['--upstream', 'c:554'], { FORWARDER_MODE: 'udp' }))).toMatch(/FORWARDER_MODE.*auto, tcp, rtsp|auto, tcp, rtsp.*FORWARDER_MODE/s);
     expect(configError(() => settingsFrom(['--upstream', 'c:554', '--rtp-ports', '40001-40002']))).toContain('--rtp-ports');
+  });
+
+  it('live view: off unless --live-listen / LIVE_LISTEN names HOST:PORT; a bad value names the variable', () => {
+    expect(settingsFrom(['--upstream', 'c:554']).liveListen).toBeUndefined();
+    expect(settingsFrom(['--upstream', 'c:554'], { LIVE_LISTEN: ':8889' }).liveListen).toEqual({ host: '0.0.0.0', port: 8889 });
+    expect(settingsFrom(['--upstream', 'c:554', '--live-listen', 'off'], { LIVE_LISTEN: ':8889' }).liveListen).toBeUndefined();
+    expect(configError(() => settingsFrom(['--upstream', 'c:554'], { LIVE_LISTEN: 'on' }))).toMatch(/LIVE_LISTEN.*off or HOST:PORT/s);
+  });
+
+  it('live view with the camera login (UserName, PasswordSecret) refuses to start without LIVE_TOKEN, naming it', async () => {
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const login = { UserName: 'admin', PasswordSecret: 'cam-password-1' };
+    expect(await main(['forwarder', '--upstream', 'c:554', '--live-listen', '127.0.0.1:0'], login)).toBe(2);
+    const said = stderr.mock.calls.map((c) => String(c[0])).join('');
+    expect(said).toMatch(/LIVE_TOKEN is required/);
+    expect(said).not.toContain('cam-password-1');
+    const config = (env: NodeJS.ProcessEnv) => parseConfig(forwarderOptions, ['--upstream', 'c:554'], env).config;
+    expect(cameraLoginFor(config({ LIVE_LISTEN: ':8889', LIVE_TOKEN: 'a-token-of-16-chars!' }), login)).toEqual({ username: 'admin', password: 'cam-password-1' });
+    // Live view off: RTSP mode never uses the login, so no token is needed.
+    expect(cameraLoginFor(config({}), login)).toEqual({ username: 'admin', password: 'cam-password-1' });
+    expect(cameraLoginFor(config({ LIVE_LISTEN: ':8889' }), {})).toBeUndefined();
+    expect(configError(() => cameraLoginFor(config({}), { PasswordSecret: 'x' }))).toContain('UserName');
+  });
+
+  it('live view: LIVE_MAX_VIEWERS (50) and LIVE_ALLOW_ORIGIN (none) by default; bad values and a short LIVE_TOKEN name their variable', () => {
+    const s = settingsFrom(['--upstream', 'c:554'], { LIVE_ALLOW_ORIGIN: 'https://a.example, http://b.example:8080' });
+    expect(s.liveMaxViewers).toBe(50);
+    expect(s.liveAllowOrigins).toEqual(['https://a.example', 'http://b.example:8080']);
+    expect(settingsFrom(['--upstream', 'c:554']).liveAllowOrigins).toEqual([]);
+    expect(configError(() => settingsFrom(['--upstream', 'c:554'], { LIVE_ALLOW_ORIGIN: 'https://a.example/path' }))).toContain('LIVE_ALLOW_ORIGIN');
+    expect(configError(() => settingsFrom(['--upstream', 'c:554'], { LIVE_MAX_VIEWERS: '0' }))).toContain('LIVE_MAX_VIEWERS');
+    const short = configError(() => settingsFrom(['--upstream', 'c:554'], { LIVE_TOKEN: 'short-secret' }));
+    expect(short).toContain('LIVE_TOKEN');
+    expect(short).not.toContain('short-secret');
+  });
+
+  it('WebRTC: LIVE_WEBRTC_UDP_PORTS, LIVE_WEBRTC_ADDRESSES and LIVE_ICE_SERVERS (none by default); bad values name their variable, never a TURN password', () => {
+    const s = settingsFrom(['--upstream', 'c:554'], { LIVE_WEBRTC_UDP_PORTS: '30000-30010', LIVE_WEBRTC_ADDRESSES: '192.0.2.10, 2001:db8::1', LIVE_ICE_SERVERS: 'stun:stun.example:3478,turn:user:pw-secret@turn.example:3478' });
+    expect(s.liveWebRtc).toEqual({
+      udpPorts: { min: 30000, max: 30010 },
+      addresses: ['192.0.2.10', '2001:db8::1'],
+      iceServers: [{ urls: 'stun:stun.example:3478' }, { urls: 'turn:turn.example:3478', username: 'user', credential: 'pw-secret' }],
+    });
+    expect(settingsFrom(['--upstream', 'c:554']).liveWebRtc.iceServers).toEqual([]);
+    expect(configError(() => settingsFrom(['--upstream', 'c:554'], { LIVE_WEBRTC_UDP_PORTS: '8189-8189' }))).toContain('LIVE_WEBRTC_UDP_PORTS');
+    expect(configError(() => settingsFrom(['--upstream', 'c:554'], { LIVE_WEBRTC_ADDRESSES: 'node-1.example' }))).toContain('LIVE_WEBRTC_ADDRESSES');
+    const bad = configError(() => settingsFrom(['--upstream', 'c:554'], { LIVE_ICE_SERVERS: 'http://user:pw-secret@x' }));
+    expect(bad).toContain('LIVE_ICE_SERVERS');
+    expect(bad).not.toContain('pw-secret');
   });
 
   it('names the environment variable and its flag twin when the value came from the environment', () => {

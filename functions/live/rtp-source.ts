@@ -1,0 +1,280 @@
+// One camera stream as RTP for WebRTC viewers: an ffmpeg that reads the forwarder's own RTSP port on loopback
+// (one more client of the shared camera session) and sends each track, copied, to a UDP port of ours on
+// loopback; every WebRTC viewer of the stream is fed from there. No transcoding: H.264 and G.711 are WebRTC codecs.
+import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import { HttpError, KeyframeGate, toolEnv, type Logger } from '../lib/index.js';
+import { videoArguments, type VideoPlan } from './video-plan.js';
+import { CameraInput, cameraFailure, inputFailure, type CameraLogin } from './camera-input.js';
+
+/** What ffmpeg's SDP says the tracks are. */
+export interface RtpCodecs {
+  /** `H264`, `H265`…, as in the rtpmap. */
+  readonly video: string | undefined;
+  /** `PCMU` or `PCMA` (the G.711 WebRTC takes); undefined for none or another codec (AAC: video only). */
+  readonly audio: 'PCMU' | 'PCMA' | undefined;
+}
+
+/** A WebRTC viewer: it gets video from the next keyframe on, and audio once its video started. */
+export interface RtpSubscriber {
+  video(packet: Buffer): void;
+  audio(packet: Buffer): void;
+}
+
+export interface RtpSourceOptions {
+  readonly key: string;
+  readonly source: string;
+  readonly ffmpeg: string;
+  readonly login?: CameraLogin;
+  /** Copy or encode H.264 (`?height=`); an H.265 camera is encoded whatever was asked. */
+  readonly video: VideoPlan;
+  readonly log: Logger;
+  readonly onEnd: (source: RtpSource) => void;
+}
+
+const FIRST_PACKET_TIMEOUT_MS = 20_000;
+/** Once the last viewer left, the source waits this long for another before it stops ffmpeg. */
+const LINGER_MS = 5_000;
+const RESTART_DELAY_MS = 1_000;
+/** Under the usual path MTU with SRTP's overhead, as browsers send. */
+const PACKET_SIZE = 1200;
+/** The SDP comes in one write or a few at once; this long without more, it is whole. */
+const SDP_SETTLE_MS = 100;
+
+/** ffmpeg's arguments: each track to its own RTP output; SPS/PPS written before every keyframe (WebRTC has no sprop). */
+export function rtpArguments(input: string, video: VideoPlan, videoPort: number, audioPort: number | undefined): string[] {
+  const args = [
+    '-hide_banner', '-nostdin', '-loglevel', 'error',
+    '-rtsp_transport', 'tcp', '-timeout', '10000000',
+    '-i', input,
+    '-map', '0:v:0', ...videoArguments(video), '-bsf:v', 'dump_extra=freq=keyframe',
+    '-f', 'rtp', '-sdp_file', 'pipe:3', `rtp://127.0.0.1:${videoPort}?pkt_size=${PACKET_SIZE}`,
+  ];
+  if (audioPort !== undefined) args.push('-map', '0:a:0', '-c:a', 'copy', '-f', 'rtp', `rtp://127.0.0.1:${audioPort}?pkt_size=${PACKET_SIZE}`);
+  return args;
+}
+
+/** The codecs of ffmpeg's RTP outputs, from the SDP it writes. */
+export function codecsOf(sdp: string): RtpCodecs {
+  let kind = '';
+  let video: string | undefined;
+  let audio: RtpCodecs['audio'];
+  for (const line of sdp.split(/\r?\n/)) {
+    if (line.startsWith('m=')) {
+      kind = line.slice(2).split(' ')[0] ?? '';
+      // Static payload types carry no rtpmap: 0 is PCMU, 8 is PCMA (RFC 3551).
+      const pt = line.split(' ')[3];
+      if (kind === 'audio' && pt === '0') audio = 'PCMU';
+      if (kind === 'audio' && pt === '8') audio = 'PCMA';
+    } else if (line.startsWith('a=rtpmap:')) {
+      const name = /^a=rtpmap:\d+\s+([^/\s]+)/.exec(line)?.[1]?.toUpperCase();
+      if (kind === 'video') video ??= name;
+      if (kind === 'audio' && (name === 'PCMU' || name === 'PCMA')) audio = name;
+    }
+  }
+  return { video, audio };
+}
+
+export class RtpSource {
+  private child: ChildProcess | undefined;
+  private readonly subscribers = new Map<RtpSubscriber, { live: boolean }>();
+  private codecs: RtpCodecs | undefined;
+  private failure: HttpError | undefined;
+  private ended = false;
+  private withAudio = true;
+  private videoPlan: VideoPlan;
+  /** The run was stopped on purpose to start again encoding (its camera turned out to send H.265). */
+  private restartToEncode = false;
+  private readonly input: CameraInput;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private gate: KeyframeGate | undefined;
+  private readonly waiters = new Set<() => void>();
+
+  private constructor(
+    private readonly options: RtpSourceOptions,
+    private readonly videoSocket: dgram.Socket,
+    private readonly audioSocket: dgram.Socket,
+  ) {
+    this.input = new CameraInput(options.source, options.login, options.key, options.log);
+    this.videoPlan = options.video;
+    videoSocket.on('message', (packet) => this.video(packet));
+    audioSocket.on('message', (packet) => this.audio(packet));
+    void this.run();
+  }
+
+  static async open(options: RtpSourceOptions): Promise<RtpSource> {
+    const bind = async (): Promise<dgram.Socket> => {
+      const socket = dgram.createSocket('udp4');
+      socket.bind(0, '127.0.0.1');
+      await once(socket, 'listening');
+      return socket;
+    };
+    return new RtpSource(options, await bind(), await bind());
+  }
+
+  get key(): string {
+    return this.options.key;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  get viewerCount(): number {
+    return this.subscribers.size;
+  }
+
+  /** The tracks' codecs, once ffmpeg has said; rejects with the camera's failure or after the first-packet timeout. */
+  async ready(): Promise<RtpCodecs> {
+    let timer: NodeJS.Timeout | undefined;
+    let wake: (() => void) | undefined;
+    try {
+      return await new Promise<RtpCodecs>((resolve, reject) => {
+        const check = (): boolean => {
+          if (this.codecs) resolve(this.codecs);
+          else if (this.failure) reject(this.failure);
+          else if (this.ended) reject(new HttpError(503, `stream: ${this.options.key} closed`, 'stream_closed'));
+          else return false;
+          return true;
+        };
+        if (check()) return;
+        wake = () => void check();
+        this.waiters.add(wake);
+        timer = setTimeout(() => reject(new HttpError(504, `camera: no video from ${this.options.key} within ${FIRST_PACKET_TIMEOUT_MS / 1000} s`, 'camera_timeout')), FIRST_PACKET_TIMEOUT_MS);
+      });
+    } finally {
+      clearTimeout(timer);
+      if (wake) this.waiters.delete(wake);
+    }
+  }
+
+  /** Adds a viewer; it gets video from the next keyframe on (and again from the one after a `rejoin`). */
+  subscribe(subscriber: RtpSubscriber): void {
+    clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    this.subscribers.set(subscriber, { live: false });
+  }
+
+  /** The viewer's connection is up now: its first packets must start a picture, so it waits for a keyframe. */
+  rejoin(subscriber: RtpSubscriber): void {
+    const state = this.subscribers.get(subscriber);
+    if (state) state.live = false;
+  }
+
+  unsubscribe(subscriber: RtpSubscriber): void {
+    if (!this.subscribers.delete(subscriber) || this.subscribers.size > 0 || this.ended) return;
+    this.lingerTimer = setTimeout(() => this.close('no viewer left'), LINGER_MS);
+    this.lingerTimer.unref();
+  }
+
+  close(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.lingerTimer);
+    clearTimeout(this.restartTimer);
+    const child = this.child;
+    this.child = undefined;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 2_000).unref();
+    }
+    this.input.close();
+    this.videoSocket.close();
+    this.audioSocket.close();
+    this.options.log.info({ stream: this.options.key, reason }, 'live rtp source closed');
+    this.options.onEnd(this);
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  private video(packet: Buffer): void {
+    const join = this.gate?.isJoinPoint(packet) ?? true;
+    for (const [subscriber, state] of this.subscribers) {
+      if (!state.live) {
+        if (!join) continue;
+        state.live = true;
+      }
+      subscriber.video(packet);
+    }
+  }
+
+  private audio(packet: Buffer): void {
+    if (this.codecs?.audio === undefined) return;
+    for (const [subscriber, state] of this.subscribers) if (state.live) subscriber.audio(packet);
+  }
+
+  private async run(): Promise<void> {
+    let input: string;
+    try {
+      input = await this.input.url();
+    } catch (err) {
+      this.failure = inputFailure(err);
+      this.close('camera failed');
+      return;
+    }
+    if (this.ended) return;
+    const args = rtpArguments(input, this.videoPlan, this.videoSocket.address().port, this.withAudio ? this.audioSocket.address().port : undefined);
+    const child = spawn(this.options.ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe'], env: toolEnv() });
+    this.child = child;
+    this.input.admit(child.pid);
+    let stderr = '';
+    let sdp = '';
+    let started = false;
+    child.stderr?.on('data', (b: Buffer) => {
+      stderr = (stderr + b.toString()).slice(-4000);
+    });
+    // ffmpeg writes the SDP of its outputs once, at the start, and keeps the pipe open: read it when it stops coming.
+    let settle: NodeJS.Timeout | undefined;
+    child.stdio[3]?.on('data', (b: Buffer) => {
+      sdp += b.toString();
+      clearTimeout(settle);
+      if (!sdp.includes('m=video')) return;
+      settle = setTimeout(() => {
+        if (started || this.ended) return;
+        const codecs = codecsOf(sdp);
+        if (codecs.video === 'H265' && !this.videoPlan.transcode) {
+          // No browser decodes H.265 over WebRTC: start again, encoding H.264 once for every viewer of the stream.
+          this.videoPlan = { ...this.videoPlan, transcode: true };
+          this.restartToEncode = true;
+          child.kill('SIGKILL');
+          return;
+        }
+        started = true;
+        this.codecs = codecs;
+        const codec = this.codecs.video === 'H264' ? 'h264' : this.codecs.video === 'H265' ? 'h265' : undefined;
+        this.gate = codec ? new KeyframeGate(codec) : undefined;
+        for (const wake of [...this.waiters]) wake();
+      }, SDP_SETTLE_MS);
+    });
+    child.on('error', (err) => {
+      stderr += `\n${err.message}`;
+    });
+    child.on('close', (code, signal) => {
+      if (this.child === child) this.child = undefined;
+      if (this.ended) return;
+      if (this.restartToEncode) {
+        this.restartToEncode = false;
+        this.options.log.info({ stream: this.options.key }, 'live rtp source: the camera sends H.265; encoding H.264');
+        void this.run();
+        return;
+      }
+      if (!started && this.withAudio && /does not contain any stream|matches no streams/.test(stderr)) {
+        // A camera without audio: the audio output had nothing to carry. Again, video only.
+        this.withAudio = false;
+        void this.run();
+        return;
+      }
+      if (!started) {
+        this.failure = cameraFailure(stderr, this.options.key);
+        this.close('camera failed');
+        return;
+      }
+      this.options.log.warn({ stream: this.options.key, code, signal }, 'live rtp source input ended; restarting');
+      // Viewers rejoin at the next keyframe of the new run.
+      for (const state of this.subscribers.values()) state.live = false;
+      this.restartTimer = setTimeout(() => void this.run(), RESTART_DELAY_MS);
+      this.restartTimer.unref();
+    });
+  }
+}

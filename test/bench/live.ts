@@ -1,0 +1,93 @@
+// `npm run bench -- live`: live view in real headless Chromium (Debian's, through playwright-core), every ICE
+// agent inside network namespaces: a GStreamer camera (1280x720, 25 fps, 2 s GOP, H.264 + G.711) and the
+// forwarder in one, Chromium in another. Time to first frame (navigation start to the first
+// requestVideoFrameCallback) over WebRTC and HLS, and the forwarder's CPU (with its ffmpeg) and memory per
+// WebRTC viewer. Numbers, not pass/fail.
+import { execFileSync, spawn } from 'node:child_process';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { startGstCamera } from '../e2e/fixtures/camera.js';
+import { createTestNetwork } from '../e2e/support/netns.js';
+import { CLI as CLI_PATH, cpuSeconds, memoryMiB } from './forwarder-proxies.js';
+import { sleep } from './support/util.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const RUNS = 3;
+const MEASURE_S = 10;
+
+/** Milliseconds from navigation start to the first decoded frame, and the way the page played. */
+async function firstFrame(page: Page, url: string, mode: 'webrtc' | 'hls'): Promise<number> {
+  await page.goto(url);
+  await page.waitForSelector(`body[data-playing="${mode}"]`, { timeout: 60_000 });
+  return Number(
+    await page.evaluate(`new Promise((resolve) => {
+      const v = document.querySelector('video');
+      v.requestVideoFrameCallback((now) => resolve(now));
+    })`),
+  );
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+
+export async function run(): Promise<ReadonlyArray<Record<string, string | number>>> {
+  const network = createTestNetwork();
+  const cleanups: Array<() => Promise<unknown>> = [async () => network.remove()];
+  try {
+    execFileSync('ip', ['-n', network.viewerNs, 'route', 'add', 'default', 'via', network.cameraDirectAddress]);
+    const camera = await startGstCamera({ video: 'h264', audio: 'pcma', width: 1280, height: 720, fps: 25, gop: 50, bitrate: 2000, shared: true, netns: network.cameraNs, address: '127.0.0.1' });
+    cleanups.push(() => camera.stop());
+    const livePort = 20000 + Math.floor(Math.random() * 10000);
+    const forwarder = spawn('ip', ['netns', 'exec', network.cameraNs, process.execPath, CLI_PATH, 'forwarder', '--upstream', `127.0.0.1:${camera.port}`, '--listen', `127.0.0.1:${livePort + 1}`, '--health-listen', '127.0.0.1:0', '--live-listen', `0.0.0.0:${livePort}`], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', LIVE_WEBRTC_ADDRESSES: network.cameraDirectAddress, LIVE_WEBRTC_UDP_PORTS: '8189-8219' },
+      stdio: 'ignore',
+    });
+    cleanups.push(async () => forwarder.kill('SIGTERM'));
+    await sleep(1500);
+    const base = `http://${network.cameraDirectAddress}:${livePort}${camera.path}/`;
+
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'shifu-bench-live-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const wrapper = path.join(dir, 'chromium-in-netns');
+    await writeFile(wrapper, `#!/bin/sh\nexec ip netns exec ${network.viewerNs} ${CHROMIUM} "$@"\n`);
+    await chmod(wrapper, 0o755);
+    const browser: BrowserContext = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
+      executablePath: wrapper,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--autoplay-policy=no-user-gesture-required', '--disable-features=WebRtcHideLocalIpsWithMdns'],
+    });
+    cleanups.push(() => browser.close());
+
+    const rows: Array<Record<string, string | number>> = [];
+    for (const mode of ['webrtc', 'hls'] as const) {
+      // The first run opens the camera session; later ones join the open one (as most viewers do).
+      const times: number[] = [];
+      for (let i = 0; i < RUNS; i += 1) {
+        const page = await browser.newPage();
+        times.push(await firstFrame(page, `${base}?via=${mode}`, mode));
+        await page.close();
+        await sleep(1000);
+      }
+      rows.push({ measure: `${mode}: first frame, opening the camera session (ms)`, value: Math.round(times[0]!) });
+      rows.push({ measure: `${mode}: first frame, joining it (median of ${RUNS - 1}, ms)`, value: Math.round(median(times.slice(1))) });
+    }
+
+    const pid = forwarder.pid ?? 0;
+    for (const viewers of [1, 5]) {
+      const pages = await Promise.all(Array.from({ length: viewers }, () => browser.newPage()));
+      await Promise.all(pages.map((p) => firstFrame(p, `${base}?via=webrtc`, 'webrtc')));
+      await sleep(2000);
+      const cpu0 = cpuSeconds(pid);
+      await sleep(MEASURE_S * 1000);
+      const cpu = (100 * (cpuSeconds(pid) - cpu0)) / MEASURE_S;
+      rows.push({ measure: `${viewers} WebRTC viewer(s): forwarder + its ffmpeg, CPU % of a core`, value: Math.round(cpu * 10) / 10 });
+      rows.push({ measure: `${viewers} WebRTC viewer(s): forwarder + its ffmpeg, memory (MiB)`, value: Math.round(memoryMiB(pid).mib) });
+      await Promise.all(pages.map((p) => p.close()));
+      await sleep(7000);
+    }
+    return rows;
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  }
+}

@@ -1,0 +1,159 @@
+// Live view over WebRTC (WHEP, werift) in Chromium, with every ICE agent inside network namespaces this test
+// makes: the camera and the forwarder in one, Chromium in another, joined by a veth (10.250.0.0/16). Nothing
+// gathers or checks a candidate on the machine's own addresses.
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireTool, startGstCamera, type GstCamera } from './fixtures/camera.js';
+import { runFfmpeg } from './fixtures/player.js';
+import { spawnForwarder, waitFor, type ForwarderProcess } from './forwarder-support.js';
+import { createTestNetwork, type TestNetwork } from './support/netns.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const cleanups: Array<() => Promise<unknown>> = [];
+let network: TestNetwork;
+let camera: GstCamera;
+let forwarder: ForwarderProcess;
+let browser: BrowserContext;
+/** The live port as the viewer namespace reaches it (the forwarder's namespace, through the direct veth). */
+let live: string;
+let rtsp: string;
+/** The same live port from this (the host) namespace, through the camera namespace's host veth. */
+let fromHost: string;
+
+const count = (msg: string): number => forwarder.lines.filter((l) => l.msg === msg).length;
+
+beforeAll(async () => {
+  for (const tool of ['ffmpeg', 'gst-camera', CHROMIUM]) requireTool(tool);
+  network = createTestNetwork();
+  cleanups.push(async () => network.remove());
+  // Chromium gathers no candidate without a default route (issue 23's measurement): one through the direct veth.
+  execFileSync('ip', ['-n', network.viewerNs, 'route', 'add', 'default', 'via', network.cameraDirectAddress]);
+  camera = await startGstCamera({ video: 'h264', audio: 'pcma', gop: 25, fps: 25, shared: true, maxSessions: 1, netns: network.cameraNs, address: '127.0.0.1' });
+  cleanups.push(() => camera.stop());
+  const livePort = 20000 + Math.floor(Math.random() * 10000);
+  const rtspPort = livePort + 1;
+  forwarder = spawnForwarder(
+    ['--upstream', `127.0.0.1:${camera.port}`, '--listen', `0.0.0.0:${rtspPort}`, '--health-listen', '127.0.0.1:0', '--live-listen', `0.0.0.0:${livePort}`, '--linger', '2'],
+    { LIVE_WEBRTC_ADDRESSES: network.cameraDirectAddress, LIVE_WEBRTC_UDP_PORTS: '8189-8199' },
+    network.cameraNs,
+  );
+  cleanups.push(() => forwarder.stop());
+  await forwarder.ready();
+  live = `http://${network.cameraDirectAddress}:${livePort}${camera.path}`;
+  fromHost = `http://${network.cameraAddress}:${livePort}${camera.path}`;
+  rtsp = `rtsp://${network.cameraDirectAddress}:${rtspPort}${camera.path}`;
+
+  // Chromium itself in the viewer namespace: playwright starts it through this wrapper (its pipes survive exec).
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'shifu-chromium-netns-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const wrapper = path.join(dir, 'chromium-in-netns');
+  await writeFile(wrapper, `#!/bin/sh\nexec ip netns exec ${network.viewerNs} ${CHROMIUM} "$@"\n`);
+  await chmod(wrapper, 0o755);
+  browser = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
+    executablePath: wrapper,
+    headless: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required',
+      // Host candidates as addresses, not mDNS names: the forwarder's ICE agent resolves no .local names.
+      '--disable-features=WebRtcHideLocalIpsWithMdns',
+    ],
+  });
+  cleanups.push(() => browser.close());
+});
+
+afterAll(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+});
+
+/** A second camera, H.265 + AAC, with its own forwarder in the same namespace. */
+async function h265Rig(): Promise<string> {
+  const cam = await startGstCamera({ video: 'h265', audio: 'aac', gop: 25, fps: 25, shared: true, netns: network.cameraNs, address: '127.0.0.1' });
+  cleanups.push(() => cam.stop());
+  const livePort = 20000 + Math.floor(Math.random() * 10000);
+  const f = spawnForwarder(
+    ['--upstream', `127.0.0.1:${cam.port}`, '--listen', `127.0.0.1:${livePort + 1}`, '--health-listen', '127.0.0.1:0', '--live-listen', `0.0.0.0:${livePort}`],
+    { LIVE_WEBRTC_ADDRESSES: network.cameraDirectAddress, LIVE_WEBRTC_UDP_PORTS: '8200-8210' },
+    network.cameraNs,
+  );
+  cleanups.push(() => f.stop());
+  await f.ready();
+  return `http://${network.cameraDirectAddress}:${livePort}${cam.path}`;
+}
+
+describe('live view over WebRTC (WHEP) in Chromium, inside network namespaces', () => {
+  it('two pages play over WebRTC (clock runs, frames decoded) while an RTSP viewer plays a camera that allows one session', async () => {
+    const rtspViewer = runFfmpeg(['-rtsp_transport', 'tcp', '-i', rtsp, '-map', '0:v:0', '-frames:v', '150', '-f', 'null', '-'], { netns: network.viewerNs });
+    const pages = await Promise.all([browser.newPage(), browser.newPage()]);
+    await Promise.all(pages.map((p) => p.goto(`${live}/?via=webrtc`)));
+    for (const page of pages) {
+      await page.waitForSelector('body[data-playing="webrtc"]', { timeout: 30_000 });
+      const start = Number(await page.evaluate('document.querySelector("video").currentTime'));
+      // Strings, not functions: they run in the page, and this file is compiled without DOM types.
+      await page.waitForFunction(`document.querySelector('video').currentTime > ${start + 2}`, undefined, { timeout: 30_000 });
+      expect(Number(await page.evaluate('document.querySelector("video").getVideoPlaybackQuality().totalVideoFrames'))).toBeGreaterThan(25);
+    }
+    // H.264 and G.711 (A-law here) as the camera sends them: no transcoding, and audio arrives too.
+    const received = (await pages[0]!.evaluate(`(async () => {
+      const out = { codecs: [], audioPackets: 0 };
+      (await window.livePeer.getStats()).forEach((r) => {
+        if (r.type === 'codec') out.codecs.push(r.mimeType);
+        if (r.type === 'inbound-rtp' && r.kind === 'audio') out.audioPackets = r.packetsReceived;
+      });
+      return out;
+    })()`)) as { codecs: string[]; audioPackets: number };
+    expect(received.codecs.sort()).toEqual(['audio/PCMA', 'video/H264']);
+    expect(received.audioPackets).toBeGreaterThan(0);
+    const r = await rtspViewer;
+    expect(r.code, r.stderr).toBe(0);
+    expect(count('camera session opened')).toBe(1);
+
+    // DELETE on the session's Location ends it.
+    const resource = String(await pages[0]!.evaluate('document.body.dataset.whep'));
+    expect(resource).toMatch(/^\/stream\/whep\/[0-9a-f]{24}$/);
+    const deleted = await fetch(new URL(resource, fromHost), { method: 'DELETE' });
+    expect(deleted.status).toBe(200);
+    await waitFor('the session to close', () => forwarder.lines.some((l) => l.msg === 'whep session closed' && l.reason === 'deleted by the viewer'));
+    for (const page of pages) await page.close();
+  });
+
+  it('an H.265 + AAC camera plays over WebRTC (H.264 encoded once, video only) and over HLS (H.264 + AAC)', async () => {
+    const url = await h265Rig();
+    const [webrtc, hls] = await Promise.all([browser.newPage(), browser.newPage()]);
+    await Promise.all([webrtc.goto(`${url}/?via=webrtc`), hls.goto(`${url}/?via=hls`)]);
+    for (const [page, mode] of [[webrtc, 'webrtc'], [hls, 'hls']] as const) {
+      await page.waitForSelector(`body[data-playing="${mode}"]`, { timeout: 45_000 });
+      const start = Number(await page.evaluate('document.querySelector("video").currentTime'));
+      await page.waitForFunction(`document.querySelector('video').currentTime > ${start + 2}`, undefined, { timeout: 30_000 });
+      expect(Number(await page.evaluate('document.querySelector("video").getVideoPlaybackQuality().totalVideoFrames')), mode).toBeGreaterThan(25);
+    }
+    const codecs = (await webrtc.evaluate(`(async () => {
+      const out = [];
+      (await window.livePeer.getStats()).forEach((r) => { if (r.type === 'codec') out.push(r.mimeType); });
+      return out;
+    })()`)) as string[];
+    expect(codecs).toEqual(['video/H264']);
+    await Promise.all([webrtc.close(), hls.close()]);
+  });
+
+  it('refuses an offer without video, with no codec in common, over 64 KiB or not SDP, naming the reason', async () => {
+    const post = (body: string, type = 'application/sdp') => fetch(`${fromHost}/whep`, { method: 'POST', headers: { 'content-type': type }, body });
+    const session = 'v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n';
+    const audioOnly = await post(`${session}m=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=rtpmap:0 PCMU/8000\r\n`);
+    expect(audioOnly.status, await audioOnly.clone().text()).toBe(400);
+    expect(await audioOnly.text()).toMatch(/offer: no video/);
+    const vp8 = await post(`${session}m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n`);
+    expect(vp8.status).toBe(400);
+    expect(await vp8.text()).toMatch(/no codec in common: live view sends H264, the offer has VP8/);
+    const huge = await post(`${session}${'a=x\r\n'.repeat(14_000)}`);
+    expect(huge.status).toBe(413);
+    const json = await post('{}', 'application/json');
+    expect(json.status).toBe(415);
+    const unknown = await fetch(`${fromHost}/whep/${'0'.repeat(24)}`, { method: 'DELETE' });
+    expect(unknown.status).toBe(404);
+  });
+});

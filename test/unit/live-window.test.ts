@@ -1,0 +1,63 @@
+// The live HLS window: bounded in segments and bytes, and a playlist that a player can follow across ffmpeg runs.
+import { describe, expect, it } from 'vitest';
+import { HlsWindow } from '../../functions/live/hls-window.js';
+import { checkCameraPath } from '../../functions/live/server.js';
+import { heightOf, videoArguments } from '../../functions/live/video-plan.js';
+
+const fragment = (bytes: number, seconds = 1) => ({ bytes: Buffer.alloc(bytes), seconds, keyframe: true });
+
+describe('live HLS window', () => {
+  it('keeps at most its segment count and bytes, newest last, and lists only what it keeps', () => {
+    const window = new HlsWindow({ segments: 3, bytes: 10_000 });
+    window.addInit(Buffer.from('init'));
+    for (let i = 0; i < 10; i += 1) window.add(fragment(1000), 1_000_000 + i * 1000);
+    expect(window.length).toBe(3);
+    expect(window.segment(6)).toBeUndefined();
+    expect(window.segment(9)?.bytes.length).toBe(1000);
+    const playlist = window.playlist('');
+    expect(playlist).toContain('#EXT-X-MEDIA-SEQUENCE:7\n');
+    expect([...playlist.matchAll(/^seg-(\d+)\.m4s$/gm)].map((m) => Number(m[1]))).toEqual([7, 8, 9]);
+    // Bytes bound first: segments of 4 KB, 10 KB kept at most, so two.
+    for (let i = 0; i < 3; i += 1) window.add(fragment(4000), 2_000_000 + i * 1000);
+    expect(window.length).toBe(2);
+  });
+
+  it('marks a new ffmpeg run with a discontinuity and its own init section, and counts discontinuities that left', () => {
+    const window = new HlsWindow({ segments: 3, bytes: 1e6 });
+    window.addInit(Buffer.from('first'));
+    window.add(fragment(10), 1000);
+    window.add(fragment(10), 2000);
+    window.addInit(Buffer.from('second'));
+    window.add(fragment(10, 2.5), 4500);
+    const suffix = '?channel=1&subtype=0';
+    const playlist = window.playlist(suffix);
+    expect(playlist).toContain('#EXT-X-TARGETDURATION:3\n');
+    expect(playlist).toMatch(/#EXT-X-MAP:URI="init-1\.mp4\?channel=1&subtype=0"\n[\s\S]*seg-1\.m4s\?channel=1&subtype=0\n#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI="init-2\.mp4\?channel=1&subtype=0"/);
+    expect(window.init(2)?.toString()).toBe('second');
+    window.add(fragment(10), 5500);
+    window.add(fragment(10), 6500);
+    // Both segments of the first run have left: its init too, and the discontinuity is counted.
+    expect(window.init(1)).toBeUndefined();
+    expect(window.playlist('')).toContain('#EXT-X-DISCONTINUITY-SEQUENCE:1\n');
+    expect(window.playlist('')).not.toContain('#EXT-X-DISCONTINUITY\n');
+  });
+
+  it('takes a camera path of RFC 3986 characters and refuses what is not one, naming the path', () => {
+    expect(checkCameraPath('/Streaming/Channels/101')).toBe('/Streaming/Channels/101');
+    expect(checkCameraPath('/cam/realmonitor')).toBe('/cam/realmonitor');
+    for (const bad of ['/a%00b', '/a%ff', '/a b', '/a/"x"', `/${'a'.repeat(1100)}`]) expect(() => checkCameraPath(bad)).toThrow(/^path: /);
+  });
+});
+
+describe('live video plan', () => {
+  it('copies H.264, encodes H.264 with libx264 zerolatency (scaled down, never up, for ?height=), and refuses a bad height naming it', () => {
+    expect(videoArguments({ transcode: false })).toEqual(['-c:v', 'copy']);
+    const encode = videoArguments({ transcode: true, height: 720 });
+    expect(encode.slice(0, 2)).toEqual(['-c:v', 'libx264']);
+    expect(encode).toContain('zerolatency');
+    expect(encode.slice(-2)).toEqual(['-vf', "scale=-2:'min(ih,720)'"]);
+    expect(heightOf(null)).toBeUndefined();
+    expect(heightOf('480')).toBe(480);
+    for (const bad of ['0', '99999', '720.5', 'tall']) expect(() => heightOf(bad)).toThrow(/^height: /);
+  });
+});
