@@ -12,13 +12,14 @@ import {
   type RtspIncomingResponse,
   type RtspRequest,
   type TransportRequest,
+  type Logger,
   type UdpPair,
+  type UdpPortPool,
 } from '../lib/index.js';
 import { formatAddress } from './address.js';
 import { CameraLink, CameraLinkClosed, CameraUnreachable } from './rtsp-camera-link.js';
-import { CameraSession, type CameraTrack, type Outgoing, type TrackSink, type Viewer } from './rtsp-camera-session.js';
+import { CameraSession, type CameraSessionOptions, type CameraTrack, type Outgoing, type TrackSink, type Viewer } from './rtsp-camera-session.js';
 import { parseSdp, type VideoCodec } from './rtsp-media.js';
-import type { RtspService } from './rtsp-service.js';
 import { clientOrigin, loggableStream, resolveControl, samePlace, streamKey, toCamera, toClient } from './rtsp-urls.js';
 
 /** The session timeout we announce to clients (seconds); UDP viewers silent for longer are dropped. */
@@ -84,6 +85,42 @@ export type ClientEndReason =
   | 'idle-timeout'
   | 'shutdown';
 
+/**
+ * What a client needs of the service that accepted it (RtspService implements it): the shared camera sessions,
+ * the camera connections, the UDP ports. A contract here, so that the client does not import the service that
+ * creates it.
+ */
+export interface ClientHost {
+  readonly streams: ReadonlyMap<string, CameraSession>;
+  readonly cameraOrigin: string;
+  readonly udpPorts: UdpPortPool;
+  readonly log: Logger;
+  readonly idleTimeoutMs: number;
+  openLink(): CameraLink;
+  /** Marks a stream's camera session as being opened by one client; others wait for it. Returns the release. */
+  opening(key: string): () => void;
+  /** Waits (up to `timeoutMs`) while another client is opening the stream's camera session. */
+  opened(key: string, timeoutMs: number): Promise<void>;
+  /** A client's PLAY succeeded on its own camera connection: that connection becomes the stream's shared session. */
+  share(options: Pick<CameraSessionOptions, 'key' | 'link' | 'sessionId' | 'timeoutSeconds' | 'tracks'>): CameraSession;
+  clientClosed(client: RtspClient, end: RtspClientEnd): void;
+}
+
+/** The account of one RTSP client connection, logged once when it closes. */
+export interface RtspClientEnd {
+  readonly peer: string;
+  readonly reason: ClientEndReason;
+  /** errno code when the client's socket failed. */
+  readonly error?: string;
+  readonly streams: readonly string[];
+  readonly transport: string;
+  /** True when the client joined a camera session another client had opened. */
+  readonly shared: boolean;
+  readonly bytesToClient: number;
+  readonly bytesFromClient: number;
+  readonly durationMs: number;
+}
+
 export class RtspClient {
   readonly peer: string;
   bytesToClient = 0;
@@ -117,7 +154,7 @@ export class RtspClient {
 
   constructor(
     private readonly socket: net.Socket,
-    private readonly service: RtspService,
+    private readonly service: ClientHost,
     head: Buffer | undefined,
   ) {
     this.remoteAddress = socket.remoteAddress ?? '';

@@ -2,7 +2,7 @@
 import { UdpPortPool, type HostPort, type Logger, type PortRange } from '../lib/index.js';
 import { CameraLink } from './rtsp-camera-link.js';
 import { CameraSession, type CameraSessionOptions } from './rtsp-camera-session.js';
-import { RtspClient, type ClientEndReason } from './rtsp-client.js';
+import { RtspClient, type ClientHost, type RtspClientEnd } from './rtsp-client.js';
 import { cameraOrigin, loggableStream } from './rtsp-urls.js';
 
 export interface RtspServiceOptions {
@@ -18,21 +18,6 @@ export interface RtspServiceOptions {
   readonly log: Logger;
 }
 
-/** The account of one RTSP client connection, logged once when it closes. */
-export interface RtspClientEnd {
-  readonly peer: string;
-  readonly reason: ClientEndReason;
-  /** errno code when the client's socket failed. */
-  readonly error?: string;
-  readonly streams: readonly string[];
-  readonly transport: string;
-  /** True when the client joined a camera session another client had opened. */
-  readonly shared: boolean;
-  readonly bytesToClient: number;
-  readonly bytesFromClient: number;
-  readonly durationMs: number;
-}
-
 export interface RtspTotals {
   readonly cameraSessions: number;
   readonly clients: { readonly tcp: number; readonly udp: number };
@@ -44,7 +29,7 @@ export interface RtspTotals {
 /** How often UDP viewers are checked for silence past the session timeout. */
 const EXPIRY_CHECK_MS = 5_000;
 
-export class RtspService {
+export class RtspService implements ClientHost {
   readonly streams = new Map<string, CameraSession>();
   readonly cameraOrigin: string;
   readonly udpPorts: UdpPortPool;

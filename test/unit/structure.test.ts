@@ -110,4 +110,31 @@ describe('structure', () => {
       .map((f) => path.relative(ROOT, f));
     expect(offenders).toEqual([]);
   });
+
+  it('files import each other without a cycle, type-only imports included', () => {
+    // A cycle between two files, even of types only, means neither is the contract of the other: put the
+    // shared contract in a file both import (as mock-camera's client.ts, shifu-tcp's ClientHost).
+    const edges = new Map<string, string[]>();
+    for (const file of sources()) {
+      const targets = importsOf(file)
+        .filter((spec) => spec.startsWith('.'))
+        .map((spec) => path.resolve(path.dirname(file), spec).replace(/\.js$/, '.ts'))
+        .filter((target) => existsSync(target));
+      edges.set(file, targets);
+    }
+    const cycles = new Set<string>();
+    const state = new Map<string, 'open' | 'done'>();
+    const visit = (file: string, trail: string[]): void => {
+      if (state.get(file) === 'done') return;
+      if (state.get(file) === 'open') {
+        cycles.add([...trail.slice(trail.indexOf(file)), file].map((f) => path.relative(ROOT, f)).join(' -> '));
+        return;
+      }
+      state.set(file, 'open');
+      for (const next of edges.get(file) ?? []) visit(next, [...trail, file]);
+      state.set(file, 'done');
+    };
+    for (const file of edges.keys()) visit(file, []);
+    expect([...cycles]).toEqual([]);
+  });
 });
