@@ -418,7 +418,7 @@ describe.concurrent(`10,000 seeded malformed requests to each server (HTTP_FUZZ_
     });
     const playback = await startCli('playback', ['--root', root], {}, { httpFlag: 'listen' });
     stops.push(() => playback.stop());
-    await fuzz(cliTarget('playback', playback, ['/', '/app.js', '/health', '/api/devices', '/api/timeline', '/api/clip', '/files/cam1/cam1_20261124T100000Z.mp4', '/files/', '/metrics'], '/api/devices'));
+    await fuzz(cliTarget('playback', playback, ['/', '/app.js', '/favicon.svg', '/api/session', '/health', '/api/devices', '/api/timeline', '/api/clip', '/files/cam1/cam1_20261124T100000Z.mp4', '/files/', '/metrics'], '/api/devices'));
   }, 120_000);
 
   it(`forwarder health server (seed ${SEED})`, async () => {
@@ -431,5 +431,23 @@ describe.concurrent(`10,000 seeded malformed requests to each server (HTTP_FUZZ_
     stops.push(() => forwarder.stop());
     await waitOk(`${forwarder.baseUrl}/ready`);
     await fuzz(cliTarget('forwarder', forwarder, ['/health', '/ready', '/metrics'], '/ready'));
+  }, 120_000);
+
+  it(`forwarder live view port (seed ${SEED})`, async () => {
+    // The routes that open no camera stream: the page, its scripts, WHEP offers (checked before any camera
+    // session opens) and session deletes. A playlist request would start a stream per case.
+    const device = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => device.listen(0, '127.0.0.1', resolve));
+    stops.push(() => new Promise((resolve) => device.close(resolve)));
+    const devicePort = (device.address() as net.AddressInfo).port;
+    const forwarder = await startCli(
+      'forwarder',
+      ['--upstream', `127.0.0.1:${devicePort}`, '--listen', `127.0.0.1:${await freePort()}`, '--health-listen', `127.0.0.1:${await freePort()}`],
+      {},
+      { httpFlag: 'live-listen' },
+    );
+    stops.push(() => forwarder.stop());
+    await waitOk(`${forwarder.baseUrl}/_live/player.js`);
+    await fuzz(cliTarget('forwarder live', forwarder, ['/cam/', '/cam/whep', '/cam/whep/0123456789abcdef', '/_live/player.js', '/_live/hls.min.js', '/Streaming/Channels/101/'], '/cam/'));
   }, 120_000);
 });

@@ -269,7 +269,14 @@ describe('storage/', () => {
       PLAYBACK_LISTEN: '0.0.0.0:9996',
       PLAYBACK_MAX_CLIP: '6h',
       PLAYBACK_TOKEN: { secretKeyRef: { name: 'camera1-playback', key: 'token' } },
+      PLAYBACK_INDEX_DIR: '/index',
     });
+    // The footage index lives in the pod's own emptyDir, never on the footage volume, which stays read-only.
+    const pod = find<V1Pod>(objects, 'Pod', 'camera1-export');
+    const indexVolume = pod.spec?.volumes?.find((v) => v.name === 'index');
+    expect(indexVolume?.emptyDir).toBeDefined();
+    expect(indexVolume?.persistentVolumeClaim).toBeUndefined();
+    expect(container?.volumeMounts?.find((m) => m.name === 'index')?.mountPath).toBe('/index');
     // Every variable the pod sets is one the command reads (a typo would be silently ignored otherwise).
     const known = Object.values(playbackOptions).flatMap((o) => o.env);
     for (const name of Object.keys(env)) expect(known).toContain(name);
