@@ -7,6 +7,7 @@ import { CameraInput, cameraFailure, inputFailure, type CameraLogin } from './ca
 import { Fmp4Error, Fmp4Reader } from './fmp4.js';
 import { HlsWindow, type WindowLimits } from './hls-window.js';
 import { videoArguments, type VideoPlan } from './video-plan.js';
+import { firstMedia } from './first-media.js';
 
 export interface HlsStreamOptions {
   /** Path and query of the camera stream, for logs. */
@@ -128,26 +129,7 @@ export class HlsStream {
 
   /** Resolves once the window holds a segment; rejects with the camera's failure or after the first-segment timeout. */
   async ready(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    let wake: (() => void) | undefined;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const check = (): boolean => {
-          if (this.window.length > 0) resolve();
-          else if (this.failure) reject(this.failure);
-          else if (this.ended) reject(new HttpError(503, `stream: ${this.options.key} closed`, 'stream_closed'));
-          else return false;
-          return true;
-        };
-        if (check()) return;
-        wake = () => void check();
-        this.waiters.add(wake);
-        timer = setTimeout(() => reject(new HttpError(504, `camera: no video from ${this.options.key} within ${FIRST_SEGMENT_TIMEOUT_MS / 1000} s`, 'camera_timeout')), FIRST_SEGMENT_TIMEOUT_MS);
-      });
-    } finally {
-      clearTimeout(timer);
-      if (wake) this.waiters.delete(wake);
-    }
+    await firstMedia(this.options.key, this.waiters, FIRST_SEGMENT_TIMEOUT_MS, () => ({ media: this.window.length > 0 ? true : undefined, failure: this.failure, ended: this.ended }));
   }
 
   close(reason: string): void {

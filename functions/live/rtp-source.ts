@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { HttpError, KeyframeGate, toolEnv, type Logger } from '../lib/index.js';
 import { videoArguments, type VideoPlan } from './video-plan.js';
 import { CameraInput, cameraFailure, inputFailure, type CameraLogin } from './camera-input.js';
+import { firstMedia } from './first-media.js';
 
 /** What ffmpeg's SDP says the tracks are. */
 export interface RtpCodecs {
@@ -128,26 +129,7 @@ export class RtpSource {
 
   /** The tracks' codecs, once ffmpeg has said; rejects with the camera's failure or after the first-packet timeout. */
   async ready(): Promise<RtpCodecs> {
-    let timer: NodeJS.Timeout | undefined;
-    let wake: (() => void) | undefined;
-    try {
-      return await new Promise<RtpCodecs>((resolve, reject) => {
-        const check = (): boolean => {
-          if (this.codecs) resolve(this.codecs);
-          else if (this.failure) reject(this.failure);
-          else if (this.ended) reject(new HttpError(503, `stream: ${this.options.key} closed`, 'stream_closed'));
-          else return false;
-          return true;
-        };
-        if (check()) return;
-        wake = () => void check();
-        this.waiters.add(wake);
-        timer = setTimeout(() => reject(new HttpError(504, `camera: no video from ${this.options.key} within ${FIRST_PACKET_TIMEOUT_MS / 1000} s`, 'camera_timeout')), FIRST_PACKET_TIMEOUT_MS);
-      });
-    } finally {
-      clearTimeout(timer);
-      if (wake) this.waiters.delete(wake);
-    }
+    return firstMedia(this.options.key, this.waiters, FIRST_PACKET_TIMEOUT_MS, () => ({ media: this.codecs, failure: this.failure, ended: this.ended }));
   }
 
   /** Adds a viewer; it gets video from the next keyframe on (and again from the one after a `rejoin`). */
