@@ -1,13 +1,10 @@
+import { forwarderServiceName, STREAM_PATH_KEY } from '../shifu-tcp/index.js';
 import { fail, succeed, type Outcome } from './outcome.js';
+
+export { forwarderServiceName, STREAM_PATH_KEY };
 
 /** The forwarder Service listens on the RTSP port and sends it on to the EdgeDevice's TCPSetting.ListenPort. */
 export const FORWARDER_SERVICE_PORT = 554;
-/** `spec.customMetadata` key of the EdgeDevice that holds the camera's stream path. */
-export const STREAM_PATH_KEY = 'rtspPath';
-
-export function forwarderServiceName(device: string): string {
-  return `deviceshifu-${device}`;
-}
 
 /** `rtsp://deviceshifu-<device>.<ns>.svc.cluster.local:554<path>`: the camera, reached through deviceShifu-TCP. */
 export function forwarderStreamUrl(device: string, namespace: string, path: string): string {

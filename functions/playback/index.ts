@@ -13,3 +13,6 @@ export { defaultMaxCuts, FfmpegSlot, FfmpegSlots, RETRY_AFTER_SECONDS } from './
 export { cgroupCpuQuota, usableCpus } from './cpus.js';
 export { localDateOf, localDay, localDayOf, parseTimeZone, timelineWindow, type LocalDay, type TimelineWindow } from './local-day.js';
 export { chooseEncoder, listedEncoders, MAX_HEIGHT, parseHeight, parseVideo, TRANSCODE_SLOTS, TranscodePace, type ClipVideo, type VideoEncoder } from './transcode.js';
+export { openLiveDirectory } from './live-setup.js';
+export { parseLiveBase, staticLiveDirectory, zLiveUrls, type LiveCamera, type LiveDirectory } from './live-directory.js';
+export { LIVE_PREFIX, liveProxy, liveRoutes, upstreamUrl, type LiveProxyOptions } from './live-proxy.js';

@@ -1,28 +1,20 @@
 // The web page at `/`: one HTML document; its script is page/app.ts, compiled for the browser (DOM types).
-import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { readPageAsset } from '../lib/index.js';
 
-// Next to this module once built (dist/functions/playback/page/app.js); from the sources (tests run
-// them), the build's copy.
-const SCRIPT_CANDIDATES = [
-  fileURLToPath(new URL('./page/app.js', import.meta.url)),
-  fileURLToPath(new URL('../../dist/functions/playback/page/app.js', import.meta.url)),
-];
-
-let script: Promise<string> | undefined;
-
-/** The compiled page script, read once. */
-export function pageScript(): Promise<string> {
-  script ??= (async () => {
-    for (const file of SCRIPT_CANDIDATES) {
-      const text = await readFile(file, 'utf8').catch(() => null);
-      if (text !== null) return text;
-    }
-    script = undefined;
-    throw new Error(`the page script is not built (${SCRIPT_CANDIDATES[0]}): run npm run build`);
-  })();
-  return script;
+/**
+ * A compiled module of the page (`app.js`, `live-grid.js`), read once: next to this module once built
+ * (dist/functions/playback/page/), from the sources (tests run them) the build's copy.
+ */
+export function pageModule(name: 'app.js' | 'live-grid.js'): Promise<Buffer> {
+  return readPageAsset(`playback ${name}`, () => [
+    fileURLToPath(new URL(`./page/${name}`, import.meta.url)),
+    fileURLToPath(new URL(`../../dist/functions/playback/page/${name}`, import.meta.url)),
+  ]);
 }
+
+/** The compiled page script. */
+export const pageScript = (): Promise<Buffer> => pageModule('app.js');
 
 /** The tab's icon: a camera over a timeline bar, drawn inline (no file on disk, no request that can fail). */
 export const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">
@@ -64,12 +56,20 @@ export const PAGE_HTML = `<!doctype html>
   .notice { background: #fff4d6; border: 1px solid #e0b44c; padding: .4rem .6rem; margin: .4rem 0; }
   .notice:empty { display: none; }
   code { background: #f3f3f3; padding: 0 .2rem; }
+  #live-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(320px, 100%), 1fr)); gap: .6rem; }
+  #live-grid figure { margin: 0; border: 1px solid #bbb; background: #111; color: #eee; }
+  #live-grid figure.large { grid-column: 1 / -1; }
+  #live-grid video { margin: 0; max-width: none; cursor: zoom-in; aspect-ratio: 16 / 9; }
+  #live-grid figure.large video { cursor: zoom-out; }
+  #live-grid figcaption { display: flex; gap: .5rem; align-items: center; flex-wrap: wrap; padding: .3rem .5rem; }
+  #live-grid figure[data-state="offline"] .live-status { color: #f88; font-weight: bold; }
 </style>
 </head>
 <body>
 <h1>Recorded footage</h1>
 <div class="toolbar"><label for="zone">Time zone</label> <select id="zone"></select></div>
 <p id="status" class="loading" role="status">Loading devices…</p>
+<section id="live" hidden><h2>Live</h2><div id="live-grid"></div></section>
 <div id="devices"></div>
 <script type="module" src="app.js"></script>
 </body>

@@ -10,6 +10,8 @@ import { serveFile } from './files.js';
 import { FootageIndex } from './footage-index.js';
 import { checkDeviceName, Library, type Footage } from './library.js';
 import { timelineWindow } from './local-day.js';
+import type { LiveDirectory } from './live-directory.js';
+import { liveRoutes } from './live-proxy.js';
 import { FAVICON_SVG, PAGE_HTML, pageScript } from './page.js';
 import { timelineOf } from './timeline.js';
 import { chooseEncoder, listedEncoders, parseHeight, parseVideo, TRANSCODE_SLOTS, TranscodePace, type VideoEncoder } from './transcode.js';
@@ -25,6 +27,8 @@ export interface PlaybackSettings {
   readonly maxCuts?: number;
   /** Where the footage index is kept between restarts (PLAYBACK_INDEX_DIR); none: memory only. */
   readonly indexDir?: string | undefined;
+  /** The page's live grid: where each device's live view is (none: no grid), and the forwarders' LIVE_TOKEN. */
+  readonly live?: { readonly directory: LiveDirectory | undefined; readonly token: string | undefined };
 }
 
 /** The page's cookie: set once from `/?access_token=`, so the page's own URLs never carry the token. */
@@ -176,10 +180,12 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
     stream.on('error', () => undefined);
   };
 
+  const live = liveRoutes({ directory: settings.live?.directory, token: settings.live?.token });
   const server = await startProbeServer(
     { listen: settings.listen, log, metrics: metrics.registry },
     {
-      open: ['/', '/app.js', '/favicon.svg', '/api/session', '/health'],
+      open: ['/', '/app.js', '/favicon.svg', '/api/session', '/health', ...live.open],
+      pass: live.pass,
       // The page's URLs carry no token, and no link it follows learns where it came from.
       headers: { 'referrer-policy': 'no-referrer' },
       authorize: (request) => {
@@ -188,6 +194,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
         if (token === null || !sameSecret(token, settings.token)) throw new HttpError(401, 'authorization: a valid bearer token is required (PLAYBACK_TOKEN)', 'unauthorized');
       },
       get: {
+        ...live.get,
         '/health': () => ({ status: 200, body: { ok: true } }),
         '/': ({ url }): ProbeAnswer => {
           // `/?access_token=` once: the token goes into an HttpOnly cookie and out of the address bar and history.
@@ -231,6 +238,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
     },
   ).catch(async (err: unknown) => {
     await index.close();
+    await settings.live?.directory?.close();
     throw err;
   });
   return {
@@ -239,6 +247,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
       await server.close();
       // Stops following the journals and writes the on-disk index one last time.
       await index.close();
+      await settings.live?.directory?.close();
     },
   };
 }

@@ -4,6 +4,18 @@ import { ConfigError, type HostPort } from '../lib/index.js';
 /** Shifu's EdgeDevice custom resource (crds/shifu/edgedevices.yaml). */
 export const EDGEDEVICE = { group: 'shifu.edgenesis.io', version: 'v1alpha1', plural: 'edgedevices' } as const;
 
+/** The forwarder's Service (knative/forwarder.yaml): `deviceshifu-<device>`, as Shifu names a deviceShifu's. */
+export function forwarderServiceName(device: string): string {
+  return `deviceshifu-${device}`;
+}
+
+/** The forwarder Service's live view port (HLS, the page, WHEP signalling), as knative/forwarder.yaml sets it. */
+export const LIVE_SERVICE_PORT = 8889;
+/** `spec.customMetadata` key of the EdgeDevice that holds the camera's stream path. */
+export const STREAM_PATH_KEY = 'rtspPath';
+/** `spec.customMetadata` key of a smaller stream (a camera's H.264 sub-stream) live view uses instead. */
+export const LIVE_SUBSTREAM_PATH_KEY = 'liveSubstreamPath';
+
 /** `status.edgedevicephase` values, as Shifu's deviceShifu writes them. */
 export type EdgeDevicePhase = 'Pending' | 'Running' | 'Failed' | 'Unknown';
 
