@@ -121,7 +121,7 @@ describe('live view over WebRTC (WHEP) in Chromium, inside network namespaces', 
     for (const page of pages) await page.close();
   });
 
-  it('an H.265 + AAC camera plays over WebRTC (H.264 encoded once, video only) and over HLS (H.264 + AAC)', async () => {
+  it('an H.265 + AAC camera plays over WebRTC (H.264 and Opus, each encoded once) and over HLS (H.264 + AAC)', async () => {
     const url = await h265Rig();
     const [webrtc, hls] = await Promise.all([browser.newPage(), browser.newPage()]);
     await Promise.all([webrtc.goto(`${url}/?via=webrtc`), hls.goto(`${url}/?via=hls`)]);
@@ -131,12 +131,17 @@ describe('live view over WebRTC (WHEP) in Chromium, inside network namespaces', 
       await page.waitForFunction(`document.querySelector('video').currentTime > ${start + 2}`, undefined, { timeout: 30_000 });
       expect(Number(await page.evaluate('document.querySelector("video").getVideoPlaybackQuality().totalVideoFrames')), mode).toBeGreaterThan(25);
     }
-    const codecs = (await webrtc.evaluate(`(async () => {
-      const out = [];
-      (await window.livePeer.getStats()).forEach((r) => { if (r.type === 'codec') out.push(r.mimeType); });
+    // AAC is no WebRTC codec: the page gets it as Opus, and its packets arrive.
+    const received = (await webrtc.evaluate(`(async () => {
+      const out = { codecs: [], audioPackets: 0 };
+      (await window.livePeer.getStats()).forEach((r) => {
+        if (r.type === 'codec') out.codecs.push(r.mimeType);
+        if (r.type === 'inbound-rtp' && r.kind === 'audio') out.audioPackets = r.packetsReceived;
+      });
       return out;
-    })()`)) as string[];
-    expect(codecs).toEqual(['video/H264']);
+    })()`)) as { codecs: string[]; audioPackets: number };
+    expect(received.codecs.sort()).toEqual(['audio/opus', 'video/H264']);
+    expect(received.audioPackets).toBeGreaterThan(0);
     await Promise.all([webrtc.close(), hls.close()]);
   });
 
