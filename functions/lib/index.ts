@@ -17,7 +17,7 @@ export { redact, redactDeep, registerSecret } from './redact.js';
 export { locateFfmpeg, locateFfprobe, parseFfmpegVersion, requireFfmpeg5, toolEnv, ToolNotFoundError } from './ffmpeg.js';
 export { onShutdown, type ShutdownHandler } from './shutdown.js';
 export { defineCommand, type Command, type CommandContext } from './command.js';
-export { createMetricsRegistry, describeZodError, HttpError, isJsonMediaType } from './http.js';
+export { createMetricsRegistry, describeZodError, HttpError, isJsonMediaType, readSmallBody } from './http.js';
 export { startJsonServer, type JsonRequest, type JsonResponse, type JsonServer } from './json-server.js';
 export { backoffDelay, sleep, type BackoffPolicy } from './backoff.js';
 export { ScrapedMetrics } from './metrics.js';

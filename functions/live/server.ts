@@ -1,7 +1,7 @@
 // The live port: per camera path, HLS (playlists, init sections, segments) and a player page, on node:http;
 // its token (LIVE_TOKEN), viewer limit (LIVE_MAX_VIEWERS) and CORS (LIVE_ALLOW_ORIGIN).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorAnswer, HttpError, listenOn, presentedToken, requestUrl, sameSecret, tokenCookie, type HostPort, type Logger } from '../lib/index.js';
+import { errorAnswer, HttpError, listenOn, presentedToken, readSmallBody, requestUrl, sameSecret, tokenCookie, type HostPort, type Logger } from '../lib/index.js';
 import { HlsStream } from './hls-stream.js';
 import { RtpSource } from './rtp-source.js';
 import { heightOf } from './video-plan.js';
@@ -131,16 +131,7 @@ export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): P
   const readOffer = async (req: IncomingMessage): Promise<string> => {
     const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
     if (type !== 'application/sdp') throw new HttpError(415, `content-type: a WHEP offer is application/sdp, not ${JSON.stringify(type ?? '')}`, 'unsupported_media_type');
-    const tooLarge = (): HttpError => new HttpError(413, `body: an offer is at most ${MAX_OFFER_BYTES / 1024} KiB`, 'payload_too_large', { connection: 'close' });
-    if (Number(req.headers['content-length'] ?? 0) > MAX_OFFER_BYTES) throw tooLarge();
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_OFFER_BYTES) throw tooLarge();
-      chunks.push(chunk as Buffer);
-    }
-    return Buffer.concat(chunks).toString('utf8');
+    return (await readSmallBody(req, MAX_OFFER_BYTES, 'an offer')).toString('utf8');
   };
 
   const streamOf = (key: string, camera: string, height: number | undefined): HlsStream => {

@@ -3,7 +3,7 @@
 // WebRTC media does not come here: it goes straight between the browser and the forwarder's UDP ports.
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
-import { hlsScript, HttpError, http, requestFor, type ProbeHandler, type StreamHandler } from '../lib/index.js';
+import { hlsScript, HttpError, http, readSmallBody, requestFor, type ProbeHandler, type StreamHandler } from '../lib/index.js';
 import { checkDeviceName } from './library.js';
 import type { LiveCamera, LiveDirectory } from './live-directory.js';
 import { pageModule } from './page.js';
@@ -44,18 +44,6 @@ function methodsOf(file: string): readonly string[] {
   return ['GET', 'HEAD'];
 }
 
-async function readOffer(req: IncomingMessage): Promise<Buffer> {
-  const tooLarge = (): HttpError => new HttpError(413, `body: an offer is at most ${MAX_OFFER_BYTES / 1024} KiB`, 'payload_too_large', { connection: 'close' });
-  if (Number(req.headers['content-length'] ?? 0) > MAX_OFFER_BYTES) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_OFFER_BYTES) throw tooLarge();
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
 
 /** The pass route's handler: `/live/<device>/<file>`. */
 export function liveProxy(options: LiveProxyOptions): (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> {
@@ -73,7 +61,7 @@ export function liveProxy(options: LiveProxyOptions): (req: IncomingMessage, res
     }
     if (options.directory === undefined) throw new HttpError(404, 'live: this server shows no live view (set PLAYBACK_LIVE_URLS or PLAYBACK_LIVE_NAMESPACE)', 'not_found');
     const camera = options.directory.camera(device);
-    const body = req.method === 'POST' ? await readOffer(req) : undefined;
+    const body = req.method === 'POST' ? await readSmallBody(req, MAX_OFFER_BYTES, 'an offer') : undefined;
     const target = upstreamUrl(camera, file, url.searchParams);
     const headers: OutgoingHttpHeaders = {};
     for (const name of PASSED_REQUEST_HEADERS) if (req.headers[name] !== undefined) headers[name] = req.headers[name];

@@ -5,19 +5,19 @@
 // and the forwarder's WebRTC UDP ports.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendToJournal, journalPathOf } from '../../functions/recorder/index.js';
 import { requireTool, startGstCamera, type GstCamera } from './fixtures/camera.js';
 import { runFfmpeg } from './fixtures/player.js';
 import { cliPath, spawnForwarder, waitFor, type ForwarderProcess } from './forwarder-support.js';
+import { chromiumInNetns, CHROMIUM } from './support/chromium-netns.js';
 import { createTestNetwork, type TestNetwork } from './support/netns.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const LIVE_TOKEN = randomBytes(16).toString('hex');
 const PLAYBACK_TOKEN = randomBytes(16).toString('hex');
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -119,23 +119,10 @@ beforeAll(async () => {
   site = `http://${network.cameraDirectAddress}:${playbackPort}`;
   siteFromHost = `http://${network.cameraAddress}:${playbackPort}`;
 
-  // Chromium itself in the viewer namespace: playwright starts it through this wrapper (its pipes survive exec).
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'shifu-live-grid-chromium-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const wrapper = path.join(dir, 'chromium-in-netns');
-  await writeFile(wrapper, `#!/bin/sh\nexec ip netns exec ${network.viewerNs} ${CHROMIUM} "$@"\n`);
-  await chmod(wrapper, 0o755);
-  browser = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
-    executablePath: wrapper,
-    headless: true,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required',
-      // Host candidates as addresses, not mDNS names: the forwarder's ICE agent resolves no .local names.
-      '--disable-features=WebRtcHideLocalIpsWithMdns',
-    ],
-  });
-  cleanups.push(() => browser.close());
+  // Chromium itself in the viewer namespace.
+  const chromium = await chromiumInNetns(network.viewerNs);
+  browser = chromium.browser;
+  cleanups.push(chromium.close);
   // The playback token once: the server keeps it in a cookie every request of the page carries.
   const first = await browser.newPage();
   await first.goto(`${site}/?access_token=${PLAYBACK_TOKEN}`);
