@@ -36,7 +36,6 @@ export { errorAnswer, listenOn, requestUrl, type ListeningServer } from './serve
 export { DNS_1123_LABEL, moveNoReplace, sha256OfFile } from './files.js';
 export { appendSynced, commitFile, diskFs, replaceFile, syncDir, TEMPORARY_SUFFIX, type DurableFs } from './durable-file.js';
 export { http, requestFor } from './node-http.js';
-export { parseJsonLines } from './json-lines.js';
 export {
   DEFAULT_LIMITS,
   RtspParser,
