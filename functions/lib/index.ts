@@ -56,6 +56,6 @@ export {
 } from './rtsp-message.js';
 export { parseAuthParams, pickChallenge, RequestSigner, type Challenge, type Login } from './rtsp-auth.js';
 export { formatTransport, parseTransport, type DeliveryMode, type TransportRequest } from './rtsp-transport.js';
-export { UdpPair, UdpPortPool, zPortRange, type PortRange } from './udp-ports.js';
+export { UdpPair, UdpPortPool, zPortRange, zPortRangeWhere, type PortRange } from './udp-ports.js';
 export { ReadBuffers } from './read-buffers.js';
 export { beginsKeyframeNal, KeyframeGate, rtpPayloadOffset, rtpTimestamp, type VideoCodec } from './rtp-keyframe.js';

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { ConfigError, zHostPort, zPortRange, zSeconds, type ConfigOf, type HostPort, type PortRange } from '../lib/index.js';
+import { ConfigError, zHostPort, zPortRange, zPortRangeWhere, zSeconds, type ConfigOf, type HostPort, type PortRange } from '../lib/index.js';
 import { recorderEnvValue } from '../contracts/index.js';
 import type { EdgeDeviceForwarding, EdgeDeviceRef } from './edgedevice.js';
 
@@ -45,19 +45,7 @@ const zOrigins = z
   });
 
 /** UDP ports for WebRTC's ICE: MIN-MAX with MIN below MAX (werift binds one port per connection and refuses MIN = MAX). */
-const zIcePorts = z
-  .string()
-  .trim()
-  .transform((value, ctx): PortRange => {
-    const m = /^(\d{1,5})-(\d{1,5})$/.exec(value);
-    const min = Number(m?.[1]);
-    const max = Number(m?.[2]);
-    if (!m || min < 1 || max > 65535 || min >= max) {
-      ctx.addIssue({ code: 'custom', message: 'expected MIN-MAX UDP ports, 1 to 65535, MIN below MAX (e.g. 8189-8199)' });
-      return z.NEVER;
-    }
-    return { min, max };
-  });
+const zIcePorts = zPortRangeWhere(({ min, max }) => min >= 1 && max <= 65535 && min < max, 'expected MIN-MAX UDP ports, 1 to 65535, MIN below MAX (e.g. 8189-8199)');
 
 /** Host candidates to announce: IP addresses, comma-separated. */
 const zAddresses = z
