@@ -1,29 +1,13 @@
-// Each device's live view found from its EdgeDevice, watched in the playback pod's namespace (the Role
-// shifu-rtsp-playback-live lets it get, list and watch them, nothing else). Loaded only when
-// PLAYBACK_LIVE_NAMESPACE is set: the Kubernetes client costs tens of MiB.
+// Each device's live view found from its EdgeDevice (the contract in functions/contracts), watched in the
+// playback pod's namespace (the Role shifu-rtsp-playback-live lets it get, list and watch them, nothing else).
+// Loaded only when PLAYBACK_LIVE_NAMESPACE is set: the Kubernetes client costs tens of MiB.
 import { CustomObjectsApi, makeInformer, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import { z } from 'zod';
+import { customMetadataOf, EDGEDEVICE, forwarderServiceName, LIVE_SERVICE_PORT, LIVE_SUBSTREAM_PATH_KEY, parseEdgeDevice, PROTOCOL_TCP, STREAM_PATH_KEY } from '../contracts/index.js';
 import { HttpError, type Logger } from '../lib/index.js';
-import { EDGEDEVICE, forwarderServiceName, LIVE_SERVICE_PORT, LIVE_SUBSTREAM_PATH_KEY, STREAM_PATH_KEY } from '../shifu-tcp/index.js';
 import { noLiveView, parseLiveBase, type LiveCamera, type LiveDirectory } from './live-directory.js';
 
 /** A failed watch is started again after this long (the client itself stops on an error). */
 const RESTART_MS = 5_000;
-
-const edgeDeviceSchema = z.object({
-  metadata: z.object({ name: z.string() }),
-  spec: z
-    .object({
-      protocol: z.string().optional(),
-      customMetadata: z.record(z.string(), z.unknown()).nullish(),
-    })
-    .optional(),
-});
-
-const pathOf = (metadata: Record<string, unknown> | null | undefined, key: string): string | undefined => {
-  const value = metadata?.[key];
-  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
-};
 
 /**
  * The live view of one EdgeDevice: the forwarder's Service (`deviceshifu-<name>`, its live port) and the camera
@@ -31,15 +15,15 @@ const pathOf = (metadata: Record<string, unknown> | null | undefined, key: strin
  * Undefined for an EdgeDevice the forwarder does not carry (not TCP) or that names no path.
  */
 export function liveCameraOf(object: unknown, namespace: string): LiveCamera | undefined {
-  const parsed = edgeDeviceSchema.safeParse(object);
-  if (!parsed.success || parsed.data.spec?.protocol !== 'TCP') return undefined;
-  const device = parsed.data.metadata.name;
-  const metadata = parsed.data.spec.customMetadata;
-  const path = pathOf(metadata, LIVE_SUBSTREAM_PATH_KEY) ?? pathOf(metadata, STREAM_PATH_KEY);
+  const name = (object as { metadata?: { name?: unknown } } | null)?.metadata?.name;
+  if (typeof name !== 'string') return undefined;
+  const parsed = parseEdgeDevice({ name, namespace }, object);
+  if (!parsed.ok || parsed.device.spec?.protocol !== PROTOCOL_TCP) return undefined;
+  const path = customMetadataOf(parsed.device, LIVE_SUBSTREAM_PATH_KEY) ?? customMetadataOf(parsed.device, STREAM_PATH_KEY);
   if (path === undefined || /\s|@|#/.test(path)) return undefined;
   try {
-    const base = parseLiveBase(`http://${forwarderServiceName(device)}.${namespace}.svc.cluster.local:${LIVE_SERVICE_PORT}${path.startsWith('/') ? '' : '/'}${path}`, device);
-    return { device, base };
+    const base = parseLiveBase(`http://${forwarderServiceName(name)}.${namespace}.svc.cluster.local:${LIVE_SERVICE_PORT}${path.startsWith('/') ? '' : '/'}${path}`, name);
+    return { device: name, base };
   } catch {
     return undefined;
   }

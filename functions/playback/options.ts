@@ -1,5 +1,6 @@
 // `shifu-rtsp playback`'s settings: parsed once at start-up (the command's wiring is in functions/commands/).
 import { z } from 'zod';
+import { RECORDER_ENV } from '../contracts/index.js';
 import { zHostPort, type OptionSpecs } from '../lib/index.js';
 import { zDuration } from './duration.js';
 import { zLiveUrls } from './live-directory.js';
@@ -7,7 +8,7 @@ import { zLiveUrls } from './live-directory.js';
 export const playbackOptions = {
   root: {
     flag: 'root',
-    env: ['PLAYBACK_ROOT', 'FileSavePath'],
+    env: ['PLAYBACK_ROOT', ...RECORDER_ENV.out],
     schema: z.string().min(1),
     default: '/data',
     description: "storage root to serve (the recorders' --out); only read, never written",

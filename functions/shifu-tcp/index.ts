@@ -13,11 +13,7 @@ export {
 export {
   DEFAULT_LISTEN_PORT,
   EDGEDEVICE,
-  forwarderServiceName,
   forwardingFromEdgeDevice,
-  LIVE_SERVICE_PORT,
-  LIVE_SUBSTREAM_PATH_KEY,
-  STREAM_PATH_KEY,
   type EdgeDeviceForwarding,
   type EdgeDevicePhase,
   type EdgeDeviceRef,
