@@ -1,5 +1,7 @@
 // The playback page: a day timeline per device, click to play, in/out points and a clip download.
 // Plain DOM, no framework; it talks to the same server's /api routes.
+import { RangePlayer } from './hls-player.js';
+import { attachThumbnails } from './thumbnail.js';
 
 interface DeviceSummary {
   device: string;
@@ -37,6 +39,8 @@ interface Timeline {
 const HOUR_MS = 3600 * 1000;
 /** Longest stretch one click plays: the server cuts it as a stream, so a long one costs nothing up front. */
 const PLAY_MS = 3600 * 1000;
+/** Longest range one HLS playlist covers (the server's limit). */
+const HLS_MAX_MS = 24 * HOUR_MS;
 
 // A server with a token sets it as an HttpOnly cookie once (from /?access_token=...), and every request of the
 // page, <video> and downloads included, carries it: the page's own URLs never hold the token.
@@ -144,6 +148,8 @@ class DeviceView {
   private readonly ticks = el('div', { class: 'ticks' });
   private readonly day = el('input', { type: 'date' });
   private readonly video = el('video', { controls: '', playsinline: '', muted: '' });
+  /** Footage in view over an hour plays as one HLS playlist: a click in it is a seek. */
+  private readonly range = new RangePlayer(this.video);
   private readonly notice = el('div', { class: 'notice', role: 'status' });
   private readonly inOut = el('span');
   private readonly download = el('a', { class: 'download' }, 'Download clip');
@@ -211,6 +217,15 @@ class DeviceView {
     const controls = el('div', { class: 'controls' });
     controls.append(el('label', { for: this.day.id }, 'Day'), this.day, this.dayLength, whole, fit, setIn, setOut, this.inOut, this.format, this.download);
     this.root.append(controls, this.bar, this.ticks, this.loading, this.notice, this.video);
+    attachThumbnails(this.bar, summary.device, (x) => {
+      const box = this.bar.getBoundingClientRect();
+      const ms = this.viewStart + ((x - box.left) / box.width) * this.viewMs;
+      return this.spanAt(ms) ? ms : null;
+    });
+    this.video.addEventListener('hls-error', (e) => {
+      this.busy('');
+      this.say(`Could not play: ${(e as CustomEvent<string>).detail}`);
+    });
     this.updateDownload();
   }
 
@@ -388,6 +403,15 @@ class DeviceView {
     const recorded = span.segments.find((g) => Date.parse(g.start) <= ms && ms < Date.parse(g.end))?.codecs.video ?? span.segments[0]?.codecs.video ?? null;
     // What the browser cannot decode, the server re-encodes (from the keyframe before the point, as a copy would).
     const transcode = playable(recorded) ? '' : `&video=h264&height=${TRANSCODE_HEIGHT}`;
+    const long = this.longRange(ms);
+    if (long) {
+      this.busy(`Loading footage from ${clock(ms)}…`);
+      this.playingFrom = null;
+      await this.range.play(`/api/hls/${encodeURIComponent(this.summary.device)}.m3u8?start=${iso(long.start)}&end=${iso(long.end)}${transcode}`, ms);
+      return;
+    }
+    this.range.stop();
+    this.video.dataset.player = 'clip';
     const url = `/api/clip?device=${encodeURIComponent(this.summary.device)}&start=${iso(ms)}&end=${iso(end)}&format=mp4${transcode}`;
     this.busy(`Loading clip from ${clock(ms)}…`);
     // The clip's real start (a keyframe) is in a header; ask for it before the video loads the same URL.
@@ -404,8 +428,29 @@ class DeviceView {
     this.video.play().catch((err: unknown) => this.say(`Could not start playing: ${err instanceof Error ? err.message : String(err)}`));
   }
 
+  /**
+   * The footage in view around `ms` when it spans over an hour (a day of it at most): played as one HLS playlist,
+   * so later clicks in it seek instead of asking for a new cut. Null: a clip plays.
+   */
+  private longRange(ms: number): { start: number; end: number } | null {
+    const inView = (this.timeline?.spans ?? []).filter((s) => Date.parse(s.end) > this.viewStart && Date.parse(s.start) < this.viewStart + this.viewMs);
+    const first = inView[0];
+    const last = inView.at(-1);
+    if (!first || !last) return null;
+    let start = Math.max(Date.parse(first.start), this.viewStart);
+    let end = Math.min(Date.parse(last.end), this.viewStart + this.viewMs);
+    if (end - start <= HOUR_MS) return null;
+    if (end - start > HLS_MAX_MS) {
+      start = Math.max(start, Math.min(ms - HLS_MAX_MS / 2, end - HLS_MAX_MS));
+      end = Math.min(end, start + HLS_MAX_MS);
+    }
+    return { start: Math.floor(start / 1000) * 1000, end: Math.ceil(end / 1000) * 1000 };
+  }
+
   /** Now: the playing position, or the start of the day's footage before anything played. */
   private now(): number | null {
+    const inRange = this.range.wallTimeOf(this.video.currentTime);
+    if (this.video.dataset.player === 'hls' && inRange !== null) return inRange;
     if (this.playingFrom !== null) return this.playingFrom + this.video.currentTime * 1000;
     const first = this.timeline?.spans[0];
     return first ? Date.parse(first.start) : null;
