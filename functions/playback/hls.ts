@@ -24,9 +24,18 @@ export interface HlsRequest {
   readonly height: number | null;
 }
 
+/** The path after `/api/hls/`, decoded; a malformed escape is the client's error, not a 500. */
+function hlsPath(url: URL): string {
+  try {
+    return decodeURIComponent(url.pathname.slice('/api/hls/'.length));
+  } catch {
+    throw new HttpError(400, 'device: not a valid URL path');
+  }
+}
+
 /** `/api/hls/<device>.m3u8?start&end[&video=h264&height]`. */
 export function parseHlsRequest(url: URL): HlsRequest {
-  const name = decodeURIComponent(url.pathname.slice('/api/hls/'.length));
+  const name = hlsPath(url);
   if (!name.endsWith('.m3u8')) throw new HttpError(404, 'device: expected /api/hls/<device>.m3u8', 'not_found');
   const device = checkDeviceName(name.slice(0, -'.m3u8'.length));
   const q = url.searchParams;
@@ -57,7 +66,7 @@ const seconds = (q: URLSearchParams, name: string): number => {
 
 /** `/api/hls/<device>/piece.ts?file&from&to[&video&height]`: one piece made on request. */
 export function parsePieceRequest(url: URL): PieceRequest {
-  const device = checkDeviceName(decodeURIComponent(url.pathname.slice('/api/hls/'.length).replace(/\/piece\.ts$/, '')));
+  const device = checkDeviceName(hlsPath(url).replace(/\/piece\.ts$/, ''));
   const q = url.searchParams;
   const name = q.get('file') ?? '';
   if (!isSegmentFileName(device, name)) throw new HttpError(400, `file: expected a segment file name of ${device}`);

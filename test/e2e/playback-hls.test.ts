@@ -54,9 +54,12 @@ beforeAll(async () => {
   readOnly = path.join(scratch.dir, 'read-only');
   cacheDir = path.join(scratch.dir, 'cache');
   const hour = path.join(scratch.dir, 'hour.mp4');
-  // The recorder's MP4 muxer options (functions/recorder/plan.ts) through the segment muxer, as it runs them.
+  // Ten minutes encoded, then looped into an hour with the recorder's MP4 muxer options (functions/recorder/plan.ts)
+  // through the segment muxer, as it runs them.
+  const tenMinutes = path.join(scratch.dir, 'ten-minutes.mp4');
   await run(FFMPEG, ['-hide_banner', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=1', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=16000',
-    '-t', '3600', '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '40', '-g', '2', '-bf', '0', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '16k',
+    '-t', '600', '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '40', '-g', '2', '-bf', '0', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '16k', tenMinutes]);
+  await run(FFMPEG, ['-hide_banner', '-v', 'error', '-stream_loop', '5', '-i', tenMinutes, '-map', '0', '-c', 'copy',
     '-f', 'segment', '-segment_time', '4000', '-segment_format', 'mp4',
     '-segment_format_options', 'movflags=+frag_keyframe+empty_moov+default_base_moof:frag_duration=1000000:flush_packets=1',
     path.join(scratch.dir, 'hour%d.mp4')]);
@@ -125,13 +128,17 @@ describe('GET /api/hls/<device>.m3u8', () => {
   });
 
   it('MKV: pieces made on request (MPEG-TS, -c copy) that tile the file, each frame once', async () => {
-    const url = hlsUrl(playback.baseUrl, 'mkvcam', FOOTAGE_START, FOOTAGE_START + 20_000);
+    // Two pieces, 0-6 s and 6-12 s: keyframes at 0.02, 2.02 ... s, so they hold 0.02-4.02 and 4.02-10.02 (250 frames).
+    const url = hlsUrl(playback.baseUrl, 'mkvcam', FOOTAGE_START, FOOTAGE_START + 12_000);
     const text = await (await fetch(url)).text();
     expect(text).not.toContain('#EXT-X-MAP');
-    expect(text).toContain('/api/hls/mkvcam/piece.ts?file=mkvcam_20261124T100000Z.mkv&from=6.000&to=12.000');
+    expect(text.split('\n').filter((l) => l.startsWith('/'))).toEqual([
+      '/api/hls/mkvcam/piece.ts?file=mkvcam_20261124T100000Z.mkv&from=0.000&to=6.000',
+      '/api/hls/mkvcam/piece.ts?file=mkvcam_20261124T100000Z.mkv&from=6.000&to=12.000',
+    ]);
     const result = await decodeCheck(url);
     expect(result.errors).toEqual([]);
-    expect(result.decodedVideoFrames).toBe(500);
+    expect(result.decodedVideoFrames).toBe(250);
     expect(result.decodedAudioFrames).toBeGreaterThan(0);
   });
 
@@ -156,6 +163,8 @@ describe('GET /api/hls/<device>.m3u8', () => {
       [`/api/hls/cam.m3u8?start=${iso(FOOTAGE_START)}&end=${iso(FOOTAGE_START + 25 * HOUR_MS)}`, 400, /^end: a playlist covers at most 24 hours/],
       [`/api/hls/cam.m3u8?start=${iso(FOOTAGE_START)}&end=${iso(FOOTAGE_START - 1000)}`, 400, /^end:/],
       [`/api/hls/Not_A_Device.m3u8?start=${iso(FOOTAGE_START)}&end=${iso(FOOTAGE_START + 1000)}`, 400, /^device:/],
+      [`/api/hls/%E0%A4%A.m3u8?start=${iso(FOOTAGE_START)}&end=${iso(FOOTAGE_START + 1000)}`, 400, /^device: not a valid URL path/],
+      ['/api/hls/c%ZZ/piece.ts?file=x&from=0&to=6', 400, /^device: not a valid URL path/],
       [`/api/hls/cam.m3u8?start=${iso(FOOTAGE_START)}&end=${iso(FOOTAGE_START + 1000)}&video=vp9`, 400, /^video:/],
       [`/api/hls/cam.m3u8?start=2026-11-20T00:00:00Z&end=2026-11-20T01:00:00Z`, 404, /^start: no footage/],
       ['/api/hls/mkvcam/piece.ts?file=mkvcam_20261124T100000Z.mkv&from=x&to=6', 400, /^from:/],
