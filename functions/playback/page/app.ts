@@ -429,7 +429,7 @@ class DeviceView {
   }
 
   /**
-   * The footage in view around `ms` when it spans over an hour (a day of it at most): played as one HLS playlist,
+   * The footage in view around `ms` when there is over an hour of it (a day at most): played as one HLS playlist,
    * so later clicks in it seek instead of asking for a new cut. Null: a clip plays.
    */
   private longRange(ms: number): { start: number; end: number } | null {
@@ -437,9 +437,12 @@ class DeviceView {
     const first = inView[0];
     const last = inView.at(-1);
     if (!first || !last) return null;
+    const viewEnd = this.viewStart + this.viewMs;
+    // Over an hour of footage, not of range: two short recordings hours apart still play as clips.
+    const footageMs = inView.reduce((sum, s) => sum + Math.min(Date.parse(s.end), viewEnd) - Math.max(Date.parse(s.start), this.viewStart), 0);
+    if (footageMs <= HOUR_MS) return null;
     let start = Math.max(Date.parse(first.start), this.viewStart);
-    let end = Math.min(Date.parse(last.end), this.viewStart + this.viewMs);
-    if (end - start <= HOUR_MS) return null;
+    let end = Math.min(Date.parse(last.end), viewEnd);
     if (end - start > HLS_MAX_MS) {
       start = Math.max(start, Math.min(ms - HLS_MAX_MS / 2, end - HLS_MAX_MS));
       end = Math.min(end, start + HLS_MAX_MS);
