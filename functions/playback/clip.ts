@@ -212,7 +212,10 @@ export function concatScript(plan: ClipPlan): string {
 }
 
 /** Seconds between keyframes of a transcode (where a seek in the played clip can land); MP4 fragments are 0.5 s. */
-const TRANSCODE_GOP_SECONDS = 1;
+export const TRANSCODE_GOP_SECONDS = 1;
+
+/** ffmpeg reading an ffconcat script from stdin, its files by absolute path. */
+export const CONCAT_INPUT = ['-protocol_whitelist', 'file,pipe', '-f', 'concat', '-safe', '0', '-i', 'pipe:0'] as const;
 
 /**
  * ffmpeg's arguments for a plan: `-c copy`, or with `encoder` (video=h264) the video re-encoded, from the same
@@ -233,8 +236,7 @@ export function clipArguments(plan: ClipPlan, encoder: VideoEncoder | null = nul
     // Without it ffmpeg shifts the input by its earliest packet (audio from before the in point), so -ss 0
     // keeps that audio and the video starts a fraction of a frame late, which trips frame counting players.
     '-copyts',
-    '-protocol_whitelist', 'file,pipe',
-    '-f', 'concat', '-safe', '0', '-i', 'pipe:0',
+    ...CONCAT_INPUT,
     '-map', '0:v?', '-map', '0:a?',
     '-c', 'copy', ...video, ...audio,
     ...(plan.videoTag ? ['-tag:v', plan.videoTag] : []),

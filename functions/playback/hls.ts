@@ -4,7 +4,7 @@
 // asks to see as H.264) as pieces ffmpeg makes on request, in MPEG-TS.
 import { HttpError } from '../lib/index.js';
 import { isSegmentFileName } from '../recorder/index.js';
-import { audioFor, concatQuote, timeParameter } from './clip.js';
+import { audioFor, CONCAT_INPUT, concatQuote, timeParameter, TRANSCODE_GOP_SECONDS } from './clip.js';
 import { checkDeviceName, type Footage } from './library.js';
 import { mp4Layout, type Mp4Layout } from './mp4-index.js';
 import { parseHeight, parseVideo, type ClipVideo, type VideoEncoder } from './transcode.js';
@@ -13,8 +13,6 @@ import { parseHeight, parseVideo, type ClipVideo, type VideoEncoder } from './tr
 export const HLS_MAX_RANGE_SECONDS = 24 * 3600;
 /** About how long each media segment of a playlist is (a piece starts at a keyframe, so byte-range pieces vary). */
 export const HLS_PIECE_SECONDS = 6;
-/** Keyframe interval of a transcoded piece, so a player's seek inside it lands near where it asked. */
-const TRANSCODE_GOP_SECONDS = 1;
 
 export interface HlsRequest {
   readonly device: string;
@@ -196,8 +194,7 @@ export function pieceArguments(f: Footage, piece: PieceRequest, bounds: PieceBou
     ...(encoder?.inputArgs ?? []),
     // The concat demuxer's timestamps as they are (the keyframe at 0, B-frames before it): not shifted to start at 0.
     '-copyts',
-    '-protocol_whitelist', 'file,pipe',
-    '-f', 'concat', '-safe', '0', '-i', 'pipe:0',
+    ...CONCAT_INPUT,
     '-map', '0:v:0?', '-map', '0:a:0?',
     '-c', 'copy', ...video,
     ...(audio.mode === 'aac' ? ['-c:a', 'aac', '-b:a', '96k'] : []),

@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
 import { HttpError, type Logger, type StreamHandler } from '../lib/index.js';
-import type { FfmpegSlot, FfmpegSlots } from './ffmpeg-slots.js';
+import { followOutput, type FfmpegSlot, type FfmpegSlots } from './ffmpeg-slots.js';
 import { probeKeyframe } from './clip.js';
 import { hlsPlaylist, Mp4Layouts, parseHlsRequest, parsePieceRequest, pieceArguments, pieceScript } from './hls.js';
 import type { Footage, Library } from './library.js';
@@ -65,22 +65,13 @@ export function recordingRoutes(o: RecordingRoutesOptions): Record<string, Strea
       const child = slot.spawn(o.ffmpeg, pieceArguments(f, request, bounds, encoder), { stdio: ['pipe', 'pipe', 'pipe'] });
       child.stdin?.on('error', () => undefined);
       child.stdin?.end(pieceScript(f, bounds));
-      let stderr = '';
-      child.stderr?.on('data', (b: Buffer) => {
-        stderr = (stderr + b.toString()).slice(-2000);
-      });
-      const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-      const stdout = child.stdout!;
+      const output = followOutput(child);
       // The head waits for the first bytes: a piece ffmpeg cannot make answers 500 with its reason.
-      const started = await new Promise<boolean>((resolve) => {
-        stdout.once('readable', () => resolve(true));
-        void exited.then(() => resolve(false));
-      });
-      if (!started) throw new Error(`ffmpeg could not make the piece (exit ${await exited}): ${stderr.trim().split('\n').slice(-2).join(' ')}`);
+      if (!(await output.started)) throw new Error(`ffmpeg could not make the piece (exit ${await output.exited}): ${output.stderr().trim().split('\n').slice(-2).join(' ')}`);
       res.writeHead(200, { 'content-type': 'video/mp2t', 'cache-control': 'private, max-age=3600' });
-      pipeline(stdout, res, () => undefined);
-      if ((await exited) !== 0 && !res.destroyed) {
-        o.log.error({ device: request.device, file: request.name, stderr: stderr.slice(-500) }, 'HLS piece failed mid-stream');
+      pipeline(child.stdout!, res, () => undefined);
+      if ((await output.exited) !== 0 && !res.destroyed) {
+        o.log.error({ device: request.device, file: request.name, stderr: output.stderr().slice(-500) }, 'HLS piece failed mid-stream');
         res.destroy();
       }
     });

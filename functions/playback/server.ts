@@ -5,7 +5,7 @@ import { pipeline, Readable } from 'node:stream';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { createMetricsRegistry, HttpError, presentedToken, sameSecret, tokenCookie, startProbeServer, type HostPort, type Logger, type ProbeAnswer, type ProbeRequest, type ProbeServer } from '../lib/index.js';
 import { parseFormat, parseRange, planClip, startCut, type ClipRequest } from './clip.js';
-import { defaultMaxCuts, FfmpegSlots, type FfmpegSlot } from './ffmpeg-slots.js';
+import { defaultMaxCuts, FfmpegSlots, followOutput, type FfmpegSlot } from './ffmpeg-slots.js';
 import { serveFile } from './files.js';
 import { FootageIndex } from './footage-index.js';
 import { checkDeviceName, Library, type Footage } from './library.js';
@@ -130,23 +130,15 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
     }
     const child = startCut(slot, settings.ffmpeg, plan, encoder);
     if (encoder) followPace(child.stdio[3], encoder);
-    let stderr = '';
-    child.stderr?.on('data', (b: Buffer) => {
-      stderr = (stderr + b.toString()).slice(-4000);
-    });
     // A client that leaves stops the cut (its slot kills it): nothing runs for nobody.
-    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    const output = followOutput(child);
+    const { exited } = output;
     const stdout = child.stdout!;
-    // The head waits for the first bytes, so that a cut that fails at once answers 500 with ffmpeg's reason.
-    const started = await new Promise<boolean>((resolve) => {
-      stdout.once('readable', () => resolve(true));
-      void exited.then(() => resolve(false));
-    });
-    if (!started || res.destroyed) {
+    if (!(await output.started) || res.destroyed) {
       const code = await exited;
       if (res.destroyed) return;
       metrics.clips.inc({ format, outcome: 'failed' });
-      throw new Error(`ffmpeg could not cut the clip (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' ')}`);
+      throw new Error(`ffmpeg could not cut the clip (exit ${code}): ${output.stderr().trim().split('\n').slice(-3).join(' ')}`);
     }
     res.writeHead(200, headers);
     pipeline(stdout, res, () => undefined);
@@ -154,7 +146,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
     if (code !== 0) {
       metrics.clips.inc({ format, outcome: res.destroyed && !res.writableFinished ? 'aborted' : 'failed' });
       if (!res.destroyed) {
-        log.error({ device, code, stderr: stderr.slice(-1000) }, 'clip cut failed mid-stream');
+        log.error({ device, code, stderr: output.stderr().slice(-1000) }, 'clip cut failed mid-stream');
         res.destroy();
       }
       return;
