@@ -82,7 +82,10 @@ export class RangePlayer {
         });
         this.hls = hls;
       } else if (this.video.canPlayType('application/vnd.apple.mpegurl') !== '') {
+        // Safari plays HLS itself; a seek is heard only once it knows the playlist's length.
+        const ready = new Promise((resolve) => this.video.addEventListener('loadedmetadata', resolve, { once: true }));
         this.video.src = url;
+        await ready;
       } else throw new Error('this browser plays no HLS (no MediaSource, no native HLS)');
       this.url = url;
       this.video.dataset.player = 'hls';
