@@ -1,6 +1,6 @@
 // The playback page: a day timeline per device, click to play, in/out points and a clip download.
 // Plain DOM, no framework; it talks to the same server's /api routes.
-import { RangePlayer } from './hls-player.js';
+import { longRange, RangePlayer } from './hls-player.js';
 import { attachThumbnails } from './thumbnail.js';
 
 interface DeviceSummary {
@@ -39,8 +39,6 @@ interface Timeline {
 const HOUR_MS = 3600 * 1000;
 /** Longest stretch one click plays: the server cuts it as a stream, so a long one costs nothing up front. */
 const PLAY_MS = 3600 * 1000;
-/** Longest range one HLS playlist covers (the server's limit). */
-const HLS_MAX_MS = 24 * HOUR_MS;
 
 // A server with a token sets it as an HttpOnly cookie once (from /?access_token=...), and every request of the
 // page, <video> and downloads included, carries it: the page's own URLs never hold the token.
@@ -403,7 +401,7 @@ class DeviceView {
     const recorded = span.segments.find((g) => Date.parse(g.start) <= ms && ms < Date.parse(g.end))?.codecs.video ?? span.segments[0]?.codecs.video ?? null;
     // What the browser cannot decode, the server re-encodes (from the keyframe before the point, as a copy would).
     const transcode = playable(recorded) ? '' : `&video=h264&height=${TRANSCODE_HEIGHT}`;
-    const long = this.longRange(ms);
+    const long = longRange(this.timeline?.spans ?? [], this.viewStart, this.viewMs, ms);
     if (long) {
       this.busy(`Loading footage from ${clock(ms)}…`);
       this.playingFrom = null;
@@ -426,28 +424,6 @@ class DeviceView {
     this.video.src = url;
     this.video.dataset.start = start ?? iso(ms);
     this.video.play().catch((err: unknown) => this.say(`Could not start playing: ${err instanceof Error ? err.message : String(err)}`));
-  }
-
-  /**
-   * The footage in view around `ms` when there is over an hour of it (a day at most): played as one HLS playlist,
-   * so later clicks in it seek instead of asking for a new cut. Null: a clip plays.
-   */
-  private longRange(ms: number): { start: number; end: number } | null {
-    const inView = (this.timeline?.spans ?? []).filter((s) => Date.parse(s.end) > this.viewStart && Date.parse(s.start) < this.viewStart + this.viewMs);
-    const first = inView[0];
-    const last = inView.at(-1);
-    if (!first || !last) return null;
-    const viewEnd = this.viewStart + this.viewMs;
-    // Over an hour of footage, not of range: two short recordings hours apart still play as clips.
-    const footageMs = inView.reduce((sum, s) => sum + Math.min(Date.parse(s.end), viewEnd) - Math.max(Date.parse(s.start), this.viewStart), 0);
-    if (footageMs <= HOUR_MS) return null;
-    let start = Math.max(Date.parse(first.start), this.viewStart);
-    let end = Math.min(Date.parse(last.end), viewEnd);
-    if (end - start > HLS_MAX_MS) {
-      start = Math.max(start, Math.min(ms - HLS_MAX_MS / 2, end - HLS_MAX_MS));
-      end = Math.min(end, start + HLS_MAX_MS);
-    }
-    return { start: Math.floor(start / 1000) * 1000, end: Math.ceil(end / 1000) * 1000 };
   }
 
   /** Now: the playing position, or the start of the day's footage before anything played. */

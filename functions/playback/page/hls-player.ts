@@ -15,6 +15,32 @@ interface Piece {
   readonly wallMs: number;
 }
 
+const HOUR_MS = 3600 * 1000;
+/** Longest range one playlist covers (the server's limit). */
+const HLS_MAX_MS = 24 * HOUR_MS;
+
+/**
+ * The footage in view around `ms` when there is over an hour of it (a day at most): played as one HLS playlist,
+ * so later clicks in it seek instead of asking for a new cut. Null: a clip plays. Over an hour of footage, not of
+ * range: two short recordings hours apart still play as clips.
+ */
+export function longRange(spans: ReadonlyArray<{ start: string; end: string }>, viewStart: number, viewMs: number, ms: number): { start: number; end: number } | null {
+  const viewEnd = viewStart + viewMs;
+  const inView = spans.filter((s) => Date.parse(s.end) > viewStart && Date.parse(s.start) < viewEnd);
+  const first = inView[0];
+  const last = inView.at(-1);
+  if (!first || !last) return null;
+  const footageMs = inView.reduce((sum, s) => sum + Math.min(Date.parse(s.end), viewEnd) - Math.max(Date.parse(s.start), viewStart), 0);
+  if (footageMs <= HOUR_MS) return null;
+  let start = Math.max(Date.parse(first.start), viewStart);
+  let end = Math.min(Date.parse(last.end), viewEnd);
+  if (end - start > HLS_MAX_MS) {
+    start = Math.max(start, Math.min(ms - HLS_MAX_MS / 2, end - HLS_MAX_MS));
+    end = Math.min(end, start + HLS_MAX_MS);
+  }
+  return { start: Math.floor(start / 1000) * 1000, end: Math.ceil(end / 1000) * 1000 };
+}
+
 let hlsLoaded: Promise<typeof HlsType | null> | null = null;
 
 /** hls.js, loaded once and only when a long range is played (it is 400 KiB). */
