@@ -3,7 +3,7 @@
 // segment files (`/files/`); anything else (MKV, MPEG-TS, MP4 without a fragment index, or H.265 a browser
 // asks to see as H.264) as pieces ffmpeg makes on request, in MPEG-TS.
 import { HttpError } from '../lib/index.js';
-import { isSegmentFileName } from '../recorder/index.js';
+import { isSegmentFileName } from '../contracts/index.js';
 import { audioFor, CONCAT_INPUT, concatQuote, timeParameter, TRANSCODE_GOP_SECONDS } from './clip.js';
 import { checkDeviceName, type Footage } from './library.js';
 import { mp4Layout, type Mp4Layout } from './mp4-index.js';

@@ -1,12 +1,13 @@
 // `shifu-rtsp playback`'s settings: parsed once at start-up (the command's wiring is in functions/commands/).
 import { z } from 'zod';
+import { RECORDER_ENV } from '../contracts/index.js';
 import { zHostPort, type OptionSpecs } from '../lib/index.js';
 import { zDuration } from './duration.js';
 
 export const playbackOptions = {
   root: {
     flag: 'root',
-    env: ['PLAYBACK_ROOT', 'FileSavePath'],
+    env: ['PLAYBACK_ROOT', ...RECORDER_ENV.out],
     schema: z.string().min(1),
     default: '/data',
     description: "storage root to serve (the recorders' --out); only read, never written",
