@@ -26,11 +26,12 @@ export const playbackCommand = defineCommand({
         ffprobe: locateFfprobe(ctx.env),
         maxCuts,
         indexDir: config.indexDir,
+        cacheDir: config.cacheDir,
         live: { directory, token: config.liveToken },
       },
       log,
     );
-    log.info({ root: config.root, listen: { address: config.listen.host, port: server.port }, token: config.token !== undefined, maxClipSeconds: config.maxClip, maxCuts, indexDir: config.indexDir ?? null, live: config.liveUrls !== undefined ? 'PLAYBACK_LIVE_URLS' : config.liveNamespace !== undefined ? `EdgeDevices of ${config.liveNamespace}` : null }, 'playback listening');
+    log.info({ root: config.root, listen: { address: config.listen.host, port: server.port }, token: config.token !== undefined, maxClipSeconds: config.maxClip, maxCuts, indexDir: config.indexDir ?? null, cacheDir: config.cacheDir ?? null, live: config.liveUrls !== undefined ? 'PLAYBACK_LIVE_URLS' : config.liveNamespace !== undefined ? `EdgeDevices of ${config.liveNamespace}` : null }, 'playback listening');
     await new Promise<void>((resolve) => {
       onShutdown(async () => {
         await server.close();

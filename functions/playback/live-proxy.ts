@@ -3,10 +3,9 @@
 // WebRTC media does not come here: it goes straight between the browser and the forwarder's UDP ports.
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
-import { hlsScript, HttpError, http, readSmallBody, requestFor, type ProbeHandler, type StreamHandler } from '../lib/index.js';
+import { HttpError, http, readSmallBody, requestFor, type ProbeHandler, type StreamHandler } from '../lib/index.js';
 import { checkDeviceName } from './library.js';
 import type { LiveCamera, LiveDirectory } from './live-directory.js';
-import { pageModule } from './page.js';
 
 export const LIVE_PREFIX = '/live/';
 /** What the forwarder's live port serves per camera path, and nothing else of it. */
@@ -94,25 +93,16 @@ export function liveProxy(options: LiveProxyOptions): (req: IncomingMessage, res
   };
 }
 
-/** The playback server's live routes: the grid's device list, its scripts, and the proxy. */
+/** The playback server's live routes: the grid's device list, and the proxy (the grid's script is one of the page's modules). */
 export function liveRoutes(options: LiveProxyOptions): { open: string[]; get: Record<string, ProbeHandler>; pass: Record<string, StreamHandler> } {
-  const script = (bytes: Buffer): { status: number; body: Buffer; contentType: string; headers: Record<string, string> } => ({
-    status: 200,
-    body: bytes,
-    contentType: 'text/javascript; charset=utf-8',
-    headers: { 'cache-control': 'no-cache' },
-  });
   return {
-    // Scripts hold nothing secret; the device list and the media need the token.
-    open: ['/live-grid.js', '/hls.min.js'],
+    open: [],
     get: {
       '/api/live': () => ({
         status: 200,
         body: { devices: (options.directory?.cameras() ?? []).map((c) => ({ device: c.device, live: `${LIVE_PREFIX}${c.device}/` })) },
         headers: { 'cache-control': 'no-store' },
       }),
-      '/live-grid.js': async () => script(await pageModule('live-grid.js')),
-      '/hls.min.js': async () => script(await hlsScript()),
     },
     pass: { [LIVE_PREFIX]: liveProxy(options) },
   };

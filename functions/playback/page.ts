@@ -1,20 +1,24 @@
 // The web page at `/`: one HTML document; its script is page/app.ts, compiled for the browser (DOM types).
 import { fileURLToPath } from 'node:url';
-import { readPageAsset } from '../lib/index.js';
+import { hlsScript, readPageAsset } from '../lib/index.js';
 
-/**
- * A compiled module of the page (`app.js`, `live-grid.js`), read once: next to this module once built
- * (dist/functions/playback/page/), from the sources (tests run them) the build's copy.
- */
-export function pageModule(name: 'app.js' | 'live-grid.js'): Promise<Buffer> {
-  return readPageAsset(`playback ${name}`, () => [
-    fileURLToPath(new URL(`./page/${name}`, import.meta.url)),
-    fileURLToPath(new URL(`../../dist/functions/playback/page/${name}`, import.meta.url)),
-  ]);
+/** The page's other modules (app.js imports them), by route: each a file of page/, compiled. */
+export const PAGE_MODULES: Readonly<Record<string, string>> = { '/hls-player.js': 'hls-player.js', '/thumbnail.js': 'thumbnail.js', '/live-grid.js': 'live-grid.js' };
+/** hls.js, served from its npm package (a classic script: it sets the global `Hls`). */
+export const HLS_SCRIPT_ROUTE = '/hls.min.js';
+export { hlsScript };
+
+// Next to this module once built (dist/functions/playback/page/app.js); from the sources (tests run
+// them), the build's copy.
+const candidates = (file: string): string[] => [
+  fileURLToPath(new URL(`./page/${file}`, import.meta.url)),
+  fileURLToPath(new URL(`../../dist/functions/playback/page/${file}`, import.meta.url)),
+];
+
+/** A compiled page script (app.js by default), read once. */
+export function pageScript(file = 'app.js'): Promise<Buffer> {
+  return readPageAsset(`playback ${file}`, () => candidates(file));
 }
-
-/** The compiled page script. */
-export const pageScript = (): Promise<Buffer> => pageModule('app.js');
 
 /** The tab's icon: a camera over a timeline bar, drawn inline (no file on disk, no request that can fail). */
 export const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">

@@ -431,7 +431,7 @@ describe.concurrent(`10,000 seeded malformed requests to each server (HTTP_FUZZ_
     const livePort = (forwarderLive.address() as net.AddressInfo).port;
     const playback = await startCli('playback', ['--root', root], { PLAYBACK_LIVE_URLS: `cam1=http://127.0.0.1:${livePort}/s` }, { httpFlag: 'listen' });
     stops.push(() => playback.stop());
-    await fuzz(cliTarget('playback', playback, ['/', '/app.js', '/favicon.svg', '/api/session', '/health', '/api/devices', '/api/timeline', '/api/clip', '/files/cam1/cam1_20261124T100000Z.mp4', '/files/', '/metrics', '/api/live', '/live-grid.js', '/hls.min.js', '/live/cam1/index.m3u8', '/live/cam1/whep', `/live/cam1/whep/${'ab'.repeat(12)}`, '/live/'], '/api/devices'));
+    await fuzz(cliTarget('playback', playback, ['/', '/app.js', '/favicon.svg', '/api/session', '/health', '/api/devices', '/api/timeline', '/api/clip', '/files/cam1/cam1_20261124T100000Z.mp4', '/files/', '/api/hls/cam1.m3u8', '/api/hls/cam1/piece.ts', '/api/thumbnail', '/hls-player.js', '/thumbnail.js', '/hls.min.js', '/metrics', '/api/live', '/live-grid.js', '/live/cam1/index.m3u8', '/live/cam1/whep', `/live/cam1/whep/${'ab'.repeat(12)}`, '/live/'], '/api/devices'));
   }, 120_000);
 
   it(`forwarder health server (seed ${SEED})`, async () => {

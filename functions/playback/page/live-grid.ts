@@ -32,6 +32,8 @@ let hlsLoading: Promise<void> | undefined;
 
 /** hls.js, loaded once and only when a tile needs it (it is 400 KiB). */
 function loadHls(): Promise<void> {
+  // The recordings' HLS player may have loaded it already.
+  if (typeof Hls !== 'undefined') return Promise.resolve();
   hlsLoading ??= new Promise<void>((resolve, reject) => {
     const script = document.createElement('script');
     script.src = '/hls.min.js';
