@@ -19,7 +19,9 @@ export { compactUtc, isSegmentFileName, type Segment } from './segment.js';
 export { DeviceLease, DeviceLeaseHeldError, LEASE_FILE, MISSED_RENEWALS, pidStartTime, type LeaseHolder } from './lease.js';
 export { classifyFailure, type Failure, type FailureKind } from './failure.js';
 export {
+  appendArchiveToJournal,
   appendDeletionToJournal,
+  archiveRecordSchema,
   appendToJournal,
   deletionRecordSchema,
   JOURNAL_FILE,
@@ -41,6 +43,7 @@ export {
   recordingDirOf,
   STATE_FOLDER,
   stateDirOf,
+  type ArchiveRecord,
   type DeletionRecord,
   type JournalLine,
   type JournalPlace,

@@ -4,11 +4,12 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { freeLoopbackPort } from '../../functions/lib/index.js';
 
 const run = promisify(execFile);
@@ -35,6 +36,12 @@ export interface S3Server {
   /** The environment a client of this server needs (the AWS variables; nothing else). */
   readonly clientEnv: Readonly<Record<string, string>>;
   createBucket(name: string): Promise<void>;
+  /**
+   * Parts stored so far of the bucket's open multipart uploads, read from versitygw's staging folder
+   * (`<bucket>/.sgwtmp/multipart/<key hash>/<upload id>/<part>`): a file-system poll, fast enough to catch an
+   * upload between two parts, which awscli (a second or two per call) is not.
+   */
+  storedParts(bucket: string): Promise<string[]>;
   /** Runs Debian's awscli against this server; resolves its stdout, rejects with its stderr. */
   aws(args: readonly string[]): Promise<string>;
   /** Stops the gateway (SIGTERM, then SIGKILL); the folder stays. */
@@ -121,9 +128,20 @@ export async function startS3Server(): Promise<S3Server> {
     dir,
     clientEnv,
     async createBucket(name) {
-      await aws(['s3api', 'create-bucket', '--bucket', name]);
+      // Through the SDK, not awscli: a bucket is set-up, and awscli takes a second or two to start.
+      const client = new S3Client({ endpoint, region, forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } });
+      try {
+        await client.send(new CreateBucketCommand({ Bucket: name }));
+      } finally {
+        client.destroy();
+      }
     },
     aws,
+    async storedParts(bucket) {
+      const staging = path.join(dir, bucket, '.sgwtmp', 'multipart');
+      const entries = await readdir(staging, { recursive: true, withFileTypes: true }).catch(() => []);
+      return entries.filter((e) => e.isFile()).map((e) => path.relative(staging, path.join(e.parentPath, e.name)));
+    },
     stop,
     start,
     async remove() {
