@@ -1,6 +1,6 @@
 // The archive's settings (issue 25): where finished segments go in S3, parsed once with zod with the recorder's.
 import { z } from 'zod';
-import { ConfigError, type ConfigOf, type OptionSpecs } from '../lib/index.js';
+import { ConfigError, parseConfig, type ConfigOf, type OptionSpecs } from '../lib/index.js';
 
 /** S3's bucket naming rules, the common part every server keeps (3-63 lowercase letters, digits, dots, hyphens). */
 const zBucket = z
@@ -59,6 +59,27 @@ export const archiveOptions = {
 
 export type ArchiveConfig = ConfigOf<typeof archiveOptions>;
 
+/** The Secret control's recorder Deployments take the AWS keys from (keys accessKeyId, secretAccessKey). */
+export const ARCHIVE_SECRET = 'shifu-rtsp-archive';
+
+/**
+ * The archive settings in `env` (ARCHIVE_S3_*, ARCHIVE_MAX_MBPS) as given, checked by the recorder's own rules, so
+ * control passes on to every recorder only what it would accept; a bad one stops control's start naming it. Empty
+ * when no bucket is set.
+ */
+export function archiveSettingsToPass(env: NodeJS.ProcessEnv): Readonly<Record<string, string>> {
+  const names = Object.values(archiveOptions).flatMap((spec) => [...spec.env].filter((name) => name.startsWith('ARCHIVE_')));
+  const given = Object.fromEntries(names.flatMap((name) => (env[name] ? [[name, env[name]]] : [])));
+  return archiveIsOn(parseConfig(archiveOptions, [], given).config) ? given : {};
+}
+
+/** Whether a bucket is set; an endpoint without one is a configuration error naming ARCHIVE_S3_BUCKET. */
+function archiveIsOn(config: ArchiveConfig): boolean {
+  if (config.archiveBucket !== undefined) return true;
+  if (config.archiveEndpoint !== undefined) throw new ConfigError('invalid ARCHIVE_S3_BUCKET: ARCHIVE_S3_ENDPOINT is set, but no bucket to archive to');
+  return false;
+}
+
 /** Where and how one device's segments are archived: the settings resolved against the environment. */
 export interface ArchiveTarget {
   readonly endpoint: string | undefined;
@@ -76,10 +97,7 @@ export interface ArchiveTarget {
  * variable: an endpoint without a bucket, or one AWS key without the other.
  */
 export function archiveTarget(config: ArchiveConfig, device: string, env: NodeJS.ProcessEnv): ArchiveTarget | null {
-  if (config.archiveBucket === undefined) {
-    if (config.archiveEndpoint !== undefined) throw new ConfigError('invalid ARCHIVE_S3_BUCKET: ARCHIVE_S3_ENDPOINT is set, but no bucket to archive to');
-    return null;
-  }
+  if (!archiveIsOn(config) || config.archiveBucket === undefined) return null;
   const id = Boolean(env.AWS_ACCESS_KEY_ID);
   const secret = Boolean(env.AWS_SECRET_ACCESS_KEY);
   if (id !== secret) throw new ConfigError(`invalid ${id ? 'AWS_SECRET_ACCESS_KEY' : 'AWS_ACCESS_KEY_ID'}: set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither (a web identity)`);
