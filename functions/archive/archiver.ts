@@ -3,7 +3,6 @@
 // `archive-error` and retries with backoff.
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { EventEmitter } from 'node:events';
 import { backoffDelay, sleep, type BackoffPolicy, type Logger } from '../lib/index.js';
 import { appendArchiveToJournal, type ArchiveRecord, type Recorder } from '../recorder/index.js';
 import { ArchiveQueue, type PendingSegment } from './archive-queue.js';
@@ -39,14 +38,12 @@ export interface ArchiveStatus {
   readonly counters: Readonly<ArchiveCounters>;
 }
 
-export interface ArchiverEvents {
-  archived: [ArchiveRecord];
-}
+/** Queues the archived event durably (the event outbox); called before the archive record is journaled. */
+export type AnnounceArchived = (record: ArchiveRecord) => Promise<void>;
 
 const RETRY: BackoffPolicy = { baseMs: 1000, maxMs: 30_000 };
 
 export class Archiver {
-  readonly events = new EventEmitter<ArchiverEvents>();
   readonly counters: ArchiveCounters = { archived: 0, bytesUploaded: 0, alreadyThere: 0, missing: 0, failures: 0, orphansAborted: 0 };
   private readonly bucket: Bucket;
   private state: ArchiveState = 'archiving';
@@ -65,14 +62,15 @@ export class Archiver {
     private readonly target: ArchiveTarget,
     private readonly queue: ArchiveQueue,
     private readonly log: Logger,
+    private readonly announce: AnnounceArchived,
   ) {
     this.bucket = new Bucket(target);
     this.where = { endpoint: target.endpoint ?? `AWS S3 (${target.region})`, bucket: target.bucket };
   }
 
-  static async start(recorder: Recorder, target: ArchiveTarget, log: Logger): Promise<Archiver> {
+  static async start(recorder: Recorder, target: ArchiveTarget, log: Logger, announce: AnnounceArchived): Promise<Archiver> {
     const queue = await ArchiveQueue.open(recorder.store.stateDir, recorder.store.journalPath);
-    const archiver = new Archiver(recorder, target, queue, log);
+    const archiver = new Archiver(recorder, target, queue, log, announce);
     recorder.events.on('segment', archiver.onSegment);
     archiver.loop = archiver.run();
     log.info({ bucket: target.bucket, prefix: target.devicePrefix, endpoint: archiver.where.endpoint }, 'archiving segments');
@@ -197,12 +195,13 @@ export class Archiver {
       etag,
       at: new Date().toISOString(),
     };
+    // Queued before the record is journaled: a crash between the two announces it again (same id), never not at all.
+    await this.announce(record);
     const { kind: _kind, ...fields } = record;
     await appendArchiveToJournal(this.recorder.store.journalPath, fields);
     this.uploading = null;
     this.counters.archived++;
     this.lastArchived = { archived: record.archived, bucket: record.bucket, key, etag, at: record.at };
     this.log.info({ file: segment.file, key, bytes: segment.bytes }, 'segment archived');
-    this.events.emit('archived', record);
   }
 }

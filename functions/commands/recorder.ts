@@ -70,7 +70,7 @@ export const recorderCommand = defineCommand({
     await recorder.open();
     // After open(): the journal it follows holds what crash recovery finished.
     registerSecret(ctx.env.AWS_SECRET_ACCESS_KEY);
-    const archive = await attachArchive(recorder, archiveAt, log);
+    const archive = await attachArchive(recorder, archiveAt, log, (record) => announcer.archived(record));
     const metrics = recorderMetrics(recorder);
     announcer.metrics(metrics);
     archive?.metrics(metrics);

@@ -3,13 +3,14 @@ import path from 'node:path';
 import type { CloudEvent } from 'cloudevents';
 import type { Registry } from 'prom-client';
 import { redact, type BackoffPolicy, type Logger } from '../lib/index.js';
-import { journaledAfter, lastJournaled, type Failure, type Recorder, type RecorderState, type Segment } from '../recorder/index.js';
+import { journaledAfter, lastJournaled, type ArchiveRecord, type Failure, type Recorder, type RecorderState, type Segment } from '../recorder/index.js';
 import { Dispatcher } from './dispatcher.js';
 import type { DurableFs } from '../lib/index.js';
 import { JournalCursor } from './journal-cursor.js';
 import { registerEventMetrics } from './metrics.js';
 import type { EventConfig } from './options.js';
 import { Outbox } from './outbox.js';
+import { segmentArchivedEvent } from './archive-event.js';
 import { segmentFinishedEvent } from './segment-event.js';
 import { Sink } from './sink.js';
 import { eventSource } from './source.js';
@@ -21,6 +22,11 @@ export interface Announcer {
   readonly sink: string | null;
   /** Adds the event metrics to the recorder's Prometheus registry. */
   metrics(registry: Registry): void;
+  /**
+   * Queues `dev.shifu.rtsp.segment.archived.v1` durably (resolves once it is in the outbox; nothing without a sink).
+   * The archive calls it before it journals the archive record, so a crash between the two announces it again.
+   */
+  archived(record: ArchiveRecord): Promise<void>;
   /** Queues what the recorder announced last, tries to deliver pending events (--event-flush-seconds), then stops. */
   close(): Promise<void>;
 }
@@ -123,6 +129,7 @@ export async function attachEvents(recorder: Recorder, config: EventConfig, log:
 
   return {
     sink: config.sink,
+    archived: (record) => enqueue(segmentArchivedEvent(record, source)),
     metrics(registry) {
       registerEventMetrics(registry, {
         device,
@@ -151,6 +158,7 @@ function silentAnnouncer(recorder: Recorder, log: Logger): Announcer {
   log.info('no sink configured (--sink / K_SINK): segment events are off');
   return {
     sink: null,
+    archived: async () => undefined,
     metrics(registry) {
       registerEventMetrics(registry, {
         device: recorder.settings.device,

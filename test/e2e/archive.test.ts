@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256OfFile } from '../../functions/lib/index.js';
 import { parseJournalRecords, type ArchiveRecord, type Segment } from '../../functions/recorder/index.js';
 import type { ArchiveStatus } from '../../functions/archive/index.js';
+import { SEGMENT_ARCHIVED_TYPE, startLocalSink, type SegmentArchivedData } from '../../functions/events/index.js';
 import { startGstCamera, type GstCameraOptions } from './fixtures/camera.js';
 import { killHard, startCli, type CliProcess } from './support/recorder-process.js';
 import { useScratch } from '../support/scratch.js';
@@ -81,10 +82,14 @@ async function expectBucketHoldsJournal(out: string, bucket: string, checked?: s
 }
 
 describe('archive to S3', () => {
-  it('a missing bucket is archive-error naming it while recording goes on; once it exists, every segment ends there once, with its sha256', async () => {
+  it('a missing bucket is archive-error naming it while recording goes on; once it exists, every segment ends there once, with its sha256, and is announced', async () => {
     const out = path.join(scratch.dir, 'once');
     const url = await camera();
-    const rec = await recorder(url, out, archiveEnv('footage'));
+    const announced = new Map<string, SegmentArchivedData>();
+    const sink = await startLocalSink({ port: 0, host: '127.0.0.1', onEvent: (e) => void (e.type === SEGMENT_ARCHIVED_TYPE && announced.set(e.event.id, e.data)) });
+    scratch.defer(() => sink.close());
+    const env = archiveEnv('footage', { K_SINK: sink.url });
+    const rec = await recorder(url, out, env);
     const status = await rec.waitFor<Status>('/record/status', (s) => s.archive?.state === 'archive-error' && s.counters.segmentsFinished >= 1, 60_000);
     expect(status.state).toBe('recording');
     expect(status.archive?.lastError).toMatchObject({ kind: 'no-bucket', message: expect.stringContaining('the bucket footage does not exist') });
@@ -94,9 +99,13 @@ describe('archive to S3', () => {
     expect(Number(/shifu_rtsp_archive_segments_total\{device="cam"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
     await rec.stop();
     // What the stop left (the last segment, closed at the stop) is archived after the next start.
-    const again = await recorder(url, out, archiveEnv('footage'), ['--idle']);
+    const again = await recorder(url, out, env, ['--idle']);
     await again.waitFor<Status>('/record/status', (s) => s.archive?.caughtUpAt != null, 30_000);
+    const { segments } = await journal(out);
+    // Delivered from the outbox (at least once; one id per object): each says where its object now is.
+    await again.waitFor<unknown>('/health', () => announced.size >= segments.length, 30_000);
     await again.stop();
+    expect([...announced.values()].map((d) => [d.file, d.key, d.sha256]).sort()).toEqual(segments.map((s) => [s.file, `site1/cam/${path.posix.basename(s.file)}`, s.sha256]).sort());
     await expectBucketHoldsJournal(out, 'footage');
   });
 
