@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { replaceFile } from '../lib/index.js';
-import { readJournalFrom, type Segment } from '../recorder/index.js';
+import { readJournalFrom, type Segment } from '../contracts/index.js';
 
 /** Segments held in memory at once: a backlog of a year is read in steps of this many, never all at once. */
 export const MAX_PENDING = 256;

@@ -4,7 +4,8 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { backoffDelay, sleep, type BackoffPolicy, type Logger } from '../lib/index.js';
-import { appendArchiveToJournal, type ArchiveRecord, type Recorder } from '../recorder/index.js';
+import type { ArchiveRecord } from '../contracts/index.js';
+import type { Recorder } from '../recorder/index.js';
 import { ArchiveQueue, type PendingSegment } from './archive-queue.js';
 import { Bucket } from './bucket.js';
 import { classifyArchiveFailure, type ArchiveFailure } from './failure.js';
@@ -38,8 +39,14 @@ export interface ArchiveStatus {
   readonly counters: Readonly<ArchiveCounters>;
 }
 
-/** Queues the archived event durably (the event outbox); called before the archive record is journaled. */
-export type AnnounceArchived = (record: ArchiveRecord) => Promise<void>;
+/**
+ * What the archive asks of its recorder's command: queue the archived event durably (the event outbox), then
+ * journal the archive record (the recorder is the journal's one writer), in that order.
+ */
+export interface ArchiveReporting {
+  announce(record: ArchiveRecord): Promise<void>;
+  journal(record: Omit<ArchiveRecord, 'kind'>): Promise<void>;
+}
 
 const RETRY: BackoffPolicy = { baseMs: 1000, maxMs: 30_000 };
 
@@ -62,15 +69,15 @@ export class Archiver {
     private readonly target: ArchiveTarget,
     private readonly queue: ArchiveQueue,
     private readonly log: Logger,
-    private readonly announce: AnnounceArchived,
+    private readonly report: ArchiveReporting,
   ) {
     this.bucket = new Bucket(target);
     this.where = { endpoint: target.endpoint ?? `AWS S3 (${target.region})`, bucket: target.bucket };
   }
 
-  static async start(recorder: Recorder, target: ArchiveTarget, log: Logger, announce: AnnounceArchived): Promise<Archiver> {
+  static async start(recorder: Recorder, target: ArchiveTarget, log: Logger, report: ArchiveReporting): Promise<Archiver> {
     const queue = await ArchiveQueue.open(recorder.store.stateDir, recorder.store.journalPath);
-    const archiver = new Archiver(recorder, target, queue, log, announce);
+    const archiver = new Archiver(recorder, target, queue, log, report);
     recorder.events.on('segment', archiver.onSegment);
     archiver.loop = archiver.run();
     log.info({ bucket: target.bucket, prefix: target.devicePrefix, endpoint: archiver.where.endpoint }, 'archiving segments');
@@ -196,9 +203,9 @@ export class Archiver {
       at: new Date().toISOString(),
     };
     // Queued before the record is journaled: a crash between the two announces it again (same id), never not at all.
-    await this.announce(record);
+    await this.report.announce(record);
     const { kind: _kind, ...fields } = record;
-    await appendArchiveToJournal(this.recorder.store.journalPath, fields);
+    await this.report.journal(fields);
     this.uploading = null;
     this.counters.archived++;
     this.lastArchived = { archived: record.archived, bucket: record.bucket, key, etag, at: record.at };

@@ -2,7 +2,7 @@
 import type { Registry } from 'prom-client';
 import type { Logger } from '../lib/index.js';
 import type { Recorder } from '../recorder/index.js';
-import type { AnnounceArchived, ArchiveStatus } from './archiver.js';
+import type { ArchiveReporting, ArchiveStatus } from './archiver.js';
 import type { ArchiveTarget } from './options.js';
 
 export interface Archive {
@@ -17,10 +17,10 @@ export interface Archive {
  * and then nothing loads). Call it after `recorder.open()`, which finishes what a crash left, so the journal it
  * follows is whole.
  */
-export async function attachArchive(recorder: Recorder, target: ArchiveTarget | null, log: Logger, announce: AnnounceArchived): Promise<Archive | null> {
+export async function attachArchive(recorder: Recorder, target: ArchiveTarget | null, log: Logger, report: ArchiveReporting): Promise<Archive | null> {
   if (target === null) return null;
   const [{ Archiver }, { registerArchiveMetrics }] = await Promise.all([import('./archiver.js'), import('./metrics.js')]);
-  const archiver = await Archiver.start(recorder, target, log.child({ module: 'archive' }), announce);
+  const archiver = await Archiver.start(recorder, target, log.child({ module: 'archive' }), report);
   return {
     status: () => archiver.status(),
     metrics: (registry) => registerArchiveMetrics(registry, recorder.settings.device, archiver),

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, createLogger, defineCommand, locateFfmpeg, locateFfprobe, onShutdown, registerSecret, requireFfmpeg5 } from '../lib/index.js';
 import { archiveOptions, archiveTarget, attachArchive } from '../archive/index.js';
 import { attachEvents, eventOptions } from '../events/index.js';
-import { DeviceLease, parseCameraAddress, Recorder, recorderMetrics, recorderOptions, serveRecorderApi } from '../recorder/index.js';
+import { recorderEnvValue } from '../contracts/index.js';
+import { appendArchiveToJournal, DeviceLease, parseCameraAddress, Recorder, recorderMetrics, recorderOptions, serveRecorderApi } from '../recorder/index.js';
 
 export const recorderCommand = defineCommand({
   name: 'recorder',
@@ -17,7 +18,7 @@ export const recorderCommand = defineCommand({
   ].join('\n'),
   options: { ...recorderOptions, ...eventOptions, ...archiveOptions },
   async run(config, ctx) {
-    let password = ctx.env.PasswordSecret || undefined;
+    let password = recorderEnvValue(ctx.env, 'password');
     if (config.passwordFile) {
       try {
         password = readFileSync(config.passwordFile, 'utf8').replace(/\r?\n$/, '');
@@ -70,7 +71,10 @@ export const recorderCommand = defineCommand({
     await recorder.open();
     // After open(): the journal it follows holds what crash recovery finished.
     registerSecret(ctx.env.AWS_SECRET_ACCESS_KEY);
-    const archive = await attachArchive(recorder, archiveAt, log, (record) => announcer.archived(record));
+    const archive = await attachArchive(recorder, archiveAt, log, {
+      announce: (record) => announcer.archived(record),
+      journal: (record) => appendArchiveToJournal(recorder.store.journalPath, record),
+    });
     const metrics = recorderMetrics(recorder);
     announcer.metrics(metrics);
     archive?.metrics(metrics);

@@ -1,6 +1,6 @@
 import { CloudEvent } from 'cloudevents';
-import type { ArchiveRecord } from '../recorder/index.js';
-import { SEGMENT_ARCHIVED_TYPE, type SegmentArchivedData } from './schema.js';
+import type { ArchiveRecord } from '../contracts/index.js';
+import { SEGMENT_ARCHIVED_TYPE, type SegmentArchivedData } from '../contracts/index.js';
 
 /**
  * `dev.shifu.rtsp.segment.archived.v1` for one archived segment. Its id is the same for every announcement of the

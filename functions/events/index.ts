@@ -13,7 +13,7 @@ export {
   type RecorderStateData,
   type SegmentArchivedData,
   type SegmentFinishedData,
-} from './schema.js';
+} from '../contracts/index.js';
 export { segmentArchivedEvent } from './archive-event.js';
 export { eventSource } from './source.js';
 export { segmentEventId, segmentFinishedData, segmentFinishedEvent } from './segment-event.js';
@@ -28,5 +28,5 @@ export { JournalCursor } from './journal-cursor.js';
 export { registerEventMetrics, type EventMetricsSource } from './metrics.js';
 export { eventOptions, type EventConfig } from './options.js';
 export { attachEvents, type Announcer, type AnnouncerTuning } from './announcer.js';
-export { EventRejectedError, parseAnnouncedEvent, type AnnouncedEvent } from './receive.js';
+export { EventRejectedError, parseAnnouncedEvent, type AnnouncedEvent } from '../contracts/event-receive.js';
 export { startLocalSink, type LocalSink, type LocalSinkOptions } from './local-sink.js';

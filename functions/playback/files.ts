@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import send from 'send';
 import { HttpError } from '../lib/index.js';
-import { isSegmentFileName } from '../recorder/index.js';
+import { isSegmentFileName } from '../contracts/index.js';
 import { checkDeviceName, type Library } from './library.js';
 
 /** `/files/<device>/<file>`: two path components, each a name and never a path (no `/`, `..` or NUL). */

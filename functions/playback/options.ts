@@ -1,12 +1,13 @@
 // `shifu-rtsp playback`'s settings: parsed once at start-up (the command's wiring is in functions/commands/).
 import { z } from 'zod';
+import { RECORDER_ENV } from '../contracts/index.js';
 import { zHostPort, type OptionSpecs } from '../lib/index.js';
 import { zDuration } from './duration.js';
 
 export const playbackOptions = {
   root: {
     flag: 'root',
-    env: ['PLAYBACK_ROOT', 'FileSavePath'],
+    env: ['PLAYBACK_ROOT', ...RECORDER_ENV.out],
     schema: z.string().min(1),
     default: '/data',
     description: "storage root to serve (the recorders' --out); only read, never written",
@@ -37,6 +38,12 @@ export const playbackOptions = {
     env: ['PLAYBACK_INDEX_DIR'],
     schema: z.string().min(1).optional(),
     description: "folder for the footage index between restarts (the pod's own emptyDir, never the volume); without it the index lives in memory and each start reads every journal once",
+  },
+  cacheDir: {
+    flag: 'cache-dir',
+    env: ['PLAYBACK_CACHE_DIR'],
+    schema: z.string().min(1).optional(),
+    description: "folder for thumbnails (the pod's own emptyDir, never the volume; at most 256 MiB, oldest dropped first); without it a 32 MiB memory cache",
   },
   maxCuts: {
     flag: 'max-cuts',

@@ -1,27 +1,46 @@
 // The web page at `/`: one HTML document; its script is page/app.ts, compiled for the browser (DOM types).
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+
+/** The page's other modules (app.js imports them), by route: each a file of page/, compiled. */
+export const PAGE_MODULES: Readonly<Record<string, string>> = { '/hls-player.js': 'hls-player.js', '/thumbnail.js': 'thumbnail.js' };
+/** hls.js, served from its npm package (a classic script: it sets the global `Hls`). */
+export const HLS_SCRIPT_ROUTE = '/hls.min.js';
 
 // Next to this module once built (dist/functions/playback/page/app.js); from the sources (tests run
 // them), the build's copy.
-const SCRIPT_CANDIDATES = [
-  fileURLToPath(new URL('./page/app.js', import.meta.url)),
-  fileURLToPath(new URL('../../dist/functions/playback/page/app.js', import.meta.url)),
+const candidates = (file: string): string[] => [
+  fileURLToPath(new URL(`./page/${file}`, import.meta.url)),
+  fileURLToPath(new URL(`../../dist/functions/playback/page/${file}`, import.meta.url)),
 ];
 
-let script: Promise<string> | undefined;
+const scripts = new Map<string, Promise<string>>();
 
-/** The compiled page script, read once. */
-export function pageScript(): Promise<string> {
-  script ??= (async () => {
-    for (const file of SCRIPT_CANDIDATES) {
-      const text = await readFile(file, 'utf8').catch(() => null);
-      if (text !== null) return text;
-    }
-    script = undefined;
-    throw new Error(`the page script is not built (${SCRIPT_CANDIDATES[0]}): run npm run build`);
-  })();
+function readOnce(name: string, files: readonly string[]): Promise<string> {
+  let script = scripts.get(name);
+  if (script === undefined) {
+    script = (async () => {
+      for (const file of files) {
+        const text = await readFile(file, 'utf8').catch(() => null);
+        if (text !== null) return text;
+      }
+      scripts.delete(name);
+      throw new Error(`${name} is missing (${files[0]}): run npm ci and npm run build`);
+    })();
+    scripts.set(name, script);
+  }
   return script;
+}
+
+/** A compiled page script (app.js by default), read once. */
+export function pageScript(file = 'app.js'): Promise<string> {
+  return readOnce(file, candidates(file));
+}
+
+/** hls.js's browser build, read once. */
+export function hlsScript(): Promise<string> {
+  return readOnce('hls.min.js', [createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js')]);
 }
 
 /** The tab's icon: a camera over a timeline bar, drawn inline (no file on disk, no request that can fail). */

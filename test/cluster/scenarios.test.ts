@@ -383,7 +383,7 @@ describe('a camera recorded on a real single-node cluster', () => {
   });
 
   it('4. /record/on creates the recorder, which records through the forwarder Service onto the PV', async () => {
-    // knative/README.md's step 4: the camera's login in the Secret the recorder reads (UserName / PasswordSecret).
+    // knative/README.md's step 4: the camera's login in the Secret the recorder reads (CAMERA_USERNAME / CAMERA_PASSWORD).
     await k.run(['-n', NS, 'create', 'secret', 'generic', `${DEVICE}-rtsp`, `--from-literal=username=${CAMERA_USER}`, `--from-literal=password=${CAMERA_PASSWORD}`]);
     const on = await postJson(`${controlUrl}/record/on`, { device: DEVICE, segmentSeconds: SEGMENT_SECONDS }, controlAuth);
     expect(on.status, on.body).toBeLessThan(300);
@@ -392,7 +392,7 @@ describe('a camera recorded on a real single-node cluster', () => {
     expect(pod.spec.nodeName).toBe(cluster.nodeName);
     expect(pod.spec.containers[0]?.image).toBe(cluster.image);
     expect(pod.spec.volumes?.some((v) => v.persistentVolumeClaim?.claimName === `${DEVICE}-pvc`)).toBe(true);
-    expect(pod.spec.containers[0]?.env?.find((e) => e.name === 'RTSPServerAddress')?.value).toBe(
+    expect(pod.spec.containers[0]?.env?.find((e) => e.name === 'RTSP_URL')?.value).toBe(
       `rtsp://deviceshifu-${DEVICE}.${NS}.svc.cluster.local:554${camera.path}`,
     );
     const segments = await waitFor('3 segments in the journal on the node', 120_000, async () => {
@@ -511,6 +511,20 @@ describe('a camera recorded on a real single-node cluster', () => {
       const curl = await runProgram('curl', ['-fsS', '-H', `authorization: Bearer ${PLAYBACK_TOKEN}`, '-o', path.join(work, 'curl-clip.mp4'), `http://127.0.0.1:${localPort}/api/clip?device=${DEVICE}&start=${encodeURIComponent(clipStart.toISOString())}&duration=4`]);
       expect(curl.code, curl.stderr).toBe(0);
       expect((await probeFile(path.join(work, 'curl-clip.mp4'))).codecs).toContain('h264');
+      // HLS of the recordings (a playlist ffmpeg plays, its token carried into the URIs) and a thumbnail kept in the
+      // pod's own emptyDir (/cache): the container's root and the footage volume are both read-only.
+      const hls = `http://127.0.0.1:${localPort}/api/hls/${DEVICE}.m3u8?start=${encodeURIComponent(segments[0]!.startTime)}&end=${encodeURIComponent(segments.at(-1)!.endTime)}&access_token=${PLAYBACK_TOKEN}`;
+      const played = await runProgram('ffmpeg', ['-nostdin', '-v', 'error', '-i', hls, '-map', '0:v', '-f', 'framemd5', path.join(work, 'hls.framemd5')], { timeoutMs: 120_000 });
+      expect(played.code, played.stderr).toBe(0);
+      expect((await readFile(path.join(work, 'hls.framemd5'), 'utf8')).split('\n').filter((l) => /^0,/.test(l)).length).toBeGreaterThan(50);
+      const thumbnail = `http://127.0.0.1:${localPort}/api/thumbnail?device=${DEVICE}&time=${encodeURIComponent(clipStart.toISOString())}&width=160`;
+      const auth = { authorization: `Bearer ${PLAYBACK_TOKEN}` };
+      const image = await fetch(thumbnail, { headers: auth });
+      expect(image.status).toBe(200);
+      expect(image.headers.get('content-type')).toBe('image/jpeg');
+      const etag = image.headers.get('etag') ?? '';
+      expect((await fetch(thumbnail, { headers: { ...auth, 'if-none-match': etag } })).status).toBe(304);
+      expect(await k.run(['-n', NS, 'exec', `${DEVICE}-export`, '-c', 'export', '--', 'ls', '/cache'])).toContain(`${etag.slice(1, -1)}.jpg`);
     } finally {
       forward.kill('SIGTERM');
     }
@@ -642,7 +656,7 @@ describe('a camera recorded on a real single-node cluster', () => {
         expect(found.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('shifu-rtsp-control');
         expect(found.metadata.annotations?.['shifu-rtsp/settings']).toBeTruthy();
         const env = found.spec.template.spec.containers[0]?.env ?? [];
-        expect(env.find((e) => e.name === 'RTSPServerAddress')?.value).toMatch(/^rtsp:\/\//);
+        expect(env.find((e) => e.name === 'RTSP_URL')?.value).toMatch(/^rtsp:\/\//);
         expect(env.find((e) => e.name === 'RECORDER_API_TOKEN')?.valueFrom?.secretKeyRef?.name).toMatch(new RegExp(`^${device}-recorder-api-`));
         expect(found.spec.template.spec.volumes?.some((v) => v.persistentVolumeClaim?.claimName === `${device}-pvc`)).toBe(true);
       } else {
