@@ -286,6 +286,8 @@ describe('the page: six hours through hls.js', () => {
     await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
     const thumb = page.locator('[data-device="cam"] img.thumb');
     await thumb.waitFor({ state: 'visible', timeout: 20_000 });
+    // Shown at once, drawn when its JPEG has arrived: wait for the picture itself, not only the element.
+    await page.waitForFunction(`(() => { const img = document.querySelector('[data-device="cam"] img.thumb'); return img !== null && img.complete && img.naturalWidth > 0; })()`, undefined, { timeout: 20_000 });
     expect(await page.evaluate(`document.querySelector('[data-device="cam"] img.thumb').naturalWidth`)).toBe(160);
     await page.mouse.move(box.x + box.width * 0.3, box.y + 300);
     await thumb.waitFor({ state: 'hidden', timeout: 5_000 });

@@ -1,6 +1,8 @@
 // The playback page: a day timeline per device, click to play, in/out points and a clip download.
 // Plain DOM, no framework; it talks to the same server's /api routes.
 // The timeline's type is the server's own schema (functions/contracts/timeline.ts), compiled in: no copy to drift.
+// Over 400 lines because it is the page's wiring: each device's section (day picker, timeline, player, clip
+// form) and the keyboard; what stands alone is in its own file (hls-player.ts, thumbnail.ts).
 import type { Span, Timeline, TimelineSegment } from '../../contracts/timeline.js';
 import { longRange, RangePlayer } from './hls-player.js';
 import { attachThumbnails } from './thumbnail.js';
