@@ -1,6 +1,6 @@
 // `shifu-rtsp playback`: the read-only playback server as a process.
 import { createLogger, defineCommand, locateFfmpeg, locateFfprobe, onShutdown, registerSecret } from '../lib/index.js';
-import { defaultMaxCuts, playbackOptions, startPlaybackServer } from '../playback/index.js';
+import { defaultMaxCuts, openLiveDirectory, playbackOptions, startPlaybackServer } from '../playback/index.js';
 
 export const playbackCommand = defineCommand({
   name: 'playback',
@@ -12,7 +12,9 @@ export const playbackCommand = defineCommand({
   options: playbackOptions,
   async run(config, ctx) {
     if (config.token !== undefined) registerSecret(config.token);
+    if (config.liveToken !== undefined) registerSecret(config.liveToken);
     const log = createLogger('playback');
+    const directory = await openLiveDirectory({ urls: config.liveUrls, namespace: config.liveNamespace }, log);
     const maxCuts = config.maxCuts ?? defaultMaxCuts();
     const server = await startPlaybackServer(
       {
@@ -25,10 +27,11 @@ export const playbackCommand = defineCommand({
         maxCuts,
         indexDir: config.indexDir,
         cacheDir: config.cacheDir,
+        live: { directory, token: config.liveToken },
       },
       log,
     );
-    log.info({ root: config.root, listen: { address: config.listen.host, port: server.port }, token: config.token !== undefined, maxClipSeconds: config.maxClip, maxCuts, indexDir: config.indexDir ?? null, cacheDir: config.cacheDir ?? null }, 'playback listening');
+    log.info({ root: config.root, listen: { address: config.listen.host, port: server.port }, token: config.token !== undefined, maxClipSeconds: config.maxClip, maxCuts, indexDir: config.indexDir ?? null, cacheDir: config.cacheDir ?? null, live: config.liveUrls !== undefined ? 'PLAYBACK_LIVE_URLS' : config.liveNamespace !== undefined ? `EdgeDevices of ${config.liveNamespace}` : null }, 'playback listening');
     await new Promise<void>((resolve) => {
       onShutdown(async () => {
         await server.close();

@@ -20,6 +20,10 @@ export const PROTOCOL_TCP = 'TCP';
 export const STREAM_PATH_KEY = 'rtspPath';
 /** The forwarder Service listens on the RTSP port and sends it on to the EdgeDevice's TCPSetting.ListenPort. */
 export const FORWARDER_SERVICE_PORT = 554;
+/** The forwarder Service's live view port (HLS, the player page, WHEP signalling), as knative/forwarder.yaml sets it. */
+export const LIVE_SERVICE_PORT = 8889;
+/** `spec.customMetadata` key of a smaller stream (a camera's H.264 sub-stream) that live view plays instead of `rtspPath`. */
+export const LIVE_SUBSTREAM_PATH_KEY = 'liveSubstreamPath';
 
 /** `deviceshifu-<device>`: the forwarder's Deployment and Service (knative/forwarder.yaml). */
 export function forwarderServiceName(device: string): string {

@@ -38,3 +38,21 @@ export function createMetricsRegistry(prefix: string): Registry {
   collectDefaultMetrics({ register: registry, prefix, eventLoopMonitoringPrecision: 1000 });
   return registry;
 }
+
+/**
+ * A request body of at most `maxBytes` (a WHEP offer, on the live port and through the playback server's proxy):
+ * 413 naming `body` past it, from the Content-Length when it says so, else as the bytes come.
+ */
+export async function readSmallBody(req: AsyncIterable<unknown> & { readonly headers: Readonly<Record<string, string | string[] | undefined>> }, maxBytes: number, what: string): Promise<Buffer> {
+  const tooLarge = (): HttpError => new HttpError(413, `body: ${what} is at most ${maxBytes / 1024} KiB`, 'payload_too_large', { connection: 'close' });
+  if (Number(req.headers['content-length'] ?? 0) > maxBytes) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const bytes = chunk as Buffer;
+    size += bytes.length;
+    if (size > maxBytes) throw tooLarge();
+    chunks.push(bytes);
+  }
+  return Buffer.concat(chunks);
+}

@@ -17,7 +17,7 @@ export { redact, redactDeep, registerSecret } from './redact.js';
 export { locateFfmpeg, locateFfprobe, parseFfmpegVersion, requireFfmpeg5, toolEnv, ToolNotFoundError } from './ffmpeg.js';
 export { onShutdown, type ShutdownHandler } from './shutdown.js';
 export { defineCommand, type Command, type CommandContext } from './command.js';
-export { createMetricsRegistry, describeZodError, HttpError, isJsonMediaType } from './http.js';
+export { createMetricsRegistry, describeZodError, HttpError, isJsonMediaType, readSmallBody } from './http.js';
 export { startJsonServer, type JsonRequest, type JsonResponse, type JsonServer } from './json-server.js';
 export { backoffDelay, sleep, type BackoffPolicy } from './backoff.js';
 export { ScrapedMetrics } from './metrics.js';
@@ -31,6 +31,7 @@ export {
   type StreamHandler,
 } from './probe-server.js';
 export { freeLoopbackPort } from './ports.js';
+export { hlsScript, readPageAsset } from './page-assets.js';
 export { presentedToken, sameSecret, tokenCookie } from './bearer.js';
 export { errorAnswer, listenOn, requestUrl, type ListeningServer } from './server-core.js';
 export { DNS_1123_LABEL, moveNoReplace, sha256OfFile } from './files.js';

@@ -33,6 +33,11 @@ export interface ProbeRoutes {
   readonly post?: Readonly<Record<string, ProbeHandler>>;
   /** GET (and HEAD) routes that stream, keyed by exact path, or by a prefix when the key ends in `/`. */
   readonly stream?: Readonly<Record<string, StreamHandler>>;
+  /**
+   * Routes of any method whose request body is left to the handler (the playback server's live proxy: WHEP
+   * offers, DELETE), keyed by a prefix ending in `/`. The handler answers 405 itself where it must.
+   */
+  readonly pass?: Readonly<Record<string, StreamHandler>>;
   /** Runs before every route but those in `open` (and /metrics when `open` lists it); throws HttpError to refuse. */
   readonly authorize?: (request: ProbeRequest) => void;
   readonly open?: readonly string[];
@@ -53,6 +58,7 @@ export async function startProbeServer(
   routes: ProbeRoutes,
 ): Promise<ProbeServer> {
   const streamRoutes = Object.entries(routes.stream ?? {});
+  const passRoutes = Object.keys(routes.pass ?? {});
   const open = new Set(routes.open ?? []);
   const everyAnswer = Object.entries(routes.headers ?? {});
   return listenOn(options.listen, (req, res) => {
@@ -74,8 +80,9 @@ export async function startProbeServer(
       const answer = errorAnswer(err, options.log, { route });
       json(answer.status, answer.body, answer.headers);
     };
-    // The body is never read (no route takes one), but it must be drained for keep-alive to work.
-    req.resume();
+    const passKey = passRoutes.find((key) => route.startsWith(key));
+    // The body is never read (but by a pass route), yet it must be drained for keep-alive to work.
+    if (passKey === undefined) req.resume();
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     let url: URL;
     try {
@@ -92,6 +99,13 @@ export async function startProbeServer(
         fail(err);
         return;
       }
+    }
+    if (passKey !== undefined) {
+      const handler = routes.pass![passKey]!;
+      Promise.resolve()
+        .then(() => handler(req, res, url))
+        .catch(fail);
+      return;
     }
     if (route === '/metrics' && options.metrics && method === 'GET') {
       const registry = options.metrics;

@@ -1,8 +1,7 @@
 // The player page at /<path>/ and the two scripts it loads: ours (page/player.ts, built for the browser by
 // its own tsconfig.json) and hls.js from its npm package, both served by the live port itself.
-import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { hlsScript, readPageAsset } from '../lib/index.js';
 
 // Next to this module once built; from the sources (tests run them), the build's copy.
 const PLAYER_CANDIDATES = [
@@ -10,26 +9,8 @@ const PLAYER_CANDIDATES = [
   fileURLToPath(new URL('../../dist/functions/live/page/player.js', import.meta.url)),
 ];
 
-const cache = new Map<string, Promise<Buffer>>();
-
-function readOnce(name: string, files: () => readonly string[]): Promise<Buffer> {
-  let text = cache.get(name);
-  if (text === undefined) {
-    text = (async () => {
-      for (const file of files()) {
-        const bytes = await readFile(file).catch(() => null);
-        if (bytes !== null) return bytes;
-      }
-      cache.delete(name);
-      throw new Error(`${name} is missing (${files().join(', ')}): run npm ci and npm run build`);
-    })();
-    cache.set(name, text);
-  }
-  return text;
-}
-
-export const playerScript = (): Promise<Buffer> => readOnce('player.js', () => PLAYER_CANDIDATES);
-export const hlsScript = (): Promise<Buffer> => readOnce('hls.min.js', () => [createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js')]);
+export const playerScript = (): Promise<Buffer> => readPageAsset('player.js', () => PLAYER_CANDIDATES);
+export { hlsScript };
 
 const escapeHtml = (text: string): string =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);

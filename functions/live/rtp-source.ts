@@ -13,9 +13,14 @@ import { firstMedia } from './first-media.js';
 export interface RtpCodecs {
   /** `H264`, `H265`…, as in the rtpmap. */
   readonly video: string | undefined;
-  /** `PCMU` or `PCMA` (the G.711 WebRTC takes); undefined for none or another codec (AAC: video only). */
-  readonly audio: 'PCMU' | 'PCMA' | undefined;
+  /** The audio WebRTC takes: G.711 as the camera sends it, or Opus encoded from another codec; undefined for none. */
+  readonly audio: 'PCMU' | 'PCMA' | 'OPUS' | undefined;
+  /** Audio in another codec (AAC's `MPEG4-GENERIC`), which the source encodes to Opus. */
+  readonly otherAudio?: string;
 }
+
+/** How the audio goes to WebRTC: copied (G.711), or encoded once to Opus for every viewer of the stream (AAC). */
+export type AudioPlan = 'copy' | 'opus';
 
 /** A WebRTC viewer: it gets video from the next keyframe on, and audio once its video started. */
 export interface RtpSubscriber {
@@ -44,7 +49,7 @@ const PACKET_SIZE = 1200;
 const SDP_SETTLE_MS = 100;
 
 /** ffmpeg's arguments: each track to its own RTP output; SPS/PPS written before every keyframe (WebRTC has no sprop). */
-export function rtpArguments(input: string, video: VideoPlan, videoPort: number, audioPort: number | undefined): string[] {
+export function rtpArguments(input: string, video: VideoPlan, videoPort: number, audioPort: number | undefined, audio: AudioPlan = 'copy'): string[] {
   const args = [
     '-hide_banner', '-nostdin', '-loglevel', 'error',
     '-rtsp_transport', 'tcp', '-timeout', '10000000',
@@ -52,7 +57,9 @@ export function rtpArguments(input: string, video: VideoPlan, videoPort: number,
     '-map', '0:v:0', ...videoArguments(video), '-bsf:v', 'dump_extra=freq=keyframe',
     '-f', 'rtp', '-sdp_file', 'pipe:3', `rtp://127.0.0.1:${videoPort}?pkt_size=${PACKET_SIZE}`,
   ];
-  if (audioPort !== undefined) args.push('-map', '0:a:0', '-c:a', 'copy', '-f', 'rtp', `rtp://127.0.0.1:${audioPort}?pkt_size=${PACKET_SIZE}`);
+  // Opus as browsers take it: 48 kHz, 20 ms frames, the low-delay mode.
+  const audioCodec = audio === 'opus' ? ['-c:a', 'libopus', '-ar', '48000', '-ac', '2', '-b:a', '64k', '-application', 'lowdelay', '-frame_duration', '20'] : ['-c:a', 'copy'];
+  if (audioPort !== undefined) args.push('-map', '0:a:0', ...audioCodec, '-f', 'rtp', `rtp://127.0.0.1:${audioPort}?pkt_size=${PACKET_SIZE}`);
   return args;
 }
 
@@ -61,6 +68,7 @@ export function codecsOf(sdp: string): RtpCodecs {
   let kind = '';
   let video: string | undefined;
   let audio: RtpCodecs['audio'];
+  let otherAudio: string | undefined;
   for (const line of sdp.split(/\r?\n/)) {
     if (line.startsWith('m=')) {
       kind = line.slice(2).split(' ')[0] ?? '';
@@ -71,10 +79,11 @@ export function codecsOf(sdp: string): RtpCodecs {
     } else if (line.startsWith('a=rtpmap:')) {
       const name = /^a=rtpmap:\d+\s+([^/\s]+)/.exec(line)?.[1]?.toUpperCase();
       if (kind === 'video') video ??= name;
-      if (kind === 'audio' && (name === 'PCMU' || name === 'PCMA')) audio = name;
+      if (kind === 'audio' && (name === 'PCMU' || name === 'PCMA' || name === 'OPUS')) audio = name;
+      else if (kind === 'audio' && name !== undefined) otherAudio ??= name;
     }
   }
-  return { video, audio };
+  return otherAudio === undefined || audio !== undefined ? { video, audio } : { video, audio, otherAudio };
 }
 
 export class RtpSource {
@@ -86,7 +95,9 @@ export class RtpSource {
   private withAudio = true;
   private videoPlan: VideoPlan;
   /** The run was stopped on purpose to start again encoding (its camera turned out to send H.265). */
-  private restartToEncode = false;
+  /** What the next run encodes that this one copied (null: no restart for that). */
+  private restartToEncode: string | null = null;
+  private audioPlan: AudioPlan = 'copy';
   private readonly input: CameraInput;
   private lingerTimer: NodeJS.Timeout | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -196,7 +207,7 @@ export class RtpSource {
       return;
     }
     if (this.ended) return;
-    const args = rtpArguments(input, this.videoPlan, this.videoSocket.address().port, this.withAudio ? this.audioSocket.address().port : undefined);
+    const args = rtpArguments(input, this.videoPlan, this.videoSocket.address().port, this.withAudio ? this.audioSocket.address().port : undefined, this.audioPlan);
     const child = spawn(this.options.ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe'], env: toolEnv() });
     this.child = child;
     this.input.admit(child.pid);
@@ -215,10 +226,14 @@ export class RtpSource {
       settle = setTimeout(() => {
         if (started || this.ended) return;
         const codecs = codecsOf(sdp);
-        if (codecs.video === 'H265' && !this.videoPlan.transcode) {
-          // No browser decodes H.265 over WebRTC: start again, encoding H.264 once for every viewer of the stream.
-          this.videoPlan = { ...this.videoPlan, transcode: true };
-          this.restartToEncode = true;
+        const encodeVideo = codecs.video === 'H265' && !this.videoPlan.transcode;
+        const encodeAudio = codecs.otherAudio !== undefined && this.audioPlan === 'copy';
+        if (encodeVideo || encodeAudio) {
+          // No browser decodes H.265 over WebRTC, nor takes AAC: start again, encoding H.264 and Opus once for
+          // every viewer of the stream.
+          if (encodeVideo) this.videoPlan = { ...this.videoPlan, transcode: true };
+          if (encodeAudio) this.audioPlan = 'opus';
+          this.restartToEncode = encodeVideo && encodeAudio ? 'H.264 and Opus' : encodeVideo ? 'H.264' : 'Opus';
           child.kill('SIGKILL');
           return;
         }
@@ -235,9 +250,9 @@ export class RtpSource {
     child.on('close', (code, signal) => {
       if (this.child === child) this.child = undefined;
       if (this.ended) return;
-      if (this.restartToEncode) {
-        this.restartToEncode = false;
-        this.options.log.info({ stream: this.options.key }, 'live rtp source: the camera sends H.265; encoding H.264');
+      if (this.restartToEncode !== null) {
+        this.options.log.info({ stream: this.options.key, encoding: this.restartToEncode }, 'live rtp source: encoding what WebRTC takes');
+        this.restartToEncode = null;
         void this.run();
         return;
       }

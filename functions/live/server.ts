@@ -1,7 +1,7 @@
 // The live port: per camera path, HLS (playlists, init sections, segments) and a player page, on node:http;
 // its token (LIVE_TOKEN), viewer limit (LIVE_MAX_VIEWERS) and CORS (LIVE_ALLOW_ORIGIN).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorAnswer, HttpError, listenOn, presentedToken, requestUrl, sameSecret, tokenCookie, type HostPort, type Logger } from '../lib/index.js';
+import { errorAnswer, HttpError, listenOn, presentedToken, readSmallBody, requestUrl, sameSecret, tokenCookie, type HostPort, type Logger } from '../lib/index.js';
 import { HlsStream } from './hls-stream.js';
 import { RtpSource } from './rtp-source.js';
 import { heightOf } from './video-plan.js';
@@ -49,6 +49,11 @@ const ROUTE = /^(\/.+?)\/(index\.m3u8|live\.m3u8|init-(\d{1,9})\.mp4|seg-(\d{1,1
 const PATH_SEGMENT = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%]+$/;
 /** The page's cookie, set once from `?access_token=` so that its own URLs never carry the token. */
 const TOKEN_COOKIE = 'shifu_rtsp_live_token';
+/**
+ * How long an answer may take to be read: a segment is at most a GOP or two, and a viewer that cannot take it
+ * in this long is not watching live; its connection is cut, the others never wait for it.
+ */
+const SEND_TIMEOUT_MS = 10_000;
 /** A rough figure for the multivariant playlist's required BANDWIDTH before any segment is measured. */
 const DEFAULT_BANDWIDTH = 2_000_000;
 
@@ -126,16 +131,7 @@ export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): P
   const readOffer = async (req: IncomingMessage): Promise<string> => {
     const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
     if (type !== 'application/sdp') throw new HttpError(415, `content-type: a WHEP offer is application/sdp, not ${JSON.stringify(type ?? '')}`, 'unsupported_media_type');
-    const tooLarge = (): HttpError => new HttpError(413, `body: an offer is at most ${MAX_OFFER_BYTES / 1024} KiB`, 'payload_too_large', { connection: 'close' });
-    if (Number(req.headers['content-length'] ?? 0) > MAX_OFFER_BYTES) throw tooLarge();
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_OFFER_BYTES) throw tooLarge();
-      chunks.push(chunk as Buffer);
-    }
-    return Buffer.concat(chunks).toString('utf8');
+    return (await readSmallBody(req, MAX_OFFER_BYTES, 'an offer')).toString('utf8');
   };
 
   const streamOf = (key: string, camera: string, height: number | undefined): HlsStream => {
@@ -179,6 +175,15 @@ export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): P
     const send = (status: number, type: string, body: string | Buffer, headers: Readonly<Record<string, string>> = {}): void => {
       res.writeHead(status, { 'content-type': type, 'content-length': String(Buffer.byteLength(body)), ...headers });
       res.end(req.method === 'HEAD' ? undefined : body);
+      if (res.writableFinished) return;
+      // A viewer that stops reading is dropped, so that its connection does not hold segments that left the window.
+      const stalled = setTimeout(() => {
+        if (res.writableFinished) return;
+        log.info({ route: url.pathname, bytes: Buffer.byteLength(body), reason: `not read within ${SEND_TIMEOUT_MS / 1000} s` }, 'live viewer dropped');
+        res.destroy();
+      }, SEND_TIMEOUT_MS);
+      stalled.unref();
+      res.once('close', () => clearTimeout(stalled));
     };
     if (req.method === 'OPTIONS') {
       // A CORS preflight: answered for the origins LIVE_ALLOW_ORIGIN names, refused for the rest.

@@ -30,18 +30,20 @@ const H264 = () =>
     parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
   });
 const G711 = (name: 'PCMU' | 'PCMA') => new RTCRtpCodecParameters({ mimeType: `audio/${name}`, clockRate: 8000, channels: 1, payloadType: name === 'PCMU' ? 0 : 8 });
+const OPUS = () => new RTCRtpCodecParameters({ mimeType: 'audio/OPUS', clockRate: 48000, channels: 2 });
+const audioCodec = (name: 'PCMU' | 'PCMA' | 'OPUS'): RTCRtpCodecParameters => (name === 'OPUS' ? OPUS() : G711(name));
 
 /**
  * werift's configuration for one viewer. `iceServers` is always given: werift's own default is a public STUN
  * server, which must never be asked unasked. An announced address that is local narrows gathering to it.
  */
-export function peerConfig(settings: WebRtcSettings, audio: 'PCMU' | 'PCMA' | undefined): RTCPeerConnectionConfig {
+export function peerConfig(settings: WebRtcSettings, audio: RtpCodecs['audio']): RTCPeerConnectionConfig {
   const local = settings.addresses.find((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a));
   return {
     iceServers: [...settings.iceServers],
     icePortRange: [settings.udpPorts.min, settings.udpPorts.max],
     ...(local ? { iceInterfaceAddresses: { udp4: local } } : {}),
-    codecs: { video: [H264()], audio: audio ? [G711(audio)] : [] },
+    codecs: { video: [H264()], audio: audio ? [audioCodec(audio)] : [] },
   };
 }
 

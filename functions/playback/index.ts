@@ -16,3 +16,6 @@ export { chooseEncoder, listedEncoders, MAX_HEIGHT, parseHeight, parseVideo, TRA
 export { hlsPlaylist, HLS_MAX_RANGE_SECONDS, HLS_PIECE_SECONDS, Mp4Layouts, parseHlsRequest, parsePieceRequest, pieceArguments, pieceScript, type HlsRequest, type PieceBounds, type PieceRequest } from './hls.js';
 export { mp4Layout, type Mp4Layout, type Mp4Piece } from './mp4-index.js';
 export { parseThumbnailRequest, ThumbnailCache, thumbnailArguments, thumbnailKey, THUMBNAIL_DEFAULT_WIDTH, THUMBNAIL_MAX_WIDTH, THUMBNAIL_MIN_WIDTH, type ThumbnailRequest } from './thumbnail.js';
+export { openLiveDirectory } from './live-setup.js';
+export { parseLiveBase, staticLiveDirectory, zLiveUrls, type LiveCamera, type LiveDirectory } from './live-directory.js';
+export { LIVE_PREFIX, liveProxy, liveRoutes, upstreamUrl, type LiveProxyOptions } from './live-proxy.js';

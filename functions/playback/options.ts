@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { RECORDER_ENV } from '../contracts/index.js';
 import { zHostPort, type OptionSpecs } from '../lib/index.js';
 import { zDuration } from './duration.js';
+import { zLiveUrls } from './live-directory.js';
 
 export const playbackOptions = {
   root: {
@@ -50,6 +51,25 @@ export const playbackOptions = {
     env: ['PLAYBACK_MAX_CUTS'],
     schema: z.coerce.number({ message: 'expected a whole number' }).int('expected a whole number').min(1).max(1000).optional(),
     description: 'ffmpeg work at once (clip cuts; each holds tens of MiB while it streams); past it 503 with Retry-After. Default: 2 per CPU the process may use (its cgroup CPU quota, else the CPUs it may run on)',
+  },
+  liveUrls: {
+    flag: 'live-urls',
+    env: ['PLAYBACK_LIVE_URLS'],
+    schema: zLiveUrls.optional(),
+    description: "the page's live grid without Kubernetes: DEVICE=URL pairs, comma-separated, each URL a forwarder's live view of the camera path (cam1=http://127.0.0.1:8889/Streaming/Channels/101)",
+  },
+  liveNamespace: {
+    flag: 'live-namespace',
+    env: ['PLAYBACK_LIVE_NAMESPACE'],
+    schema: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'expected a namespace name').optional(),
+    description: "the page's live grid from the EdgeDevices of this namespace (each forwarder's Service deviceshifu-<device>, port 8889); needs get/list/watch on edgedevices",
+  },
+  liveToken: {
+    flag: 'live-token',
+    env: ['PLAYBACK_LIVE_TOKEN'],
+    schema: z.string().min(16, 'expected at least 16 characters').optional(),
+    secret: true,
+    description: "the forwarders' LIVE_TOKEN, sent on with every live request the page makes (prefer the variable: flags show in ps)",
   },
 } satisfies OptionSpecs;
 

@@ -1,12 +1,12 @@
 // The web page at `/`: one HTML document; its script is page/app.ts, compiled for the browser (DOM types).
-import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { hlsScript, readPageAsset } from '../lib/index.js';
 
 /** The page's other modules (app.js imports them), by route: each a file of page/, compiled. */
-export const PAGE_MODULES: Readonly<Record<string, string>> = { '/hls-player.js': 'hls-player.js', '/thumbnail.js': 'thumbnail.js' };
+export const PAGE_MODULES: Readonly<Record<string, string>> = { '/hls-player.js': 'hls-player.js', '/thumbnail.js': 'thumbnail.js', '/live-grid.js': 'live-grid.js' };
 /** hls.js, served from its npm package (a classic script: it sets the global `Hls`). */
 export const HLS_SCRIPT_ROUTE = '/hls.min.js';
+export { hlsScript };
 
 // Next to this module once built (dist/functions/playback/page/app.js); from the sources (tests run
 // them), the build's copy.
@@ -15,32 +15,9 @@ const candidates = (file: string): string[] => [
   fileURLToPath(new URL(`../../dist/functions/playback/page/${file}`, import.meta.url)),
 ];
 
-const scripts = new Map<string, Promise<string>>();
-
-function readOnce(name: string, files: readonly string[]): Promise<string> {
-  let script = scripts.get(name);
-  if (script === undefined) {
-    script = (async () => {
-      for (const file of files) {
-        const text = await readFile(file, 'utf8').catch(() => null);
-        if (text !== null) return text;
-      }
-      scripts.delete(name);
-      throw new Error(`${name} is missing (${files[0]}): run npm ci and npm run build`);
-    })();
-    scripts.set(name, script);
-  }
-  return script;
-}
-
 /** A compiled page script (app.js by default), read once. */
-export function pageScript(file = 'app.js'): Promise<string> {
-  return readOnce(file, candidates(file));
-}
-
-/** hls.js's browser build, read once. */
-export function hlsScript(): Promise<string> {
-  return readOnce('hls.min.js', [createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js')]);
+export function pageScript(file = 'app.js'): Promise<Buffer> {
+  return readPageAsset(`playback ${file}`, () => candidates(file));
 }
 
 /** The tab's icon: a camera over a timeline bar, drawn inline (no file on disk, no request that can fail). */
@@ -83,12 +60,20 @@ export const PAGE_HTML = `<!doctype html>
   .notice { background: #fff4d6; border: 1px solid #e0b44c; padding: .4rem .6rem; margin: .4rem 0; }
   .notice:empty { display: none; }
   code { background: #f3f3f3; padding: 0 .2rem; }
+  #live-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(320px, 100%), 1fr)); gap: .6rem; }
+  #live-grid figure { margin: 0; border: 1px solid #bbb; background: #111; color: #eee; }
+  #live-grid figure.large { grid-column: 1 / -1; }
+  #live-grid video { margin: 0; max-width: none; cursor: zoom-in; aspect-ratio: 16 / 9; }
+  #live-grid figure.large video { cursor: zoom-out; }
+  #live-grid figcaption { display: flex; gap: .5rem; align-items: center; flex-wrap: wrap; padding: .3rem .5rem; }
+  #live-grid figure[data-state="offline"] .live-status { color: #f88; font-weight: bold; }
 </style>
 </head>
 <body>
 <h1>Recorded footage</h1>
 <div class="toolbar"><label for="zone">Time zone</label> <select id="zone"></select></div>
 <p id="status" class="loading" role="status">Loading devices…</p>
+<section id="live" hidden><h2>Live</h2><div id="live-grid"></div></section>
 <div id="devices"></div>
 <script type="module" src="app.js"></script>
 </body>

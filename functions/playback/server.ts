@@ -10,6 +10,8 @@ import { serveFile } from './files.js';
 import { FootageIndex } from './footage-index.js';
 import { checkDeviceName, Library, type Footage } from './library.js';
 import { timelineWindow } from './local-day.js';
+import type { LiveDirectory } from './live-directory.js';
+import { liveRoutes } from './live-proxy.js';
 import { FAVICON_SVG, HLS_SCRIPT_ROUTE, hlsScript, PAGE_HTML, PAGE_MODULES, pageScript } from './page.js';
 import { recordingRoutes } from './recording-routes.js';
 import { timelineOf } from './timeline.js';
@@ -28,6 +30,8 @@ export interface PlaybackSettings {
   readonly indexDir?: string | undefined;
   /** The pod's own folder for thumbnails (PLAYBACK_CACHE_DIR); none: a bounded memory cache. */
   readonly cacheDir?: string | undefined;
+  /** The page's live grid: where each device's live view is (none: no grid), and the forwarders' LIVE_TOKEN. */
+  readonly live?: { readonly directory: LiveDirectory | undefined; readonly token: string | undefined };
 }
 
 /** The page's cookie: set once from `/?access_token=`, so the page's own URLs never carry the token. */
@@ -171,10 +175,12 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
     stream.on('error', () => undefined);
   };
 
+  const live = liveRoutes({ directory: settings.live?.directory, token: settings.live?.token });
   const server = await startProbeServer(
     { listen: settings.listen, log, metrics: metrics.registry },
     {
-      open: ['/', '/app.js', ...Object.keys(PAGE_MODULES), HLS_SCRIPT_ROUTE, '/favicon.svg', '/api/session', '/health'],
+      open: ['/', '/app.js', ...Object.keys(PAGE_MODULES), HLS_SCRIPT_ROUTE, '/favicon.svg', '/api/session', '/health', ...live.open],
+      pass: live.pass,
       // The page's URLs carry no token, and no link it follows learns where it came from.
       headers: { 'referrer-policy': 'no-referrer' },
       authorize: (request) => {
@@ -183,6 +189,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
         if (token === null || !sameSecret(token, settings.token)) throw new HttpError(401, 'authorization: a valid bearer token is required (PLAYBACK_TOKEN)', 'unauthorized');
       },
       get: {
+        ...live.get,
         '/health': () => ({ status: 200, body: { ok: true } }),
         '/': ({ url }): ProbeAnswer => {
           // `/?access_token=` once: the token goes into an HttpOnly cookie and out of the address bar and history.
@@ -232,6 +239,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
     },
   ).catch(async (err: unknown) => {
     await index.close();
+    await settings.live?.directory?.close();
     throw err;
   });
   return {
@@ -240,6 +248,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
       await server.close();
       // Stops following the journals and writes the on-disk index one last time.
       await index.close();
+      await settings.live?.directory?.close();
     },
   };
 }

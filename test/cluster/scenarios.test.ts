@@ -16,6 +16,7 @@ import { freeLoopbackPort } from '../../functions/lib/index.js';
 import type { Segment } from '../../functions/recorder/index.js';
 import { requireTool, startGstCamera, type GstCamera } from '../e2e/fixtures/camera.js';
 import { journalOf } from '../support/journal.js';
+import { hlsFromPod, pagePlaysLive } from './live-view.js';
 import { EventSink, getJson, type KnativeService, knativeRevisionStandIn, Kubectl, postJson, probeFile, runProgram, sha256File, waitFor } from './support.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -32,6 +33,7 @@ const CAMERA_PASSWORD = 'cluster-Pa55:w0rd@cam';
 const CONTROL_TOKEN = randomBytes(24).toString('hex');
 const controlAuth = { authorization: `Bearer ${CONTROL_TOKEN}` };
 const PLAYBACK_TOKEN = randomBytes(24).toString('hex');
+const LIVE_TOKEN = randomBytes(24).toString('hex');
 /** `node -e` in a pod: exits 0 once HOST PORT (argv) accepts a TCP connection, 1 after 30 s of trying. */
 const WAIT_FOR_TCP = "const n=require('node:net'),[h,p]=process.argv.slice(1),end=Date.now()+30000;(function t(){const s=n.connect(+p,h,()=>{s.destroy();process.exit(0)});s.on('error',()=>{s.destroy();if(Date.now()>end)process.exit(1);setTimeout(t,250)})})()";
 /** What Pod Security "restricted" (the namespace's level) asks of a pod and its containers. */
@@ -277,8 +279,11 @@ describe('a camera recorded on a real single-node cluster', () => {
     const refused = await runProgram(cluster.kubectl, ['--kubeconfig', cluster.kubeconfig, 'apply', '-f', '-'], { input: JSON.stringify(privileged) });
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/violates PodSecurity "restricted:latest".*privileged/s);
-    // storage/README.md's step: the playback token, which the export pod requires.
+    // storage/README.md's step: the playback token, which the export pod requires; and knative/README.md's: the
+    // live token (forwarders and the playback page's live grid) and the camera's login (recorder and live view).
     await k.run(['-n', NS, 'create', 'secret', 'generic', `${DEVICE}-playback`, `--from-literal=token=${PLAYBACK_TOKEN}`]);
+    await k.run(['-n', NS, 'create', 'secret', 'generic', 'shifu-rtsp-live-token', `--from-literal=token=${LIVE_TOKEN}`]);
+    await k.run(['-n', NS, 'create', 'secret', 'generic', `${DEVICE}-rtsp`, `--from-literal=username=${CAMERA_USER}`, `--from-literal=password=${CAMERA_PASSWORD}`]);
     await k.run(['apply', '-k', storageDir]);
     const pvc = await waitFor('cam1-pvc Bound', 60_000, async () => {
       const c = await k.json<{ status: { phase?: string }; spec: { volumeName?: string } }>(['-n', NS, 'get', 'pvc', `${DEVICE}-pvc`]);
@@ -382,9 +387,25 @@ describe('a camera recorded on a real single-node cluster', () => {
     expect(labelled).toEqual({ control: 401, playback: 401, forwarder: 'connected' });
   });
 
+  it("3c. live view: a pod plays the camera over HLS through the forwarder's Service, and the storage pod's page plays it through kubectl port-forward", async () => {
+    const player = await hlsFromPod(k, { namespace: NS, image: cluster.image, url: `http://deviceshifu-${DEVICE}.${NS}.svc.cluster.local:8889${camera.path}/index.m3u8`, token: LIVE_TOKEN, pod: { securityContext: RESTRICTED_POD }, container: { securityContext: RESTRICTED_CONTAINER } }, diag);
+    expect(player.phase, player.logs).toBe('Succeeded');
+    expect(player.logs).toMatch(/Video: h264/);
+    expect(player.logs).toMatch(/frame=\s*50\b/);
+    const localPort = await freeLoopbackPort();
+    const forward = spawn(cluster.kubectl, ['--kubeconfig', cluster.kubeconfig, '-n', NS, 'port-forward', `pod/${DEVICE}-export`, `${localPort}:9996`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      await waitFor('kubectl port-forward', 30_000, async () => (await fetch(`http://127.0.0.1:${localPort}/health`).then((r) => r.ok, () => false)) || undefined);
+      const played = await pagePlaysLive(`http://127.0.0.1:${localPort}`, PLAYBACK_TOKEN, DEVICE);
+      expect(played.mode).toBe('hls');
+      expect(played.framesDecoded).toBeGreaterThan(25);
+    } finally {
+      forward.kill('SIGTERM');
+    }
+  });
+
   it('4. /record/on creates the recorder, which records through the forwarder Service onto the PV', async () => {
-    // knative/README.md's step 4: the camera's login in the Secret the recorder reads (CAMERA_USERNAME / CAMERA_PASSWORD).
-    await k.run(['-n', NS, 'create', 'secret', 'generic', `${DEVICE}-rtsp`, `--from-literal=username=${CAMERA_USER}`, `--from-literal=password=${CAMERA_PASSWORD}`]);
+    // The camera's login is in the Secret the recorder reads (CAMERA_USERNAME / CAMERA_PASSWORD), made in scenario 1.
     const on = await postJson(`${controlUrl}/record/on`, { device: DEVICE, segmentSeconds: SEGMENT_SECONDS }, controlAuth);
     expect(on.status, on.body).toBeLessThan(300);
     const pod = await waitFor('the recorder pod Running', 180_000, async () => readyPod(await pods(RECORDER)), diag);

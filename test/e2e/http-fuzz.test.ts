@@ -5,6 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -416,9 +417,21 @@ describe.concurrent(`10,000 seeded malformed requests to each server (HTTP_FUZZ_
       bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), format: 'mp4', mimeType: 'video/mp4',
       video: { codec: 'h264', width: 160, height: 120, fps: 10 }, audio: null, recovered: false, gapBeforeSeconds: 0,
     });
-    const playback = await startCli('playback', ['--root', root], {}, { httpFlag: 'listen' });
+    // A stand-in forwarder behind the live proxy (/live/cam1/...), answering as the live port does, so that every
+    // 5xx would be the proxy's own.
+    const forwarderLive = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (req.method === 'POST') res.writeHead(201, { 'content-type': 'application/sdp', location: `/s/whep/${'ab'.repeat(12)}` }).end('v=0\r\n');
+        else res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl' }).end('#EXTM3U\n');
+      });
+    });
+    await new Promise<void>((resolve) => forwarderLive.listen(0, '127.0.0.1', resolve));
+    stops.push(() => new Promise((resolve) => forwarderLive.close(resolve)));
+    const livePort = (forwarderLive.address() as net.AddressInfo).port;
+    const playback = await startCli('playback', ['--root', root], { PLAYBACK_LIVE_URLS: `cam1=http://127.0.0.1:${livePort}/s` }, { httpFlag: 'listen' });
     stops.push(() => playback.stop());
-    await fuzz(cliTarget('playback', playback, ['/', '/app.js', '/favicon.svg', '/api/session', '/health', '/api/devices', '/api/timeline', '/api/clip', '/files/cam1/cam1_20261124T100000Z.mp4', '/files/', '/api/hls/cam1.m3u8', '/api/hls/cam1/piece.ts', '/api/thumbnail', '/hls-player.js', '/thumbnail.js', '/hls.min.js', '/metrics'], '/api/devices'));
+    await fuzz(cliTarget('playback', playback, ['/', '/app.js', '/favicon.svg', '/api/session', '/health', '/api/devices', '/api/timeline', '/api/clip', '/files/cam1/cam1_20261124T100000Z.mp4', '/files/', '/api/hls/cam1.m3u8', '/api/hls/cam1/piece.ts', '/api/thumbnail', '/hls-player.js', '/thumbnail.js', '/hls.min.js', '/metrics', '/api/live', '/live-grid.js', '/live/cam1/index.m3u8', '/live/cam1/whep', `/live/cam1/whep/${'ab'.repeat(12)}`, '/live/'], '/api/devices'));
   }, 120_000);
 
   it(`forwarder health server (seed ${SEED})`, async () => {

@@ -2,17 +2,14 @@
 // makes: the camera and the forwarder in one, Chromium in another, joined by a veth (10.250.0.0/16). Nothing
 // gathers or checks a candidate on the machine's own addresses.
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTool, startGstCamera, type GstCamera } from './fixtures/camera.js';
 import { runFfmpeg } from './fixtures/player.js';
 import { spawnForwarder, waitFor, type ForwarderProcess } from './forwarder-support.js';
+import { chromiumInNetns, CHROMIUM } from './support/chromium-netns.js';
 import { createTestNetwork, type TestNetwork } from './support/netns.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const cleanups: Array<() => Promise<unknown>> = [];
 let network: TestNetwork;
 let camera: GstCamera;
@@ -47,23 +44,10 @@ beforeAll(async () => {
   fromHost = `http://${network.cameraAddress}:${livePort}${camera.path}`;
   rtsp = `rtsp://${network.cameraDirectAddress}:${rtspPort}${camera.path}`;
 
-  // Chromium itself in the viewer namespace: playwright starts it through this wrapper (its pipes survive exec).
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'shifu-chromium-netns-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const wrapper = path.join(dir, 'chromium-in-netns');
-  await writeFile(wrapper, `#!/bin/sh\nexec ip netns exec ${network.viewerNs} ${CHROMIUM} "$@"\n`);
-  await chmod(wrapper, 0o755);
-  browser = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
-    executablePath: wrapper,
-    headless: true,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required',
-      // Host candidates as addresses, not mDNS names: the forwarder's ICE agent resolves no .local names.
-      '--disable-features=WebRtcHideLocalIpsWithMdns',
-    ],
-  });
-  cleanups.push(() => browser.close());
+  // Chromium itself in the viewer namespace.
+  const chromium = await chromiumInNetns(network.viewerNs);
+  browser = chromium.browser;
+  cleanups.push(chromium.close);
 });
 
 afterAll(async () => {
@@ -121,7 +105,7 @@ describe('live view over WebRTC (WHEP) in Chromium, inside network namespaces', 
     for (const page of pages) await page.close();
   });
 
-  it('an H.265 + AAC camera plays over WebRTC (H.264 encoded once, video only) and over HLS (H.264 + AAC)', async () => {
+  it('an H.265 + AAC camera plays over WebRTC (H.264 and Opus, each encoded once) and over HLS (H.264 + AAC)', async () => {
     const url = await h265Rig();
     const [webrtc, hls] = await Promise.all([browser.newPage(), browser.newPage()]);
     await Promise.all([webrtc.goto(`${url}/?via=webrtc`), hls.goto(`${url}/?via=hls`)]);
@@ -131,12 +115,17 @@ describe('live view over WebRTC (WHEP) in Chromium, inside network namespaces', 
       await page.waitForFunction(`document.querySelector('video').currentTime > ${start + 2}`, undefined, { timeout: 30_000 });
       expect(Number(await page.evaluate('document.querySelector("video").getVideoPlaybackQuality().totalVideoFrames')), mode).toBeGreaterThan(25);
     }
-    const codecs = (await webrtc.evaluate(`(async () => {
-      const out = [];
-      (await window.livePeer.getStats()).forEach((r) => { if (r.type === 'codec') out.push(r.mimeType); });
+    // AAC is no WebRTC codec: the page gets it as Opus, and its packets arrive.
+    const received = (await webrtc.evaluate(`(async () => {
+      const out = { codecs: [], audioPackets: 0 };
+      (await window.livePeer.getStats()).forEach((r) => {
+        if (r.type === 'codec') out.codecs.push(r.mimeType);
+        if (r.type === 'inbound-rtp' && r.kind === 'audio') out.audioPackets = r.packetsReceived;
+      });
       return out;
-    })()`)) as string[];
-    expect(codecs).toEqual(['video/H264']);
+    })()`)) as { codecs: string[]; audioPackets: number };
+    expect(received.codecs.sort()).toEqual(['audio/opus', 'video/H264']);
+    expect(received.audioPackets).toBeGreaterThan(0);
     await Promise.all([webrtc.close(), hls.close()]);
   });
 

@@ -234,7 +234,7 @@ describe('storage/', () => {
 
   it('applies on its own with Strict field validation: PV, PVC and export pod (the settings never leave kustomize)', async () => {
     const applied = await applyYaml(objects, { fieldValidation: 'Strict' });
-    expect(applied.map((o) => `${o.kind}/${o.metadata?.name}`)).toEqual(['PersistentVolume/camera1-pv', 'PersistentVolumeClaim/camera1-pvc', 'NetworkPolicy/shifu-rtsp-playback', 'Pod/camera1-export']);
+    expect(applied.map((o) => `${o.kind}/${o.metadata?.name}`)).toEqual(['ServiceAccount/shifu-rtsp-playback', 'Role/shifu-rtsp-playback-live', 'RoleBinding/shifu-rtsp-playback-live', 'PersistentVolume/camera1-pv', 'PersistentVolumeClaim/camera1-pvc', 'NetworkPolicy/shifu-rtsp-playback', 'Pod/camera1-export']);
   });
 
   it('keeps footage: Retain, and the PVC binds only to its own PV by label', () => {
@@ -271,6 +271,8 @@ describe('storage/', () => {
       PLAYBACK_TOKEN: { secretKeyRef: { name: 'camera1-playback', key: 'token' } },
       PLAYBACK_INDEX_DIR: '/index',
       PLAYBACK_CACHE_DIR: '/cache',
+      PLAYBACK_LIVE_NAMESPACE: { fieldRef: { fieldPath: 'metadata.namespace' } },
+      PLAYBACK_LIVE_TOKEN: { secretKeyRef: { name: 'shifu-rtsp-live-token', key: 'token', optional: true } },
     });
     // The footage index lives in the pod's own emptyDir, never on the footage volume, which stays read-only.
     const pod = find<V1Pod>(objects, 'Pod', 'camera1-export');

@@ -21,7 +21,11 @@ describe('WHEP', () => {
 
   it('reads the codecs of ffmpeg\'s RTP outputs: H.264 and G.711 by static payload type; AAC is no WebRTC audio', () => {
     expect(codecsOf('v=0\nm=video 1 RTP/AVP 96\na=rtpmap:96 H264/90000\nm=audio 2 RTP/AVP 0\n')).toEqual({ video: 'H264', audio: 'PCMU' });
-    expect(codecsOf('v=0\nm=video 1 RTP/AVP 96\na=rtpmap:96 H264/90000\nm=audio 2 RTP/AVP 97\na=rtpmap:97 MPEG4-GENERIC/16000/1\n')).toEqual({ video: 'H264', audio: undefined });
+    expect(codecsOf('v=0\nm=video 1 RTP/AVP 96\na=rtpmap:96 H264/90000\nm=audio 2 RTP/AVP 97\na=rtpmap:97 MPEG4-GENERIC/16000/1\n')).toEqual({ video: 'H264', audio: undefined, otherAudio: 'MPEG4-GENERIC' });
+    // AAC encoded to Opus for WebRTC: what the source then sends, and what an offer with Opus gets.
+    expect(codecsOf('v=0\nm=video 1 RTP/AVP 96\na=rtpmap:96 H264/90000\nm=audio 2 RTP/AVP 97\na=rtpmap:97 opus/48000/2\n')).toEqual({ video: 'H264', audio: 'OPUS' });
+    expect(matchOffer(`${session}${video(['H264'])}m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n`, { video: 'H264', audio: 'OPUS' })).toEqual({ audio: true });
+    expect(peerConfig(settings, 'OPUS').codecs?.audio?.map((c) => [c.mimeType, c.clockRate, c.channels])).toEqual([['audio/OPUS', 48000, 2]]);
   });
 
   it('announces LIVE_WEBRTC_ADDRESSES in place of the gathered host candidates, on the port ICE bound', () => {

@@ -6,6 +6,7 @@
 import type { Span, Timeline, TimelineSegment } from '../../contracts/timeline.js';
 import { longRange, RangePlayer } from './hls-player.js';
 import { attachThumbnails } from './thumbnail.js';
+import { showLiveGrid, type LiveDevice } from './live-grid.js';
 
 interface DeviceSummary {
   device: string;
@@ -406,6 +407,21 @@ class DeviceView {
     this.video.play().catch((err: unknown) => this.say(`Could not start playing: ${err instanceof Error ? err.message : String(err)}`));
   }
 
+  /**
+   * From live view back to the recording at the same wall time: that day's timeline, played from there; past
+   * the last finished segment (the one being recorded is not served yet), from that segment's last seconds.
+   */
+  async jumpTo(ms: number): Promise<void> {
+    if (this.timeline === null || ms < this.dayStart || ms >= this.dayStart + this.dayMs) await this.load(localDate(ms));
+    const last = this.timeline?.spans.at(-1);
+    const at = last !== undefined && ms >= Date.parse(last.end) ? Math.max(Date.parse(last.start), Date.parse(last.end) - 10_000) : ms;
+    this.cursorMs = at;
+    this.draw();
+    this.root.scrollIntoView({ block: 'start' });
+    await this.playAt(at);
+    if (at !== ms) this.say(`Recorded up to ${clock(at + 10_000)}: playing its last seconds (the segment being recorded is not finished yet).`);
+  }
+
   /** Now: the playing position, or the start of the day's footage before anything played. */
   private now(): number | null {
     const inRange = this.range.wallTimeOf(this.video.currentTime);
@@ -444,7 +460,7 @@ class DeviceView {
     }
   }
 
-  private say(text: string): void {
+  say(text: string): void {
     this.notice.textContent = text;
   }
 
@@ -502,7 +518,9 @@ async function main(): Promise<void> {
     zoneChooser(() => views.forEach((v) => v.show(localDate(v.anchor()))));
     await Promise.all(views.map((v) => v.load()));
     // For scripts and tests: the views by device name.
-    (window as unknown as { playback: Record<string, DeviceView> }).playback = Object.fromEntries(devices.map((d, i) => [d.device, views[i]!]));
+    const byDevice: Record<string, DeviceView> = Object.fromEntries(devices.map((d, i) => [d.device, views[i]!]));
+    (window as unknown as { playback: Record<string, DeviceView> }).playback = byDevice;
+    void showLive(only, byDevice);
     document.body.dataset.ready = 'true';
   } catch (err) {
     if (err instanceof TokenRequired) askForToken(status);
@@ -510,6 +528,28 @@ async function main(): Promise<void> {
       status.classList.remove('loading');
       status.textContent = `Could not load: ${err instanceof Error ? err.message : String(err)}`;
     }
+  }
+}
+
+/** The live grid (`?live=webrtc` or `?live=hls` takes only that way); a list the server cannot give is said. */
+async function showLive(only: string | null, views: Record<string, DeviceView>): Promise<void> {
+  const section = document.getElementById('live')!;
+  const grid = document.getElementById('live-grid')!;
+  const way = new URLSearchParams(location.search).get('live');
+  try {
+    const all = (await getJson<{ devices: LiveDevice[] }>('/api/live')).devices;
+    showLiveGrid(section, grid, only === null ? all : all.filter((d) => d.device === only), {
+      only: way === 'webrtc' || way === 'hls' ? way : null,
+      backToRecording: (device, ms) => {
+        const view = Object.hasOwn(views, device) ? views[device] : undefined;
+        if (view === undefined) return false;
+        view.jumpTo(ms).catch((err: unknown) => view.say(`Could not go back to the recording: ${err instanceof Error ? err.message : String(err)}`));
+        return true;
+      },
+    });
+  } catch (err) {
+    section.hidden = false;
+    grid.textContent = `Live view could not be listed: ${err instanceof Error ? err.message : String(err)}`;
   }
 }
 

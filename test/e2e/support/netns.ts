@@ -35,15 +35,16 @@ export function requireNetns(): void {
   }
 }
 
-export function createTestNetwork(): TestNetwork {
+/** `prefix`: the namespaces' names begin with it (`rtm` by default; each test file may take its own). */
+export function createTestNetwork(prefix = 'rtm'): TestNetwork {
   requireNetns();
   let n = 1 + Math.floor(Math.random() * 250);
-  for (let tries = 0; hostHasSubnet(n) || listNs().includes(`rtm-${n}-cam`); tries += 1) {
+  for (let tries = 0; hostHasSubnet(n) || listNs().includes(`${prefix}-${n}-cam`); tries += 1) {
     if (tries > 50) throw new Error('no free 10.250.N.0/24 test subnet');
     n = 1 + Math.floor(Math.random() * 250);
   }
-  const cam = `rtm-${n}-cam`;
-  const view = `rtm-${n}-view`;
+  const cam = `${prefix}-${n}-cam`;
+  const view = `${prefix}-${n}-view`;
   const made: Array<() => void> = [];
   const remove = (): void => {
     for (const undo of made.splice(0).reverse()) {
