@@ -1,7 +1,8 @@
 // Every camera in one place (issue 22 section 4): one playback server over several roots (one per device volume,
 // as the all-cameras pod mounts them), and one cut of several cameras as a zip streamed while it is cut.
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -156,3 +157,31 @@ describe('GET /api/export: one cut of several cameras in one zip', () => {
     expect([range.status, range.body.message]).toEqual([400, 'duration: required (or end)']);
   });
 });
+
+describe('shifu-rtsp export --device a,b --clip: the same through the CLI', () => {
+  it('saves one checked clip per device into <to>/<device>/ and reports the device without footage', async () => {
+    const to = path.join(base, 'exported');
+    const { stdout, stderr } = await run(process.execPath, [CLI, 'export', '--device', 'cam-a,cam-b,cam-c', '--clip', `${START}..${END}`, '--to', to, '--url', playback.baseUrl, '--no-progress']);
+    const report = JSON.parse(stdout) as { clips: Array<{ device: string; file: string; sha256: string; bytes: number }>; missing: Array<{ device: string }> };
+    expect(report.clips.map((c) => [c.device, path.relative(to, c.file).split(path.sep)[0]])).toEqual([['cam-a', 'cam-a'], ['cam-b', 'cam-b']]);
+    expect(report.missing.map((m) => m.device)).toEqual(['cam-c']);
+    expect(stderr).toContain('sha256 checked');
+    for (const clip of report.clips) {
+      const data = await readFile(clip.file);
+      expect([data.length, createHash('sha256').update(data).digest('hex')]).toEqual([clip.bytes, clip.sha256]);
+      expect((await probeFile(clip.file)).durationSeconds).toBeGreaterThan(4.5);
+    }
+    // Nothing else is left behind: no zip, no partial file.
+    expect((await readdir(to)).sort()).toEqual(['cam-a', 'cam-b']);
+  });
+
+  it('refuses a device named twice before asking anything (exit 2, naming the flag)', async () => {
+    const r = await run(process.execPath, [CLI, 'export', '--device', 'cam-a,cam-a', '--clip', `${START}..${END}`, '--to', path.join(base, 'x'), '--url', playback.baseUrl]).then(
+      () => ({ code: 0, stderr: '' }),
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--device.*a device is named twice/);
+  });
+});
+
