@@ -2,25 +2,33 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
-// Next to this module once built (dist/functions/playback/page/app.js); from the sources (tests run
+/** The page's scripts (page/*.ts compiled), each served at `/<name>`: app.js imports the others. */
+export const PAGE_MODULES = ['app.js', 'multi-timeline.js', 'sync-play.js'] as const;
+export type PageModule = (typeof PAGE_MODULES)[number];
+
+// Next to this module once built (dist/functions/playback/page/<name>); from the sources (tests run
 // them), the build's copy.
-const SCRIPT_CANDIDATES = [
-  fileURLToPath(new URL('./page/app.js', import.meta.url)),
-  fileURLToPath(new URL('../../dist/functions/playback/page/app.js', import.meta.url)),
+const candidates = (name: PageModule): string[] => [
+  fileURLToPath(new URL(`./page/${name}`, import.meta.url)),
+  fileURLToPath(new URL(`../../dist/functions/playback/page/${name}`, import.meta.url)),
 ];
 
-let script: Promise<string> | undefined;
+const scripts = new Map<PageModule, Promise<string>>();
 
-/** The compiled page script, read once. */
-export function pageScript(): Promise<string> {
-  script ??= (async () => {
-    for (const file of SCRIPT_CANDIDATES) {
-      const text = await readFile(file, 'utf8').catch(() => null);
-      if (text !== null) return text;
-    }
-    script = undefined;
-    throw new Error(`the page script is not built (${SCRIPT_CANDIDATES[0]}): run npm run build`);
-  })();
+/** A compiled page script, read once. */
+export function pageScript(name: PageModule = 'app.js'): Promise<string> {
+  let script = scripts.get(name);
+  if (script === undefined) {
+    script = (async () => {
+      for (const file of candidates(name)) {
+        const text = await readFile(file, 'utf8').catch(() => null);
+        if (text !== null) return text;
+      }
+      scripts.delete(name);
+      throw new Error(`the page script is not built (${candidates(name)[0]}): run npm run build`);
+    })();
+    scripts.set(name, script);
+  }
   return script;
 }
 
@@ -64,6 +72,18 @@ export const PAGE_HTML = `<!doctype html>
   .notice { background: #fff4d6; border: 1px solid #e0b44c; padding: .4rem .6rem; margin: .4rem 0; }
   .notice:empty { display: none; }
   code { background: #f3f3f3; padding: 0 .2rem; }
+  .all-cameras .axis { display: grid; gap: 4px; }
+  .all-cameras .axis:focus-visible { outline: 3px solid #14c; outline-offset: 2px; }
+  .camera-row { display: flex; align-items: center; gap: .5rem; flex-wrap: wrap; }
+  .camera-row label { flex: 0 0 9rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+  .camera-row .bar { flex: 1 1 12rem; min-width: 0; height: 26px; }
+  .camera-row .bar .empty { position: absolute; left: .4rem; top: .3rem; color: #666; font-size: 12px; }
+  .all-cameras .ticks { margin-left: 9.5rem; }
+  @media (max-width: 600px) { .camera-row label { flex-basis: 100%; } .all-cameras .ticks { margin-left: 0; } }
+  .sync-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 300px), 1fr)); gap: .5rem; margin-top: .5rem; }
+  .sync-tile { margin: 0; min-width: 0; }
+  .sync-tile video { width: 100%; margin: 0; }
+  .sync-tile figcaption { font-size: 12px; color: #555; }
 </style>
 </head>
 <body>

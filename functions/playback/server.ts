@@ -11,7 +11,7 @@ import { serveFile } from './files.js';
 import { checkDeviceName, type Footage } from './library.js';
 import { parseRoots } from './options.js';
 import { timelineWindow } from './local-day.js';
-import { FAVICON_SVG, PAGE_HTML, pageScript } from './page.js';
+import { FAVICON_SVG, PAGE_HTML, PAGE_MODULES, pageScript } from './page.js';
 import { timelineOf } from './timeline.js';
 import { Volumes } from './volumes.js';
 import { chooseEncoder, listedEncoders, parseHeight, parseVideo, TRANSCODE_SLOTS, TranscodePace, type VideoEncoder } from './transcode.js';
@@ -183,7 +183,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
   const server = await startProbeServer(
     { listen: settings.listen, log, metrics: metrics.registry },
     {
-      open: ['/', '/app.js', '/favicon.svg', '/api/session', '/health'],
+      open: ['/', ...PAGE_MODULES.map((m) => `/${m}`), '/favicon.svg', '/api/session', '/health'],
       // The page's URLs carry no token, and no link it follows learns where it came from.
       headers: { 'referrer-policy': 'no-referrer' },
       authorize: (request) => {
@@ -203,7 +203,10 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
           }
           return { status: 200, body: PAGE_HTML, contentType: 'text/html; charset=utf-8', headers: { 'cache-control': 'no-cache' } };
         },
-        '/app.js': async () => ({ status: 200, body: await pageScript(), contentType: 'text/javascript; charset=utf-8', headers: { 'cache-control': 'no-cache' } }),
+        // The page's scripts: app.js and the modules it imports.
+        ...Object.fromEntries(
+          PAGE_MODULES.map((m) => [`/${m}`, async (): Promise<ProbeAnswer> => ({ status: 200, body: await pageScript(m), contentType: 'text/javascript; charset=utf-8', headers: { 'cache-control': 'no-cache' } })]),
+        ),
         '/favicon.svg': () => ({ status: 200, body: FAVICON_SVG, contentType: 'image/svg+xml', headers: { 'cache-control': 'max-age=86400' } }),
         // Open, and always 200: the page learns whether to ask for the token without a 401 in the browser's console.
         '/api/session': (request) => {

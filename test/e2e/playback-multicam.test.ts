@@ -6,6 +6,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTool } from './fixtures/camera.js';
 import { FFMPEG, probeFile } from './fixtures/player.js';
@@ -54,9 +55,11 @@ beforeAll(async () => {
   await run(FFMPEG, ['-hide_banner', '-v', 'error', '-stream_loop', '59', '-i', source, '-c', 'copy', '-movflags', '+frag_keyframe+empty_moov+default_base_moof', long]);
   // Two device volumes, as the all-cameras pod mounts them: cam-a on one, cam-b and cam-c (footage elsewhere in time) on the other.
   await placeFootage(rootA, 'cam-a', long, T0, 600);
+  // A gap in cam-a's day: 10:10 to 10:20.
+  await placeFootage(rootA, 'cam-a', long, '2026-11-24T10:20:00Z', 600);
   await placeFootage(rootB, 'cam-b', long, '2026-11-24T10:00:00.400Z', 600);
   await placeFootage(rootB, 'cam-c', source, '2026-11-25T10:00:00Z', 10);
-  playback = await startCli('playback', ['--root', `${rootA},${rootB}`, '--max-cuts', '1'], {}, { httpFlag: 'listen' });
+  playback = await startCli('playback', ['--root', `${rootA},${rootB}`, '--max-cuts', '2'], {}, { httpFlag: 'listen' });
   cleanups.push(() => playback.stop('SIGKILL'));
   await playback.waitFor<{ devices: unknown[] }>('/api/devices', (b) => b.devices.length === 3);
 }, 120_000);
@@ -68,7 +71,7 @@ afterAll(async () => {
 describe('one server over every device volume (PLAYBACK_ROOT with several folders)', () => {
   it('lists, draws and serves the devices of every root', async () => {
     const { body } = await playback.json<{ devices: Array<{ device: string; segments: number }> }>('GET', '/api/devices');
-    expect(body.devices.map((d) => [d.device, d.segments])).toEqual([['cam-a', 1], ['cam-b', 1], ['cam-c', 1]]);
+    expect(body.devices.map((d) => [d.device, d.segments])).toEqual([['cam-a', 2], ['cam-b', 1], ['cam-c', 1]]);
     const timeline = await playback.json<{ spans: Array<{ segments: Array<{ url: string }> }> }>('GET', '/api/timeline?device=cam-b&day=2026-11-24');
     expect(timeline.status).toBe(200);
     const url = timeline.body.spans[0]!.segments[0]!.url;
@@ -122,13 +125,17 @@ describe('GET /api/export: one cut of several cameras in one zip', () => {
   });
 
   it('takes a slot of PLAYBACK_MAX_CUTS while it is cut and frees it when done', async () => {
-    // Headers come once the slot is taken and the clips planned; the body is not read yet.
+    // Headers come once the slot is taken and the clips planned; the bodies are not read yet. Two exports hold
+    // both slots of --max-cuts 2.
     const held = await fetch(`${playback.baseUrl}/api/export?devices=cam-a,cam-b&start=${START}&duration=9m`);
     expect(held.status).toBe(200);
+    const held2 = await fetch(`${playback.baseUrl}/api/export?devices=cam-b,cam-a&start=${START}&duration=9m`);
+    expect(held2.status).toBe(200);
     const busy = await fetch(`${playback.baseUrl}/api/clip?device=cam-a&start=${START}&duration=2s`);
     expect(busy.status).toBe(503);
     expect(busy.headers.get('retry-after')).toBe('5');
     expect((await held.arrayBuffer()).byteLength).toBeGreaterThan(16 << 20);
+    expect((await held2.arrayBuffer()).byteLength).toBeGreaterThan(16 << 20);
     const after = await fetch(`${playback.baseUrl}/api/clip?device=cam-a&start=${START}&duration=2s`);
     expect(after.status).toBe(200);
     await after.arrayBuffer();
@@ -183,5 +190,112 @@ describe('shifu-rtsp export --device a,b --clip: the same through the CLI', () =
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--device.*a device is named twice/);
   });
+});
+
+describe('the page: all cameras on one axis, played together (Chromium)', () => {
+  const CHROMIUM = '/usr/bin/chromium';
+  let browser: Browser;
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    requireTool(CHROMIUM);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  async function open(width = 1200): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width, height: 900 }, timezoneId: 'UTC' });
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    await page.goto(`${playback.baseUrl}/`);
+    await page.waitForSelector('body[data-ready="true"]');
+    // The day of the last footage (cam-c's, the 25th) is shown first; the day picker goes to the 24th.
+    expect(await page.locator('#all-cameras-day').inputValue()).toBe('2026-11-25');
+    await page.locator('#all-cameras-day').fill('2026-11-24');
+    await page.waitForSelector('#all-cameras .bar[data-device="cam-a"] .gap');
+    return page;
+  }
+
+  it('draws one row per device on one axis, gaps visible, one cursor on every row that the keyboard moves, and fits 375 px', async () => {
+    const page = await open();
+    expect(await page.evaluate(`[...document.querySelectorAll('#all-cameras .camera-row')].map((r) => r.dataset.device)`)).toEqual(['cam-a', 'cam-b', 'cam-c']);
+    expect(await page.locator('#all-cameras-day').inputValue()).toBe('2026-11-24');
+    const gap = page.locator('#all-cameras .bar[data-device="cam-a"] .gap');
+    expect([await gap.getAttribute('data-start'), await gap.getAttribute('data-end')]).toEqual(['2026-11-24T10:10:00.000Z', '2026-11-24T10:20:00.000Z']);
+    expect(await page.locator('#all-cameras .bar[data-device="cam-c"] .empty').textContent()).toBe('no footage this day');
+    const cursors = async (): Promise<string[]> => (await page.evaluate(`[...document.querySelectorAll('#all-cameras .bar .cursor')].map((c) => String(Math.round(c.getBoundingClientRect().left)))`)) as string[];
+    const before = await cursors();
+    expect(before).toHaveLength(3);
+    expect(new Set(before).size).toBe(1);
+    // Keyboard: from "Play together", Tab reaches the axis; arrows move the one cursor on every row.
+    await page.locator('#all-cameras .play-together').focus();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(`document.activeElement?.classList.contains('axis')`)).toBe(true);
+    const axis = page.locator('#all-cameras .axis');
+    expect(await axis.getAttribute('aria-valuetext')).toBe('10:00:00 UTC');
+    await page.keyboard.press('PageUp');
+    expect(await axis.getAttribute('aria-valuetext')).toBe('10:10:00 UTC');
+    const after = await cursors();
+    expect(new Set(after).size).toBe(1);
+    expect(Number(after[0])).toBeGreaterThan(Number(before[0]));
+    await page.close();
+
+    const phone = await open(375);
+    expect(await phone.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
+    const widths = (await phone.evaluate(`[...document.querySelectorAll('#all-cameras .bar')].map((b) => b.getBoundingClientRect().width)`)) as number[];
+    for (const w of widths) expect(w).toBeGreaterThan(250);
+    await phone.close();
+    expect(errors).toEqual([]);
+  }, 60_000);
+
+  it('plays two cameras from one point and keeps their wall-clock positions within 0.5 s', async () => {
+    const page = await open();
+    await page.locator('#all-cameras .axis').focus();
+    // 10:01:00: both cam-a and cam-b have footage there (cam-c, chosen too, has none that day).
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#all-cameras .sync-play[data-state="playing"]', { timeout: 15_000 }).catch(async (e: unknown) => {
+      console.log('sync state when playing did not start:', await page.evaluate(`JSON.stringify({ state: document.querySelector('.sync-play')?.dataset.state, notices: [...document.querySelectorAll('#all-cameras .notice')].map((n) => n.textContent), videos: [...document.querySelectorAll('.sync-tile video')].map((v) => ({ src: v.src, rs: v.readyState, ns: v.networkState, t: v.currentTime, err: v.error?.message, buf: v.buffered.length ? [v.buffered.start(0), v.buffered.end(0)] : null, seeking: v.seeking })) })`), errors);
+      throw e;
+    });
+    expect(await page.locator('#all-cameras > .notice').textContent()).toBe('No footage of cam-c at 10:01:00 UTC.');
+    // The page's own clock (each clip's X-Clip-Start + the video's position), sampled until 4 s of footage played.
+    const watched = (await page.evaluate(`(async () => {
+      const videos = [...document.querySelectorAll('#all-cameras .sync-tile video')];
+      const wall = (v) => Date.parse(v.dataset.start) + v.currentTime * 1000;
+      const player = window.multicam.player;
+      const first = videos.map(wall);
+      let spread = 0;
+      let stateSpread = 0;
+      const deadline = Date.now() + 40000;
+      while (wall(videos[0]) < first[0] + 4000 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        const now = videos.map(wall);
+        spread = Math.max(spread, Math.max(...now) - Math.min(...now));
+        const state = Object.values(player.positions());
+        stateSpread = Math.max(stateSpread, Math.max(...state) - Math.min(...state));
+      }
+      return { devices: videos.map((v) => v.dataset.device), first, last: videos.map(wall), spread, stateSpread };
+    })()`)) as { devices: string[]; first: number[]; last: number[]; spread: number; stateSpread: number };
+    expect(watched.devices).toEqual(['cam-a', 'cam-b']);
+    const at = Date.parse('2026-11-24T10:01:00Z');
+    for (const [i, first] of watched.first.entries()) {
+      // From the one point (give or take the first frames), and playing on for 4 s.
+      expect(Math.abs(first - at)).toBeLessThan(1000);
+      expect(watched.last[i]! - first).toBeGreaterThan(3500);
+    }
+    expect(watched.spread).toBeLessThanOrEqual(500);
+    expect(watched.stateSpread).toBeLessThanOrEqual(500);
+    await page.close();
+    expect(errors).toEqual([]);
+  }, 90_000);
 });
 
