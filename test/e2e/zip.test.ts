@@ -2,10 +2,10 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,6 +62,36 @@ describe('zip writer', () => {
     const whole = await readFile(file);
     expect(entries.map((e) => [e.name, e.bytes])).toEqual([['cam1_20261124T101500Z_300s.mp4', 100_000], ['cam2_20261124T101500Z_300s.mp4', 3], ['manifest.json', 14]]);
     expect(whole.subarray(entries[0]!.dataOffset, entries[0]!.dataOffset + entries[0]!.bytes).equals(a.data)).toBe(true);
+  });
+
+  it('past 4 GiB of offsets: ZIP64 records (central directory extra, end record and locator) that python and our reader follow', async () => {
+    const file = path.join(dir, 'past-4gib.zip');
+    const handle = await open(file, 'w');
+    let position = 0;
+    // A sparse file: the leap below is a hole, as if a 4 GiB clip had been written there.
+    const out = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        handle.write(chunk, 0, chunk.length, position).then(() => {
+          position += chunk.length;
+          done();
+        }, done);
+      },
+    });
+    const zip = new ZipWriter(out);
+    await zip.add('first.bin', Readable.from([Buffer.from('first')]));
+    // Everything written so far is on disk before the leap (an empty write's callback comes after the earlier ones).
+    await new Promise<void>((resolve, reject) => out.write(Buffer.alloc(0), (err) => (err ? reject(err) : resolve())));
+    const leap = 2 ** 32 + 10;
+    position += leap;
+    (zip as unknown as { offset: number }).offset += leap;
+    await zip.add('second.bin', Readable.from([Buffer.from('second')]));
+    await zip.finish();
+    await new Promise<void>((resolve) => out.end(resolve));
+    await handle.close();
+    const { stdout } = await run('python3', ['-c', 'import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nprint([(i.filename, i.header_offset, z.read(i).decode()) for i in z.infolist()])', file]);
+    expect(stdout.trim()).toBe(`[('first.bin', 0, 'first'), ('second.bin', ${0 + 30 + 9 + 5 + 16 + leap}, 'second')]`);
+    const entries = await readZipDirectory(file);
+    expect(entries.map((e) => [e.name, e.dataOffset])).toEqual([['first.bin', 39], ['second.bin', 30 + 9 + 5 + 16 + leap + 30 + 10]]);
   });
 
   it('the reader refuses a zip cut off before its central directory, naming the file', async () => {
