@@ -81,6 +81,11 @@ export class Library {
     return summaries;
   }
 
+  /** Whether the device is among the journals this root's index lists now (no disk access); 503 while it is read. */
+  async knows(device: string): Promise<boolean> {
+    return (await this.deviceNames()).includes(device);
+  }
+
   /** Whether this root holds the device's journal (one newly journaled is looked for); 503 while the root is read. */
   async has(device: string): Promise<boolean> {
     await this.deviceNames();

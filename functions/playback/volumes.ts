@@ -50,19 +50,27 @@ export class Volumes {
    */
   async of(device: string, parameter = 'device'): Promise<Library> {
     if (this.libraries.length === 1) return this.libraries[0]!;
-    const holders: Library[] = [];
-    let failure: unknown = null;
-    for (const library of this.libraries) {
-      try {
-        if (await library.has(device)) holders.push(library);
-      } catch (err) {
-        failure ??= err;
-      }
-    }
+    // From the indexes' lists first (memory: a hundred roots cost nothing); only a name none lists makes each root
+    // look on disk for a journal that appeared since its last pass.
+    let { holders, failure } = await this.holdersOf((library) => library.knows(device));
+    if (holders.length === 0) ({ holders, failure } = await this.holdersOf((library) => library.has(device)));
     if (holders.length > 1) this.twice(device, holders.map((l) => l.root));
     if (holders[0]) return holders[0];
     if (failure !== null) throw failure;
     throw new HttpError(404, `${parameter}: no recordings of ${device}`, 'not_found');
+  }
+
+  private async holdersOf(holds: (library: Library) => Promise<boolean>): Promise<{ holders: Library[]; failure: unknown }> {
+    const holders: Library[] = [];
+    let failure: unknown = null;
+    for (const library of this.libraries) {
+      try {
+        if (await holds(library)) holders.push(library);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    return { holders, failure };
   }
 
   private async rootsOf(device: string): Promise<string[]> {
