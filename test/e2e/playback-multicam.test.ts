@@ -220,17 +220,17 @@ describe('the page: all cameras on one axis, played together (Chromium)', () => 
     // The day of the last footage (cam-c's, the 25th) is shown first; the day picker goes to the 24th.
     expect(await page.locator('#all-cameras-day').inputValue()).toBe('2026-11-25');
     await page.locator('#all-cameras-day').fill('2026-11-24');
-    await page.waitForSelector('#all-cameras .bar[data-device="cam-a"] .gap');
+    await page.waitForSelector('#all-cameras .bar[data-camera="cam-a"] .gap');
     return page;
   }
 
   it('draws one row per device on one axis, gaps visible, one cursor on every row that the keyboard moves, and fits 375 px', async () => {
     const page = await open();
-    expect(await page.evaluate(`[...document.querySelectorAll('#all-cameras .camera-row')].map((r) => r.dataset.device)`)).toEqual(['cam-a', 'cam-b', 'cam-c']);
+    expect(await page.evaluate(`[...document.querySelectorAll('#all-cameras .camera-row')].map((r) => r.dataset.camera)`)).toEqual(['cam-a', 'cam-b', 'cam-c']);
     expect(await page.locator('#all-cameras-day').inputValue()).toBe('2026-11-24');
-    const gap = page.locator('#all-cameras .bar[data-device="cam-a"] .gap');
+    const gap = page.locator('#all-cameras .bar[data-camera="cam-a"] .gap');
     expect([await gap.getAttribute('data-start'), await gap.getAttribute('data-end')]).toEqual(['2026-11-24T10:10:00.000Z', '2026-11-24T10:20:00.000Z']);
-    expect(await page.locator('#all-cameras .bar[data-device="cam-c"] .empty').textContent()).toBe('no footage this day');
+    expect(await page.locator('#all-cameras .bar[data-camera="cam-c"] .empty').textContent()).toBe('no footage this day');
     const cursors = async (): Promise<string[]> => (await page.evaluate(`[...document.querySelectorAll('#all-cameras .bar .cursor')].map((c) => String(Math.round(c.getBoundingClientRect().left)))`)) as string[];
     const before = await cursors();
     expect(before).toHaveLength(3);
@@ -283,7 +283,7 @@ describe('the page: all cameras on one axis, played together (Chromium)', () => 
         const state = Object.values(player.positions());
         stateSpread = Math.max(stateSpread, Math.max(...state) - Math.min(...state));
       }
-      return { devices: videos.map((v) => v.dataset.device), first, last: videos.map(wall), spread, stateSpread };
+      return { devices: videos.map((v) => v.dataset.camera), first, last: videos.map(wall), spread, stateSpread };
     })()`)) as { devices: string[]; first: number[]; last: number[]; spread: number; stateSpread: number };
     expect(watched.devices).toEqual(['cam-a', 'cam-b']);
     const at = Date.parse('2026-11-24T10:01:00Z');

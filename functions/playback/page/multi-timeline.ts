@@ -65,7 +65,7 @@ export class AllCamerasView {
       pick.checked = i < MAX_TOGETHER;
       pick.addEventListener('change', () => this.limitPicks());
       const bar = el('div', { class: 'bar', title: `${device}: click to play the chosen cameras from there` });
-      bar.dataset.device = device;
+      bar.dataset.camera = device;
       bar.addEventListener('click', (e) => {
         const box = bar.getBoundingClientRect();
         this.cursorMs = this.dayStart + ((e.clientX - box.left) / box.width) * this.dayMs;
@@ -73,7 +73,7 @@ export class AllCamerasView {
         this.playTogether();
       });
       const row = el('div', { class: 'camera-row' });
-      row.dataset.device = device;
+      row.dataset.camera = device;
       const label = el('label', { for: pick.id });
       label.append(pick, ` ${device}`);
       row.append(label, bar);

@@ -80,7 +80,7 @@ export class SyncPlayer {
       const start = head.headers.get('x-clip-start');
       const video = this.kit.el('video', { playsinline: '', muted: '', 'aria-label': `${device} from ${this.kit.clock(atMs)}` });
       video.muted = true;
-      video.dataset.device = device;
+      video.dataset.camera = device;
       video.dataset.start = start ?? new Date(atMs).toISOString();
       const tile = this.kit.el('figure', { class: 'sync-tile' });
       tile.append(video, this.kit.el('figcaption', {}, device));
@@ -131,10 +131,10 @@ async function readyAt(video: HTMLVideoElement, seconds: number): Promise<void> 
   const event = (name: string): Promise<void> =>
     new Promise((resolve, reject) => {
       video.addEventListener(name, () => resolve(), { once: true });
-      video.addEventListener('error', () => reject(new Error(`${video.dataset.device ?? 'video'}: ${video.error?.message || `media error ${video.error?.code ?? ''}`}`)), { once: true });
+      video.addEventListener('error', () => reject(new Error(`${video.dataset.camera ?? 'video'}: ${video.error?.message || `media error ${video.error?.code ?? ''}`}`)), { once: true });
     });
   // Failed before anyone listened (the clip refused, e.g. 503 busy): say so rather than wait.
-  if (video.error) throw new Error(`${video.dataset.device ?? 'video'}: ${video.error.message || `media error ${video.error.code}`}`);
+  if (video.error) throw new Error(`${video.dataset.camera ?? 'video'}: ${video.error.message || `media error ${video.error.code}`}`);
   if (video.readyState < HTMLMediaElement.HAVE_METADATA) await event('loadedmetadata');
   if (seconds > 0) {
     const seeked = event('seeked');
