@@ -7,7 +7,7 @@ import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { z } from 'zod';
 import { commitFile, readZipDirectory, type ZipEntry } from '../lib/index.js';
-import type { ClipFormat } from './clip.js';
+import { saveWhole, type ClipFormat } from './clip.js';
 import { failureOf, type FootageSource } from './source.js';
 import { ExportError } from './transfer.js';
 
@@ -53,20 +53,7 @@ export async function exportClips(o: ClipsExportOptions): Promise<ClipsReport> {
   // The zip is a working file beside the clips; removed once they are unpacked, or when anything fails.
   const zip = path.join(o.to, `.export-${process.pid}-${Date.now()}.zip.partial`);
   try {
-    const handle = await open(zip, 'w');
-    let bytes = 0;
-    try {
-      for await (const chunk of res as AsyncIterable<Buffer>) {
-        await handle.write(chunk);
-        bytes += chunk.length;
-      }
-      // Chunked encoding's last chunk: without it the server stopped midway (a cut failed, or the link dropped).
-      if (!res.complete) throw new Error('the response ended before its last chunk');
-    } catch (err) {
-      throw new ExportError('clip_failed', `clips from ${o.source.description} were cut off after ${bytes} bytes (${(err as Error).message}); run again`);
-    } finally {
-      await handle.close();
-    }
+    await saveWhole(res, zip, `clips from ${o.source.description} were`);
     return await unpack(zip, o);
   } finally {
     await rm(zip, { force: true });
