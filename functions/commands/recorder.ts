@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, createLogger, defineCommand, locateFfmpeg, locateFfprobe, onShutdown, registerSecret, requireFfmpeg5 } from '../lib/index.js';
 import { attachEvents, eventOptions } from '../events/index.js';
+import { recorderEnvValue } from '../contracts/index.js';
 import { DeviceLease, parseCameraAddress, Recorder, recorderMetrics, recorderOptions, serveRecorderApi } from '../recorder/index.js';
 
 export const recorderCommand = defineCommand({
@@ -15,7 +16,7 @@ export const recorderCommand = defineCommand({
   ].join('\n'),
   options: { ...recorderOptions, ...eventOptions },
   async run(config, ctx) {
-    let password = ctx.env.PasswordSecret || undefined;
+    let password = recorderEnvValue(ctx.env, 'password');
     if (config.passwordFile) {
       try {
         password = readFileSync(config.passwordFile, 'utf8').replace(/\r?\n$/, '');

@@ -1,5 +1,5 @@
 import type { V1Deployment, V1EnvVar, V1Pod } from '@kubernetes/client-node';
-import { DEFAULT_MIN_FREE_PERCENT } from '../recorder/index.js';
+import { DEFAULT_MIN_FREE_PERCENT, recorderEnvName as env } from '../contracts/index.js';
 import { parseStoredSpec, type RecorderSpec } from './recorder-spec.js';
 
 /** Labels every recorder Deployment and pod carries; the SinkBinding selects `component: recorder`. */
@@ -20,7 +20,7 @@ export const API_TOKEN_ID_ANNOTATION = 'shifu-rtsp/api-token-id';
 export const DATA_MOUNT = '/data';
 export const RECORDER_HTTP_PORT = 8080;
 /** The recorder's API token: /record/* answer only to who sends it (control, which reads it here). */
-export const RECORDER_API_TOKEN_ENV = 'RECORDER_API_TOKEN';
+export const RECORDER_API_TOKEN_ENV = env('apiToken');
 /** Time to close the last segment (ffmpeg finalises, probe, sha256) before SIGKILL. */
 export const TERMINATION_GRACE_SECONDS = 60;
 export const RECORDER_UID = 1000;
@@ -109,22 +109,22 @@ export function buildRecorderDeployment(spec: RecorderSpec, options: DeploymentO
               command: ['shifu-rtsp'],
               args: ['recorder'],
               env: [
-                { name: 'RTSPServerAddress', value: spec.url },
-                secretEnv('UserName', spec.credentialsSecret, 'username'),
-                secretEnv('PasswordSecret', spec.credentialsSecret, 'password'),
-                { name: 'FileSavePath', value: fileSavePath(spec.storagePath) },
-                { name: 'DEVICE_NAME', value: spec.device },
-                { name: 'SEGMENT_SECONDS', value: String(spec.segmentSeconds) },
-                { name: 'RECORD_FORMAT', value: spec.format },
-                { name: 'RECORD_AUDIO', value: spec.audio },
-                { name: 'HTTP_LISTEN', value: `0.0.0.0:${RECORDER_HTTP_PORT}` },
+                { name: env('url'), value: spec.url },
+                secretEnv(env('username'), spec.credentialsSecret, 'username'),
+                secretEnv(env('password'), spec.credentialsSecret, 'password'),
+                { name: env('out'), value: fileSavePath(spec.storagePath) },
+                { name: env('device'), value: spec.device },
+                { name: env('segmentSeconds'), value: String(spec.segmentSeconds) },
+                { name: env('format'), value: spec.format },
+                { name: env('audio'), value: spec.audio },
+                { name: env('httpListen'), value: `0.0.0.0:${RECORDER_HTTP_PORT}` },
                 // Only who holds the token (control, which derives it; who may read Secrets) may switch it on or off.
                 ...(options.apiTokenId !== undefined
                   ? [{ name: RECORDER_API_TOKEN_ENV, valueFrom: { secretKeyRef: { name: recorderApiSecretName(spec.device, options.apiTokenId), key: 'token' } } }]
                   : []),
-                { name: 'RETAIN_HOURS', value: String(spec.retainHours) },
-                { name: 'RETAIN_BYTES', value: String(spec.retainBytes ?? 0) },
-                { name: 'MIN_FREE_PERCENT', value: String(DEFAULT_MIN_FREE_PERCENT) },
+                { name: env('retainHours'), value: String(spec.retainHours) },
+                { name: env('retainBytes'), value: String(spec.retainBytes ?? 0) },
+                { name: env('minFreePercent'), value: String(DEFAULT_MIN_FREE_PERCENT) },
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
               ],
               ports: [{ name: 'http', containerPort: RECORDER_HTTP_PORT, protocol: 'TCP' }],

@@ -3,11 +3,10 @@
 // to any host, or another device's volume into retention. By default a record-on uses only its device's own:
 // the Secret `<device>-rtsp`, the claim `<device>-pvc`, and the device's deviceShifu forwarder (any path). More
 // needs the operator's allow-list in the device's EdgeDevice, which callers of control cannot write.
-import { parseCameraAddress } from '../recorder/index.js';
 import { fail, succeed, type Outcome } from './outcome.js';
 import { defaultCredentialsSecret, defaultPvc } from './recorder-spec.js';
 import type { RecordOnRequest } from './request.js';
-import { FORWARDER_SERVICE_PORT, forwarderServiceName, record } from './stream-url.js';
+import { customMetadataOf, edgeDeviceSchema, FORWARDER_SERVICE_PORT, forwarderServiceName, parseCameraAddress } from '../contracts/index.js';
 
 /** `spec.customMetadata` keys of the EdgeDevice: comma-separated lists the operator allows besides the defaults. */
 export const ALLOW_LIST_KEYS = {
@@ -20,8 +19,10 @@ export const ALLOW_LIST_KEYS = {
 } as const;
 
 function allowList(edgeDevice: unknown, key: string): string[] {
-  const raw = record(record(record(edgeDevice)?.['spec'])?.['customMetadata'])?.[key];
-  return typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter((s) => s !== '') : [];
+  // An EdgeDevice of another shape allows nothing beyond the defaults.
+  const parsed = edgeDeviceSchema.safeParse(edgeDevice);
+  const raw = parsed.success ? customMetadataOf(parsed.data, key) : undefined;
+  return raw === undefined ? [] : raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
 interface Endpoint {

@@ -1,24 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { isJsonMediaType, redact, redactDeep, type Logger } from '../lib/index.js';
+import { isJsonMediaType, redact, redactDeep, type JsonRequest, type JsonResponse, type Logger } from '../lib/index.js';
 import type { RecorderBackend } from './backend.js';
 import { FAILURE_STATUS, fail, type ControlFailure, type Outcome } from './outcome.js';
 import { describeRequestError, recordOffSchema, recordOnSchema, statusQuerySchema } from './request.js';
 
-/** An HTTP request as the control functions see it, whatever server received it. */
-export interface ControlRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly query: Readonly<Record<string, string | undefined>>;
-  readonly headers: Readonly<Record<string, string | undefined>>;
-  /** Parsed JSON body; undefined when there was none. */
-  readonly body: unknown;
-}
-
-export interface ControlResponse {
-  readonly status: number;
-  readonly body: unknown;
-  readonly headers?: Readonly<Record<string, string>>;
-}
+/** An HTTP request as the control functions see it, whatever server received it: lib's JSON server's own. */
+export type ControlRequest = JsonRequest;
+export type ControlResponse = JsonResponse;
 
 /** First value of each header or query parameter (both may repeat); non-strings are dropped. */
 export function singleValues(input: unknown, lowerCaseKeys = false): Record<string, string | undefined> {

@@ -8,7 +8,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { sleep, type Logger } from '../lib/index.js';
-import { EDGEDEVICE } from '../shifu-tcp/index.js';
+import { EDGEDEVICE } from '../contracts/index.js';
 import type { RecorderBackend, RecorderInfo, StartResult, StopResult } from './backend.js';
 import {
   apiTokenIdOfDeployment,

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { freeLoopbackPort, redact, sleep, type Logger } from '../lib/index.js';
-import { recorderOptions } from '../recorder/index.js';
+import { PASSWORD_ENV_NAMES, RECORDER_ENV, recorderEnvName as envName, type RecorderEnvSetting } from '../contracts/index.js';
 import type { RecorderSpec } from './recorder-spec.js';
 import { askRecorderStatus } from './recorder-client.js';
 import type { RecorderAnswer } from './recorder-state.js';
@@ -22,12 +22,12 @@ export type ProcessState = 'running' | 'stopping' | 'exited';
 const TAIL_BYTES = 4096;
 
 /** Recorder settings each request decides; other recorder variables (RETAIN_HOURS, K_SINK...) pass down to every child. */
-const PER_RECORDER: ReadonlyArray<keyof typeof recorderOptions> = ['url', 'username', 'passwordFile', 'out', 'device', 'segmentSeconds', 'format', 'audio', 'retainHours', 'retainBytes', 'httpListen', 'idle'];
+const PER_RECORDER: readonly RecorderEnvSetting[] = ['url', 'username', 'passwordFile', 'out', 'device', 'segmentSeconds', 'format', 'audio', 'retainHours', 'retainBytes', 'httpListen', 'idle'];
 
 /** The control's environment minus what must not leak into a recorder: per-recorder settings and the token. */
 function inheritedEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const drop = new Set<string>(['CONTROL_TOKEN', 'PasswordSecret', 'RECORDER_API_TOKEN']);
-  for (const key of PER_RECORDER) for (const name of recorderOptions[key].env ?? []) drop.add(name);
+  const drop = new Set<string>(['CONTROL_TOKEN', ...PASSWORD_ENV_NAMES, envName('apiToken')]);
+  for (const key of PER_RECORDER) for (const name of RECORDER_ENV[key]) drop.add(name);
   return Object.fromEntries(Object.entries(env).filter(([name]) => !drop.has(name)));
 }
 
@@ -60,17 +60,17 @@ export class LocalRecorder {
     // Settings go in the environment, never argv: `ps` shows argv to every user.
     const env: NodeJS.ProcessEnv = {
       ...inheritedEnv(o.env),
-      RTSPServerAddress: spec.url,
-      FileSavePath: o.out,
-      DEVICE_NAME: spec.device,
-      SEGMENT_SECONDS: String(spec.segmentSeconds),
-      RECORD_FORMAT: spec.format,
-      RECORD_AUDIO: spec.audio,
-      RETAIN_HOURS: String(spec.retainHours),
-      ...(spec.retainBytes !== null ? { RETAIN_BYTES: String(spec.retainBytes) } : {}),
-      HTTP_LISTEN: `127.0.0.1:${port}`,
-      ...(o.credentials.username !== undefined ? { UserName: o.credentials.username } : {}),
-      ...(o.credentials.passwordFile !== undefined ? { PASSWORD_FILE: o.credentials.passwordFile } : {}),
+      [envName('url')]: spec.url,
+      [envName('out')]: o.out,
+      [envName('device')]: spec.device,
+      [envName('segmentSeconds')]: String(spec.segmentSeconds),
+      [envName('format')]: spec.format,
+      [envName('audio')]: spec.audio,
+      [envName('retainHours')]: String(spec.retainHours),
+      ...(spec.retainBytes !== null ? { [envName('retainBytes')]: String(spec.retainBytes) } : {}),
+      [envName('httpListen')]: `127.0.0.1:${port}`,
+      ...(o.credentials.username !== undefined ? { [envName('username')]: o.credentials.username } : {}),
+      ...(o.credentials.passwordFile !== undefined ? { [envName('passwordFile')]: o.credentials.passwordFile } : {}),
     };
     const child = spawn(o.node, [o.cli, 'recorder'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const recorder = new LocalRecorder(spec, port, child, o.log);

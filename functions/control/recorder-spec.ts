@@ -1,4 +1,4 @@
-import type { AudioMode, ContainerFormat } from '../recorder/index.js';
+import type { AudioMode, ContainerFormat } from '../contracts/index.js';
 import type { RecordOnRequest } from './request.js';
 
 export interface Toleration {

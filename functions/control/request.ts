@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DNS_1123_LABEL } from '../lib/index.js';
-import { AUDIO_MODES, CONTAINER_FORMATS, parseCameraAddress, zSize, type AudioMode, type ContainerFormat } from '../recorder/index.js';
+import { AUDIO_MODES, CONTAINER_FORMATS, parseCameraAddress, zSize, type AudioMode, type ContainerFormat } from '../contracts/index.js';
 
 // The bodies of /record/on and /record/off: strict (an unknown field is a typo, not something to ignore).
 

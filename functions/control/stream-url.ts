@@ -1,13 +1,7 @@
+import { customMetadataOf, edgeDeviceName, FORWARDER_SERVICE_PORT, forwarderServiceName, parseEdgeDevice, PROTOCOL_TCP, STREAM_PATH_KEY } from '../contracts/index.js';
 import { fail, succeed, type Outcome } from './outcome.js';
 
-/** The forwarder Service listens on the RTSP port and sends it on to the EdgeDevice's TCPSetting.ListenPort. */
-export const FORWARDER_SERVICE_PORT = 554;
-/** `spec.customMetadata` key of the EdgeDevice that holds the camera's stream path. */
-export const STREAM_PATH_KEY = 'rtspPath';
-
-export function forwarderServiceName(device: string): string {
-  return `deviceshifu-${device}`;
-}
+export { FORWARDER_SERVICE_PORT, forwarderServiceName, STREAM_PATH_KEY } from '../contracts/index.js';
 
 /** `rtsp://deviceshifu-<device>.<ns>.svc.cluster.local:554<path>`: the camera, reached through deviceShifu-TCP. */
 export function forwarderStreamUrl(device: string, namespace: string, path: string): string {
@@ -15,30 +9,26 @@ export function forwarderStreamUrl(device: string, namespace: string, path: stri
   return `rtsp://${forwarderServiceName(device)}.${namespace}.svc.cluster.local:${FORWARDER_SERVICE_PORT}${clean}`;
 }
 
-/** A JSON object's fields, or undefined for anything else (an EdgeDevice is read without a schema here). */
-export function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-}
-
 /**
  * The default stream URL of a device from its EdgeDevice: protocol must be TCP (deviceShifu-TCP forwards it),
  * the path comes from the request or `spec.customMetadata.rtspPath`, else `/`.
  */
 export function streamUrlFromEdgeDevice(edgeDevice: unknown, device: string, namespace: string, requestPath: string | undefined): Outcome<string> {
-  const where = `EdgeDevice ${namespace}/${device}`;
+  const ref = { name: device, namespace };
+  const where = edgeDeviceName(ref);
   if (forwarderServiceName(device).length > 63) {
     return fail('bad_request', `device: at most 51 characters when the url comes from the EdgeDevice (Service ${forwarderServiceName(device)} would be too long); give url`);
   }
-  const spec = record(record(edgeDevice)?.['spec']);
-  const protocol = spec?.['protocol'];
-  if (protocol !== 'TCP') {
+  const parsed = parseEdgeDevice(ref, edgeDevice);
+  if (!parsed.ok) return fail('edgedevice_invalid', `${parsed.message}; or give url`);
+  const protocol = parsed.device.spec?.protocol;
+  if (protocol !== PROTOCOL_TCP) {
     return fail(
       'edgedevice_invalid',
       `${where} has spec.protocol ${protocol === undefined ? 'unset' : JSON.stringify(protocol)}; the recorder reaches cameras through deviceShifu-TCP, which needs protocol "TCP" (see knative/edgedevice.yaml), or give url`,
     );
   }
-  const fromMetadata = record(spec?.['customMetadata'])?.[STREAM_PATH_KEY];
-  const path = requestPath ?? (typeof fromMetadata === 'string' && fromMetadata.trim() !== '' ? fromMetadata.trim() : '/');
+  const path = requestPath ?? customMetadataOf(parsed.device, STREAM_PATH_KEY) ?? '/';
   if (/\s|@|#/.test(path)) {
     return fail('edgedevice_invalid', `${where} has spec.customMetadata.${STREAM_PATH_KEY} ${JSON.stringify(path)}, which is not a stream path such as /Streaming/Channels/101`);
   }

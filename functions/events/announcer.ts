@@ -1,9 +1,8 @@
 import { access } from 'node:fs/promises';
-import path from 'node:path';
 import type { CloudEvent } from 'cloudevents';
 import type { Registry } from 'prom-client';
 import { redact, type BackoffPolicy, type Logger } from '../lib/index.js';
-import { journaledAfter, lastJournaled, type Failure, type Recorder, type RecorderState, type Segment } from '../recorder/index.js';
+import { absoluteSegmentPath, eventFoldersOf, journaledAfter, journalPathOf, lastJournaled, type Failure, type RecorderSignals, type RecorderState, type Segment } from '../contracts/index.js';
 import { Dispatcher } from './dispatcher.js';
 import type { DurableFs } from '../lib/index.js';
 import { JournalCursor } from './journal-cursor.js';
@@ -25,6 +24,18 @@ export interface Announcer {
   close(): Promise<void>;
 }
 
+/** What the announcer needs of a recorder (the recorder module's `Recorder` is one): whose, where, and its signals. */
+export interface AnnouncedRecorder {
+  readonly settings: { readonly device: string; readonly out: string };
+  readonly events: {
+    on(event: 'segment', listener: (...args: RecorderSignals['segment']) => void): unknown;
+    on(event: 'state', listener: (...args: RecorderSignals['state']) => void): unknown;
+    off(event: 'segment', listener: (...args: RecorderSignals['segment']) => void): unknown;
+    off(event: 'state', listener: (...args: RecorderSignals['state']) => void): unknown;
+  };
+  status(): { readonly state: RecorderState };
+}
+
 /** Knobs for tests and benchmarks; the command uses the defaults. */
 export interface AnnouncerTuning {
   readonly backoff?: BackoffPolicy;
@@ -39,16 +50,16 @@ export interface AnnouncerTuning {
  * Without a sink nothing is queued (debug log only): the outbox would grow on the footage volume forever
  * with nobody to drain it, and the journal (segments.jsonl) already lists every segment.
  */
-export async function attachEvents(recorder: Recorder, config: EventConfig, log: Logger, tuning: AnnouncerTuning = {}): Promise<Announcer> {
+export async function attachEvents(recorder: AnnouncedRecorder, config: EventConfig, log: Logger, tuning: AnnouncerTuning = {}): Promise<Announcer> {
   const device = recorder.settings.device;
   const elog = log.child({ module: 'events' });
   if (!config.sink) return silentAnnouncer(recorder, elog);
 
   const source = eventSource(config.namespace, device);
-  const stateDir = recorder.store.stateDir;
+  const folders = eventFoldersOf(recorder.settings.out, device);
   const outbox = await Outbox.open({
-    dir: path.join(stateDir, 'outbox'),
-    deadLetterDir: path.join(stateDir, 'dead-letter'),
+    dir: folders.outbox,
+    deadLetterDir: folders.deadLetter,
     ...(tuning.fs ? { fs: tuning.fs } : {}),
   });
   const sink = new Sink({
@@ -58,56 +69,56 @@ export async function attachEvents(recorder: Recorder, config: EventConfig, log:
     ...(tuning.requestTimeoutMs ? { timeoutMs: tuning.requestTimeoutMs } : {}),
   });
   const dispatcher = new Dispatcher({ outbox, sink, log: elog, rescanMs: config.outboxRescanSeconds * 1000, ...(tuning.backoff ? { backoff: tuning.backoff } : {}) });
-  const cursor = await JournalCursor.open(path.join(outbox.dir, 'journal-cursor.json'), tuning.fs);
-  // After a failed enqueue the cursor stays put, so the next start replays that segment from the journal.
-  let cursorHeld = false;
-
+  const cursor = await JournalCursor.open(folders.cursor, tuning.fs);
   const enqueue = async (event: CloudEvent<unknown>): Promise<void> => {
     await outbox.enqueue(event);
     dispatcher.wake();
   };
-  const announceSegment = async (segment: Segment): Promise<void> => {
-    // Already queued: replayed from the journal at start.
-    if (cursor.sequence !== null && segment.sequence <= cursor.sequence) return;
-    try {
-      await enqueue(segmentFinishedEvent(segment, source));
-    } catch (err) {
-      cursorHeld = true;
-      throw err;
-    }
-    if (!cursorHeld) await cursor.write(segment.sequence);
-  };
 
-  // Segments journaled but not queued (a crash in between, or a run without a sink) are queued now.
-  // Read from the journal's end, only back to the cursor: a journal of years costs what one of a day does.
-  const journalPath = recorder.store.journalPath;
+  // One feed: the journal. The recorder's `segment` signal says only up to which number the journal's segments
+  // are finished (journaled, then moved to their names); the segments themselves are read from the journal, from
+  // the cursor on, in order, so each is announced once and as the journal says. Read from the end back to the
+  // cursor: a journal of years costs what one of a day does.
+  const journalPath = journalPathOf(recorder.settings.out, device);
   const last = (await lastJournaled(journalPath))?.sequence ?? 0;
   if (cursor.sequence === null || cursor.sequence > last) {
     // First start with a sink (the past is not news), or the journal was reset: begin at its end.
     if (cursor.sequence !== null) elog.warn({ cursor: cursor.sequence, journal: last }, 'journal is behind the event cursor; starting over at its end');
     await cursor.write(last);
-  } else {
-    let replayed = 0;
-    for (const segment of await journaledAfter(journalPath, cursor.sequence)) {
+  }
+  /** Queues the journal's segments after the cursor up to `upTo`, the newest the recorder said is finished. */
+  const follow = async (upTo: number): Promise<number> => {
+    let queued = 0;
+    for (const segment of await journaledAfter(journalPath, cursor.sequence ?? last)) {
+      if (segment.sequence > upTo) break;
       // Retention may have deleted it meanwhile: announcing a missing file helps nobody.
-      const present = await access(path.join(recorder.settings.out, segment.file)).then(
+      const present = await access(absoluteSegmentPath(recorder.settings.out, segment.file)).then(
         () => true,
         () => false,
       );
+      // A failed enqueue throws before the cursor moves: the next signal, or the next start, tries it again.
       if (present) {
-        await announceSegment(segment);
-        replayed++;
-      } else await cursor.write(segment.sequence);
+        await enqueue(segmentFinishedEvent(segment, source));
+        queued++;
+      }
+      await cursor.write(segment.sequence);
     }
-    if (replayed > 0) elog.info({ replayed }, 'queued events for journaled segments that had none');
-  }
+    return queued;
+  };
+  // At start, everything journaled before it is finished.
+  const replayed = await follow(last);
+  if (replayed > 0) elog.info({ replayed }, 'queued events for journaled segments that had none');
 
   let chain: Promise<void> = Promise.resolve();
-  const queue = (what: string, work: () => Promise<void>): void => {
-    chain = chain.then(work).catch((err: unknown) => elog.error({ err, what }, 'could not queue event'));
+  const queue = (what: string, work: () => Promise<unknown>): void => {
+    chain = chain.then(work).then(
+      () => undefined,
+      (err: unknown) => elog.error({ err, what }, 'could not queue event'),
+    );
   };
   let previous: RecorderState = recorder.status().state;
-  const onSegment = (segment: Segment): void => queue(segment.file, () => announceSegment(segment));
+  // Each signal reads only up to its own segment, so its event keeps its place among the state events.
+  const onSegment = (segment: Segment): void => queue(segment.file, () => follow(segment.sequence));
   const onState = (state: RecorderState, failure: Failure | null): void => {
     const change = stateChange(previous, state);
     const transition = { device, change, previous, next: state, failure, at: new Date() };
@@ -145,7 +156,7 @@ export async function attachEvents(recorder: Recorder, config: EventConfig, log:
   };
 }
 
-function silentAnnouncer(recorder: Recorder, log: Logger): Announcer {
+function silentAnnouncer(recorder: AnnouncedRecorder, log: Logger): Announcer {
   const onSegment = (segment: Segment): void => log.debug({ file: segment.file }, 'no sink configured; segment not announced');
   recorder.events.on('segment', onSegment);
   log.info('no sink configured (--sink / K_SINK): segment events are off');

@@ -10,7 +10,7 @@ export {
   type RecorderStateChange,
   type RecorderStateData,
   type SegmentFinishedData,
-} from './schema.js';
+} from '../contracts/index.js';
 export { eventSource } from './source.js';
 export { segmentEventId, segmentFinishedData, segmentFinishedEvent } from './segment-event.js';
 export { recorderStateEvent, stateChange, type StateTransition } from './state-event.js';
@@ -24,5 +24,5 @@ export { JournalCursor } from './journal-cursor.js';
 export { registerEventMetrics, type EventMetricsSource } from './metrics.js';
 export { eventOptions, type EventConfig } from './options.js';
 export { attachEvents, type Announcer, type AnnouncerTuning } from './announcer.js';
-export { EventRejectedError, parseAnnouncedEvent, type AnnouncedEvent } from './receive.js';
+export { EventRejectedError, parseAnnouncedEvent, type AnnouncedEvent } from '../contracts/event-receive.js';
 export { startLocalSink, type LocalSink, type LocalSinkOptions } from './local-sink.js';

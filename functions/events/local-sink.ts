@@ -1,7 +1,7 @@
 // A CloudEvents receiver for the demo and tests: what a Broker would be in a cluster, in one process.
 import type { AddressInfo } from 'node:net';
 import { http } from '../lib/index.js';
-import { EventRejectedError, parseAnnouncedEvent, type AnnouncedEvent } from './receive.js';
+import { EventRejectedError, parseAnnouncedEvent, type AnnouncedEvent } from '../contracts/event-receive.js';
 import { fromHttpMessage } from './wire.js';
 
 export interface LocalSinkOptions {

@@ -1,6 +1,6 @@
 import { CloudEvent } from 'cloudevents';
-import type { Segment } from '../recorder/index.js';
-import { SEGMENT_FINISHED_TYPE, type SegmentFinishedData } from './schema.js';
+import type { Segment } from '../contracts/index.js';
+import { SEGMENT_FINISHED_TYPE, type SegmentFinishedData } from '../contracts/index.js';
 
 /**
  * Stable for one segment: a redelivery, a replay from the journal and a restart all carry the same id,

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { CloudEvent } from 'cloudevents';
 import { redact } from '../lib/index.js';
-import type { Failure, RecorderState } from '../recorder/index.js';
-import { RECORDER_STATE_TYPE, type RecorderStateChange, type RecorderStateData } from './schema.js';
+import type { Failure, RecorderState } from '../contracts/index.js';
+import { RECORDER_STATE_TYPE, type RecorderStateChange, type RecorderStateData } from '../contracts/index.js';
 
 const INTERRUPTIONS: ReadonlySet<RecorderState> = new Set(['reconnecting', 'unauthorized', 'error']);
 

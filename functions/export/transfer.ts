@@ -3,7 +3,7 @@ import { mkdir, open, rm, utimes, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { commitFile, sha256OfFile } from '../lib/index.js';
-import { isSegmentFileName } from '../recorder/index.js';
+import { isSegmentFileName, timelineFilesSchema } from '../contracts/index.js';
 import { Progress, type ProgressOutput } from './progress.js';
 import { localState, PARTIAL_SUFFIX, planFile, VerifiedManifest, type ExportItem, type FileAction } from './resume.js';
 import { bodyText, failureOf, type FootageSource } from './source.js';
@@ -46,10 +46,6 @@ export class ExportError extends Error {
   }
 }
 
-interface TimelineAnswer {
-  spans: Array<{ segments: Array<{ file: string; start: string; end: string; bytes: number; sha256: string }> }>;
-}
-
 const SHA256 = /^[0-9a-f]{64}$/;
 /** Bytes received but not yet on disk before the body is paused. */
 const QUEUE_LIMIT = 8 << 20;
@@ -75,7 +71,19 @@ async function survey(o: ExportOptions): Promise<ExportItem[]> {
     const hint = res.statusCode === 401 || res.statusCode === 403 ? ' (the pod proxy needs "get" on pods/proxy; a playback server with PLAYBACK_TOKEN needs --token)' : '';
     throw new ExportError('timeline_failed', `timeline from ${o.source.description} failed: ${why}${hint}`);
   }
-  const timeline = JSON.parse(await bodyText(res, 64 << 20)) as TimelineAnswer;
+  const body = await bodyText(res, 64 << 20);
+  let answer: unknown;
+  try {
+    answer = JSON.parse(body);
+  } catch {
+    throw new ExportError('timeline_failed', `timeline from ${o.source.description} is not JSON (${body.slice(0, 80)})`);
+  }
+  const parsed = timelineFilesSchema.safeParse(answer);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ExportError('timeline_failed', `timeline from ${o.source.description} is not a playback timeline: ${issue?.path.join('.') || 'answer'}: ${issue?.message ?? 'unexpected shape'}`);
+  }
+  const timeline = parsed.data;
   return timeline.spans.flatMap((span) =>
     span.segments.map((s) => ({
       name: s.file,

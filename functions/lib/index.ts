@@ -36,7 +36,6 @@ export { errorAnswer, listenOn, requestUrl, type ListeningServer } from './serve
 export { DNS_1123_LABEL, moveNoReplace, sha256OfFile } from './files.js';
 export { appendSynced, commitFile, diskFs, replaceFile, syncDir, TEMPORARY_SUFFIX, type DurableFs } from './durable-file.js';
 export { http, requestFor } from './node-http.js';
-export { parseJsonLines } from './json-lines.js';
 export {
   DEFAULT_LIMITS,
   RtspParser,
@@ -57,7 +56,7 @@ export {
 } from './rtsp-message.js';
 export { parseAuthParams, pickChallenge, RequestSigner, type Challenge, type Login } from './rtsp-auth.js';
 export { formatTransport, parseTransport, type DeliveryMode, type TransportRequest } from './rtsp-transport.js';
-export { UdpPair, UdpPortPool, zPortRange, type PortRange } from './udp-ports.js';
+export { UdpPair, UdpPortPool, zPortRange, zPortRangeWhere, type PortRange } from './udp-ports.js';
 export { ReadBuffers } from './read-buffers.js';
 export { beginsKeyframeNal, KeyframeGate, rtpPayloadOffset, rtpTimestamp, type VideoCodec } from './rtp-keyframe.js';
 export { readZipDirectory, ZipWriter, type ZipEntry, type ZipEntryWritten } from './zip.js';

@@ -8,20 +8,27 @@ export interface PortRange {
   readonly max: number;
 }
 
+/** `MIN-MAX` ports that pass `fits`, or the `expected` message (what a good range looks like). */
+export function zPortRangeWhere(fits: (range: PortRange) => boolean, expected: string) {
+  return z
+    .string()
+    .trim()
+    .transform((value, ctx): PortRange => {
+      const m = /^(\d{1,5})-(\d{1,5})$/.exec(value);
+      const range = { min: Number(m?.[1]), max: Number(m?.[2]) };
+      if (!m || !fits(range)) {
+        ctx.addIssue({ code: 'custom', message: expected });
+        return z.NEVER;
+      }
+      return range;
+    });
+}
+
 /** `30000-30999`: an even first port and at least one pair. */
-export const zPortRange = z
-  .string()
-  .trim()
-  .transform((value, ctx): PortRange => {
-    const m = /^(\d{1,5})-(\d{1,5})$/.exec(value);
-    const min = Number(m?.[1]);
-    const max = Number(m?.[2]);
-    if (!m || min < 1024 || max > 65535 || min % 2 !== 0 || max < min + 1) {
-      ctx.addIssue({ code: 'custom', message: 'expected MIN-MAX with an even MIN >= 1024, MAX <= 65535 and room for one pair, e.g. 30000-30999' });
-      return z.NEVER;
-    }
-    return { min, max };
-  });
+export const zPortRange = zPortRangeWhere(
+  ({ min, max }) => min >= 1024 && max <= 65535 && min % 2 === 0 && max >= min + 1,
+  'expected MIN-MAX with an even MIN >= 1024, MAX <= 65535 and room for one pair, e.g. 30000-30999',
+);
 
 /** Two bound sockets: RTP on the even port, RTCP on the next. */
 export class UdpPair {

@@ -1,7 +1,7 @@
 // One file cut from the segments a time range spans: ffmpeg's concat demuxer, -c copy, streamed to the client.
 import type { ChildProcess } from 'node:child_process';
 import { HttpError } from '../lib/index.js';
-import { compactUtc, RECORDING_RULES, type ContainerFormat } from '../recorder/index.js';
+import { clipFileName, RECORDING_RULES, type ContainerFormat } from '../contracts/index.js';
 import { parseDuration } from './duration.js';
 import type { FfmpegSlot } from './ffmpeg-slots.js';
 import type { Footage } from './library.js';
@@ -166,7 +166,7 @@ export async function planClip(slot: FfmpegSlot, ffprobe: string, footage: reado
     endMs,
     mediaSeconds: mediaMs / 1000,
     gapSeconds: Math.max(0, (endMs - startMs - mediaMs) / 1000),
-    fileName: `${request.device}_${compactUtc(new Date(startMs))}_${seconds}s.${rule.extension}`,
+    fileName: clipFileName(request.device, new Date(startMs), seconds, request.format),
     mimeType: rule.mimeType,
     audio: audioFor(first.segment.format, recordedAudio, request.format),
     videoTag: videoCodec === null ? null : (rule.video[videoCodec]?.tag ?? null),

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { HttpError, ZipWriter, type Logger } from '../lib/index.js';
-import { compactUtc } from '../recorder/index.js';
+import { compactUtc } from '../contracts/index.js';
 import { parseFormat, parseRange, planClip, startCut, type ClipFormat, type ClipPlan } from './clip.js';
 import type { FfmpegSlot, FfmpegSlots } from './ffmpeg-slots.js';
 import { checkDeviceName, type Footage } from './library.js';

@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import send from 'send';
 import { HttpError } from '../lib/index.js';
-import { isSegmentFileName } from '../recorder/index.js';
+import { isSegmentFileName } from '../contracts/index.js';
 import { checkDeviceName, type Library } from './library.js';
 import type { Volumes } from './volumes.js';
 

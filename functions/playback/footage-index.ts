@@ -4,7 +4,7 @@
 import { lstat, open, opendir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../lib/index.js';
-import { isSegmentFileName, journaledDevices, journalPathOf, readJournalFrom, type JournalPlace, type JournalRecord } from '../recorder/index.js';
+import { isSegmentFileName, journaledDevices, journalPathOf, readJournalFrom, type JournalPlace, type JournalRecord } from '../contracts/index.js';
 import { loadSnapshot, saveSnapshot, type SavedColumns, type Snapshot } from './index-snapshot.js';
 
 /** How often journals are checked for growth, and the device list for new devices. */

@@ -3,7 +3,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createLogger, DNS_1123_LABEL, HttpError } from '../lib/index.js';
-import { readJournalAt, recordingDirOf, type Segment } from '../recorder/index.js';
+import { readJournalAt, recordingDirOf, type Segment } from '../contracts/index.js';
 import { FootageIndex, type SegmentColumns } from './footage-index.js';
 
 /** A journaled segment whose file is on the volume, with its place in time. */

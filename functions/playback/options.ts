@@ -1,5 +1,6 @@
 // `shifu-rtsp playback`'s settings: parsed once at start-up (the command's wiring is in functions/commands/).
 import { z } from 'zod';
+import { RECORDER_ENV } from '../contracts/index.js';
 import { zHostPort, type OptionSpecs } from '../lib/index.js';
 import { zDuration } from './duration.js';
 
@@ -11,7 +12,7 @@ export function parseRoots(value: string): string[] {
 export const playbackOptions = {
   root: {
     flag: 'root',
-    env: ['PLAYBACK_ROOT', 'FileSavePath'],
+    env: ['PLAYBACK_ROOT', ...RECORDER_ENV.out],
     schema: z
       .string()
       .min(1)

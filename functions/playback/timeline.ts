@@ -1,43 +1,14 @@
 // Footage as spans of continuous recording and the gaps between them.
+import type { Gap, Span, Timeline, TimelineSegment } from '../contracts/index.js';
 import type { Footage } from './library.js';
 
 /** Segments closer than this are one span: a run's cuts meet exactly, a reconnect leaves seconds. */
 export const SPAN_JOIN_MS = 2_000;
 
-export interface TimelineSegment {
-  readonly file: string;
-  /** `/files/<device>/<file>`, with byte ranges. */
-  readonly url: string;
-  readonly start: string;
-  readonly end: string;
-  readonly durationSeconds: number;
-  readonly bytes: number;
-  readonly sha256: string;
-  readonly format: string;
-  readonly mimeType: string;
-  readonly codecs: { readonly video: string | null; readonly audio: string | null };
-}
+export type { Gap, Span, Timeline, TimelineSegment } from '../contracts/index.js';
 
-export interface Span {
-  readonly start: string;
-  readonly end: string;
-  readonly durationSeconds: number;
-  readonly segments: readonly TimelineSegment[];
-}
-
-export interface Gap {
-  readonly start: string;
-  readonly end: string;
-  readonly durationSeconds: number;
-}
-
-export interface Timeline {
-  readonly device: string;
-  readonly start: string;
-  readonly end: string;
-  readonly spans: readonly Span[];
-  readonly gaps: readonly Gap[];
-}
+/** The timeline of a window; the server adds the zone and the day it was asked in. */
+export type TimelineSpans = Omit<Timeline, 'timeZone' | 'day'>;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 const seconds = (ms: number): number => Math.round(ms) / 1000;
@@ -58,7 +29,7 @@ function entry(device: string, f: Footage): TimelineSegment {
 }
 
 /** Spans of the segments that overlap [startMs, endMs), whole (not cut to the window), and the gaps between them. */
-export function timelineOf(device: string, footage: readonly Footage[], startMs: number, endMs: number): Timeline {
+export function timelineOf(device: string, footage: readonly Footage[], startMs: number, endMs: number): TimelineSpans {
   const inWindow = footage.filter((f) => f.endMs > startMs && f.startMs < endMs);
   const groups: Footage[][] = [];
   for (const f of inWindow) {

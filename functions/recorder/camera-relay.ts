@@ -22,7 +22,7 @@ import {
   type RtspInput,
   type RtspRequest,
 } from '../lib/index.js';
-import { cameraLogin, type CameraAddress } from './camera.js';
+import { cameraLogin, type CameraAddress } from '../contracts/index.js';
 import type { Failure } from './failure.js';
 import type { LoginBudget } from './login-budget.js';
 import { peerIsOneOf } from './socket-owner.js';

@@ -1,20 +1,8 @@
 // What went wrong with a camera, read from ffmpeg/ffprobe's messages: decides state and backoff.
 
-export type FailureKind =
-  | 'unauthorized' // 401 or 403: wrong user or password; 3 refused logins in a start and the recorder stops trying (LoginBudget)
-  | 'unreachable' // refused, reset, timed out: the camera or forwarder is down
-  | 'not-found' // 404 or similar: wrong path
-  | 'disk' // ENOSPC or the volume is read-only
-  | 'stalled' // the watchdog saw no media
-  | 'refused-plan' // codec/container combination cannot work
-  | 'not-rtsp' // something answers at the address, but not RTSP (web UI, TLS, garbage)
-  | 'media'; // anything else ffmpeg gave up on
+import type { FailureKind } from '../contracts/index.js';
 
-export interface Failure {
-  readonly kind: FailureKind;
-  /** One line, already free of credentials. */
-  readonly message: string;
-}
+export type { Failure, FailureKind } from '../contracts/index.js';
 
 const RULES: ReadonlyArray<readonly [RegExp, FailureKind]> = [
   // A 403 is a refused login too (some cameras answer it to wrong credentials or a locked account), not a wrong path.

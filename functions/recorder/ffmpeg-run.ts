@@ -6,6 +6,7 @@ import { redact, toolEnv } from '../lib/index.js';
 import type { CameraRelay } from './camera-relay.js';
 import { classifyFailure, summarizeStderr, type Failure } from './failure.js';
 import type { RecordingPlan } from './plan.js';
+import { recordingFilePattern } from '../contracts/index.js';
 
 export interface RunOptions {
   readonly ffmpeg: string;
@@ -19,7 +20,7 @@ export interface RunOptions {
   readonly alignToClock: boolean;
   /** Folder the segments are written into while they are open. */
   readonly workDir: string;
-  /** File name stem; ffmpeg appends `_%05d.<ext>`. */
+  /** File name stem; ffmpeg names the run's files after it (recordingFilePattern, contracts/volume.ts). */
   readonly stem: string;
   /** Seconds without new media before the run is killed as stalled. */
   readonly watchdogSeconds: number;
@@ -72,7 +73,7 @@ export function ffmpegArguments(o: RunOptions): string[] {
     '-segment_list_type', 'csv',
     '-progress', 'pipe:4',
     '-stats_period', '1',
-    path.join(o.workDir, `${o.stem}_%05d.${plan.rule.extension}`),
+    path.join(o.workDir, recordingFilePattern(o.stem, plan.rule.extension)),
   );
   return args;
 }

@@ -2,7 +2,7 @@ export { DEFAULT_MIN_FREE_PERCENT, recorderOptions, zSize } from './options.js';
 export { serveRecorderApi } from './http.js';
 export { recorderMetrics } from './metrics.js';
 export { Recorder, RecorderClosingError, RECORDER_STATES, type RecorderSettings, type RecorderState, type RecorderStatus } from './recorder.js';
-export { parseCameraAddress, type CameraAddress } from './camera.js';
+export { cameraLogin, parseCameraAddress, zCameraUrl, type CameraAddress } from '../contracts/index.js';
 export { startCameraRelay, type CameraRelay } from './camera-relay.js';
 export {
   AUDIO_MODES,
@@ -15,13 +15,15 @@ export {
   type RecordingPlan,
   type StreamInfo,
 } from './plan.js';
-export { compactUtc, isSegmentFileName, type Segment } from './segment.js';
 export { DeviceLease, DeviceLeaseHeldError, LEASE_FILE, MISSED_RENEWALS, pidStartTime, type LeaseHolder } from './lease.js';
 export { classifyFailure, type Failure, type FailureKind } from './failure.js';
+export { appendDeletionToJournal, appendToJournal } from './journal-writer.js';
+// The volume's layout and the journal are contracts (functions/contracts): the recorder writes them, and its
+// callers (the command, tests) find them here too.
 export {
-  appendDeletionToJournal,
-  appendToJournal,
+  compactUtc,
   deletionRecordSchema,
+  isSegmentFileName,
   JOURNAL_FILE,
   journalRecordOf,
   journalRecordSchema,
@@ -45,4 +47,5 @@ export {
   type JournalLine,
   type JournalPlace,
   type JournalRecord,
-} from './journal.js';
+  type Segment,
+} from '../contracts/index.js';

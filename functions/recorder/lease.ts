@@ -6,9 +6,10 @@ import { readFileSync } from 'node:fs';
 import { mkdir, open, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { LEASE_FILE } from '../contracts/index.js';
 
 /** `<root>/.shifu-rtsp/<device>/recorder.lease`. */
-export const LEASE_FILE = 'recorder.lease';
+export { LEASE_FILE } from '../contracts/index.js';
 export const DEFAULT_LEASE_RENEW_SECONDS = 10;
 /** Renewals a holder may miss before its lease is stale: a pod lost with its node cannot say it is gone. */
 export const MISSED_RENEWALS = 3;

@@ -1,79 +1,63 @@
 // The recorder's settings: flags and environment variables, parsed once with zod at start-up.
 import { z } from 'zod';
 import { DNS_1123_LABEL, zHostPort, zSeconds, type OptionSpecs } from '../lib/index.js';
-import { zCameraUrl } from './camera.js';
 import { DEFAULT_LEASE_RENEW_SECONDS, MISSED_RENEWALS } from './lease.js';
-import { AUDIO_MODES, CONTAINER_FORMATS, type AudioMode, type ContainerFormat } from './plan.js';
+import { AUDIO_MODES, CONTAINER_FORMATS, DEFAULT_MIN_FREE_PERCENT, RECORDER_ENV, zCameraUrl, zSize, type AudioMode, type ContainerFormat } from '../contracts/index.js';
 
-const UNITS: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12, ki: 2 ** 10, mi: 2 ** 20, gi: 2 ** 30, ti: 2 ** 40 };
-
-/** Sizes as people write them: `500000000`, `500M`, `10Gi`, `2T`. */
-export const zSize = z
-  .string()
-  .trim()
-  .transform((value, ctx) => {
-    const m = /^(\d+(?:\.\d+)?)\s*([kmgt]i?)?b?$/i.exec(value);
-    const factor = UNITS[(m?.[2] ?? '').toLowerCase()];
-    if (!m || factor === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'expected a size such as 500M, 10G or 10Gi (0: no limit)' });
-      return z.NEVER;
-    }
-    return Math.round(Number(m[1]) * factor);
-  });
+export { zSize } from '../contracts/index.js';
 
 const zDnsLabel = z
   .string()
   .regex(DNS_1123_LABEL, 'expected a DNS-1123 label: lowercase letters, digits and -, at most 63');
 
-/** Free-space floor by default, in percent of the volume. */
-export const DEFAULT_MIN_FREE_PERCENT = 15;
+export { DEFAULT_MIN_FREE_PERCENT } from '../contracts/index.js';
 
 export const recorderOptions = {
   url: {
     flag: 'url',
-    env: ['RTSPServerAddress', 'RTSP_URL'],
+    env: RECORDER_ENV.url,
     schema: zCameraUrl,
     description: 'camera stream: rtsp://host[:port]/path or host[:port][/path] (port 554 by default)',
   },
-  username: { flag: 'username', env: ['UserName'], schema: z.string().optional(), description: 'camera user name' },
+  username: { flag: 'username', env: RECORDER_ENV.username, schema: z.string().optional(), description: 'camera user name' },
   passwordFile: {
     flag: 'password-file',
-    env: ['PASSWORD_FILE'],
+    env: RECORDER_ENV.passwordFile,
     schema: z.string().optional(),
-    description: 'file holding the camera password (env PasswordSecret also works; never pass passwords as flags)',
+    description: 'file holding the camera password (env CAMERA_PASSWORD, or the seed\'s PasswordSecret, also works; never pass passwords as flags)',
   },
   apiToken: {
     flag: 'api-token',
-    env: ['RECORDER_API_TOKEN'],
+    env: RECORDER_ENV.apiToken,
     schema: z.string().min(16, 'expected at least 16 characters').optional(),
     secret: true,
     description: 'bearer token that POST /record/on|off and GET /record/status require (control sets one per Deployment; use the env variable: flags show in ps)',
   },
-  out: { flag: 'out', env: ['FileSavePath'], schema: z.string().min(1), default: '/data', description: 'storage root for recordings' },
+  out: { flag: 'out', env: RECORDER_ENV.out, schema: z.string().min(1), default: '/data', description: 'storage root for recordings' },
   device: {
     flag: 'device',
-    env: ['DEVICE_NAME', 'EDGEDEVICE_NAME'],
+    env: RECORDER_ENV.device,
     schema: zDnsLabel,
     default: 'camera',
     description: 'device name: folder and file-name prefix',
   },
   segmentSeconds: {
     flag: 'segment-seconds',
-    env: ['SEGMENT_SECONDS'],
+    env: RECORDER_ENV.segmentSeconds,
     schema: zSeconds(2, 86_400).transform(Math.round),
     default: '3600',
     description: 'segment length in seconds; cuts fall on the first keyframe at or after it',
   },
   format: {
     flag: 'format',
-    env: ['RECORD_FORMAT'],
+    env: RECORDER_ENV.format,
     schema: z.enum(CONTAINER_FORMATS as [ContainerFormat, ...ContainerFormat[]]),
     default: 'mp4',
     description: `container: ${CONTAINER_FORMATS.join(' | ')} (mp4 is fragmented)`,
   },
   audio: {
     flag: 'audio',
-    env: ['RECORD_AUDIO'],
+    env: RECORDER_ENV.audio,
     schema: z.enum(AUDIO_MODES as [AudioMode, ...AudioMode[]]),
     default: 'auto',
     description: 'auto (copy, or AAC where the container cannot hold it) | copy | aac | none',
@@ -87,14 +71,14 @@ export const recorderOptions = {
   },
   httpListen: {
     flag: 'http-listen',
-    env: ['HTTP_LISTEN'],
+    env: RECORDER_ENV.httpListen,
     schema: zHostPort(),
     default: '0.0.0.0:8080',
     description: 'address of the HTTP API',
   },
   idle: {
     flag: 'idle',
-    env: ['RECORD_IDLE'],
+    env: RECORDER_ENV.idle,
     kind: 'boolean',
     schema: z.boolean(),
     default: false,
@@ -124,21 +108,21 @@ export const recorderOptions = {
   },
   retainHours: {
     flag: 'retain-hours',
-    env: ['RETAIN_HOURS'],
+    env: RECORDER_ENV.retainHours,
     schema: zSeconds(0, 100 * 365 * 24),
     default: '0',
     description: 'delete finished segments older than this (0: keep)',
   },
   retainBytes: {
     flag: 'retain-bytes',
-    env: ['RETAIN_BYTES'],
+    env: RECORDER_ENV.retainBytes,
     schema: zSize,
     default: '0',
     description: 'keep at most this much footage per device, oldest deleted first (0: no limit)',
   },
   minFreePercent: {
     flag: 'min-free-percent',
-    env: ['MIN_FREE_PERCENT'],
+    env: RECORDER_ENV.minFreePercent,
     schema: zSeconds(0, 99),
     // Above the kubelet's default eviction threshold (nodefs.available<10%): a node under DiskPressure
     // evicts the recorder, which its volume pins there, so it could not come back.

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { redact, toolEnv } from '../lib/index.js';
-import type { CameraAddress } from './camera.js';
+import type { CameraAddress } from '../contracts/index.js';
 import { startCameraRelay } from './camera-relay.js';
 import { classifyFailure, summarizeStderr, type Failure } from './failure.js';
 import type { LoginBudget } from './login-budget.js';

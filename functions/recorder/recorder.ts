@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { backoffDelay, sleep, type BackoffPolicy, type Logger } from '../lib/index.js';
-import { cameraLogin, type CameraAddress } from './camera.js';
+import { cameraLogin, type CameraAddress } from '../contracts/index.js';
 import type { Failure, FailureKind } from './failure.js';
 import { FfmpegRun, type ClosedSegment } from './ffmpeg-run.js';
 import { LoginBudget } from './login-budget.js';
@@ -9,12 +9,10 @@ import { probeStream, ProbeError } from './probe.js';
 import { startCameraRelay } from './camera-relay.js';
 import { askRtsp } from './rtsp-check.js';
 import { applyRetention, type Deletion, type RetentionPolicy } from './retention.js';
-import type { Segment } from './segment.js';
-import { compactUtc } from './segment.js';
+import { nextRecordingFile, recordingFileIndex, recordingFileName, segmentStem, type RecorderSignals, type RecorderState, type Segment } from '../contracts/index.js';
 import { SegmentStore } from './segment-store.js';
 
-export type RecorderState = 'idle' | 'connecting' | 'recording' | 'reconnecting' | 'unauthorized' | 'error';
-export const RECORDER_STATES: readonly RecorderState[] = ['idle', 'connecting', 'recording', 'reconnecting', 'unauthorized', 'error'];
+export { RECORDER_STATES, type RecorderState } from '../contracts/index.js';
 
 export interface RecorderSettings {
   readonly device: string;
@@ -56,9 +54,7 @@ export interface RecorderStatus {
 }
 
 /** Events a recorder emits: the events module and metrics listen. */
-export interface RecorderEvents {
-  segment: [Segment];
-  state: [RecorderState, Failure | null];
+export interface RecorderEvents extends RecorderSignals {
   deletion: [Deletion];
 }
 
@@ -309,7 +305,7 @@ export class Recorder {
       return { recorded: false, failure: { kind: 'media', message: (err as Error).message } };
     }
     if (!this.current(generation)) return { recorded: false, failure: { kind: 'media', message: 'switched off' } };
-    const stem = `${s.device}_${compactUtc(new Date())}`;
+    const stem = segmentStem(s.device, new Date());
     const gapStart = this.interruptedAt;
     // A camera that needs a login is recorded through the relay, so ffmpeg's argv never holds the password; one
     // without goes direct (its media then does not pass through this process).
@@ -343,7 +339,7 @@ export class Recorder {
     relay?.admit(run.pid);
     this.run = run;
     this.activeStem = stem;
-    this.currentFile = { file: this.store.relative(`${this.store.workDir}/${stem}_00000.${plan.rule.extension}`), startedAt: null };
+    this.currentFile = { file: this.store.relative(`${this.store.workDir}/${recordingFileName(stem, 0, plan.rule.extension)}`), startedAt: null };
     const recorded = await run.started;
     if (recorded) {
       this.interruptedAt = null;
@@ -392,7 +388,7 @@ export class Recorder {
         await run.exitedWithin(500);
         // A segment closed after a write error may be torn: repair it first, or leave it for recovery.
         if (run.sawWriteError && !(await this.store.repair(closed.path))) return;
-        const firstOfRun = /_00000\.\w+$/.test(closed.path);
+        const firstOfRun = recordingFileIndex(closed.path) === 0;
         const listedSeconds = firstOfRun ? null : closed.endSeconds - closed.startSeconds;
         const segment = await this.store.finish({ tempPath: closed.path, startMs, endMs, plan, recovered: false, gapBeforeSeconds, listedSeconds });
         this.counters.segmentsFinished++;
@@ -401,7 +397,7 @@ export class Recorder {
           { file: segment.file, durationSeconds: segment.durationSeconds, bytes: segment.bytes, sequence: segment.sequence },
           'segment finished',
         );
-        const next = closed.path.replace(/_(\d{5})(\.\w+)$/, (_m, n: string, ext: string) => `_${String(Number(n) + 1).padStart(5, '0')}${ext}`);
+        const next = nextRecordingFile(closed.path);
         if (this.run === run) this.currentFile = { file: this.store.relative(next), startedAt: segment.endTime };
         this.events.emit('segment', segment);
         await this.sweep();

@@ -1,6 +1,6 @@
 import { rm, statfs } from 'node:fs/promises';
 import type { Logger } from '../lib/index.js';
-import { appendDeletionToJournal } from './journal.js';
+import { appendDeletionToJournal } from './journal-writer.js';
 import type { SegmentStore } from './segment-store.js';
 
 export interface RetentionPolicy {

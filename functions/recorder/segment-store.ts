@@ -2,10 +2,23 @@ import { mkdir, readdir, rm, stat, statfs, unlink, utimes } from 'node:fs/promis
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { commitFile, moveNoReplace, sha256OfFile, syncDir, toolEnv, type Logger } from '../lib/index.js';
-import { appendToJournal, journalFromEnd, journalPathOf, lastJournaled, recordingDirOf, stateDirOf } from './journal.js';
+import {
+  absoluteSegmentPath,
+  deviceDirOf,
+  finishedSegmentName,
+  formatOfFileName,
+  isSegmentFileName,
+  journalFromEnd,
+  journalPathOf,
+  lastJournaled,
+  recordingDirOf,
+  segmentStem,
+  stateDirOf,
+  type Segment,
+} from '../contracts/index.js';
+import { appendToJournal } from './journal-writer.js';
 import { probeFile } from './probe.js';
-import { RECORDING_RULES, type ContainerFormat, type RecordingPlan } from './plan.js';
-import { compactUtc, isSegmentFileName, type Segment } from './segment.js';
+import { RECORDING_RULES, type RecordingPlan } from './plan.js';
 
 export interface SegmentStoreOptions {
   /** Storage root (`--out`, FileSavePath). */
@@ -37,17 +50,7 @@ export interface ClosedFile {
 /** How many of the journal's newest entries recovery checks for a file still in `.recording/`. */
 const JOURNAL_ENTRIES_TO_COMPLETE = 8;
 
-function formatOfExtension(file: string): ContainerFormat | undefined {
-  const ext = path.extname(file).slice(1);
-  return (Object.keys(RECORDING_RULES) as ContainerFormat[]).find((f) => RECORDING_RULES[f].extension === ext);
-}
-
-/**
- * The device's folder on the volume:
- *   <root>/<device>/<device>_<UTC start>.<ext>      finished segments, sorted by time
- *   <root>/<device>/.recording/                     segments being written (never finished files)
- *   <root>/.shifu-rtsp/<device>/segments.jsonl      journal of finished segments (fsynced)
- */
+/** The device's folders on the volume (their layout and the names in them: contracts/volume.ts). */
 export class SegmentStore {
   readonly device: string;
   readonly deviceDir: string;
@@ -60,7 +63,7 @@ export class SegmentStore {
 
   constructor(private readonly o: SegmentStoreOptions) {
     this.device = o.device;
-    this.deviceDir = path.join(o.root, o.device);
+    this.deviceDir = deviceDirOf(o.root, o.device);
     this.workDir = recordingDirOf(o.root, o.device);
     this.stateDir = stateDirOf(o.root, o.device);
     this.journalPath = journalPathOf(o.root, o.device);
@@ -83,7 +86,7 @@ export class SegmentStore {
   /** Files ffmpeg is writing or left behind (relative to the root). */
   async openFiles(): Promise<string[]> {
     const names = await readdir(this.workDir).catch(() => [] as string[]);
-    return names.filter((n) => formatOfExtension(n) !== undefined).map((n) => path.join(this.workDir, n));
+    return names.filter((n) => formatOfFileName(n) !== undefined).map((n) => path.join(this.workDir, n));
   }
 
   /** Finished segment files, oldest first, with sizes (for retention). */
@@ -138,9 +141,9 @@ export class SegmentStore {
     const endMs = closed.endMs ?? info.mtimeMs;
     const startMs = closed.startMs ?? endMs - durationSeconds * 1000;
     const start = new Date(Math.round(startMs));
-    const format = closed.plan?.format ?? formatOfExtension(closed.tempPath) ?? 'mp4';
+    const format = closed.plan?.format ?? formatOfFileName(closed.tempPath) ?? 'mp4';
     const rule = RECORDING_RULES[format];
-    const target = await this.freeName(`${this.o.device}_${compactUtc(start)}`, rule.extension);
+    const target = await this.freeName(segmentStem(this.o.device, start), rule.extension);
     const video = closed.plan?.stream.video ?? probe?.stream.video;
     const audioPlan = closed.plan?.audio;
     const audio =
@@ -193,7 +196,7 @@ export class SegmentStore {
 
   private async freeName(stem: string, ext: string): Promise<string> {
     for (let n = 0; ; n++) {
-      const candidate = path.join(this.deviceDir, `${stem}${n === 0 ? '' : `_${n}`}.${ext}`);
+      const candidate = path.join(this.deviceDir, finishedSegmentName(stem, n, ext));
       const exists = await stat(candidate).then(
         () => true,
         () => false,
@@ -220,7 +223,7 @@ export class SegmentStore {
     const newest: Segment[] = [];
     for await (const entry of journalFromEnd(this.journalPath)) if (newest.push(entry) >= JOURNAL_ENTRIES_TO_COMPLETE) break;
     for (const entry of newest) {
-      const target = path.join(this.o.root, ...entry.file.split('/'));
+      const target = absoluteSegmentPath(this.o.root, entry.file);
       const final = await stat(target).catch(() => null);
       if (final) {
         for (const l of left.filter((l) => l.ino === final.ino && l.dev === final.dev)) {
@@ -321,7 +324,7 @@ export class SegmentStore {
 
   /** Rewrites a crash-cut file into a complete one of the same container, replacing it only on success. */
   private async remux(file: string): Promise<void> {
-    const format = formatOfExtension(file);
+    const format = formatOfFileName(file);
     if (!format) return;
     const rule = RECORDING_RULES[format];
     // Not a segment extension, so a crash during the remux never leaves a second copy to recover.

@@ -1,16 +1,7 @@
-import { z } from 'zod';
+import { edgeDeviceName, parseEdgeDevice, PROTOCOL_TCP, type EdgeDeviceRef } from '../contracts/index.js';
 import { ConfigError, type HostPort } from '../lib/index.js';
 
-/** Shifu's EdgeDevice custom resource (crds/shifu/edgedevices.yaml). */
-export const EDGEDEVICE = { group: 'shifu.edgenesis.io', version: 'v1alpha1', plural: 'edgedevices' } as const;
-
-/** `status.edgedevicephase` values, as Shifu's deviceShifu writes them. */
-export type EdgeDevicePhase = 'Pending' | 'Running' | 'Failed' | 'Unknown';
-
-export interface EdgeDeviceRef {
-  readonly name: string;
-  readonly namespace: string;
-}
+export { EDGEDEVICE, type EdgeDevicePhase, type EdgeDeviceRef } from '../contracts/index.js';
 
 /** What the forwarder takes from an EdgeDevice. */
 export interface EdgeDeviceForwarding {
@@ -20,37 +11,13 @@ export interface EdgeDeviceForwarding {
 
 /** Shifu's TCPSetting.ListenPort default (a string in the CRD). */
 export const DEFAULT_LISTEN_PORT = 8081;
-const PROTOCOL_TCP = 'TCP';
-
-// Only the fields we read; everything else in the object is ignored.
-const edgeDeviceSchema = z.object({
-  spec: z
-    .object({
-      address: z.string().optional(),
-      protocol: z.string().optional(),
-      protocolSettings: z
-        .object({
-          TCPSetting: z
-            .object({
-              ListenPort: z.union([z.string(), z.number()]).optional(),
-              NetworkType: z.string().optional(),
-            })
-            .nullish(),
-        })
-        .nullish(),
-    })
-    .optional(),
-});
 
 /** Reads the forwarding settings from an EdgeDevice object; a ConfigError names the field at fault. */
 export function forwardingFromEdgeDevice(ref: EdgeDeviceRef, object: unknown): EdgeDeviceForwarding {
-  const where = `EdgeDevice ${ref.namespace}/${ref.name}`;
-  const parsed = edgeDeviceSchema.safeParse(object);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(`${where}: ${issue?.path.join('.') ?? 'object'}: ${issue?.message ?? 'unexpected shape'}`);
-  }
-  const spec = parsed.data.spec ?? {};
+  const where = edgeDeviceName(ref);
+  const parsed = parseEdgeDevice(ref, object);
+  if (!parsed.ok) throw new ConfigError(parsed.message);
+  const spec = parsed.device.spec ?? {};
   if (spec.protocol !== PROTOCOL_TCP) {
     const got = spec.protocol === undefined ? 'not set' : JSON.stringify(spec.protocol);
     throw new ConfigError(

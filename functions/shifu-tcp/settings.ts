@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { ConfigError, zHostPort, zPortRange, zSeconds, type ConfigOf, type HostPort, type PortRange } from '../lib/index.js';
+import { ConfigError, zHostPort, zPortRange, zPortRangeWhere, zSeconds, type ConfigOf, type HostPort, type PortRange } from '../lib/index.js';
+import { recorderEnvValue } from '../contracts/index.js';
 import type { EdgeDeviceForwarding, EdgeDeviceRef } from './edgedevice.js';
 
 const zName = z
@@ -44,19 +45,7 @@ const zOrigins = z
   });
 
 /** UDP ports for WebRTC's ICE: MIN-MAX with MIN below MAX (werift binds one port per connection and refuses MIN = MAX). */
-const zIcePorts = z
-  .string()
-  .trim()
-  .transform((value, ctx): PortRange => {
-    const m = /^(\d{1,5})-(\d{1,5})$/.exec(value);
-    const min = Number(m?.[1]);
-    const max = Number(m?.[2]);
-    if (!m || min < 1 || max > 65535 || min >= max) {
-      ctx.addIssue({ code: 'custom', message: 'expected MIN-MAX UDP ports, 1 to 65535, MIN below MAX (e.g. 8189-8199)' });
-      return z.NEVER;
-    }
-    return { min, max };
-  });
+const zIcePorts = zPortRangeWhere(({ min, max }) => min >= 1 && max <= 65535 && min < max, 'expected MIN-MAX UDP ports, 1 to 65535, MIN below MAX (e.g. 8189-8199)');
 
 /** Host candidates to announce: IP addresses, comma-separated. */
 const zAddresses = z
@@ -307,18 +296,19 @@ export interface CameraLogin {
 }
 
 /**
- * The camera login from the variables the recorder reads (`UserName`, `PasswordSecret`: the device's Secret by
+ * The camera login from the variables the recorder reads (`CAMERA_USERNAME`, `CAMERA_PASSWORD`, or the seed's
+ * `UserName`, `PasswordSecret`: the device's Secret by
  * secretKeyRef), never a flag. Only live view uses it (RTSP mode passes each client's own login), so with live
  * view on it must come with LIVE_TOKEN: otherwise any browser that reaches the port would watch as that login.
  */
 export function cameraLoginFor(config: Pick<ForwarderConfig, 'liveListen' | 'liveToken'>, env: NodeJS.ProcessEnv): CameraLogin | undefined {
-  const username = env.UserName || undefined;
-  const password = env.PasswordSecret || undefined;
+  const username = recorderEnvValue(env, 'username');
+  const password = recorderEnvValue(env, 'password');
   if (username === undefined && password === undefined) return undefined;
-  if (username === undefined) throw new ConfigError('UserName is required with PasswordSecret (the camera login live view uses)');
+  if (username === undefined) throw new ConfigError('CAMERA_USERNAME (or UserName) is required with CAMERA_PASSWORD (or PasswordSecret): the camera login live view uses');
   if (config.liveListen !== undefined && config.liveToken === undefined) {
     throw new ConfigError(
-      'LIVE_TOKEN is required: live view (LIVE_LISTEN) is on and the camera login (UserName, PasswordSecret) is set, so without a token any browser reaching the live port would watch the camera',
+      'LIVE_TOKEN is required: live view (LIVE_LISTEN) is on and the camera login (CAMERA_USERNAME, CAMERA_PASSWORD) is set, so without a token any browser reaching the live port would watch the camera',
     );
   }
   return { username, password: password ?? '' };

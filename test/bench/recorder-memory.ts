@@ -25,7 +25,7 @@ import path from 'node:path';
 import { locateFfmpeg, locateFfprobe } from '../../functions/lib/index.js';
 import { parseCameraAddress, planRecording, type RecordingPlan } from '../../functions/recorder/index.js';
 import { probeStream } from '../../functions/recorder/probe.js';
-import { compactUtc } from '../../functions/recorder/segment.js';
+import { compactUtc } from '../../functions/contracts/index.js';
 import { generateClip, startClipServer, type ClipServer } from './support/media.js';
 import { CpuWindow, loadAverage, pssMiB } from './support/procfs.js';
 import { CLI, startBareFfmpeg, startRecorder, type BareFfmpeg, type RecorderProcess } from './support/processes.js';

@@ -25,7 +25,7 @@ import path from 'node:path';
 import { locateFfmpeg, locateFfprobe } from '../../functions/lib/index.js';
 import { parseCameraAddress, planRecording, type RecorderStatus, type Segment } from '../../functions/recorder/index.js';
 import { probeStream } from '../../functions/recorder/probe.js';
-import { compactUtc } from '../../functions/recorder/segment.js';
+import { compactUtc } from '../../functions/contracts/index.js';
 import { CLIP_1080P_4M, checkSegment, generateClip, startClipServer, startPacer, type ClipServer, type Pacer, type SegmentCheck } from './support/media.js';
 import { CpuWindow, childrenOf, commOf, loadAverage, memAvailableMiB, pssMiB, rssMiB, voluntarySwitches } from './support/procfs.js';
 import { startBareFfmpeg, startRecorder, type BareFfmpeg, type RecorderProcess } from './support/processes.js';

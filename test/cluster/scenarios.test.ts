@@ -387,7 +387,7 @@ describe('a camera recorded on a real single-node cluster', () => {
   });
 
   it('4. /record/on creates the recorder, which records through the forwarder Service onto the PV', async () => {
-    // knative/README.md's step 4: the camera's login in the Secret the recorder reads (UserName / PasswordSecret).
+    // knative/README.md's step 4: the camera's login in the Secret the recorder reads (CAMERA_USERNAME / CAMERA_PASSWORD).
     await k.run(['-n', NS, 'create', 'secret', 'generic', `${DEVICE}-rtsp`, `--from-literal=username=${CAMERA_USER}`, `--from-literal=password=${CAMERA_PASSWORD}`]);
     const on = await postJson(`${controlUrl}/record/on`, { device: DEVICE, segmentSeconds: SEGMENT_SECONDS }, controlAuth);
     expect(on.status, on.body).toBeLessThan(300);
@@ -396,7 +396,7 @@ describe('a camera recorded on a real single-node cluster', () => {
     expect(pod.spec.nodeName).toBe(cluster.nodeName);
     expect(pod.spec.containers[0]?.image).toBe(cluster.image);
     expect(pod.spec.volumes?.some((v) => v.persistentVolumeClaim?.claimName === `${DEVICE}-pvc`)).toBe(true);
-    expect(pod.spec.containers[0]?.env?.find((e) => e.name === 'RTSPServerAddress')?.value).toBe(
+    expect(pod.spec.containers[0]?.env?.find((e) => e.name === 'RTSP_URL')?.value).toBe(
       `rtsp://deviceshifu-${DEVICE}.${NS}.svc.cluster.local:554${camera.path}`,
     );
     const segments = await waitFor('3 segments in the journal on the node', 120_000, async () => {
@@ -704,7 +704,7 @@ describe('a camera recorded on a real single-node cluster', () => {
         expect(found.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('shifu-rtsp-control');
         expect(found.metadata.annotations?.['shifu-rtsp/settings']).toBeTruthy();
         const env = found.spec.template.spec.containers[0]?.env ?? [];
-        expect(env.find((e) => e.name === 'RTSPServerAddress')?.value).toMatch(/^rtsp:\/\//);
+        expect(env.find((e) => e.name === 'RTSP_URL')?.value).toMatch(/^rtsp:\/\//);
         expect(env.find((e) => e.name === 'RECORDER_API_TOKEN')?.valueFrom?.secretKeyRef?.name).toMatch(new RegExp(`^${device}-recorder-api-`));
         expect(found.spec.template.spec.volumes?.some((v) => v.persistentVolumeClaim?.claimName === `${device}-pvc`)).toBe(true);
       } else {

@@ -19,7 +19,7 @@ function processesMentioning(markers: readonly string[]): string[] {
 }
 
 describe('shifu-rtsp demo', () => {
-  it('records >= 3 playable segments in 40 s, prints events, and stops cleanly on Ctrl-C', async () => {
+  it('records >= 3 playable 10 s segments, prints their events, and stops cleanly on Ctrl-C', async () => {
     out = await mkdtemp(path.join(os.tmpdir(), 'shifu-demo-'));
     const [rtspPort, controlPort, cameraPort] = [await freePort(), await freePort(), await freePort()];
     const demo = spawn(
@@ -32,13 +32,16 @@ describe('shifu-rtsp demo', () => {
     demo.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const exited = new Promise<number | null>((resolve) => demo.on('exit', (code) => resolve(code)));
 
-    await new Promise((r) => setTimeout(r, 40_000));
+    // Three 10 s segments take about 35 s; a busy machine starts the demo's five processes slower, so wait for
+    // the events rather than a fixed time (the test's timeout bounds it).
+    const announced = (): number => output.match(/event dev\.shifu\.rtsp\.segment\.finished\.v1/g)?.length ?? 0;
+    while (announced() < 3 && demo.exitCode === null) await new Promise((r) => setTimeout(r, 250));
     expect(demo.exitCode, output).toBeNull();
     expect(output).toContain(`rtsp://127.0.0.1:${rtspPort}/Streaming/Channels/101`);
     expect(output).toContain('curl -X POST');
     const during = (await readdir(path.join(out, 'demo-cam'))).filter((n) => n.endsWith('.mp4'));
     expect(during.length, output).toBeGreaterThanOrEqual(3);
-    expect(output.match(/event dev\.shifu\.rtsp\.segment\.finished\.v1/g)?.length ?? 0).toBeGreaterThanOrEqual(3);
+    expect(announced()).toBeGreaterThanOrEqual(3);
 
     demo.kill('SIGINT');
     expect(await exited).toBe(0);

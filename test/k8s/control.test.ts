@@ -148,10 +148,10 @@ describe('/record/on with the kubernetes backend', () => {
     const pod = d.spec?.template.spec;
     const c = pod?.containers[0];
     const env = Object.fromEntries((c?.env ?? []).map((e) => [e.name, e]));
-    expect(env['RTSPServerAddress']?.value).toBe(`rtsp://deviceshifu-cam1.${ns.name}.svc.cluster.local:554/Streaming/Channels/101`);
-    expect(env['UserName']?.valueFrom?.secretKeyRef).toEqual({ name: 'cam1-rtsp', key: 'username', optional: true });
-    expect(env['PasswordSecret']?.valueFrom?.secretKeyRef).toEqual({ name: 'cam1-rtsp', key: 'password', optional: true });
-    expect(env['FileSavePath']?.value).toBe('/data/site-a');
+    expect(env['RTSP_URL']?.value).toBe(`rtsp://deviceshifu-cam1.${ns.name}.svc.cluster.local:554/Streaming/Channels/101`);
+    expect(env['CAMERA_USERNAME']?.valueFrom?.secretKeyRef).toEqual({ name: 'cam1-rtsp', key: 'username', optional: true });
+    expect(env['CAMERA_PASSWORD']?.valueFrom?.secretKeyRef).toEqual({ name: 'cam1-rtsp', key: 'password', optional: true });
+    expect(env['RECORD_ROOT']?.value).toBe('/data/site-a');
     expect(env['SEGMENT_SECONDS']?.value).toBe('600');
     expect(c?.image).toBe(IMAGE);
     expect(c?.command).toEqual(['shifu-rtsp']);

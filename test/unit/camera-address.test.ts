@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseCameraAddress } from '../../functions/recorder/index.js';
-import { cameraLogin } from '../../functions/recorder/camera.js';
+import { cameraLogin } from '../../functions/contracts/index.js';
 
 describe('camera address', () => {
   it('adds rtsp:// and port 554 to host[/path]', () => {

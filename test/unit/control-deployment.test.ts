@@ -35,15 +35,15 @@ describe('the recorder Deployment', () => {
   });
 
   it('takes the camera credentials from the Secret, optional, never as plain values', () => {
-    expect(env['UserName']?.valueFrom?.secretKeyRef).toEqual({ name: 'cam1-rtsp', key: 'username', optional: true });
-    expect(env['PasswordSecret']?.valueFrom?.secretKeyRef).toEqual({ name: 'cam1-rtsp', key: 'password', optional: true });
-    expect(env['UserName']?.value).toBeUndefined();
-    expect(env['PasswordSecret']?.value).toBeUndefined();
+    expect(env['CAMERA_USERNAME']?.valueFrom?.secretKeyRef).toEqual({ name: 'cam1-rtsp', key: 'username', optional: true });
+    expect(env['CAMERA_PASSWORD']?.valueFrom?.secretKeyRef).toEqual({ name: 'cam1-rtsp', key: 'password', optional: true });
+    expect(env['CAMERA_USERNAME']?.value).toBeUndefined();
+    expect(env['CAMERA_PASSWORD']?.value).toBeUndefined();
   });
 
   it('records to /data/<storagePath> on the PVC, with the requested settings', () => {
-    expect(env['RTSPServerAddress']?.value).toBe(spec.url);
-    expect(env['FileSavePath']?.value).toBe('/data/site-a');
+    expect(env['RTSP_URL']?.value).toBe(spec.url);
+    expect(env['RECORD_ROOT']?.value).toBe('/data/site-a');
     expect(env['DEVICE_NAME']?.value).toBe('cam1');
     expect(env['SEGMENT_SECONDS']?.value).toBe('300');
     expect(env['RECORD_FORMAT']?.value).toBe('mp4');

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +12,7 @@ import {
   type Announcer,
   type EventConfig,
 } from '../../functions/events/index.js';
-import { createLogger } from '../../functions/lib/index.js';
+import { createLogger, diskFs, type DurableFs } from '../../functions/lib/index.js';
 import { Recorder, parseCameraAddress, type Segment } from '../../functions/recorder/index.js';
 
 const log = createLogger('test', 'silent');
@@ -104,6 +104,18 @@ async function journaled(segments: Segment[], present = (_s: Segment) => true): 
   for (const s of segments) if (present(s)) await writeFile(path.join(out, s.file), 'media');
 }
 
+/**
+ * What the recorder's store does before the recorder signals a segment: the journal's line (fsynced there), then
+ * the file under its final name. The announcer reads the segment from the journal; the signal only says when.
+ */
+function finish(rec: Recorder, s: Segment): void {
+  mkdirSync(path.join(out, '.shifu-rtsp', 'cam1'), { recursive: true });
+  mkdirSync(path.join(out, 'cam1'), { recursive: true });
+  appendFileSync(path.join(out, '.shifu-rtsp', 'cam1', 'segments.jsonl'), `${JSON.stringify(s)}\n`);
+  writeFileSync(path.join(out, s.file), 'media');
+  rec.events.emit('segment', s);
+}
+
 describe('announcer: what the recorder does becomes CloudEvents at the sink', () => {
   it('announces a finished segment with overrides, in structured mode, and counts it in the metrics', async () => {
     const s = await sink();
@@ -111,7 +123,7 @@ describe('announcer: what the recorder does becomes CloudEvents at the sink', ()
     const announcer = await attach(rec, config(s.url, { eventMode: 'structured', ceOverrides: { team: 'video' } }));
     const registry = new Registry();
     announcer.metrics(registry);
-    rec.events.emit('segment', segment(1));
+    finish(rec, segment(1));
     await s.waitFor(1);
     const [first] = s.received;
     expect(first?.type).toBe('dev.shifu.rtsp.segment.finished.v1');
@@ -131,10 +143,10 @@ describe('announcer: what the recorder does becomes CloudEvents at the sink', ()
     const announcer = await attach(rec, config(s.url));
     rec.events.emit('state', 'connecting', null);
     rec.events.emit('state', 'recording', null);
-    rec.events.emit('segment', segment(1));
+    finish(rec, segment(1));
     rec.events.emit('state', 'reconnecting', { kind: 'unreachable', message: 'Connection refused' });
     rec.events.emit('state', 'recording', null);
-    rec.events.emit('segment', segment(2, { gapBeforeSeconds: 4 }));
+    finish(rec, segment(2, { gapBeforeSeconds: 4 }));
     rec.events.emit('state', 'idle', null);
     await announcer.close();
     const seen = s.received.map((e) => (e.type === 'dev.shifu.rtsp.recorder.state.v1' ? `${e.data.change}:${e.data.state}` : `segment ${e.data.sequence}`));
@@ -154,7 +166,7 @@ describe('announcer: what the recorder does becomes CloudEvents at the sink', ()
     const rec = recorder();
     await attach(rec, config(s.url));
     await s.waitFor(2);
-    rec.events.emit('segment', segment(5));
+    finish(rec, segment(5));
     await s.waitFor(3);
     expect(s.received.map((e) => (e.type === 'dev.shifu.rtsp.segment.finished.v1' ? e.data.sequence : -1))).toEqual([2, 4, 5]);
   });
@@ -167,7 +179,7 @@ describe('announcer: what the recorder does becomes CloudEvents at the sink', ()
     const rec = recorder();
     const announcer = await attach(rec, config(s.url));
     rec.events.emit('segment', segment(1));
-    rec.events.emit('segment', segment(2));
+    finish(rec, segment(2));
     await announcer.close();
     expect(s.received.map((e) => e.event.id)).toEqual([segmentEventId(segment(1)), segmentEventId(segment(2))]);
   });
@@ -176,10 +188,30 @@ describe('announcer: what the recorder does becomes CloudEvents at the sink', ()
     const s = await sink();
     const rec = recorder();
     const announcer = await attach(rec, config(s.url));
-    rec.events.emit('segment', segment(7));
+    finish(rec, segment(7));
     rec.events.emit('state', 'idle', null);
     await announcer.close();
     expect(s.received.map((e) => e.type)).toEqual(['dev.shifu.rtsp.segment.finished.v1']);
+  });
+
+  it('queues a segment whose event could not be written at the next segment, in order, without a restart', async () => {
+    const s = await sink();
+    // The outbox's first write fails (a full or read-only volume for a moment); the ones after it work.
+    let failures = 1;
+    const flaky: DurableFs = {
+      ...diskFs,
+      writeSynced: async (file, data) => {
+        if (file.includes(`${path.sep}outbox${path.sep}`) && !file.endsWith('journal-cursor.json.tmp') && failures-- > 0) throw new Error('EIO: the volume refused the write');
+        return diskFs.writeSynced(file, data);
+      },
+    };
+    const rec = recorder();
+    const announcer = await attachEvents(rec, config(s.url), log, { backoff: { baseMs: 20, maxMs: 50 }, fs: flaky });
+    cleanups.push(() => announcer.close());
+    finish(rec, segment(1));
+    finish(rec, segment(2));
+    await s.waitFor(2);
+    expect(s.received.map((e) => (e.type === 'dev.shifu.rtsp.segment.finished.v1' ? e.data.sequence : -1))).toEqual([1, 2]);
   });
 
   it('without a sink queues nothing and creates no outbox', async () => {

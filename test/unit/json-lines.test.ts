@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseJsonLines } from '../../functions/lib/index.js';
+import { parseJsonLines } from '../../functions/contracts/index.js';
 
 describe('parseJsonLines', () => {
   it('keeps every complete line in order and skips blank lines and a torn last line', () => {

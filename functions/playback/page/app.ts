@@ -1,5 +1,7 @@
 // The playback page: a day timeline per device, click to play, in/out points and a clip download.
 // Plain DOM, no framework; it talks to the same server's /api routes. All cameras on one axis: multi-timeline.ts.
+// The timeline's type is the server's own schema (functions/contracts/timeline.ts), compiled in: no copy to drift.
+import type { Span, Timeline, TimelineSegment } from '../../contracts/timeline.js';
 import { AllCamerasView, type MultiKit } from './multi-timeline.js';
 
 interface DeviceSummary {
@@ -9,30 +11,6 @@ interface DeviceSummary {
   bytes: number;
   segments: number;
   recorder: { state: string; lastSegmentEnd: string | null };
-}
-
-interface TimelineSegment {
-  file: string;
-  start: string;
-  end: string;
-  codecs: { video: string | null; audio: string | null };
-}
-
-interface Span {
-  start: string;
-  end: string;
-  durationSeconds: number;
-  segments: TimelineSegment[];
-}
-
-interface Timeline {
-  start: string;
-  end: string;
-  /** The local date the window is, in `timeZone`; null for a window that is not one day. */
-  day: string | null;
-  timeZone: string;
-  spans: Span[];
-  gaps: Array<{ start: string; end: string; durationSeconds: number }>;
 }
 
 const HOUR_MS = 3600 * 1000;

@@ -1,6 +1,6 @@
 // The data of the events a recorder announces: one zod schema per event type, shared by producer and subscribers.
 import { z } from 'zod';
-import type { RecorderState } from '../recorder/index.js';
+import { RECORDER_STATES, type RecorderState } from './recorder-status.js';
 
 /** A finished segment file: announced once it is closed, measured, hashed and journaled. */
 export const SEGMENT_FINISHED_TYPE = 'dev.shifu.rtsp.segment.finished.v1';
@@ -9,12 +9,7 @@ export const RECORDER_STATE_TYPE = 'dev.shifu.rtsp.recorder.state.v1';
 export const EVENT_TYPES = [SEGMENT_FINISHED_TYPE, RECORDER_STATE_TYPE] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
-// A copy, not an import: a runtime import of the recorder would load it (and a cycle) into every subscriber.
-const STATES = ['idle', 'connecting', 'recording', 'reconnecting', 'unauthorized', 'error'] as const satisfies readonly RecorderState[];
-// Fails to compile when the recorder gains a state this list lacks.
-type MissingStates = Exclude<RecorderState, (typeof STATES)[number]>;
-const statesComplete: [MissingStates] extends [never] ? true : MissingStates = true;
-void statesComplete;
+const STATES = RECORDER_STATES as [RecorderState, ...RecorderState[]];
 
 const isoTime = z.iso.datetime({ message: 'expected an ISO 8601 UTC time such as 2026-11-24T10:00:00.000Z' });
 

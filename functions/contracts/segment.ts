@@ -1,4 +1,5 @@
-// A finished recording file and where it lives on the volume.
+// A finished recording file and where it lives on the volume: the journal's segment record (journal.ts), the
+// segment event's data, what playback and export list. The recorder writes it; the others only read it.
 
 export interface Segment {
   /** Path relative to the storage root (`--out`), e.g. `cam1/cam1_20261124T100000Z.mp4`. */
@@ -24,19 +25,4 @@ export interface Segment {
   readonly recovered: boolean;
   /** Seconds the stream was down right before this segment (0 when it follows the previous one). */
   readonly gapBeforeSeconds: number;
-}
-
-/** `20261124T100000Z`: UTC, sortable, safe in every file system. */
-export function compactUtc(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
-}
-
-/**
- * Finished segment files of a device: `<device>_<UTC start>[_n].<ext>`, the whole name, so a name that passes is
- * a plain file name (no `/`, `..`): the recorder, playback and export (which joins a server's names to a local
- * folder) all judge names by this one rule.
- */
-export function isSegmentFileName(device: string, name: string): boolean {
-  const rest = name.startsWith(`${device}_`) ? name.slice(device.length + 1) : null;
-  return rest !== null && /^\d{8}T\d{6}Z(?:_\d+)?\.(?:mp4|mkv|flv|ts)$/.test(rest);
 }

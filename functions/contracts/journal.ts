@@ -1,38 +1,13 @@
 // The journal of finished segments: one JSON line per record (a finished segment, or retention's deletion of
-// one), appended and fsynced. Its path and format live here only; events, export and playback read it through
-// this module.
+// one), appended and fsynced by the recorder (recorder/journal-writer.ts). Its format and its readers live here
+// only; the recorder, events, export and playback read it through this module. Its path: volume.ts.
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
-import { parseJsonLines } from '../lib/index.js';
+import { parseJsonLines } from './json-lines.js';
 import type { Segment } from './segment.js';
-
-export const JOURNAL_FILE = 'segments.jsonl';
-/** `<root>/.shifu-rtsp/`: the recorder's state, beside the device folders. */
-export const STATE_FOLDER = '.shifu-rtsp';
-/** ffmpeg writes into `<root>/<device>/.recording/`; nothing there is a finished segment. */
-export const RECORDING_FOLDER = '.recording';
-
-/** `<root>/.shifu-rtsp/<device>`: the recorder's state folder (journal, event outbox and cursor). */
-export function stateDirOf(root: string, device: string): string {
-  return path.join(root, STATE_FOLDER, device);
-}
-
-/** `<root>/<device>/.recording`. */
-export function recordingDirOf(root: string, device: string): string {
-  return path.join(root, device, RECORDING_FOLDER);
-}
-
-/** `.shifu-rtsp/<device>/segments.jsonl`, relative to the storage root, with `/` (also for a pod's path). */
-export function journalRelativePath(device: string): string {
-  return `${STATE_FOLDER}/${device}/${JOURNAL_FILE}`;
-}
-
-/** `<root>/.shifu-rtsp/<device>/segments.jsonl`. */
-export function journalPathOf(root: string, device: string): string {
-  return path.join(stateDirOf(root, device), JOURNAL_FILE);
-}
+import { journalPathOf, STATE_FOLDER } from './volume.js';
 
 /**
  * A finished segment's line. `kind` is absent from every segment line (journals from before kinds, and today's:
@@ -308,31 +283,4 @@ export async function journaledAfter(file: string, sequence: number): Promise<Se
     after.push(segment);
   }
   return after.reverse();
-}
-
-/**
- * Appends one segment and fsyncs: once this resolves, the segment survives a power cut. A torn last line
- * (a power cut mid-append) is ended first, so that it cannot swallow this one.
- */
-export async function appendToJournal(file: string, segment: Segment): Promise<void> {
-  await appendLine(file, segment);
-}
-
-/** Appends retention's record of a deleted segment file (fsynced), so readers drop it without a stat. */
-export async function appendDeletionToJournal(file: string, deletion: Omit<DeletionRecord, 'kind'>): Promise<void> {
-  await appendLine(file, deletionRecordSchema.parse({ kind: 'deletion', ...deletion }));
-}
-
-async function appendLine(file: string, record: object): Promise<void> {
-  const handle = await open(file, 'a+');
-  try {
-    const { size } = await handle.stat();
-    const last = Buffer.alloc(1);
-    if (size > 0) await handle.read(last, 0, 1, size - 1);
-    const torn = size > 0 && last[0] !== 0x0a;
-    await handle.appendFile(`${torn ? '\n' : ''}${JSON.stringify(record)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
