@@ -95,8 +95,10 @@ const segmentPath = (s: Segment): string => path.join(hostDir, s.file);
 /** The user's edits that knative/README.md asks for: the image in kustomization.yaml, and the device's own values. */
 async function userCopy(folder: string, dest: string, edits: Array<[string, string]>): Promise<string> {
   await cp(path.join(repo, folder), dest, { recursive: true });
-  for (const name of await readdir(dest)) {
-    const file = path.join(dest, name);
+  for (const entry of await readdir(dest, { withFileTypes: true })) {
+    // storage/all-cameras/ is a folder of its own, applied on its own (its own userCopy).
+    if (!entry.isFile()) continue;
+    const file = path.join(dest, entry.name);
     let text = await readFile(file, 'utf8');
     const all: Array<[string, string]> = [
       ['newName: registry.example.com/shifu-rtsp', `newName: ${imageName}`],
