@@ -24,10 +24,11 @@ export const playbackCommand = defineCommand({
         ffprobe: locateFfprobe(ctx.env),
         maxCuts,
         indexDir: config.indexDir,
+        cacheDir: config.cacheDir,
       },
       log,
     );
-    log.info({ root: config.root, listen: { address: config.listen.host, port: server.port }, token: config.token !== undefined, maxClipSeconds: config.maxClip, maxCuts, indexDir: config.indexDir ?? null }, 'playback listening');
+    log.info({ root: config.root, listen: { address: config.listen.host, port: server.port }, token: config.token !== undefined, maxClipSeconds: config.maxClip, maxCuts, indexDir: config.indexDir ?? null, cacheDir: config.cacheDir ?? null }, 'playback listening');
     await new Promise<void>((resolve) => {
       onShutdown(async () => {
         await server.close();

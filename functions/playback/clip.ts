@@ -53,7 +53,8 @@ export interface ClipPlan {
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/;
 
-function timeParameter(query: URLSearchParams, name: string): number {
+/** A required ISO 8601 time with a zone (400 naming the parameter otherwise). */
+export function timeParameter(query: URLSearchParams, name: string): number {
   const value = query.get(name);
   if (value === null || value === '') throw new HttpError(400, `${name}: required (ISO 8601, e.g. 2026-11-24T10:15:00Z)`);
   const ms = Date.parse(value);
@@ -108,6 +109,12 @@ async function ffprobeJson(slot: FfmpegSlot, ffprobe: string, args: readonly str
  * (MPEG-TS has no index), a window before it is read and filtered.
  */
 export async function keyframeAtOrBefore(slot: FfmpegSlot, ffprobe: string, file: string, offset: number): Promise<{ keyframe: number; fileStart: number }> {
+  const { keyframe, fileStart } = await probeKeyframe(slot, ffprobe, file, offset);
+  return { keyframe, fileStart };
+}
+
+/** keyframeAtOrBefore with the keyframe's presentation time too (`pts`: where a seek by presentation time lands on it). */
+export async function probeKeyframe(slot: FfmpegSlot, ffprobe: string, file: string, offset: number): Promise<{ keyframe: number; pts: number; fileStart: number }> {
   let fileStart = 0;
   for (const lookBack of [12, 120, Infinity]) {
     const from = offset - lookBack;
@@ -116,17 +123,26 @@ export async function keyframeAtOrBefore(slot: FfmpegSlot, ffprobe: string, file
     const start = Number(probed.format?.start_time ?? 0);
     fileStart = Number.isFinite(start) ? start : 0;
     const target = fileStart + offset;
-    let best: number | null = null;
+    let best: { keyframe: number; pts: number } | null = null;
     for (const p of probed.packets ?? []) {
       if (!p.flags?.startsWith('K')) continue;
       const pts = Number(p.pts_time);
       const dts = Number(p.dts_time ?? p.pts_time);
-      if (Number.isFinite(pts) && Number.isFinite(dts) && pts <= target + 0.001 && (best === null || dts > best)) best = dts;
+      if (Number.isFinite(pts) && Number.isFinite(dts) && pts <= target + 0.001 && (best === null || dts > best.keyframe)) best = { keyframe: dts, pts };
     }
-    if (best !== null) return { keyframe: best, fileStart };
+    if (best !== null) return { ...best, fileStart };
     if (from <= 0) break;
   }
-  return { keyframe: fileStart, fileStart };
+  return { keyframe: fileStart, pts: fileStart, fileStart };
+}
+
+/**
+ * The keyframe at or before `offset` seconds into a segment: from an MP4 segment's own fragment index in a few
+ * reads, else by ffprobe (a process that walks the file) in `slot`.
+ */
+export async function keyframeIn(slot: FfmpegSlot, ffprobe: string, f: Footage, offset: number): Promise<{ keyframe: number; fileStart: number }> {
+  const fromIndex = f.segment.format === 'mp4' ? await keyframeFromMp4Index(f.path, offset) : null;
+  return fromIndex ?? (await keyframeAtOrBefore(slot, ffprobe, f.path, offset));
 }
 
 /**
@@ -147,8 +163,7 @@ export async function planClip(slot: FfmpegSlot, ffprobe: string, footage: reado
   const offset = Math.max(0, request.startMs - first.startMs) / 1000;
   // From a segment's start there is nothing to look up: every segment starts with a keyframe. An MP4 segment's
   // own fragment index answers in a few reads; ffprobe (a process that walks the file) only where it cannot.
-  const fromIndex = offset > 0 && first.segment.format === 'mp4' ? await keyframeFromMp4Index(first.path, offset) : null;
-  const found = offset > 0 ? (fromIndex ?? (await keyframeAtOrBefore(slot, ffprobe, first.path, offset))) : null;
+  const found = offset > 0 ? await keyframeIn(slot, ffprobe, first, offset) : null;
   const startMs = found ? Math.round(first.startMs + (found.keyframe - found.fileStart) * 1000) : first.startMs;
   const endMs = Math.min(request.endMs, last.endMs);
   const rule = RECORDING_RULES[request.format];
@@ -181,12 +196,14 @@ export function audioFor(recordedFormat: string, codec: string | null, format: C
   return { mode: 'copy', recorded: codec, adtsToAsc: adts && format === 'mp4' };
 }
 
+/** A path as an ffconcat `file` argument: a file URL, quoted, so a root with odd characters stays one path. */
+export const concatQuote = (p: string): string => `'file:${p.replace(/'/g, "'\\''")}'`;
+
 /** ffconcat script: file URLs (so a root with odd characters stays one path) and the first file's in point. */
 export function concatScript(plan: ClipPlan): string {
-  const quote = (p: string): string => `'file:${p.replace(/'/g, "'\\''")}'`;
   const lines = ['ffconcat version 1.0'];
   plan.parts.forEach((part, i) => {
-    lines.push(`file ${quote(part.path)}`);
+    lines.push(`file ${concatQuote(part.path)}`);
     // A tenth of a millisecond early (more than a tick of any time base we record), so the keyframe is at or
     // after the in point whatever the rounding, and -ss 0 drops the audio before it: the video starts at 0.
     if (i === 0 && plan.inpoint !== null) lines.push(`inpoint ${Math.max(0, plan.inpoint - 0.0001).toFixed(6)}`);
@@ -195,7 +212,10 @@ export function concatScript(plan: ClipPlan): string {
 }
 
 /** Seconds between keyframes of a transcode (where a seek in the played clip can land); MP4 fragments are 0.5 s. */
-const TRANSCODE_GOP_SECONDS = 1;
+export const TRANSCODE_GOP_SECONDS = 1;
+
+/** ffmpeg reading an ffconcat script from stdin, its files by absolute path. */
+export const CONCAT_INPUT = ['-protocol_whitelist', 'file,pipe', '-f', 'concat', '-safe', '0', '-i', 'pipe:0'] as const;
 
 /**
  * ffmpeg's arguments for a plan: `-c copy`, or with `encoder` (video=h264) the video re-encoded, from the same
@@ -216,8 +236,7 @@ export function clipArguments(plan: ClipPlan, encoder: VideoEncoder | null = nul
     // Without it ffmpeg shifts the input by its earliest packet (audio from before the in point), so -ss 0
     // keeps that audio and the video starts a fraction of a frame late, which trips frame counting players.
     '-copyts',
-    '-protocol_whitelist', 'file,pipe',
-    '-f', 'concat', '-safe', '0', '-i', 'pipe:0',
+    ...CONCAT_INPUT,
     '-map', '0:v?', '-map', '0:a?',
     '-c', 'copy', ...video, ...audio,
     ...(plan.videoTag ? ['-tag:v', plan.videoTag] : []),

@@ -107,3 +107,29 @@ export class FfmpegSlot {
     child.once('close', () => this.children.delete(child));
   }
 }
+
+/** An ffmpeg whose output is streamed: whether it wrote anything before it ended, its end, and its last words. */
+export interface StreamingChild {
+  /** True at its first output bytes, false when it ended without any. */
+  readonly started: Promise<boolean>;
+  readonly exited: Promise<number | null>;
+  /** The end of its stderr (the reason it failed). */
+  stderr(): string;
+}
+
+/**
+ * Follows a child whose stdout is an answer: the head waits for `started`, so that ffmpeg failing at once answers
+ * 500 with its reason instead of a 200 with nothing.
+ */
+export function followOutput(child: ChildProcess): StreamingChild {
+  let stderr = '';
+  child.stderr?.on('data', (b: Buffer) => {
+    stderr = (stderr + b.toString()).slice(-4000);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  const started = new Promise<boolean>((resolve) => {
+    child.stdout?.once('readable', () => resolve(true));
+    void exited.then(() => resolve(false));
+  });
+  return { started, exited, stderr: () => stderr };
+}

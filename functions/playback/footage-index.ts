@@ -1,6 +1,8 @@
 // The volume's footage in memory: each journal read once, then followed as it grows, so no request reads a
 // journal or stats every file. What a timeline shows beyond times and sizes (sha256, codecs) is read back from
 // the journal by each line's place when asked, so memory holds about 100 bytes a segment.
+// Over 400 lines because the index's typed arrays, their growth and the journals' following are one structure:
+// every reader (timeline, files, clips, HLS) asks it, and the snapshot (index-snapshot.ts) writes it out.
 import { lstat, open, opendir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../lib/index.js';

@@ -7,7 +7,7 @@ export { startPlaybackServer, type PlaybackSettings } from './server.js';
 export { Library, checkDeviceName, FIRST_READ_WAIT_MS, type DeviceSummary, type Footage, type LibraryOptions, type RecorderTrace } from './library.js';
 export { FootageIndex, FOLLOW_INTERVAL_MS, SegmentColumns, type DeviceIndexState, type FootageIndexOptions } from './footage-index.js';
 export { timelineOf, SPAN_JOIN_MS, type Gap, type Span, type Timeline, type TimelineSegment } from './timeline.js';
-export { audioFor, CLIP_FORMATS, clipArguments, concatScript, keyframeAtOrBefore, parseFormat, parseRange, planClip, startCut, type ClipFormat, type ClipPlan, type ClipRequest } from './clip.js';
+export { audioFor, CLIP_FORMATS, clipArguments, concatQuote, concatScript, keyframeAtOrBefore, keyframeIn, parseFormat, probeKeyframe, timeParameter, parseRange, planClip, startCut, type ClipFormat, type ClipPlan, type ClipRequest } from './clip.js';
 export { parseFilePath, serveFile } from './files.js';
 export { keyframeFromMp4Index } from './mp4-index.js';
 export { parseDuration, zDuration } from './duration.js';
@@ -15,3 +15,6 @@ export { defaultMaxCuts, FfmpegSlot, FfmpegSlots, RETRY_AFTER_SECONDS } from './
 export { cgroupCpuQuota, usableCpus } from './cpus.js';
 export { localDateOf, localDay, localDayOf, parseTimeZone, timelineWindow, type LocalDay, type TimelineWindow } from './local-day.js';
 export { chooseEncoder, listedEncoders, MAX_HEIGHT, parseHeight, parseVideo, TRANSCODE_SLOTS, TranscodePace, type ClipVideo, type VideoEncoder } from './transcode.js';
+export { hlsPlaylist, HLS_MAX_RANGE_SECONDS, HLS_PIECE_SECONDS, Mp4Layouts, parseHlsRequest, parsePieceRequest, pieceArguments, pieceScript, type HlsRequest, type PieceBounds, type PieceRequest } from './hls.js';
+export { mp4Layout, type Mp4Layout, type Mp4Piece } from './mp4-index.js';
+export { parseThumbnailRequest, ThumbnailCache, thumbnailArguments, thumbnailKey, THUMBNAIL_DEFAULT_WIDTH, THUMBNAIL_MAX_WIDTH, THUMBNAIL_MIN_WIDTH, type ThumbnailRequest } from './thumbnail.js';

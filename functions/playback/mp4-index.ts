@@ -182,3 +182,63 @@ export async function keyframeFromMp4Index(file: string, offset: number): Promis
     await handle.close();
   }
 }
+
+/** A run of fragments that starts with a video keyframe: one HLS media segment as a byte range of the file. */
+export interface Mp4Piece {
+  /** Seconds from the file's first timestamp to the piece's first video sample. */
+  readonly offset: number;
+  readonly seconds: number;
+  /** Byte range in the file: the piece's moof/mdat pairs. */
+  readonly from: number;
+  readonly to: number;
+}
+
+/** A fragmented MP4's layout for HLS: where its init segment (ftyp + moov) ends, and its keyframe-led pieces. */
+export interface Mp4Layout {
+  readonly initBytes: number;
+  readonly pieces: readonly Mp4Piece[];
+}
+
+/**
+ * The file cut into pieces of about `targetSeconds`, each a byte range that starts with a video keyframe (so a
+ * player can start at any of them), from the mfra index and only the moofs of candidate boundaries (one small
+ * read each, not one per fragment). `lastSeconds` ends the last piece (the journal's duration: fMP4 has no total).
+ * Null when the file has no fragment index.
+ */
+export async function mp4Layout(file: string, targetSeconds: number, lastSeconds: number): Promise<Mp4Layout | null> {
+  const handle = await open(file, 'r').catch(() => null);
+  if (!handle) return null;
+  try {
+    const { size } = await handle.stat();
+    const head = await readAt(handle, 0, Math.min(size, 256 * 1024));
+    const tracks = tracksOf(head);
+    const video = tracks.find((t) => t.video);
+    const all = video && (await fragments(handle, size));
+    const list = video && all?.get(video.id);
+    if (!video || !all || !list || list.length === 0) return null;
+    const mfro = await readAt(handle, size - 16, 16);
+    const mediaEnd = size - mfro.readUInt32BE(12);
+    const initBytes = list[0]!.moof;
+    if (initBytes <= 0 || initBytes > head.length) return null;
+    const firsts = tracks.map((t) => (all.get(t.id)?.[0]?.time ?? Infinity) / t.timescale);
+    const fileStart = Math.min(...firsts);
+    const at = (i: number): number => list[i]!.time / video.timescale - fileStart;
+    // Piece starts: fragment 0 (a segment starts with a keyframe), then the first keyframe fragment at least
+    // targetSeconds after the last start.
+    const starts = [0];
+    for (let i = 1; i < list.length; i++) {
+      if (at(i) - at(starts.at(-1)!) < targetSeconds) continue;
+      const start = await fragmentStart(handle, list[i]!.moof, video.id);
+      if (start?.sync) starts.push(i);
+    }
+    const pieces: Mp4Piece[] = starts.map((i, n) => {
+      const next = starts[n + 1];
+      const offset = Math.max(0, at(i));
+      const end = next === undefined ? Math.max(lastSeconds, offset + 0.1) : at(next);
+      return { offset, seconds: Math.max(0.001, end - offset), from: list[i]!.moof, to: next === undefined ? mediaEnd : list[next]!.moof };
+    });
+    return { initBytes, pieces };
+  } finally {
+    await handle.close();
+  }
+}

@@ -48,6 +48,12 @@ export const playbackOptions = {
     schema: z.string().min(1).optional(),
     description: "folder for the footage index between restarts (the pod's own emptyDir, never the volume); without it the index lives in memory and each start reads every journal once",
   },
+  cacheDir: {
+    flag: 'cache-dir',
+    env: ['PLAYBACK_CACHE_DIR'],
+    schema: z.string().min(1).optional(),
+    description: "folder for thumbnails (the pod's own emptyDir, never the volume; at most 256 MiB, oldest dropped first); without it a 32 MiB memory cache",
+  },
   maxCuts: {
     flag: 'max-cuts',
     env: ['PLAYBACK_MAX_CUTS'],

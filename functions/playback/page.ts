@@ -1,35 +1,52 @@
 // The web page at `/`: one HTML document; its script is page/app.ts, compiled for the browser (DOM types).
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-/** The page's scripts (page/*.ts compiled), each served at `/<name>`: app.js imports the others. */
-export const PAGE_MODULES = ['app.js', 'multi-timeline.js', 'sync-play.js'] as const;
-export type PageModule = (typeof PAGE_MODULES)[number];
+/** The page's other modules (app.js imports them), by route: each a file of page/, compiled. */
+export const PAGE_MODULES: Readonly<Record<string, string>> = {
+  '/hls-player.js': 'hls-player.js',
+  '/thumbnail.js': 'thumbnail.js',
+  // All cameras on one axis, and several played together.
+  '/multi-timeline.js': 'multi-timeline.js',
+  '/sync-play.js': 'sync-play.js',
+};
+/** hls.js, served from its npm package (a classic script: it sets the global `Hls`). */
+export const HLS_SCRIPT_ROUTE = '/hls.min.js';
 
-// Next to this module once built (dist/functions/playback/page/<name>); from the sources (tests run
+// Next to this module once built (dist/functions/playback/page/app.js); from the sources (tests run
 // them), the build's copy.
-const candidates = (name: PageModule): string[] => [
-  fileURLToPath(new URL(`./page/${name}`, import.meta.url)),
-  fileURLToPath(new URL(`../../dist/functions/playback/page/${name}`, import.meta.url)),
+const candidates = (file: string): string[] => [
+  fileURLToPath(new URL(`./page/${file}`, import.meta.url)),
+  fileURLToPath(new URL(`../../dist/functions/playback/page/${file}`, import.meta.url)),
 ];
 
-const scripts = new Map<PageModule, Promise<string>>();
+const scripts = new Map<string, Promise<string>>();
 
-/** A compiled page script, read once. */
-export function pageScript(name: PageModule = 'app.js'): Promise<string> {
+function readOnce(name: string, files: readonly string[]): Promise<string> {
   let script = scripts.get(name);
   if (script === undefined) {
     script = (async () => {
-      for (const file of candidates(name)) {
+      for (const file of files) {
         const text = await readFile(file, 'utf8').catch(() => null);
         if (text !== null) return text;
       }
       scripts.delete(name);
-      throw new Error(`the page script is not built (${candidates(name)[0]}): run npm run build`);
+      throw new Error(`${name} is missing (${files[0]}): run npm ci and npm run build`);
     })();
     scripts.set(name, script);
   }
   return script;
+}
+
+/** A compiled page script (app.js by default), read once. */
+export function pageScript(file = 'app.js'): Promise<string> {
+  return readOnce(file, candidates(file));
+}
+
+/** hls.js's browser build, read once. */
+export function hlsScript(): Promise<string> {
+  return readOnce('hls.min.js', [createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js')]);
 }
 
 /** The tab's icon: a camera over a timeline bar, drawn inline (no file on disk, no request that can fail). */

@@ -6,12 +6,13 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { createMetricsRegistry, HttpError, presentedToken, sameSecret, tokenCookie, startProbeServer, type HostPort, type Logger, type ProbeAnswer, type ProbeRequest, type ProbeServer } from '../lib/index.js';
 import { parseFormat, parseRange, planClip, startCut, type ClipRequest } from './clip.js';
 import { serveExport } from './export-zip.js';
-import { defaultMaxCuts, FfmpegSlots, type FfmpegSlot } from './ffmpeg-slots.js';
+import { defaultMaxCuts, FfmpegSlots, followOutput, type FfmpegSlot } from './ffmpeg-slots.js';
 import { serveFile } from './files.js';
 import { checkDeviceName, type Footage } from './library.js';
 import { parseRoots } from './options.js';
 import { timelineWindow } from './local-day.js';
-import { FAVICON_SVG, PAGE_HTML, PAGE_MODULES, pageScript } from './page.js';
+import { FAVICON_SVG, HLS_SCRIPT_ROUTE, hlsScript, PAGE_HTML, PAGE_MODULES, pageScript } from './page.js';
+import { recordingRoutes } from './recording-routes.js';
 import { timelineOf } from './timeline.js';
 import { Volumes } from './volumes.js';
 import { chooseEncoder, listedEncoders, parseHeight, parseVideo, TRANSCODE_SLOTS, TranscodePace, type VideoEncoder } from './transcode.js';
@@ -28,6 +29,8 @@ export interface PlaybackSettings {
   readonly maxCuts?: number;
   /** Where the footage index is kept between restarts (PLAYBACK_INDEX_DIR); none: memory only. */
   readonly indexDir?: string | undefined;
+  /** The pod's own folder for thumbnails (PLAYBACK_CACHE_DIR); none: a bounded memory cache. */
+  readonly cacheDir?: string | undefined;
 }
 
 /** The page's cookie: set once from `/?access_token=`, so the page's own URLs never carry the token. */
@@ -131,23 +134,15 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
     }
     const child = startCut(slot, settings.ffmpeg, plan, encoder);
     if (encoder) followPace(child.stdio[3], encoder);
-    let stderr = '';
-    child.stderr?.on('data', (b: Buffer) => {
-      stderr = (stderr + b.toString()).slice(-4000);
-    });
     // A client that leaves stops the cut (its slot kills it): nothing runs for nobody.
-    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    const output = followOutput(child);
+    const { exited } = output;
     const stdout = child.stdout!;
-    // The head waits for the first bytes, so that a cut that fails at once answers 500 with ffmpeg's reason.
-    const started = await new Promise<boolean>((resolve) => {
-      stdout.once('readable', () => resolve(true));
-      void exited.then(() => resolve(false));
-    });
-    if (!started || res.destroyed) {
+    if (!(await output.started) || res.destroyed) {
       const code = await exited;
       if (res.destroyed) return;
       metrics.clips.inc({ format, outcome: 'failed' });
-      throw new Error(`ffmpeg could not cut the clip (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' ')}`);
+      throw new Error(`ffmpeg could not cut the clip (exit ${code}): ${output.stderr().trim().split('\n').slice(-3).join(' ')}`);
     }
     res.writeHead(200, headers);
     pipeline(stdout, res, () => undefined);
@@ -155,7 +150,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
     if (code !== 0) {
       metrics.clips.inc({ format, outcome: res.destroyed && !res.writableFinished ? 'aborted' : 'failed' });
       if (!res.destroyed) {
-        log.error({ device, code, stderr: stderr.slice(-1000) }, 'clip cut failed mid-stream');
+        log.error({ device, code, stderr: output.stderr().slice(-1000) }, 'clip cut failed mid-stream');
         res.destroy();
       }
       return;
@@ -183,7 +178,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
   const server = await startProbeServer(
     { listen: settings.listen, log, metrics: metrics.registry },
     {
-      open: ['/', ...PAGE_MODULES.map((m) => `/${m}`), '/favicon.svg', '/api/session', '/health'],
+      open: ['/', '/app.js', ...Object.keys(PAGE_MODULES), HLS_SCRIPT_ROUTE, '/favicon.svg', '/api/session', '/health'],
       // The page's URLs carry no token, and no link it follows learns where it came from.
       headers: { 'referrer-policy': 'no-referrer' },
       authorize: (request) => {
@@ -203,10 +198,12 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
           }
           return { status: 200, body: PAGE_HTML, contentType: 'text/html; charset=utf-8', headers: { 'cache-control': 'no-cache' } };
         },
-        // The page's scripts: app.js and the modules it imports.
+        '/app.js': async () => ({ status: 200, body: await pageScript(), contentType: 'text/javascript; charset=utf-8', headers: { 'cache-control': 'no-cache' } }),
+        // The page's own modules (hls-player.js, thumbnail.js) and hls.js from its npm package.
         ...Object.fromEntries(
-          PAGE_MODULES.map((m) => [`/${m}`, async (): Promise<ProbeAnswer> => ({ status: 200, body: await pageScript(m), contentType: 'text/javascript; charset=utf-8', headers: { 'cache-control': 'no-cache' } })]),
+          Object.entries(PAGE_MODULES).map(([route, file]) => [route, async (): Promise<ProbeAnswer> => ({ status: 200, body: await pageScript(file), contentType: 'text/javascript; charset=utf-8', headers: { 'cache-control': 'no-cache' } })]),
         ),
+        [HLS_SCRIPT_ROUTE]: async () => ({ status: 200, body: await hlsScript(), contentType: 'text/javascript; charset=utf-8', headers: { 'cache-control': 'max-age=3600' } }),
         '/favicon.svg': () => ({ status: 200, body: FAVICON_SVG, contentType: 'image/svg+xml', headers: { 'cache-control': 'max-age=86400' } }),
         // Open, and always 200: the page learns whether to ask for the token without a 401 in the browser's console.
         '/api/session': (request) => {
@@ -228,6 +225,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
         '/api/clip': serveClip,
         '/api/export': (req, res, url) =>
           serveExport({ volumes, slots, ffmpeg: settings.ffmpeg, ffprobe: settings.ffprobe, maxClipSeconds: settings.maxClipSeconds, log, onOutcome: (outcome) => metrics.exports.inc({ outcome }) }, req, res, url),
+        ...recordingRoutes({ library: volumes, slots, ffmpeg: settings.ffmpeg, ffprobe: settings.ffprobe, cacheDir: settings.cacheDir, encoderFor, log }),
         '/files/': async (req, res, url) => {
           try {
             await serveFile(volumes, req, res, url);

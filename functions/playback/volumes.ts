@@ -3,7 +3,7 @@
 // has its own index and library; a request about a device goes to the root that holds its journal.
 import { HttpError, type Logger } from '../lib/index.js';
 import { FootageIndex, type FootageIndexOptions } from './footage-index.js';
-import { Library, type DeviceSummary } from './library.js';
+import { Library, type DeviceSummary, type Footage } from './library.js';
 
 export interface VolumesOptions {
   readonly roots: readonly string[];
@@ -58,6 +58,16 @@ export class Volumes {
     if (holders[0]) return holders[0];
     if (failure !== null) throw failure;
     throw new HttpError(404, `${parameter}: no recordings of ${device}`, 'not_found');
+  }
+
+  /** A device's segments overlapping [startMs, endMs), from the root that holds it (Library.footageBetween). */
+  async footageBetween(device: string, startMs: number, endMs: number): Promise<Footage[]> {
+    return (await this.of(device)).footageBetween(device, startMs, endMs);
+  }
+
+  /** One finished segment of a device, from the root that holds it (Library.file). */
+  async file(device: string, name: string): Promise<Footage> {
+    return (await this.of(device)).file(device, name);
   }
 
   private async holdersOf(holds: (library: Library) => Promise<boolean>): Promise<{ holders: Library[]; failure: unknown }> {

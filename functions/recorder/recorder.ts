@@ -1,3 +1,7 @@
+// The recorder: one camera, switched on and off, supervised across ffmpeg runs (each attempt: probe, the camera
+// relay when a login is needed, ffmpeg, its segments finished in order), with crash recovery and retention.
+// Over 400 lines because an attempt shares the supervisor's state (the run, the current file, the proven plan,
+// the login budget); moving attempts into a run object of their own (MediaMTX's recorderInstance) is the next split.
 import { EventEmitter } from 'node:events';
 import { backoffDelay, sleep, type BackoffPolicy, type Logger } from '../lib/index.js';
 import { cameraLogin, type CameraAddress } from '../contracts/index.js';

@@ -2,7 +2,8 @@
 import { UdpPortPool, type HostPort, type Logger, type PortRange } from '../lib/index.js';
 import { CameraLink } from './rtsp-camera-link.js';
 import { CameraSession, type CameraSessionOptions } from './rtsp-camera-session.js';
-import { RtspClient, type ClientHost, type RtspClientEnd } from './rtsp-client.js';
+import type { ClientHost, RtspClientEnd } from './client-host.js';
+import { RtspClient } from './rtsp-client.js';
 import { cameraOrigin, loggableStream } from './rtsp-urls.js';
 
 export interface RtspServiceOptions {
@@ -29,7 +30,7 @@ export interface RtspTotals {
 /** How often UDP viewers are checked for silence past the session timeout. */
 const EXPIRY_CHECK_MS = 5_000;
 
-export class RtspService implements ClientHost {
+export class RtspService implements ClientHost<RtspClient> {
   readonly streams = new Map<string, CameraSession>();
   readonly cameraOrigin: string;
   readonly udpPorts: UdpPortPool;

@@ -1,5 +1,5 @@
 // Clients talk to the forwarder, the camera to itself: URLs are moved between the two origins on the way.
-import type { HostPort } from '../lib/index.js';
+import { header, serializeMessage, type HeaderList, type HostPort, type RtspIncomingResponse } from '../lib/index.js';
 import { formatAddress } from './address.js';
 
 /** `rtsp://user:pass@host:port` at the start of a URL: scheme and authority, credentials included. */
@@ -65,4 +65,28 @@ export function loggableStream(key: string): string {
     })
     .join('&');
   return `${key.slice(0, q)}?${query}`;
+}
+
+/**
+ * The camera's answer as the client gets it: the client's CSeq and Session (`session`), the camera's URLs moved
+ * to the client's origin in Content-Base, Content-Location, RTP-Info and an SDP body, `replace` over the rest.
+ */
+export function answerFromCamera(response: RtspIncomingResponse, cseq: string, session: HeaderList, origin: string, replace: HeaderList = []): Buffer {
+  const replaced = new Set(replace.map(([n]) => n.toLowerCase()));
+  const ok = response.status >= 200 && response.status < 300;
+  const fields: Array<readonly [string, string]> = [['CSeq', cseq]];
+  for (const [name, value] of response.fields) {
+    const lower = name.toLowerCase();
+    if (lower === 'cseq' || lower === 'content-length' || replaced.has(lower)) continue;
+    if (lower === 'session') {
+      fields.push(...session);
+      continue;
+    }
+    const rewrite = ok && (lower === 'content-base' || lower === 'content-location' || lower === 'rtp-info');
+    fields.push([name, rewrite ? toClient(value, origin) : value]);
+  }
+  fields.push(...replace);
+  const sdp = ok && /application\/sdp/i.test(header(response, 'content-type') ?? '');
+  const body = sdp ? Buffer.from(toClient(response.body.toString('utf8'), origin), 'utf8') : response.body;
+  return serializeMessage(`RTSP/1.0 ${response.status} ${response.reason}`, fields, body);
 }

@@ -4,6 +4,7 @@ import * as events from './events.js';
 import * as forwarder from './forwarder.js';
 import * as live from './live.js';
 import * as playback from './playback.js';
+import * as playbackHls from './playback-hls.js';
 import * as playbackYear from './playback-year.js';
 import * as recorder from './recorder.js';
 import * as transcode from './transcode.js';
@@ -24,6 +25,7 @@ const BENCHES: ReadonlyArray<readonly [string, BenchModule]> = [
   ['recorder-memory', recorderMemory],
   ['playback', playback],
   ['playback-year', playbackYear],
+  ['playback-hls', playbackHls],
   ['transcode', transcode],
   ['live', live],
 ];

@@ -517,6 +517,20 @@ describe('a camera recorded on a real single-node cluster', () => {
       const curl = await runProgram('curl', ['-fsS', '-H', `authorization: Bearer ${PLAYBACK_TOKEN}`, '-o', path.join(work, 'curl-clip.mp4'), `http://127.0.0.1:${localPort}/api/clip?device=${DEVICE}&start=${encodeURIComponent(clipStart.toISOString())}&duration=4`]);
       expect(curl.code, curl.stderr).toBe(0);
       expect((await probeFile(path.join(work, 'curl-clip.mp4'))).codecs).toContain('h264');
+      // HLS of the recordings (a playlist ffmpeg plays, its token carried into the URIs) and a thumbnail kept in the
+      // pod's own emptyDir (/cache): the container's root and the footage volume are both read-only.
+      const hls = `http://127.0.0.1:${localPort}/api/hls/${DEVICE}.m3u8?start=${encodeURIComponent(segments[0]!.startTime)}&end=${encodeURIComponent(segments.at(-1)!.endTime)}&access_token=${PLAYBACK_TOKEN}`;
+      const played = await runProgram('ffmpeg', ['-nostdin', '-v', 'error', '-i', hls, '-map', '0:v', '-f', 'framemd5', path.join(work, 'hls.framemd5')], { timeoutMs: 120_000 });
+      expect(played.code, played.stderr).toBe(0);
+      expect((await readFile(path.join(work, 'hls.framemd5'), 'utf8')).split('\n').filter((l) => /^0,/.test(l)).length).toBeGreaterThan(50);
+      const thumbnail = `http://127.0.0.1:${localPort}/api/thumbnail?device=${DEVICE}&time=${encodeURIComponent(clipStart.toISOString())}&width=160`;
+      const auth = { authorization: `Bearer ${PLAYBACK_TOKEN}` };
+      const image = await fetch(thumbnail, { headers: auth });
+      expect(image.status).toBe(200);
+      expect(image.headers.get('content-type')).toBe('image/jpeg');
+      const etag = image.headers.get('etag') ?? '';
+      expect((await fetch(thumbnail, { headers: { ...auth, 'if-none-match': etag } })).status).toBe(304);
+      expect(await k.run(['-n', NS, 'exec', `${DEVICE}-export`, '-c', 'export', '--', 'ls', '/cache'])).toContain(`${etag.slice(1, -1)}.jpg`);
     } finally {
       forward.kill('SIGTERM');
     }

@@ -418,7 +418,7 @@ describe.concurrent(`10,000 seeded malformed requests to each server (HTTP_FUZZ_
     });
     const playback = await startCli('playback', ['--root', root], {}, { httpFlag: 'listen' });
     stops.push(() => playback.stop());
-    await fuzz(cliTarget('playback', playback, ['/', '/app.js', '/favicon.svg', '/api/session', '/health', '/api/devices', '/api/timeline', '/api/clip', '/files/cam1/cam1_20261124T100000Z.mp4', '/files/', '/metrics'], '/api/devices'));
+    await fuzz(cliTarget('playback', playback, ['/', '/app.js', '/favicon.svg', '/api/session', '/health', '/api/devices', '/api/timeline', '/api/clip', '/files/cam1/cam1_20261124T100000Z.mp4', '/files/', '/api/hls/cam1.m3u8', '/api/hls/cam1/piece.ts', '/api/thumbnail', '/hls-player.js', '/thumbnail.js', '/hls.min.js', '/metrics'], '/api/devices'));
   }, 120_000);
 
   it(`forwarder health server (seed ${SEED})`, async () => {

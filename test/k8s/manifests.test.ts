@@ -270,6 +270,7 @@ describe('storage/', () => {
       PLAYBACK_MAX_CLIP: '6h',
       PLAYBACK_TOKEN: { secretKeyRef: { name: 'camera1-playback', key: 'token' } },
       PLAYBACK_INDEX_DIR: '/index',
+      PLAYBACK_CACHE_DIR: '/cache',
     });
     // The footage index lives in the pod's own emptyDir, never on the footage volume, which stays read-only.
     const pod = find<V1Pod>(objects, 'Pod', 'camera1-export');
@@ -277,6 +278,10 @@ describe('storage/', () => {
     expect(indexVolume?.emptyDir).toBeDefined();
     expect(indexVolume?.persistentVolumeClaim).toBeUndefined();
     expect(container?.volumeMounts?.find((m) => m.name === 'index')?.mountPath).toBe('/index');
+    // Thumbnails too, in an emptyDir whose limit is above the server's own bound of them (256 MiB), so it never evicts the pod.
+    const cacheVolume = pod.spec?.volumes?.find((v) => v.name === 'cache');
+    expect(cacheVolume?.emptyDir?.sizeLimit).toBe('320Mi');
+    expect(container?.volumeMounts?.find((m) => m.name === 'cache')).toEqual({ name: 'cache', mountPath: '/cache' });
     // Every variable the pod sets is one the command reads (a typo would be silently ignored otherwise).
     const known = Object.values(playbackOptions).flatMap((o) => o.env);
     for (const name of Object.keys(env)) expect(known).toContain(name);

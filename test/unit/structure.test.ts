@@ -111,6 +111,16 @@ describe('structure', () => {
     expect(offenders).toEqual([]);
   });
 
+  it('keeps files under 400 lines, or says at the top why one is longer', () => {
+    const long = sources()
+      .map((f) => ({ file: path.relative(ROOT, f), text: readFileSync(f, 'utf8') }))
+      .filter(({ text }) => text.split('\n').length > 400)
+      // The reason sits in the file's opening comment, where a reader starts.
+      .filter(({ text }) => !/^(?:\/\/.*\n)*\/\/ Over 400 lines because /.test(text))
+      .map(({ file }) => file);
+    expect(long).toEqual([]);
+  });
+
   it('files import each other without a cycle, type-only imports included', () => {
     // A cycle between two files, even of types only, means neither is the contract of the other: put the
     // shared contract in a file both import (as mock-camera's client.ts, shifu-tcp's ClientHost).

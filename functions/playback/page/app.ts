@@ -1,7 +1,11 @@
 // The playback page: a day timeline per device, click to play, in/out points and a clip download.
 // Plain DOM, no framework; it talks to the same server's /api routes. All cameras on one axis: multi-timeline.ts.
 // The timeline's type is the server's own schema (functions/contracts/timeline.ts), compiled in: no copy to drift.
+// Over 400 lines because it is the page's wiring: each device's section (day picker, timeline, player, clip
+// form) and the keyboard; what stands alone is in its own file (hls-player.ts, thumbnail.ts, multi-timeline.ts).
 import type { Span, Timeline, TimelineSegment } from '../../contracts/timeline.js';
+import { longRange, RangePlayer } from './hls-player.js';
+import { attachThumbnails } from './thumbnail.js';
 import { AllCamerasView, type MultiKit } from './multi-timeline.js';
 
 interface DeviceSummary {
@@ -123,6 +127,8 @@ class DeviceView {
   private readonly ticks = el('div', { class: 'ticks' });
   private readonly day = el('input', { type: 'date' });
   private readonly video = el('video', { controls: '', playsinline: '', muted: '' });
+  /** Footage in view over an hour plays as one HLS playlist: a click in it is a seek. */
+  private readonly range = new RangePlayer(this.video);
   private readonly notice = el('div', { class: 'notice', role: 'status' });
   private readonly inOut = el('span');
   private readonly download = el('a', { class: 'download' }, 'Download clip');
@@ -190,6 +196,15 @@ class DeviceView {
     const controls = el('div', { class: 'controls' });
     controls.append(el('label', { for: this.day.id }, 'Day'), this.day, this.dayLength, whole, fit, setIn, setOut, this.inOut, this.format, this.download);
     this.root.append(controls, this.bar, this.ticks, this.loading, this.notice, this.video);
+    attachThumbnails(this.bar, summary.device, (x) => {
+      const box = this.bar.getBoundingClientRect();
+      const ms = this.viewStart + ((x - box.left) / box.width) * this.viewMs;
+      return this.spanAt(ms) ? ms : null;
+    });
+    this.video.addEventListener('hls-error', (e) => {
+      this.busy('');
+      this.say(`Could not play: ${(e as CustomEvent<string>).detail}`);
+    });
     this.updateDownload();
   }
 
@@ -367,6 +382,15 @@ class DeviceView {
     const recorded = span.segments.find((g) => Date.parse(g.start) <= ms && ms < Date.parse(g.end))?.codecs.video ?? span.segments[0]?.codecs.video ?? null;
     // What the browser cannot decode, the server re-encodes (from the keyframe before the point, as a copy would).
     const transcode = playable(recorded) ? '' : `&video=h264&height=${TRANSCODE_HEIGHT}`;
+    const long = longRange(this.timeline?.spans ?? [], this.viewStart, this.viewMs, ms);
+    if (long) {
+      this.busy(`Loading footage from ${clock(ms)}…`);
+      this.playingFrom = null;
+      await this.range.play(`/api/hls/${encodeURIComponent(this.summary.device)}.m3u8?start=${iso(long.start)}&end=${iso(long.end)}${transcode}`, ms);
+      return;
+    }
+    this.range.stop();
+    this.video.dataset.player = 'clip';
     const url = `/api/clip?device=${encodeURIComponent(this.summary.device)}&start=${iso(ms)}&end=${iso(end)}&format=mp4${transcode}`;
     this.busy(`Loading clip from ${clock(ms)}…`);
     // The clip's real start (a keyframe) is in a header; ask for it before the video loads the same URL.
@@ -385,6 +409,8 @@ class DeviceView {
 
   /** Now: the playing position, or the start of the day's footage before anything played. */
   private now(): number | null {
+    const inRange = this.range.wallTimeOf(this.video.currentTime);
+    if (this.video.dataset.player === 'hls' && inRange !== null) return inRange;
     if (this.playingFrom !== null) return this.playingFrom + this.video.currentTime * 1000;
     const first = this.timeline?.spans[0];
     return first ? Date.parse(first.start) : null;
