@@ -1,9 +1,10 @@
 // `shifu-rtsp recorder`: wires the recorder, its HTTP API, metrics and events to the process.
 import { readFileSync } from 'node:fs';
 import { ConfigError, createLogger, defineCommand, locateFfmpeg, locateFfprobe, onShutdown, registerSecret, requireFfmpeg5 } from '../lib/index.js';
+import { archiveOptions, archiveTarget, attachArchive } from '../archive/index.js';
 import { attachEvents, eventOptions } from '../events/index.js';
 import { recorderEnvValue } from '../contracts/index.js';
-import { DeviceLease, parseCameraAddress, Recorder, recorderMetrics, recorderOptions, serveRecorderApi } from '../recorder/index.js';
+import { appendArchiveToJournal, DeviceLease, parseCameraAddress, Recorder, recorderMetrics, recorderOptions, serveRecorderApi } from '../recorder/index.js';
 
 export const recorderCommand = defineCommand({
   name: 'recorder',
@@ -13,8 +14,9 @@ export const recorderCommand = defineCommand({
     'HTTP: POST /record/on, POST /record/off, GET /record/status, /health, /ready, /metrics.',
     'SIGTERM stops like /record/off, then exits 0.',
     'Events: with --sink (K_SINK), one CloudEvent per finished segment, queued in <out>/.shifu-rtsp/<device>/outbox/.',
+    'Archive: with --archive-s3-bucket (ARCHIVE_S3_BUCKET), every finished segment is uploaded to S3 once.',
   ].join('\n'),
-  options: { ...recorderOptions, ...eventOptions },
+  options: { ...recorderOptions, ...eventOptions, ...archiveOptions },
   async run(config, ctx) {
     let password = recorderEnvValue(ctx.env, 'password');
     if (config.passwordFile) {
@@ -24,6 +26,8 @@ export const recorderCommand = defineCommand({
         throw new ConfigError(`invalid --password-file: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
       }
     }
+    // Before anything starts: a half-given archive configuration stops here, naming the variable.
+    const archiveAt = archiveTarget(config, config.device, ctx.env);
     const camera = parseCameraAddress(config.url, config.username, password);
     registerSecret(camera.password);
     const ffmpeg = locateFfmpeg(ctx.env);
@@ -65,10 +69,17 @@ export const recorderCommand = defineCommand({
     // Before open(): segments crash recovery finishes there are announced too (recovered: true).
     const announcer = await attachEvents(recorder, config, log);
     await recorder.open();
+    // After open(): the journal it follows holds what crash recovery finished.
+    registerSecret(ctx.env.AWS_SECRET_ACCESS_KEY);
+    const archive = await attachArchive(recorder, archiveAt, log, {
+      announce: (record) => announcer.archived(record),
+      journal: (record) => appendArchiveToJournal(recorder.store.journalPath, record),
+    });
     const metrics = recorderMetrics(recorder);
     announcer.metrics(metrics);
+    archive?.metrics(metrics);
     registerSecret(config.apiToken);
-    const app = await serveRecorderApi(recorder, config.httpListen, log, metrics, config.apiToken);
+    const app = await serveRecorderApi(recorder, config.httpListen, log, metrics, config.apiToken, archive ? { archive: () => archive.status() } : {});
     log.info({ listen: { address: config.httpListen.host, port: app.port } }, 'http api listening');
     if (!config.idle) recorder.on();
     await new Promise<void>((resolve) => {
@@ -76,6 +87,7 @@ export const recorderCommand = defineCommand({
         const status = await recorder.close();
         // After the recorder: its last segment's event is queued before the flush.
         await announcer.close();
+        await archive?.close();
         await app.close();
         await lease.release();
         log.info({ lastSegment: status.lastSegment?.file ?? null }, 'stopped');

@@ -5,16 +5,20 @@ import { CloudEvent, type CloudEventV1 } from 'cloudevents';
 import { z } from 'zod';
 import {
   RECORDER_STATE_TYPE,
+  SEGMENT_ARCHIVED_TYPE,
   SEGMENT_FINISHED_TYPE,
   recorderStateDataSchema,
+  segmentArchivedDataSchema,
   segmentFinishedDataSchema,
   type RecorderStateData,
+  type SegmentArchivedData,
   type SegmentFinishedData,
 } from './events.js';
 
 export type AnnouncedEvent =
   | { readonly type: typeof SEGMENT_FINISHED_TYPE; readonly event: CloudEvent<unknown>; readonly data: SegmentFinishedData }
-  | { readonly type: typeof RECORDER_STATE_TYPE; readonly event: CloudEvent<unknown>; readonly data: RecorderStateData };
+  | { readonly type: typeof RECORDER_STATE_TYPE; readonly event: CloudEvent<unknown>; readonly data: RecorderStateData }
+  | { readonly type: typeof SEGMENT_ARCHIVED_TYPE; readonly event: CloudEvent<unknown>; readonly data: SegmentArchivedData };
 
 /** Not one of our events, or its data breaks the schema; `field: rule` in the message. */
 export class EventRejectedError extends Error {
@@ -31,6 +35,7 @@ export function parseAnnouncedEvent(input: CloudEvent<unknown> | CloudEventV1<un
   const data: unknown = typeof event.data === 'string' ? safeJson(event.data) : event.data;
   if (event.type === SEGMENT_FINISHED_TYPE) return { type: SEGMENT_FINISHED_TYPE, event, data: check(segmentFinishedDataSchema, data) };
   if (event.type === RECORDER_STATE_TYPE) return { type: RECORDER_STATE_TYPE, event, data: check(recorderStateDataSchema, data) };
+  if (event.type === SEGMENT_ARCHIVED_TYPE) return { type: SEGMENT_ARCHIVED_TYPE, event, data: check(segmentArchivedDataSchema, data) };
   throw new EventRejectedError(`unexpected event type ${JSON.stringify(event.type)}`);
 }
 

@@ -6,7 +6,9 @@ import { RECORDER_STATES, type RecorderState } from './recorder-status.js';
 export const SEGMENT_FINISHED_TYPE = 'dev.shifu.rtsp.segment.finished.v1';
 /** Recording started, stopped or was interrupted. */
 export const RECORDER_STATE_TYPE = 'dev.shifu.rtsp.recorder.state.v1';
-export const EVENT_TYPES = [SEGMENT_FINISHED_TYPE, RECORDER_STATE_TYPE] as const;
+/** A finished segment's object is complete in the archive's S3 bucket (functions/archive). */
+export const SEGMENT_ARCHIVED_TYPE = 'dev.shifu.rtsp.segment.archived.v1';
+export const EVENT_TYPES = [SEGMENT_FINISHED_TYPE, RECORDER_STATE_TYPE, SEGMENT_ARCHIVED_TYPE] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 const STATES = RECORDER_STATES as [RecorderState, ...RecorderState[]];
@@ -60,3 +62,17 @@ export const recorderStateDataSchema = z.object({
   at: isoTime,
 });
 export type RecorderStateData = z.infer<typeof recorderStateDataSchema>;
+
+/** `data` of `dev.shifu.rtsp.segment.archived.v1`: where the segment's object now is. */
+export const segmentArchivedDataSchema = z.object({
+  device: z.string().min(1),
+  /** The segment's `file`, as in its segment.finished event. */
+  file: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits'),
+  bucket: z.string().min(1),
+  key: z.string().min(1),
+  etag: z.string(),
+  /** When the object was complete. */
+  at: isoTime,
+});
+export type SegmentArchivedData = z.infer<typeof segmentArchivedDataSchema>;

@@ -1,5 +1,5 @@
-// The journal of finished segments: one JSON line per record (a finished segment, or retention's deletion of
-// one), appended and fsynced by the recorder (recorder/journal-writer.ts). Its format and its readers live here
+// The journal of finished segments: one JSON line per record (a finished segment, retention's deletion of one,
+// or the archive's upload of one), appended and fsynced by the recorder (recorder/journal-writer.ts). Its format and its readers live here
 // only; the recorder, events, export and playback read it through this module. Its path: volume.ts.
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -38,18 +38,41 @@ export const deletionRecordSchema = z.object({
 export type DeletionRecord = z.infer<typeof deletionRecordSchema>;
 
 /**
+ * The archive uploaded a finished segment to S3 (functions/archive). Like a deletion it names the segment by
+ * `archived`, never `file`, and has no `sequence`, so no reader takes it for a segment.
+ */
+export const archiveRecordSchema = z.object({
+  kind: z.literal('archive'),
+  device: z.string().min(1),
+  /** The segment's `file` (relative to the storage root). */
+  archived: z.string().min(1),
+  /** The segment's sha256, also the object's `x-amz-meta-sha256`. */
+  sha256: z.string().min(1),
+  bucket: z.string().min(1),
+  key: z.string().min(1),
+  etag: z.string(),
+  /** When the object was complete (ISO 8601, UTC). */
+  at: z.string().min(1),
+});
+export type ArchiveRecord = z.infer<typeof archiveRecordSchema>;
+
+/**
  * Every kind of journal record in one schema, told apart by `kind`: a line without one is a segment. A kind this
  * reader does not know (a later version's) matches neither and is skipped, never taken for a segment.
  */
-export const journalRecordSchema = z.union([segmentRecordSchema, deletionRecordSchema]);
+export const journalRecordSchema = z.union([segmentRecordSchema, deletionRecordSchema, archiveRecordSchema]);
 
-export type JournalRecord = { readonly kind: 'segment'; readonly segment: Segment } | { readonly kind: 'deletion'; readonly deletion: DeletionRecord };
+export type JournalRecord =
+  | { readonly kind: 'segment'; readonly segment: Segment }
+  | { readonly kind: 'deletion'; readonly deletion: DeletionRecord }
+  | { readonly kind: 'archive'; readonly archive: ArchiveRecord };
 
 /** One parsed JSON line as a journal record, or null for a torn, foreign or unknown kind of line. */
 export function journalRecordOf(value: unknown): JournalRecord | null {
   const parsed = journalRecordSchema.safeParse(value);
   if (!parsed.success) return null;
   if (parsed.data.kind === 'deletion') return { kind: 'deletion', deletion: parsed.data as DeletionRecord };
+  if (parsed.data.kind === 'archive') return { kind: 'archive', archive: parsed.data as ArchiveRecord };
   const { kind: _kind, ...segment } = parsed.data;
   return { kind: 'segment', segment: segment as unknown as Segment };
 }

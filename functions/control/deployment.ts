@@ -1,5 +1,6 @@
 import type { V1Deployment, V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import { DEFAULT_MIN_FREE_PERCENT, recorderEnvName as env } from '../contracts/index.js';
+import { ARCHIVE_SECRET } from '../archive/index.js';
 import { parseStoredSpec, type RecorderSpec } from './recorder-spec.js';
 
 /** Labels every recorder Deployment and pod carries; the SinkBinding selects `component: recorder`. */
@@ -55,6 +56,8 @@ export interface DeploymentOptions {
   readonly image: string;
   /** Id of the recorder's API token: RECORDER_API_TOKEN comes from the Secret `<device>-recorder-api-<id>`. */
   readonly apiTokenId?: string;
+  /** Control's own archive settings (ARCHIVE_S3_*, ARCHIVE_MAX_MBPS), passed on unless the record-on opted out. */
+  readonly archive?: Readonly<Record<string, string>>;
 }
 
 export function fileSavePath(storagePath: string): string {
@@ -64,6 +67,17 @@ export function fileSavePath(storagePath: string): string {
 function secretEnv(name: string, secret: string, key: string): V1EnvVar {
   // optional: cameras without a password work, and the control account cannot read Secrets to check.
   return { name, valueFrom: { secretKeyRef: { name: secret, key, optional: true } } };
+}
+
+/** The archive's settings, and its keys by reference to the Secret the operator creates (never their values). */
+function archiveEnv(spec: RecorderSpec, settings: Readonly<Record<string, string>>): V1EnvVar[] {
+  if (!spec.archive || Object.keys(settings).length === 0) return [];
+  return [
+    ...Object.entries(settings).map(([name, value]) => ({ name, value })),
+    // optional: a pod with a web identity (IRSA) needs no keys; control cannot read Secrets to check.
+    secretEnv('AWS_ACCESS_KEY_ID', ARCHIVE_SECRET, 'accessKeyId'),
+    secretEnv('AWS_SECRET_ACCESS_KEY', ARCHIVE_SECRET, 'secretAccessKey'),
+  ];
 }
 
 /** The recorder Deployment of one device: one replica, Recreate (one writer per volume), locked-down pod. */
@@ -126,6 +140,7 @@ export function buildRecorderDeployment(spec: RecorderSpec, options: DeploymentO
                 { name: env('retainBytes'), value: String(spec.retainBytes ?? 0) },
                 { name: env('minFreePercent'), value: String(DEFAULT_MIN_FREE_PERCENT) },
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                ...archiveEnv(spec, options.archive ?? {}),
               ],
               ports: [{ name: 'http', containerPort: RECORDER_HTTP_PORT, protocol: 'TCP' }],
               // Crash recovery remuxes cut files before the API listens: up to 10 minutes to start.

@@ -43,6 +43,8 @@ export interface KubernetesBackendOptions {
   readonly recorderTimeoutMs?: number;
   /** The key recorder API tokens are derived from: control's own token (CONTROL_TOKEN). */
   readonly recorderTokenKey: string;
+  /** Control's archive settings, passed on to every recorder it creates (archiveSettingsToPass). */
+  readonly archive?: Readonly<Record<string, string>>;
 }
 
 const FIELD_MANAGER = 'shifu-rtsp-control';
@@ -91,7 +93,7 @@ export class KubernetesBackend implements RecorderBackend {
       // Retention on by default: most of the claim's capacity, so the volume never fills.
       const spec = { ...asked, retainBytes: asked.retainBytes ?? (pvc.value.capacityBytes === null ? 0 : Math.floor(pvc.value.capacityBytes * RETAIN_OF_CAPACITY)) };
 
-      const body = buildRecorderDeployment(spec, { namespace: this.namespace, image: this.o.image, apiTokenId: newApiTokenId() });
+      const body = buildRecorderDeployment(spec, { namespace: this.namespace, image: this.o.image, apiTokenId: newApiTokenId(), ...(this.o.archive ? { archive: this.o.archive } : {}) });
       let created: V1Deployment;
       try {
         created = await this.apps.createNamespacedDeployment({ namespace: this.namespace, body, fieldManager: FIELD_MANAGER, fieldValidation: 'Strict' });

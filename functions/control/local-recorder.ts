@@ -58,8 +58,11 @@ export class LocalRecorder {
   static async spawn(spec: RecorderSpec, o: LocalRecorderOptions): Promise<LocalRecorder> {
     const port = await freeLoopbackPort();
     // Settings go in the environment, never argv: `ps` shows argv to every user.
+    const inherited = inheritedEnv(o.env);
+    // Opted out: none of control's archive settings (an endpoint alone would be a configuration error).
+    if (!spec.archive) for (const name of Object.keys(inherited)) if (name.startsWith('ARCHIVE_')) delete inherited[name];
     const env: NodeJS.ProcessEnv = {
-      ...inheritedEnv(o.env),
+      ...inherited,
       [envName('url')]: spec.url,
       [envName('out')]: o.out,
       [envName('device')]: spec.device,

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { ConfigError, DNS_1123_LABEL, registerSecret, zHostPort, zSeconds, type ConfigOf, type HostPort, type Logger, type OptionSpecs } from '../lib/index.js';
+import { archiveSettingsToPass } from '../archive/index.js';
 import type { RecorderBackend } from './backend.js';
 import { KubernetesBackend } from './kubernetes-backend.js';
 import { LocalBackend } from './local-backend.js';
@@ -136,6 +137,7 @@ export function createBackend(config: ControlConfig, env: NodeJS.ProcessEnv, log
       log,
       stopTimeoutSeconds: config.stopTimeout,
       recorderTokenKey: config.token,
+      archive: archiveSettingsToPass(env),
     });
   }
   return new LocalBackend({

@@ -30,6 +30,8 @@ export interface RecorderSpec {
   readonly retainBytes: number | null;
   readonly nodeSelector: Readonly<Record<string, string>>;
   readonly tolerations: readonly Toleration[];
+  /** Upload finished segments to control's archive bucket, when control has one (functions/archive). */
+  readonly archive: boolean;
 }
 
 export const DEFAULT_SEGMENT_SECONDS = 3600;
@@ -56,6 +58,7 @@ export function specFromRequest(request: RecordOnRequest, url: string): Recorder
     retainBytes: request.retainBytes ?? null,
     nodeSelector: request.nodeSelector ?? {},
     tolerations: request.tolerations ?? [],
+    archive: request.archive ?? true,
   };
 }
 
@@ -77,6 +80,7 @@ const COMPARED: ReadonlyArray<keyof RecorderSpec> = [
   'retainBytes',
   'nodeSelector',
   'tolerations',
+  'archive',
 ];
 
 /**
@@ -111,7 +115,8 @@ export function parseStoredSpec(text: string | undefined): RecorderSpec | undefi
   if (text === undefined) return undefined;
   try {
     const value = JSON.parse(text) as Partial<RecorderSpec>;
-    return typeof value.device === 'string' && typeof value.url === 'string' ? (value as RecorderSpec) : undefined;
+    // Recorders started before the archive existed archive like any other (the default).
+    return typeof value.device === 'string' && typeof value.url === 'string' ? ({ archive: true, ...value } as RecorderSpec) : undefined;
   } catch {
     return undefined;
   }

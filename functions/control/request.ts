@@ -113,6 +113,7 @@ export const recordOnSchema = z.strictObject(
     retainBytes: zRetainBytes.optional(),
     nodeSelector: zNodeSelector.optional(),
     tolerations: z.array(zToleration, { error: 'expected a list of tolerations' }).max(20, 'expected at most 20 tolerations').optional(),
+    archive: z.boolean({ error: 'expected true or false' }).optional(),
   },
   { error: (issue) => (issue.code === 'invalid_type' ? 'expected a JSON object' : undefined) },
 ).superRefine((body, ctx) => {

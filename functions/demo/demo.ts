@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { SEGMENT_FINISHED_TYPE, startLocalSink, type AnnouncedEvent, type LocalSink } from '../events/index.js';
+import { SEGMENT_ARCHIVED_TYPE, SEGMENT_FINISHED_TYPE, startLocalSink, type AnnouncedEvent, type LocalSink } from '../events/index.js';
 import { freeLoopbackPort, locateFfmpeg, locateFfprobe, type Logger } from '../lib/index.js';
 import { startMockCamera, type MockCamera } from '../mock-camera/index.js';
 import { startChild, waitHealthy, type DemoChild } from './children.js';
@@ -35,6 +35,8 @@ function printEvent(event: AnnouncedEvent): void {
       `event ${e.type}  #${d.sequence} ${d.file}  ${d.durationSeconds.toFixed(1)} s  ${(d.bytes / 1e6).toFixed(2)} MB  ` +
         `${d.video?.codec ?? '?'}${audio}${d.recovered ? '  recovered' : ''}\n`,
     );
+  } else if (event.type === SEGMENT_ARCHIVED_TYPE) {
+    process.stdout.write(`event ${e.type}  ${event.data.file} -> s3://${event.data.bucket}/${event.data.key}\n`);
   } else {
     process.stdout.write(`event ${e.type}  ${event.data.change}: ${event.data.state}\n`);
   }

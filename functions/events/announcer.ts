@@ -2,13 +2,14 @@ import { access } from 'node:fs/promises';
 import type { CloudEvent } from 'cloudevents';
 import type { Registry } from 'prom-client';
 import { redact, type BackoffPolicy, type Logger } from '../lib/index.js';
-import { absoluteSegmentPath, eventFoldersOf, journaledAfter, journalPathOf, lastJournaled, type Failure, type RecorderSignals, type RecorderState, type Segment } from '../contracts/index.js';
+import { absoluteSegmentPath, eventFoldersOf, journaledAfter, journalPathOf, lastJournaled, type ArchiveRecord, type Failure, type RecorderSignals, type RecorderState, type Segment } from '../contracts/index.js';
 import { Dispatcher } from './dispatcher.js';
 import type { DurableFs } from '../lib/index.js';
 import { JournalCursor } from './journal-cursor.js';
 import { registerEventMetrics } from './metrics.js';
 import type { EventConfig } from './options.js';
 import { Outbox } from './outbox.js';
+import { segmentArchivedEvent } from './archive-event.js';
 import { segmentFinishedEvent } from './segment-event.js';
 import { Sink } from './sink.js';
 import { eventSource } from './source.js';
@@ -20,6 +21,11 @@ export interface Announcer {
   readonly sink: string | null;
   /** Adds the event metrics to the recorder's Prometheus registry. */
   metrics(registry: Registry): void;
+  /**
+   * Queues `dev.shifu.rtsp.segment.archived.v1` durably (resolves once it is in the outbox; nothing without a sink).
+   * The archive calls it before it journals the archive record, so a crash between the two announces it again.
+   */
+  archived(record: ArchiveRecord): Promise<void>;
   /** Queues what the recorder announced last, tries to deliver pending events (--event-flush-seconds), then stops. */
   close(): Promise<void>;
 }
@@ -134,6 +140,7 @@ export async function attachEvents(recorder: AnnouncedRecorder, config: EventCon
 
   return {
     sink: config.sink,
+    archived: (record) => enqueue(segmentArchivedEvent(record, source)),
     metrics(registry) {
       registerEventMetrics(registry, {
         device,
@@ -162,6 +169,7 @@ function silentAnnouncer(recorder: AnnouncedRecorder, log: Logger): Announcer {
   log.info('no sink configured (--sink / K_SINK): segment events are off');
   return {
     sink: null,
+    archived: async () => undefined,
     metrics(registry) {
       registerEventMetrics(registry, {
         device: recorder.settings.device,

@@ -3,14 +3,18 @@ export {
   EVENT_TYPES,
   RECORDER_STATE_CHANGES,
   RECORDER_STATE_TYPE,
+  SEGMENT_ARCHIVED_TYPE,
   SEGMENT_FINISHED_TYPE,
   recorderStateDataSchema,
+  segmentArchivedDataSchema,
   segmentFinishedDataSchema,
   type EventType,
   type RecorderStateChange,
   type RecorderStateData,
+  type SegmentArchivedData,
   type SegmentFinishedData,
 } from '../contracts/index.js';
+export { segmentArchivedEvent } from './archive-event.js';
 export { eventSource } from './source.js';
 export { segmentEventId, segmentFinishedData, segmentFinishedEvent } from './segment-event.js';
 export { recorderStateEvent, stateChange, type StateTransition } from './state-event.js';

@@ -601,7 +601,7 @@ export class FootageIndex {
     }
   }
 
-  /** One record into the columns: a segment adds (or replaces) its row, a deletion takes its file off the volume. */
+  /** One record into the columns: a segment adds (or replaces) its row, a deletion takes its file off the volume, an archive record changes nothing. */
   private apply(d: DeviceIndex, record: JournalRecord, place: JournalPlace): number | null {
     if (record.kind === 'deletion') {
       const name = path.posix.basename(record.deletion.deleted);
@@ -612,6 +612,8 @@ export class FootageIndex {
       }
       return null;
     }
+    // An archive record says where a segment's copy is in the bucket; the volume's footage is unchanged.
+    if (record.kind === 'archive') return null;
     const s = record.segment;
     const name = path.posix.basename(s.file);
     if (!isSegmentFileName(d.device, name)) return null;

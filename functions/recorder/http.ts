@@ -7,7 +7,15 @@ import { RecorderClosingError, type Recorder } from './recorder.js';
  * The recorder's HTTP API: record on/off/status, liveness, readiness and metrics. On node:http, not Fastify:
  * one recorder runs per camera, and five bodiless routes do not pay for a framework's memory.
  */
-export function serveRecorderApi(recorder: Recorder, listen: HostPort, log: Logger, metrics: Registry, apiToken?: string): Promise<ProbeServer> {
+export function serveRecorderApi(
+  recorder: Recorder,
+  listen: HostPort,
+  log: Logger,
+  metrics: Registry,
+  apiToken?: string,
+  /** Parts of /record/status that others attach (the archive's state), by field name. */
+  statusParts: Readonly<Record<string, () => unknown>> = {},
+): Promise<ProbeServer> {
   // With a token (control sets one per Deployment), /record/* answer only to who holds it: any pod could
   // otherwise switch a recorder off while control still reports it recording. Probes and metrics stay open.
   const guarded = (handler: ProbeHandler): ProbeHandler =>
@@ -31,7 +39,10 @@ export function serveRecorderApi(recorder: Recorder, listen: HostPort, log: Logg
       '/record/off': guarded(async () => ({ status: 200, body: await recorder.off() })),
     },
     get: {
-      '/record/status': guarded(() => ({ status: 200, body: recorder.status() })),
+      '/record/status': guarded(() => {
+        const parts = Object.fromEntries(Object.entries(statusParts).map(([name, read]) => [name, read()]));
+        return { status: 200, body: { ...recorder.status(), ...parts } };
+      }),
       '/health': () => ({ status: 200, body: { ok: true } }),
       // Ready while the recorder does what it was asked: recording when on, idle when off.
       '/ready': () => {

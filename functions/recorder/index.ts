@@ -17,10 +17,11 @@ export {
 } from './plan.js';
 export { DeviceLease, DeviceLeaseHeldError, LEASE_FILE, MISSED_RENEWALS, pidStartTime, type LeaseHolder } from './lease.js';
 export { classifyFailure, type Failure, type FailureKind } from './failure.js';
-export { appendDeletionToJournal, appendToJournal } from './journal-writer.js';
+export { appendArchiveToJournal, appendDeletionToJournal, appendToJournal } from './journal-writer.js';
 // The volume's layout and the journal are contracts (functions/contracts): the recorder writes them, and its
 // callers (the command, tests) find them here too.
 export {
+  archiveRecordSchema,
   compactUtc,
   deletionRecordSchema,
   isSegmentFileName,
@@ -43,6 +44,7 @@ export {
   recordingDirOf,
   STATE_FOLDER,
   stateDirOf,
+  type ArchiveRecord,
   type DeletionRecord,
   type JournalLine,
   type JournalPlace,

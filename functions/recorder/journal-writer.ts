@@ -1,7 +1,7 @@
 // The recorder writes the journal (its format and readers: contracts/journal.ts): one line per record, appended
 // and fsynced, so a reader that sees a line can trust the file it names.
 import { open } from 'node:fs/promises';
-import { deletionRecordSchema, type DeletionRecord, type Segment } from '../contracts/index.js';
+import { archiveRecordSchema, deletionRecordSchema, type ArchiveRecord, type DeletionRecord, type Segment } from '../contracts/index.js';
 
 /**
  * Appends one segment and fsyncs: once this resolves, the segment survives a power cut. A torn last line
@@ -14,6 +14,11 @@ export async function appendToJournal(file: string, segment: Segment): Promise<v
 /** Appends retention's record of a deleted segment file (fsynced), so readers drop it without a stat. */
 export async function appendDeletionToJournal(file: string, deletion: Omit<DeletionRecord, 'kind'>): Promise<void> {
   await appendLine(file, deletionRecordSchema.parse({ kind: 'deletion', ...deletion }));
+}
+
+/** Appends the archive's record of an uploaded segment (fsynced): its object is complete in the bucket. */
+export async function appendArchiveToJournal(file: string, archive: Omit<ArchiveRecord, 'kind'>): Promise<void> {
+  await appendLine(file, archiveRecordSchema.parse({ kind: 'archive', ...archive }));
 }
 
 async function appendLine(file: string, record: object): Promise<void> {

@@ -1,12 +1,11 @@
 // The journal's promises under crashes: every finished file is journaled, nothing is journaled twice.
-import { execFileSync } from 'node:child_process';
 import { statSync, watch, type FSWatcher } from 'node:fs';
 import { appendFile, mkdir, open, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startGstCamera, type GstCamera } from './fixtures/camera.js';
 import { decodeCheck } from './fixtures/player.js';
-import { startCli, type CliProcess } from './support/recorder-process.js';
+import { killHard, startCli, type CliProcess } from './support/recorder-process.js';
 import { useScratch } from '../support/scratch.js';
 import { sha256OfFile } from '../../functions/lib/index.js';
 import { isSegmentFileName, type Segment } from '../../functions/recorder/index.js';
@@ -31,18 +30,6 @@ async function recorder(args: string[]): Promise<CliProcess> {
   return proc;
 }
 
-/** Power-loss style: the recorder dies first (so it does nothing more), then its ffmpeg. */
-async function killHard(rec: CliProcess): Promise<void> {
-  const pid = rec.child.pid!;
-  process.kill(pid, 'SIGSTOP');
-  try {
-    execFileSync('pkill', ['-KILL', '-P', String(pid)]);
-  } catch {
-    // no child at this instant
-  }
-  process.kill(pid, 'SIGKILL');
-  await rec.exited;
-}
 
 /** The journal's complete lines (a torn line is the crash's, and is not counted). */
 async function journalLines(out: string, device: string): Promise<Segment[]> {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startGstCamera, type GstCamera } from './fixtures/camera.js';
 import { decodeCheck } from './fixtures/player.js';
-import { CLI, freePort, startCli, type CliProcess } from './support/recorder-process.js';
+import { CLI, freePort, killHard, startCli, type CliProcess } from './support/recorder-process.js';
 import { useScratch } from '../support/scratch.js';
 import { journalOf } from '../support/journal.js';
 import { pidStartTime, type Segment } from '../../functions/recorder/index.js';
@@ -66,18 +66,6 @@ async function startOrRefuse(args: string[]): Promise<{ started: boolean; code: 
   return { started: first === 'started', code, output };
 }
 
-/** Power-loss style: the recorder dies first (so it does nothing more), then its ffmpeg. */
-async function killHard(rec: CliProcess): Promise<void> {
-  const pid = rec.child.pid!;
-  process.kill(pid, 'SIGSTOP');
-  try {
-    execFileSync('pkill', ['-KILL', '-P', String(pid)]);
-  } catch {
-    // no child at this instant
-  }
-  process.kill(pid, 'SIGKILL');
-  await rec.exited;
-}
 
 /** The recorder's log line about a lease it took over. */
 function takeover(rec: CliProcess): { reason: string; holder: { pid: number; host: string } } | undefined {

@@ -1,14 +1,10 @@
 // Retention in Kubernetes: a recorder never fills its volume to the kubelet's eviction threshold by default.
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { AppsV1Api, CoreV1Api, type KubernetesObject } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createControlHandlers, KubernetesBackend, type ControlHandlers, type ControlRequest } from '../../functions/control/index.js';
-import { applyYaml, createNamespace, kubeConfig, parseManifests, serviceAccountKubeConfig, createEdgeDevice } from './harness/index.js';
+import { controlServiceAccount, createEdgeDevice, createNamespace, kubeConfig } from './harness/index.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const log = pino({ level: 'silent' });
 const ns = createNamespace('retention');
 /** Control's own token: recorder API tokens are derived from it. */
@@ -36,14 +32,7 @@ async function recorderEnv(device: string): Promise<Record<string, string | unde
 }
 
 beforeAll(async () => {
-  const rbac = parseManifests(await readFile(path.join(repo, 'knative/control-rbac.yaml'), 'utf8')).map((o) => {
-    const copy = structuredClone(o) as KubernetesObject & { subjects?: Array<{ namespace?: string }> };
-    copy.metadata = { ...copy.metadata, namespace: ns.name };
-    for (const subject of copy.subjects ?? []) subject.namespace = ns.name;
-    return copy;
-  });
-  await applyYaml(rbac);
-  const sa = await serviceAccountKubeConfig(ns.name, 'shifu-rtsp-control');
+  const sa = await controlServiceAccount(ns.name);
   control = createControlHandlers(new KubernetesBackend({ kubeConfig: sa.kubeConfig, namespace: ns.name, image: 'shifu-rtsp:test', log, stopTimeoutSeconds: 2, pollMs: 100, recorderTokenKey: CONTROL_KEY }), { log });
   // Each device records a camera its EdgeDevice allows (control refuses any other url).
   for (const device of ['r1', 'r2', 'r3', 'r4']) await createEdgeDevice(ns.name, device, { allowedStreamUrls: 'rtsp://cam.example:554/' });

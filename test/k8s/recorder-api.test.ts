@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createControlHandlers, KubernetesBackend, type ControlHandlers } from '../../functions/control/index.js';
 import { startCli } from '../e2e/support/recorder-process.js';
-import { applyYaml, createEdgeDevice, createNamespace, expectHttpError, kubeConfig, parseManifests, serviceAccountKubeConfig, type ServiceAccountIdentity } from './harness/index.js';
+import { applyYaml, controlServiceAccount, createEdgeDevice, createNamespace, expectHttpError, kubeConfig, parseManifests, type ServiceAccountIdentity, serviceAccountKubeConfig } from './harness/index.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const log = pino({ level: 'silent' });
@@ -37,14 +37,7 @@ interface NetworkPolicyYaml extends KubernetesObject {
 }
 
 beforeAll(async () => {
-  const rbac = parseManifests(await readFile(path.join(repo, 'knative/control-rbac.yaml'), 'utf8')).map((o) => {
-    const copy = structuredClone(o) as KubernetesObject & { subjects?: Array<{ namespace?: string }> };
-    copy.metadata = { ...copy.metadata, namespace: ns.name };
-    for (const subject of copy.subjects ?? []) subject.namespace = ns.name;
-    return copy;
-  });
-  await applyYaml(rbac);
-  sa = await serviceAccountKubeConfig(ns.name, 'shifu-rtsp-control');
+  sa = await controlServiceAccount(ns.name);
   control = createControlHandlers(new KubernetesBackend({ kubeConfig: sa.kubeConfig, namespace: ns.name, image: 'shifu-rtsp:test', log, stopTimeoutSeconds: 2, pollMs: 100, recorderTokenKey: CONTROL_KEY }), { log });
   for (const device of ['t1', 't2']) {
     await createEdgeDevice(ns.name, device, { allowedStreamUrls: 'rtsp://cam.example:554/' });

@@ -149,7 +149,7 @@ describe('announcer: what the recorder does becomes CloudEvents at the sink', ()
     finish(rec, segment(2, { gapBeforeSeconds: 4 }));
     rec.events.emit('state', 'idle', null);
     await announcer.close();
-    const seen = s.received.map((e) => (e.type === 'dev.shifu.rtsp.recorder.state.v1' ? `${e.data.change}:${e.data.state}` : `segment ${e.data.sequence}`));
+    const seen = s.received.map((e) => (e.type === 'dev.shifu.rtsp.recorder.state.v1' ? `${e.data.change}:${e.data.state}` : e.type === 'dev.shifu.rtsp.segment.finished.v1' ? `segment ${e.data.sequence}` : e.type));
     expect(seen).toEqual(['started:recording', 'segment 1', 'interrupted:reconnecting', 'started:recording', 'segment 2', 'stopped:idle']);
     const interrupted = s.received[2];
     expect(interrupted?.data).toMatchObject({ previousState: 'recording', reason: 'unreachable', message: 'Connection refused' });

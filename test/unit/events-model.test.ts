@@ -191,4 +191,13 @@ describe('event settings', () => {
   it('parses an empty overrides object to no extensions', () => {
     expect(zCeOverrides.parse('{}')).toEqual({});
   });
+
+  it('reads the archived event a subscriber gets: where the segment object now is, over the wire, with its data checked', () => {
+    const data = { device: 'cam1', file: 'cam1/cam1_20261124T100000Z.mp4', sha256: 'ab'.repeat(32), bucket: 'footage', key: 'ns/cam1/cam1_20261124T100000Z.mp4', etag: '"e1"', at: '2026-11-24T11:00:05.000Z' };
+    const event = new CloudEvent({ specversion: '1.0', type: 'dev.shifu.rtsp.segment.archived.v1', source: '/shifu-rtsp/namespaces/ns/devices/cam1', id: 'cam1.archived.abababababababab', datacontenttype: 'application/json', data });
+    const message = toHttpMessage(event, 'binary');
+    const announced = parseAnnouncedEvent(fromHttpMessage(message.headers, message.body));
+    expect([announced.type, announced.data]).toEqual(['dev.shifu.rtsp.segment.archived.v1', data]);
+    expect(() => parseAnnouncedEvent(event.cloneWith({ data: { ...data, sha256: 'x' } }))).toThrow(/data\.sha256/);
+  });
 });

@@ -5,6 +5,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  appendArchiveToJournal,
   appendDeletionToJournal,
   appendToJournal,
   journaledAfter,
@@ -104,6 +105,26 @@ describe('journal records', () => {
     // The recorder's next number, and the event replay after a cursor, read from the end past the deletion.
     expect((await lastJournaled(file))?.sequence).toBe(2);
     expect((await journaledAfter(file, 1)).map((s) => s.sequence)).toEqual([2]);
+  });
+
+  it('writes archive records that every reader skips as footage: before kinds, jq .file, the recorder, the event replay', async () => {
+    const dir = path.join(scratch.dir, 'archived');
+    await mkdir(dir, { recursive: true });
+    const file = path.join(dir, 'segments.jsonl');
+    const archive = { device: 'cam1', archived: segment(1).file, sha256: segment(1).sha256, bucket: 'footage', key: 'ns/cam1/x.mp4', etag: '"e1"', at: '2026-11-25T10:00:00.000Z' };
+    await appendToJournal(file, segment(1));
+    await appendArchiveToJournal(file, archive);
+    await appendToJournal(file, segment(2));
+    await appendArchiveToJournal(file, { ...archive, archived: segment(2).file });
+    const lines = (await readFile(file, 'utf8')).trim().split('\n');
+    expect(lines.map(oldReaderTakesForSegment)).toEqual([true, false, true, false]);
+    expect((JSON.parse(lines[1]!) as { file?: unknown }).file).toBeUndefined();
+    expect(journalRecordOf(JSON.parse(lines[1]!))).toEqual({ kind: 'archive', archive: { kind: 'archive', ...archive } });
+    expect((await readJournal(file)).map((s) => s.sequence)).toEqual([1, 2]);
+    expect(parseJournalLines(await readFile(file, 'utf8')).map((l) => l.file)).toEqual([segment(1).file, segment(2).file]);
+    expect((await lastJournaled(file))?.sequence).toBe(2);
+    expect((await journaledAfter(file, 1)).map((s) => s.sequence)).toEqual([2]);
+    await expect(appendArchiveToJournal(file, { ...archive, key: '' })).rejects.toThrow();
   });
 
   it('reads records from an offset with their places, leaves a line still being written, and reads them again by place', async () => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger, HttpError } from '../../functions/lib/index.js';
 import { FootageIndex, Library, SegmentColumns } from '../../functions/playback/index.js';
-import { appendToJournal, journalPathOf, readJournalFrom, type Segment } from '../../functions/recorder/index.js';
+import { appendArchiveToJournal, appendToJournal, journalPathOf, readJournalFrom, type Segment } from '../../functions/recorder/index.js';
 import { useScratch } from '../support/scratch.js';
 
 const scratch = useScratch('shifu-playback-index-');
@@ -78,6 +78,25 @@ describe('footage index', () => {
       ['cam1', 2, '2026-11-24T10:00:00.000Z', '2026-11-24T12:00:00.000Z'],
     ]);
     expect((await library.file('cam1', 'cam1_20261124T110000Z.mp4')).segment).toEqual(segment('cam1', 11));
+  });
+
+  it('keeps a segment archived to S3 as footage: its archive record is never a segment, nor a deletion', async () => {
+    const root = path.join(scratch.dir, 'archived');
+    await mkdir(path.join(root, 'cam1'), { recursive: true });
+    await mkdir(path.dirname(journalPathOf(root, 'cam1')), { recursive: true });
+    for (const hour of [10, 11]) {
+      const s = segment('cam1', hour);
+      await writeFile(path.join(root, 'cam1', path.posix.basename(s.file)), 'x'.repeat(10));
+      await appendToJournal(journalPathOf(root, 'cam1'), s);
+      await appendArchiveToJournal(journalPathOf(root, 'cam1'), { device: 'cam1', archived: s.file, sha256: s.sha256, bucket: 'b', key: `ns/${s.file}`, etag: '"e"', at: s.endTime });
+    }
+    const index = new FootageIndex({ root, log: createLogger('test', 'silent') });
+    scratch.defer(() => index.close());
+    const library = new Library(root, { index });
+    index.start();
+    await index.firstPass;
+    expect((await library.devices()).map((d) => [d.device, d.segments])).toEqual([['cam1', 2]]);
+    expect((await library.footageBetween('cam1', 0, Date.parse('2026-11-25T00:00:00Z'))).map((f) => f.name)).toEqual(['cam1_20261124T100000Z.mp4', 'cam1_20261124T110000Z.mp4']);
   });
 
   it('finds the segments overlapping a window in time order, whatever order they were journaled in', () => {

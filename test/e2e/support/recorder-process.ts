@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freeLoopbackPort } from '../../../functions/lib/index.js';
@@ -70,4 +70,17 @@ export async function startCli(
   };
   await proc.waitFor('/health', () => true, 20_000);
   return proc;
+}
+
+/** Power-loss style: the recorder stops first (so it does nothing more), then its children die, then it does. */
+export async function killHard(rec: CliProcess): Promise<void> {
+  const pid = rec.child.pid!;
+  process.kill(pid, 'SIGSTOP');
+  try {
+    execFileSync('pkill', ['-KILL', '-P', String(pid)]);
+  } catch {
+    // no child at this instant
+  }
+  process.kill(pid, 'SIGKILL');
+  await rec.exited;
 }

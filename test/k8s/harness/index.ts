@@ -1,6 +1,9 @@
 // Helpers for test/k8s/*.test.ts. The control plane itself is started once per run by
 // ./global-setup.ts; these helpers only talk to it through the kubeconfig it provides.
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type https from 'node:https';
 import {
   ApiException,
@@ -14,7 +17,7 @@ import {
   type User,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, inject } from 'vitest';
-import { applyManifests, type ApplyOptions } from './apply.js';
+import { applyManifests, parseManifests, type ApplyOptions } from './apply.js';
 import type { K8sTestEnvironment } from './context.js';
 
 export { ApplyError, isKubernetesObject, parseManifests, type ApplyOptions, type FieldValidation } from './apply.js';
@@ -216,6 +219,22 @@ export async function applyYaml(
 ): Promise<KubernetesObject[]> {
   const { kubeConfig: kc, ...rest } = options;
   return applyManifests(kc ?? kubeConfig(), docs, rest);
+}
+
+/**
+ * Control's ServiceAccount, Role and RoleBinding from knative/control-rbac.yaml, moved into `namespace`; returns the
+ * ServiceAccount's kubeconfig, so a test's control acts with exactly the rights it has when installed.
+ */
+export async function controlServiceAccount(namespace: string): Promise<ServiceAccountIdentity> {
+  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+  const rbac = parseManifests(await readFile(path.join(repo, 'knative/control-rbac.yaml'), 'utf8')).map((o) => {
+    const copy = structuredClone(o) as KubernetesObject & { subjects?: Array<{ namespace?: string }> };
+    copy.metadata = { ...copy.metadata, namespace };
+    for (const subject of copy.subjects ?? []) subject.namespace = namespace;
+    return copy;
+  });
+  await applyYaml(rbac);
+  return serviceAccountKubeConfig(namespace, 'shifu-rtsp-control');
 }
 
 /** The HTTP status of a client-node ApiException (or ApplyError), else undefined. */

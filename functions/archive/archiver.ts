@@ -1,0 +1,214 @@
+// The archive loop of one recorder: uploads each finished, journaled segment to S3 once, in journal order, and
+// journals an archive record for it. Runs beside recording and never holds it up: a failure only sets
+// `archive-error` and retries with backoff.
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { backoffDelay, sleep, type BackoffPolicy, type Logger } from '../lib/index.js';
+import type { ArchiveRecord } from '../contracts/index.js';
+import type { Recorder } from '../recorder/index.js';
+import { ArchiveQueue, type PendingSegment } from './archive-queue.js';
+import { Bucket } from './bucket.js';
+import { classifyArchiveFailure, type ArchiveFailure } from './failure.js';
+import type { ArchiveTarget } from './options.js';
+
+export type ArchiveState = 'archiving' | 'archive-error';
+
+export interface ArchiveCounters {
+  /** Segments whose object is complete in the bucket (uploaded now, or found there with the same sha256). */
+  archived: number;
+  /** Bytes uploaded (not counting objects found already there). */
+  bytesUploaded: number;
+  /** Segments found in the bucket with the same sha256, so not uploaded again. */
+  alreadyThere: number;
+  /** Segments whose file was gone before it could be uploaded. */
+  missing: number;
+  failures: number;
+  orphansAborted: number;
+}
+
+export interface ArchiveStatus {
+  readonly state: ArchiveState;
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly pending: number;
+  readonly uploading: string | null;
+  /** When the archive last found nothing left to upload (every journaled segment archived), or null. */
+  readonly caughtUpAt: string | null;
+  readonly lastArchived: Omit<ArchiveRecord, 'kind' | 'device' | 'sha256'> | null;
+  readonly lastError: (ArchiveFailure & { readonly at: string }) | null;
+  readonly counters: Readonly<ArchiveCounters>;
+}
+
+/**
+ * What the archive asks of its recorder's command: queue the archived event durably (the event outbox), then
+ * journal the archive record (the recorder is the journal's one writer), in that order.
+ */
+export interface ArchiveReporting {
+  announce(record: ArchiveRecord): Promise<void>;
+  journal(record: Omit<ArchiveRecord, 'kind'>): Promise<void>;
+}
+
+const RETRY: BackoffPolicy = { baseMs: 1000, maxMs: 30_000 };
+
+export class Archiver {
+  readonly counters: ArchiveCounters = { archived: 0, bytesUploaded: 0, alreadyThere: 0, missing: 0, failures: 0, orphansAborted: 0 };
+  private readonly bucket: Bucket;
+  private state: ArchiveState = 'archiving';
+  private lastError: (ArchiveFailure & { at: string }) | null = null;
+  private lastArchived: ArchiveStatus['lastArchived'] = null;
+  private uploading: string | null = null;
+  private caughtUpAt: string | null = null;
+  private closed = new AbortController();
+  private wake: () => void = () => undefined;
+  private loop: Promise<void> | null = null;
+  private readonly where: { endpoint: string; bucket: string };
+  private readonly onSegment = (): void => this.wake();
+
+  private constructor(
+    private readonly recorder: Recorder,
+    private readonly target: ArchiveTarget,
+    private readonly queue: ArchiveQueue,
+    private readonly log: Logger,
+    private readonly report: ArchiveReporting,
+  ) {
+    this.bucket = new Bucket(target);
+    this.where = { endpoint: target.endpoint ?? `AWS S3 (${target.region})`, bucket: target.bucket };
+  }
+
+  static async start(recorder: Recorder, target: ArchiveTarget, log: Logger, report: ArchiveReporting): Promise<Archiver> {
+    const queue = await ArchiveQueue.open(recorder.store.stateDir, recorder.store.journalPath);
+    const archiver = new Archiver(recorder, target, queue, log, report);
+    recorder.events.on('segment', archiver.onSegment);
+    archiver.loop = archiver.run();
+    log.info({ bucket: target.bucket, prefix: target.devicePrefix, endpoint: archiver.where.endpoint }, 'archiving segments');
+    return archiver;
+  }
+
+  status(): ArchiveStatus {
+    return {
+      state: this.state,
+      bucket: this.target.bucket,
+      prefix: this.target.devicePrefix,
+      pending: this.queue.size,
+      uploading: this.uploading,
+      caughtUpAt: this.caughtUpAt,
+      lastArchived: this.lastArchived,
+      lastError: this.lastError,
+      counters: { ...this.counters },
+    };
+  }
+
+  /** Stops the loop; an upload in flight is aborted and done again after the next start. */
+  async close(): Promise<void> {
+    this.recorder.events.off('segment', this.onSegment);
+    this.closed.abort();
+    this.wake();
+    await this.bucket.close();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    let orphansChecked = false;
+    while (!this.closed.signal.aborted) {
+      try {
+        if (!orphansChecked) {
+          const aborted = await this.bucket.abortOrphans(this.target.devicePrefix);
+          orphansChecked = true;
+          this.counters.orphansAborted += aborted.length;
+          if (aborted.length > 0) this.log.warn({ keys: aborted }, 'aborted multipart uploads a previous recorder left open');
+        }
+        await this.queue.scan();
+        const item = this.queue.next;
+        if (item === null) {
+          this.caughtUpAt = new Date().toISOString();
+          this.recover();
+          failures = 0;
+          await this.idle();
+          continue;
+        }
+        this.caughtUpAt = null;
+        await this.archive(item);
+        await this.queue.done(item);
+        this.recover();
+        failures = 0;
+      } catch (err) {
+        this.uploading = null;
+        if (this.closed.signal.aborted) return;
+        const failure = classifyArchiveFailure(err, this.where);
+        this.counters.failures++;
+        const delay = backoffDelay(failures++, RETRY);
+        if (this.state !== 'archive-error' || this.lastError?.message !== failure.message) {
+          this.log.warn({ kind: failure.kind, reason: failure.message, retryInMs: delay }, 'archive-error: could not archive a segment; retrying');
+        }
+        this.state = 'archive-error';
+        this.lastError = { ...failure, at: new Date().toISOString() };
+        await sleep(delay, this.closed.signal);
+      }
+    }
+  }
+
+  private recover(): void {
+    if (this.state === 'archive-error') this.log.info({ pending: this.queue.size }, 'archiving again');
+    this.state = 'archiving';
+  }
+
+  /** Waits for the next finished segment, or a minute (journal lines the recorder did not announce, such as recovery's). */
+  private idle(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, 60_000);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  private async archive(item: PendingSegment): Promise<void> {
+    const { segment } = item;
+    const file = path.join(this.recorder.settings.out, segment.file);
+    const present = await stat(file).then(
+      () => true,
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return false;
+        throw err;
+      },
+    );
+    if (!present) {
+      this.counters.missing++;
+      this.log.warn({ file: segment.file }, 'segment file is gone before it was archived; skipping it');
+      return;
+    }
+    const key = `${this.target.devicePrefix}${path.posix.basename(segment.file)}`;
+    this.uploading = segment.file;
+    // Uploaded before a crash or an outage cut the journaling short: the same bytes are there, so no second copy.
+    const existing = await this.bucket.head(key);
+    let etag: string;
+    if (existing !== null && existing.sha256 === segment.sha256) {
+      etag = existing.etag;
+      this.counters.alreadyThere++;
+    } else {
+      etag = await this.bucket.upload({ key, file, sha256: segment.sha256, contentType: segment.mimeType }, this.target.maxBytesPerSecond);
+      this.counters.bytesUploaded += segment.bytes;
+    }
+    const record: ArchiveRecord = {
+      kind: 'archive',
+      device: segment.device,
+      archived: segment.file,
+      sha256: segment.sha256,
+      bucket: this.target.bucket,
+      key,
+      etag,
+      at: new Date().toISOString(),
+    };
+    // Queued before the record is journaled: a crash between the two announces it again (same id), never not at all.
+    await this.report.announce(record);
+    const { kind: _kind, ...fields } = record;
+    await this.report.journal(fields);
+    this.uploading = null;
+    this.counters.archived++;
+    this.lastArchived = { archived: record.archived, bucket: record.bucket, key, etag, at: record.at };
+    this.log.info({ file: segment.file, key, bytes: segment.bytes }, 'segment archived');
+  }
+}

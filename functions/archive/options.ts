@@ -1,0 +1,114 @@
+// The archive's settings (issue 25): where finished segments go in S3, parsed once with zod with the recorder's.
+import { z } from 'zod';
+import { ConfigError, parseConfig, type ConfigOf, type OptionSpecs } from '../lib/index.js';
+
+/** S3's bucket naming rules, the common part every server keeps (3-63 lowercase letters, digits, dots, hyphens). */
+const zBucket = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens');
+
+/** The archive settings of the recorder command; merged into its options. Archiving is on when a bucket is set. */
+export const archiveOptions = {
+  archiveEndpoint: {
+    flag: 'archive-s3-endpoint',
+    env: ['ARCHIVE_S3_ENDPOINT'],
+    schema: z.url({ protocol: /^https?$/, message: 'expected an http:// or https:// URL' }).optional(),
+    description: "S3 endpoint for the archive (a self-hosted server's URL); unset: AWS's own for the region",
+  },
+  archiveBucket: {
+    flag: 'archive-s3-bucket',
+    env: ['ARCHIVE_S3_BUCKET'],
+    schema: zBucket.optional(),
+    description: 'bucket every finished segment is uploaded to; unset: no archive',
+  },
+  archiveRegion: {
+    flag: 'archive-s3-region',
+    env: ['ARCHIVE_S3_REGION', 'AWS_REGION'],
+    schema: z.string().regex(/^[a-z0-9-]{1,64}$/, 'expected a region name such as us-east-1'),
+    default: 'us-east-1',
+    description: 'S3 region (self-hosted servers mostly take any; signatures name it)',
+  },
+  archiveForcePathStyle: {
+    flag: 'archive-s3-force-path-style',
+    env: ['ARCHIVE_S3_FORCE_PATH_STYLE'],
+    kind: 'boolean',
+    schema: z.boolean(),
+    default: false,
+    description: 'path-style addressing (http://host/bucket/key), which most self-hosted servers need',
+  },
+  archivePrefix: {
+    flag: 'archive-s3-prefix',
+    env: ['ARCHIVE_S3_PREFIX'],
+    schema: z
+      .string()
+      .max(512, 'expected at most 512 characters')
+      .regex(/^(?!\/)[\x21-\x7e]*$/, 'expected printable characters without spaces, not starting with /')
+      .optional(),
+    description: 'key prefix: objects are <prefix><device>/<file name> (default: <namespace>/ in a cluster, empty outside one)',
+  },
+  archiveMaxMbps: {
+    flag: 'archive-max-mbps',
+    env: ['ARCHIVE_MAX_MBPS'],
+    schema: z.coerce
+      .number({ message: 'expected megabits per second, e.g. 20' })
+      .refine((n) => Number.isFinite(n) && n > 0 && n <= 100_000, 'expected megabits per second above 0')
+      .optional(),
+    description: 'upload at most this many megabits per second (unset: unlimited)',
+  },
+} satisfies OptionSpecs;
+
+export type ArchiveConfig = ConfigOf<typeof archiveOptions>;
+
+/** The Secret control's recorder Deployments take the AWS keys from (keys accessKeyId, secretAccessKey). */
+export const ARCHIVE_SECRET = 'shifu-rtsp-archive';
+
+/**
+ * The archive settings in `env` (ARCHIVE_S3_*, ARCHIVE_MAX_MBPS) as given, checked by the recorder's own rules, so
+ * control passes on to every recorder only what it would accept; a bad one stops control's start naming it. Empty
+ * when no bucket is set.
+ */
+export function archiveSettingsToPass(env: NodeJS.ProcessEnv): Readonly<Record<string, string>> {
+  const names = Object.values(archiveOptions).flatMap((spec) => [...spec.env].filter((name) => name.startsWith('ARCHIVE_')));
+  const given = Object.fromEntries(names.flatMap((name) => (env[name] ? [[name, env[name]]] : [])));
+  return archiveIsOn(parseConfig(archiveOptions, [], given).config) ? given : {};
+}
+
+/** Whether a bucket is set; an endpoint without one is a configuration error naming ARCHIVE_S3_BUCKET. */
+function archiveIsOn(config: ArchiveConfig): boolean {
+  if (config.archiveBucket !== undefined) return true;
+  if (config.archiveEndpoint !== undefined) throw new ConfigError('invalid ARCHIVE_S3_BUCKET: ARCHIVE_S3_ENDPOINT is set, but no bucket to archive to');
+  return false;
+}
+
+/** Where and how one device's segments are archived: the settings resolved against the environment. */
+export interface ArchiveTarget {
+  readonly endpoint: string | undefined;
+  readonly bucket: string;
+  readonly region: string;
+  readonly forcePathStyle: boolean;
+  /** `<prefix><device>/`: every key of this device starts so. */
+  readonly devicePrefix: string;
+  /** Bytes per second, or null: unlimited. */
+  readonly maxBytesPerSecond: number | null;
+}
+
+/**
+ * The archive target, or null when archiving is off. A half-given configuration stops start-up naming the
+ * variable: an endpoint without a bucket, or one AWS key without the other.
+ */
+export function archiveTarget(config: ArchiveConfig, device: string, env: NodeJS.ProcessEnv): ArchiveTarget | null {
+  if (!archiveIsOn(config) || config.archiveBucket === undefined) return null;
+  const id = Boolean(env.AWS_ACCESS_KEY_ID);
+  const secret = Boolean(env.AWS_SECRET_ACCESS_KEY);
+  if (id !== secret) throw new ConfigError(`invalid ${id ? 'AWS_SECRET_ACCESS_KEY' : 'AWS_ACCESS_KEY_ID'}: set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither (a web identity)`);
+  // In a cluster (POD_NAMESPACE is set by control's Deployments) one bucket can serve every namespace.
+  const prefix = config.archivePrefix ?? (env.POD_NAMESPACE ? `${env.POD_NAMESPACE}/` : '');
+  return {
+    endpoint: config.archiveEndpoint,
+    bucket: config.archiveBucket,
+    region: config.archiveRegion,
+    forcePathStyle: config.archiveForcePathStyle,
+    devicePrefix: `${prefix}${device}/`,
+    maxBytesPerSecond: config.archiveMaxMbps === undefined ? null : (config.archiveMaxMbps * 1e6) / 8,
+  };
+}

@@ -1,0 +1,92 @@
+// The archive's rules without a server: its settings (a half-given one stops start-up naming the variable), the
+// causes it reports (never a secret), and its queue over the journal (what is pending, where the cursor goes).
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { archiveOptions, archiveTarget, classifyArchiveFailure } from '../../functions/archive/index.js';
+import { ArchiveQueue, MAX_PENDING } from '../../functions/archive/archive-queue.js';
+import { ConfigError, parseConfig } from '../../functions/lib/index.js';
+import { appendArchiveToJournal, appendDeletionToJournal, appendToJournal, type Segment } from '../../functions/recorder/index.js';
+import { useScratch } from '../support/scratch.js';
+
+const scratch = useScratch('shifu-archive-unit-');
+const config = (env: Record<string, string>) => parseConfig(archiveOptions, [], env).config;
+
+function segment(sequence: number): Segment {
+  const name = `cam_20261124T${String(100000 + sequence).padStart(6, '0')}Z.mp4`;
+  return {
+    file: `cam/${name}`, absolutePath: `/data/cam/${name}`, device: 'cam', sequence,
+    startTime: '2026-11-24T10:00:00.000Z', endTime: '2026-11-24T10:00:02.000Z', durationSeconds: 2, bytes: 100, sha256: 'ab'.repeat(32),
+    format: 'mp4', mimeType: 'video/mp4', video: null, audio: null, recovered: false, gapBeforeSeconds: 0,
+  };
+}
+
+describe('archive settings', () => {
+  it('is off without a bucket, and on with one: keys under <prefix><device>/, the rate in bytes per second', () => {
+    expect(archiveTarget(config({}), 'cam', {})).toBeNull();
+    const target = archiveTarget(config({ ARCHIVE_S3_BUCKET: 'footage', ARCHIVE_MAX_MBPS: '8' }), 'cam', { POD_NAMESPACE: 'deviceshifu' });
+    expect(target).toMatchObject({ bucket: 'footage', devicePrefix: 'deviceshifu/cam/', maxBytesPerSecond: 1_000_000, forcePathStyle: false, region: 'us-east-1' });
+    expect(archiveTarget(config({ ARCHIVE_S3_BUCKET: 'footage' }), 'cam', {})?.devicePrefix).toBe('cam/');
+    expect(archiveTarget(config({ ARCHIVE_S3_BUCKET: 'footage', ARCHIVE_S3_PREFIX: 'site1/' }), 'cam', { POD_NAMESPACE: 'x' })?.devicePrefix).toBe('site1/cam/');
+  });
+
+  it('stops start-up naming the variable: a bad bucket or rate, an endpoint without a bucket, one AWS key without the other', () => {
+    expect(() => config({ ARCHIVE_S3_BUCKET: 'Not_A_Bucket' })).toThrow(/ARCHIVE_S3_BUCKET/);
+    expect(() => config({ ARCHIVE_S3_BUCKET: 'footage', ARCHIVE_MAX_MBPS: '0' })).toThrow(/ARCHIVE_MAX_MBPS/);
+    expect(() => archiveTarget(config({ ARCHIVE_S3_ENDPOINT: 'http://s3:9000' }), 'cam', {})).toThrow(/ARCHIVE_S3_BUCKET/);
+    expect(() => archiveTarget(config({ ARCHIVE_S3_BUCKET: 'footage' }), 'cam', { AWS_ACCESS_KEY_ID: 'id' })).toThrow(ConfigError);
+    expect(() => archiveTarget(config({ ARCHIVE_S3_BUCKET: 'footage' }), 'cam', { AWS_ACCESS_KEY_ID: 'id' })).toThrow(/AWS_SECRET_ACCESS_KEY/);
+    expect(() => archiveTarget(config({ ARCHIVE_S3_BUCKET: 'footage' }), 'cam', { AWS_SECRET_ACCESS_KEY: 'shh-secret' })).toThrow(/^invalid AWS_ACCESS_KEY_ID(?!.*shh-secret)/);
+  });
+});
+
+describe('archive failures', () => {
+  const where = { endpoint: 'http://s3:9000', bucket: 'footage' };
+  it('names the cause from the error name and status only, never its message', () => {
+    const refused = Object.assign(new Error('signature for key AKIDSECRET did not match'), { name: 'SignatureDoesNotMatch', $metadata: { httpStatusCode: 403 } });
+    const failure = classifyArchiveFailure(refused, where);
+    expect(failure).toEqual({ kind: 'credentials', message: expect.stringContaining('refused the credentials for bucket footage (SignatureDoesNotMatch, 403)') });
+    expect(failure.message).not.toContain('AKIDSECRET');
+    expect(classifyArchiveFailure(Object.assign(new Error('x'), { name: 'NoSuchBucket', $metadata: { httpStatusCode: 404 } }), where).kind).toBe('no-bucket');
+    const refusedConnect = new AggregateError([Object.assign(new Error('connect'), { code: 'ECONNREFUSED' })]);
+    expect(classifyArchiveFailure(refusedConnect, where)).toEqual({ kind: 'unreachable', message: 'cannot reach the S3 server http://s3:9000 (ECONNREFUSED)' });
+    expect(classifyArchiveFailure(Object.assign(new Error('x'), { name: 'InternalError', $metadata: { httpStatusCode: 500 } }), where).kind).toBe('server');
+  });
+});
+
+describe('archive queue', () => {
+  it('holds the segments without an archive or deletion record after them, and its cursor survives a restart', async () => {
+    const dir = path.join(scratch.dir, 'queue');
+    await mkdir(dir, { recursive: true });
+    const journal = path.join(dir, 'segments.jsonl');
+    for (const n of [1, 2, 3, 4]) await appendToJournal(journal, segment(n));
+    const archived = { device: 'cam', sha256: 'ab'.repeat(32), bucket: 'b', key: 'k', etag: 'e', at: '2026-11-24T11:00:00.000Z' };
+    await appendArchiveToJournal(journal, { ...archived, archived: segment(2).file });
+    await appendDeletionToJournal(journal, { device: 'cam', deleted: segment(3).file, bytes: 100, reason: 'age', at: '2026-11-24T11:00:00.000Z' });
+    const queue = await ArchiveQueue.open(dir, journal);
+    expect(await queue.scan()).toBe(2);
+    expect(queue.next?.segment.sequence).toBe(1);
+    await queue.done(queue.next!);
+    expect(queue.next?.segment.sequence).toBe(4);
+    // Restarted: the cursor stands at segment 4's line, so segment 1 is not read again.
+    const again = await ArchiveQueue.open(dir, journal);
+    expect(await again.scan()).toBe(1);
+    expect(again.next?.segment.sequence).toBe(4);
+    await again.done(again.next!);
+    await appendToJournal(journal, segment(5));
+    expect(await again.scan()).toBe(1);
+    expect(JSON.parse(await readFile(path.join(dir, 'archive-cursor.json'), 'utf8'))).toEqual({ offset: expect.any(Number) });
+  });
+
+  it('reads a backlog in steps of MAX_PENDING, never all of it at once', async () => {
+    const dir = path.join(scratch.dir, 'backlog');
+    await mkdir(dir, { recursive: true });
+    const journal = path.join(dir, 'segments.jsonl');
+    await writeFile(journal, Array.from({ length: MAX_PENDING + 3 }, (_, i) => `${JSON.stringify(segment(i + 1))}\n`).join(''));
+    const queue = await ArchiveQueue.open(dir, journal);
+    expect(await queue.scan()).toBe(MAX_PENDING);
+    for (let n = 0; n < MAX_PENDING; n++) await queue.done(queue.next!);
+    expect(await queue.scan()).toBe(3);
+    expect(queue.next?.segment.sequence).toBe(MAX_PENDING + 1);
+  });
+});
