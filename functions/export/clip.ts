@@ -1,5 +1,6 @@
 // One file cut by time on the playback server (`/api/clip`), saved as it streams.
 import { mkdir, open, rm } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { commitFile } from '../lib/index.js';
 import { ExportError } from './transfer.js';
@@ -35,6 +36,29 @@ function fileNameOf(disposition: string | undefined, fallback: string): string {
   return /^[A-Za-z0-9._-]+$/.test(base) && !base.startsWith('.') ? base : fallback;
 }
 
+/**
+ * Saves a streamed answer (a clip, a zip of clips) to `file`, whole or not at all: the server ends it with chunked
+ * encoding's last chunk, and without it the cut stopped midway. What is cut afresh on every request has nothing to
+ * resume, only to ask again, so a cut-off file is removed. `what` begins the message ("clip from ... was").
+ */
+export async function saveWhole(res: IncomingMessage, file: string, what: string): Promise<number> {
+  const handle = await open(file, 'w');
+  let bytes = 0;
+  try {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      await handle.write(chunk);
+      bytes += chunk.length;
+    }
+    if (!res.complete) throw new Error('the response ended before its last chunk');
+  } catch (err) {
+    await handle.close();
+    await rm(file, { force: true });
+    throw new ExportError('clip_failed', `${what} cut off after ${bytes} bytes (${(err as Error).message}); run again`);
+  }
+  await handle.close();
+  return bytes;
+}
+
 export async function exportClip(o: ClipExportOptions): Promise<ClipReport> {
   const query = new URLSearchParams({ device: o.device, start: o.start.toISOString(), end: o.end.toISOString(), format: o.format });
   const res = await o.source.get(`/api/clip?${query}`);
@@ -43,22 +67,7 @@ export async function exportClip(o: ClipExportOptions): Promise<ClipReport> {
   await mkdir(dir, { recursive: true });
   const name = fileNameOf(res.headers['content-disposition'], `${o.device}_clip.${o.format}`);
   const partial = path.join(dir, `${name}.partial`);
-  const handle = await open(partial, 'w');
-  let bytes = 0;
-  try {
-    for await (const chunk of res as AsyncIterable<Buffer>) {
-      await handle.write(chunk);
-      bytes += chunk.length;
-    }
-    // The server ends a clip with chunked encoding's last chunk; without it the cut stopped midway.
-    if (!res.complete) throw new Error('the response ended before its last chunk');
-  } catch (err) {
-    await handle.close();
-    await rm(partial, { force: true });
-    // A clip is cut afresh on every request: there is nothing to resume, only to ask again.
-    throw new ExportError('clip_failed', `clip from ${o.source.description} was cut off after ${bytes} bytes (${(err as Error).message}); run again`);
-  }
-  await handle.close();
+  const bytes = await saveWhole(res, partial, `clip from ${o.source.description} was`);
   const final = path.join(dir, name);
   await commitFile(partial, final);
   const header = (h: string): string | null => {

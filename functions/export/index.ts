@@ -1,7 +1,8 @@
 // Export: copy a device's footage out of the cluster from the playback server in its export pod (through
 // the Kubernetes API's pod proxy or a port-forward), checked against the recorder's journal and resumable;
 // or one clip cut by time.
-export { exportOptions, parseClipRange, parseTimeArgument } from './options.js';
+export { ALL_CAMERAS_POD, exportOptions, MAX_DEVICES, parseClipRange, parseTimeArgument } from './options.js';
+export { exportClips, type ClipsExportOptions, type ClipsReport } from './clips.js';
 export { exportSegments, ExportError, type ExportOptions, type ExportReport, type FileOutcome, type TimeWindow } from './transfer.js';
 export { exportClip, type ClipExportOptions, type ClipFormat, type ClipReport } from './clip.js';
 export { httpSource, podProxySource, SourceError, type FootageSource, type PodProxyRef } from './source.js';

@@ -46,6 +46,24 @@ const zClip = z
   })
   .optional();
 
+/** Most devices one `--clip` takes: the playback server's bound for /api/export. */
+export const MAX_DEVICES = 16;
+
+/** `--device`: one device, or several separated by commas, none twice. */
+const zDevices = z
+  .string({ message: 'required: the device whose footage to copy' })
+  .transform((value) => value.split(',').map((d) => d.trim()))
+  .pipe(
+    z
+      .array(z.string().regex(DNS_1123_LABEL, 'expected a DNS-1123 label (or several, separated by commas)'))
+      .min(1)
+      .max(MAX_DEVICES, `at most ${MAX_DEVICES} devices`)
+      .refine((names) => new Set(names).size === names.length, 'a device is named twice'),
+  );
+
+/** The pod `shifu-rtsp export` asks for several devices at once: storage/all-cameras/'s playback pod. */
+export const ALL_CAMERAS_POD = 'shifu-rtsp-playback';
+
 const zName = z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'expected a Kubernetes object name');
 
 const zBaseUrl = z
@@ -54,7 +72,7 @@ const zBaseUrl = z
   .optional();
 
 export const exportOptions = {
-  device: { flag: 'device', env: ['EXPORT_DEVICE'], schema: z.string({ message: 'required: the device whose footage to copy' }).regex(DNS_1123_LABEL, 'expected a DNS-1123 label'), description: 'device whose footage to copy' },
+  device: { flag: 'device', env: ['EXPORT_DEVICE'], schema: zDevices, description: `device whose footage to copy; with --clip, up to ${MAX_DEVICES} separated by commas (a,b: one zip of clips from the all-cameras pod)` },
   to: { flag: 'to', env: ['EXPORT_TO'], schema: z.string({ message: 'required: the local folder to copy into' }).min(1), description: 'local folder; files land in <to>/<device>/' },
   since: { flag: 'since', env: ['EXPORT_SINCE'], schema: zTime, description: 'only segments that end after this time (ISO time or age: 12h, 7d)' },
   until: { flag: 'until', env: ['EXPORT_UNTIL'], schema: zTime, description: 'only segments that start before this time' },
@@ -62,7 +80,7 @@ export const exportOptions = {
   format: { flag: 'format', env: ['EXPORT_FORMAT'], schema: z.enum(['mp4', 'mkv', 'ts']), default: 'mp4', description: 'container of a --clip: mp4 | mkv | ts' },
   url: { flag: 'url', env: ['EXPORT_URL'], schema: zBaseUrl, description: 'playback server to read from directly (e.g. http://localhost:9996 after kubectl port-forward); without it, the pod proxy of the Kubernetes API' },
   namespace: { flag: 'namespace', env: ['EXPORT_NAMESPACE'], schema: zName.optional(), description: "namespace of the export pod (default: the kubeconfig context's, else deviceshifu)" },
-  pod: { flag: 'pod', env: ['EXPORT_POD'], schema: zName.optional(), description: 'export pod (default <device>-export, from storage/)' },
+  pod: { flag: 'pod', env: ['EXPORT_POD'], schema: zName.optional(), description: `export pod (default <device>-export, from storage/; for several devices ${ALL_CAMERAS_POD}, from storage/all-cameras/)` },
   port: { flag: 'port', env: ['EXPORT_PORT'], schema: zPort, default: '9996', description: "the export pod's playback port" },
   token: { flag: 'token', env: ['EXPORT_TOKEN', 'PLAYBACK_TOKEN'], schema: z.string().optional(), secret: true, description: "the playback server's bearer token, if it has one (prefer the variable)" },
   progress: { flag: 'progress', env: ['EXPORT_PROGRESS'], kind: 'boolean', schema: z.boolean(), default: true, description: 'progress on stderr' },

@@ -60,3 +60,4 @@ export { formatTransport, parseTransport, type DeliveryMode, type TransportReque
 export { UdpPair, UdpPortPool, zPortRange, zPortRangeWhere, type PortRange } from './udp-ports.js';
 export { ReadBuffers } from './read-buffers.js';
 export { beginsKeyframeNal, KeyframeGate, rtpPayloadOffset, rtpTimestamp, type VideoCodec } from './rtp-keyframe.js';
+export { readZipDirectory, ZipWriter, type ZipEntry, type ZipEntryWritten } from './zip.js';

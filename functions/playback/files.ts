@@ -7,6 +7,7 @@ import send from 'send';
 import { HttpError } from '../lib/index.js';
 import { isSegmentFileName } from '../contracts/index.js';
 import { checkDeviceName, type Library } from './library.js';
+import type { Volumes } from './volumes.js';
 
 /** `/files/<device>/<file>`: two path components, each a name and never a path (no `/`, `..` or NUL). */
 export function parseFilePath(pathname: string): { device: string; name: string } {
@@ -55,8 +56,9 @@ async function openSegment(root: string, device: string, name: string): Promise<
 }
 
 /** Answers with `send` (ranges, If-Range, conditional GET, HEAD) for a file the journal lists. */
-export async function serveFile(library: Library, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+export async function serveFile(libraries: Library | Pick<Volumes, 'of'>, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const { device, name } = parseFilePath(url.pathname);
+  const library = 'of' in libraries ? await libraries.of(device) : libraries;
   const footage = await library.file(device, name);
   const opened = await openSegment(library.root, device, footage.name).catch((err: unknown) => {
     // Gone from the volume (deleted without a journal record): it leaves the index too (stat on miss).

@@ -1,6 +1,8 @@
 // Playback: a read-only server on the volume. Timeline from the recorders' journals, clips cut by time
 // (-c copy across segments), segment files with byte ranges, and a web page.
-export { playbackOptions } from './options.js';
+export { parseRoots, playbackOptions } from './options.js';
+export { Volumes, type VolumesOptions } from './volumes.js';
+export { EXPORT_MANIFEST, MAX_EXPORT_DEVICES, parseDevices, serveExport, type ExportManifest } from './export-zip.js';
 export { startPlaybackServer, type PlaybackSettings } from './server.js';
 export { Library, checkDeviceName, FIRST_READ_WAIT_MS, type DeviceSummary, type Footage, type LibraryOptions, type RecorderTrace } from './library.js';
 export { FootageIndex, FOLLOW_INTERVAL_MS, SegmentColumns, type DeviceIndexState, type FootageIndexOptions } from './footage-index.js';

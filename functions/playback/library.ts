@@ -81,6 +81,18 @@ export class Library {
     return summaries;
   }
 
+  /** Whether the device is among the journals this root's index lists now (no disk access); 503 while it is read. */
+  async knows(device: string): Promise<boolean> {
+    return (await this.deviceNames()).includes(device);
+  }
+
+  /** Whether this root holds the device's journal (one newly journaled is looked for); 503 while the root is read. */
+  async has(device: string): Promise<boolean> {
+    await this.deviceNames();
+    await this.index.catchUp(device);
+    return (await this.deviceNames()).includes(device);
+  }
+
   /** Finished segments of a device that are still on the volume, oldest first. 404 for a device with no journal. */
   async footage(device: string): Promise<Footage[]> {
     return this.footageBetween(device, -Infinity, Infinity);

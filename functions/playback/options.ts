@@ -5,13 +5,22 @@ import { zHostPort, type OptionSpecs } from '../lib/index.js';
 import { zDuration } from './duration.js';
 import { zLiveUrls } from './live-directory.js';
 
+/** `PLAYBACK_ROOT`'s folders: one, or several separated by commas (blank parts are refused at start-up). */
+export function parseRoots(value: string): string[] {
+  return value.split(',').map((r) => r.trim());
+}
+
 export const playbackOptions = {
   root: {
     flag: 'root',
     env: ['PLAYBACK_ROOT', ...RECORDER_ENV.out],
-    schema: z.string().min(1),
+    schema: z
+      .string()
+      .min(1)
+      .refine((v) => parseRoots(v).every((r) => r !== ''), 'expected a folder, or folders separated by commas with none empty')
+      .refine((v) => new Set(parseRoots(v)).size === parseRoots(v).length, 'a folder is named twice'),
     default: '/data',
-    description: "storage root to serve (the recorders' --out); only read, never written",
+    description: "storage root to serve (the recorders' --out), or several separated by commas (one per device volume: /data/cam1,/data/cam2); only read, never written",
   },
   listen: {
     flag: 'listen',

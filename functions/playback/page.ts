@@ -3,7 +3,14 @@ import { fileURLToPath } from 'node:url';
 import { hlsScript, readPageAsset } from '../lib/index.js';
 
 /** The page's other modules (app.js imports them), by route: each a file of page/, compiled. */
-export const PAGE_MODULES: Readonly<Record<string, string>> = { '/hls-player.js': 'hls-player.js', '/thumbnail.js': 'thumbnail.js', '/live-grid.js': 'live-grid.js' };
+export const PAGE_MODULES: Readonly<Record<string, string>> = {
+  '/hls-player.js': 'hls-player.js',
+  '/thumbnail.js': 'thumbnail.js',
+  '/live-grid.js': 'live-grid.js',
+  // All cameras on one axis, and several played together.
+  '/multi-timeline.js': 'multi-timeline.js',
+  '/sync-play.js': 'sync-play.js',
+};
 /** hls.js, served from its npm package (a classic script: it sets the global `Hls`). */
 export const HLS_SCRIPT_ROUTE = '/hls.min.js';
 export { hlsScript };
@@ -67,6 +74,18 @@ export const PAGE_HTML = `<!doctype html>
   #live-grid figure.large video { cursor: zoom-out; }
   #live-grid figcaption { display: flex; gap: .5rem; align-items: center; flex-wrap: wrap; padding: .3rem .5rem; }
   #live-grid figure[data-state="offline"] .live-status { color: #f88; font-weight: bold; }
+  .all-cameras .axis { display: grid; gap: 4px; }
+  .all-cameras .axis:focus-visible { outline: 3px solid #14c; outline-offset: 2px; }
+  .camera-row { display: flex; align-items: center; gap: .5rem; flex-wrap: wrap; }
+  .camera-row label { flex: 0 0 9rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+  .camera-row .bar { flex: 1 1 12rem; min-width: 0; height: 26px; }
+  .camera-row .bar .empty { position: absolute; left: .4rem; top: .3rem; color: #666; font-size: 12px; }
+  .all-cameras .ticks { margin-left: 9.5rem; }
+  @media (max-width: 600px) { .camera-row label { flex-basis: 100%; } .all-cameras .ticks { margin-left: 0; } }
+  .sync-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 300px), 1fr)); gap: .5rem; margin-top: .5rem; }
+  .sync-tile { margin: 0; min-width: 0; }
+  .sync-tile video { width: 100%; margin: 0; }
+  .sync-tile figcaption { font-size: 12px; color: #555; }
 </style>
 </head>
 <body>

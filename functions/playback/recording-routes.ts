@@ -11,7 +11,8 @@ import { parseThumbnailRequest, renderThumbnail, ThumbnailCache, thumbnailKey, t
 import { TRANSCODE_SLOTS, type VideoEncoder } from './transcode.js';
 
 export interface RecordingRoutesOptions {
-  readonly library: Library;
+  /** Where a device's footage is: one root's library, or every root's (volumes.ts). */
+  readonly library: Pick<Library, 'footageBetween' | 'file'>;
   readonly slots: FfmpegSlots;
   readonly ffmpeg: string;
   readonly ffprobe: string;

@@ -5,19 +5,22 @@ import { pipeline, Readable } from 'node:stream';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { createMetricsRegistry, HttpError, presentedToken, sameSecret, tokenCookie, startProbeServer, type HostPort, type Logger, type ProbeAnswer, type ProbeRequest, type ProbeServer } from '../lib/index.js';
 import { parseFormat, parseRange, planClip, startCut, type ClipRequest } from './clip.js';
+import { serveExport } from './export-zip.js';
 import { defaultMaxCuts, FfmpegSlots, followOutput, type FfmpegSlot } from './ffmpeg-slots.js';
 import { serveFile } from './files.js';
-import { FootageIndex } from './footage-index.js';
-import { checkDeviceName, Library, type Footage } from './library.js';
+import { checkDeviceName, type Footage } from './library.js';
+import { parseRoots } from './options.js';
 import { timelineWindow } from './local-day.js';
 import type { LiveDirectory } from './live-directory.js';
 import { liveRoutes } from './live-proxy.js';
 import { FAVICON_SVG, HLS_SCRIPT_ROUTE, hlsScript, PAGE_HTML, PAGE_MODULES, pageScript } from './page.js';
 import { recordingRoutes } from './recording-routes.js';
 import { timelineOf } from './timeline.js';
+import { Volumes } from './volumes.js';
 import { chooseEncoder, listedEncoders, parseHeight, parseVideo, TRANSCODE_SLOTS, TranscodePace, type VideoEncoder } from './transcode.js';
 
 export interface PlaybackSettings {
+  /** One folder, or several separated by commas (PLAYBACK_ROOT): each laid out as a recorder's --out. */
   readonly root: string;
   readonly listen: HostPort;
   readonly token: string | undefined;
@@ -45,6 +48,7 @@ function playbackMetrics(): {
   ffmpegRefused: Counter;
   journalErrors: Counter<'device'>;
   journalBytes: Counter<'device'>;
+  exports: Counter<'outcome'>;
 } {
   const registry = createMetricsRegistry('shifu_rtsp_playback_process_');
   return {
@@ -54,22 +58,22 @@ function playbackMetrics(): {
     ffmpegBusy: new Gauge({ name: 'shifu_rtsp_playback_ffmpeg_slots_busy', help: 'ffmpeg slots in use now (a cut 1, a transcode 2; at most PLAYBACK_MAX_CUTS)', registers: [registry] }),
     ffmpegRefused: new Counter({ name: 'shifu_rtsp_playback_ffmpeg_refused_total', help: 'Requests answered 503 because every ffmpeg slot was busy', registers: [registry] }),
     journalErrors: new Counter({ name: 'shifu_rtsp_playback_journal_read_errors_total', help: "Failed reads of a device's journal (device empty: the journals' folder could not be listed)", labelNames: ['device'], registers: [registry] }),
+    exports: new Counter({ name: 'shifu_rtsp_playback_exports_total', help: 'Zips of several cameras (/api/export) by outcome (complete, aborted, failed)', labelNames: ['outcome'], registers: [registry] }),
     journalBytes: new Counter({ name: 'shifu_rtsp_playback_journal_bytes_read_total', help: 'Journal bytes read into the footage index (after a restart from PLAYBACK_INDEX_DIR, only what was appended)', labelNames: ['device'], registers: [registry] }),
   };
 }
 
 export async function startPlaybackServer(settings: PlaybackSettings, log: Logger): Promise<ProbeServer> {
   const metrics = playbackMetrics();
-  const index = new FootageIndex({
-    root: settings.root,
+  const volumes = new Volumes({
+    roots: parseRoots(settings.root),
     indexDir: settings.indexDir,
     log,
     onReadError: (device) => metrics.journalErrors.inc({ device }),
     onBytesRead: (device, bytes) => metrics.journalBytes.inc({ device }, bytes),
   });
   // Read while the server already listens: until a journal's first read is done, its answers are 503 with Retry-After.
-  index.start();
-  const library = new Library(settings.root, { index });
+  volumes.start();
   // Every ffmpeg and ffprobe this server starts takes a slot here first.
   const slots = new FfmpegSlots(settings.maxCuts ?? defaultMaxCuts(), (busy, refused) => {
     metrics.ffmpegBusy.set(busy);
@@ -95,7 +99,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
     const video = parseVideo(query);
     const height = parseHeight(query, video);
     // Each file is looked at: one deleted without a journal record leaves the index here (stat on miss).
-    const footage = await library.footageOnVolume(device, range.startMs, range.endMs);
+    const footage = await (await volumes.of(device)).footageOnVolume(device, range.startMs, range.endMs);
     // Taken before the keyframe lookup: its ffprobe reads the segment's index too. Freed when the answer is done
     // or the client leaves, whichever comes first (then what still runs is killed).
     const slot = slots.take(res, video === 'h264' ? TRANSCODE_SLOTS : 1);
@@ -214,9 +218,10 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
           const token = presentedToken(request.headers, request.url, TOKEN_COOKIE);
           return { status: 200, body: { tokenRequired: true, authorized: token !== null && sameSecret(token, settings.token) }, headers: { 'cache-control': 'no-store' } };
         },
-        '/api/devices': async () => ({ status: 200, body: { devices: await library.devices() } }),
+        '/api/devices': async () => ({ status: 200, body: { devices: await volumes.devices() } }),
         '/api/timeline': async ({ url }) => {
           const device = checkDeviceName(url.searchParams.get('device'));
+          const library = await volumes.of(device);
           // Without a window: the viewer's day (tz, else UTC) of the last footage, which is what a first look wants.
           const window = timelineWindow(url.searchParams, await library.lastFootageEnd(device), Date.now());
           const footage = await library.footageBetween(device, window.startMs, window.endMs);
@@ -225,10 +230,12 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
       },
       stream: {
         '/api/clip': serveClip,
-        ...recordingRoutes({ library, slots, ffmpeg: settings.ffmpeg, ffprobe: settings.ffprobe, cacheDir: settings.cacheDir, encoderFor, log }),
+        '/api/export': (req, res, url) =>
+          serveExport({ volumes, slots, ffmpeg: settings.ffmpeg, ffprobe: settings.ffprobe, maxClipSeconds: settings.maxClipSeconds, log, onOutcome: (outcome) => metrics.exports.inc({ outcome }) }, req, res, url),
+        ...recordingRoutes({ library: volumes, slots, ffmpeg: settings.ffmpeg, ffprobe: settings.ffprobe, cacheDir: settings.cacheDir, encoderFor, log }),
         '/files/': async (req, res, url) => {
           try {
-            await serveFile(library, req, res, url);
+            await serveFile(volumes, req, res, url);
             metrics.files.inc({ status: String(res.statusCode) });
           } catch (err) {
             metrics.files.inc({ status: String(err instanceof HttpError ? err.statusCode : 500) });
@@ -238,7 +245,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
       },
     },
   ).catch(async (err: unknown) => {
-    await index.close();
+    await volumes.close();
     await settings.live?.directory?.close();
     throw err;
   });
@@ -247,7 +254,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
     close: async () => {
       await server.close();
       // Stops following the journals and writes the on-disk index one last time.
-      await index.close();
+      await volumes.close();
       await settings.live?.directory?.close();
     },
   };

@@ -11,10 +11,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadAll } from 'js-yaml';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freeLoopbackPort } from '../../functions/lib/index.js';
 import type { Segment } from '../../functions/recorder/index.js';
 import { requireTool, startGstCamera, type GstCamera } from '../e2e/fixtures/camera.js';
+import { placeFootage } from '../e2e/support/placed-footage.js';
 import { journalOf } from '../support/journal.js';
 import { hlsFromPod, pagePlaysLive } from './live-view.js';
 import { EventSink, getJson, type KnativeService, knativeRevisionStandIn, Kubectl, postJson, probeFile, runProgram, sha256File, waitFor } from './support.js';
@@ -40,6 +42,7 @@ const WAIT_FOR_TCP = "const n=require('node:net'),[h,p]=process.argv.slice(1),en
 const RESTRICTED_POD = { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } };
 const RESTRICTED_CONTAINER = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } };
 const diag = (): Promise<string> => k.diagnostics(NS);
+const CHROMIUM = '/usr/bin/chromium';
 
 interface PodList {
   items: Array<{
@@ -94,8 +97,10 @@ const segmentPath = (s: Segment): string => path.join(hostDir, s.file);
 /** The user's edits that knative/README.md asks for: the image in kustomization.yaml, and the device's own values. */
 async function userCopy(folder: string, dest: string, edits: Array<[string, string]>): Promise<string> {
   await cp(path.join(repo, folder), dest, { recursive: true });
-  for (const name of await readdir(dest)) {
-    const file = path.join(dest, name);
+  for (const entry of await readdir(dest, { withFileTypes: true })) {
+    // storage/all-cameras/ is a folder of its own, applied on its own (its own userCopy).
+    if (!entry.isFile()) continue;
+    const file = path.join(dest, entry.name);
     let text = await readFile(file, 'utf8');
     const all: Array<[string, string]> = [
       ['newName: registry.example.com/shifu-rtsp', `newName: ${imageName}`],
@@ -232,6 +237,7 @@ let revision: string;
 beforeAll(async () => {
   requireTool('gst-camera');
   requireTool('ffprobe');
+  requireTool(CHROMIUM);
   work = await mkdtemp(path.join(os.tmpdir(), 'shifu-rtsp-cluster-'));
   // A kept cluster (SHIFU_RTSP_CLUSTER_KEEP=1) may hold an earlier run's objects: start from none.
   await k.run(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=180s']);
@@ -548,6 +554,64 @@ describe('a camera recorded on a real single-node cluster', () => {
       expect(await k.run(['-n', NS, 'exec', `${DEVICE}-export`, '-c', 'export', '--', 'ls', '/cache'])).toContain(`${etag.slice(1, -1)}.jpg`);
     } finally {
       forward.kill('SIGTERM');
+    }
+  });
+
+  it('6b. storage/all-cameras/: one playback pod mounts cam1 and a second device read-only, and one page shows both through kubectl port-forward', async () => {
+    // The second device's volume, as its recorder would have left it: one of cam1's segments, journaled as cam2's.
+    const SECOND = 'cam2';
+    const secondDir = `/var/lib/shifu-rtsp/${SECOND}`;
+    const one = (await journal()).at(-1);
+    if (!one) throw new Error('no segment of cam1');
+    await rm(secondDir, { recursive: true, force: true });
+    await placeFootage(secondDir, SECOND, segmentPath(one), one.startTime, one.durationSeconds);
+    await runProgram('chown', ['-R', '1000:1000', secondDir]);
+    const forward: { child?: ReturnType<typeof spawn> } = {};
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    try {
+      // Its PV and PVC from storage/ (storage/README.md: a copy per device), without its own export pod.
+      const second = await userCopy('storage', path.join(work, 'storage-cam2'), [
+        ['device: camera1', `device: ${SECOND}`],
+        ['size: 10Gi', 'size: 1Gi'],
+        ['node: worker-1', `node: ${cluster.nodeName}`],
+      ]);
+      const built = (loadAll(await k.run(['kustomize', second])) as Array<{ kind: string }>).filter((o) => o.kind === 'PersistentVolume' || o.kind === 'PersistentVolumeClaim');
+      await k.run(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: built }));
+      // storage/README.md's steps for the all-cameras pod: its token, the devices and the node in playback-all.yaml.
+      await k.run(['-n', NS, 'create', 'secret', 'generic', 'shifu-rtsp-playback', `--from-literal=token=${PLAYBACK_TOKEN}`]);
+      const all = await userCopy('storage/all-cameras', path.join(work, 'all-cameras'), [
+        ['camera1', DEVICE],
+        ['camera2', SECOND],
+        ['worker-1', cluster.nodeName],
+      ]);
+      await k.run(['apply', '-k', all]);
+      const pod = await waitFor('the all-cameras pod Running', 120_000, async () => readyPod(await pods('app.kubernetes.io/component=playback')), diag);
+      expect(pod.spec.nodeName).toBe(cluster.nodeName);
+      expect(pod.spec.volumes?.flatMap((v) => (v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : []))).toEqual([`${DEVICE}-pvc`, `${SECOND}-pvc`]);
+      // Mounted read-only: nothing in the pod can write to either volume.
+      for (const device of [DEVICE, SECOND]) {
+        const touched = await runProgram(cluster.kubectl, ['--kubeconfig', cluster.kubeconfig, '-n', NS, 'exec', 'shifu-rtsp-playback', '--', 'touch', `/data/${device}/written-by-playback`]);
+        expect(touched.code).not.toBe(0);
+        expect(touched.stderr).toContain('Read-only file system');
+      }
+      const localPort = await freeLoopbackPort();
+      forward.child = spawn(cluster.kubectl, ['--kubeconfig', cluster.kubeconfig, '-n', NS, 'port-forward', 'pod/shifu-rtsp-playback', `${localPort}:9996`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      await waitFor('kubectl port-forward', 30_000, async () => (await fetch(`http://127.0.0.1:${localPort}/health`).then((r) => r.ok, () => false)) || undefined);
+      const devices = (await (await fetch(`http://127.0.0.1:${localPort}/api/devices`, { headers: { authorization: `Bearer ${PLAYBACK_TOKEN}` } })).json()) as { devices: Array<{ device: string }> };
+      expect(devices.devices.map((d) => d.device)).toEqual([DEVICE, SECOND]);
+      const page = await browser.newPage({ timezoneId: 'UTC' });
+      await page.goto(`http://127.0.0.1:${localPort}/?access_token=${PLAYBACK_TOKEN}`);
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+      expect(await page.evaluate(`[...document.querySelectorAll('#all-cameras .camera-row')].map((r) => r.dataset.camera)`)).toEqual([DEVICE, SECOND]);
+      // Both have footage on the day shown, on one axis.
+      for (const device of [DEVICE, SECOND]) expect(await page.locator(`#all-cameras .bar[data-camera="${device}"] .span`).count(), device).toBeGreaterThan(0);
+    } finally {
+      forward.child?.kill('SIGTERM');
+      await browser.close();
+      await k.run(['-n', NS, 'delete', 'pod', 'shifu-rtsp-playback', '--ignore-not-found', '--wait=true']);
+      await k.run(['-n', NS, 'delete', 'pvc', 'cam2-pvc', '--ignore-not-found', '--wait=true']);
+      await k.run(['delete', 'pv', 'cam2-pv', '--ignore-not-found', '--wait=true']);
+      await rm(secondDir, { recursive: true, force: true });
     }
   });
 

@@ -319,3 +319,61 @@ describe('storage/', () => {
     }
   });
 });
+
+describe('storage/all-cameras/: every camera in one playback pod', () => {
+  let objects: KubernetesObject[];
+
+  beforeAll(async () => {
+    await applyYaml(await readFile(path.join(repo, 'knative/namespace.yaml'), 'utf8'));
+    objects = await build(path.join(repo, 'storage/all-cameras'));
+  });
+
+  it('applies with Strict field validation', async () => {
+    const applied = await applyYaml(objects, { fieldValidation: 'Strict', dryRun: true });
+    expect(applied.map((o) => `${o.kind}/${o.metadata?.name}`)).toEqual(['Pod/shifu-rtsp-playback']);
+  });
+
+  it("mounts each device's claim read-only under /data/<device>, and PLAYBACK_ROOT names exactly those folders", () => {
+    const pod = find<V1Pod>(objects, 'Pod', 'shifu-rtsp-playback');
+    const container = pod.spec?.containers[0];
+    const claims = (pod.spec?.volumes ?? []).filter((v) => v.persistentVolumeClaim !== undefined);
+    expect(claims.map((v) => v.persistentVolumeClaim)).toEqual([
+      { claimName: 'camera1-pvc', readOnly: true },
+      { claimName: 'camera2-pvc', readOnly: true },
+    ]);
+    const footageMounts = (container?.volumeMounts ?? []).filter((m) => claims.some((v) => v.name === m.name));
+    expect(footageMounts.map((m) => [m.mountPath, m.readOnly])).toEqual([
+      ['/data/camera1', true],
+      ['/data/camera2', true],
+    ]);
+    // Each claim <device>-pvc at /data/<device>.
+    for (const m of footageMounts) expect(`${path.basename(m.mountPath)}-pvc`).toBe(claims.find((v) => v.name === m.name)?.persistentVolumeClaim?.claimName);
+    const env = Object.fromEntries((container?.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
+    expect(env['PLAYBACK_ROOT']).toBe(footageMounts.map((m) => m.mountPath).join(','));
+    expect(env['PLAYBACK_TOKEN']).toEqual({ secretKeyRef: { name: 'shifu-rtsp-playback', key: 'token' } });
+    expect(env['PLAYBACK_INDEX_DIR']).toBe('/index');
+    expect(pod.spec?.volumes?.find((v) => v.name === 'index')?.emptyDir).toBeDefined();
+    const known = Object.values(playbackOptions).flatMap((o) => o.env);
+    for (const name of Object.keys(env)) expect(known).toContain(name);
+    expect(container?.securityContext?.readOnlyRootFilesystem).toBe(true);
+    expect(pod.spec?.securityContext?.runAsNonRoot).toBe(true);
+  });
+
+  it('runs on the storage node, and the playback NetworkPolicy covers it', async () => {
+    const pod = find<V1Pod>(objects, 'Pod', 'shifu-rtsp-playback');
+    const term = pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms[0];
+    expect(term?.matchExpressions).toEqual([{ key: 'kubernetes.io/hostname', operator: 'In', values: ['worker-1'] }]);
+    // The same node the device volumes are on (storage/settings.yaml's node, the PVs' node affinity).
+    const pv = find<V1PersistentVolume>(await build(path.join(repo, 'storage')), 'PersistentVolume', 'camera1-pv');
+    expect(pv.spec?.nodeAffinity?.required?.nodeSelectorTerms[0]?.matchExpressions?.[0]?.values).toEqual(['worker-1']);
+    const policy = find<KubernetesObject & { spec: { podSelector: { matchExpressions: Array<{ key: string; operator: string; values: string[] }> } } }>(
+      await build(path.join(repo, 'storage')),
+      'NetworkPolicy',
+      'shifu-rtsp-playback',
+    );
+    const labels = pod.metadata?.labels ?? {};
+    const selected = policy.spec.podSelector.matchExpressions.every((e) => e.operator === 'In' && e.values.includes(labels[e.key] ?? ''));
+    expect(selected).toBe(true);
+  });
+});
+

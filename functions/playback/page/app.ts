@@ -1,12 +1,13 @@
 // The playback page: a day timeline per device, click to play, in/out points and a clip download.
-// Plain DOM, no framework; it talks to the same server's /api routes.
+// Plain DOM, no framework; it talks to the same server's /api routes. All cameras on one axis: multi-timeline.ts.
 // The timeline's type is the server's own schema (functions/contracts/timeline.ts), compiled in: no copy to drift.
 // Over 400 lines because it is the page's wiring: each device's section (day picker, timeline, player, clip
-// form) and the keyboard; what stands alone is in its own file (hls-player.ts, thumbnail.ts).
+// form) and the keyboard; what stands alone is in its own file (hls-player.ts, thumbnail.ts, multi-timeline.ts).
 import type { Span, Timeline, TimelineSegment } from '../../contracts/timeline.js';
 import { longRange, RangePlayer } from './hls-player.js';
 import { attachThumbnails } from './thumbnail.js';
 import { showLiveGrid, type LiveDevice } from './live-grid.js';
+import { AllCamerasView, type MultiKit } from './multi-timeline.js';
 
 interface DeviceSummary {
   device: string;
@@ -472,6 +473,17 @@ class DeviceView {
   }
 }
 
+/** What the all-cameras view and its synchronized player use of this page. */
+const multiKit: MultiKit = {
+  el,
+  getJson,
+  clock,
+  localDate,
+  timeZone: () => timeZone,
+  clipUrl: (device, startMs, endMs, codec) =>
+    `/api/clip?device=${encodeURIComponent(device)}&start=${iso(startMs)}&end=${iso(endMs)}&format=mp4${playable(codec) ? '' : `&video=h264&height=${TRANSCODE_HEIGHT}`}`,
+};
+
 /** The zone chooser: every zone the browser knows, the current one selected; a choice is remembered. */
 function zoneChooser(onChange: () => void): void {
   const select = document.getElementById('zone') as HTMLSelectElement;
@@ -514,9 +526,18 @@ async function main(): Promise<void> {
       only !== null && devices.length === 0 ? `No recordings of ${only} on this volume.` : devices.length === 0 ? 'No recordings on this volume yet.' : `${devices.length} device(s).`;
     const views = devices.map((d) => new DeviceView(d));
     list.replaceChildren(...views.map((v) => v.root));
+    // Two cameras or more: all of them on one axis above the per-device sections, on the day of the last footage.
+    const allCameras = only === null && devices.length >= 2 ? new AllCamerasView(multiKit, devices.map((d) => d.device)) : null;
+    if (allCameras) list.before(allCameras.root);
     // Another zone: the day, in that zone, of what was on show.
-    zoneChooser(() => views.forEach((v) => v.show(localDate(v.anchor()))));
-    await Promise.all(views.map((v) => v.load()));
+    zoneChooser(() => {
+      views.forEach((v) => v.show(localDate(v.anchor())));
+      const cursor = allCameras?.cursor();
+      if (allCameras && cursor != null) allCameras.show(localDate(cursor));
+    });
+    const last = Math.max(...devices.map((d) => (d.lastFootage === null ? 0 : Date.parse(d.lastFootage) - 1)));
+    await Promise.all([...views.map((v) => v.load()), ...(allCameras ? [allCameras.load(localDate(last))] : [])]);
+    (window as unknown as { multicam?: AllCamerasView }).multicam = allCameras ?? undefined;
     // For scripts and tests: the views by device name.
     const byDevice: Record<string, DeviceView> = Object.fromEntries(devices.map((d, i) => [d.device, views[i]!]));
     (window as unknown as { playback: Record<string, DeviceView> }).playback = byDevice;
