@@ -252,10 +252,12 @@ describe('RTSP mode: a camera that allows one session', () => {
       playWithRtspsrc({ url: r.url, protocols: 'tcp', frames: 100, timeoutMs: 40_000, netns: network.viewerNs }),
       ffmpegFrames(r.url, 100),
     ];
-    await waitFor('5 viewers and the recorder playing', async () => {
+    // The recorder and a viewer on the camera's one session. Not all 5 viewers: on a busy machine their starts
+    // spread over more than the 4 s each one plays, so "all at once" was luck, not a condition.
+    await waitFor('a viewer playing beside the recorder', async () => {
       const udp = (await metricValue(r.health, 'forwarder_rtsp_clients{transport="udp"}')) ?? 0;
       const tcp = (await metricValue(r.health, 'forwarder_rtsp_clients{transport="tcp"}')) ?? 0;
-      return udp + tcp >= 6;
+      return udp + tcp >= 2;
     }, 30_000);
     expect(await metricValue(r.health, 'forwarder_rtsp_camera_sessions')).toBe(1);
     // The camera really allows one: a client going around the forwarder gets no session.
@@ -267,11 +269,17 @@ describe('RTSP mode: a camera that allows one session', () => {
         expect(v.code, v.stderr).toBe(0);
         expect(v.frames).toBe(100);
       } else {
+        // exitCode is 0 also when rtspsrc lost its own PAUSE to its CLOSE at shutdown (teardownRace); whether
+        // the forwarder cut anyone is checked on the forwarder's side below.
         expect(v.exitCode, v.stderr).toBe(0);
         expect(v.framesDecoded).toBe(100);
       }
     }
     expect(sessionsOpened(r)).toBe(1);
+    // Every viewer's connection was ended by the viewer (not camera-gone, idle-timeout, ...), on the shared session.
+    const viewerCloses = (): LogLine[] => r.closes().filter((l) => !String(l.peer).startsWith('127.0.0.1:'));
+    await waitFor('the 5 viewers\' log lines', () => viewerCloses().length >= 5);
+    for (const line of viewerCloses()) expect(line).toMatchObject({ reason: 'client-closed', shared: true });
   });
 
   it('the recorder through RTSP mode wrote 4 s segments of T ± one GOP, back to back, with audio, that play', async () => {
