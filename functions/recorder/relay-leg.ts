@@ -82,7 +82,9 @@ export class Leg {
     });
     client.on('close', () => this.end(false));
     camera.on('close', () => this.end(true));
-    client.on('error', () => this.end(true));
+    // A reset (ffmpeg killed with bytes it never read, which a media stream nearly always leaves) is an
+    // 'error' before the 'close': its session is ended for it like one without a FIN, never just dropped.
+    client.on('error', () => this.end(false));
     camera.on('error', (err: NodeJS.ErrnoException) => {
       relay.dialFailed(err);
       this.end(true);

@@ -157,6 +157,30 @@ async function describeThrough(port: number, logins: LoginBudget): Promise<strin
   }
 }
 
+describe('camera relay: an ffmpeg that is gone', () => {
+  it('ends its camera session with TEARDOWN when its connection is reset (killed with unread data), not only when it closes', async () => {
+    const cam = await scriptedCamera(() => Buffer.alloc(0), () => 1000);
+    const relay = await startCameraRelay(parseCameraAddress(`rtsp://127.0.0.1:${cam.port}/live`));
+    cleanups.push(() => relay.close());
+    relay.admit(process.pid);
+    const url = new URL(relay.url);
+    const socket = net.connect({ host: url.hostname, port: Number(url.port) });
+    cleanups.push(() => socket.destroy());
+    socket.on('error', () => undefined);
+    // A session on the camera, as ffmpeg's SETUP opens one.
+    await new Promise<void>((resolve) => {
+      socket.once('data', () => resolve());
+      socket.write(`SETUP ${relay.url}/track1 RTSP/1.0\r\nCSeq: 3\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n`);
+    });
+    // SIGKILL of a process with bytes it never read: the kernel answers with a reset, not a FIN.
+    socket.resetAndDestroy();
+    const deadline = Date.now() + 5000;
+    while (!cam.seen.some((h) => h.startsWith('TEARDOWN ')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(cam.seen.map((h) => h.split(' ')[0])).toEqual(['SETUP', 'TEARDOWN']);
+    expect(cam.seen[1]).toMatch(/^TEARDOWN rtsp:\/\/127\.0\.0\.1:\d+\/live\/track1 RTSP\/1\.0\r\n[\s\S]*Session: abc\b/);
+  });
+});
+
 describe('camera relay logins', () => {
   it('sends the camera no credentials once the recorder\'s budget of refused logins is spent, across relays, until it is renewed', async () => {
     const cam = await lockingCamera();
