@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,8 +7,16 @@ import { decodeCheck } from './fixtures/player.js';
 import { CLI, freePort } from './support/recorder-process.js';
 
 let out: string;
+/** The demo while it runs: stopped after the test even when an assertion failed first (it has five processes). */
+let running: ChildProcess | undefined;
 
 afterAll(async () => {
+  if (running && running.exitCode === null && running.signalCode === null) {
+    const gone = new Promise((resolve) => running!.once('exit', resolve));
+    running.kill('SIGINT');
+    await Promise.race([gone, new Promise((r) => setTimeout(r, 15_000))]);
+    if (running.exitCode === null && running.signalCode === null) running.kill('SIGKILL');
+  }
   if (out) await rm(out, { recursive: true, force: true });
 });
 
@@ -27,6 +35,7 @@ describe('shifu-rtsp demo', () => {
       [CLI, 'demo', '--out', out, '--rtsp-port', String(rtspPort), '--control-port', String(controlPort), '--camera-port', String(cameraPort)],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
+    running = demo;
     let output = '';
     demo.stdout.on('data', (d: Buffer) => (output += d.toString()));
     demo.stderr.on('data', (d: Buffer) => (output += d.toString()));
