@@ -2,13 +2,11 @@
 // journal line until an archive record for it follows; the cursor (replaced durably) only ever moves past
 // segments that are archived, deleted or gone, so a restart, a kill -9 or a bucket outage loses no upload.
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { replaceFile } from '../lib/index.js';
 import { readJournalFrom, type Segment } from '../contracts/index.js';
 
 /** Segments held in memory at once: a backlog of a year is read in steps of this many, never all at once. */
 export const MAX_PENDING = 256;
-export const CURSOR_FILE = 'archive-cursor.json';
 
 export interface PendingSegment {
   readonly segment: Segment;
@@ -29,9 +27,8 @@ export class ArchiveQueue {
     this.readEnd = cursor;
   }
 
-  /** Opens the cursor in the device's state folder; none yet: the whole journal is pending. */
-  static async open(stateDir: string, journal: string): Promise<ArchiveQueue> {
-    const cursorFile = path.join(stateDir, CURSOR_FILE);
+  /** Opens the cursor (archiveCursorPathOf, contracts/volume.ts); none yet: the whole journal is pending. */
+  static async open(cursorFile: string, journal: string): Promise<ArchiveQueue> {
     const text = await readFile(cursorFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return null;
       throw err;

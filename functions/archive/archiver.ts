@@ -4,7 +4,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { backoffDelay, sleep, type BackoffPolicy, type Logger } from '../lib/index.js';
-import type { ArchiveRecord } from '../contracts/index.js';
+import { absoluteSegmentPath, archiveCursorPathOf, journalPathOf, type ArchiveRecord } from '../contracts/index.js';
 import type { Recorder } from '../recorder/index.js';
 import { ArchiveQueue, type PendingSegment } from './archive-queue.js';
 import { Bucket } from './bucket.js';
@@ -76,7 +76,8 @@ export class Archiver {
   }
 
   static async start(recorder: Recorder, target: ArchiveTarget, log: Logger, report: ArchiveReporting): Promise<Archiver> {
-    const queue = await ArchiveQueue.open(recorder.store.stateDir, recorder.store.journalPath);
+    const { out, device } = recorder.settings;
+    const queue = await ArchiveQueue.open(archiveCursorPathOf(out, device), journalPathOf(out, device));
     const archiver = new Archiver(recorder, target, queue, log, report);
     recorder.events.on('segment', archiver.onSegment);
     archiver.loop = archiver.run();
@@ -167,7 +168,7 @@ export class Archiver {
 
   private async archive(item: PendingSegment): Promise<void> {
     const { segment } = item;
-    const file = path.join(this.recorder.settings.out, segment.file);
+    const file = absoluteSegmentPath(this.recorder.settings.out, segment.file);
     const present = await stat(file).then(
       () => true,
       (err: NodeJS.ErrnoException) => {

@@ -7,6 +7,7 @@
 //   <root>/.shifu-rtsp/<device>/recorder.lease          who records the device (one recorder per device)
 //   <root>/.shifu-rtsp/<device>/outbox/                 CloudEvents not yet delivered, and the journal cursor
 //   <root>/.shifu-rtsp/<device>/dead-letter/            CloudEvents the sink refused
+//   <root>/.shifu-rtsp/<device>/archive-cursor.json     how far the archive has followed the journal
 import path from 'node:path';
 import { CONTAINER_FORMATS, RECORDING_RULES, type ContainerFormat } from './containers.js';
 
@@ -19,6 +20,7 @@ export const LEASE_FILE = 'recorder.lease';
 const OUTBOX_FOLDER = 'outbox';
 const DEAD_LETTER_FOLDER = 'dead-letter';
 const JOURNAL_CURSOR_FILE = 'journal-cursor.json';
+const ARCHIVE_CURSOR_FILE = 'archive-cursor.json';
 
 /** `<root>/<device>`: the device's finished segments. */
 export function deviceDirOf(root: string, device: string): string {
@@ -53,6 +55,11 @@ export function eventFoldersOf(root: string, device: string): { readonly outbox:
     deadLetter: path.join(state, DEAD_LETTER_FOLDER),
     cursor: path.join(state, OUTBOX_FOLDER, JOURNAL_CURSOR_FILE),
   };
+}
+
+/** `<root>/.shifu-rtsp/<device>/archive-cursor.json`: the archive's place in the journal. */
+export function archiveCursorPathOf(root: string, device: string): string {
+  return path.join(stateDirOf(root, device), ARCHIVE_CURSOR_FILE);
 }
 
 /** A finished segment's path relative to the root (the journal's `file`), `/`-separated, as a path under `root`. */

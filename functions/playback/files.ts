@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import send from 'send';
 import { HttpError } from '../lib/index.js';
-import { isSegmentFileName } from '../contracts/index.js';
+import { deviceDirOf, isSegmentFileName } from '../contracts/index.js';
 import { checkDeviceName, type Library } from './library.js';
 import type { Volumes } from './volumes.js';
 
@@ -40,7 +40,7 @@ async function openSegment(root: string, device: string, name: string): Promise<
   if (OPEN_FILES === null) return null;
   const flags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
   const gone = (): HttpError => new HttpError(404, `file: ${device}/${name} is not a finished segment on this volume`, 'not_found');
-  const folder = await open(path.join(root, device), flags | constants.O_DIRECTORY).catch(() => null);
+  const folder = await open(deviceDirOf(root, device), flags | constants.O_DIRECTORY).catch(() => null);
   if (!folder) throw gone();
   try {
     const file = await open(`${OPEN_FILES}/${folder.fd}/${name}`, flags).catch(() => null);

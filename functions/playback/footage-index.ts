@@ -6,7 +6,7 @@
 import { lstat, open, opendir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../lib/index.js';
-import { isSegmentFileName, journaledDevices, journalPathOf, readJournalFrom, type JournalPlace, type JournalRecord } from '../contracts/index.js';
+import { deviceDirOf, isSegmentFileName, journaledDevices, journalPathOf, readJournalFrom, type JournalPlace, type JournalRecord } from '../contracts/index.js';
 import { loadSnapshot, saveSnapshot, type SavedColumns, type Snapshot } from './index-snapshot.js';
 
 /** How often journals are checked for growth, and the device list for new devices. */
@@ -567,7 +567,7 @@ export class FootageIndex {
    * year of files costs no array of them.
    */
   private async markListed(d: DeviceIndex): Promise<void> {
-    const folder = path.join(this.o.root, d.device);
+    const folder = deviceDirOf(this.o.root, d.device);
     const info = await lstat(folder).catch(() => null);
     if (!info?.isDirectory()) return;
     const dir = await opendir(folder, { bufferSize: 256 }).catch(() => null);
@@ -625,9 +625,9 @@ export class FootageIndex {
 
   /** Never through a link: the device folder and the file are each lstat'ed (a folder that is a link has no footage). */
   async isFootageFile(device: string, name: string): Promise<boolean> {
-    const folder = await lstat(path.join(this.o.root, device)).catch(() => null);
+    const folder = await lstat(deviceDirOf(this.o.root, device)).catch(() => null);
     if (!folder?.isDirectory()) return false;
-    const info = await lstat(path.join(this.o.root, device, name)).catch(() => null);
+    const info = await lstat(path.join(deviceDirOf(this.o.root, device), name)).catch(() => null);
     return info?.isFile() ?? false;
   }
 

@@ -3,7 +3,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createLogger, DNS_1123_LABEL, HttpError } from '../lib/index.js';
-import { readJournalAt, recordingDirOf, type Segment } from '../contracts/index.js';
+import { deviceDirOf, readJournalAt, recordingDirOf, type Segment } from '../contracts/index.js';
 import { FootageIndex, type SegmentColumns } from './footage-index.js';
 
 /** A journaled segment whose file is on the volume, with its place in time. */
@@ -198,7 +198,7 @@ export class Library {
       const name = columns.name(row);
       // A line that is no longer this segment's: the journal was replaced since; the next pass reads it again.
       if (record?.kind !== 'segment' || path.posix.basename(record.segment.file) !== name) return;
-      out.push({ segment: record.segment, name, path: path.join(this.root, device, name), startMs: columns.startMs[row]!, endMs: columns.endMs[row]! });
+      out.push({ segment: record.segment, name, path: path.join(deviceDirOf(this.root, device), name), startMs: columns.startMs[row]!, endMs: columns.endMs[row]! });
     });
     return out;
   }

@@ -63,13 +63,13 @@ describe('archive queue', () => {
     const archived = { device: 'cam', sha256: 'ab'.repeat(32), bucket: 'b', key: 'k', etag: 'e', at: '2026-11-24T11:00:00.000Z' };
     await appendArchiveToJournal(journal, { ...archived, archived: segment(2).file });
     await appendDeletionToJournal(journal, { device: 'cam', deleted: segment(3).file, bytes: 100, reason: 'age', at: '2026-11-24T11:00:00.000Z' });
-    const queue = await ArchiveQueue.open(dir, journal);
+    const queue = await ArchiveQueue.open(path.join(dir, 'archive-cursor.json'), journal);
     expect(await queue.scan()).toBe(2);
     expect(queue.next?.segment.sequence).toBe(1);
     await queue.done(queue.next!);
     expect(queue.next?.segment.sequence).toBe(4);
     // Restarted: the cursor stands at segment 4's line, so segment 1 is not read again.
-    const again = await ArchiveQueue.open(dir, journal);
+    const again = await ArchiveQueue.open(path.join(dir, 'archive-cursor.json'), journal);
     expect(await again.scan()).toBe(1);
     expect(again.next?.segment.sequence).toBe(4);
     await again.done(again.next!);
@@ -83,7 +83,7 @@ describe('archive queue', () => {
     await mkdir(dir, { recursive: true });
     const journal = path.join(dir, 'segments.jsonl');
     await writeFile(journal, Array.from({ length: MAX_PENDING + 3 }, (_, i) => `${JSON.stringify(segment(i + 1))}\n`).join(''));
-    const queue = await ArchiveQueue.open(dir, journal);
+    const queue = await ArchiveQueue.open(path.join(dir, 'archive-cursor.json'), journal);
     expect(await queue.scan()).toBe(MAX_PENDING);
     for (let n = 0; n < MAX_PENDING; n++) await queue.done(queue.next!);
     expect(await queue.scan()).toBe(3);

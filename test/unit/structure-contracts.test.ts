@@ -77,7 +77,7 @@ describe('contracts', () => {
   });
 
   it('the volume layout and the file names are coded only in contracts/volume.ts', () => {
-    const layout = /'\.recording'|'\.shifu-rtsp'|%05d|'outbox'|'dead-letter'|'recorder\.lease'|journal-cursor\.json|padStart\(5/;
+    const layout = /'\.recording'|'\.shifu-rtsp'|%05d|'outbox'|'dead-letter'|'recorder\.lease'|journal-cursor\.json|archive-cursor\.json|padStart\(5/;
     const offenders = sources()
       .filter((f) => !inContracts(f))
       .filter((f) => layout.test(readFileSync(f, 'utf8')))
