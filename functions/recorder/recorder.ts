@@ -12,7 +12,7 @@ import { planRecording, PlanRefusedError, type AudioMode, type ContainerFormat, 
 import { probeStream, ProbeError } from './probe.js';
 import { startCameraRelay } from './camera-relay.js';
 import { askRtsp } from './rtsp-check.js';
-import { applyRetention, type Deletion, type RetentionPolicy } from './retention.js';
+import { applyRetention, type Deletion, type RetentionPolicy, type VolumeReport } from './retention.js';
 import { nextRecordingFile, recordingFileIndex, recordingFileName, segmentStem, type RecorderSignals, type RecorderState, type Segment } from '../contracts/index.js';
 import { SegmentStore } from './segment-store.js';
 
@@ -54,6 +54,8 @@ export interface RecorderStatus {
   readonly lastSegment: Segment | null;
   readonly lastError: (Failure & { readonly at: string }) | null;
   readonly lastWriteAt: string | null;
+  /** Free space as the last retention sweep saw it (each minute and after each segment); null before the first. */
+  readonly volume: VolumeReport | null;
   readonly counters: Readonly<RecorderCounters>;
 }
 
@@ -118,6 +120,7 @@ export class Recorder {
   private wake = new AbortController();
   private finishing: Promise<void> = Promise.resolve();
   private retentionTimer: NodeJS.Timeout | null = null;
+  private volume: VolumeReport | null = null;
   /** Wall-clock end of the last segment before an interruption; the next run's first segment reports the gap. */
   private interruptedAt: number | null = null;
   /** The plan of the last run, if it recorded: reused without a probe while runs keep recording. */
@@ -175,6 +178,7 @@ export class Recorder {
       lastSegment: this.store.lastSegment,
       lastError: this.lastError,
       lastWriteAt: this.lastWriteAt === null ? null : new Date(this.lastWriteAt).toISOString(),
+      volume: this.volume,
       counters: { ...this.counters },
     };
   }
@@ -436,7 +440,12 @@ export class Recorder {
     // Files whose repair was deferred (volume full) are retried here, while the next run records.
     if (this.activeStem !== null) await this.recoverLeftovers();
     try {
-      for (const deletion of await applyRetention(this.store, this.settings.retention, this.log)) {
+      const { deletions, volume } = await applyRetention(this.store, this.settings.retention, this.log);
+      // Logged when it starts and when it ends, not every minute in between.
+      if (volume.warning !== null && this.volume?.warning == null) this.log.warn({ volume }, 'free-space floor not restored: other data fills the volume');
+      if (volume.warning === null && this.volume?.warning != null) this.log.info({ volume }, 'free-space floor holds again');
+      this.volume = volume;
+      for (const deletion of deletions) {
         this.counters.retentionDeletions++;
         this.events.emit('deletion', deletion);
       }

@@ -18,12 +18,22 @@ export interface Deletion {
   readonly reason: 'age' | 'bytes' | 'free-space';
 }
 
-/** Bytes to free on the file system that holds `dir` to get back to `minFreePercent` free (0: enough). */
-export async function freeSpaceDeficit(dir: string, minFreePercent: number): Promise<number> {
-  const s = await statfs(dir);
-  if (s.blocks === 0) return 0;
-  return Math.max(0, Math.ceil(((minFreePercent / 100) * s.blocks - s.bavail) * s.bsize));
+/** The volume as the last sweep saw it; the recorder's status reports it. */
+export interface VolumeReport {
+  readonly freeBytes: number;
+  readonly freePercent: number;
+  /** `--min-free-percent`. */
+  readonly floorPercent: number;
+  /** Why the floor is not being restored, in one line; null while it holds or deleting restores it. */
+  readonly warning: string | null;
 }
+
+export interface RetentionOutcome {
+  readonly deletions: Deletion[];
+  readonly volume: VolumeReport;
+}
+
+const MiB = 1 << 20;
 
 /**
  * Deletes the oldest finished segments first. The segment being written lives in `.recording/` and is
@@ -34,17 +44,32 @@ export async function applyRetention(
   policy: RetentionPolicy,
   log: Logger,
   now = Date.now(),
-): Promise<Deletion[]> {
-  // Cheap checks first: listing and stat-ing every finished file after every segment is wasted when no
-  // limit can be exceeded.
-  const ageOrSize = policy.retainHours > 0 || policy.retainBytes > 0;
+): Promise<RetentionOutcome> {
+  const space = await statfs(store.deviceDir);
+  const freeBytes = space.bavail * space.bsize;
+  const volume = { freeBytes, freePercent: space.blocks === 0 ? 100 : (space.bavail / space.blocks) * 100, floorPercent: policy.minFreePercent };
   // Worked out once: file systems that free space lazily (copy-on-write, thin pools, network storage) do not
   // show a deletion in statfs at once, and deleting until statfs agrees would wipe the history.
-  let deficit = policy.minFreePercent > 0 ? await freeSpaceDeficit(store.deviceDir, policy.minFreePercent) : 0;
-  if (!ageOrSize && deficit === 0) return [];
+  let deficit = policy.minFreePercent > 0 && space.blocks > 0 ? Math.max(0, Math.ceil((policy.minFreePercent / 100) * space.blocks * space.bsize - freeBytes)) : 0;
+  // Cheap checks first: listing and stat-ing every finished file after every segment is wasted when no
+  // limit can be exceeded.
+  if (policy.retainHours <= 0 && policy.retainBytes <= 0 && deficit === 0) return { deletions: [], volume: { ...volume, warning: null } };
   const files = await store.finishedFiles();
   const deletions: Deletion[] = [];
   let total = files.reduce((sum, f) => sum + f.bytes, 0);
+  let warning: string | null = null;
+  if (deficit > total) {
+    // Other data holds the volume below the floor (a disk shared with other teams, a node's root disk):
+    // deleting all of this device's footage would lose the history and still miss the floor. Only room for
+    // the next two segments is made, as an NVR overwrites its oldest footage on a full disk, and the status
+    // says why the floor is not restored.
+    const largest = files.reduce((max, f) => Math.max(max, f.bytes), 0);
+    deficit = Math.max(0, 2 * largest - freeBytes);
+    warning =
+      `the volume has ${volume.freePercent.toFixed(1)}% free, below the ${policy.minFreePercent}% floor, and this device's ` +
+      `${files.length} finished segments (${(total / MiB).toFixed(1)} MiB) cannot make that up: other data fills the volume. ` +
+      'Footage is kept; only room for the next two segments is made.';
+  }
   const remove = async (f: { path: string; bytes: number }, reason: Deletion['reason']): Promise<void> => {
     await rm(f.path, { force: true });
     total -= f.bytes;
@@ -69,5 +94,5 @@ export async function applyRetention(
       await remove(files.shift()!, 'free-space');
     } else break;
   }
-  return deletions;
+  return { deletions, volume: { ...volume, warning } };
 }

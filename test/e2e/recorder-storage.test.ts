@@ -146,6 +146,46 @@ describe('recorder on a volume that fills up', () => {
     expect(await deficit(15)).toBe(0);
   });
 
+  it('keeps its footage when other data holds the volume below the floor, making room only for the next segments', async () => {
+    rec = await startCli('recorder', [
+      '--url', cam.url, '--out', volume, '--device', 'cam', '--segment-seconds', '2', '--min-free-percent', '0',
+    ]);
+    await rec.waitFor<Status>('/record/status', (s) => (s.counters.segmentsFinished ?? 0) >= 5, 60_000);
+    await rec.json('POST', '/record/off');
+    await rec.stop();
+    const camDir = path.join(volume, 'cam');
+    const segments = (await readdir(camDir)).filter((n) => !n.startsWith('.')).sort();
+    const bytes = await Promise.all(segments.map(async (n) => (await stat(path.join(camDir, n))).size));
+    const largest = Math.max(...bytes);
+
+    // Another team's data leaves room for four of our segments: far below a 50% floor that all of our footage
+    // could not restore, yet enough for the next two segments. Nothing is deleted, and the status says why.
+    await mkdir(path.join(volume, 'other'));
+    await fill(path.join(volume, 'other', 'filler'), 4 * largest);
+    expect(await deficit(50)).toBeGreaterThan(bytes.reduce((a, b) => a + b, 0));
+    const idle = ['--url', cam.url, '--out', volume, '--device', 'cam', '--idle', '--min-free-percent', '50'];
+    rec = await startCli('recorder', idle);
+    const kept = (await rec.json<Status & { volume: { floorPercent: number; warning: string | null } }>('GET', '/record/status')).body;
+    await rec.stop();
+    expect(kept.counters.retentionDeletions).toBe(0);
+    expect(kept.volume.floorPercent).toBe(50);
+    expect(kept.volume.warning).toMatch(/below the 50% floor.*other data fills the volume/);
+    expect(logged(rec.output(), 'free-space floor not restored: other data fills the volume')).toHaveLength(1);
+    expect((await readdir(camDir)).filter((n) => !n.startsWith('.')).sort()).toEqual(segments);
+
+    // Now the other data leaves less than two segments' room: the oldest go, only until the next two fit.
+    await fill(path.join(volume, 'other', 'more'), Math.floor(largest / 2));
+    rec = await startCli('recorder', idle);
+    const made = (await rec.json<Status>('GET', '/record/status')).body;
+    await rec.stop();
+    const deleted = logged<{ file: string; reason: string }>(rec.output(), 'retention deleted a segment');
+    expect(deleted.length).toBe(made.counters.retentionDeletions);
+    expect(deleted.length).toBeGreaterThan(0);
+    expect(deleted.length).toBeLessThan(segments.length);
+    expect(deleted.map((d) => [d.file, d.reason])).toEqual(segments.slice(0, deleted.length).map((n) => [`cam/${n}`, 'free-space']));
+    expect(await playableFinishedFiles(camDir)).toEqual(segments.slice(deleted.length));
+  });
+
   it('starts on a volume that is already full, holding the device folder lease though it cannot name itself in it', async () => {
     await fill(path.join(volume, 'filler'), 0);
     const args = ['--url', cam.url, '--out', volume, '--device', 'cam', '--idle', '--min-free-percent', '0'];

@@ -152,7 +152,7 @@ describe('journal records', () => {
       await writeFile(path.join(root, s.file), Buffer.alloc(1000));
       await appendToJournal(store.journalPath, s);
     }
-    const deleted = await applyRetention(store, { retainHours: 0, retainBytes: 1500, minFreePercent: 0 }, pino({ level: 'silent' }));
+    const { deletions: deleted } = await applyRetention(store, { retainHours: 0, retainBytes: 1500, minFreePercent: 0 }, pino({ level: 'silent' }));
     expect(deleted.map((d) => d.file)).toEqual([segment(1).file, segment(2).file]);
     const records: JournalRecord[] = [];
     await readJournalFrom(store.journalPath, 0, (r) => records.push(r));
