@@ -3,6 +3,7 @@
 // segment, with the volume as the last sweep saw it.
 import type { Logger } from '../lib/index.js';
 import type { Segment } from '../contracts/index.js';
+import { recoverSegments } from './crash-recovery.js';
 import { applyRetention, type RetentionPolicy, type VolumeReport } from './retention.js';
 import type { RecorderReports } from './recorder-types.js';
 import type { SegmentStore } from './segment-store.js';
@@ -16,6 +17,7 @@ export class FootageUpkeep {
   constructor(
     private readonly store: SegmentStore,
     private readonly policy: RetentionPolicy,
+    private readonly ffprobe: string,
     private readonly reports: RecorderReports,
     private readonly log: Logger,
     /** File-name stem of the ffmpeg run that is writing now, if any: recovery leaves its files alone. */
@@ -44,7 +46,7 @@ export class FootageUpkeep {
   }
 
   private async recoverOnce(): Promise<Segment[]> {
-    const recovered = await this.store.recover(this.activeStem() ?? undefined).catch((err: unknown) => {
+    const recovered = await recoverSegments(this.store, { ffprobe: this.ffprobe, log: this.log, activeStem: this.activeStem() ?? undefined }).catch((err: unknown) => {
       this.log.error({ err }, 'recovery failed');
       return [] as Segment[];
     });

@@ -95,7 +95,7 @@ export class Recorder {
       log,
     });
     const reports = { events: this.events, counters: this.counters };
-    this.upkeep = new FootageUpkeep(this.store, settings.retention, reports, log, () => this.attempt?.stem ?? null);
+    this.upkeep = new FootageUpkeep(this.store, settings.retention, settings.ffprobe, reports, log, () => this.attempt?.stem ?? null);
     this.finisher = new SegmentFinisher(this.store, this.upkeep, reports, log);
   }
 
