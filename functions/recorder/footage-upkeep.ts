@@ -4,7 +4,7 @@
 import type { Logger } from '../lib/index.js';
 import type { Segment } from '../contracts/index.js';
 import { recoverSegments } from './crash-recovery.js';
-import { applyRetention, type RetentionPolicy, type VolumeReport } from './retention.js';
+import { applyRetention, type ArchiveGuard, type RetentionPolicy, type VolumeReport } from './retention.js';
 import type { RecorderReports } from './recorder-types.js';
 import type { SegmentStore } from './segment-store.js';
 
@@ -13,6 +13,7 @@ export class FootageUpkeep {
   private recovering: Promise<Segment[]> = Promise.resolve([]);
   private timer: NodeJS.Timeout | null = null;
   private lastVolume: VolumeReport | null = null;
+  private archiveGuard: ArchiveGuard | null = null;
 
   constructor(
     private readonly store: SegmentStore,
@@ -27,6 +28,11 @@ export class FootageUpkeep {
   /** Free space as the last retention sweep saw it; null before the first. */
   get volume(): VolumeReport | null {
     return this.lastVolume;
+  }
+
+  /** From now on retention deletes only what `guard` says is archived. */
+  guardRetention(guard: ArchiveGuard): void {
+    this.archiveGuard = guard;
   }
 
   /** Sweeps each minute from now on (the process does not wait for the timer). */
@@ -61,13 +67,14 @@ export class FootageUpkeep {
     // Files whose repair was deferred (volume full) are retried here, while the next run records.
     if (this.activeStem() !== null) await this.recoverLeftovers();
     try {
-      const { deletions, volume } = await applyRetention(this.store, this.policy, this.log);
+      const { deletions, volume } = await applyRetention(this.store, this.policy, this.log, Date.now(), this.archiveGuard);
       // Logged when it starts and when it ends, not every minute in between.
       if (volume.warning !== null && this.lastVolume?.warning == null) this.log.warn({ volume }, 'free-space floor not restored: other data fills the volume');
       if (volume.warning === null && this.lastVolume?.warning != null) this.log.info({ volume }, 'free-space floor holds again');
       this.lastVolume = volume;
       for (const deletion of deletions) {
         this.reports.counters.retentionDeletions++;
+        if (deletion.reason === 'hard-floor') this.reports.counters.segmentsLost++;
         this.reports.events.emit('deletion', deletion);
       }
     } catch (err) {

@@ -27,6 +27,8 @@ export interface RecorderCounters {
   ffmpegRestarts: number;
   reconnects: number;
   retentionDeletions: number;
+  /** Deleted below the archive's hard floor before they were archived (`hard-floor`): footage lost. */
+  segmentsLost: number;
 }
 
 /** Events a recorder emits: the events module and metrics listen. */

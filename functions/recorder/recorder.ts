@@ -10,7 +10,7 @@ import { FootageUpkeep } from './footage-upkeep.js';
 import { LoginBudget } from './login-budget.js';
 import type { ContainerFormat, RecordingPlan } from './plan.js';
 import { RecordingAttempt } from './recording-attempt.js';
-import type { VolumeReport } from './retention.js';
+import type { ArchiveGuard, VolumeReport } from './retention.js';
 import { MAX_FAILED_LOGINS, ON_FAILURE, waitForRetry } from './retry-policy.js';
 import type { RecorderCounters, RecorderEvents, RecorderSettings } from './recorder-types.js';
 import { SegmentFinisher } from './segment-finisher.js';
@@ -60,6 +60,7 @@ export class Recorder {
     ffmpegRestarts: 0,
     reconnects: 0,
     retentionDeletions: 0,
+    segmentsLost: 0,
   };
   private readonly upkeep: FootageUpkeep;
   private readonly finisher: SegmentFinisher;
@@ -97,6 +98,11 @@ export class Recorder {
     const reports = { events: this.events, counters: this.counters };
     this.upkeep = new FootageUpkeep(this.store, settings.retention, settings.ffprobe, reports, log, () => this.attempt?.stem ?? null);
     this.finisher = new SegmentFinisher(this.store, this.upkeep, reports, log);
+  }
+
+  /** From now on retention deletes only what `guard` says is archived (the archive calls it when it starts). */
+  guardRetention(guard: ArchiveGuard): void {
+    this.upkeep.guardRetention(guard);
   }
 
   /** Opens the store, finishes what a crash left behind, and starts retention sweeps. */
