@@ -1,8 +1,8 @@
 // The bucket, through AWS's SDK (@aws-sdk/client-s3 and lib-storage's multipart Upload). Loaded only when archiving
 // is on: a recorder without a bucket never loads the SDK.
-import { AbortMultipartUploadCommand, HeadObjectCommand, ListMultipartUploadsCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { ArchiveTarget } from './options.js';
+import type { BucketAddress } from './options.js';
 import { uploadBody } from './upload-body.js';
 
 /** S3's smallest part: a segment this size or smaller is one PUT, a larger one a multipart upload. */
@@ -25,11 +25,12 @@ export class Bucket {
   private readonly client: S3Client;
   private current: Upload | null = null;
 
-  constructor(private readonly target: ArchiveTarget) {
+  constructor(private readonly target: BucketAddress) {
     this.client = new S3Client({
       region: target.region,
       forcePathStyle: target.forcePathStyle,
       ...(target.endpoint ? { endpoint: target.endpoint } : {}),
+      ...(target.credentials ? { credentials: target.credentials } : {}),
       // The archiver retries with its own backoff and reports each failure; the SDK's retries would hide them.
       maxAttempts: 1,
       requestHandler: { connectionTimeout: 10_000, requestTimeout: 120_000 },
@@ -53,6 +54,23 @@ export class Bucket {
       if (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 404 && err.name !== 'NoSuchBucket') return null;
       throw err;
     }
+  }
+
+  /** The bytes of the object at `key`, or null when there is none; any other failure throws. */
+  async read(key: string): Promise<Uint8Array | null> {
+    try {
+      const got = await this.client.send(new GetObjectCommand({ Bucket: this.target.bucket, Key: key }));
+      if (!got.Body) return new Uint8Array(0);
+      return await got.Body.transformToByteArray();
+    } catch (err) {
+      if (err instanceof S3ServiceException && err.name === 'NoSuchKey') return null;
+      throw err;
+    }
+  }
+
+  /** Writes a small object whole (one PUT: readers see the old version or this one). */
+  async write(key: string, body: Uint8Array, contentType: string): Promise<void> {
+    await this.client.send(new PutObjectCommand({ Bucket: this.target.bucket, Key: key, Body: body, ContentType: contentType }));
   }
 
   /**
