@@ -1,14 +1,17 @@
 // The timeline in the bucket (issue 25) against a real S3 server (versitygw), awscli reading back what was written:
 // day files of the journal's segment lines, written again without duplicates, and the reader playback will use,
 // which answers a range from one GET per day and fails, never answers empty, when a GET fails.
+import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addToDayFiles } from '../../functions/archive/day-files.js';
+import { SegmentChangedError } from '../../functions/archive/upload-body.js';
 import { Bucket } from '../../functions/archive/bucket.js';
 import { BucketTimelineError, openBucketTimeline, type BucketAddress } from '../../functions/archive/index.js';
 import { parseJournal, type Segment } from '../../functions/contracts/index.js';
+import { sha256OfFile } from '../../functions/lib/index.js';
 import { useScratch } from '../support/scratch.js';
 import { startS3Server, type S3Server } from '../support/s3-server.js';
 
@@ -100,5 +103,31 @@ describe('the timeline in the bucket', () => {
       await s3.start();
       for (const t of [damaged, missingBucket, refused]) t.close();
     }
+  });
+});
+
+describe('the upload, part by part', () => {
+  it('stores a multipart object with its sha256 and part checksums, and refuses a file that no longer matches its journal sha256', async () => {
+    await s3.createBucket('parts');
+    const file = path.join(scratch.dir, 'seg.mp4');
+    await writeFile(file, randomBytes(12 * 1024 * 1024 + 17)); // three parts, the last short
+    const sha256 = (await sha256OfFile(file)).digest('hex');
+    const bucket = new Bucket(address('parts'));
+    try {
+      await bucket.upload({ key: 'cam/seg.mp4', file, sha256, contentType: 'video/mp4' }, null);
+      await expect(bucket.upload({ key: 'cam/changed.mp4', file, sha256: 'ab'.repeat(32), contentType: 'video/mp4' }, null)).rejects.toBeInstanceOf(SegmentChangedError);
+    } finally {
+      await bucket.close();
+    }
+    const head = JSON.parse(await s3.aws(['s3api', 'head-object', '--bucket', 'parts', '--key', 'cam/seg.mp4', '--checksum-mode', 'ENABLED'])) as { ContentLength: number; Metadata: Record<string, string>; ChecksumSHA256?: string };
+    expect(head).toMatchObject({ ContentLength: 12 * 1024 * 1024 + 17, Metadata: { sha256 } });
+    expect(head.ChecksumSHA256, 'a checksum of the three parts').toMatch(/-3$/);
+    const copy = path.join(scratch.dir, 'fetched.mp4');
+    await s3.aws(['s3', 'cp', 's3://parts/cam/seg.mp4', copy]);
+    expect((await sha256OfFile(copy)).digest('hex')).toBe(sha256);
+    // The changed file left nothing: no object, no open multipart upload.
+    const listed = JSON.parse(await s3.aws(['s3api', 'list-objects-v2', '--bucket', 'parts'])) as { Contents: Array<{ Key: string }> };
+    expect(listed.Contents.map((o) => o.Key)).toEqual(['cam/seg.mp4']);
+    expect(await s3.aws(['s3api', 'list-multipart-uploads', '--bucket', 'parts'])).not.toMatch(/changed/);
   });
 });
