@@ -5,7 +5,7 @@ import { clipFileName, RECORDING_RULES, type ContainerFormat } from '../contract
 import { parseDuration } from './duration.js';
 import type { FfmpegSlot } from './ffmpeg-slots.js';
 import type { Footage } from './library.js';
-import { keyframeFromMp4Index } from './mp4-index.js';
+import { mp4EntryAt, type Mp4Entry } from './mp4-index.js';
 import type { ClipVideo, VideoEncoder } from './transcode.js';
 
 /** Clip containers: the recorder's rules say what each holds; the options make them stream from a pipe. */
@@ -33,6 +33,8 @@ export interface ClipPlan {
   readonly parts: readonly Footage[];
   /** Decode time of the keyframe at or before the requested start, in the first file's timestamps (s); null: from its start. */
   readonly inpoint: number | null;
+  /** The first file's fragment index around that keyframe, when it has one: ffmpeg then reads it from there (concatScript). */
+  readonly entry?: Mp4Entry | null;
   /** Wall-clock start of the clip's first frame (that keyframe) and end. */
   readonly startMs: number;
   readonly endMs: number;
@@ -140,9 +142,9 @@ export async function probeKeyframe(slot: FfmpegSlot, ffprobe: string, file: str
  * The keyframe at or before `offset` seconds into a segment: from an MP4 segment's own fragment index in a few
  * reads, else by ffprobe (a process that walks the file) in `slot`.
  */
-export async function keyframeIn(slot: FfmpegSlot, ffprobe: string, f: Footage, offset: number): Promise<{ keyframe: number; fileStart: number }> {
-  const fromIndex = f.segment.format === 'mp4' ? await keyframeFromMp4Index(f.path, offset) : null;
-  return fromIndex ?? (await keyframeAtOrBefore(slot, ffprobe, f.path, offset));
+export async function keyframeIn(slot: FfmpegSlot, ffprobe: string, f: Footage, offset: number): Promise<{ keyframe: number; fileStart: number; entry?: Mp4Entry }> {
+  const entry = f.segment.format === 'mp4' ? await mp4EntryAt(f.path, offset) : null;
+  return entry ? { keyframe: entry.keyframe, fileStart: entry.fileStart, entry } : await keyframeAtOrBefore(slot, ffprobe, f.path, offset);
 }
 
 /**
@@ -177,6 +179,7 @@ export async function planClip(slot: FfmpegSlot, ffprobe: string, footage: reado
     request,
     parts,
     inpoint: found?.keyframe ?? null,
+    entry: found?.entry ?? null,
     startMs,
     endMs,
     mediaSeconds: mediaMs / 1000,
@@ -196,17 +199,46 @@ export function audioFor(recordedFormat: string, codec: string | null, format: C
   return { mode: 'copy', recorded: codec, adtsToAsc: adts && format === 'mp4' };
 }
 
+/** A URL as an ffconcat `file` argument, quoted, so a root with odd characters stays one path. */
+const concatQuoteUrl = (url: string): string => `'${url.replace(/'/g, "'\\''")}'`;
+
 /** A path as an ffconcat `file` argument: a file URL, quoted, so a root with odd characters stays one path. */
-export const concatQuote = (p: string): string => `'file:${p.replace(/'/g, "'\\''")}'`;
+export const concatQuote = (p: string): string => concatQuoteUrl(`file:${p}`);
+
+/**
+ * The first file's in point as the script gives it: a tenth of a millisecond before the keyframe (more than a tick
+ * of any time base we record), so the keyframe is at or after it whatever the rounding, and -ss 0 drops the audio
+ * before it: the video starts at 0.
+ */
+const scriptInpoint = (keyframe: number): number => Math.max(0, keyframe - 0.0001);
+
+/**
+ * ffconcat lines for the first file when its fragment index gave where the keyframe's fragment is: its init
+ * segment then its bytes from that moof on (ffmpeg's concat and subfile protocols), read without ffmpeg's index
+ * (`fflags +ignidx`: at open its MP4 reader would otherwise read every moof of the file, half a second an hour).
+ * `duration` tells the concat demuxer where the next file follows on, which it could no longer learn from the file.
+ * Null where the path cannot be one (`|` separates the concat protocol's parts): ffmpeg seeks as before.
+ */
+function fromKeyframeFragment(plan: ClipPlan, path: string): string[] | null {
+  const entry = plan.entry;
+  if (!entry || plan.inpoint === null || path.includes('|')) return null;
+  const url = `concat:subfile,,start,0,end,${entry.initBytes},,:file:${path}|subfile,,start,${entry.moof},end,0,,:file:${path}`;
+  const lines = [`file ${concatQuoteUrl(url)}`, 'option fflags +ignidx'];
+  if (plan.parts.length > 1) lines.push(`duration ${Math.max(0, entry.end - scriptInpoint(plan.inpoint)).toFixed(6)}`);
+  return lines;
+}
 
 /** ffconcat script: file URLs (so a root with odd characters stays one path) and the first file's in point. */
 export function concatScript(plan: ClipPlan): string {
   const lines = ['ffconcat version 1.0'];
   plan.parts.forEach((part, i) => {
-    lines.push(`file ${concatQuote(part.path)}`);
-    // A tenth of a millisecond early (more than a tick of any time base we record), so the keyframe is at or
-    // after the in point whatever the rounding, and -ss 0 drops the audio before it: the video starts at 0.
-    if (i === 0 && plan.inpoint !== null) lines.push(`inpoint ${Math.max(0, plan.inpoint - 0.0001).toFixed(6)}`);
+    const fromFragment = i === 0 ? fromKeyframeFragment(plan, part.path) : null;
+    lines.push(...(fromFragment ?? [`file ${concatQuote(part.path)}`]));
+    // The last file is read from its start up to the clip's end: ffmpeg's walk over all its moofs at open buys
+    // nothing there (no seek, no file after it), and a file that is not fragmented reads the same either way.
+    const last = i === plan.parts.length - 1 && (i > 0 || plan.inpoint === null);
+    if (!fromFragment && last && part.segment.format === 'mp4') lines.push('option fflags +ignidx');
+    if (i === 0 && plan.inpoint !== null) lines.push(`inpoint ${scriptInpoint(plan.inpoint).toFixed(6)}`);
   });
   return `${lines.join('\n')}\n`;
 }
@@ -215,7 +247,7 @@ export function concatScript(plan: ClipPlan): string {
 export const TRANSCODE_GOP_SECONDS = 1;
 
 /** ffmpeg reading an ffconcat script from stdin, its files by absolute path. */
-export const CONCAT_INPUT = ['-protocol_whitelist', 'file,pipe', '-f', 'concat', '-safe', '0', '-i', 'pipe:0'] as const;
+export const CONCAT_INPUT = ['-protocol_whitelist', 'file,pipe,concat,subfile', '-f', 'concat', '-safe', '0', '-i', 'pipe:0'] as const;
 
 /**
  * ffmpeg's arguments for a plan: `-c copy`, or with `encoder` (video=h264) the video re-encoded, from the same
