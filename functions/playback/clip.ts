@@ -6,7 +6,7 @@ import { parseDuration } from './duration.js';
 import type { FfmpegSlot } from './ffmpeg-slots.js';
 import type { Footage } from './library.js';
 import { mp4EntryAt, type Mp4Entry } from './mp4-index.js';
-import type { ClipVideo, VideoEncoder } from './transcode.js';
+import { transcodeVideoArguments, type ClipVideo, type VideoEncoder } from './transcode.js';
 
 /** Clip containers: the recorder's rules say what each holds; the options make them stream from a pipe. */
 export const CLIP_FORMATS = {
@@ -243,9 +243,6 @@ export function concatScript(plan: ClipPlan): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Seconds between keyframes of a transcode (where a seek in the played clip can land); MP4 fragments are 0.5 s. */
-export const TRANSCODE_GOP_SECONDS = 1;
-
 /** ffmpeg reading an ffconcat script from stdin, its files by absolute path. */
 export const CONCAT_INPUT = ['-protocol_whitelist', 'file,pipe,concat,subfile', '-f', 'concat', '-safe', '0', '-i', 'pipe:0'] as const;
 
@@ -258,7 +255,7 @@ export function clipArguments(plan: ClipPlan, encoder: VideoEncoder | null = nul
   const audio = plan.audio.mode === 'aac' ? ['-c:a', 'aac', '-b:a', '96k'] : plan.audio.adtsToAsc ? ['-bsf:a', 'aac_adtstoasc'] : [];
   const video = encoder
     ? [
-        ...encoder.outputArgs(plan.request.height ?? null), '-force_key_frames', `expr:gte(t,n_forced*${TRANSCODE_GOP_SECONDS})`, '-progress', 'pipe:3', '-stats_period', '1',
+        ...transcodeVideoArguments(encoder, plan.request.height ?? null), '-progress', 'pipe:3', '-stats_period', '1',
         ...(plan.request.format === 'mp4' ? ['-frag_duration', '500000'] : []),
       ]
     : [];

@@ -4,10 +4,10 @@
 // asks to see as H.264) as pieces ffmpeg makes on request, in MPEG-TS.
 import { HttpError } from '../lib/index.js';
 import { isSegmentFileName } from '../contracts/index.js';
-import { audioFor, CONCAT_INPUT, concatQuote, timeParameter, TRANSCODE_GOP_SECONDS } from './clip.js';
+import { audioFor, CONCAT_INPUT, concatQuote, timeParameter } from './clip.js';
 import { checkDeviceName, type Footage } from './library.js';
 import { mp4Layout, type Mp4Layout } from './mp4-index.js';
-import { parseHeight, parseVideo, type ClipVideo, type VideoEncoder } from './transcode.js';
+import { parseHeight, parseVideo, transcodeVideoArguments, type ClipVideo, type VideoEncoder } from './transcode.js';
 
 /** Longest range one playlist covers (a day): its lines come from the index, never from probing the files. */
 export const HLS_MAX_RANGE_SECONDS = 24 * 3600;
@@ -188,7 +188,7 @@ export function pieceScript(f: Footage, bounds: PieceBounds): string {
  */
 export function pieceArguments(f: Footage, piece: PieceRequest, bounds: PieceBounds, encoder: VideoEncoder | null): string[] {
   const audio = audioFor(f.segment.format, f.segment.audio?.codec ?? null, 'ts');
-  const video = encoder ? [...encoder.outputArgs(piece.height), '-force_key_frames', `expr:gte(t,n_forced*${TRANSCODE_GOP_SECONDS})`] : [];
+  const video = encoder ? transcodeVideoArguments(encoder, piece.height) : [];
   return [
     '-hide_banner', '-v', 'error',
     ...(encoder?.inputArgs ?? []),
