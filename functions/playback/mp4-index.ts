@@ -111,47 +111,16 @@ async function fragments(handle: FileHandle, size: number): Promise<Map<number, 
   return out;
 }
 
-/** Whether the fragment's first sample of `track` is a sync sample, and its decode time; null when the moof says neither. */
-async function fragmentStart(handle: FileHandle, at: number, track: number): Promise<{ sync: boolean; dts: number } | null> {
-  const head = await readAt(handle, at, 16);
-  if (head.length < 8 || head.toString('latin1', 4, 8) !== 'moof') return null;
-  const size = head.readUInt32BE(0);
-  if (size < 8 || size > 16 << 20) return null;
-  const buf = await readAt(handle, at, size);
-  const moof: Box = { type: 'moof', start: 0, body: 8, end: buf.length };
-  for (const traf of boxes(buf, moof.body, moof.end)) {
-    if (traf.type !== 'traf') continue;
-    const tfhd = child(buf, traf, 'tfhd');
-    const tfdt = child(buf, traf, 'tfdt');
-    const trun = child(buf, traf, 'trun');
-    if (!tfhd || !tfdt || !trun || buf.readUInt32BE(tfhd.body + 4) !== track) continue;
-    const dts = buf[tfdt.body] === 1 ? Number(buf.readBigUInt64BE(tfdt.body + 4)) : buf.readUInt32BE(tfdt.body + 4);
-    const tfhdFlags = buf.readUIntBE(tfhd.body + 1, 3);
-    let q = tfhd.body + 8;
-    if (tfhdFlags & 0x1) q += 8; // base data offset
-    if (tfhdFlags & 0x2) q += 4; // sample description index
-    if (tfhdFlags & 0x8) q += 4; // default duration
-    if (tfhdFlags & 0x10) q += 4; // default size
-    const defaultFlags = tfhdFlags & 0x20 ? buf.readUInt32BE(q) : null;
-    const trunFlags = buf.readUIntBE(trun.body + 1, 3);
-    let r = trun.body + 8;
-    if (trunFlags & 0x1) r += 4; // data offset
-    let flags: number | null = null;
-    if (trunFlags & 0x4) flags = buf.readUInt32BE(r);
-    else if (trunFlags & 0x400) {
-      // The first sample's own flags: after its duration and size, when present.
-      const at0 = r + (trunFlags & 0x100 ? 4 : 0) + (trunFlags & 0x200 ? 4 : 0);
-      flags = buf.readUInt32BE(at0);
-    } else flags = defaultFlags;
-    if (flags === null) return null;
-    // sample_is_non_sync_sample is bit 16.
-    return { sync: (flags & 0x10000) === 0, dts };
-  }
-  return null;
+/** One track's part of the fragment whose moof is at `at`: the moof read, its traf, tfhd and tfdt, and the tfdt's decode time. */
+interface TrackFragment {
+  readonly buf: Buffer;
+  readonly traf: Box;
+  readonly tfhd: Box;
+  readonly tfhdFlags: number;
+  readonly dts: number;
 }
 
-/** Decode time just past the last sample of `track` in the fragment at `at` (its tfdt plus its samples' durations). */
-async function fragmentEnd(handle: FileHandle, at: number, track: number, trexDuration: number): Promise<number | null> {
+async function trackFragment(handle: FileHandle, at: number, track: number): Promise<TrackFragment | null> {
   const head = await readAt(handle, at, 16);
   if (head.length < 8 || head.toString('latin1', 4, 8) !== 'moof') return null;
   const size = head.readUInt32BE(0);
@@ -163,23 +132,57 @@ async function fragmentEnd(handle: FileHandle, at: number, track: number, trexDu
     const tfhd = child(buf, traf, 'tfhd');
     const tfdt = child(buf, traf, 'tfdt');
     if (!tfhd || !tfdt || buf.readUInt32BE(tfhd.body + 4) !== track) continue;
-    let end = buf[tfdt.body] === 1 ? Number(buf.readBigUInt64BE(tfdt.body + 4)) : buf.readUInt32BE(tfdt.body + 4);
-    const tfhdFlags = buf.readUIntBE(tfhd.body + 1, 3);
-    const q = tfhd.body + 8 + (tfhdFlags & 0x1 ? 8 : 0) + (tfhdFlags & 0x2 ? 4 : 0);
-    const defaultDuration = tfhdFlags & 0x8 ? buf.readUInt32BE(q) : trexDuration;
-    for (const trun of boxes(buf, traf.body, traf.end)) {
-      if (trun.type !== 'trun') continue;
-      const flags = buf.readUIntBE(trun.body + 1, 3);
-      const count = buf.readUInt32BE(trun.body + 4);
-      let r = trun.body + 8 + (flags & 0x1 ? 4 : 0) + (flags & 0x4 ? 4 : 0);
-      // Per sample: duration, size, flags, composition offset, each 4 bytes when the trun says so.
-      const stride = 4 * [0x100, 0x200, 0x400, 0x800].filter((f) => flags & f).length;
-      if (r + count * stride > trun.end) return null;
-      for (let i = 0; i < count; i++, r += stride) end += flags & 0x100 ? buf.readUInt32BE(r) : defaultDuration;
-    }
-    return end;
+    const dts = buf[tfdt.body] === 1 ? Number(buf.readBigUInt64BE(tfdt.body + 4)) : buf.readUInt32BE(tfdt.body + 4);
+    return { buf, traf, tfhd, tfhdFlags: buf.readUIntBE(tfhd.body + 1, 3), dts };
   }
   return null;
+}
+
+/** Where tfhd's default sample duration is (after the base data offset and sample description index, when present). */
+const tfhdDefaults = (f: TrackFragment): number => f.tfhd.body + 8 + (f.tfhdFlags & 0x1 ? 8 : 0) + (f.tfhdFlags & 0x2 ? 4 : 0);
+
+/** Whether the fragment's first sample of `track` is a sync sample, and its decode time; null when the moof says neither. */
+async function fragmentStart(handle: FileHandle, at: number, track: number): Promise<{ sync: boolean; dts: number } | null> {
+  const f = await trackFragment(handle, at, track);
+  const trun = f && child(f.buf, f.traf, 'trun');
+  if (!f || !trun) return null;
+  const { buf, tfhdFlags } = f;
+  // After the default duration and size, when present.
+  const q = tfhdDefaults(f) + (tfhdFlags & 0x8 ? 4 : 0) + (tfhdFlags & 0x10 ? 4 : 0);
+  const defaultFlags = tfhdFlags & 0x20 ? buf.readUInt32BE(q) : null;
+  const trunFlags = buf.readUIntBE(trun.body + 1, 3);
+  let r = trun.body + 8;
+  if (trunFlags & 0x1) r += 4; // data offset
+  let flags: number | null = null;
+  if (trunFlags & 0x4) flags = buf.readUInt32BE(r);
+  else if (trunFlags & 0x400) {
+    // The first sample's own flags: after its duration and size, when present.
+    const at0 = r + (trunFlags & 0x100 ? 4 : 0) + (trunFlags & 0x200 ? 4 : 0);
+    flags = buf.readUInt32BE(at0);
+  } else flags = defaultFlags;
+  if (flags === null) return null;
+  // sample_is_non_sync_sample is bit 16.
+  return { sync: (flags & 0x10000) === 0, dts: f.dts };
+}
+
+/** Decode time just past the last sample of `track` in the fragment at `at` (its tfdt plus its samples' durations). */
+async function fragmentEnd(handle: FileHandle, at: number, track: number, trexDuration: number): Promise<number | null> {
+  const f = await trackFragment(handle, at, track);
+  if (!f) return null;
+  const { buf, tfhdFlags } = f;
+  const defaultDuration = tfhdFlags & 0x8 ? buf.readUInt32BE(tfhdDefaults(f)) : trexDuration;
+  let end = f.dts;
+  for (const trun of boxes(buf, f.traf.body, f.traf.end)) {
+    if (trun.type !== 'trun') continue;
+    const flags = buf.readUIntBE(trun.body + 1, 3);
+    const count = buf.readUInt32BE(trun.body + 4);
+    let r = trun.body + 8 + (flags & 0x1 ? 4 : 0) + (flags & 0x4 ? 4 : 0);
+    // Per sample: duration, size, flags, composition offset, each 4 bytes when the trun says so.
+    const stride = 4 * [0x100, 0x200, 0x400, 0x800].filter((bit) => flags & bit).length;
+    if (r + count * stride > trun.end) return null;
+    for (let i = 0; i < count; i++, r += stride) end += flags & 0x100 ? buf.readUInt32BE(r) : defaultDuration;
+  }
+  return end;
 }
 
 /** trex's default sample duration per track (moov/mvex): what a fragment without its own falls back to. */
