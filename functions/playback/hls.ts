@@ -79,11 +79,16 @@ export function parsePieceRequest(url: URL): PieceRequest {
 export class Mp4Layouts {
   private readonly cache = new Map<string, Promise<Mp4Layout | null>>();
 
-  constructor(private readonly capacity = 512) {}
+  constructor(
+    private readonly capacity = 512,
+    /** Told of each look-up, whether it was cached (metrics). */
+    private readonly onLookup: (hit: boolean) => void = () => undefined,
+  ) {}
 
   of(f: Footage): Promise<Mp4Layout | null> {
     const key = `${f.path}\n${f.segment.sha256}`;
     let layout = this.cache.get(key);
+    this.onLookup(layout !== undefined);
     if (layout === undefined) {
       layout = f.segment.format === 'mp4' ? mp4Layout(f.path, HLS_PIECE_SECONDS, (f.endMs - f.startMs) / 1000) : Promise.resolve(null);
       if (this.cache.size >= this.capacity) this.cache.delete(this.cache.keys().next().value!);
