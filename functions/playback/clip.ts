@@ -141,8 +141,8 @@ export async function probeKeyframe(slot: FfmpegSlot, ffprobe: string, file: str
  * The keyframe at or before `offset` seconds into a segment: from an MP4 segment's own fragment index in a few
  * reads, else by ffprobe (a process that walks the file) in `slot`.
  */
-export async function keyframeIn(slot: FfmpegSlot, ffprobe: string, f: Footage, offset: number): Promise<{ keyframe: number; fileStart: number; entry?: Mp4Entry }> {
-  const entry = f.segment.format === 'mp4' ? await mp4EntryAt(f.path, offset) : null;
+export async function keyframeIn(slot: FfmpegSlot, ffprobe: string, f: Footage, offset: number, withEnd = false): Promise<{ keyframe: number; fileStart: number; entry?: Mp4Entry }> {
+  const entry = f.segment.format === 'mp4' ? await mp4EntryAt(f.path, offset, withEnd) : null;
   return entry ? { keyframe: entry.keyframe, fileStart: entry.fileStart, entry } : await keyframeAtOrBefore(slot, ffprobe, f.path, offset);
 }
 
@@ -164,7 +164,8 @@ export async function planClip(slot: FfmpegSlot, ffprobe: string, footage: reado
   const offset = Math.max(0, request.startMs - first.startMs) / 1000;
   // From a segment's start there is nothing to look up: every segment starts with a keyframe. An MP4 segment's
   // own fragment index answers in a few reads; ffprobe (a process that walks the file) only where it cannot.
-  const found = offset > 0 ? await keyframeIn(slot, ffprobe, first, offset) : null;
+  // The file's end only matters to a clip that goes on into the next file (concatScript's duration).
+  const found = offset > 0 ? await keyframeIn(slot, ffprobe, first, offset, parts.length > 1) : null;
   const startMs = found ? Math.round(first.startMs + (found.keyframe - found.fileStart) * 1000) : first.startMs;
   const endMs = Math.min(request.endMs, last.endMs);
   const rule = RECORDING_RULES[request.format];
@@ -223,7 +224,10 @@ function fromKeyframeFragment(plan: ClipPlan, path: string): string[] | null {
   if (!entry || plan.inpoint === null || path.includes('|')) return null;
   const url = `concat:subfile,,start,0,end,${entry.initBytes},,:file:${path}|subfile,,start,${entry.moof},end,0,,:file:${path}`;
   const lines = [`file ${concatQuoteUrl(url)}`, 'option fflags +ignidx'];
-  if (plan.parts.length > 1) lines.push(`duration ${Math.max(0, entry.end - scriptInpoint(plan.inpoint)).toFixed(6)}`);
+  if (plan.parts.length > 1) {
+    if (entry.end === null) return null;
+    lines.push(`duration ${Math.max(0, entry.end - scriptInpoint(plan.inpoint)).toFixed(6)}`);
+  }
   return lines;
 }
 

@@ -208,15 +208,32 @@ export interface Mp4Entry {
   readonly initBytes: number;
   /** Byte offset of the moof whose fragment starts with that keyframe. */
   readonly moof: number;
-  /** Where the file ends (s, the file's timestamps) as ffmpeg counts it: where the next file's timestamps follow on. */
-  readonly end: number;
+  /** Where the file ends (s, the file's timestamps) as ffmpeg counts it: where the next file's timestamps follow on. Null: not asked for. */
+  readonly end: number | null;
+}
+
+/** Where a fragmented MP4 ends as ffmpeg counts it: each track's first presentation plus its decode span (a B-frame delay in). */
+async function fileEnd(handle: FileHandle, head: Buffer, tracks: readonly Track[], all: ReadonlyMap<number, readonly Fragment[]>): Promise<number | null> {
+  const trex = trexDurations(head);
+  let end = 0;
+  for (const t of tracks) {
+    const own = all.get(t.id);
+    const first = own?.[0];
+    const last = own?.at(-1);
+    if (!first || !last) continue;
+    const firstDts = (await fragmentStart(handle, first.moof, t.id))?.dts;
+    const lastDts = await fragmentEnd(handle, last.moof, t.id, trex.get(t.id) ?? 0);
+    if (firstDts === undefined || lastDts === null) return null;
+    end = Math.max(end, (first.time - firstDts + lastDts) / t.timescale);
+  }
+  return end;
 }
 
 /**
  * The keyframe at or before `offset` seconds into the file, from the file's own fragment index (see Mp4Entry). Null
  * when the file has no such index or it does not answer (not fragmented, no mfra, no keyframe found): ask ffprobe then.
  */
-export async function mp4EntryAt(file: string, offset: number): Promise<Mp4Entry | null> {
+export async function mp4EntryAt(file: string, offset: number, withEnd = false): Promise<Mp4Entry | null> {
   const handle = await open(file, 'r').catch(() => null);
   if (!handle) return null;
   try {
@@ -240,19 +257,7 @@ export async function mp4EntryAt(file: string, offset: number): Promise<Mp4Entry
       const start = await fragmentStart(handle, list[i]!.moof, video.id);
       if (start === null) return null;
       if (!start.sync) continue;
-      // As ffmpeg counts a file's end: each track's first presentation plus its decode span (a B-frame delay in).
-      const trex = trexDurations(head);
-      let end = 0;
-      for (const t of tracks) {
-        const own = all.get(t.id);
-        const first = own?.[0];
-        const last = own?.at(-1);
-        if (!first || !last) continue;
-        const firstDts = (await fragmentStart(handle, first.moof, t.id))?.dts;
-        const lastDts = await fragmentEnd(handle, last.moof, t.id, trex.get(t.id) ?? 0);
-        if (firstDts === undefined || lastDts === null) return null;
-        end = Math.max(end, (first.time - firstDts + lastDts) / t.timescale);
-      }
+      const end = withEnd ? await fileEnd(handle, head, tracks, all) : null;
       return { keyframe: start.dts / video.timescale, fileStart, initBytes, moof: list[i]!.moof, end };
     }
     return null;
