@@ -62,3 +62,4 @@ export { ReadBuffers } from './read-buffers.js';
 export { beginsKeyframeNal, KeyframeGate, rtpPayloadOffset, rtpTimestamp, type VideoCodec } from './rtp-keyframe.js';
 export { readZipDirectory, ZipWriter, type ZipEntry, type ZipEntryWritten } from './zip.js';
 export { parseDuration, zDuration } from './duration.js';
+export { chooseEncoder, listedEncoders, type VideoEncoder } from './h264-encoders.js';
