@@ -129,6 +129,36 @@ describe('live view over WebRTC (WHEP) in Chromium, inside network namespaces', 
     await Promise.all([webrtc.close(), hls.close()]);
   });
 
+  it("starts from the GOP the stream kept: pages play at once though the camera's next keyframe is 100 s away", async () => {
+    // One keyframe at the start of the camera session, the next 100 s later: a viewer that waited for a keyframe
+    // after its connection came up (as before) would show nothing for 100 s.
+    const cam = await startGstCamera({ video: 'h264', audio: 'pcma', gop: 2500, fps: 25, width: 320, height: 240, bitrate: 300, shared: true, netns: network.cameraNs, address: '127.0.0.1' });
+    cleanups.push(() => cam.stop());
+    const livePort = 20000 + Math.floor(Math.random() * 10000);
+    const f = spawnForwarder(
+      ['--upstream', `127.0.0.1:${cam.port}`, '--listen', `127.0.0.1:${livePort + 1}`, '--health-listen', '127.0.0.1:0', '--live-listen', `0.0.0.0:${livePort}`],
+      { LIVE_WEBRTC_ADDRESSES: network.cameraDirectAddress, LIVE_WEBRTC_UDP_PORTS: '8211-8215' },
+      network.cameraNs,
+    );
+    cleanups.push(() => f.stop());
+    await f.ready();
+    const url = `http://${network.cameraDirectAddress}:${livePort}${cam.path}/?via=webrtc`;
+    // The first page opens the stream; the second joins it a few seconds into the GOP.
+    const first = await browser.newPage();
+    await first.goto(url);
+    await first.waitForFunction(`document.querySelector('video').getVideoPlaybackQuality().totalVideoFrames > 50`, undefined, { timeout: 45_000 });
+    const second = await browser.newPage();
+    await second.goto(url);
+    await second.waitForSelector('body[data-playing="webrtc"]', { timeout: 45_000 });
+    const start = Number(await second.evaluate('document.querySelector("video").getVideoPlaybackQuality().totalVideoFrames'));
+    await second.waitForFunction(`document.querySelector('video').getVideoPlaybackQuality().totalVideoFrames > ${start + 25}`, undefined, { timeout: 45_000 });
+    // One keyframe decoded: both started from the kept one, not a later one.
+    const keyframes = Number(await second.evaluate(`(async () => { let n = 0; (await window.livePeer.getStats()).forEach((r) => { if (r.type === 'inbound-rtp' && r.kind === 'video') n = r.keyFramesDecoded; }); return n; })()`));
+    expect(keyframes).toBe(1);
+    expect(f.lines.filter((l) => l.msg === 'camera session opened')).toHaveLength(1);
+    await Promise.all([first.close(), second.close()]);
+  });
+
   it('refuses an offer without video, with no codec in common, over 64 KiB or not SDP, naming the reason', async () => {
     const post = (body: string, type = 'application/sdp') => fetch(`${fromHost}/whep`, { method: 'POST', headers: { 'content-type': type }, body });
     const session = 'v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n';
