@@ -13,7 +13,7 @@ import { parseRoots } from './options.js';
 import { timelineWindow } from './local-day.js';
 import type { LiveDirectory } from './live-directory.js';
 import { liveRoutes } from './live-proxy.js';
-import { FAVICON_SVG, HLS_SCRIPT_ROUTE, hlsScript, PAGE_HTML, PAGE_MODULES, pageScript } from './page.js';
+import { FAVICON_SVG, HLS_SCRIPT_ROUTE, hlsScript, PAGE_HTML, PAGE_MODULES, pageScript, PLAYERS_SCRIPT_ROUTE, playersScript } from './page.js';
 import { recordingRoutes } from './recording-routes.js';
 import { timelineOf } from './timeline.js';
 import { Volumes } from './volumes.js';
@@ -183,7 +183,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
   const server = await startProbeServer(
     { listen: settings.listen, log, metrics: metrics.registry },
     {
-      open: ['/', '/app.js', ...Object.keys(PAGE_MODULES), HLS_SCRIPT_ROUTE, '/favicon.svg', '/api/session', '/health', ...live.open],
+      open: ['/', '/app.js', ...Object.keys(PAGE_MODULES), PLAYERS_SCRIPT_ROUTE, HLS_SCRIPT_ROUTE, '/favicon.svg', '/api/session', '/health', ...live.open],
       pass: live.pass,
       // The page's URLs carry no token, and no link it follows learns where it came from.
       headers: { 'referrer-policy': 'no-referrer' },
@@ -210,6 +210,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
         ...Object.fromEntries(
           Object.entries(PAGE_MODULES).map(([route, file]) => [route, async (): Promise<ProbeAnswer> => ({ status: 200, body: await pageScript(file), contentType: 'text/javascript; charset=utf-8', headers: { 'cache-control': 'no-cache' } })]),
         ),
+        [PLAYERS_SCRIPT_ROUTE]: async () => ({ status: 200, body: await playersScript(), contentType: 'text/javascript; charset=utf-8', headers: { 'cache-control': 'no-cache' } }),
         [HLS_SCRIPT_ROUTE]: async () => ({ status: 200, body: await hlsScript(), contentType: 'text/javascript; charset=utf-8', headers: { 'cache-control': 'max-age=3600' } }),
         '/favicon.svg': () => ({ status: 200, body: FAVICON_SVG, contentType: 'image/svg+xml', headers: { 'cache-control': 'max-age=86400' } }),
         // Open, and always 200: the page learns whether to ask for the token without a 401 in the browser's console.
