@@ -24,6 +24,8 @@ export interface PlaybackSettings {
   readonly root: string;
   readonly listen: HostPort;
   readonly token: string | undefined;
+  /** The Secret the token comes from (PLAYBACK_TOKEN_SECRET), named by the page's token form. */
+  readonly tokenSecret?: string | undefined;
   readonly maxClipSeconds: number;
   readonly ffmpeg: string;
   readonly ffprobe: string;
@@ -217,7 +219,8 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
         '/api/session': (request) => {
           if (settings.token === undefined) return { status: 200, body: { tokenRequired: false, authorized: true } };
           const token = presentedToken(request.headers, request.url, TOKEN_COOKIE);
-          return { status: 200, body: { tokenRequired: true, authorized: token !== null && sameSecret(token, settings.token) }, headers: { 'cache-control': 'no-store' } };
+          const where = settings.tokenSecret === undefined ? {} : { tokenSecret: settings.tokenSecret };
+          return { status: 200, body: { tokenRequired: true, authorized: token !== null && sameSecret(token, settings.token), ...where }, headers: { 'cache-control': 'no-store' } };
         },
         '/api/devices': async () => ({ status: 200, body: { devices: await volumes.devices() } }),
         '/api/timeline': async ({ url }) => {
