@@ -2,6 +2,7 @@
 // journal line until an archive record for it follows; the cursor (replaced durably) only ever moves past
 // segments that are archived, deleted or gone, so a restart, a kill -9 or a bucket outage loses no upload.
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { replaceFile } from '../lib/index.js';
 import { readJournalFrom, type Segment } from '../contracts/index.js';
 
@@ -45,6 +46,16 @@ export class ArchiveQueue {
 
   get size(): number {
     return this.pending.length;
+  }
+
+  /** The first of the pending segments' file names in name order (retention's boundary), or null. */
+  firstPendingName(): string | null {
+    let first: string | null = null;
+    for (const p of this.pending) {
+      const name = path.posix.basename(p.segment.file);
+      if (first === null || name < first) first = name;
+    }
+    return first;
   }
 
   /** The oldest pending segment, or null. */

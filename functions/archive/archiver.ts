@@ -63,6 +63,11 @@ export class Archiver {
   private loop: Promise<void> | null = null;
   private readonly where: { endpoint: string; bucket: string };
   private readonly onSegment = (): void => this.wake();
+  /**
+   * The name of the last segment journaled before the latest scan began, so every file named up to it was read
+   * by a scan; null before the first scan. Retention takes a file for archived only up to it.
+   */
+  private scannedThrough: string | null = null;
 
   private constructor(
     private readonly recorder: Recorder,
@@ -80,6 +85,11 @@ export class Archiver {
     const queue = await ArchiveQueue.open(archiveCursorPathOf(out, device), journalPathOf(out, device));
     const archiver = new Archiver(recorder, target, queue, log, report);
     recorder.events.on('segment', archiver.onSegment);
+    recorder.guardRetention({
+      archived: () => archiver.archivedPredicate(),
+      keepLocalMs: target.keepLocalMs,
+      hardMinFreePercent: target.hardMinFreePercent,
+    });
     archiver.loop = archiver.run();
     log.info({ bucket: target.bucket, prefix: target.devicePrefix, endpoint: archiver.where.endpoint }, 'archiving segments');
     return archiver;
@@ -119,7 +129,9 @@ export class Archiver {
           this.counters.orphansAborted += aborted.length;
           if (aborted.length > 0) this.log.warn({ keys: aborted }, 'aborted multipart uploads a previous recorder left open');
         }
+        const journaledBefore = this.recorder.status().lastSegment?.file;
         await this.queue.scan();
+        this.scannedThrough = journaledBefore === undefined ? '' : path.posix.basename(journaledBefore);
         const item = this.queue.next;
         if (item === null) {
           this.caughtUpAt = new Date().toISOString();
@@ -147,6 +159,18 @@ export class Archiver {
         await sleep(delay, this.closed.signal);
       }
     }
+  }
+
+  /**
+   * Which finished files are in the bucket now, for retention: the archive uploads in journal order, so they are
+   * the names before the first pending one, among those a scan has read. Anything newer, and everything before the
+   * first scan, counts as not archived.
+   */
+  archivedPredicate(): (name: string) => boolean {
+    const through = this.scannedThrough;
+    const firstPending = this.queue.firstPendingName();
+    if (through === null) return () => false;
+    return (name) => name <= through && (firstPending === null || name < firstPending);
   }
 
   private recover(): void {

@@ -13,6 +13,15 @@ export interface Archive {
 }
 
 /**
+ * Before the recorder opens (its first retention sweep): while archiving is on, nothing counts as archived until
+ * the archive has read the journal, so no limit deletes a segment that may not be in the bucket.
+ */
+export function holdRetentionForArchive(recorder: Recorder, target: ArchiveTarget | null): void {
+  if (target === null) return;
+  recorder.guardRetention({ archived: () => () => false, keepLocalMs: target.keepLocalMs, hardMinFreePercent: target.hardMinFreePercent });
+}
+
+/**
  * Starts archiving the recorder's finished segments to `target` (from `archiveTarget`: null when no bucket is set,
  * and then nothing loads). Call it after `recorder.open()`, which finishes what a crash left, so the journal it
  * follows is whole.

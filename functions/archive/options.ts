@@ -1,11 +1,14 @@
 // The archive's settings (issue 25): where finished segments go in S3, parsed once with zod with the recorder's.
 import { z } from 'zod';
-import { ConfigError, parseConfig, type ConfigOf, type OptionSpecs } from '../lib/index.js';
+import { ConfigError, parseConfig, zDuration, type ConfigOf, type OptionSpecs } from '../lib/index.js';
 
 /** S3's bucket naming rules, the common part every server keeps (3-63 lowercase letters, digits, dots, hyphens). */
 const zBucket = z
   .string()
   .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens');
+
+/** Above the kubelet's 10 % eviction threshold: the pod is not evicted for a full disk before footage is given up. */
+export const DEFAULT_HARD_MIN_FREE_PERCENT = 11;
 
 /** The archive settings of the recorder command; merged into its options. Archiving is on when a bucket is set. */
 export const archiveOptions = {
@@ -55,6 +58,21 @@ export const archiveOptions = {
       .optional(),
     description: 'upload at most this many megabits per second (unset: unlimited)',
   },
+  archiveKeepLocal: {
+    flag: 'archive-keep-local',
+    env: ['ARCHIVE_KEEP_LOCAL'],
+    schema: zDuration.optional(),
+    description: 'delete a segment from the volume once it is archived and older than this (e.g. 24h, 7d); unset: the recorder\'s other limits decide',
+  },
+  archiveHardMinFreePercent: {
+    flag: 'archive-hard-min-free-percent',
+    env: ['ARCHIVE_HARD_MIN_FREE_PERCENT'],
+    schema: z.coerce
+      .number({ message: 'expected a percentage, e.g. 11' })
+      .refine((n) => Number.isFinite(n) && n >= 0 && n < 100, 'expected a percentage from 0 to below 100'),
+    default: String(DEFAULT_HARD_MIN_FREE_PERCENT),
+    description: 'while archiving, a segment not archived yet is deleted only when free space falls below this (counted as lost)',
+  },
 } satisfies OptionSpecs;
 
 export type ArchiveConfig = ConfigOf<typeof archiveOptions>;
@@ -90,6 +108,9 @@ export interface ArchiveTarget {
   readonly devicePrefix: string;
   /** Bytes per second, or null: unlimited. */
   readonly maxBytesPerSecond: number | null;
+  /** ARCHIVE_KEEP_LOCAL in milliseconds; 0: archived segments stay until another limit. */
+  readonly keepLocalMs: number;
+  readonly hardMinFreePercent: number;
 }
 
 /**
@@ -110,5 +131,7 @@ export function archiveTarget(config: ArchiveConfig, device: string, env: NodeJS
     forcePathStyle: config.archiveForcePathStyle,
     devicePrefix: `${prefix}${device}/`,
     maxBytesPerSecond: config.archiveMaxMbps === undefined ? null : (config.archiveMaxMbps * 1e6) / 8,
+    keepLocalMs: (config.archiveKeepLocal ?? 0) * 1000,
+    hardMinFreePercent: config.archiveHardMinFreePercent,
   };
 }

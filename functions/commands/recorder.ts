@@ -1,7 +1,7 @@
 // `shifu-rtsp recorder`: wires the recorder, its HTTP API, metrics and events to the process.
 import { readFileSync } from 'node:fs';
 import { ConfigError, createLogger, defineCommand, locateFfmpeg, locateFfprobe, onShutdown, registerSecret, requireFfmpeg5 } from '../lib/index.js';
-import { archiveOptions, archiveTarget, attachArchive } from '../archive/index.js';
+import { archiveOptions, archiveTarget, attachArchive, holdRetentionForArchive } from '../archive/index.js';
 import { attachEvents, eventOptions } from '../events/index.js';
 import { recorderEnvValue } from '../contracts/index.js';
 import { appendArchiveToJournal, DeviceLease, parseCameraAddress, Recorder, recorderMetrics, recorderOptions, serveRecorderApi } from '../recorder/index.js';
@@ -66,6 +66,8 @@ export const recorderCommand = defineCommand({
         process.kill(process.pid, 'SIGTERM');
       },
     });
+    // Before open() and its first retention sweep: while archiving is on, retention deletes only what is archived.
+    holdRetentionForArchive(recorder, archiveAt);
     // Before open(): segments crash recovery finishes there are announced too (recovered: true).
     const announcer = await attachEvents(recorder, config, log);
     await recorder.open();

@@ -21,6 +21,14 @@ const segmentRecordSchema = z.looseObject({
 });
 
 /**
+ * Why retention deleted a file: `age`, `bytes` and `free-space` are the recorder's own limits; `keep-local` frees an
+ * archived segment older than ARCHIVE_KEEP_LOCAL (the object in the bucket is the copy now); `hard-floor` deleted a
+ * segment that was not archived yet because free space fell below ARCHIVE_HARD_MIN_FREE_PERCENT: footage lost.
+ */
+export const DELETION_REASONS = ['age', 'bytes', 'free-space', 'keep-local', 'hard-floor'] as const;
+export type DeletionReason = (typeof DELETION_REASONS)[number];
+
+/**
  * Retention deleted a finished segment's file. The path is `deleted`, never `file`, and there is no `sequence`:
  * a reader from before kinds (which takes a line with a `file` and a `sequence` for a segment) skips it, and so
  * does `jq .file`.
@@ -31,7 +39,7 @@ export const deletionRecordSchema = z.object({
   /** Path relative to the storage root, as the segment's `file` was. */
   deleted: z.string().min(1),
   bytes: z.number().nonnegative(),
-  reason: z.enum(['age', 'bytes', 'free-space']),
+  reason: z.enum(DELETION_REASONS),
   /** When the file was deleted (ISO 8601, UTC). */
   at: z.string().min(1),
 });

@@ -61,3 +61,4 @@ export { UdpPair, UdpPortPool, zPortRange, zPortRangeWhere, type PortRange } fro
 export { ReadBuffers } from './read-buffers.js';
 export { beginsKeyframeNal, KeyframeGate, rtpPayloadOffset, rtpTimestamp, type VideoCodec } from './rtp-keyframe.js';
 export { readZipDirectory, ZipWriter, type ZipEntry, type ZipEntryWritten } from './zip.js';
+export { parseDuration, zDuration } from './duration.js';

@@ -1,8 +1,7 @@
 // One file cut from the segments a time range spans: ffmpeg's concat demuxer, -c copy, streamed to the client.
 import type { ChildProcess } from 'node:child_process';
-import { HttpError } from '../lib/index.js';
+import { HttpError, parseDuration } from '../lib/index.js';
 import { clipFileName, RECORDING_RULES, type ContainerFormat } from '../contracts/index.js';
-import { parseDuration } from './duration.js';
 import type { FfmpegSlot } from './ffmpeg-slots.js';
 import type { Footage } from './library.js';
 import { keyframeFromMp4Index } from './mp4-index.js';

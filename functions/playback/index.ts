@@ -10,7 +10,6 @@ export { timelineOf, SPAN_JOIN_MS, type Gap, type Span, type Timeline, type Time
 export { audioFor, CLIP_FORMATS, clipArguments, concatQuote, concatScript, keyframeAtOrBefore, keyframeIn, parseFormat, probeKeyframe, timeParameter, parseRange, planClip, startCut, type ClipFormat, type ClipPlan, type ClipRequest } from './clip.js';
 export { parseFilePath, serveFile } from './files.js';
 export { keyframeFromMp4Index } from './mp4-index.js';
-export { parseDuration, zDuration } from './duration.js';
 export { defaultMaxCuts, FfmpegSlot, FfmpegSlots, RETRY_AFTER_SECONDS } from './ffmpeg-slots.js';
 export { cgroupCpuQuota, usableCpus } from './cpus.js';
 export { localDateOf, localDay, localDayOf, parseTimeZone, timelineWindow, type LocalDay, type TimelineWindow } from './local-day.js';

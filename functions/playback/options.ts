@@ -1,8 +1,7 @@
 // `shifu-rtsp playback`'s settings: parsed once at start-up (the command's wiring is in functions/commands/).
 import { z } from 'zod';
 import { RECORDER_ENV } from '../contracts/index.js';
-import { zHostPort, type OptionSpecs } from '../lib/index.js';
-import { zDuration } from './duration.js';
+import { zDuration, zHostPort, type OptionSpecs } from '../lib/index.js';
 import { zLiveUrls } from './live-directory.js';
 
 /** `PLAYBACK_ROOT`'s folders: one, or several separated by commas (blank parts are refused at start-up). */

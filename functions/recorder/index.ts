@@ -4,6 +4,7 @@ export { recorderMetrics } from './metrics.js';
 export { Recorder, RecorderClosingError, RECORDER_STATES, type RecorderSettings, type RecorderState, type RecorderStatus } from './recorder.js';
 export { cameraLogin, parseCameraAddress, zCameraUrl, type CameraAddress } from '../contracts/index.js';
 export { startCameraRelay, type CameraRelay } from './camera-relay.js';
+export { type ArchiveGuard } from './retention.js';
 export {
   AUDIO_MODES,
   CONTAINER_FORMATS,

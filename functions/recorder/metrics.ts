@@ -15,6 +15,7 @@ export function recorderMetrics(recorder: Recorder): Registry {
   counter('shifu_rtsp_ffmpeg_restarts_total', 'ffmpeg runs that ended in a failure after recording', () => c.ffmpegRestarts);
   counter('shifu_rtsp_reconnects_total', 'Retries after a failed or ended camera run', () => c.reconnects);
   counter('shifu_rtsp_retention_deletions_total', 'Segments deleted by retention', () => c.retentionDeletions);
+  counter('shifu_rtsp_segments_lost_total', 'Segments deleted before they were archived: free space fell below the archive hard floor', () => c.segmentsLost);
   metrics.gauge(
     'shifu_rtsp_seconds_since_last_write',
     'Seconds since media was last written (-1 before the first write)',

@@ -12,7 +12,7 @@ import { planRecording, PlanRefusedError, type AudioMode, type ContainerFormat, 
 import { probeStream, ProbeError } from './probe.js';
 import { startCameraRelay } from './camera-relay.js';
 import { askRtsp } from './rtsp-check.js';
-import { applyRetention, type Deletion, type RetentionPolicy, type VolumeReport } from './retention.js';
+import { applyRetention, type ArchiveGuard, type Deletion, type RetentionPolicy, type VolumeReport } from './retention.js';
 import { nextRecordingFile, recordingFileIndex, recordingFileName, segmentStem, type RecorderSignals, type RecorderState, type Segment } from '../contracts/index.js';
 import { SegmentStore } from './segment-store.js';
 
@@ -40,6 +40,8 @@ export interface RecorderCounters {
   ffmpegRestarts: number;
   reconnects: number;
   retentionDeletions: number;
+  /** Deleted below the archive's hard floor before they were archived (`hard-floor`): footage lost. */
+  segmentsLost: number;
 }
 
 export interface RecorderStatus {
@@ -121,6 +123,7 @@ export class Recorder {
   private finishing: Promise<void> = Promise.resolve();
   private retentionTimer: NodeJS.Timeout | null = null;
   private volume: VolumeReport | null = null;
+  private archiveGuard: ArchiveGuard | null = null;
   /** Wall-clock end of the last segment before an interruption; the next run's first segment reports the gap. */
   private interruptedAt: number | null = null;
   /** The plan of the last run, if it recorded: reused without a probe while runs keep recording. */
@@ -136,6 +139,7 @@ export class Recorder {
     ffmpegRestarts: 0,
     reconnects: 0,
     retentionDeletions: 0,
+    segmentsLost: 0,
   };
 
   constructor(
@@ -149,6 +153,11 @@ export class Recorder {
       ffprobe: settings.ffprobe,
       log,
     });
+  }
+
+  /** From now on retention deletes only what `guard` says is archived (the archive calls it when it starts). */
+  guardRetention(guard: ArchiveGuard): void {
+    this.archiveGuard = guard;
   }
 
   /** Opens the store, finishes what a crash left behind, and starts retention sweeps. */
@@ -440,13 +449,14 @@ export class Recorder {
     // Files whose repair was deferred (volume full) are retried here, while the next run records.
     if (this.activeStem !== null) await this.recoverLeftovers();
     try {
-      const { deletions, volume } = await applyRetention(this.store, this.settings.retention, this.log);
+      const { deletions, volume } = await applyRetention(this.store, this.settings.retention, this.log, Date.now(), this.archiveGuard);
       // Logged when it starts and when it ends, not every minute in between.
       if (volume.warning !== null && this.volume?.warning == null) this.log.warn({ volume }, 'free-space floor not restored: other data fills the volume');
       if (volume.warning === null && this.volume?.warning != null) this.log.info({ volume }, 'free-space floor holds again');
       this.volume = volume;
       for (const deletion of deletions) {
         this.counters.retentionDeletions++;
+        if (deletion.reason === 'hard-floor') this.counters.segmentsLost++;
         this.events.emit('deletion', deletion);
       }
     } catch (err) {

@@ -1,7 +1,9 @@
 import { rm, statfs } from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from '../lib/index.js';
 import { appendDeletionToJournal } from './journal-writer.js';
 import type { SegmentStore } from './segment-store.js';
+import type { DeletionReason } from '../contracts/index.js';
 
 export interface RetentionPolicy {
   /** Delete finished segments older than this many hours (0: keep). */
@@ -12,10 +14,27 @@ export interface RetentionPolicy {
   readonly minFreePercent: number;
 }
 
+/**
+ * What the archive tells retention while it runs (issue 25's tiered retention): which finished files are in the
+ * bucket, how long an archived file stays on the volume, and the hard floor below which even an unarchived
+ * file goes.
+ */
+export interface ArchiveGuard {
+  /**
+   * Whether the file (its name in the device folder) is archived, as the archive knows it now. Archived files
+   * are a prefix of the oldest-first names, since the archive uploads in journal order.
+   */
+  archived(): (name: string) => boolean;
+  /** Archived files older than this go (ARCHIVE_KEEP_LOCAL); 0: they stay until another limit. */
+  readonly keepLocalMs: number;
+  /** ARCHIVE_HARD_MIN_FREE_PERCENT: below it the oldest file goes, archived or not. */
+  readonly hardMinFreePercent: number;
+}
+
 export interface Deletion {
   readonly file: string;
   readonly bytes: number;
-  readonly reason: 'age' | 'bytes' | 'free-space';
+  readonly reason: DeletionReason;
 }
 
 /** The volume as the last sweep saw it; the recorder's status reports it. */
@@ -37,60 +56,79 @@ const MiB = 1 << 20;
 
 /**
  * Deletes the oldest finished segments first. The segment being written lives in `.recording/` and is
- * never a candidate, so retention can never cut the recording it protects.
+ * never a candidate, so retention can never cut the recording it protects. With an archive (`guard`), the
+ * limits delete only archived files; an unarchived one goes only below the hard floor, as `hard-floor`.
  */
 export async function applyRetention(
   store: SegmentStore,
   policy: RetentionPolicy,
   log: Logger,
   now = Date.now(),
+  guard: ArchiveGuard | null = null,
 ): Promise<RetentionOutcome> {
   const space = await statfs(store.deviceDir);
   const freeBytes = space.bavail * space.bsize;
   const volume = { freeBytes, freePercent: space.blocks === 0 ? 100 : (space.bavail / space.blocks) * 100, floorPercent: policy.minFreePercent };
   // Worked out once: file systems that free space lazily (copy-on-write, thin pools, network storage) do not
   // show a deletion in statfs at once, and deleting until statfs agrees would wipe the history.
-  let deficit = policy.minFreePercent > 0 && space.blocks > 0 ? Math.max(0, Math.ceil((policy.minFreePercent / 100) * space.blocks * space.bsize - freeBytes)) : 0;
+  const below = (percent: number): number =>
+    percent > 0 && space.blocks > 0 ? Math.max(0, Math.ceil((percent / 100) * space.blocks * space.bsize - freeBytes)) : 0;
+  let deficit = below(policy.minFreePercent);
+  let hardDeficit = guard === null ? 0 : below(guard.hardMinFreePercent);
   // Cheap checks first: listing and stat-ing every finished file after every segment is wasted when no
   // limit can be exceeded.
-  if (policy.retainHours <= 0 && policy.retainBytes <= 0 && deficit === 0) return { deletions: [], volume: { ...volume, warning: null } };
+  if (policy.retainHours <= 0 && policy.retainBytes <= 0 && deficit === 0 && hardDeficit === 0 && (guard === null || guard.keepLocalMs <= 0)) {
+    return { deletions: [], volume: { ...volume, warning: null } };
+  }
   const files = await store.finishedFiles();
   const deletions: Deletion[] = [];
   let total = files.reduce((sum, f) => sum + f.bytes, 0);
   let warning: string | null = null;
+  // Other data holds the volume below a floor (a disk shared with other teams, a node's root disk): deleting all
+  // of this device's footage would lose the history and still miss it. Only room for the next two segments is
+  // made, as an NVR overwrites its oldest footage on a full disk, and the status says why the floor is not restored.
+  const headroom = Math.max(0, 2 * files.reduce((max, f) => Math.max(max, f.bytes), 0) - freeBytes);
+  if (hardDeficit > total) hardDeficit = headroom;
   if (deficit > total) {
-    // Other data holds the volume below the floor (a disk shared with other teams, a node's root disk):
-    // deleting all of this device's footage would lose the history and still miss the floor. Only room for
-    // the next two segments is made, as an NVR overwrites its oldest footage on a full disk, and the status
-    // says why the floor is not restored.
-    const largest = files.reduce((max, f) => Math.max(max, f.bytes), 0);
-    deficit = Math.max(0, 2 * largest - freeBytes);
+    deficit = headroom;
     warning =
       `the volume has ${volume.freePercent.toFixed(1)}% free, below the ${policy.minFreePercent}% floor, and this device's ` +
       `${files.length} finished segments (${(total / MiB).toFixed(1)} MiB) cannot make that up: other data fills the volume. ` +
       'Footage is kept; only room for the next two segments is made.';
+    // Without an archive every file is the free-space rule's; with one, unarchived files go under the hard floor's.
+    if (guard !== null) hardDeficit = Math.max(hardDeficit, headroom);
   }
   const remove = async (f: { path: string; bytes: number }, reason: Deletion['reason']): Promise<void> => {
     await rm(f.path, { force: true });
     total -= f.bytes;
     // Any deletion frees space, whatever its reason.
     deficit -= f.bytes;
+    hardDeficit -= f.bytes;
     const deletion = { file: store.relative(f.path), bytes: f.bytes, reason };
     deletions.push(deletion);
-    log.info(deletion, 'retention deleted a segment');
+    if (reason === 'hard-floor') log.warn(deletion, 'retention deleted a segment that was not archived yet: free space is below the hard floor');
+    else log.info(deletion, 'retention deleted a segment');
     // Journaled after the file is gone, so the journal never calls a file deleted that is still there. Without
     // the record (a full volume, a crash in between) readers find the file missing when they look (playback's stat on miss).
     await appendDeletionToJournal(store.journalPath, { device: store.device, deleted: deletion.file, bytes: f.bytes, reason, at: new Date().toISOString() }).catch((err: unknown) => {
       log.warn({ err, file: deletion.file }, 'could not journal a deletion; readers find the file missing instead');
     });
   };
+  const archived = guard === null ? () => true : guard.archived();
   while (files.length > 0) {
     const oldest = files[0]!;
-    if (policy.retainHours > 0 && now - oldest.mtimeMs > policy.retainHours * 3_600_000) {
+    const age = now - oldest.mtimeMs;
+    if (!archived(path.basename(oldest.path))) {
+      // Not in the bucket yet: only the hard floor takes it, and that is footage lost.
+      if (hardDeficit > 0) await remove(files.shift()!, 'hard-floor');
+      else break;
+    } else if (guard !== null && guard.keepLocalMs > 0 && age > guard.keepLocalMs) {
+      await remove(files.shift()!, 'keep-local');
+    } else if (policy.retainHours > 0 && age > policy.retainHours * 3_600_000) {
       await remove(files.shift()!, 'age');
     } else if (policy.retainBytes > 0 && total > policy.retainBytes) {
       await remove(files.shift()!, 'bytes');
-    } else if (deficit > 0) {
+    } else if (deficit > 0 || hardDeficit > 0) {
       await remove(files.shift()!, 'free-space');
     } else break;
   }

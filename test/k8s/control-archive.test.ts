@@ -15,6 +15,8 @@ const ARCHIVE = {
   ARCHIVE_S3_BUCKET: 'footage',
   ARCHIVE_S3_FORCE_PATH_STYLE: 'true',
   ARCHIVE_MAX_MBPS: '40',
+  ARCHIVE_KEEP_LOCAL: '24h',
+  ARCHIVE_HARD_MIN_FREE_PERCENT: '12',
 };
 let control: ControlHandlers;
 

@@ -28,11 +28,16 @@ describe('archive settings', () => {
     expect(target).toMatchObject({ bucket: 'footage', devicePrefix: 'deviceshifu/cam/', maxBytesPerSecond: 1_000_000, forcePathStyle: false, region: 'us-east-1' });
     expect(archiveTarget(config({ ARCHIVE_S3_BUCKET: 'footage' }), 'cam', {})?.devicePrefix).toBe('cam/');
     expect(archiveTarget(config({ ARCHIVE_S3_BUCKET: 'footage', ARCHIVE_S3_PREFIX: 'site1/' }), 'cam', { POD_NAMESPACE: 'x' })?.devicePrefix).toBe('site1/cam/');
+    // Tiered retention: archived footage stays on the volume until another limit, the hard floor above the kubelet's 10 %.
+    expect(target).toMatchObject({ keepLocalMs: 0, hardMinFreePercent: 11 });
+    expect(archiveTarget(config({ ARCHIVE_S3_BUCKET: 'footage', ARCHIVE_KEEP_LOCAL: '7d', ARCHIVE_HARD_MIN_FREE_PERCENT: '5' }), 'cam', {})).toMatchObject({ keepLocalMs: 604_800_000, hardMinFreePercent: 5 });
   });
 
   it('stops start-up naming the variable: a bad bucket or rate, an endpoint without a bucket, one AWS key without the other', () => {
     expect(() => config({ ARCHIVE_S3_BUCKET: 'Not_A_Bucket' })).toThrow(/ARCHIVE_S3_BUCKET/);
     expect(() => config({ ARCHIVE_S3_BUCKET: 'footage', ARCHIVE_MAX_MBPS: '0' })).toThrow(/ARCHIVE_MAX_MBPS/);
+    expect(() => config({ ARCHIVE_S3_BUCKET: 'footage', ARCHIVE_KEEP_LOCAL: 'a day' })).toThrow(/ARCHIVE_KEEP_LOCAL/);
+    expect(() => config({ ARCHIVE_S3_BUCKET: 'footage', ARCHIVE_HARD_MIN_FREE_PERCENT: '100' })).toThrow(/ARCHIVE_HARD_MIN_FREE_PERCENT/);
     expect(() => archiveTarget(config({ ARCHIVE_S3_ENDPOINT: 'http://s3:9000' }), 'cam', {})).toThrow(/ARCHIVE_S3_BUCKET/);
     expect(() => archiveTarget(config({ ARCHIVE_S3_BUCKET: 'footage' }), 'cam', { AWS_ACCESS_KEY_ID: 'id' })).toThrow(ConfigError);
     expect(() => archiveTarget(config({ ARCHIVE_S3_BUCKET: 'footage' }), 'cam', { AWS_ACCESS_KEY_ID: 'id' })).toThrow(/AWS_SECRET_ACCESS_KEY/);

@@ -1,7 +1,7 @@
 // The playback server's pure parts: spans and gaps, request parsing, file paths, the concat script.
 import { describe, expect, it } from 'vitest';
-import { HttpError } from '../../functions/lib/index.js';
-import { audioFor, concatScript, parseDuration, parseFilePath, parseFormat, parseRange, timelineOf, type ClipPlan, type Footage } from '../../functions/playback/index.js';
+import { HttpError, parseDuration } from '../../functions/lib/index.js';
+import { audioFor, concatScript, parseFilePath, parseFormat, parseRange, timelineOf, type ClipPlan, type Footage } from '../../functions/playback/index.js';
 import type { Segment } from '../../functions/recorder/index.js';
 
 const T0 = Date.parse('2026-11-24T10:00:00Z');
@@ -76,6 +76,8 @@ describe('clip request parsing', () => {
     expect(parseDuration('1h30m')).toBe(5400);
     expect(parseDuration('PT5M')).toBe(300);
     expect(parseDuration('300')).toBe(300);
+    expect(parseDuration('7d')).toBe(604_800);
+    expect(parseDuration('1d12h')).toBe(129_600);
     expect(parseDuration('2.5s')).toBe(2.5);
     expect(parseDuration('forever')).toBeNull();
     expect(parseDuration('')).toBeNull();

@@ -1,4 +1,5 @@
-// Segment names and times follow the wall clock, not the camera's: camera clocks drift.
+// Segment names and times follow the wall clock, not the camera's: camera clocks drift. A watch test (e2e-watch, beside
+// the e2e tier): it records for 110 s, nearly idle, to let a 1 % drift show.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startGstCamera, type GstCamera } from './fixtures/camera.js';
