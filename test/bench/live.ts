@@ -1,8 +1,9 @@
 // `npm run bench -- live`: live view in real headless Chromium (Debian's, through playwright-core), every ICE
 // agent inside network namespaces: a GStreamer camera (1280x720, 25 fps, 2 s GOP, H.264 + G.711) and the
 // forwarder in one, Chromium in another. Time to first frame (navigation start to the first
-// requestVideoFrameCallback) over WebRTC and HLS, and the forwarder's CPU (with its ffmpeg) and memory per
-// WebRTC viewer. Numbers, not pass/fail.
+// requestVideoFrameCallback, the page's live:frame mark) over WebRTC and HLS, where a WebRTC join's time goes
+// (the page's live:* marks), WebRTC's first frame as a ratio of HLS's in the same run, and the forwarder's CPU
+// (with its ffmpeg) and memory per WebRTC viewer (BENCH_LIVE_LOAD=0 skips those). Numbers, not pass/fail.
 import { execFileSync, spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
