@@ -63,6 +63,11 @@ export class ArchiveQueue {
     return this.pending[0] ?? null;
   }
 
+  /** The oldest pending segment not in `taken` (uploaded already, waiting for its record), or null. */
+  nextExcept(taken: ReadonlySet<PendingSegment>): PendingSegment | null {
+    return this.pending.find((p) => !taken.has(p)) ?? null;
+  }
+
   /** Reads what the journal gained since the last scan; returns how many segments are pending. */
   async scan(): Promise<number> {
     const from = this.readEnd;

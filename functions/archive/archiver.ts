@@ -4,10 +4,11 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { backoffDelay, sleep, type BackoffPolicy, type Logger } from '../lib/index.js';
-import { absoluteSegmentPath, archiveCursorPathOf, journalPathOf, type ArchiveRecord } from '../contracts/index.js';
+import { absoluteSegmentPath, archiveCursorPathOf, journalPathOf, segmentObjectKey, type ArchiveRecord } from '../contracts/index.js';
 import type { Recorder } from '../recorder/index.js';
 import { ArchiveQueue, type PendingSegment } from './archive-queue.js';
 import { Bucket } from './bucket.js';
+import { addToDayFiles } from './day-files.js';
 import { classifyArchiveFailure, type ArchiveFailure } from './failure.js';
 import type { ArchiveTarget } from './options.js';
 
@@ -49,6 +50,10 @@ export interface ArchiveReporting {
 }
 
 const RETRY: BackoffPolicy = { baseMs: 1000, maxMs: 30_000 };
+/** Segments uploaded before the day files are written (and their records journaled), during a backlog. */
+const TIMELINE_BATCH = 64;
+/** The day files are written at most this often while caught up (each write is a GET and a PUT of a day). */
+const TIMELINE_EVERY_MS = 60_000;
 
 export class Archiver {
   readonly counters: ArchiveCounters = { archived: 0, bytesUploaded: 0, alreadyThere: 0, missing: 0, failures: 0, orphansAborted: 0 };
@@ -57,6 +62,9 @@ export class Archiver {
   private lastError: (ArchiveFailure & { at: string }) | null = null;
   private lastArchived: ArchiveStatus['lastArchived'] = null;
   private uploading: string | null = null;
+  /** Segments uploaded (record) or gone (null), in journal order, not yet in the day files and journaled. */
+  private readonly batch: Array<{ readonly item: PendingSegment; readonly record: ArchiveRecord | null }> = [];
+  private timelineWrittenAt = 0;
   private caughtUpAt: string | null = null;
   private closed = new AbortController();
   private wake: () => void = () => undefined;
@@ -132,17 +140,23 @@ export class Archiver {
         const journaledBefore = this.recorder.status().lastSegment?.file;
         await this.queue.scan();
         this.scannedThrough = journaledBefore === undefined ? '' : path.posix.basename(journaledBefore);
-        const item = this.queue.next;
-        if (item === null) {
+        const item = this.queue.nextExcept(new Set(this.batch.map((b) => b.item)));
+        if (item !== null && this.batch.length < TIMELINE_BATCH) {
+          this.caughtUpAt = null;
+          this.batch.push({ item, record: await this.archive(item) });
+        } else if (this.batch.length > 0) {
+          // Caught up with uploads: the day files are written at most once a minute (rewritten whole, see
+          // day-files.ts), so a day of 2 s segments costs 1440 writes, not 43200; new segments upload meanwhile.
+          const wait = this.timelineWrittenAt + TIMELINE_EVERY_MS - Date.now();
+          if (item === null && wait > 0) await this.idle(wait);
+          else await this.publish();
+        } else {
           this.caughtUpAt = new Date().toISOString();
           this.recover();
           failures = 0;
-          await this.idle();
+          await this.idle(60_000);
           continue;
         }
-        this.caughtUpAt = null;
-        await this.archive(item);
-        await this.queue.done(item);
         this.recover();
         failures = 0;
       } catch (err) {
@@ -157,6 +171,33 @@ export class Archiver {
         this.state = 'archive-error';
         this.lastError = { ...failure, at: new Date().toISOString() };
         await sleep(delay, this.closed.signal);
+      }
+    }
+  }
+
+  /**
+   * The batch's objects are complete: they join the day files, then each is announced and journaled and the cursor
+   * moves past it. A crash before the end leaves segments without their record; after the restart they are found
+   * in the bucket (same sha256) and added to the day files again, which changes nothing there.
+   */
+  private async publish(): Promise<void> {
+    const archived = this.batch.flatMap((b) => (b.record === null ? [] : [b.item.segment]));
+    if (archived.length > 0) await addToDayFiles(this.bucket, this.target.devicePrefix, archived);
+    this.timelineWrittenAt = Date.now();
+    for (let done = this.batch.shift(); done !== undefined; done = this.batch.shift()) {
+      const { item, record } = done;
+      try {
+        if (record !== null) {
+          // Queued before the record is journaled: a crash between the two announces it again (same id), never not at all.
+          await this.report.announce(record);
+          const { kind: _kind, ...fields } = record;
+          await this.report.journal(fields);
+          this.lastArchived = { archived: record.archived, bucket: record.bucket, key: record.key, etag: record.etag, at: record.at };
+        }
+        await this.queue.done(item);
+      } catch (err) {
+        this.batch.unshift(done);
+        throw err;
       }
     }
   }
@@ -178,10 +219,10 @@ export class Archiver {
     this.state = 'archiving';
   }
 
-  /** Waits for the next finished segment, or a minute (journal lines the recorder did not announce, such as recovery's). */
-  private idle(): Promise<void> {
+  /** Waits for the next finished segment, or `ms` (journal lines the recorder did not announce, such as recovery's). */
+  private idle(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, 60_000);
+      const timer = setTimeout(done, ms);
       function done(): void {
         clearTimeout(timer);
         resolve();
@@ -190,7 +231,8 @@ export class Archiver {
     });
   }
 
-  private async archive(item: PendingSegment): Promise<void> {
+  /** Uploads the segment (unless its object is there already); null when its file is gone. */
+  private async archive(item: PendingSegment): Promise<ArchiveRecord | null> {
     const { segment } = item;
     const file = absoluteSegmentPath(this.recorder.settings.out, segment.file);
     const present = await stat(file).then(
@@ -203,9 +245,9 @@ export class Archiver {
     if (!present) {
       this.counters.missing++;
       this.log.warn({ file: segment.file }, 'segment file is gone before it was archived; skipping it');
-      return;
+      return null;
     }
-    const key = `${this.target.devicePrefix}${path.posix.basename(segment.file)}`;
+    const key = segmentObjectKey(this.target.devicePrefix, segment.file);
     this.uploading = segment.file;
     // Uploaded before a crash or an outage cut the journaling short: the same bytes are there, so no second copy.
     const existing = await this.bucket.head(key);
@@ -217,23 +259,9 @@ export class Archiver {
       etag = await this.bucket.upload({ key, file, sha256: segment.sha256, contentType: segment.mimeType }, this.target.maxBytesPerSecond);
       this.counters.bytesUploaded += segment.bytes;
     }
-    const record: ArchiveRecord = {
-      kind: 'archive',
-      device: segment.device,
-      archived: segment.file,
-      sha256: segment.sha256,
-      bucket: this.target.bucket,
-      key,
-      etag,
-      at: new Date().toISOString(),
-    };
-    // Queued before the record is journaled: a crash between the two announces it again (same id), never not at all.
-    await this.report.announce(record);
-    const { kind: _kind, ...fields } = record;
-    await this.report.journal(fields);
     this.uploading = null;
     this.counters.archived++;
-    this.lastArchived = { archived: record.archived, bucket: record.bucket, key, etag, at: record.at };
     this.log.info({ file: segment.file, key, bytes: segment.bytes }, 'segment archived');
+    return { kind: 'archive', device: segment.device, archived: segment.file, sha256: segment.sha256, bucket: this.target.bucket, key, etag, at: new Date().toISOString() };
   }
 }

@@ -1,9 +1,22 @@
-// The bucket, through AWS's SDK (@aws-sdk/client-s3 and lib-storage's multipart Upload). Loaded only when archiving
-// is on: a recorder without a bucket never loads the SDK.
-import { AbortMultipartUploadCommand, HeadObjectCommand, ListMultipartUploadsCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
-import type { ArchiveTarget } from './options.js';
-import { uploadBody } from './upload-body.js';
+// The bucket, through AWS's SDK (@aws-sdk/client-s3). Loaded only when archiving is on: a recorder without a bucket
+// never loads the SDK.
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  UploadPartCommand,
+  type CompletedPart,
+} from '@aws-sdk/client-s3';
+import type { BucketAddress } from './options.js';
+import { hashRange, rangeBody, SegmentChangedError } from './upload-body.js';
 
 /** S3's smallest part: a segment this size or smaller is one PUT, a larger one a multipart upload. */
 export const PART_BYTES = 5 * 1024 * 1024;
@@ -23,13 +36,17 @@ export interface UploadRequest {
 
 export class Bucket {
   private readonly client: S3Client;
-  private current: Upload | null = null;
+  /** Cancels the request in flight at close. */
+  private readonly closing = new AbortController();
+  /** The upload in flight, settled (its multipart upload aborted on failure) before the client is destroyed. */
+  private current: Promise<unknown> | null = null;
 
-  constructor(private readonly target: ArchiveTarget) {
+  constructor(private readonly target: BucketAddress) {
     this.client = new S3Client({
       region: target.region,
       forcePathStyle: target.forcePathStyle,
       ...(target.endpoint ? { endpoint: target.endpoint } : {}),
+      ...(target.credentials ? { credentials: target.credentials } : {}),
       // The archiver retries with its own backoff and reports each failure; the SDK's retries would hide them.
       maxAttempts: 1,
       requestHandler: { connectionTimeout: 10_000, requestTimeout: 120_000 },
@@ -53,6 +70,23 @@ export class Bucket {
       if (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 404 && err.name !== 'NoSuchBucket') return null;
       throw err;
     }
+  }
+
+  /** The bytes of the object at `key`, or null when there is none; any other failure throws. */
+  async read(key: string): Promise<Uint8Array | null> {
+    try {
+      const got = await this.client.send(new GetObjectCommand({ Bucket: this.target.bucket, Key: key }));
+      if (!got.Body) return new Uint8Array(0);
+      return await got.Body.transformToByteArray();
+    } catch (err) {
+      if (err instanceof S3ServiceException && err.name === 'NoSuchKey') return null;
+      throw err;
+    }
+  }
+
+  /** Writes a small object whole (one PUT: readers see the old version or this one). */
+  async write(key: string, body: Uint8Array, contentType: string): Promise<void> {
+    await this.client.send(new PutObjectCommand({ Bucket: this.target.bucket, Key: key, Body: body, ContentType: contentType }));
   }
 
   /**
@@ -80,36 +114,63 @@ export class Bucket {
 
   /**
    * Uploads the file with its whole sha256 as `x-amz-meta-sha256` (S3's multipart checksum covers the parts only)
-   * and S3's SHA-256 checksum on every part; one part in flight at a time, so the memory it costs is one part.
-   * Resolves the object's ETag. On failure the multipart upload is aborted.
+   * and S3's SHA-256 checksum on every part. Each part is read twice, to hash it (the checksum goes before the
+   * bytes) and to send it, so no part is held in memory: what an upload costs is two 256 KiB reads. A file of one
+   * part or less is one PUT. The file's sha256 is checked against `request.sha256` before the last part is sent.
+   * Resolves the object's ETag; on failure a multipart upload is aborted.
    */
-  async upload(request: UploadRequest, bytesPerSecond: number | null): Promise<string> {
-    const upload = new Upload({
-      client: this.client,
-      params: {
-        Bucket: this.target.bucket,
-        Key: request.key,
-        Body: uploadBody(request.file, request.sha256, bytesPerSecond),
-        ContentType: request.contentType,
-        Metadata: { sha256: request.sha256 },
-        ChecksumAlgorithm: 'SHA256',
-      },
-      partSize: PART_BYTES,
-      queueSize: 1,
-      leavePartsOnError: false,
-    });
-    this.current = upload;
+  upload(request: UploadRequest, bytesPerSecond: number | null): Promise<string> {
+    const upload = this.uploadFile(request, bytesPerSecond);
+    this.current = upload.catch(() => undefined);
+    return upload.finally(() => (this.current = null));
+  }
+
+  private async uploadFile(request: UploadRequest, bytesPerSecond: number | null): Promise<string> {
+    const { bucket } = this.target;
+    const { key, file } = request;
+    const { size } = await stat(file);
+    const whole = createHash('sha256');
+    const checkWhole = (): void => {
+      if (whole.digest('hex') !== request.sha256) throw new SegmentChangedError(file);
+    };
+    const described = { Bucket: bucket, Key: key, ContentType: request.contentType, Metadata: { sha256: request.sha256 } };
+    const signal = { abortSignal: this.closing.signal };
+    if (size <= PART_BYTES) {
+      const checksum = await hashRange(file, 0, size, whole);
+      checkWhole();
+      const put = await this.client.send(
+        new PutObjectCommand({ ...described, Body: rangeBody(file, 0, size, bytesPerSecond), ContentLength: size, ChecksumSHA256: checksum }),
+        signal,
+      );
+      return put.ETag ?? '';
+    }
+    const created = await this.client.send(new CreateMultipartUploadCommand({ ...described, ChecksumAlgorithm: 'SHA256' }), signal);
+    const uploadId = created.UploadId ?? '';
     try {
-      const done = await upload.done();
+      const parts: CompletedPart[] = [];
+      for (let start = 0, number = 1; start < size; start += PART_BYTES, number++) {
+        const end = Math.min(size, start + PART_BYTES);
+        const checksum = await hashRange(file, start, end, whole);
+        if (end === size) checkWhole();
+        const part = await this.client.send(
+          new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: number, Body: rangeBody(file, start, end, bytesPerSecond), ContentLength: end - start, ChecksumSHA256: checksum }),
+          signal,
+        );
+        parts.push({ PartNumber: number, ETag: part.ETag, ChecksumSHA256: checksum });
+      }
+      const done = await this.client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }), signal);
       return done.ETag ?? '';
-    } finally {
-      this.current = null;
+    } catch (err) {
+      // Not with the closing signal: a graceful stop aborts the upload on the server too (or the next start does).
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+      throw err;
     }
   }
 
   /** Stops the upload in flight (its multipart upload is aborted) and closes the client. */
   async close(): Promise<void> {
-    await this.current?.abort().catch(() => undefined);
+    this.closing.abort();
+    await this.current;
     this.client.destroy();
   }
 }

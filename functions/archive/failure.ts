@@ -1,8 +1,9 @@
 // Why an upload failed, in words an operator can act on. Built from the error's name and status only, never its
 // message or the request: those may carry a key id, a signature or a presigned URL.
 import { SegmentChangedError } from './upload-body.js';
+import { DayFileDamagedError } from './day-files.js';
 
-export type ArchiveFailureKind = 'credentials' | 'no-bucket' | 'unreachable' | 'segment-changed' | 'file' | 'server';
+export type ArchiveFailureKind = 'credentials' | 'no-bucket' | 'unreachable' | 'segment-changed' | 'file' | 'timeline' | 'server';
 
 export interface ArchiveFailure {
   readonly kind: ArchiveFailureKind;
@@ -28,6 +29,7 @@ function networkCode(err: ErrorShape): string | null {
 
 export function classifyArchiveFailure(err: unknown, where: { readonly endpoint: string; readonly bucket: string }): ArchiveFailure {
   if (err instanceof SegmentChangedError) return { kind: 'segment-changed', message: err.message };
+  if (err instanceof DayFileDamagedError) return { kind: 'timeline', message: err.message };
   const e = (err ?? {}) as ErrorShape;
   const name = typeof e.name === 'string' ? e.name : 'Error';
   const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : null;
@@ -44,4 +46,16 @@ export function classifyArchiveFailure(err: unknown, where: { readonly endpoint:
   }
   if (status === null && typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) return { kind: 'file', message: `cannot read the segment file (${e.code})` };
   return { kind: 'server', message: `the S3 server ${where.endpoint} answered ${name}${status ? ` (${status})` : ''} for bucket ${where.bucket}` };
+}
+
+/** A day file could not be read: the answer would be incomplete, so there is none. Names no secret. */
+export class BucketTimelineError extends Error {
+  constructor(
+    readonly day: string,
+    readonly kind: ArchiveFailureKind,
+    reason: string,
+  ) {
+    super(`cannot read the timeline of ${day} from the bucket: ${reason}`);
+    this.name = 'BucketTimelineError';
+  }
 }

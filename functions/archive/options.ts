@@ -1,6 +1,7 @@
 // The archive's settings (issue 25): where finished segments go in S3, parsed once with zod with the recorder's.
 import { z } from 'zod';
 import { ConfigError, parseConfig, zDuration, type ConfigOf, type OptionSpecs } from '../lib/index.js';
+import { bucketDevicePrefix } from '../contracts/index.js';
 
 /** S3's bucket naming rules, the common part every server keeps (3-63 lowercase letters, digits, dots, hyphens). */
 const zBucket = z
@@ -98,12 +99,17 @@ function archiveIsOn(config: ArchiveConfig): boolean {
   return false;
 }
 
-/** Where and how one device's segments are archived: the settings resolved against the environment. */
-export interface ArchiveTarget {
+/** A bucket and how to reach it. Without `credentials`, the SDK's chain (AWS_* variables, a web identity). */
+export interface BucketAddress {
   readonly endpoint: string | undefined;
   readonly bucket: string;
   readonly region: string;
   readonly forcePathStyle: boolean;
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+}
+
+/** Where and how one device's segments are archived: the settings resolved against the environment. */
+export interface ArchiveTarget extends BucketAddress {
   /** `<prefix><device>/`: every key of this device starts so. */
   readonly devicePrefix: string;
   /** Bytes per second, or null: unlimited. */
@@ -129,7 +135,7 @@ export function archiveTarget(config: ArchiveConfig, device: string, env: NodeJS
     bucket: config.archiveBucket,
     region: config.archiveRegion,
     forcePathStyle: config.archiveForcePathStyle,
-    devicePrefix: `${prefix}${device}/`,
+    devicePrefix: bucketDevicePrefix(prefix, device),
     maxBytesPerSecond: config.archiveMaxMbps === undefined ? null : (config.archiveMaxMbps * 1e6) / 8,
     keepLocalMs: (config.archiveKeepLocal ?? 0) * 1000,
     hardMinFreePercent: config.archiveHardMinFreePercent,

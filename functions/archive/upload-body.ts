@@ -1,5 +1,6 @@
-// What an upload reads: the segment file, checked against the sha256 its journal line holds, at a bounded rate.
-import { createHash } from 'node:crypto';
+// What an upload reads: the segment file in parts, each hashed before it is sent (S3's part checksum, and the whole
+// file's sha256 checked against its journal line's), then read again to send, at a bounded rate.
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { pipeline, Transform, type Readable } from 'node:stream';
 
@@ -9,20 +10,6 @@ export class SegmentChangedError extends Error {
     super(`${file} no longer matches the sha256 its journal line holds; it is not uploaded`);
     this.name = 'SegmentChangedError';
   }
-}
-
-/** Passes bytes through, and fails at the end when their sha256 is not `expected` (so the upload is aborted). */
-function verifying(expected: string, file: string): Transform {
-  const hash = createHash('sha256');
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      done(null, chunk);
-    },
-    flush(done) {
-      done(hash.digest('hex') === expected ? null : new SegmentChangedError(file));
-    },
-  });
 }
 
 /** Holds each chunk back until the bytes so far fit `bytesPerSecond` since the first one. */
@@ -41,18 +28,35 @@ function throttled(bytesPerSecond: number): Transform {
   });
 }
 
+/** Bytes read at a time from a segment file: what an upload holds in memory, besides the SDK's own buffers. */
+const CHUNK_BYTES = 256 * 1024;
+
 /**
- * The file as a stream for the uploader: read in 256 KiB chunks, hashed, and paced when a rate is set. Any
- * error (a read, a hash that differs) destroys the stream, which aborts the upload.
+ * Hashes bytes [start, end) of the file: resolves their SHA-256 in base64 (S3's part checksum, sent before the part),
+ * and feeds them to `whole` as well (the file's sha256, checked against the journal's after the last part).
  */
-export function uploadBody(file: string, sha256: string, bytesPerSecond: number | null): Readable {
-  const source = createReadStream(file, { highWaterMark: 256 * 1024 });
-  const check = verifying(sha256, file);
-  if (bytesPerSecond === null) {
-    pipeline(source, check, () => undefined);
-    return check;
+export async function hashRange(file: string, start: number, end: number, whole: Hash): Promise<string> {
+  const part = createHash('sha256');
+  let read = 0;
+  for await (const chunk of createReadStream(file, { start, end: end - 1, highWaterMark: CHUNK_BYTES }) as AsyncIterable<Buffer>) {
+    part.update(chunk);
+    whole.update(chunk);
+    read += chunk.length;
   }
+  // Shorter than it was a moment ago: the file changed, and the part would not be what was hashed.
+  if (read !== end - start) throw new SegmentChangedError(file);
+  return part.digest('base64');
+}
+
+/**
+ * Bytes [start, end) of the file as a stream for the uploader, read again after `hashRange` (from the page cache),
+ * paced when a rate is set. The server checks them against the part checksum from the first read, so a file that
+ * changed in between is refused, never stored.
+ */
+export function rangeBody(file: string, start: number, end: number, bytesPerSecond: number | null): Readable {
+  const source = createReadStream(file, { start, end: end - 1, highWaterMark: CHUNK_BYTES });
+  if (bytesPerSecond === null) return source;
   const pace = throttled(bytesPerSecond);
-  pipeline(source, check, pace, () => undefined);
+  pipeline(source, pace, () => undefined);
   return pace;
 }

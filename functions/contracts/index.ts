@@ -3,6 +3,7 @@
 // implementation behind it, so a reader loads this floor and never the module that writes.
 export * from './containers.js';
 export * from './volume.js';
+export * from './bucket.js';
 export * from './segment.js';
 export * from './journal.js';
 export * from './camera.js';

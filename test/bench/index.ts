@@ -1,5 +1,6 @@
 // `npm run bench [-- name ...]`: runs every benchmark listed below (or only the named ones) and
 // prints one table each. Benchmarks report numbers; they never pass or fail.
+import * as archive from './archive.js';
 import * as events from './events.js';
 import * as forwarder from './forwarder.js';
 import * as live from './live.js';
@@ -28,6 +29,7 @@ const BENCHES: ReadonlyArray<readonly [string, BenchModule]> = [
   ['playback-hls', playbackHls],
   ['transcode', transcode],
   ['live', live],
+  ['archive', archive],
 ];
 
 async function main(names: readonly string[]): Promise<number> {

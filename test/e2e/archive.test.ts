@@ -3,9 +3,10 @@
 // object; wrong credentials or a missing bucket are archive-error, named without a secret, while recording goes on.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256OfFile } from '../../functions/lib/index.js';
-import { parseJournalRecords, type ArchiveRecord, type Segment } from '../../functions/recorder/index.js';
+import { parseJournal, parseJournalRecords, type ArchiveRecord, type Segment } from '../../functions/recorder/index.js';
 import type { ArchiveStatus } from '../../functions/archive/index.js';
 import { SEGMENT_ARCHIVED_TYPE, startLocalSink, type SegmentArchivedData } from '../../functions/events/index.js';
 import { startGstCamera, type GstCameraOptions } from './fixtures/camera.js';
@@ -70,7 +71,8 @@ async function openUploads(bucket: string): Promise<string[]> {
 async function expectBucketHoldsJournal(out: string, bucket: string, checked?: string): Promise<void> {
   const { segments, archives } = await journal(out);
   const keyOf = (s: Segment): string => `site1/cam/${path.posix.basename(s.file)}`;
-  expect(await objects(bucket)).toEqual(segments.map(keyOf).sort());
+  const days = [...new Set(segments.flatMap((s) => [s.startTime.slice(0, 10), new Date(Date.parse(s.endTime) - 1).toISOString().slice(0, 10)]))].sort();
+  expect(await objects(bucket)).toEqual([...segments.map(keyOf), ...days.map((d) => `site1/cam/timeline/${d}.jsonl.gz`)].sort());
   expect(archives.map((a) => a.archived).sort()).toEqual(segments.map((s) => s.file).sort());
   // awscli starts slowly (a second or two a call): one object stands for the rest.
   const segment = segments.find((s) => keyOf(s) === (checked ?? keyOf(segments.at(-1)!)))!;
@@ -79,6 +81,18 @@ async function expectBucketHoldsJournal(out: string, bucket: string, checked?: s
   const copy = path.join(out, 'fetched.bin');
   await s3.aws(['s3', 'cp', `s3://${bucket}/${keyOf(segment)}`, copy]);
   expect((await sha256OfFile(copy)).digest('hex')).toBe(segment.sha256);
+  // The timeline in the bucket: the day files hold the journal's segment lines, each once, as awscli fetches them.
+  const inDayFiles = new Map<string, Segment>();
+  for (const day of days) {
+    const dayCopy = path.join(out, `${day}.jsonl.gz`);
+    await s3.aws(['s3', 'cp', `s3://${bucket}/site1/cam/timeline/${day}.jsonl.gz`, dayCopy]);
+    const lines = parseJournal(gunzipSync(await readFile(dayCopy)).toString('utf8'));
+    expect(new Set(lines.map((s) => s.file)).size, `${day}: each segment once`).toBe(lines.length);
+    for (const line of lines) inDayFiles.set(line.file, line);
+  }
+  const unique = [...inDayFiles.values()];
+  expect(unique.map((s) => s.file).sort()).toEqual(segments.map((s) => s.file).sort());
+  expect(unique.find((s) => s.file === segment.file)).toEqual(segment);
 }
 
 describe('archive to S3', () => {

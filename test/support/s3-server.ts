@@ -13,7 +13,9 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { freeLoopbackPort } from '../../functions/lib/index.js';
 
 const run = promisify(execFile);
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The clone: two folders up from test/support, three from the build's dist/test/support (the bench runs there). */
+const repoRoot = [path.resolve(here, '../..'), path.resolve(here, '../../..')].find((dir) => existsSync(path.join(dir, 'test/s3/ensure-versitygw.sh'))) ?? path.resolve(here, '../..');
 /** Debian's awscli: the pyenv `aws` on PATH (v1) is another program. */
 export const AWS_CLI = '/usr/bin/aws';
 

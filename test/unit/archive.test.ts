@@ -5,6 +5,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { archiveOptions, archiveTarget, classifyArchiveFailure } from '../../functions/archive/index.js';
 import { ArchiveQueue, MAX_PENDING } from '../../functions/archive/archive-queue.js';
+import { mergeDay } from '../../functions/archive/day-files.js';
+import { segmentObjectKey, timelineDayKey, utcDaysOf } from '../../functions/contracts/index.js';
 import { ConfigError, parseConfig } from '../../functions/lib/index.js';
 import { appendArchiveToJournal, appendDeletionToJournal, appendToJournal, type Segment } from '../../functions/recorder/index.js';
 import { useScratch } from '../support/scratch.js';
@@ -93,5 +95,22 @@ describe('archive queue', () => {
     for (let n = 0; n < MAX_PENDING; n++) await queue.done(queue.next!);
     expect(await queue.scan()).toBe(3);
     expect(queue.next?.segment.sequence).toBe(MAX_PENDING + 1);
+  });
+});
+
+describe('the timeline in the bucket', () => {
+  it('names the UTC days a segment touches, so one across midnight is in both days and a reader of one day GETs one file', () => {
+    expect(utcDaysOf(new Date('2026-11-24T10:00:00Z'), new Date('2026-11-24T11:00:00Z'))).toEqual(['2026-11-24']);
+    expect(utcDaysOf(new Date('2026-11-24T23:30:00Z'), new Date('2026-11-25T00:30:00Z'))).toEqual(['2026-11-24', '2026-11-25']);
+    // Ending at midnight touches nothing of the next day.
+    expect(utcDaysOf(new Date('2026-11-24T23:00:00Z'), new Date('2026-11-25T00:00:00Z'))).toEqual(['2026-11-24']);
+    expect(timelineDayKey('site1/cam/', '2026-11-24')).toBe('site1/cam/timeline/2026-11-24.jsonl.gz');
+    expect(segmentObjectKey('site1/cam/', 'cam/cam_20261124T100000Z.mp4')).toBe('site1/cam/cam_20261124T100000Z.mp4');
+  });
+
+  it('merges a day as a set of segments by file, by start time: written again after a restart, nothing doubles', () => {
+    const [a, b, c] = [segment(3), segment(1), segment(2)].map((s, i) => ({ ...s, startTime: `2026-11-24T1${i}:00:00.000Z` }));
+    expect(mergeDay([a!, b!], [b!, c!]).map((s) => s.sequence)).toEqual([3, 1, 2]);
+    expect(mergeDay([c!, a!], [a!])).toEqual([a, c]);
   });
 });

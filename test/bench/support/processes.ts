@@ -31,6 +31,8 @@ export interface RecorderSpec {
   readonly entry?: readonly string[];
   /** Node flags for this process; default BENCH_RECORDER_NODE_FLAGS. */
   readonly nodeFlags?: readonly string[];
+  /** Variables added to the bench's environment (e.g. the archive's ARCHIVE_S3_* and AWS keys). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface RecorderProcess {
@@ -65,7 +67,7 @@ export async function startRecorder(spec: RecorderSpec, readyTimeoutMs = 30_000)
   ];
   const child = track(
     spawn(process.execPath, [...(spec.nodeFlags ?? NODE_FLAGS), ...args], {
-      env: { ...process.env, LOG_LEVEL: 'info', FFMPEG_PATH: spec.ffmpeg, FFPROBE_PATH: spec.ffprobe },
+      env: { ...process.env, ...spec.env, LOG_LEVEL: 'info', FFMPEG_PATH: spec.ffmpeg, FFPROBE_PATH: spec.ffprobe },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );

@@ -6,6 +6,8 @@
 #   shifu-rtsp             the project's own Dockerfile, unchanged, built from the working tree
 #   pause, coredns         one static binary each (from ensure-cluster-assets.sh)
 # Usage: ensure-images.sh PROJECT_DIR ASSETS_DIR CONTAINERD_SOCKET
+#        ensure-images.sh --build-only PROJECT_DIR   (CI, beside the other tiers: the base and the project's image
+#                                                    into the cache, nothing imported; the cluster tier then finds them)
 # Prints IMAGE=, PAUSE_IMAGE=, COREDNS_IMAGE= as its last lines. Everything is cached by its inputs in
 # ${SHIFU_RTSP_CACHE:-$HOME/.cache/shifu-rtsp}/images (buildah storage and image archives).
 set -euo pipefail
@@ -13,16 +15,20 @@ set -euo pipefail
 log() { printf '[images] %s\n' "$*" >&2; }
 die() { printf '[images] ERROR: %s\n' "$*" >&2; exit 1; }
 
+build_only=false
+if [[ "${1:-}" == --build-only ]]; then build_only=true; shift; fi
 project="$(cd "${1:?project dir}" && pwd)"
-assets="${2:?assets dir}"
-socket="${3:?containerd socket}"
+if ! $build_only; then
+  assets="${2:?assets dir}"
+  socket="${3:?containerd socket}"
+fi
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache="${SHIFU_RTSP_CACHE:-${HOME:?}/.cache/shifu-rtsp}/images"
 mkdir -p "$cache/archives"
 exec 9>"$cache/.lock"
 flock 9
 
-for tool in buildah debootstrap ctr; do command -v "$tool" >/dev/null || die "$tool is missing (apt-get install buildah debootstrap containerd)"; done
+for tool in buildah debootstrap $($build_only || echo ctr); do command -v "$tool" >/dev/null || die "$tool is missing (apt-get install buildah debootstrap containerd)"; done
 bah() { buildah --root "$cache/storage" --runroot /run/shifu-rtsp-buildah --storage-driver overlay "$@"; }
 has_image() { bah inspect --type image "$1" >/dev/null 2>&1; }
 sha() { sha256sum | cut -c1-16; }
@@ -57,6 +63,8 @@ if [[ ! -s "$cache/archives/shifu-rtsp-$app_key.tar" ]]; then
   # Keep one old archive at most: they are ~250 MB each.
   ls -t "$cache"/archives/shifu-rtsp-*.tar | tail -n +3 | xargs -r rm -f
 fi
+
+if $build_only; then echo "IMAGE=$image"; exit 0; fi
 
 # ---- pause and coredns: a static binary each ---------------------------------------------------------------
 single_binary_image() { # name binary entrypoint-args...

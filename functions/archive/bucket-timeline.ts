@@ -1,0 +1,62 @@
+// A reader of the timeline in the bucket, for readers with no volume (playback from the bucket): a device's
+// archived segments in a time range, from one GET per UTC day the range touches, never a listing or a HEAD per
+// segment. Loads the AWS SDK; `openBucketTimeline` (index.ts) loads it only when asked.
+import { bucketDevicePrefix, segmentObjectKey, timelineDayKey, utcDaysOf, type Segment } from '../contracts/index.js';
+import { Bucket } from './bucket.js';
+import { readDayFile } from './day-files.js';
+import { BucketTimelineError, classifyArchiveFailure } from './failure.js';
+import type { BucketAddress } from './options.js';
+
+/** An archived segment and the key of its object. */
+export interface BucketSegment {
+  readonly segment: Segment;
+  readonly key: string;
+}
+
+/** At most this many days in one request: a day file per day, and a year of them is never read at once. */
+export const MAX_TIMELINE_DAYS = 31;
+
+export class BucketTimeline {
+  private readonly bucket: Bucket;
+  private readonly where: { endpoint: string; bucket: string };
+
+  /** `prefix` as the archive's (`ARCHIVE_S3_PREFIX`): devices are the folders under it. */
+  constructor(
+    address: BucketAddress,
+    private readonly prefix: string,
+  ) {
+    this.bucket = new Bucket(address);
+    this.where = { endpoint: address.endpoint ?? `AWS S3 (${address.region})`, bucket: address.bucket };
+  }
+
+  /**
+   * The device's archived segments that overlap [from, to), by start time. Throws a RangeError for an empty or
+   * reversed range or one over MAX_TIMELINE_DAYS days, and a BucketTimelineError when a day file cannot be read
+   * (a day with no day file has no archived footage: that is an answer, not a failure).
+   */
+  async segments(device: string, from: Date, to: Date): Promise<BucketSegment[]> {
+    if (!(from.getTime() < to.getTime())) throw new RangeError('invalid range: from must be before to');
+    const days = utcDaysOf(from, to);
+    if (days.length > MAX_TIMELINE_DAYS) throw new RangeError(`invalid range: at most ${MAX_TIMELINE_DAYS} days at a time (asked ${days.length})`);
+    const devicePrefix = bucketDevicePrefix(this.prefix, device);
+    const byFile = new Map<string, Segment>();
+    for (const day of days) {
+      let segments: Segment[];
+      try {
+        segments = await readDayFile(this.bucket, devicePrefix, day);
+      } catch (err) {
+        const failure = classifyArchiveFailure(err, this.where);
+        throw new BucketTimelineError(day, failure.kind, `${timelineDayKey(devicePrefix, day)}: ${failure.message}`);
+      }
+      // A segment across midnight is in both days' files.
+      for (const s of segments) if (Date.parse(s.startTime) < to.getTime() && Date.parse(s.endTime) > from.getTime()) byFile.set(s.file, s);
+    }
+    return [...byFile.values()]
+      .sort((a, b) => a.startTime.localeCompare(b.startTime) || a.sequence - b.sequence)
+      .map((segment) => ({ segment, key: segmentObjectKey(devicePrefix, segment.file) }));
+  }
+
+  close(): void {
+    void this.bucket.close();
+  }
+}

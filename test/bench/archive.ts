@@ -1,0 +1,220 @@
+// Benchmark, not a test: the archive (issue 25) against its peers in one run, on loopback, to one real S3 server
+// (versitygw, test/support/s3-server.ts).
+//
+//   npm run bench -- archive          (or: npm run build && node dist/test/bench/archive.js)
+//
+// - throughput: the same files (random bytes, like video: nothing to compress) uploaded by the archive's own path
+//   (functions/archive/bucket.ts: HEAD, then the upload with its sha256 checked as read, 5 MiB parts one at a
+//   time, SHA-256 part checksums) and by `aws s3 cp --recursive` (Debian's awscli, its defaults: 10 requests at
+//   once, 8 MiB parts), rounds alternating which goes first; the ratio is ours / awscli's MB/s, per round.
+// - memory and CPU: two recorders of one camera (support/clip-server.py, 1080p25 4 Mbit/s) in the same window,
+//   one without a bucket and one archiving every segment to the server; RSS and PSS of each node process from
+//   /proc/<pid>/smaps_rollup (mean of samples every 2 s), CPU from /proc/<pid>/stat over the window.
+// Knobs: BENCH_ARCHIVE_FILES=6  BENCH_ARCHIVE_MIB=24 (per file)  BENCH_ARCHIVE_ROUNDS=3
+// BENCH_ARCHIVE_SEGMENT_S=15  BENCH_ARCHIVE_WINDOW_S=45  BENCH_ARCHIVE_PARTS=throughput,memory
+// BENCH_ARCHIVE_COMPARE=<another build's dist/functions/cli.js, e.g. main's>: a third recorder, of that build,
+// archiving in the same window, so a change to the archive is judged against the code before it in one run.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { sha256OfFile, locateFfmpeg, locateFfprobe } from '../../functions/lib/index.js';
+import { Bucket } from '../../functions/archive/bucket.js';
+import { startS3Server, type S3Server } from '../support/s3-server.js';
+import { generateClip, startClipServer, type ClipServer } from './support/media.js';
+import { CpuWindow, loadAverage } from './support/procfs.js';
+import { startRecorder, type RecorderProcess } from './support/processes.js';
+import { fmt, markdownTable, mean, note, releaseAll, sleep, whenRunDirectly } from './support/util.js';
+
+const env = process.env;
+const num = (name: string, fallback: number): number => {
+  const v = Number(env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+};
+const CONFIG = {
+  parts: new Set((env.BENCH_ARCHIVE_PARTS ?? 'throughput,memory').split(',').map((s) => s.trim())),
+  files: num('BENCH_ARCHIVE_FILES', 6),
+  mib: num('BENCH_ARCHIVE_MIB', 24),
+  rounds: num('BENCH_ARCHIVE_ROUNDS', 3),
+  segmentSeconds: num('BENCH_ARCHIVE_SEGMENT_S', 15),
+  windowSeconds: num('BENCH_ARCHIVE_WINDOW_S', 45),
+  compare: env.BENCH_ARCHIVE_COMPARE,
+};
+const TARGET = { throughputRatio: 1.0, memoryMiB: 10, cpuIncrease: 0.3 };
+const WARMUP_MS = 12_000;
+
+const print = (line: string): void => void process.stdout.write(`${line}\n`);
+
+/** RSS and PSS in MiB from smaps_rollup (one read: the two are of the same moment), or null when gone. */
+function rollup(pid: number): { rss: number; pss: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)\\s+kB`, 'm').exec(text)?.[1] ?? NaN);
+    return { rss: kb('Rss') / 1024, pss: kb('Pss') / 1024 };
+  } catch {
+    return null;
+  }
+}
+
+interface ThroughputRound {
+  readonly ours: number;
+  readonly awscli: number;
+}
+
+async function throughput(s3: S3Server, dir: string): Promise<ThroughputRound[]> {
+  const files = path.join(dir, 'files');
+  await mkdir(files, { recursive: true });
+  note(`writing ${CONFIG.files} files of ${CONFIG.mib} MiB`);
+  const sums: Array<{ file: string; sha256: string }> = [];
+  for (let i = 0; i < CONFIG.files; i++) {
+    const file = path.join(files, `seg${i}.mp4`);
+    await writeFile(file, randomBytes(CONFIG.mib * 1024 * 1024));
+    // The recorder hashed each segment when it journaled it: the archive reads the sha256 from there.
+    sums.push({ file, sha256: (await sha256OfFile(file)).digest('hex') });
+  }
+  const megabytes = (CONFIG.files * CONFIG.mib * 1024 * 1024) / 1e6;
+  await s3.createBucket('bench');
+  const bucket = new Bucket({ endpoint: s3.endpoint, bucket: 'bench', region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+  const rounds: ThroughputRound[] = [];
+  try {
+    for (let r = 0; r < CONFIG.rounds; r++) {
+      const ours = async (): Promise<number> => {
+        const t0 = performance.now();
+        for (const { file, sha256 } of sums) {
+          const key = `ours${r}/${path.basename(file)}`;
+          await bucket.head(key);
+          await bucket.upload({ key, file, sha256, contentType: 'video/mp4' }, null);
+        }
+        return megabytes / ((performance.now() - t0) / 1000);
+      };
+      const awscli = async (): Promise<number> => {
+        const t0 = performance.now();
+        await s3.aws(['s3', 'cp', '--recursive', '--only-show-errors', files, `s3://bench/aws${r}/`]);
+        return megabytes / ((performance.now() - t0) / 1000);
+      };
+      // Alternate who goes first: the server's folder and the page cache warm up over a round.
+      let round: ThroughputRound;
+      if (r % 2 === 0) {
+        const first = await ours();
+        round = { ours: first, awscli: await awscli() };
+      } else {
+        const first = await awscli();
+        round = { ours: await ours(), awscli: first };
+      }
+      note(`round ${r + 1}: ours ${fmt(round.ours)} MB/s, awscli ${fmt(round.awscli)} MB/s`);
+      rounds.push(round);
+    }
+  } finally {
+    await bucket.close();
+  }
+  // Both wrote every file: the comparison is of complete uploads.
+  const stored = await readdir(path.join(s3.dir, 'bench'), { recursive: true });
+  const count = stored.filter((f) => f.endsWith('.mp4') && !f.includes('.sgwtmp')).length;
+  if (count !== CONFIG.files * CONFIG.rounds * 2) throw new Error(`expected ${CONFIG.files * CONFIG.rounds * 2} objects in the bucket, found ${count}`);
+  return rounds;
+}
+
+interface MemoryRow {
+  readonly label: string;
+  readonly rss: number;
+  readonly pss: number;
+  readonly cpu: number;
+  readonly archived: number;
+}
+
+async function memory(s3: S3Server, dir: string): Promise<MemoryRow[]> {
+  const ffmpeg = locateFfmpeg();
+  const ffprobe = locateFfprobe();
+  let server: ClipServer | null = null;
+  const recorders: RecorderProcess[] = [];
+  try {
+    note('encoding the 1080p clip');
+    const clip = await generateClip(ffmpeg, dir);
+    server = await startClipServer(clip.file);
+    await s3.createBucket('footage');
+    const archiveEnv = {
+      ...s3.clientEnv,
+      ARCHIVE_S3_ENDPOINT: s3.endpoint,
+      ARCHIVE_S3_BUCKET: 'footage',
+      ARCHIVE_S3_FORCE_PATH_STYLE: 'true',
+    };
+    const common = { url: server.url, out: path.join(dir, 'rec'), segmentSeconds: CONFIG.segmentSeconds, idle: true, ffmpeg, ffprobe };
+    recorders.push(await startRecorder({ ...common, device: 'off' }, 60_000));
+    recorders.push(await startRecorder({ ...common, device: 'on', env: archiveEnv }, 60_000));
+    if (CONFIG.compare) recorders.push(await startRecorder({ ...common, device: 'before', env: archiveEnv, entry: [CONFIG.compare, 'recorder'] }, 60_000));
+    for (const r of recorders) await r.post('/record/on');
+    await sleep(WARMUP_MS);
+    const samples = recorders.map(() => ({ rss: [] as number[], pss: [] as number[] }));
+    const cpu = new CpuWindow(recorders.map((r) => r.pid));
+    const take = (): void =>
+      recorders.forEach((r, i) => {
+        const m = rollup(r.pid);
+        if (m) {
+          samples[i]!.rss.push(m.rss);
+          samples[i]!.pss.push(m.pss);
+        }
+      });
+    const until = Date.now() + CONFIG.windowSeconds * 1000;
+    while (Date.now() < until) {
+      take();
+      await sleep(Math.min(2000, until - Date.now()));
+    }
+    take();
+    const window = cpu.finish();
+    const statuses = await Promise.all(recorders.map((r) => r.status()));
+    return recorders.map((r, i) => {
+      const archive = (statuses[i] as { archive?: { counters: { archived: number } } }).archive;
+      return {
+        label: ['recorder, no bucket', 'recorder, archiving every segment', `the compared build, archiving (${CONFIG.compare})`][i]!,
+        rss: mean(samples[i]!.rss),
+        pss: mean(samples[i]!.pss),
+        cpu: window.perPid.get(r.pid)?.own ?? NaN,
+        archived: archive?.counters.archived ?? 0,
+      };
+    });
+  } finally {
+    await Promise.all(recorders.map((r) => r.stop(20_000)));
+    await server?.stop();
+  }
+}
+
+export async function run(): Promise<void> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'shifu-bench-archive-'));
+  print(`## Archive: throughput against awscli, recorder memory and CPU with and without it\n`);
+  print(`Machine: ${os.cpus().length} cores; node ${process.version}; load avg at start ${loadAverage()}.`);
+  const s3 = await startS3Server();
+  try {
+    const verdicts: Array<[string, string, string]> = [];
+    if (CONFIG.parts.has('throughput')) {
+      const rounds = await throughput(s3, dir);
+      print('');
+      print(markdownTable(['round', 'archive MB/s', 'aws s3 cp MB/s', 'ratio'], rounds.map((r, i) => [i + 1, fmt(r.ours), fmt(r.awscli), fmt(r.ours / r.awscli, 2)])));
+      const ratios = rounds.map((r) => r.ours / r.awscli).sort((a, b) => a - b);
+      const median = ratios[Math.floor(ratios.length / 2)]!;
+      verdicts.push([`throughput >= ${TARGET.throughputRatio}x aws s3 cp (${CONFIG.files} x ${CONFIG.mib} MiB, median of ${CONFIG.rounds})`, `${fmt(median, 2)}x`, median >= TARGET.throughputRatio ? 'PASS' : 'FAIL']);
+    }
+    if (CONFIG.parts.has('memory')) {
+      const rows = await memory(s3, dir);
+      const [off, on] = rows;
+      print('');
+      print(markdownTable(['recorder', 'RSS MiB', 'PSS MiB', 'CPU % of a core', 'segments archived in the run'], rows.map((m) => [m.label, fmt(m.rss), fmt(m.pss), fmt(m.cpu, 2), m.archived])));
+      const rssMore = on!.rss - off!.rss;
+      const pssMore = on!.pss - off!.pss;
+      verdicts.push([`memory <= +${TARGET.memoryMiB} MiB with archiving (${CONFIG.segmentSeconds} s segments)`, `RSS +${fmt(rssMore)} MiB, PSS +${fmt(pssMore)} MiB`, pssMore <= TARGET.memoryMiB ? 'PASS' : 'FAIL']);
+      const cpuMore = on!.cpu / off!.cpu - 1;
+      verdicts.push([`CPU <= +${TARGET.cpuIncrease * 100} % with archiving`, `${fmt(off!.cpu, 2)} -> ${fmt(on!.cpu, 2)} % of a core (+${fmt(cpuMore * 100, 0)} %)`, cpuMore <= TARGET.cpuIncrease ? 'PASS' : 'FAIL']);
+    }
+    print('');
+    print(markdownTable(['target', 'measured', 'verdict'], verdicts));
+  } finally {
+    await s3.remove();
+    releaseAll();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+whenRunDirectly(import.meta.url, async () => {
+  await run();
+  process.exit(0);
+});

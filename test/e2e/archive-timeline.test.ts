@@ -1,0 +1,133 @@
+// The timeline in the bucket (issue 25) against a real S3 server (versitygw), awscli reading back what was written:
+// day files of the journal's segment lines, written again without duplicates, and the reader playback will use,
+// which answers a range from one GET per day and fails, never answers empty, when a GET fails.
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addToDayFiles } from '../../functions/archive/day-files.js';
+import { SegmentChangedError } from '../../functions/archive/upload-body.js';
+import { Bucket } from '../../functions/archive/bucket.js';
+import { BucketTimelineError, openBucketTimeline, type BucketAddress } from '../../functions/archive/index.js';
+import { parseJournal, type Segment } from '../../functions/contracts/index.js';
+import { sha256OfFile } from '../../functions/lib/index.js';
+import { useScratch } from '../support/scratch.js';
+import { startS3Server, type S3Server } from '../support/s3-server.js';
+
+const scratch = useScratch('shifu-archive-timeline-');
+let s3: S3Server;
+
+beforeAll(async () => {
+  s3 = await startS3Server();
+}, 900_000);
+afterAll(() => s3?.remove());
+
+function address(bucket: string): BucketAddress {
+  return { endpoint: s3.endpoint, bucket, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } };
+}
+
+/** A journaled segment of device cam from `start` for `seconds`. */
+function segment(sequence: number, start: string, seconds: number): Segment {
+  const name = `cam_${start.replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z')}.mp4`;
+  return {
+    file: `cam/${name}`, absolutePath: `/data/cam/${name}`, device: 'cam', sequence, startTime: start,
+    endTime: new Date(Date.parse(start) + seconds * 1000).toISOString(), durationSeconds: seconds, bytes: 1000 + sequence,
+    sha256: String(sequence).repeat(64).slice(0, 64), format: 'mp4', mimeType: 'video/mp4',
+    video: { codec: 'h264', width: 640, height: 480, fps: 10 }, audio: null, recovered: false, gapBeforeSeconds: 0,
+  };
+}
+
+const s1 = segment(1, '2026-11-24T10:00:00.000Z', 3600);
+const s2 = segment(2, '2026-11-24T23:30:00.000Z', 3600); // across midnight: in both days' files
+const s3seg = segment(3, '2026-11-25T00:30:00.000Z', 3600);
+
+/** A day file as awscli fetches it, gunzipped and read with the journal's own parser. */
+async function dayFileByAwscli(bucket: string, day: string): Promise<Segment[]> {
+  const copy = path.join(scratch.dir, `${bucket}-${day}.gz`);
+  await s3.aws(['s3', 'cp', `s3://${bucket}/site1/cam/timeline/${day}.jsonl.gz`, copy]);
+  return parseJournal(gunzipSync(await readFile(copy)).toString('utf8'));
+}
+
+describe('the timeline in the bucket', () => {
+  it('writes the journal lines of each day once, across midnight and again after a restart, and awscli reads them back', async () => {
+    await s3.createBucket('days');
+    const bucket = new Bucket(address('days'));
+    try {
+      await addToDayFiles(bucket, 'site1/cam/', [s1, s2]);
+      // A restart archives s2 again (found in the bucket, its record not journaled yet) with s3.
+      await addToDayFiles(bucket, 'site1/cam/', [s2, s3seg]);
+    } finally {
+      await bucket.close();
+    }
+    expect(await dayFileByAwscli('days', '2026-11-24')).toEqual([s1, s2]);
+    expect(await dayFileByAwscli('days', '2026-11-25')).toEqual([s2, s3seg]);
+
+    const timeline = await openBucketTimeline(address('days'), 'site1/');
+    try {
+      const evening = await timeline.segments('cam', new Date('2026-11-24T23:00:00Z'), new Date('2026-11-25T01:00:00Z'));
+      expect(evening).toEqual([
+        { segment: s2, key: 'site1/cam/cam_20261124T233000Z.mp4' },
+        { segment: s3seg, key: 'site1/cam/cam_20261125T003000Z.mp4' },
+      ]);
+      // One day from midnight finds the segment that began the evening before, from that day's file alone.
+      expect((await timeline.segments('cam', new Date('2026-11-25T00:00:00Z'), new Date('2026-11-26T00:00:00Z'))).map((s) => s.segment.sequence)).toEqual([2, 3]);
+      // A day with no day file has no archived footage.
+      expect(await timeline.segments('cam', new Date('2026-11-20T00:00:00Z'), new Date('2026-11-21T00:00:00Z'))).toEqual([]);
+      await expect(timeline.segments('cam', new Date('2026-01-01T00:00:00Z'), new Date('2026-12-31T00:00:00Z'))).rejects.toThrow(/at most 31 days/);
+    } finally {
+      timeline.close();
+    }
+  });
+
+  it('a day file that cannot be read is an error naming the cause, never an empty timeline', async () => {
+    await s3.createBucket('broken');
+    const garbage = path.join(scratch.dir, 'garbage');
+    await writeFile(garbage, 'not gzip\n');
+    await s3.aws(['s3', 'cp', garbage, 's3://broken/site1/cam/timeline/2026-11-24.jsonl.gz']);
+    const day = [new Date('2026-11-24T00:00:00Z'), new Date('2026-11-25T00:00:00Z')] as const;
+
+    const damaged = await openBucketTimeline(address('broken'), 'site1/');
+    const missingBucket = await openBucketTimeline(address('no-such-bucket'), 'site1/');
+    const refused = await openBucketTimeline({ ...address('broken'), credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: 'wrong-secret-0123456789' } }, 'site1/');
+    try {
+      await expect(damaged.segments('cam', ...day)).rejects.toMatchObject({ name: 'BucketTimelineError', kind: 'timeline', message: expect.stringContaining('site1/cam/timeline/2026-11-24.jsonl.gz is not a gzip') });
+      await expect(missingBucket.segments('cam', ...day)).rejects.toMatchObject({ kind: 'no-bucket' });
+      const wrong = await refused.segments('cam', ...day).then(() => null, (err: unknown) => err);
+      expect(wrong).toBeInstanceOf(BucketTimelineError);
+      expect(wrong).toMatchObject({ kind: 'credentials' });
+      expect(String((wrong as Error).message)).not.toContain('wrong-secret');
+      await s3.stop();
+      await expect(damaged.segments('cam', ...day)).rejects.toMatchObject({ kind: 'unreachable', message: expect.stringContaining('cannot reach the S3 server') });
+    } finally {
+      await s3.start();
+      for (const t of [damaged, missingBucket, refused]) t.close();
+    }
+  });
+});
+
+describe('the upload, part by part', () => {
+  it('stores a multipart object with its sha256 and part checksums, and refuses a file that no longer matches its journal sha256', async () => {
+    await s3.createBucket('parts');
+    const file = path.join(scratch.dir, 'seg.mp4');
+    await writeFile(file, randomBytes(12 * 1024 * 1024 + 17)); // three parts, the last short
+    const sha256 = (await sha256OfFile(file)).digest('hex');
+    const bucket = new Bucket(address('parts'));
+    try {
+      await bucket.upload({ key: 'cam/seg.mp4', file, sha256, contentType: 'video/mp4' }, null);
+      await expect(bucket.upload({ key: 'cam/changed.mp4', file, sha256: 'ab'.repeat(32), contentType: 'video/mp4' }, null)).rejects.toBeInstanceOf(SegmentChangedError);
+    } finally {
+      await bucket.close();
+    }
+    const head = JSON.parse(await s3.aws(['s3api', 'head-object', '--bucket', 'parts', '--key', 'cam/seg.mp4', '--checksum-mode', 'ENABLED'])) as { ContentLength: number; Metadata: Record<string, string>; ChecksumSHA256?: string };
+    expect(head).toMatchObject({ ContentLength: 12 * 1024 * 1024 + 17, Metadata: { sha256 } });
+    expect(head.ChecksumSHA256, 'a checksum of the three parts').toMatch(/-3$/);
+    const copy = path.join(scratch.dir, 'fetched.mp4');
+    await s3.aws(['s3', 'cp', 's3://parts/cam/seg.mp4', copy]);
+    expect((await sha256OfFile(copy)).digest('hex')).toBe(sha256);
+    // The changed file left nothing: no object, no open multipart upload.
+    const listed = JSON.parse(await s3.aws(['s3api', 'list-objects-v2', '--bucket', 'parts'])) as { Contents: Array<{ Key: string }> };
+    expect(listed.Contents.map((o) => o.Key)).toEqual(['cam/seg.mp4']);
+    expect(await s3.aws(['s3api', 'list-multipart-uploads', '--bucket', 'parts'])).not.toMatch(/changed/);
+  });
+});
