@@ -4,8 +4,8 @@ import { HttpError, parseDuration } from '../lib/index.js';
 import { clipFileName, RECORDING_RULES, type ContainerFormat } from '../contracts/index.js';
 import type { FfmpegSlot } from './ffmpeg-slots.js';
 import type { Footage } from './library.js';
-import { keyframeFromMp4Index } from './mp4-index.js';
-import type { ClipVideo, VideoEncoder } from './transcode.js';
+import { mp4EntryAt, type Mp4Entry } from './mp4-index.js';
+import { transcodeVideoArguments, type ClipVideo, type VideoEncoder } from './transcode.js';
 
 /** Clip containers: the recorder's rules say what each holds; the options make them stream from a pipe. */
 export const CLIP_FORMATS = {
@@ -32,6 +32,8 @@ export interface ClipPlan {
   readonly parts: readonly Footage[];
   /** Decode time of the keyframe at or before the requested start, in the first file's timestamps (s); null: from its start. */
   readonly inpoint: number | null;
+  /** The first file's fragment index around that keyframe, when it has one: ffmpeg then reads it from there (concatScript). */
+  readonly entry?: Mp4Entry | null;
   /** Wall-clock start of the clip's first frame (that keyframe) and end. */
   readonly startMs: number;
   readonly endMs: number;
@@ -139,9 +141,9 @@ export async function probeKeyframe(slot: FfmpegSlot, ffprobe: string, file: str
  * The keyframe at or before `offset` seconds into a segment: from an MP4 segment's own fragment index in a few
  * reads, else by ffprobe (a process that walks the file) in `slot`.
  */
-export async function keyframeIn(slot: FfmpegSlot, ffprobe: string, f: Footage, offset: number): Promise<{ keyframe: number; fileStart: number }> {
-  const fromIndex = f.segment.format === 'mp4' ? await keyframeFromMp4Index(f.path, offset) : null;
-  return fromIndex ?? (await keyframeAtOrBefore(slot, ffprobe, f.path, offset));
+export async function keyframeIn(slot: FfmpegSlot, ffprobe: string, f: Footage, offset: number, withEnd = false): Promise<{ keyframe: number; fileStart: number; entry?: Mp4Entry }> {
+  const entry = f.segment.format === 'mp4' ? await mp4EntryAt(f.path, offset, withEnd) : null;
+  return entry ? { keyframe: entry.keyframe, fileStart: entry.fileStart, entry } : await keyframeAtOrBefore(slot, ffprobe, f.path, offset);
 }
 
 /**
@@ -162,7 +164,8 @@ export async function planClip(slot: FfmpegSlot, ffprobe: string, footage: reado
   const offset = Math.max(0, request.startMs - first.startMs) / 1000;
   // From a segment's start there is nothing to look up: every segment starts with a keyframe. An MP4 segment's
   // own fragment index answers in a few reads; ffprobe (a process that walks the file) only where it cannot.
-  const found = offset > 0 ? await keyframeIn(slot, ffprobe, first, offset) : null;
+  // The file's end only matters to a clip that goes on into the next file (concatScript's duration).
+  const found = offset > 0 ? await keyframeIn(slot, ffprobe, first, offset, parts.length > 1) : null;
   const startMs = found ? Math.round(first.startMs + (found.keyframe - found.fileStart) * 1000) : first.startMs;
   const endMs = Math.min(request.endMs, last.endMs);
   const rule = RECORDING_RULES[request.format];
@@ -176,6 +179,7 @@ export async function planClip(slot: FfmpegSlot, ffprobe: string, footage: reado
     request,
     parts,
     inpoint: found?.keyframe ?? null,
+    entry: found?.entry ?? null,
     startMs,
     endMs,
     mediaSeconds: mediaMs / 1000,
@@ -195,26 +199,55 @@ export function audioFor(recordedFormat: string, codec: string | null, format: C
   return { mode: 'copy', recorded: codec, adtsToAsc: adts && format === 'mp4' };
 }
 
+/** A URL as an ffconcat `file` argument, quoted, so a root with odd characters stays one path. */
+const concatQuoteUrl = (url: string): string => `'${url.replace(/'/g, "'\\''")}'`;
+
 /** A path as an ffconcat `file` argument: a file URL, quoted, so a root with odd characters stays one path. */
-export const concatQuote = (p: string): string => `'file:${p.replace(/'/g, "'\\''")}'`;
+export const concatQuote = (p: string): string => concatQuoteUrl(`file:${p}`);
+
+/**
+ * The first file's in point as the script gives it: a tenth of a millisecond before the keyframe (more than a tick
+ * of any time base we record), so the keyframe is at or after it whatever the rounding, and -ss 0 drops the audio
+ * before it: the video starts at 0.
+ */
+const scriptInpoint = (keyframe: number): number => Math.max(0, keyframe - 0.0001);
+
+/**
+ * ffconcat lines for the first file when its fragment index gave where the keyframe's fragment is: its init
+ * segment then its bytes from that moof on (ffmpeg's concat and subfile protocols), read without ffmpeg's index
+ * (`fflags +ignidx`: at open its MP4 reader would otherwise read every moof of the file, half a second an hour).
+ * `duration` tells the concat demuxer where the next file follows on, which it could no longer learn from the file.
+ * Null where the path cannot be one (`|` separates the concat protocol's parts): ffmpeg seeks as before.
+ */
+function fromKeyframeFragment(plan: ClipPlan, path: string): string[] | null {
+  const entry = plan.entry;
+  if (!entry || plan.inpoint === null || path.includes('|')) return null;
+  const url = `concat:subfile,,start,0,end,${entry.initBytes},,:file:${path}|subfile,,start,${entry.moof},end,0,,:file:${path}`;
+  const lines = [`file ${concatQuoteUrl(url)}`, 'option fflags +ignidx'];
+  if (plan.parts.length > 1) {
+    if (entry.end === null) return null;
+    lines.push(`duration ${Math.max(0, entry.end - scriptInpoint(plan.inpoint)).toFixed(6)}`);
+  }
+  return lines;
+}
 
 /** ffconcat script: file URLs (so a root with odd characters stays one path) and the first file's in point. */
 export function concatScript(plan: ClipPlan): string {
   const lines = ['ffconcat version 1.0'];
   plan.parts.forEach((part, i) => {
-    lines.push(`file ${concatQuote(part.path)}`);
-    // A tenth of a millisecond early (more than a tick of any time base we record), so the keyframe is at or
-    // after the in point whatever the rounding, and -ss 0 drops the audio before it: the video starts at 0.
-    if (i === 0 && plan.inpoint !== null) lines.push(`inpoint ${Math.max(0, plan.inpoint - 0.0001).toFixed(6)}`);
+    const fromFragment = i === 0 ? fromKeyframeFragment(plan, part.path) : null;
+    lines.push(...(fromFragment ?? [`file ${concatQuote(part.path)}`]));
+    // The last file is read from its start up to the clip's end: ffmpeg's walk over all its moofs at open buys
+    // nothing there (no seek, no file after it), and a file that is not fragmented reads the same either way.
+    const last = i === plan.parts.length - 1 && (i > 0 || plan.inpoint === null);
+    if (!fromFragment && last && part.segment.format === 'mp4') lines.push('option fflags +ignidx');
+    if (i === 0 && plan.inpoint !== null) lines.push(`inpoint ${scriptInpoint(plan.inpoint).toFixed(6)}`);
   });
   return `${lines.join('\n')}\n`;
 }
 
-/** Seconds between keyframes of a transcode (where a seek in the played clip can land); MP4 fragments are 0.5 s. */
-export const TRANSCODE_GOP_SECONDS = 1;
-
 /** ffmpeg reading an ffconcat script from stdin, its files by absolute path. */
-export const CONCAT_INPUT = ['-protocol_whitelist', 'file,pipe', '-f', 'concat', '-safe', '0', '-i', 'pipe:0'] as const;
+export const CONCAT_INPUT = ['-protocol_whitelist', 'file,pipe,concat,subfile', '-f', 'concat', '-safe', '0', '-i', 'pipe:0'] as const;
 
 /**
  * ffmpeg's arguments for a plan: `-c copy`, or with `encoder` (video=h264) the video re-encoded, from the same
@@ -225,7 +258,7 @@ export function clipArguments(plan: ClipPlan, encoder: VideoEncoder | null = nul
   const audio = plan.audio.mode === 'aac' ? ['-c:a', 'aac', '-b:a', '96k'] : plan.audio.adtsToAsc ? ['-bsf:a', 'aac_adtstoasc'] : [];
   const video = encoder
     ? [
-        ...encoder.outputArgs(plan.request.height ?? null), '-force_key_frames', `expr:gte(t,n_forced*${TRANSCODE_GOP_SECONDS})`, '-progress', 'pipe:3', '-stats_period', '1',
+        ...transcodeVideoArguments(encoder, plan.request.height ?? null), '-progress', 'pipe:3', '-stats_period', '1',
         ...(plan.request.format === 'mp4' ? ['-frag_duration', '500000'] : []),
       ]
     : [];

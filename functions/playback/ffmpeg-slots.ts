@@ -34,8 +34,9 @@ export class FfmpegSlots {
    * slot is freed when `res` closes (the client left, or the answer is done), at once: what still runs in it
    * is killed, so nothing works for a client that is gone. `weight`: how many of the limit's slots the work
    * counts as (a transcode 2); never more than the whole limit, so a small limit still runs one at a time.
+   * `res` null: work shared by several requests (a thumbnail others wait for), released by its owner alone.
    */
-  take(res: ServerResponse, weight = 1): FfmpegSlot {
+  take(res: ServerResponse | null, weight = 1): FfmpegSlot {
     const needs = Math.min(Math.max(1, weight), this.size);
     if (this.busyCount + needs > this.size) {
       this.onChange(this.busyCount, true);
@@ -52,6 +53,7 @@ export class FfmpegSlots {
       this.busyCount -= needs;
       this.onChange(this.busyCount, false);
     });
+    if (res === null) return slot;
     res.once('close', () => slot.release());
     // Gone before the slot was taken: 'close' has already fired.
     if (res.destroyed || res.socket === null || res.socket.destroyed) slot.release();

@@ -4,10 +4,10 @@
 // asks to see as H.264) as pieces ffmpeg makes on request, in MPEG-TS.
 import { HttpError } from '../lib/index.js';
 import { isSegmentFileName } from '../contracts/index.js';
-import { audioFor, CONCAT_INPUT, concatQuote, timeParameter, TRANSCODE_GOP_SECONDS } from './clip.js';
+import { audioFor, CONCAT_INPUT, concatQuote, timeParameter } from './clip.js';
 import { checkDeviceName, type Footage } from './library.js';
 import { mp4Layout, type Mp4Layout } from './mp4-index.js';
-import { parseHeight, parseVideo, type ClipVideo, type VideoEncoder } from './transcode.js';
+import { parseHeight, parseVideo, transcodeVideoArguments, type ClipVideo, type VideoEncoder } from './transcode.js';
 
 /** Longest range one playlist covers (a day): its lines come from the index, never from probing the files. */
 export const HLS_MAX_RANGE_SECONDS = 24 * 3600;
@@ -79,11 +79,16 @@ export function parsePieceRequest(url: URL): PieceRequest {
 export class Mp4Layouts {
   private readonly cache = new Map<string, Promise<Mp4Layout | null>>();
 
-  constructor(private readonly capacity = 512) {}
+  constructor(
+    private readonly capacity = 512,
+    /** Told of each look-up, whether it was cached (metrics). */
+    private readonly onLookup: (hit: boolean) => void = () => undefined,
+  ) {}
 
   of(f: Footage): Promise<Mp4Layout | null> {
     const key = `${f.path}\n${f.segment.sha256}`;
     let layout = this.cache.get(key);
+    this.onLookup(layout !== undefined);
     if (layout === undefined) {
       layout = f.segment.format === 'mp4' ? mp4Layout(f.path, HLS_PIECE_SECONDS, (f.endMs - f.startMs) / 1000) : Promise.resolve(null);
       if (this.cache.size >= this.capacity) this.cache.delete(this.cache.keys().next().value!);
@@ -188,7 +193,7 @@ export function pieceScript(f: Footage, bounds: PieceBounds): string {
  */
 export function pieceArguments(f: Footage, piece: PieceRequest, bounds: PieceBounds, encoder: VideoEncoder | null): string[] {
   const audio = audioFor(f.segment.format, f.segment.audio?.codec ?? null, 'ts');
-  const video = encoder ? [...encoder.outputArgs(piece.height), '-force_key_frames', `expr:gte(t,n_forced*${TRANSCODE_GOP_SECONDS})`] : [];
+  const video = encoder ? transcodeVideoArguments(encoder, piece.height) : [];
   return [
     '-hide_banner', '-v', 'error',
     ...(encoder?.inputArgs ?? []),

@@ -13,7 +13,7 @@ export { keyframeFromMp4Index } from './mp4-index.js';
 export { defaultMaxCuts, FfmpegSlot, FfmpegSlots, RETRY_AFTER_SECONDS } from './ffmpeg-slots.js';
 export { cgroupCpuQuota, usableCpus } from './cpus.js';
 export { localDateOf, localDay, localDayOf, parseTimeZone, timelineWindow, type LocalDay, type TimelineWindow } from './local-day.js';
-export { chooseEncoder, listedEncoders, MAX_HEIGHT, parseHeight, parseVideo, TRANSCODE_SLOTS, TranscodePace, type ClipVideo, type VideoEncoder } from './transcode.js';
+export { chooseEncoder, listedEncoders, MAX_HEIGHT, parseHeight, parseVideo, TRANSCODE_GOP_SECONDS, TRANSCODE_SLOTS, TranscodePace, transcodeVideoArguments, type ClipVideo, type VideoEncoder } from './transcode.js';
 export { hlsPlaylist, HLS_MAX_RANGE_SECONDS, HLS_PIECE_SECONDS, Mp4Layouts, parseHlsRequest, parsePieceRequest, pieceArguments, pieceScript, type HlsRequest, type PieceBounds, type PieceRequest } from './hls.js';
 export { mp4Layout, type Mp4Layout, type Mp4Piece } from './mp4-index.js';
 export { parseThumbnailRequest, ThumbnailCache, thumbnailArguments, thumbnailKey, THUMBNAIL_DEFAULT_WIDTH, THUMBNAIL_MAX_WIDTH, THUMBNAIL_MIN_WIDTH, type ThumbnailRequest } from './thumbnail.js';

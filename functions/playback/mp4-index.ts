@@ -111,8 +111,16 @@ async function fragments(handle: FileHandle, size: number): Promise<Map<number, 
   return out;
 }
 
-/** Whether the fragment's first sample of `track` is a sync sample, and its decode time; null when the moof says neither. */
-async function fragmentStart(handle: FileHandle, at: number, track: number): Promise<{ sync: boolean; dts: number } | null> {
+/** One track's part of the fragment whose moof is at `at`: the moof read, its traf, tfhd and tfdt, and the tfdt's decode time. */
+interface TrackFragment {
+  readonly buf: Buffer;
+  readonly traf: Box;
+  readonly tfhd: Box;
+  readonly tfhdFlags: number;
+  readonly dts: number;
+}
+
+async function trackFragment(handle: FileHandle, at: number, track: number): Promise<TrackFragment | null> {
   const head = await readAt(handle, at, 16);
   if (head.length < 8 || head.toString('latin1', 4, 8) !== 'moof') return null;
   const size = head.readUInt32BE(0);
@@ -123,48 +131,121 @@ async function fragmentStart(handle: FileHandle, at: number, track: number): Pro
     if (traf.type !== 'traf') continue;
     const tfhd = child(buf, traf, 'tfhd');
     const tfdt = child(buf, traf, 'tfdt');
-    const trun = child(buf, traf, 'trun');
-    if (!tfhd || !tfdt || !trun || buf.readUInt32BE(tfhd.body + 4) !== track) continue;
+    if (!tfhd || !tfdt || buf.readUInt32BE(tfhd.body + 4) !== track) continue;
     const dts = buf[tfdt.body] === 1 ? Number(buf.readBigUInt64BE(tfdt.body + 4)) : buf.readUInt32BE(tfdt.body + 4);
-    const tfhdFlags = buf.readUIntBE(tfhd.body + 1, 3);
-    let q = tfhd.body + 8;
-    if (tfhdFlags & 0x1) q += 8; // base data offset
-    if (tfhdFlags & 0x2) q += 4; // sample description index
-    if (tfhdFlags & 0x8) q += 4; // default duration
-    if (tfhdFlags & 0x10) q += 4; // default size
-    const defaultFlags = tfhdFlags & 0x20 ? buf.readUInt32BE(q) : null;
-    const trunFlags = buf.readUIntBE(trun.body + 1, 3);
-    let r = trun.body + 8;
-    if (trunFlags & 0x1) r += 4; // data offset
-    let flags: number | null = null;
-    if (trunFlags & 0x4) flags = buf.readUInt32BE(r);
-    else if (trunFlags & 0x400) {
-      // The first sample's own flags: after its duration and size, when present.
-      const at0 = r + (trunFlags & 0x100 ? 4 : 0) + (trunFlags & 0x200 ? 4 : 0);
-      flags = buf.readUInt32BE(at0);
-    } else flags = defaultFlags;
-    if (flags === null) return null;
-    // sample_is_non_sync_sample is bit 16.
-    return { sync: (flags & 0x10000) === 0, dts };
+    return { buf, traf, tfhd, tfhdFlags: buf.readUIntBE(tfhd.body + 1, 3), dts };
   }
   return null;
 }
 
+/** Where tfhd's default sample duration is (after the base data offset and sample description index, when present). */
+const tfhdDefaults = (f: TrackFragment): number => f.tfhd.body + 8 + (f.tfhdFlags & 0x1 ? 8 : 0) + (f.tfhdFlags & 0x2 ? 4 : 0);
+
+/** Whether the fragment's first sample of `track` is a sync sample, and its decode time; null when the moof says neither. */
+async function fragmentStart(handle: FileHandle, at: number, track: number): Promise<{ sync: boolean; dts: number } | null> {
+  const f = await trackFragment(handle, at, track);
+  const trun = f && child(f.buf, f.traf, 'trun');
+  if (!f || !trun) return null;
+  const { buf, tfhdFlags } = f;
+  // After the default duration and size, when present.
+  const q = tfhdDefaults(f) + (tfhdFlags & 0x8 ? 4 : 0) + (tfhdFlags & 0x10 ? 4 : 0);
+  const defaultFlags = tfhdFlags & 0x20 ? buf.readUInt32BE(q) : null;
+  const trunFlags = buf.readUIntBE(trun.body + 1, 3);
+  let r = trun.body + 8;
+  if (trunFlags & 0x1) r += 4; // data offset
+  let flags: number | null = null;
+  if (trunFlags & 0x4) flags = buf.readUInt32BE(r);
+  else if (trunFlags & 0x400) {
+    // The first sample's own flags: after its duration and size, when present.
+    const at0 = r + (trunFlags & 0x100 ? 4 : 0) + (trunFlags & 0x200 ? 4 : 0);
+    flags = buf.readUInt32BE(at0);
+  } else flags = defaultFlags;
+  if (flags === null) return null;
+  // sample_is_non_sync_sample is bit 16.
+  return { sync: (flags & 0x10000) === 0, dts: f.dts };
+}
+
+/** Decode time just past the last sample of `track` in the fragment at `at` (its tfdt plus its samples' durations). */
+async function fragmentEnd(handle: FileHandle, at: number, track: number, trexDuration: number): Promise<number | null> {
+  const f = await trackFragment(handle, at, track);
+  if (!f) return null;
+  const { buf, tfhdFlags } = f;
+  const defaultDuration = tfhdFlags & 0x8 ? buf.readUInt32BE(tfhdDefaults(f)) : trexDuration;
+  let end = f.dts;
+  for (const trun of boxes(buf, f.traf.body, f.traf.end)) {
+    if (trun.type !== 'trun') continue;
+    const flags = buf.readUIntBE(trun.body + 1, 3);
+    const count = buf.readUInt32BE(trun.body + 4);
+    let r = trun.body + 8 + (flags & 0x1 ? 4 : 0) + (flags & 0x4 ? 4 : 0);
+    // Per sample: duration, size, flags, composition offset, each 4 bytes when the trun says so.
+    const stride = 4 * [0x100, 0x200, 0x400, 0x800].filter((bit) => flags & bit).length;
+    if (r + count * stride > trun.end) return null;
+    for (let i = 0; i < count; i++, r += stride) end += flags & 0x100 ? buf.readUInt32BE(r) : defaultDuration;
+  }
+  return end;
+}
+
+/** trex's default sample duration per track (moov/mvex): what a fragment without its own falls back to. */
+function trexDurations(buf: Buffer): Map<number, number> {
+  const out = new Map<number, number>();
+  const mvex = path(buf, { type: '', start: 0, body: 0, end: buf.length }, ['moov', 'mvex']);
+  if (!mvex) return out;
+  for (const trex of boxes(buf, mvex.body, mvex.end)) if (trex.type === 'trex' && trex.end - trex.body >= 20) out.set(buf.readUInt32BE(trex.body + 4), buf.readUInt32BE(trex.body + 12));
+  return out;
+}
+
 /**
- * The decode time (s, in the file's timestamps) of the last video keyframe presented at or before `offset`
- * seconds into the file, and the file's first timestamp, from the file's own fragment index. Null when the
- * file has no such index or it does not answer (not fragmented, no mfra, no keyframe found): ask ffprobe then.
+ * Where a cut from a keyframe can start reading a fragmented MP4 without ffmpeg walking it: ffmpeg's MP4 reader
+ * reads every moof of a seekable fragmented file at open to build its index (half a second for an hour on a busy
+ * machine), so a cut is given the init segment and the file from the keyframe's moof on instead.
  */
-export async function keyframeFromMp4Index(file: string, offset: number): Promise<{ keyframe: number; fileStart: number } | null> {
+export interface Mp4Entry {
+  /** Decode time (s, the file's timestamps) of the last video keyframe presented at or before the offset. */
+  readonly keyframe: number;
+  /** The file's first timestamp (s): the earliest first presentation of any track, as ffprobe's start_time. */
+  readonly fileStart: number;
+  /** Bytes of ftyp + moov at the file's start (the init segment). */
+  readonly initBytes: number;
+  /** Byte offset of the moof whose fragment starts with that keyframe. */
+  readonly moof: number;
+  /** Where the file ends (s, the file's timestamps) as ffmpeg counts it: where the next file's timestamps follow on. Null: not asked for. */
+  readonly end: number | null;
+}
+
+/** Where a fragmented MP4 ends as ffmpeg counts it: each track's first presentation plus its decode span (a B-frame delay in). */
+async function fileEnd(handle: FileHandle, head: Buffer, tracks: readonly Track[], all: ReadonlyMap<number, readonly Fragment[]>): Promise<number | null> {
+  const trex = trexDurations(head);
+  let end = 0;
+  for (const t of tracks) {
+    const own = all.get(t.id);
+    const first = own?.[0];
+    const last = own?.at(-1);
+    if (!first || !last) continue;
+    const firstDts = (await fragmentStart(handle, first.moof, t.id))?.dts;
+    const lastDts = await fragmentEnd(handle, last.moof, t.id, trex.get(t.id) ?? 0);
+    if (firstDts === undefined || lastDts === null) return null;
+    end = Math.max(end, (first.time - firstDts + lastDts) / t.timescale);
+  }
+  return end;
+}
+
+/**
+ * The keyframe at or before `offset` seconds into the file, from the file's own fragment index (see Mp4Entry). Null
+ * when the file has no such index or it does not answer (not fragmented, no mfra, no keyframe found): ask ffprobe then.
+ */
+export async function mp4EntryAt(file: string, offset: number, withEnd = false): Promise<Mp4Entry | null> {
   const handle = await open(file, 'r').catch(() => null);
   if (!handle) return null;
   try {
     const { size } = await handle.stat();
-    const tracks = tracksOf(await readAt(handle, 0, Math.min(size, 256 * 1024)));
+    const head = await readAt(handle, 0, Math.min(size, 256 * 1024));
+    const tracks = tracksOf(head);
     const video = tracks.find((t) => t.video);
     const all = video && (await fragments(handle, size));
     const list = video && all?.get(video.id);
     if (!video || !all || !list || list.length === 0) return null;
+    const initBytes = list[0]!.moof;
+    if (initBytes <= 0 || initBytes > head.length) return null;
     // ffprobe's start_time: the earliest first presentation of any track, each in its own time scale.
     const firsts = tracks.map((t) => (all.get(t.id)?.[0]?.time ?? Infinity) / t.timescale);
     const fileStart = Math.min(...firsts);
@@ -175,12 +256,23 @@ export async function keyframeFromMp4Index(file: string, offset: number): Promis
     for (let checked = 0; i >= 0 && checked < 600; i--, checked++) {
       const start = await fragmentStart(handle, list[i]!.moof, video.id);
       if (start === null) return null;
-      if (start.sync) return { keyframe: start.dts / video.timescale, fileStart };
+      if (!start.sync) continue;
+      const end = withEnd ? await fileEnd(handle, head, tracks, all) : null;
+      return { keyframe: start.dts / video.timescale, fileStart, initBytes, moof: list[i]!.moof, end };
     }
     return null;
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * The decode time (s, in the file's timestamps) of the last video keyframe presented at or before `offset`
+ * seconds into the file, and the file's first timestamp, from the file's own fragment index (null: ask ffprobe).
+ */
+export async function keyframeFromMp4Index(file: string, offset: number): Promise<{ keyframe: number; fileStart: number } | null> {
+  const entry = await mp4EntryAt(file, offset);
+  return entry && { keyframe: entry.keyframe, fileStart: entry.fileStart };
 }
 
 /** A run of fragments that starts with a video keyframe: one HLS media segment as a byte range of the file. */

@@ -2,8 +2,7 @@
 import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline, Readable } from 'node:stream';
-import { Counter, Gauge, type Registry } from 'prom-client';
-import { createMetricsRegistry, HttpError, presentedToken, sameSecret, tokenCookie, startProbeServer, type HostPort, type Logger, type ProbeAnswer, type ProbeRequest, type ProbeServer } from '../lib/index.js';
+import { HttpError, presentedToken, sameSecret, tokenCookie, startProbeServer, type HostPort, type Logger, type ProbeAnswer, type ProbeRequest, type ProbeServer } from '../lib/index.js';
 import { parseFormat, parseRange, planClip, startCut, type ClipRequest } from './clip.js';
 import { serveExport } from './export-zip.js';
 import { defaultMaxCuts, FfmpegSlots, followOutput, type FfmpegSlot } from './ffmpeg-slots.js';
@@ -14,6 +13,7 @@ import { timelineWindow } from './local-day.js';
 import type { LiveDirectory } from './live-directory.js';
 import { liveRoutes } from './live-proxy.js';
 import { FAVICON_SVG, HLS_SCRIPT_ROUTE, hlsScript, PAGE_HTML, PAGE_MODULES, pageScript, PLAYERS_SCRIPT_ROUTE, playersScript } from './page.js';
+import { playbackMetrics } from './metrics.js';
 import { recordingRoutes } from './recording-routes.js';
 import { timelineOf } from './timeline.js';
 import { Volumes } from './volumes.js';
@@ -41,29 +41,6 @@ export interface PlaybackSettings {
 
 /** The page's cookie: set once from `/?access_token=`, so the page's own URLs never carry the token. */
 const TOKEN_COOKIE = 'shifu_rtsp_playback_token';
-
-function playbackMetrics(): {
-  registry: Registry;
-  clips: Counter<'format' | 'outcome'>;
-  files: Counter<'status'>;
-  ffmpegBusy: Gauge;
-  ffmpegRefused: Counter;
-  journalErrors: Counter<'device'>;
-  journalBytes: Counter<'device'>;
-  exports: Counter<'outcome'>;
-} {
-  const registry = createMetricsRegistry('shifu_rtsp_playback_process_');
-  return {
-    registry,
-    clips: new Counter({ name: 'shifu_rtsp_playback_clips_total', help: 'Clips cut, by format and outcome (complete, aborted, failed)', labelNames: ['format', 'outcome'], registers: [registry] }),
-    files: new Counter({ name: 'shifu_rtsp_playback_file_requests_total', help: 'Segment file requests, by status code', labelNames: ['status'], registers: [registry] }),
-    ffmpegBusy: new Gauge({ name: 'shifu_rtsp_playback_ffmpeg_slots_busy', help: 'ffmpeg slots in use now (a cut 1, a transcode 2; at most PLAYBACK_MAX_CUTS)', registers: [registry] }),
-    ffmpegRefused: new Counter({ name: 'shifu_rtsp_playback_ffmpeg_refused_total', help: 'Requests answered 503 because every ffmpeg slot was busy', registers: [registry] }),
-    journalErrors: new Counter({ name: 'shifu_rtsp_playback_journal_read_errors_total', help: "Failed reads of a device's journal (device empty: the journals' folder could not be listed)", labelNames: ['device'], registers: [registry] }),
-    exports: new Counter({ name: 'shifu_rtsp_playback_exports_total', help: 'Zips of several cameras (/api/export) by outcome (complete, aborted, failed)', labelNames: ['outcome'], registers: [registry] }),
-    journalBytes: new Counter({ name: 'shifu_rtsp_playback_journal_bytes_read_total', help: 'Journal bytes read into the footage index (after a restart from PLAYBACK_INDEX_DIR, only what was appended)', labelNames: ['device'], registers: [registry] }),
-  };
-}
 
 export async function startPlaybackServer(settings: PlaybackSettings, log: Logger): Promise<ProbeServer> {
   const metrics = playbackMetrics();
@@ -236,7 +213,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
         '/api/clip': serveClip,
         '/api/export': (req, res, url) =>
           serveExport({ volumes, slots, ffmpeg: settings.ffmpeg, ffprobe: settings.ffprobe, maxClipSeconds: settings.maxClipSeconds, log, onOutcome: (outcome) => metrics.exports.inc({ outcome }) }, req, res, url),
-        ...recordingRoutes({ library: volumes, slots, ffmpeg: settings.ffmpeg, ffprobe: settings.ffprobe, cacheDir: settings.cacheDir, encoderFor, log }),
+        ...recordingRoutes({ library: volumes, slots, ffmpeg: settings.ffmpeg, ffprobe: settings.ffprobe, cacheDir: settings.cacheDir, encoderFor, log, metrics: metrics.recordings }),
         '/files/': async (req, res, url) => {
           try {
             await serveFile(volumes, req, res, url);

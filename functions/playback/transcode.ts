@@ -8,6 +8,17 @@ export type ClipVideo = 'copy' | 'h264';
 /** A transcode holds a decoder and an encoder for as long as it streams: it counts as this many ffmpeg slots. */
 export const TRANSCODE_SLOTS = 2;
 
+/** Seconds between keyframes of a transcode (where a seek in the played clip can land); MP4 fragments are 0.5 s. */
+export const TRANSCODE_GOP_SECONDS = 1;
+
+/**
+ * A transcode's video options after the input, for /api/clip and the HLS pieces alike: the encoder's, at most
+ * `height` lines, with a keyframe every TRANSCODE_GOP_SECONDS so a player can start or seek at any second.
+ */
+export function transcodeVideoArguments(encoder: VideoEncoder, height: number | null): string[] {
+  return [...encoder.outputArgs(height), '-force_key_frames', `expr:gte(t,n_forced*${TRANSCODE_GOP_SECONDS})`];
+}
+
 /** Tallest `height` a request may ask for (8K); the clip is never scaled up past the recording. */
 export const MAX_HEIGHT = 4320;
 

@@ -1,48 +1,24 @@
-// The recorder: one camera, switched on and off, supervised across ffmpeg runs (each attempt: probe, the camera
-// relay when a login is needed, ffmpeg, its segments finished in order), with crash recovery and retention.
-// Over 400 lines because an attempt shares the supervisor's state (the run, the current file, the proven plan,
-// the login budget); moving attempts into a run object of their own (MediaMTX's recorderInstance) is the next split.
+// The recorder of one camera: the long-lived supervisor that outlives every ffmpeg run. It owns the desired state
+// (on/off), the state it shows and the retry policy, and starts one RecordingAttempt after another (probe, relay,
+// ffmpeg: recording-attempt.ts); the segments go through the SegmentFinisher, and the FootageUpkeep recovers
+// crash leftovers and applies retention.
 import { EventEmitter } from 'node:events';
-import { backoffDelay, sleep, type BackoffPolicy, type Logger } from '../lib/index.js';
-import { cameraLogin, type CameraAddress } from '../contracts/index.js';
-import type { Failure, FailureKind } from './failure.js';
-import { FfmpegRun, type ClosedSegment } from './ffmpeg-run.js';
+import { backoffDelay, type Logger } from '../lib/index.js';
+import type { RecorderState, Segment } from '../contracts/index.js';
+import type { Failure } from './failure.js';
+import { FootageUpkeep } from './footage-upkeep.js';
 import { LoginBudget } from './login-budget.js';
-import { planRecording, PlanRefusedError, type AudioMode, type ContainerFormat, type RecordingPlan } from './plan.js';
-import { probeStream, ProbeError } from './probe.js';
-import { startCameraRelay } from './camera-relay.js';
-import { askRtsp } from './rtsp-check.js';
-import { applyRetention, type ArchiveGuard, type Deletion, type RetentionPolicy, type VolumeReport } from './retention.js';
-import { nextRecordingFile, recordingFileIndex, recordingFileName, segmentStem, type RecorderSignals, type RecorderState, type Segment } from '../contracts/index.js';
+import type { ContainerFormat, RecordingPlan } from './plan.js';
+import { RecordingAttempt } from './recording-attempt.js';
+import type { ArchiveGuard, VolumeReport } from './retention.js';
+import { MAX_FAILED_LOGINS, ON_FAILURE, waitForRetry } from './retry-policy.js';
+import type { RecorderCounters, RecorderEvents, RecorderSettings } from './recorder-types.js';
+import { SegmentFinisher } from './segment-finisher.js';
 import { SegmentStore } from './segment-store.js';
 
 export { RECORDER_STATES, type RecorderState } from '../contracts/index.js';
-
-export interface RecorderSettings {
-  readonly device: string;
-  readonly camera: CameraAddress;
-  readonly out: string;
-  readonly segmentSeconds: number;
-  readonly format: ContainerFormat;
-  readonly audio: AudioMode;
-  readonly transport: 'tcp' | 'udp';
-  readonly alignToClock: boolean;
-  readonly watchdogSeconds: number;
-  readonly retention: RetentionPolicy;
-  readonly ffmpeg: string;
-  readonly ffprobe: string;
-}
-
-export interface RecorderCounters {
-  segmentsFinished: number;
-  segmentsRecovered: number;
-  bytesWritten: number;
-  ffmpegRestarts: number;
-  reconnects: number;
-  retentionDeletions: number;
-  /** Deleted below the archive's hard floor before they were archived (`hard-floor`): footage lost. */
-  segmentsLost: number;
-}
+export type { RecorderCounters, RecorderEvents, RecorderSettings } from './recorder-types.js';
+export { MAX_FAILED_LOGINS } from './retry-policy.js';
 
 export interface RecorderStatus {
   readonly device: string;
@@ -61,37 +37,6 @@ export interface RecorderStatus {
   readonly counters: Readonly<RecorderCounters>;
 }
 
-/** Events a recorder emits: the events module and metrics listen. */
-export interface RecorderEvents extends RecorderSignals {
-  deletion: [Deletion];
-}
-
-const RETRY: BackoffPolicy = { baseMs: 1000, maxMs: 30_000 };
-
-/**
- * What each kind of failure means, in one table: the state it shows, how fast to retry, and whether to poll
- * the camera with RTSP OPTIONS during the wait so that recording resumes as soon as it answers again.
- */
-const ON_FAILURE: Readonly<Record<FailureKind, { state: RecorderState; retry: BackoffPolicy; pollCamera: boolean }>> = {
-  unreachable: { state: 'reconnecting', retry: RETRY, pollCamera: true },
-  stalled: { state: 'reconnecting', retry: RETRY, pollCamera: true },
-  'not-found': { state: 'reconnecting', retry: RETRY, pollCamera: false },
-  media: { state: 'reconnecting', retry: RETRY, pollCamera: false },
-  // Retried soon, but only until the login budget is spent: cameras lock the account after a few (see supervise).
-  unauthorized: { state: 'unauthorized', retry: { baseMs: 2000, maxMs: 10_000 }, pollCamera: false },
-  disk: { state: 'error', retry: RETRY, pollCamera: false },
-  'refused-plan': { state: 'error', retry: { baseMs: 60_000, maxMs: 600_000 }, pollCamera: false },
-  // A web UI, TLS or garbage on the port: someone must fix the address; retried 30 s up to 10 min apart.
-  'not-rtsp': { state: 'error', retry: { baseMs: 60_000, maxMs: 600_000 }, pollCamera: false },
-};
-
-/**
- * Failed logins (counted at the camera relay, see LoginBudget) after which the recorder sends no credentials and
- * stops trying until the next /record/on or restart: cameras lock the account (and, behind the forwarder's one
- * address, every viewer) after 3 to 5. Also how many refusals in a row stop it when it has no login to send.
- */
-export const MAX_FAILED_LOGINS = 3;
-
 /** `on` after `close` (SIGTERM): the process is going away and would leave a run nobody stops. */
 export class RecorderClosingError extends Error {
   constructor() {
@@ -101,37 +46,13 @@ export class RecorderClosingError extends Error {
 }
 
 /**
- * The long-lived recorder of one camera. It owns the desired state (on/off) and restarts a short-lived
- * ffmpeg run after any failure, with backoff, until it is switched off.
+ * The long-lived recorder of one camera. It owns the desired state (on/off) and starts a short-lived
+ * RecordingAttempt after any failure, with backoff, until it is switched off.
  */
 export class Recorder {
   readonly store: SegmentStore;
   /** `segment`, `state` and `deletion`: the events module and logs listen. */
   readonly events = new EventEmitter<RecorderEvents>();
-  private desired: 'on' | 'off' = 'off';
-  /** Bumped by every on and off: a supervisor runs only while its generation is the current one. */
-  private generation = 0;
-  private closing = false;
-  private state: RecorderState = 'idle';
-  private since = new Date();
-  private run: FfmpegRun | null = null;
-  private currentFile: { file: string; startedAt: string | null } | null = null;
-  private lastError: (Failure & { at: string }) | null = null;
-  private lastWriteAt: number | null = null;
-  private loop: Promise<void> | null = null;
-  private wake = new AbortController();
-  private finishing: Promise<void> = Promise.resolve();
-  private retentionTimer: NodeJS.Timeout | null = null;
-  private volume: VolumeReport | null = null;
-  private archiveGuard: ArchiveGuard | null = null;
-  /** Wall-clock end of the last segment before an interruption; the next run's first segment reports the gap. */
-  private interruptedAt: number | null = null;
-  /** The plan of the last run, if it recorded: reused without a probe while runs keep recording. */
-  private provenPlan: RecordingPlan | null = null;
-  /** File-name stem of the ffmpeg run that is writing now; recovery leaves its files alone. */
-  private activeStem: string | null = null;
-  /** Shared by every probe and run of one start; renewed by an on() that starts recording. */
-  private readonly logins = new LoginBudget(MAX_FAILED_LOGINS);
   readonly counters: RecorderCounters = {
     segmentsFinished: 0,
     segmentsRecovered: 0,
@@ -141,6 +62,27 @@ export class Recorder {
     retentionDeletions: 0,
     segmentsLost: 0,
   };
+  private readonly upkeep: FootageUpkeep;
+  private readonly finisher: SegmentFinisher;
+  private desired: 'on' | 'off' = 'off';
+  /** Bumped by every on and off: a supervisor runs only while its generation is the current one. */
+  private generation = 0;
+  private closing = false;
+  private state: RecorderState = 'idle';
+  private since = new Date();
+  /** The attempt under way, if any: off() stops its ffmpeg run. */
+  private attempt: RecordingAttempt | null = null;
+  private currentFile: { file: string; startedAt: string | null } | null = null;
+  private lastError: (Failure & { at: string }) | null = null;
+  private lastWriteAt: number | null = null;
+  private loop: Promise<void> | null = null;
+  private wake = new AbortController();
+  /** Wall-clock end of the last segment before an interruption; the next run's first segment reports the gap. */
+  private interruptedAt: number | null = null;
+  /** The plan of the last run, if it recorded: reused without a probe while runs keep recording. */
+  private provenPlan: RecordingPlan | null = null;
+  /** Shared by every probe and run of one start; renewed by an on() that starts recording. */
+  private readonly logins = new LoginBudget(MAX_FAILED_LOGINS);
 
   constructor(
     readonly settings: RecorderSettings,
@@ -153,24 +95,26 @@ export class Recorder {
       ffprobe: settings.ffprobe,
       log,
     });
+    const reports = { events: this.events, counters: this.counters };
+    this.upkeep = new FootageUpkeep(this.store, settings.retention, settings.ffprobe, reports, log, () => this.attempt?.stem ?? null);
+    this.finisher = new SegmentFinisher(this.store, this.upkeep, reports, log);
   }
 
   /** From now on retention deletes only what `guard` says is archived (the archive calls it when it starts). */
   guardRetention(guard: ArchiveGuard): void {
-    this.archiveGuard = guard;
+    this.upkeep.guardRetention(guard);
   }
 
   /** Opens the store, finishes what a crash left behind, and starts retention sweeps. */
   async open(): Promise<Segment[]> {
     await this.store.open();
-    const recovered = await this.recoverLeftovers();
+    const recovered = await this.upkeep.recoverLeftovers();
     // A restart (a new pod, a crash) is an interruption too: the first segment reports the time since the
     // last journaled one ended, so a gap across pods is visible in the journal and the events.
     const last = this.store.lastSegment;
     if (last !== null) this.interruptedAt = Date.parse(last.endTime);
-    this.retentionTimer = setInterval(() => void this.sweep(), 60_000);
-    this.retentionTimer.unref();
-    await this.sweep();
+    this.upkeep.start();
+    await this.upkeep.sweep();
     return recovered;
   }
 
@@ -187,7 +131,7 @@ export class Recorder {
       lastSegment: this.store.lastSegment,
       lastError: this.lastError,
       lastWriteAt: this.lastWriteAt === null ? null : new Date(this.lastWriteAt).toISOString(),
-      volume: this.volume,
+      volume: this.upkeep.volume,
       counters: { ...this.counters },
     };
   }
@@ -227,10 +171,9 @@ export class Recorder {
     this.generation++;
     this.wake.abort();
     const loop = this.loop;
-    const run = this.run;
-    if (run) await run.stop();
+    await this.attempt?.stop();
     await loop;
-    await this.finishing;
+    await this.finisher.settled;
     // A loop that stopped trying left its state (unauthorized); off is idle, unless an on came meanwhile.
     if (this.desired === 'off') this.setState('idle');
     return this.status();
@@ -239,7 +182,7 @@ export class Recorder {
   /** Stops recording and retention for good (SIGTERM); from now on, on() is refused. */
   async close(): Promise<RecorderStatus> {
     this.closing = true;
-    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    this.upkeep.stop();
     return this.off();
   }
 
@@ -265,9 +208,9 @@ export class Recorder {
       this.wake = new AbortController();
       if (failure === null) this.setState('connecting');
       // The previous run's last segment must be journaled before leftovers are looked for.
-      await this.finishing;
-      await this.recoverLeftovers();
-      const outcome = await this.attempt(generation);
+      await this.finisher.settled;
+      await this.upkeep.recoverLeftovers();
+      const outcome = await this.runAttempt(generation);
       if (!this.current(generation)) break;
       if (outcome.recorded) attempt = 0;
       failure = outcome.failure;
@@ -285,182 +228,45 @@ export class Recorder {
       }
       const handling = ON_FAILURE[failure.kind];
       this.setState(handling.state, failure);
-      if (failure.kind === 'disk') await this.sweep();
+      if (failure.kind === 'disk') await this.upkeep.sweep();
       const delay = backoffDelay(attempt++, handling.retry);
       this.log.warn({ reason: failure.kind, error: failure.message, retryInMs: delay }, 'camera run ended; retrying');
       this.counters.reconnects++;
-      await this.waitForRetry(delay, handling.pollCamera);
+      await waitForRetry(this.settings.camera, delay, handling.pollCamera, this.wake.signal);
     }
     if (this.generation === generation) this.setState('idle');
   }
 
-  /** Waits out the backoff, but returns early when an unreachable camera starts answering RTSP again. */
-  private async waitForRetry(delayMs: number, pollCamera: boolean): Promise<void> {
-    const signal = this.wake.signal;
-    if (!pollCamera) return sleep(delayMs, signal);
-    const deadline = Date.now() + delayMs;
-    const { host, port, displayUrl } = this.settings.camera;
-    while (!signal.aborted && Date.now() < deadline) {
-      await sleep(Math.min(1000, deadline - Date.now()), signal);
-      if (signal.aborted || Date.now() >= deadline) return;
-      // Back as RTSP: retry now. Something else answering: retry now too, and learn it is not-rtsp (no polling).
-      if ((await askRtsp(host, port, displayUrl)).kind !== 'none') return;
-    }
-  }
-
-  /** One probe + ffmpeg run. Resolves when the run is over, with why. */
-  private async attempt(generation: number): Promise<{ recorded: boolean; failure: Failure }> {
-    const s = this.settings;
-    let plan: RecordingPlan;
-    try {
-      // The last run recorded with this plan: the camera still sends the same, so skip the probe's session
-      // (and its wait for a keyframe). A run that records nothing drops it, and the next attempt probes.
-      plan = this.provenPlan ?? planRecording(await probeStream({ ffprobe: s.ffprobe, camera: s.camera, transport: s.transport, onRefused: this.refused, logins: this.logins }), s.format, s.audio);
-    } catch (err) {
-      if (err instanceof ProbeError) return { recorded: false, failure: await this.explain(err.failure) };
-      if (err instanceof PlanRefusedError) return { recorded: false, failure: { kind: 'refused-plan', message: err.message } };
-      return { recorded: false, failure: { kind: 'media', message: (err as Error).message } };
-    }
-    if (!this.current(generation)) return { recorded: false, failure: { kind: 'media', message: 'switched off' } };
-    const stem = segmentStem(s.device, new Date());
-    const gapStart = this.interruptedAt;
-    // A camera that needs a login is recorded through the relay, so ffmpeg's argv never holds the password; one
-    // without goes direct (its media then does not pass through this process).
-    const relay = cameraLogin(s.camera) !== undefined ? await startCameraRelay(s.camera, { onRefused: this.refused, logins: this.logins }) : null;
-    let first = true;
-    /** The wall-clock time of the run's last cut: the next segment's start. */
-    let previousCutMs: number | null = null;
-    const run = new FfmpegRun(
+  /** One attempt (probe, relay, ffmpeg run); what it learnt is kept for the next one. */
+  private async runAttempt(generation: number): ReturnType<RecordingAttempt['record']> {
+    const reports = { events: this.events, counters: this.counters };
+    const attempt = new RecordingAttempt(
+      { settings: this.settings, store: this.store, finisher: this.finisher, logins: this.logins, reports, log: this.log },
+      this.provenPlan,
       {
-        ffmpeg: s.ffmpeg,
-        inputUrl: relay?.url ?? s.camera.displayUrl,
-        ...(relay ? { relay } : {}),
-        transport: s.transport,
-        plan,
-        segmentSeconds: s.segmentSeconds,
-        alignToClock: s.alignToClock,
-        workDir: this.store.workDir,
-        stem,
-        watchdogSeconds: s.watchdogSeconds,
-      },
-      (closed) => {
-        const gap = first && gapStart !== null && run.origin !== null ? Math.max(0, (run.origin + closed.startSeconds * 1000 - gapStart) / 1000) : 0;
-        first = false;
-        this.enqueueFinish(closed, run, plan, gap, previousCutMs);
-        previousCutMs = closed.closedAtMs;
-      },
-      () => {
-        this.lastWriteAt = Date.now();
+        wanted: () => this.current(generation),
+        interruptedAt: () => this.interruptedAt,
+        currentFile: (file) => {
+          this.currentFile = file;
+        },
+        recording: () => {
+          this.interruptedAt = null;
+          this.setState('recording');
+        },
+        wrote: () => {
+          this.lastWriteAt = Date.now();
+        },
       },
     );
-    relay?.admit(run.pid);
-    this.run = run;
-    this.activeStem = stem;
-    this.currentFile = { file: this.store.relative(`${this.store.workDir}/${recordingFileName(stem, 0, plan.rule.extension)}`), startedAt: null };
-    const recorded = await run.started;
-    if (recorded) {
-      this.interruptedAt = null;
-      this.currentFile = { ...this.currentFile, startedAt: new Date(run.origin ?? Date.now()).toISOString() };
-      this.setState('recording');
-      this.log.info(
-        { video: plan.video.codec, audio: plan.audio, format: plan.format, pid: run.pid },
-        'recording',
-      );
-    }
-    const exit = await run.exited;
-    relay?.close();
-    this.provenPlan = recorded ? plan : null;
-    this.run = null;
-    this.activeStem = null;
-    if (recorded) this.counters.ffmpegRestarts += exit.failure ? 1 : 0;
-    if (exit.failure && recorded) this.interruptedAt = Date.now();
-    return { recorded, failure: exit.failure ?? { kind: 'media', message: 'ffmpeg stopped' } };
-  }
-
-  /** Someone else on this host tried to use the camera relay, which would have logged in to the camera for them. */
-  private readonly refused = (peer: string): void => {
-    this.log.warn({ peer }, 'refused a connection to the camera relay from a process that is not this recorder\'s ffmpeg or ffprobe');
-  };
-
-  /** A probe that found no stream: if something other than RTSP answers at the address, say what. */
-  private async explain(failure: Failure): Promise<Failure> {
-    if (failure.kind !== 'unreachable' && failure.kind !== 'media') return failure;
-    const { host, port, displayUrl } = this.settings.camera;
-    const answer = await askRtsp(host, port, displayUrl);
-    if (answer.kind !== 'other') return failure;
-    return { kind: 'not-rtsp', message: `${displayUrl} answers, but not as an RTSP camera: it answered ${answer.answer}` };
-  }
-
-  /**
-   * Queues a closed segment for the store. Its times are re-anchored on the wall clock at each cut (start:
-   * the previous cut, end: this one), so a camera clock that runs fast or slow cannot move names off the
-   * hour; its media duration is reported apart (durationSeconds).
-   */
-  private enqueueFinish(closed: ClosedSegment, run: FfmpegRun, plan: RecordingPlan, gapBeforeSeconds: number, startMs: number | null): void {
-    const endMs = closed.closedAtMs;
-    this.finishing = this.finishing.then(async () => {
-      try {
-        // ffmpeg closes a segment in its trailer even after a write error, then exits; the error reaches us on
-        // another pipe, so give the run a moment to finish before trusting the segment.
-        await run.exitedWithin(500);
-        // A segment closed after a write error may be torn: repair it first, or leave it for recovery.
-        if (run.sawWriteError && !(await this.store.repair(closed.path))) return;
-        const firstOfRun = recordingFileIndex(closed.path) === 0;
-        const listedSeconds = firstOfRun ? null : closed.endSeconds - closed.startSeconds;
-        const segment = await this.store.finish({ tempPath: closed.path, startMs, endMs, plan, recovered: false, gapBeforeSeconds, listedSeconds });
-        this.counters.segmentsFinished++;
-        this.counters.bytesWritten += segment.bytes;
-        this.log.info(
-          { file: segment.file, durationSeconds: segment.durationSeconds, bytes: segment.bytes, sequence: segment.sequence },
-          'segment finished',
-        );
-        const next = nextRecordingFile(closed.path);
-        if (this.run === run) this.currentFile = { file: this.store.relative(next), startedAt: segment.endTime };
-        this.events.emit('segment', segment);
-        await this.sweep();
-      } catch (err) {
-        // The file stays in .recording/ and is recovered before the next run: nothing is lost.
-        this.log.error({ err, file: this.store.relative(closed.path) }, 'could not finish segment');
-      }
-    });
-  }
-
-  /** One recovery at a time: the supervisor, the sweep timer and segment finishes all ask for it. */
-  private recovering: Promise<Segment[]> = Promise.resolve([]);
-
-  private recoverLeftovers(): Promise<Segment[]> {
-    this.recovering = this.recovering.then(() => this.recoverOnce());
-    return this.recovering;
-  }
-
-  private async recoverOnce(): Promise<Segment[]> {
-    const recovered = await this.store.recover(this.activeStem ?? undefined).catch((err: unknown) => {
-      this.log.error({ err }, 'recovery failed');
-      return [] as Segment[];
-    });
-    for (const segment of recovered) {
-      this.counters.segmentsRecovered++;
-      this.events.emit('segment', segment);
-    }
-    return recovered;
-  }
-
-  private async sweep(): Promise<void> {
-    // Files whose repair was deferred (volume full) are retried here, while the next run records.
-    if (this.activeStem !== null) await this.recoverLeftovers();
+    this.attempt = attempt;
     try {
-      const { deletions, volume } = await applyRetention(this.store, this.settings.retention, this.log, Date.now(), this.archiveGuard);
-      // Logged when it starts and when it ends, not every minute in between.
-      if (volume.warning !== null && this.volume?.warning == null) this.log.warn({ volume }, 'free-space floor not restored: other data fills the volume');
-      if (volume.warning === null && this.volume?.warning != null) this.log.info({ volume }, 'free-space floor holds again');
-      this.volume = volume;
-      for (const deletion of deletions) {
-        this.counters.retentionDeletions++;
-        if (deletion.reason === 'hard-floor') this.counters.segmentsLost++;
-        this.events.emit('deletion', deletion);
-      }
-    } catch (err) {
-      this.log.error({ err }, 'retention sweep failed');
+      const outcome = await attempt.record();
+      // A run that records nothing drops the plan, and the next attempt probes again.
+      if (outcome.plan) this.provenPlan = outcome.recorded ? outcome.plan : null;
+      if (outcome.interrupted) this.interruptedAt = Date.now();
+      return outcome;
+    } finally {
+      if (this.attempt === attempt) this.attempt = null;
     }
   }
 }

@@ -1,7 +1,9 @@
-import { mkdir, readdir, rm, stat, statfs, unlink, utimes } from 'node:fs/promises';
+// The device's segments on the volume: its folders, the journal's sequence, and finishing a closed file (measure,
+// hash, journal, move to a free final name) so that a crash at any point loses nothing and announces nothing
+// twice. Repairs are segment-repair.ts's; what to recover after a crash, crash-recovery.ts's.
+import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { commitFile, moveNoReplace, sha256OfFile, syncDir, toolEnv, type Logger } from '../lib/index.js';
+import { moveNoReplace, sha256OfFile, syncDir, type Logger } from '../lib/index.js';
 import {
   absoluteSegmentPath,
   deviceDirOf,
@@ -17,8 +19,9 @@ import {
   type Segment,
 } from '../contracts/index.js';
 import { appendToJournal } from './journal-writer.js';
-import { probeFile } from './probe.js';
+import { probeFile, type FileProbe } from './probe.js';
 import { RECORDING_RULES, type RecordingPlan } from './plan.js';
+import { repairSegment } from './segment-repair.js';
 
 export interface SegmentStoreOptions {
   /** Storage root (`--out`, FileSavePath). */
@@ -144,18 +147,7 @@ export class SegmentStore {
     const format = closed.plan?.format ?? formatOfFileName(closed.tempPath) ?? 'mp4';
     const rule = RECORDING_RULES[format];
     const target = await this.freeName(segmentStem(this.o.device, start), rule.extension);
-    const video = closed.plan?.stream.video ?? probe?.stream.video;
-    const audioPlan = closed.plan?.audio;
-    const audio =
-      audioPlan === undefined
-        ? probe?.stream.audio
-          ? { codec: probe.stream.audio.codec }
-          : null
-        : audioPlan.kind === 'drop'
-          ? null
-          : audioPlan.kind === 'transcode'
-            ? { codec: 'aac', transcodedFrom: audioPlan.from }
-            : { codec: audioPlan.codec };
+    const { video, audio } = mediaOf(closed.plan, probe);
     const segment: Segment = {
       file: this.relative(target),
       absolutePath: target,
@@ -168,7 +160,7 @@ export class SegmentStore {
       sha256: (await sha256OfFile(closed.tempPath)).digest('hex'),
       format,
       mimeType: rule.mimeType,
-      video: video ? { codec: video.codec, width: video.width, height: video.height, fps: video.fps } : null,
+      video,
       audio,
       recovered: closed.recovered,
       gapBeforeSeconds: Math.round(closed.gapBeforeSeconds * 1000) / 1000,
@@ -210,7 +202,11 @@ export class SegmentStore {
    * missing while a file of its size and hash is in `.recording/` is moved there; a `.recording/` name that
    * is a second link to a final file (a crash between link and unlink) is removed.
    */
-  private async completeJournaled(activeStem: string | undefined): Promise<number> {
+  completeJournaled(activeStem: string | undefined): Promise<number> {
+    return this.serially(() => this.completeJournaledNow(activeStem));
+  }
+
+  private async completeJournaledNow(activeStem: string | undefined): Promise<number> {
     const left: Array<{ file: string; size: number; ino: number; dev: number }> = [];
     for (const file of await this.openFiles()) {
       if (activeStem !== undefined && path.basename(file).startsWith(activeStem)) continue;
@@ -245,110 +241,28 @@ export class SegmentStore {
   }
 
   /**
-   * Finishes what a crash left in `.recording/`: remuxes each file (`-c copy`) so that its index is whole,
-   * and journals it as recovered. A file with no media in it is removed; one that cannot be read yet stays.
+   * Remuxes a file whose tail may be torn (crash, ENOSPC); false when it must wait (no room) or was moved
+   * aside as damaged (see segment-repair.ts).
    */
-  async recover(activeStem?: string): Promise<Segment[]> {
-    const recovered: Segment[] = [];
-    // Journaled files first: they are finished already and must not be recovered a second time.
-    await this.serially(() => this.completeJournaled(activeStem));
-    for (const name of await readdir(this.workDir).catch(() => [] as string[])) {
-      if (name.endsWith('.remuxing') && (activeStem === undefined || !name.startsWith(activeStem))) {
-        await rm(path.join(this.workDir, name), { force: true });
-      }
-    }
-    for (const file of await this.openFiles()) {
-      // The run that is recording right now owns its files.
-      if (activeStem !== undefined && path.basename(file).startsWith(activeStem)) continue;
-      const info = await stat(file).catch(() => null);
-      if (!info) continue;
-      const probe = await probeFile(this.o.ffprobe, file).catch(() => null);
-      if (!probe || probe.durationSeconds <= 0) {
-        if (info.size < 4096) {
-          this.o.log.warn({ file: this.relative(file), bytes: info.size }, 'removing an unfinished segment with no media');
-          await rm(file, { force: true });
-        } else this.o.log.error({ file: this.relative(file) }, 'unfinished segment is unreadable; left in place');
-        continue;
-      }
-      if (!(await this.repair(file))) continue;
-      try {
-        const segment = await this.finish({ tempPath: file, startMs: null, endMs: info.mtimeMs, plan: null, recovered: true, gapBeforeSeconds: 0, listedSeconds: null });
-        this.o.log.info({ file: segment.file, durationSeconds: segment.durationSeconds }, 'recovered unfinished segment');
-        recovered.push(segment);
-      } catch (err) {
-        this.o.log.error({ err, file: this.relative(file) }, 'could not finish a recovered segment; will retry');
-      }
-    }
-    return recovered;
+  repair(file: string): Promise<boolean> {
+    const { ffmpeg, ffprobe, log } = this.o;
+    return repairSegment(file, { ffmpeg, ffprobe, log, deviceDir: this.deviceDir, workDir: this.workDir, relative: (f) => this.relative(f) });
   }
+}
 
-  /**
-   * Remuxes a file whose tail may be torn (crash, ENOSPC). Answers false when the volume is too full to do it
-   * now: the file then stays in `.recording/` for the next attempt, since finishing it torn would announce a
-   * file that does not play to its end. A file no copy can mend goes to `<device>/.damaged/`.
-   */
-  async repair(file: string): Promise<boolean> {
-    try {
-      await this.remux(file);
-      return true;
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      if (/No space left|Disk quota|ENOSPC/i.test(message) || !(await this.roomFor(file))) {
-        this.o.log.warn({ file: this.relative(file) }, 'no space to repair an unfinished segment yet; will retry');
-        return false;
-      }
-      // Torn beyond what a copy can mend (a short write on a full volume shifts the data): keep it apart,
-      // never announce it as a playable segment, never delete it.
-      const damagedDir = path.join(this.deviceDir, '.damaged');
-      await mkdir(damagedDir, { recursive: true });
-      let target = path.join(damagedDir, path.basename(file));
-      for (let n = 1; ; n++) {
-        try {
-          await moveNoReplace(file, target);
-          break;
-        } catch (moveErr) {
-          if ((moveErr as NodeJS.ErrnoException).code !== 'EEXIST') throw moveErr;
-          target = path.join(damagedDir, `${n}_${path.basename(file)}`);
-        }
-      }
-      this.o.log.error({ file: this.relative(target), err }, 'unfinished segment cannot be repaired; moved aside');
-      return false;
-    }
-  }
-
-  /** Whether the volume has room for a second copy of `file` (a remux writes one before replacing). */
-  private async roomFor(file: string): Promise<boolean> {
-    const [fsInfo, info] = await Promise.all([statfs(this.workDir), stat(file)]);
-    return fsInfo.bavail * fsInfo.bsize > info.size * 1.1 + (1 << 20);
-  }
-
-  /** Rewrites a crash-cut file into a complete one of the same container, replacing it only on success. */
-  private async remux(file: string): Promise<void> {
-    const format = formatOfFileName(file);
-    if (!format) return;
-    const rule = RECORDING_RULES[format];
-    // Not a segment extension, so a crash during the remux never leaves a second copy to recover.
-    const out = `${file}.remuxing`;
-    const options = format === 'mp4' ? ['-movflags', '+faststart'] : [];
-    await new Promise<void>((resolve, reject) => {
-      execFile(
-        this.o.ffmpeg,
-        ['-v', 'error', '-y', '-fflags', '+discardcorrupt', '-err_detect', 'ignore_err', '-i', file, '-map', '0', '-c', 'copy', ...options, '-f', rule.muxer, out],
-        { timeout: 600_000, env: toolEnv() },
-        (err, _stdout, stderr) => (err ? reject(new Error(`${err.message}: ${stderr.slice(-500)}`)) : resolve()),
-      );
-    }).catch(async (err: unknown) => {
-      await rm(out, { force: true });
-      throw err;
-    });
-    const probe = await probeFile(this.o.ffprobe, out).catch(() => null);
-    if (!probe || probe.durationSeconds <= 0) {
-      await rm(out, { force: true });
-      throw new Error('remuxed file has no media');
-    }
-    const original = await stat(file);
-    await commitFile(out, file);
-    // Keep the original's time, from which the start time is derived.
-    await utimes(file, original.atime, original.mtime);
-  }
+/** The media a segment holds: what the plan recorded when there was one, else what ffprobe found in the file. */
+function mediaOf(plan: RecordingPlan | null, probe: FileProbe | null): Pick<Segment, 'video' | 'audio'> {
+  const video = plan?.stream.video ?? probe?.stream.video;
+  const audioPlan = plan?.audio;
+  const audio =
+    audioPlan === undefined
+      ? probe?.stream.audio
+        ? { codec: probe.stream.audio.codec }
+        : null
+      : audioPlan.kind === 'drop'
+        ? null
+        : audioPlan.kind === 'transcode'
+          ? { codec: 'aac', transcodedFrom: audioPlan.from }
+          : { codec: audioPlan.codec };
+  return { video: video ? { codec: video.codec, width: video.width, height: video.height, fps: video.fps } : null, audio };
 }

@@ -98,11 +98,26 @@ async function startServer(root: string, indexDir: string | null): Promise<Start
 
 const median = (values: readonly number[]): number => percentile(values, 50);
 
+/** The peer: plain ffmpeg cutting the same 10 s from the same file (`-ss` before `-i`, `-c copy`, fragmented MP4 to a pipe): ms to its first byte. */
+function plainFfmpegFirstByte(file: string, offsetSeconds: number, seconds: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    let first = NaN;
+    const child = track(spawn(FFMPEG, ['-v', 'error', '-ss', String(offsetSeconds), '-i', `file:${file}`, '-map', '0', '-c', 'copy', '-t', String(seconds), ...FRAGMENTED, '-f', 'mp4', 'pipe:1'], { stdio: ['ignore', 'pipe', 'inherit'] }));
+    child.stdout!.on('data', () => {
+      if (Number.isNaN(first)) first = performance.now() - started;
+    });
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 && !Number.isNaN(first) ? resolve(first) : reject(new Error(`plain ffmpeg exited ${code}`))));
+  });
+}
+
 async function measure(port: number, root: string, o: YearVolumeOptions): Promise<Record<string, number>> {
   const devices: number[] = [];
   const timeline: number[] = [];
   const range: number[] = [];
   const clip: number[] = [];
+  const plain: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const device = DEVICES[i % DEVICES.length]!;
     // A different day, file and clip each run, spread over the year.
@@ -121,8 +136,9 @@ async function measure(port: number, root: string, o: YearVolumeOptions): Promis
     const c = await timed(port, `/api/clip?device=${device}&start=${clipStart}&duration=10`);
     if (c.status !== 200) throw new Error(`clip: ${c.status}`);
     clip.push(c.ttfbMs);
+    plain.push(await plainFfmpegFirstByte(path.join(root, segment.file), 137, 10));
   }
-  return { devices: median(devices), timeline: median(timeline), range: median(range), clip: median(clip) };
+  return { devices: median(devices), timeline: median(timeline), range: median(range), clip: median(clip), plain: median(plain) };
 }
 
 /** MediaMTX's playback server on the same files, named as it records them (symbolic links; it runs in UTC). */
@@ -213,6 +229,7 @@ export async function run(): Promise<BenchRow[]> {
       { measure: "a day's /api/timeline", playback: `${fmt(ours.timeline!, 1)} ms`, goal: '<= 50 ms', mediamtx: `/list of that day: ${peer(theirs?.list)}` },
       { measure: 'first byte of a 64 KiB /files Range', playback: `${fmt(ours.range!, 1)} ms`, goal: '<= 20 ms', mediamtx: '—' },
       { measure: 'first byte of a 10 s clip (mid-segment)', playback: `${fmt(ours.clip!, 0)} ms`, goal: '<= 500 ms', mediamtx: `/get: ${peer(theirs?.get)}` },
+      { measure: 'first byte of the same 10 s by plain ffmpeg (-ss, -c copy to a pipe)', playback: `${fmt(ours.plain!, 0)} ms (ratio ${fmt(ours.clip! / ours.plain!, 2)})`, goal: 'peer', mediamtx: '—' },
       { measure: 'server peak RSS', playback: `${fmt(rss, 0)} MiB`, goal: '<= 200 MiB', mediamtx: peer(theirs?.rss, 'MiB') },
       { measure: 'start-up to the first 200 of /api/devices', playback: `${fmt(first.firstAnswerMs / 1000, 1)} s (${fmt(journalMiB, 0)} MiB of journals read)`, goal: 'reported', mediamtx: '—' },
       { measure: 'start-up again, from PLAYBACK_INDEX_DIR', playback: `${fmt(again.firstAnswerMs / 1000, 1)} s`, goal: 'reported', mediamtx: '—' },

@@ -10,7 +10,7 @@
 // - cameras: N recorders recording a camera without a login (ffmpeg reads the camera direct);
 // - login:   N recorders given a user, so ffmpeg reads through the camera relay (media passes Node).
 // Each phase runs alone on the machine (no phase shares its window with another), for WINDOW_S seconds after
-// a warm-up; PSS is the mean of samples every 2 s, CPU is from /proc/<pid>/stat over the window.
+// a warm-up; PSS (and RSS, beside it) is the mean of samples every 2 s, CPU is from /proc/<pid>/stat over the window.
 // Knobs: BENCH_MEMORY_PARTS=alone,floor,cameras,login  BENCH_MEMORY_CAMERAS=10  BENCH_MEMORY_WINDOW_S=20
 // BENCH_MEMORY_ENTRY=<a recorder entry .js> (default: this build's dist/functions/cli.js, run as `recorder`)
 // BENCH_MEMORY_COMPARE=<another build's recorder entry .js, e.g. main's dist/functions/cli.js>: N recorders of
@@ -27,7 +27,7 @@ import { parseCameraAddress, planRecording, type RecordingPlan } from '../../fun
 import { probeStream } from '../../functions/recorder/probe.js';
 import { compactUtc } from '../../functions/contracts/index.js';
 import { generateClip, startClipServer, type ClipServer } from './support/media.js';
-import { CpuWindow, loadAverage, pssMiB } from './support/procfs.js';
+import { CpuWindow, loadAverage, pssMiB, rssMiB } from './support/procfs.js';
 import { CLI, startBareFfmpeg, startRecorder, type BareFfmpeg, type RecorderProcess } from './support/processes.js';
 import { fmt, mapLimit, markdownTable, mean, note, releaseAll, sleep, track, waitExit, whenRunDirectly } from './support/util.js';
 
@@ -57,6 +57,9 @@ interface Row {
   /** Per camera (or per pair): mean PSS MiB of the node process and of the ffmpeg. */
   readonly nodePss: number;
   readonly ffmpegPss: number;
+  /** Per camera: mean RSS MiB (shared pages counted whole in every process: what `ps` and `top` show). */
+  readonly nodeRss: number;
+  readonly ffmpegRss: number;
   /** Per camera: % of one core, node (with the children it reaped) and ffmpeg. */
   readonly nodeCpu: number;
   readonly ffmpegCpu: number;
@@ -80,6 +83,8 @@ interface Pair {
 interface PairStats {
   readonly nodePss: number;
   readonly ffmpegPss: number;
+  readonly nodeRss: number;
+  readonly ffmpegRss: number;
   readonly nodeCpu: number;
   readonly ffmpegCpu: number;
 }
@@ -93,11 +98,14 @@ async function sampleWindow(pairs: readonly Pair[], problems: string[]): Promise
   const ffmpegAt = pairs.map((p) => p.ffmpeg());
   if (ffmpegAt.some((p) => p === null)) problems.push(`${ffmpegAt.filter((p) => p === null).length} without ffmpeg at the window's start`);
   const pss = pairs.map(() => ({ node: [] as number[], ffmpeg: [] as number[] }));
+  const rss = pairs.map(() => ({ node: [] as number[], ffmpeg: [] as number[] }));
   const take = (): void =>
     pairs.forEach((p, i) => {
       pss[i]?.node.push(pssMiB(p.node) ?? NaN);
+      rss[i]?.node.push(rssMiB(p.node) ?? NaN);
       const f = ffmpegAt[i];
       if (f) pss[i]?.ffmpeg.push(pssMiB(f) ?? NaN);
+      if (f) rss[i]?.ffmpeg.push(rssMiB(f) ?? NaN);
     });
   const load0 = loadAverage();
   const cpu = new CpuWindow(pairs.flatMap((p, i) => [p.node, ...(ffmpegAt[i] ? [ffmpegAt[i]] : [])]));
@@ -117,6 +125,8 @@ async function sampleWindow(pairs: readonly Pair[], problems: string[]): Promise
     return {
       nodePss: mean(pss[i]?.node ?? []),
       ffmpegPss: mean(pss[i]?.ffmpeg ?? []),
+      nodeRss: mean(rss[i]?.node ?? []),
+      ffmpegRss: mean(rss[i]?.ffmpeg ?? []),
       nodeCpu: (c?.own ?? NaN) + (c?.reaped ?? 0),
       ffmpegCpu: f ? (window.perPid.get(f)?.own ?? NaN) : NaN,
     };
@@ -131,6 +141,8 @@ function rowOf(label: string, stats: readonly PairStats[], load: string, problem
     processes: stats.length,
     nodePss: mean(stats.map((s) => s.nodePss)),
     ffmpegPss: mean(stats.map((s) => s.ffmpegPss)),
+    nodeRss: mean(stats.map((s) => s.nodeRss)),
+    ffmpegRss: mean(stats.map((s) => s.ffmpegRss)),
     nodeCpu: mean(stats.map((s) => s.nodeCpu)),
     ffmpegCpu: mean(stats.map((s) => s.ffmpegCpu)),
     load,
@@ -266,11 +278,12 @@ function print(text: string): void {
 function printRows(rows: readonly Row[]): void {
   print(
     markdownTable(
-      ['setup', 'processes', 'PSS MiB per camera: node + ffmpeg = total', 'CPU % of a core per camera: node (+ reaped children) + ffmpeg = total', 'load avg'],
+      ['setup', 'processes', 'PSS MiB per camera: node + ffmpeg = total', 'RSS MiB per camera: node + ffmpeg', 'CPU % of a core per camera: node (+ reaped children) + ffmpeg = total', 'load avg'],
       rows.map((r) => [
         r.label,
         r.processes,
         `${fmt(r.nodePss, 1)} + ${fmt(r.ffmpegPss, 1)} = ${fmt(total(r), 1)}`,
+        `${fmt(r.nodeRss, 1)} + ${fmt(r.ffmpegRss, 1)}`,
         `${fmt(r.nodeCpu, 2)} + ${fmt(r.ffmpegCpu, 2)} = ${fmt(r.nodeCpu + r.ffmpegCpu, 2)}`,
         r.load,
       ]),

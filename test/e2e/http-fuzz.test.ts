@@ -35,7 +35,7 @@ interface Target {
 }
 
 const PROTO_NAMES = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__', 'isPrototypeOf'];
-const QUERY_KEYS = ['device', 'wait', 'timeoutSeconds', 'format', 'start', 'end', 'duration', 'access_token', ...PROTO_NAMES];
+const QUERY_KEYS = ['device', 'devices', 'wait', 'timeoutSeconds', 'format', 'start', 'end', 'duration', 'access_token', ...PROTO_NAMES];
 const JSON_KEYS = ['device', 'wait', 'timeoutSeconds', 'segmentSeconds', 'format', 'audio', 'storagePath', 'retainBytes', ...PROTO_NAMES];
 
 function value(f: Fuzzer): string {
@@ -84,6 +84,8 @@ function target(f: Fuzzer, t: Target): string {
     () => `/files/cam1/..%2f..%2f..%2fetc%2fpasswd`,
     () => `/files/%2e%2e/cam1_20261124T100000Z.mp4`,
     () => `/api/clip?device=cam1&start=2026-11-24T10:00:00Z&duration=10&format=${f.pick(PROTO_NAMES)}`,
+    // The export's own parameter, a list: odd members, repeats, a real device beside garbage, a range that holds footage.
+    () => `/api/export?devices=${Array.from({ length: 1 + f.int(4) }, () => (f.chance(0.5) ? 'cam1' : value(f))).join(f.pick([',', ',,', '%2C', ', ']))}&start=2026-11-24T10:00:00Z&${f.pick(['duration', 'end'])}=${f.pick(['2', '2026-11-24T10:00:02Z', value(f)])}${f.chance(0.5) ? `&format=${f.pick(['mp4', 'mkv', 'ts', ...PROTO_NAMES])}` : ''}`,
     () => `${route}?${f.pick(PROTO_NAMES)}=${f.pick(PROTO_NAMES)}`,
     () => `/${'a/'.repeat(f.int(3000))}`,
     () => `${route}\t${f.token()}`,
@@ -431,7 +433,12 @@ describe.concurrent(`10,000 seeded malformed requests to each server (HTTP_FUZZ_
     const livePort = (forwarderLive.address() as net.AddressInfo).port;
     const playback = await startCli('playback', ['--root', root], { PLAYBACK_LIVE_URLS: `cam1=http://127.0.0.1:${livePort}/s` }, { httpFlag: 'listen' });
     stops.push(() => playback.stop());
-    await fuzz(cliTarget('playback', playback, ['/', '/app.js', '/favicon.svg', '/api/session', '/health', '/api/devices', '/api/timeline', '/api/clip', '/files/cam1/cam1_20261124T100000Z.mp4', '/files/', '/api/hls/cam1.m3u8', '/api/hls/cam1/piece.ts', '/api/thumbnail', '/hls-player.js', '/thumbnail.js', '/hls.min.js', '/metrics', '/api/live', '/live-grid.js', '/live/cam1/index.m3u8', '/live/cam1/whep', `/live/cam1/whep/${'ab'.repeat(12)}`, '/live/'], '/api/devices'));
+    await fuzz(cliTarget('playback', playback, ['/', '/app.js', '/favicon.svg', '/api/session', '/health', '/api/devices', '/api/timeline', '/api/clip', '/files/cam1/cam1_20261124T100000Z.mp4', '/files/', '/api/export', '/api/hls/cam1.m3u8', '/api/hls/cam1/piece.ts', '/api/thumbnail', '/hls-player.js', '/thumbnail.js', '/hls.min.js', '/metrics', '/api/live', '/live-grid.js', '/live/cam1/index.m3u8', '/live/cam1/whep', `/live/cam1/whep/${'ab'.repeat(12)}`, '/live/'], '/api/devices'));
+    // The mix reached /api/export past its checks too: zips of cam1's footage were started (the fuzz's client
+    // leaves after 300 ms of silence, so most end aborted).
+    const metrics = await (await fetch(`${playback.baseUrl}/metrics`)).text();
+    const zips = [...metrics.matchAll(/^shifu_rtsp_playback_exports_total\{outcome="\w+"\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+    expect(zips, 'zips started by the fuzz').toBeGreaterThan(0);
   }, 120_000);
 
   it(`forwarder health server (seed ${SEED})`, async () => {

@@ -17,6 +17,7 @@ import { runFfmpeg } from './fixtures/player.js';
 import { cliPath, spawnForwarder, waitFor, type ForwarderProcess } from './forwarder-support.js';
 import { chromiumInNetns, CHROMIUM } from './support/chromium-netns.js';
 import { createTestNetwork, type TestNetwork } from './support/netns.js';
+import { segmentFixture } from '../support/segment.js';
 
 const LIVE_TOKEN = randomBytes(16).toString('hex');
 const PLAYBACK_TOKEN = randomBytes(16).toString('hex');
@@ -63,29 +64,13 @@ async function startPlayback(volume: string, port: number, livePort: number): Pr
 async function recordedMinuteAgo(volume: string): Promise<void> {
   const startMs = Math.floor((Date.now() - 60_000) / 1000) * 1000;
   recordedEndMs = startMs + 50_000;
-  const name = `cam1_${new Date(startMs).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')}.mp4`;
-  const file = path.join(volume, 'cam1', name);
+  const segment = segmentFixture({ device: 'cam1', start: startMs, seconds: 50, root: volume }, { bytes: 1 });
+  const file = segment.absolutePath;
   await mkdir(path.dirname(file), { recursive: true });
   await mkdir(path.dirname(journalPathOf(volume, 'cam1')), { recursive: true });
   const made = await runFfmpeg(['-hide_banner', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-t', '50', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'yuv420p', file]);
   expect(made.code, made.stderr).toBe(0);
-  await appendToJournal(journalPathOf(volume, 'cam1'), {
-    file: `cam1/${name}`,
-    absolutePath: file,
-    device: 'cam1',
-    sequence: 1,
-    startTime: new Date(startMs).toISOString(),
-    endTime: new Date(startMs + 50_000).toISOString(),
-    durationSeconds: 50,
-    bytes: 1,
-    sha256: 'a'.repeat(64),
-    format: 'mp4',
-    mimeType: 'video/mp4',
-    video: { codec: 'h264', width: 320, height: 240, fps: 25 },
-    audio: null,
-    recovered: false,
-    gapBeforeSeconds: 0,
-  });
+  await appendToJournal(journalPathOf(volume, 'cam1'), segment);
 }
 
 beforeAll(async () => {

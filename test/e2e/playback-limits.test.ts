@@ -115,7 +115,8 @@ async function startServer(root: string): Promise<void> {
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   server = { child, port, output: () => out };
   const deadline = Date.now() + 20_000;
-  while (!(await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false))) {
+  // Up, and its start-up line read: /health can answer before that line has come through the pipe.
+  while (!out.includes('"playback listening"') || !(await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false))) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`playback did not start:\n${out}`);
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -14,6 +14,7 @@ import {
 } from '../../functions/events/index.js';
 import { createLogger, diskFs, type DurableFs } from '../../functions/lib/index.js';
 import { Recorder, parseCameraAddress, type Segment } from '../../functions/recorder/index.js';
+import { segmentFixture } from '../support/segment.js';
 
 const log = createLogger('test', 'silent');
 let out: string;
@@ -47,25 +48,8 @@ function recorder(device = 'cam1'): Recorder {
 }
 
 function segment(sequence: number, extra: Partial<Segment> = {}): Segment {
-  const file = `cam1/cam1_20261124T1000${String(sequence).padStart(2, '0')}Z.mp4`;
-  return {
-    file,
-    absolutePath: path.join(out, file),
-    device: 'cam1',
-    sequence,
-    startTime: '2026-11-24T10:00:00.000Z',
-    endTime: '2026-11-24T10:00:03.000Z',
-    durationSeconds: 3,
-    bytes: 1000 + sequence,
-    sha256: String(sequence % 10).repeat(64),
-    format: 'mp4',
-    mimeType: 'video/mp4',
-    video: { codec: 'h264', width: 320, height: 240, fps: 25 },
-    audio: null,
-    recovered: false,
-    gapBeforeSeconds: 0,
-    ...extra,
-  };
+  const start = `2026-11-24T10:00:${String(sequence).padStart(2, '0')}.000Z`;
+  return segmentFixture({ device: 'cam1', start, seconds: 3, root: out }, { sequence, bytes: 1000 + sequence, sha256: String(sequence % 10).repeat(64), ...extra });
 }
 
 async function sink() {

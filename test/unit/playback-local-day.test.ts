@@ -6,29 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { startPlaybackServer } from '../../functions/playback/index.js';
 import { appendToJournal, journalPathOf, type Segment } from '../../functions/recorder/index.js';
 import { useScratch } from '../support/scratch.js';
+import { segmentFixture } from '../support/segment.js';
 
 const scratch = useScratch('shifu-playback-day-');
 
 function segment(device: string, start: string, seconds: number): Segment {
-  const startMs = Date.parse(start);
-  const name = `${device}_${start.replace(/[-:]/g, '').replace(/\.\d+/, '')}.mp4`;
-  return {
-    file: `${device}/${name}`,
-    absolutePath: `/data/${device}/${name}`,
-    device,
-    sequence: 1,
-    startTime: new Date(startMs).toISOString(),
-    endTime: new Date(startMs + seconds * 1000).toISOString(),
-    durationSeconds: seconds,
-    bytes: 100,
-    sha256: 'a'.repeat(64),
-    format: 'mp4',
-    mimeType: 'video/mp4',
-    video: { codec: 'h264', width: 320, height: 240, fps: 25 },
-    audio: null,
-    recovered: false,
-    gapBeforeSeconds: 0,
-  };
+  return segmentFixture({ device, start, seconds });
 }
 
 /** A server over a volume with one device whose segments start at the given UTC times (10 minutes each). */

@@ -108,7 +108,28 @@ describe('parseFilePath', () => {
 describe('concatScript', () => {
   it('lists the files as file: URLs, quoted, with the first one starting just before its keyframe', () => {
     const plan = { parts: [footage("cam_a.mp4", 0, 4), { ...footage('cam_b.mp4', 4, 8), path: "/data/o'brien/cam_b.mp4" }], inpoint: 2.04 } as unknown as ClipPlan;
-    expect(concatScript(plan)).toBe("ffconcat version 1.0\nfile 'file:/data/cam/cam_a.mp4'\ninpoint 2.039900\nfile 'file:/data/o'\\''brien/cam_b.mp4'\n");
+    // The last file is read without ffmpeg's index of its fragments: nothing is sought in it.
+    expect(concatScript(plan)).toBe("ffconcat version 1.0\nfile 'file:/data/cam/cam_a.mp4'\ninpoint 2.039900\nfile 'file:/data/o'\\''brien/cam_b.mp4'\noption fflags +ignidx\n");
+  });
+
+  it("reads the first file from its keyframe's fragment when its index gave it, and says where the next file follows on", () => {
+    const entry = { keyframe: 2.04, fileStart: 0, initBytes: 1270, moof: 443720519, end: 4.08 };
+    const plan = { parts: [footage('cam_a.mp4', 0, 4), footage('cam_b.mp4', 4, 8)], inpoint: 2.04, entry } as unknown as ClipPlan;
+    expect(concatScript(plan)).toBe(
+      [
+        'ffconcat version 1.0',
+        "file 'concat:subfile,,start,0,end,1270,,:file:/data/cam/cam_a.mp4|subfile,,start,443720519,end,0,,:file:/data/cam/cam_a.mp4'",
+        'option fflags +ignidx',
+        'duration 2.040100',
+        'inpoint 2.039900',
+        "file 'file:/data/cam/cam_b.mp4'",
+        'option fflags +ignidx',
+        '',
+      ].join('\n'),
+    );
+    // A path the concat protocol cannot hold (`|` separates its parts): ffmpeg seeks in the whole file instead.
+    const odd = { ...plan, parts: [{ ...footage('cam_a.mp4', 0, 4), path: '/data/a|b/cam_a.mp4' }] } as unknown as ClipPlan;
+    expect(concatScript(odd)).toBe("ffconcat version 1.0\nfile 'file:/data/a|b/cam_a.mp4'\ninpoint 2.039900\n");
   });
 });
 

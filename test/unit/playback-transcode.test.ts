@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { HttpError } from '../../functions/lib/index.js';
-import { chooseEncoder, FfmpegSlots, listedEncoders, parseHeight, parseVideo, TranscodePace } from '../../functions/playback/index.js';
+import { chooseEncoder, clipArguments, FfmpegSlots, listedEncoders, parseHeight, parseVideo, pieceArguments, TRANSCODE_GOP_SECONDS, TranscodePace, transcodeVideoArguments, type ClipPlan, type Footage } from '../../functions/playback/index.js';
 
 const DEBIAN_ENCODERS = `Encoders:
  V..... = Video
@@ -113,5 +113,20 @@ describe('a transcode in the ffmpeg limit', () => {
     expect(refusal(() => slots.take(response(), 2)).status).toBe(503);
     one.release();
     expect(slots.take(response(), 2).open).toBe(true);
+  });
+});
+
+describe("a transcode's keyframes", () => {
+  it('are forced by one rule for /api/clip and the HLS pieces: a keyframe every TRANSCODE_GOP_SECONDS, at the height asked', () => {
+    const encoder = chooseEncoder(new Set(['libx264']), () => false, false);
+    const video = transcodeVideoArguments(encoder, 480);
+    expect(video).toEqual([...encoder.outputArgs(480), '-force_key_frames', `expr:gte(t,n_forced*${TRANSCODE_GOP_SECONDS})`]);
+    const holds = (args: readonly string[]): boolean => args.join('\u0000').includes(video.join('\u0000'));
+    const segment = { format: 'mp4', audio: { codec: 'aac' }, video: { codec: 'hevc' } };
+    const plan = { request: { device: 'cam', startMs: 0, endMs: 10_000, format: 'mp4', video: 'h264', height: 480 }, parts: [], inpoint: null, mediaSeconds: 10, audio: { mode: 'copy', recorded: 'aac', adtsToAsc: false }, videoTag: null } as unknown as ClipPlan;
+    expect(holds(clipArguments(plan, encoder))).toBe(true);
+    const f = { segment, name: 'cam_20261124T100000Z.mp4', path: '/data/cam/cam_20261124T100000Z.mp4', startMs: 0, endMs: 60_000 } as unknown as Footage;
+    const piece = { device: 'cam', name: f.name, from: 0, to: 6, video: 'h264' as const, height: 480 };
+    expect(holds(pieceArguments(f, piece, { fileStart: 0, inpoint: null, outpoint: 6 }, encoder))).toBe(true);
   });
 });

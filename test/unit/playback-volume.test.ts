@@ -11,28 +11,14 @@ import { HttpError } from '../../functions/lib/index.js';
 import { Library, serveFile, startPlaybackServer, type Footage } from '../../functions/playback/index.js';
 import { appendToJournal, journalPathOf, type Segment } from '../../functions/recorder/index.js';
 import { useScratch } from '../support/scratch.js';
+import { segmentFixture } from '../support/segment.js';
 
 const scratch = useScratch('shifu-playback-volume-');
 const SECRET = 'the contents of a file outside the device folder';
 
-function segment(device: string, name: string, hour: number): Segment {
-  return {
-    file: `${device}/${name}`,
-    absolutePath: `/data/${device}/${name}`,
-    device,
-    sequence: hour,
-    startTime: `2026-11-24T${String(hour).padStart(2, '0')}:00:00.000Z`,
-    endTime: `2026-11-24T${String(hour).padStart(2, '0')}:00:10.000Z`,
-    durationSeconds: 10,
-    bytes: 100,
-    sha256: 'a'.repeat(64),
-    format: 'mp4',
-    mimeType: 'video/mp4',
-    video: { codec: 'h264', width: 320, height: 240, fps: 25 },
-    audio: null,
-    recovered: false,
-    gapBeforeSeconds: 0,
-  };
+/** A 10 s segment of `device` at `hour`:00 on 2026-11-24 (`<device>_20261124T<hour>0000Z.mp4`). */
+function segment(device: string, hour: number): Segment {
+  return segmentFixture({ device, start: `2026-11-24T${String(hour).padStart(2, '0')}:00:00.000Z`, seconds: 10 }, { sequence: hour });
 }
 
 async function journal(root: string, device: string, entries: Segment[]): Promise<void> {
@@ -49,12 +35,12 @@ async function volume(): Promise<{ root: string; base: string }> {
   await writeFile(path.join(outside, 'secret.txt'), SECRET);
   await writeFile(path.join(root, 'cam1', 'cam1_20261124T100000Z.mp4'), 'x'.repeat(100));
   await symlink(path.join(outside, 'secret.txt'), path.join(root, 'cam1', 'cam1_20261124T110000Z.mp4'));
-  await journal(root, 'cam1', [segment('cam1', 'cam1_20261124T100000Z.mp4', 10), segment('cam1', 'cam1_20261124T110000Z.mp4', 11)]);
+  await journal(root, 'cam1', [segment('cam1', 10), segment('cam1', 11)]);
   // cam2's folder is a link to a folder outside the root, holding a "segment" that is the secret.
   await mkdir(path.join(outside, 'cam2'));
   await writeFile(path.join(outside, 'cam2', 'cam2_20261124T100000Z.mp4'), SECRET);
   await symlink(path.join(outside, 'cam2'), path.join(root, 'cam2'));
-  await journal(root, 'cam2', [segment('cam2', 'cam2_20261124T100000Z.mp4', 10)]);
+  await journal(root, 'cam2', [segment('cam2', 10)]);
 
   const server = await startPlaybackServer(
     { root, listen: { host: '127.0.0.1', port: 0 }, token: undefined, maxClipSeconds: 3600, ffmpeg: '/nonexistent/ffmpeg', ffprobe: '/nonexistent/ffprobe' },
@@ -68,7 +54,7 @@ async function volume(): Promise<{ root: string; base: string }> {
 class SwappedLibrary extends Library {
   override async file(device: string, name: string): Promise<Footage> {
     const hour = Number(name.slice(device.length + 10, device.length + 12));
-    const s = segment(device, name, hour);
+    const s = segment(device, hour);
     return { segment: s, name, path: path.join(this.root, device, name), startMs: Date.parse(s.startTime), endMs: Date.parse(s.endTime) };
   }
 }

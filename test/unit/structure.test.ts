@@ -111,6 +111,20 @@ describe('structure', () => {
     expect(offenders).toEqual([]);
   });
 
+  it('splits the recorder along its jobs: the supervisor starts attempts, only an attempt probes, relays or runs ffmpeg, and the store neither remuxes nor recovers', () => {
+    // MediaMTX's model: a long-lived Recorder restarting a short-lived instance. Each job has one file, so a
+    // change to one (the probe, the relay, retention) never has to read past the others.
+    const jobs: Record<string, RegExp> = {
+      'recorder/recorder.ts': /^import(?!\s+type\b)[^;]*from\s+'\.\/(?:probe|camera-relay|ffmpeg-run|retention|rtsp-check)\.js'/gm,
+      // The store finishes files; repairs (segment-repair.ts) run ffmpeg, crash recovery (crash-recovery.ts) lists leftovers.
+      'recorder/segment-store.ts': /^import(?!\s+type\b)[^;]*from\s+'node:child_process'|^\s+async recover\(/gm,
+    };
+    const reached = Object.entries(jobs).flatMap(([file, pattern]) =>
+      [...readFileSync(path.join(ROOT, file), 'utf8').matchAll(pattern)].map((m) => `${file}: ${m[0].replace(/\s+/g, ' ')}`),
+    );
+    expect(reached).toEqual([]);
+  });
+
   it('keeps files under 400 lines, or says at the top why one is longer', () => {
     const long = sources()
       .map((f) => ({ file: path.relative(ROOT, f), text: readFileSync(f, 'utf8') }))
