@@ -9,8 +9,9 @@ import { HTTP, type CloudEvent } from 'cloudevents';
 import { describe, expect, it } from 'vitest';
 import { parseAnnouncedEvent, type AnnouncedEvent, type SegmentFinishedData } from '../../functions/events/index.js';
 import { startGstCamera, type GstCamera } from './fixtures/camera.js';
-import { startCli, type CliProcess } from './support/recorder-process.js';
+import { type CliProcess } from './support/recorder-process.js';
 import { useScratch } from '../support/scratch.js';
+import { scopedTo } from './support/scoped.js';
 import type { Segment } from '../../functions/recorder/index.js';
 import { journalOf } from '../support/journal.js';
 
@@ -25,6 +26,7 @@ interface Delivery {
 }
 
 const scratch = useScratch('shifu-events-');
+const { recorder } = scopedTo(scratch);
 
 /**
  * A real HTTP sink: every request is read back with the SDK receiver (HTTP.toEvent + validate) and our
@@ -83,12 +85,6 @@ async function camera(): Promise<GstCamera> {
   const cam = await startGstCamera({ video: 'h264', audio: 'pcma' });
   scratch.defer(() => cam.stop());
   return cam;
-}
-
-async function recorder(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliProcess> {
-  const proc = await startCli('recorder', args, env);
-  scratch.defer(() => proc.stop('SIGKILL'));
-  return proc;
 }
 
 async function pendingEvents(out: string): Promise<string[]> {

@@ -5,11 +5,11 @@ import { chmod, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startGstCamera, type GstCamera } from './fixtures/camera.js';
 import { decodeCheck } from './fixtures/player.js';
 import { createTestNetwork } from './support/netns.js';
-import { CLI, startCli, type CliProcess } from './support/recorder-process.js';
+import { CLI } from './support/recorder-process.js';
 import { useScratch } from '../support/scratch.js';
+import { scopedTo } from './support/scoped.js';
 import { tapRtsp } from './support/rtsp-tap.js';
 
 interface Status {
@@ -20,18 +20,7 @@ interface Status {
 }
 
 const scratch = useScratch('shifu-cam-');
-
-async function camera(opts: Parameters<typeof startGstCamera>[0]): Promise<GstCamera> {
-  const cam = await startGstCamera(opts);
-  scratch.defer(() => cam.stop());
-  return cam;
-}
-
-async function recorder(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliProcess> {
-  const proc = await startCli('recorder', args, env);
-  scratch.defer(() => proc.stop('SIGKILL'));
-  return proc;
-}
+const { camera, recorder } = scopedTo(scratch);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

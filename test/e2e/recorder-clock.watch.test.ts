@@ -2,9 +2,8 @@
 // the e2e tier): it records for 110 s, nearly idle, to let a 1 % drift show.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startGstCamera, type GstCamera } from './fixtures/camera.js';
-import { startCli, type CliProcess } from './support/recorder-process.js';
 import { useScratch } from '../support/scratch.js';
+import { scopedTo } from './support/scoped.js';
 import { journalOf } from '../support/journal.js';
 import type { Segment } from '../../functions/recorder/index.js';
 
@@ -14,18 +13,7 @@ interface Status {
 }
 
 const scratch = useScratch('shifu-clock-');
-
-async function camera(opts: Parameters<typeof startGstCamera>[0]): Promise<GstCamera> {
-  const cam = await startGstCamera(opts);
-  scratch.defer(() => cam.stop());
-  return cam;
-}
-
-async function recorder(args: string[]): Promise<CliProcess> {
-  const proc = await startCli('recorder', args);
-  scratch.defer(() => proc.stop('SIGKILL'));
-  return proc;
-}
+const { camera, recorder } = scopedTo(scratch);
 
 const SEGMENT_SECONDS = 10;
 /** Long enough for a 1 % drift to move a stream-time name past a second (1 % of 100 s). */

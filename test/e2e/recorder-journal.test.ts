@@ -3,10 +3,10 @@ import { statSync, watch, type FSWatcher } from 'node:fs';
 import { appendFile, mkdir, open, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startGstCamera, type GstCamera } from './fixtures/camera.js';
 import { decodeCheck } from './fixtures/player.js';
-import { killHard, startCli, type CliProcess } from './support/recorder-process.js';
+import { killHard } from './support/recorder-process.js';
 import { useScratch } from '../support/scratch.js';
+import { scopedTo } from './support/scoped.js';
 import { sha256OfFile } from '../../functions/lib/index.js';
 import { isSegmentFileName, type Segment } from '../../functions/recorder/index.js';
 
@@ -17,18 +17,7 @@ interface Status {
 }
 
 const scratch = useScratch('shifu-journal-');
-
-async function camera(opts: Parameters<typeof startGstCamera>[0]): Promise<GstCamera> {
-  const cam = await startGstCamera(opts);
-  scratch.defer(() => cam.stop());
-  return cam;
-}
-
-async function recorder(args: string[]): Promise<CliProcess> {
-  const proc = await startCli('recorder', args);
-  scratch.defer(() => proc.stop('SIGKILL'));
-  return proc;
-}
+const { camera, recorder } = scopedTo(scratch);
 
 
 /** The journal's complete lines (a torn line is the crash's, and is not counted). */

@@ -8,8 +8,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startGstCamera, type GstCamera } from './fixtures/camera.js';
 import { decodeCheck } from './fixtures/player.js';
-import { CLI, freePort, killHard, startCli, type CliProcess } from './support/recorder-process.js';
+import { CLI, freePort, killHard, type CliProcess } from './support/recorder-process.js';
 import { useScratch } from '../support/scratch.js';
+import { scopedTo } from './support/scoped.js';
 import { journalOf } from '../support/journal.js';
 import { pidStartTime, type Segment } from '../../functions/recorder/index.js';
 
@@ -21,17 +22,12 @@ interface Status {
 }
 
 const scratch = useScratch('shifu-lease-');
+const { recorder } = scopedTo(scratch);
 
 async function camera(): Promise<GstCamera> {
   const cam = await startGstCamera({ video: 'h264', audio: 'none', gop: 25, fps: 25 });
   scratch.defer(() => cam.stop());
   return cam;
-}
-
-async function recorder(args: string[]): Promise<CliProcess> {
-  const proc = await startCli('recorder', args);
-  scratch.defer(() => proc.stop('SIGKILL'));
-  return proc;
 }
 
 /**

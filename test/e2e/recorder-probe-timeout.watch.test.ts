@@ -3,27 +3,15 @@
 import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startGstCamera, type GstCamera } from './fixtures/camera.js';
-import { startCli, type CliProcess } from './support/recorder-process.js';
 import { useScratch } from '../support/scratch.js';
+import { scopedTo } from './support/scoped.js';
 
 interface Status {
   lastError: { kind: string; message: string } | null;
 }
 
 const scratch = useScratch('shifu-probe-');
-
-async function camera(opts: Parameters<typeof startGstCamera>[0]): Promise<GstCamera> {
-  const cam = await startGstCamera(opts);
-  scratch.defer(() => cam.stop());
-  return cam;
-}
-
-async function recorder(args: string[]): Promise<CliProcess> {
-  const proc = await startCli('recorder', args);
-  scratch.defer(() => proc.stop('SIGKILL'));
-  return proc;
-}
+const { camera, recorder } = scopedTo(scratch);
 
 describe('recorder: a probe that times out', () => {
   it('ends the probe\'s camera session with TEARDOWN instead of leaving it open', async () => {

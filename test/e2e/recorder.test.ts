@@ -2,10 +2,10 @@ import { readdir } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startGstCamera, type GstCamera } from './fixtures/camera.js';
+import { startGstCamera } from './fixtures/camera.js';
 import { decodeCheck, probeFile } from './fixtures/player.js';
-import { startCli, type CliProcess } from './support/recorder-process.js';
 import { useScratch } from '../support/scratch.js';
+import { scopedTo } from './support/scoped.js';
 import type { Segment } from '../../functions/recorder/index.js';
 import { journalOf } from '../support/journal.js';
 
@@ -19,18 +19,7 @@ interface Status {
 }
 
 const scratch = useScratch('shifu-rec-');
-
-async function camera(opts: Parameters<typeof startGstCamera>[0]): Promise<GstCamera> {
-  const cam = await startGstCamera(opts);
-  scratch.defer(() => cam.stop());
-  return cam;
-}
-
-async function recorder(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliProcess> {
-  const proc = await startCli('recorder', args, env);
-  scratch.defer(() => proc.stop('SIGKILL'));
-  return proc;
-}
+const { camera, recorder } = scopedTo(scratch);
 
 async function finishedFiles(out: string, device: string): Promise<string[]> {
   const names = await readdir(path.join(out, device));
