@@ -21,6 +21,7 @@ export const playbackCommand = defineCommand({
         root: config.root,
         listen: config.listen,
         token: config.token,
+        tokenSecret: config.tokenSecret,
         maxClipSeconds: config.maxClip,
         ffmpeg: locateFfmpeg(ctx.env),
         ffprobe: locateFfprobe(ctx.env),

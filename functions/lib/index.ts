@@ -31,7 +31,7 @@ export {
   type StreamHandler,
 } from './probe-server.js';
 export { freeLoopbackPort } from './ports.js';
-export { hlsScript, readPageAsset } from './page-assets.js';
+export { hlsScript, playersScript, readPageAsset } from './page-assets.js';
 export { presentedToken, sameSecret, tokenCookie } from './bearer.js';
 export { errorAnswer, listenOn, requestUrl, type ListeningServer } from './server-core.js';
 export { DNS_1123_LABEL, moveNoReplace, sha256OfFile } from './files.js';

@@ -1,7 +1,8 @@
-// The player page at /<path>/ and the two scripts it loads: ours (page/player.ts, built for the browser by
-// its own tsconfig.json) and hls.js from its npm package, both served by the live port itself.
+// The player page at /<path>/ and the scripts it loads: ours (page/player.ts, built for the browser by its own
+// tsconfig.json, and the players' shared lib/page/players.ts) and hls.js from its npm package (only for HLS), all
+// served by the live port itself.
 import { fileURLToPath } from 'node:url';
-import { hlsScript, readPageAsset } from '../lib/index.js';
+import { hlsScript, playersScript, readPageAsset } from '../lib/index.js';
 
 // Next to this module once built; from the sources (tests run them), the build's copy.
 const PLAYER_CANDIDATES = [
@@ -10,7 +11,7 @@ const PLAYER_CANDIDATES = [
 ];
 
 export const playerScript = (): Promise<Buffer> => readPageAsset('player.js', () => PLAYER_CANDIDATES);
-export { hlsScript };
+export { hlsScript, playersScript };
 
 const escapeHtml = (text: string): string =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
@@ -37,7 +38,6 @@ export function playerPage(cameraPath: string, assets: string): string {
 <video autoplay muted playsinline controls></video>
 <p id="status">connecting…</p>
 <form id="token-form" hidden><label>Token <input id="access-token" type="password" autocomplete="current-password"></label> <button type="submit">Watch</button></form>
-<script src="${assets}_live/hls.min.js"></script>
 <script type="module" src="${assets}_live/player.js"></script>
 </body>
 </html>

@@ -8,6 +8,7 @@ import { HttpError, KeyframeGate, toolEnv, type Logger } from '../lib/index.js';
 import { videoArguments, type VideoPlan } from './video-plan.js';
 import { CameraInput, cameraFailure, inputFailure, type CameraLogin } from './camera-input.js';
 import { firstMedia } from './first-media.js';
+import { LastGop } from './last-gop.js';
 
 /** What ffmpeg's SDP says the tracks are. */
 export interface RtpCodecs {
@@ -22,7 +23,7 @@ export interface RtpCodecs {
 /** How the audio goes to WebRTC: copied (G.711), or encoded once to Opus for every viewer of the stream (AAC). */
 export type AudioPlan = 'copy' | 'opus';
 
-/** A WebRTC viewer: it gets video from the next keyframe on, and audio once its video started. */
+/** A WebRTC viewer: it gets video from the last keyframe on, and audio once its video started. */
 export interface RtpSubscriber {
   video(packet: Buffer): void;
   audio(packet: Buffer): void;
@@ -47,6 +48,8 @@ const RESTART_DELAY_MS = 1_000;
 const PACKET_SIZE = 1200;
 /** The SDP comes in one write or a few at once; this long without more, it is whole. */
 const SDP_SETTLE_MS = 100;
+/** At most this many packets wait for the SDP (its settling takes 100 ms: a few dozen at most). */
+const EARLY_PACKETS = 2048;
 
 /** ffmpeg's arguments: each track to its own RTP output; SPS/PPS written before every keyframe (WebRTC has no sprop). */
 export function rtpArguments(input: string, video: VideoPlan, videoPort: number, audioPort: number | undefined, audio: AudioPlan = 'copy'): string[] {
@@ -102,6 +105,10 @@ export class RtpSource {
   private lingerTimer: NodeJS.Timeout | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private gate: KeyframeGate | undefined;
+  /** What a viewer whose connection comes up starts with, rather than waiting for the camera's next keyframe. */
+  private readonly lastGop = new LastGop();
+  /** Packets that came before the SDP said the codec (the run's first keyframe among them), for the GOP kept. */
+  private early: Buffer[] = [];
   private readonly waiters = new Set<() => void>();
 
   private constructor(
@@ -143,17 +150,23 @@ export class RtpSource {
     return firstMedia(this.options.key, this.waiters, FIRST_PACKET_TIMEOUT_MS, () => ({ media: this.codecs, failure: this.failure, ended: this.ended }));
   }
 
-  /** Adds a viewer; it gets video from the next keyframe on (and again from the one after a `rejoin`). */
+  /** Adds a viewer; it gets video from the next keyframe on, or from the last one when it `rejoin`s. */
   subscribe(subscriber: RtpSubscriber): void {
     clearTimeout(this.lingerTimer);
     this.lingerTimer = undefined;
     this.subscribers.set(subscriber, { live: false });
   }
 
-  /** The viewer's connection is up now: its first packets must start a picture, so it waits for a keyframe. */
+  /**
+   * The viewer's connection is up now: its first packets must start a picture. It gets the GOP kept since the
+   * last keyframe at once, and the live packets after it; with none kept, it waits for the next keyframe.
+   */
   rejoin(subscriber: RtpSubscriber): void {
     const state = this.subscribers.get(subscriber);
-    if (state) state.live = false;
+    if (!state) return;
+    const kept = this.lastGop.replay();
+    state.live = kept.length > 0;
+    for (const packet of kept) subscriber.video(packet);
   }
 
   unsubscribe(subscriber: RtpSubscriber): void {
@@ -182,7 +195,12 @@ export class RtpSource {
   }
 
   private video(packet: Buffer): void {
-    const join = this.gate?.isJoinPoint(packet) ?? true;
+    if (!this.gate) {
+      if (this.codecs === undefined && this.early.length < EARLY_PACKETS) this.early.push(packet);
+      return;
+    }
+    const join = this.gate.isJoinPoint(packet);
+    this.lastGop.add(packet, join);
     for (const [subscriber, state] of this.subscribers) {
       if (!state.live) {
         if (!join) continue;
@@ -208,6 +226,8 @@ export class RtpSource {
     }
     if (this.ended) return;
     const args = rtpArguments(input, this.videoPlan, this.videoSocket.address().port, this.withAudio ? this.audioSocket.address().port : undefined, this.audioPlan);
+    // A run stopped to encode leaves packets in a codec this run does not send.
+    this.early = [];
     const child = spawn(this.options.ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe'], env: toolEnv() });
     this.child = child;
     this.input.admit(child.pid);
@@ -241,6 +261,9 @@ export class RtpSource {
         this.codecs = codecs;
         const codec = this.codecs.video === 'H264' ? 'h264' : this.codecs.video === 'H265' ? 'h265' : undefined;
         this.gate = codec ? new KeyframeGate(codec) : undefined;
+        const early = this.early;
+        this.early = [];
+        for (const packet of early) this.video(packet);
         for (const wake of [...this.waiters]) wake();
       }, SDP_SETTLE_MS);
     });
@@ -270,6 +293,7 @@ export class RtpSource {
       this.options.log.warn({ stream: this.options.key, code, signal }, 'live rtp source input ended; restarting');
       // Viewers rejoin at the next keyframe of the new run.
       for (const state of this.subscribers.values()) state.live = false;
+      this.lastGop.clear();
       this.restartTimer = setTimeout(() => void this.run(), RESTART_DELAY_MS);
       this.restartTimer.unref();
     });

@@ -7,7 +7,7 @@ import { RtpSource } from './rtp-source.js';
 import { heightOf } from './video-plan.js';
 import { checkOffer, MAX_OFFER_BYTES, WhepSession, type WebRtcSettings } from './whep.js';
 import type { WindowLimits } from './hls-window.js';
-import { hlsScript, playerPage, playerScript } from './page.js';
+import { hlsScript, playerPage, playerScript, playersScript } from './page.js';
 
 export interface LiveSettings {
   readonly listen: HostPort;
@@ -206,6 +206,7 @@ export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): P
     }
     if (path === `${ASSETS}hls.min.js`) return send(200, 'text/javascript; charset=utf-8', await hlsScript(), { 'cache-control': 'max-age=3600' });
     if (path === `${ASSETS}player.js`) return send(200, 'text/javascript; charset=utf-8', await playerScript(), { 'cache-control': 'no-cache' });
+    if (path === `${ASSETS}players.js`) return send(200, 'text/javascript; charset=utf-8', await playersScript(), { 'cache-control': 'no-cache' });
     const route = ROUTE.exec(path);
     if (!route) throw new HttpError(404, `no route ${path.slice(0, 200)}: live view is at /<camera path>/ (page) and /<camera path>/index.m3u8 (HLS)`, 'not_found');
     const cameraPath = checkCameraPath(route[1]!);

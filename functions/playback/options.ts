@@ -35,6 +35,12 @@ export const playbackOptions = {
     secret: true,
     description: 'bearer token every route but /, /app.js, /favicon.svg, /api/session and /health requires (prefer the variable: flags show in ps)',
   },
+  tokenSecret: {
+    flag: 'token-secret',
+    env: ['PLAYBACK_TOKEN_SECRET'],
+    schema: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'expected a Secret name (lower-case letters, digits, - and .)').optional(),
+    description: "the Kubernetes Secret PLAYBACK_TOKEN comes from (key token), which the page's token form names so that a user knows where to find it; the manifests set it",
+  },
   maxClip: {
     flag: 'max-clip',
     env: ['PLAYBACK_MAX_CLIP'],

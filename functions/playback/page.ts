@@ -1,6 +1,6 @@
 // The web page at `/`: one HTML document; its script is page/app.ts, compiled for the browser (DOM types).
 import { fileURLToPath } from 'node:url';
-import { hlsScript, readPageAsset } from '../lib/index.js';
+import { hlsScript, playersScript, readPageAsset } from '../lib/index.js';
 
 /** The page's other modules (app.js imports them), by route: each a file of page/, compiled. */
 export const PAGE_MODULES: Readonly<Record<string, string>> = {
@@ -11,9 +11,11 @@ export const PAGE_MODULES: Readonly<Record<string, string>> = {
   '/multi-timeline.js': 'multi-timeline.js',
   '/sync-play.js': 'sync-play.js',
 };
+/** What the players of this page and the forwarder's live page share (lib/page/players.ts), beside the modules. */
+export const PLAYERS_SCRIPT_ROUTE = '/players.js';
 /** hls.js, served from its npm package (a classic script: it sets the global `Hls`). */
 export const HLS_SCRIPT_ROUTE = '/hls.min.js';
-export { hlsScript };
+export { hlsScript, playersScript };
 
 // Next to this module once built (dist/functions/playback/page/app.js); from the sources (tests run
 // them), the build's copy.

@@ -12,7 +12,7 @@ import { parseRoots } from './options.js';
 import { timelineWindow } from './local-day.js';
 import type { LiveDirectory } from './live-directory.js';
 import { liveRoutes } from './live-proxy.js';
-import { FAVICON_SVG, HLS_SCRIPT_ROUTE, hlsScript, PAGE_HTML, PAGE_MODULES, pageScript } from './page.js';
+import { FAVICON_SVG, HLS_SCRIPT_ROUTE, hlsScript, PAGE_HTML, PAGE_MODULES, pageScript, PLAYERS_SCRIPT_ROUTE, playersScript } from './page.js';
 import { playbackMetrics } from './metrics.js';
 import { recordingRoutes } from './recording-routes.js';
 import { timelineOf } from './timeline.js';
@@ -24,6 +24,8 @@ export interface PlaybackSettings {
   readonly root: string;
   readonly listen: HostPort;
   readonly token: string | undefined;
+  /** The Secret the token comes from (PLAYBACK_TOKEN_SECRET), named by the page's token form. */
+  readonly tokenSecret?: string | undefined;
   readonly maxClipSeconds: number;
   readonly ffmpeg: string;
   readonly ffprobe: string;
@@ -160,7 +162,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
   const server = await startProbeServer(
     { listen: settings.listen, log, metrics: metrics.registry },
     {
-      open: ['/', '/app.js', ...Object.keys(PAGE_MODULES), HLS_SCRIPT_ROUTE, '/favicon.svg', '/api/session', '/health', ...live.open],
+      open: ['/', '/app.js', ...Object.keys(PAGE_MODULES), PLAYERS_SCRIPT_ROUTE, HLS_SCRIPT_ROUTE, '/favicon.svg', '/api/session', '/health', ...live.open],
       pass: live.pass,
       // The page's URLs carry no token, and no link it follows learns where it came from.
       headers: { 'referrer-policy': 'no-referrer' },
@@ -187,13 +189,15 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
         ...Object.fromEntries(
           Object.entries(PAGE_MODULES).map(([route, file]) => [route, async (): Promise<ProbeAnswer> => ({ status: 200, body: await pageScript(file), contentType: 'text/javascript; charset=utf-8', headers: { 'cache-control': 'no-cache' } })]),
         ),
+        [PLAYERS_SCRIPT_ROUTE]: async () => ({ status: 200, body: await playersScript(), contentType: 'text/javascript; charset=utf-8', headers: { 'cache-control': 'no-cache' } }),
         [HLS_SCRIPT_ROUTE]: async () => ({ status: 200, body: await hlsScript(), contentType: 'text/javascript; charset=utf-8', headers: { 'cache-control': 'max-age=3600' } }),
         '/favicon.svg': () => ({ status: 200, body: FAVICON_SVG, contentType: 'image/svg+xml', headers: { 'cache-control': 'max-age=86400' } }),
         // Open, and always 200: the page learns whether to ask for the token without a 401 in the browser's console.
         '/api/session': (request) => {
           if (settings.token === undefined) return { status: 200, body: { tokenRequired: false, authorized: true } };
           const token = presentedToken(request.headers, request.url, TOKEN_COOKIE);
-          return { status: 200, body: { tokenRequired: true, authorized: token !== null && sameSecret(token, settings.token) }, headers: { 'cache-control': 'no-store' } };
+          const where = settings.tokenSecret === undefined ? {} : { tokenSecret: settings.tokenSecret };
+          return { status: 200, body: { tokenRequired: true, authorized: token !== null && sameSecret(token, settings.token), ...where }, headers: { 'cache-control': 'no-store' } };
         },
         '/api/devices': async () => ({ status: 200, body: { devices: await volumes.devices() } }),
         '/api/timeline': async ({ url }) => {

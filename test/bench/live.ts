@@ -1,8 +1,9 @@
 // `npm run bench -- live`: live view in real headless Chromium (Debian's, through playwright-core), every ICE
 // agent inside network namespaces: a GStreamer camera (1280x720, 25 fps, 2 s GOP, H.264 + G.711) and the
 // forwarder in one, Chromium in another. Time to first frame (navigation start to the first
-// requestVideoFrameCallback) over WebRTC and HLS, and the forwarder's CPU (with its ffmpeg) and memory per
-// WebRTC viewer. Numbers, not pass/fail.
+// requestVideoFrameCallback, the page's live:frame mark) over WebRTC and HLS, where a WebRTC join's time goes
+// (the page's live:* marks), WebRTC's first frame as a ratio of HLS's in the same run, and the forwarder's CPU
+// (with its ffmpeg) and memory per WebRTC viewer (BENCH_LIVE_LOAD=0 skips those). Numbers, not pass/fail.
 import { execFileSync, spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,19 +15,20 @@ import { CLI as CLI_PATH, cpuSeconds, memoryMiB } from './forwarder-proxies.js';
 import { sleep } from './support/util.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const RUNS = 3;
+/** Page opens per way of playing: the first opens the camera session, the rest join it. */
+const RUNS = Math.max(2, Number(process.env.BENCH_LIVE_RUNS ?? 6));
 const MEASURE_S = 10;
 
-/** Milliseconds from navigation start to the first decoded frame, and the way the page played. */
-async function firstFrame(page: Page, url: string, mode: 'webrtc' | 'hls'): Promise<number> {
+/** The page's steps (`live:*` performance marks, ms since navigation start) and its first decoded frame. */
+type Steps = Record<string, number>;
+
+/** Milliseconds from navigation start to the first decoded frame (the page's `live:frame` mark), and the page's steps. */
+async function firstFrame(page: Page, url: string, mode: 'webrtc' | 'hls'): Promise<{ ms: number; steps: Steps }> {
   await page.goto(url);
   await page.waitForSelector(`body[data-playing="${mode}"]`, { timeout: 60_000 });
-  return Number(
-    await page.evaluate(`new Promise((resolve) => {
-      const v = document.querySelector('video');
-      v.requestVideoFrameCallback((now) => resolve(now));
-    })`),
-  );
+  await page.waitForFunction(`performance.getEntriesByName('live:frame').length > 0`, undefined, { timeout: 60_000 });
+  const steps = (await page.evaluate(`Object.fromEntries(performance.getEntriesByType('mark').filter((m) => m.name.startsWith('live:')).map((m) => [m.name.slice(5), m.startTime]))`)) as Steps;
+  return { ms: steps['frame'] ?? NaN, steps };
 }
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
@@ -60,18 +62,35 @@ export async function run(): Promise<ReadonlyArray<Record<string, string | numbe
     cleanups.push(() => browser.close());
 
     const rows: Array<Record<string, string | number>> = [];
+    const joined: Record<'webrtc' | 'hls', number> = { webrtc: NaN, hls: NaN };
     for (const mode of ['webrtc', 'hls'] as const) {
       // The first run opens the camera session; later ones join the open one (as most viewers do).
-      const times: number[] = [];
+      const runs: Array<{ ms: number; steps: Steps }> = [];
       for (let i = 0; i < RUNS; i += 1) {
         const page = await browser.newPage();
-        times.push(await firstFrame(page, `${base}?via=${mode}`, mode));
+        runs.push(await firstFrame(page, `${base}?via=${mode}`, mode));
         await page.close();
-        await sleep(1000);
+        // Not in step with the camera's GOP, so the joins land anywhere in it.
+        await sleep(700 + Math.random() * 1000);
       }
-      rows.push({ measure: `${mode}: first frame, opening the camera session (ms)`, value: Math.round(times[0]!) });
-      rows.push({ measure: `${mode}: first frame, joining it (median of ${RUNS - 1}, ms)`, value: Math.round(median(times.slice(1))) });
+      joined[mode] = median(runs.slice(1).map((r) => r.ms));
+      rows.push({ measure: `${mode}: first frame, opening the camera session (ms)`, value: Math.round(runs[0]!.ms) });
+      rows.push({ measure: `${mode}: first frame, joining it (median of ${RUNS - 1}, ms)`, value: Math.round(joined[mode]) });
+      if (mode === 'webrtc') {
+        // Where a join's time goes, from the page's marks (median of each step).
+        const step = (from: string | undefined, to: string, name: string): void => {
+          const spans = runs.slice(1).map((r) => (r.steps[to] ?? NaN) - (from === undefined ? 0 : (r.steps[from] ?? NaN)));
+          rows.push({ measure: `webrtc join: ${name} (median, ms)`, value: Math.round(median(spans)) });
+        };
+        step(undefined, 'start', 'navigation to the offer (page load)');
+        step('start', 'gathered', "the offer and Chromium's ICE gathering");
+        step('gathered', 'answered', 'WHEP round trip (the forwarder answers)');
+        step('answered', 'connected', 'ICE checks and DTLS to connected');
+        step('connected', 'frame', 'connected to the first decoded frame (keyframe, decode)');
+      }
     }
+    rows.push({ measure: 'first frame joining: WebRTC / HLS, same run (ratio)', value: Math.round((joined.webrtc / joined.hls) * 100) / 100 });
+    if (process.env.BENCH_LIVE_LOAD === '0') return rows;
 
     const pid = forwarder.pid ?? 0;
     for (const viewers of [1, 5]) {

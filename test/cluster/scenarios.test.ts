@@ -557,7 +557,7 @@ describe('a camera recorded on a real single-node cluster', () => {
     }
   });
 
-  it('6b. storage/all-cameras/: one playback pod mounts cam1 and a second device read-only, and one page shows both through kubectl port-forward', async () => {
+  it('6b. storage/all-cameras/: one playback pod mounts cam1 and a second device read-only, one page shows both through kubectl port-forward, and its live grid plays cam1', async () => {
     // The second device's volume, as its recorder would have left it: one of cam1's segments, journaled as cam2's.
     const SECOND = 'cam2';
     const secondDir = `/var/lib/shifu-rtsp/${SECOND}`;
@@ -605,6 +605,13 @@ describe('a camera recorded on a real single-node cluster', () => {
       expect(await page.evaluate(`[...document.querySelectorAll('#all-cameras .camera-row')].map((r) => r.dataset.camera)`)).toEqual([DEVICE, SECOND]);
       // Both have footage on the day shown, on one axis.
       for (const device of [DEVICE, SECOND]) expect(await page.locator(`#all-cameras .bar[data-camera="${device}"] .span`).count(), device).toBeGreaterThan(0);
+      // Its token form names the Secret it reads; its live grid plays cam1 (found from its EdgeDevice with the
+      // Role of storage/playback-rbac.yaml, through the forwarders' NetworkPolicy), as an export pod's does.
+      const session = (await (await fetch(`http://127.0.0.1:${localPort}/api/session`)).json()) as { tokenSecret?: string };
+      expect(session.tokenSecret).toBe('shifu-rtsp-playback');
+      const played = await pagePlaysLive(`http://127.0.0.1:${localPort}`, PLAYBACK_TOKEN, DEVICE);
+      expect(played.mode).toBe('hls');
+      expect(played.framesDecoded).toBeGreaterThan(25);
     } finally {
       forward.child?.kill('SIGTERM');
       await browser.close();

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireTool, startGstCamera, type GstCamera } from './fixtures/camera.js';
+import { requireTool, startGstCamera, type GstCamera, type GstCameraOptions } from './fixtures/camera.js';
 import { runFfmpeg } from './fixtures/player.js';
 import { spawnForwarder, waitFor, type ForwarderProcess } from './forwarder-support.js';
 import { chromiumInNetns, CHROMIUM } from './support/chromium-netns.js';
@@ -54,19 +54,19 @@ afterAll(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
 });
 
-/** A second camera, H.265 + AAC, with its own forwarder in the same namespace. */
-async function h265Rig(): Promise<string> {
-  const cam = await startGstCamera({ video: 'h265', audio: 'aac', gop: 25, fps: 25, shared: true, netns: network.cameraNs, address: '127.0.0.1' });
+/** Another camera with its own forwarder in the same namespace, on UDP ports of its own; its live URL and the forwarder. */
+async function rig(options: GstCameraOptions, udpPorts: string): Promise<{ url: string; forwarder: ForwarderProcess }> {
+  const cam = await startGstCamera({ ...options, shared: true, netns: network.cameraNs, address: '127.0.0.1' });
   cleanups.push(() => cam.stop());
   const livePort = 20000 + Math.floor(Math.random() * 10000);
   const f = spawnForwarder(
     ['--upstream', `127.0.0.1:${cam.port}`, '--listen', `127.0.0.1:${livePort + 1}`, '--health-listen', '127.0.0.1:0', '--live-listen', `0.0.0.0:${livePort}`],
-    { LIVE_WEBRTC_ADDRESSES: network.cameraDirectAddress, LIVE_WEBRTC_UDP_PORTS: '8200-8210' },
+    { LIVE_WEBRTC_ADDRESSES: network.cameraDirectAddress, LIVE_WEBRTC_UDP_PORTS: udpPorts },
     network.cameraNs,
   );
   cleanups.push(() => f.stop());
   await f.ready();
-  return `http://${network.cameraDirectAddress}:${livePort}${cam.path}`;
+  return { url: `http://${network.cameraDirectAddress}:${livePort}${cam.path}`, forwarder: f };
 }
 
 describe('live view over WebRTC (WHEP) in Chromium, inside network namespaces', () => {
@@ -106,7 +106,7 @@ describe('live view over WebRTC (WHEP) in Chromium, inside network namespaces', 
   });
 
   it('an H.265 + AAC camera plays over WebRTC (H.264 and Opus, each encoded once) and over HLS (H.264 + AAC)', async () => {
-    const url = await h265Rig();
+    const { url } = await rig({ video: 'h265', audio: 'aac', gop: 25, fps: 25 }, '8200-8210');
     const [webrtc, hls] = await Promise.all([browser.newPage(), browser.newPage()]);
     await Promise.all([webrtc.goto(`${url}/?via=webrtc`), hls.goto(`${url}/?via=hls`)]);
     for (const [page, mode] of [[webrtc, 'webrtc'], [hls, 'hls']] as const) {
@@ -127,6 +127,27 @@ describe('live view over WebRTC (WHEP) in Chromium, inside network namespaces', 
     expect(received.codecs.sort()).toEqual(['audio/opus', 'video/H264']);
     expect(received.audioPackets).toBeGreaterThan(0);
     await Promise.all([webrtc.close(), hls.close()]);
+  });
+
+  it("starts from the GOP the stream kept: pages play at once though the camera's next keyframe is 100 s away", async () => {
+    // One keyframe at the start of the camera session, the next 100 s later: a viewer that waited for a keyframe
+    // after its connection came up (as before) would show nothing for 100 s.
+    const { url: live, forwarder: f } = await rig({ video: 'h264', audio: 'pcma', gop: 2500, fps: 25, width: 320, height: 240, bitrate: 300 }, '8211-8215');
+    const url = `${live}/?via=webrtc`;
+    // The first page opens the stream; the second joins it a few seconds into the GOP.
+    const first = await browser.newPage();
+    await first.goto(url);
+    await first.waitForFunction(`document.querySelector('video').getVideoPlaybackQuality().totalVideoFrames > 50`, undefined, { timeout: 45_000 });
+    const second = await browser.newPage();
+    await second.goto(url);
+    await second.waitForSelector('body[data-playing="webrtc"]', { timeout: 45_000 });
+    const start = Number(await second.evaluate('document.querySelector("video").getVideoPlaybackQuality().totalVideoFrames'));
+    await second.waitForFunction(`document.querySelector('video').getVideoPlaybackQuality().totalVideoFrames > ${start + 25}`, undefined, { timeout: 45_000 });
+    // One keyframe decoded: both started from the kept one, not a later one.
+    const keyframes = Number(await second.evaluate(`(async () => { let n = 0; (await window.livePeer.getStats()).forEach((r) => { if (r.type === 'inbound-rtp' && r.kind === 'video') n = r.keyFramesDecoded; }); return n; })()`));
+    expect(keyframes).toBe(1);
+    expect(f.lines.filter((l) => l.msg === 'camera session opened')).toHaveLength(1);
+    await Promise.all([first.close(), second.close()]);
   });
 
   it('refuses an offer without video, with no codec in common, over 64 KiB or not SDP, naming the reason', async () => {

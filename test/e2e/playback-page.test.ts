@@ -283,12 +283,14 @@ describe('what users notice', () => {
     expect(heights.filter(([, h]) => h < 24)).toEqual([]);
   });
 
-  it('logs no error to the console on any page, the token form of a guarded server included', async () => {
+  it('logs no error to the console on any page, the token form of a guarded server included, naming the Secret its token comes from', async () => {
     const token = 'a-long-enough-page-token-0123';
-    const guarded = await startCli('playback', ['--root', volume], { PLAYBACK_TOKEN: token }, { httpFlag: 'listen' });
+    // As the all-cameras pod runs it: its token from the Secret shifu-rtsp-playback, which the form names.
+    const guarded = await startCli('playback', ['--root', volume], { PLAYBACK_TOKEN: token, PLAYBACK_TOKEN_SECRET: 'shifu-rtsp-playback' }, { httpFlag: 'listen' });
     cleanups.push(() => guarded.stop('SIGKILL'));
     const page = await open('UTC', { base: guarded.baseUrl, ready: false });
     await page.waitForSelector('body[data-needs-token="true"]', { timeout: 20_000 });
+    expect(await page.locator('#status').textContent()).toBe('This server needs its access token (the Secret shifu-rtsp-playback, key token).');
     await page.fill('#access-token', token);
     await page.click('#token-form button[type="submit"]');
     await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });

@@ -269,6 +269,7 @@ describe('storage/', () => {
       PLAYBACK_LISTEN: '0.0.0.0:9996',
       PLAYBACK_MAX_CLIP: '6h',
       PLAYBACK_TOKEN: { secretKeyRef: { name: 'camera1-playback', key: 'token' } },
+      PLAYBACK_TOKEN_SECRET: 'camera1-playback',
       PLAYBACK_INDEX_DIR: '/index',
       PLAYBACK_CACHE_DIR: '/cache',
       PLAYBACK_LIVE_NAMESPACE: { fieldRef: { fieldPath: 'metadata.namespace' } },
@@ -312,6 +313,8 @@ describe('storage/', () => {
       const pod = find<V1Pod>(built, 'Pod', 'front-door-pv2-export');
       expect(pod.spec?.volumes?.[0]?.persistentVolumeClaim?.claimName).toBe('front-door-pv2-pvc');
       expect(pod.spec?.containers[0]?.env?.find((e) => e.name === 'PLAYBACK_TOKEN')?.valueFrom?.secretKeyRef?.name).toBe('front-door-pv2-playback');
+      // The page's token form names the Secret the pod reads.
+      expect(pod.spec?.containers[0]?.env?.find((e) => e.name === 'PLAYBACK_TOKEN_SECRET')?.value).toBe('front-door-pv2-playback');
       expect(JSON.stringify(built)).not.toMatch(/DEVICE|SIZE|NODE|storage-settings/);
       await applyYaml(built, { fieldValidation: 'Strict', dryRun: true });
     } finally {
@@ -375,5 +378,33 @@ describe('storage/all-cameras/: every camera in one playback pod', () => {
     const selected = policy.spec.podSelector.matchExpressions.every((e) => e.operator === 'In' && e.values.includes(labels[e.key] ?? ''));
     expect(selected).toBe(true);
   });
-});
 
+  it('shows every camera live as the export pod does: the Role to read EdgeDevices, the live settings, the token form naming its own Secret', async () => {
+    const pod = find<V1Pod>(objects, 'Pod', 'shifu-rtsp-playback');
+    const exportPod = find<V1Pod>(await build(path.join(repo, 'storage')), 'Pod', 'camera1-export');
+    const envOf = (p: V1Pod) => Object.fromEntries((p.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
+    const env = envOf(pod);
+    for (const name of ['PLAYBACK_LIVE_NAMESPACE', 'PLAYBACK_LIVE_TOKEN']) expect(env[name], name).toEqual(envOf(exportPod)[name]);
+    // The ServiceAccount that storage/playback-rbac.yaml binds to the Role reading edgedevices, and its token mounted.
+    const rbac = await build(path.join(repo, 'storage'));
+    const binding = find<KubernetesObject & { roleRef: { name: string }; subjects: Array<{ kind: string; name: string }> }>(rbac, 'RoleBinding', 'shifu-rtsp-playback-live');
+    expect(pod.spec?.serviceAccountName).toBe(binding.subjects[0]?.name);
+    expect(pod.spec?.automountServiceAccountToken).toBe(true);
+    // The page's token form names the Secret this pod reads, not the per-device one.
+    expect(env['PLAYBACK_TOKEN_SECRET']).toBe('shifu-rtsp-playback');
+    expect(env['PLAYBACK_TOKEN_SECRET']).toBe((env['PLAYBACK_TOKEN'] as { secretKeyRef: { name: string } }).secretKeyRef.name);
+    // The forwarders' NetworkPolicy lets it reach their live port, 8889.
+    const forwarders = find<KubernetesObject & { spec: { ingress: Array<{ from: Array<{ podSelector?: { matchLabels?: Record<string, string>; matchExpressions?: Array<{ key: string; operator: string; values: string[] }> } }>; ports?: Array<{ port: number }> }> } }>(
+      await build(path.join(repo, 'knative')),
+      'NetworkPolicy',
+      'shifu-rtsp-forwarders',
+    );
+    const labels = pod.metadata?.labels ?? {};
+    const admits = forwarders.spec.ingress.some(
+      (rule) =>
+        (rule.ports ?? []).some((p) => p.port === 8889) &&
+        rule.from.some((f) => f.podSelector !== undefined && Object.entries(f.podSelector.matchLabels ?? {}).every(([k, v]) => labels[k] === v) && (f.podSelector.matchExpressions ?? []).every((e) => e.operator === 'In' && e.values.includes(labels[e.key] ?? ''))),
+    );
+    expect(admits).toBe(true);
+  });
+});

@@ -33,6 +33,15 @@ describe('PLAYBACK_LIVE_URLS', () => {
   });
 });
 
+describe('PLAYBACK_TOKEN_SECRET', () => {
+  it("takes the name of the token's Secret for the page's form; anything else stops start-up naming the variable", () => {
+    expect(parseConfig(playbackOptions, [], { PLAYBACK_TOKEN_SECRET: 'shifu-rtsp-playback' }).config.tokenSecret).toBe('shifu-rtsp-playback');
+    for (const bad of ['Camera1-playback', 'a b', '-x', 'x'.repeat(254), '<device>-playback']) {
+      expect(() => parseConfig(playbackOptions, [], { PLAYBACK_TOKEN_SECRET: bad }), bad).toThrow(/PLAYBACK_TOKEN_SECRET.*Secret name/);
+    }
+  });
+});
+
 describe('an EdgeDevice as a live view', () => {
   const device = (customMetadata: Record<string, string> | undefined, protocol = 'TCP') => ({ metadata: { name: 'cam1' }, spec: { protocol, customMetadata } });
   it("is its forwarder Service's live port and the camera path; liveSubstreamPath wins over rtspPath", () => {

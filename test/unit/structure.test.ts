@@ -161,4 +161,18 @@ describe('structure', () => {
     for (const file of edges.keys()) visit(file, []);
     expect([...cycles]).toEqual([]);
   });
+
+  it("defines each function of the browser pages once: the two pages' players share lib/page/players.ts", () => {
+    // The forwarder's live page and the playback page are two programs served by two servers; what both need
+    // lives in lib/page/, compiled into each through its tsconfig's rootDirs, not copied into each.
+    const pageScripts = sources().filter((f) => path.basename(path.dirname(f)) === 'page');
+    const homes = new Map<string, string[]>();
+    for (const file of pageScripts) {
+      for (const m of readFileSync(file, 'utf8').matchAll(/^(?:export\s+)?(?:async\s+)?function\s+(\w+)/gm)) {
+        homes.set(m[1]!, [...(homes.get(m[1]!) ?? []), path.relative(ROOT, file)]);
+      }
+    }
+    expect(pageScripts.length).toBeGreaterThan(3);
+    expect([...homes].filter(([, files]) => files.length > 1)).toEqual([]);
+  });
 });

@@ -1,10 +1,10 @@
 // The live player page's script, compiled for the browser: WebRTC first (WHEP to ./whep), HLS as the fallback
 // (hls.js over MSE, or the browser's own HLS where there is no MSE). `?via=hls` or `?via=webrtc` picks one.
 // It says which way it plays, and retries by itself when the camera goes away.
-import type HlsType from 'hls.js';
+import { loadHls, settles } from './players.js';
 
-// hls.min.js is loaded before this script, as a classic script: it defines the global.
-declare const Hls: typeof HlsType;
+/** hls.js beside this script (the live port's `_live/`), loaded only for HLS: WebRTC never waits for it. */
+const HLS_SCRIPT = new URL('hls.min.js', import.meta.url).href;
 
 const RETRY_MS = 2_000;
 /** How long WebRTC may take to connect before the page falls back to HLS. */
@@ -28,7 +28,7 @@ function playing(mode: 'webrtc' | 'hls'): void {
 }
 
 /** The port wants LIVE_TOKEN: a form sends it once in the URL, and the port keeps it in an HttpOnly cookie. */
-function askForToken(): void {
+function askForLiveToken(): void {
   say('this live port needs its token (LIVE_TOKEN)');
   document.body.dataset.needsToken = 'true';
   const form = document.getElementById('token-form');
@@ -41,19 +41,6 @@ function askForToken(): void {
     const next = new URLSearchParams(location.search);
     next.set('access_token', input.value);
     location.search = next.toString();
-  });
-}
-
-function settles(pc: RTCPeerConnection, want: (pc: RTCPeerConnection) => boolean, event: 'icegatheringstatechange' | 'connectionstatechange', ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (want(pc)) return resolve(true);
-    const timer = setTimeout(() => resolve(want(pc)), ms);
-    pc.addEventListener(event, () => {
-      if (want(pc) || pc.connectionState === 'failed') {
-        clearTimeout(timer);
-        resolve(want(pc));
-      }
-    });
   });
 }
 
@@ -70,8 +57,10 @@ async function playWebRtc(target: HTMLVideoElement): Promise<boolean | 'token'> 
     stream.addTrack(event.track);
     target.srcObject = stream;
   });
+  performance.mark('live:start');
   await pc.setLocalDescription(await pc.createOffer());
   await settles(pc, (p) => p.iceGatheringState === 'complete', 'icegatheringstatechange', 2_000);
+  performance.mark('live:gathered');
   const res = await fetch(`whep${query}`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: pc.localDescription?.sdp ?? '' });
   if (res.status === 401) {
     pc.close();
@@ -89,11 +78,16 @@ async function playWebRtc(target: HTMLVideoElement): Promise<boolean | 'token'> 
     pc.close();
     if (resource) void fetch(resource, { method: 'DELETE', keepalive: true }).catch(() => undefined);
   };
-  await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
+  const answer = await res.text();
+  performance.mark('live:answered');
+  await pc.setRemoteDescription({ type: 'answer', sdp: answer });
   if (!(await settles(pc, (p) => p.connectionState === 'connected', 'connectionstatechange', CONNECT_MS))) {
     end();
     return false;
   }
+  performance.mark('live:connected');
+  // The first picture's time, for whoever measures the page (the live bench does).
+  target.requestVideoFrameCallback(() => performance.mark('live:frame'));
   target.addEventListener('playing', () => playing('webrtc'), { once: true });
   void target.play().catch(() => undefined);
   window.addEventListener('pagehide', end);
@@ -107,16 +101,18 @@ async function playWebRtc(target: HTMLVideoElement): Promise<boolean | 'token'> 
   return true;
 }
 
-function playHls(target: HTMLVideoElement): void {
+async function playHls(target: HTMLVideoElement): Promise<void> {
   const source = `index.m3u8${query}`;
+  target.requestVideoFrameCallback(() => performance.mark('live:frame'));
   target.addEventListener('playing', () => playing('hls'), { once: true });
-  if (typeof Hls !== 'undefined' && Hls.isSupported()) {
+  const Hls = await loadHls(HLS_SCRIPT);
+  if (Hls?.isSupported()) {
     const run = (): void => {
       const hls = new Hls({ liveSyncDurationCount: 1, liveMaxLatencyDurationCount: 4, backBufferLength: 10 });
       hls.on(Hls.Events.ERROR, (_event, data) => {
         if (!data.fatal) return;
         hls.destroy();
-        if (data.response?.code === 401) return askForToken();
+        if (data.response?.code === 401) return askForLiveToken();
         say(`camera offline (${data.details}); retrying`);
         document.body.dataset.playing = '';
         setTimeout(run, RETRY_MS);
@@ -138,11 +134,11 @@ async function start(target: HTMLVideoElement): Promise<void> {
   target.muted = true;
   if (via !== 'hls') {
     const webrtc = await playWebRtc(target).catch(() => false as const);
-    if (webrtc === 'token') return askForToken();
+    if (webrtc === 'token') return askForLiveToken();
     if (webrtc || via === 'webrtc') return;
     target.srcObject = null;
   }
-  playHls(target);
+  await playHls(target);
 }
 
 if (video) void start(video);

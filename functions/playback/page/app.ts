@@ -517,7 +517,8 @@ async function main(): Promise<void> {
   }
   try {
     // Asked first, on an open route: a page without the token shows its form, with no 401 in the console.
-    const session = await getJson<{ tokenRequired: boolean; authorized: boolean }>('/api/session');
+    const session = await getJson<{ tokenRequired: boolean; authorized: boolean; tokenSecret?: string }>('/api/session');
+    tokenSecret = session.tokenSecret;
     if (!session.authorized) throw new TokenRequired('this server needs its access token');
     const all = (await getJson<{ devices: DeviceSummary[] }>('/api/devices')).devices;
     const devices = only === null ? all : all.filter((d) => d.device === only);
@@ -575,13 +576,16 @@ async function showLive(only: string | null, views: Record<string, DeviceView>):
 }
 
 /** A form for the token: sent once as /?access_token=..., which the server turns into a cookie and a redirect to /. */
+/** The Secret this server's token comes from, as the server says (PLAYBACK_TOKEN_SECRET; the manifests set it). */
+let tokenSecret: string | undefined;
+
 function askForToken(status: HTMLElement): void {
   const form = el('form', { id: 'token-form', method: 'get', action: '/' });
   const label = el('label', { for: 'access-token' }, 'Access token ');
   const input = el('input', { id: 'access-token', name: 'access_token', type: 'password', autocomplete: 'current-password', required: '' });
   form.append(label, input, el('button', { type: 'submit' }, 'Open'));
   status.classList.remove('loading');
-  status.textContent = 'This server needs its access token (the Secret <device>-playback, key token).';
+  status.textContent = `This server needs its access token (${tokenSecret === undefined ? 'PLAYBACK_TOKEN' : `the Secret ${tokenSecret}, key token`}).`;
   status.after(form);
   document.body.dataset.needsToken = 'true';
 }

@@ -1,12 +1,7 @@
 // Long ranges on the playback page: the server's HLS playlist of the range (/api/hls/<device>.m3u8), played by
 // hls.js (Safari plays HLS itself), so a click anywhere in hours of footage is a seek, not a new cut.
 import type HlsType from 'hls.js';
-
-declare global {
-  interface Window {
-    Hls?: typeof HlsType;
-  }
-}
+import { loadHls } from './players.js';
 
 /** One media segment of the playlist: where it is in the player's time and on the clock. */
 interface Piece {
@@ -39,20 +34,6 @@ export function longRange(spans: ReadonlyArray<{ start: string; end: string }>, 
     end = Math.min(end, start + HLS_MAX_MS);
   }
   return { start: Math.floor(start / 1000) * 1000, end: Math.ceil(end / 1000) * 1000 };
-}
-
-let hlsLoaded: Promise<typeof HlsType | null> | null = null;
-
-/** hls.js, loaded once and only when a long range is played (it is 400 KiB). */
-function loadHls(): Promise<typeof HlsType | null> {
-  hlsLoaded ??= new Promise((resolve) => {
-    const script = document.createElement('script');
-    script.src = '/hls.min.js';
-    script.onload = () => resolve(window.Hls ?? null);
-    script.onerror = () => resolve(null);
-    document.head.append(script);
-  });
-  return hlsLoaded;
 }
 
 /** Each segment's wall time (#EXT-X-PROGRAM-DATE-TIME) and its place in the player's time (the #EXTINF sum). */
@@ -95,7 +76,7 @@ export class RangePlayer {
         throw new Error(`the server answered ${res.status}${body.message ? `: ${body.message}` : ''}`);
       }
       this.pieces = piecesOf(await res.text());
-      const Hls = await loadHls();
+      const Hls = await loadHls('/hls.min.js');
       if (Hls?.isSupported()) {
         const hls = new Hls({ maxBufferLength: 20, backBufferLength: 30 });
         hls.on(Hls.Events.ERROR, (_event, data) => {

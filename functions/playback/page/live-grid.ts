@@ -3,9 +3,7 @@
 // "Camera offline" when the picture stops, and it starts again by itself. A click makes a tile large;
 // "Back to recording" jumps the device's timeline to the moment on show.
 import type HlsType from 'hls.js';
-
-// hls.min.js (served at /hls.min.js) is loaded on demand as a classic script: it defines the global.
-declare const Hls: typeof HlsType | undefined;
+import { loadHls, settles } from './players.js';
 
 export interface LiveDevice {
   readonly device: string;
@@ -27,38 +25,6 @@ const CONNECT_MS = 30_000;
 const RETRY_MS = 2_000;
 /** WebRTC must connect within this, or the tile falls back to HLS. */
 const ICE_MS = 8_000;
-
-let hlsLoading: Promise<void> | undefined;
-
-/** hls.js, loaded once and only when a tile needs it (it is 400 KiB). */
-function loadHls(): Promise<void> {
-  // The recordings' HLS player may have loaded it already.
-  if (typeof Hls !== 'undefined') return Promise.resolve();
-  hlsLoading ??= new Promise<void>((resolve, reject) => {
-    const script = document.createElement('script');
-    script.src = '/hls.min.js';
-    script.onload = () => resolve();
-    script.onerror = () => {
-      hlsLoading = undefined;
-      reject(new Error('hls.js could not be loaded'));
-    };
-    document.head.append(script);
-  });
-  return hlsLoading;
-}
-
-function settles(pc: RTCPeerConnection, want: (pc: RTCPeerConnection) => boolean, event: 'icegatheringstatechange' | 'connectionstatechange', ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (want(pc)) return resolve(true);
-    const timer = setTimeout(() => resolve(want(pc)), ms);
-    pc.addEventListener(event, () => {
-      if (want(pc) || pc.connectionState === 'failed') {
-        clearTimeout(timer);
-        resolve(want(pc));
-      }
-    });
-  });
-}
 
 type Mode = 'webrtc' | 'hls';
 
@@ -175,9 +141,9 @@ class LiveTile {
   private async playHls(generation: number): Promise<void> {
     this.video.srcObject = null;
     const source = `${this.camera.live}index.m3u8`;
-    await loadHls();
+    const Hls = await loadHls('/hls.min.js');
     if (generation !== this.generation) return;
-    if (typeof Hls === 'undefined' || !Hls.isSupported()) {
+    if (!Hls?.isSupported()) {
       if (this.video.canPlayType('application/vnd.apple.mpegurl') === '') throw new Error('this browser plays neither WebRTC nor HLS');
       this.mode = 'hls';
       this.video.src = source;

@@ -1,0 +1,52 @@
+// What the players of our two browser pages share: the forwarder's live page (functions/live/page/player.ts) and
+// the playback page (its live grid, functions/playback/page/live-grid.ts, and its recordings' HLS player). Each
+// page build compiles this file through its tsconfig's rootDirs, as if it sat beside that page's scripts, and each
+// server serves it beside them (`./players.js`), so the relative import holds behind any path prefix. Browser
+// code: DOM types, no Node.
+import type HlsType from 'hls.js';
+
+declare global {
+  interface Window {
+    /** hls.min.js defines it once loaded. */
+    Hls?: typeof HlsType;
+  }
+}
+
+/**
+ * Resolves once `want(pc)` holds (true), or with false when `ms` pass first or the connection fails. The pages
+ * wait on it for ICE gathering to complete (WHEP without trickle sends every candidate in the offer) and for the
+ * connection to come up.
+ */
+export function settles(pc: RTCPeerConnection, want: (pc: RTCPeerConnection) => boolean, event: 'icegatheringstatechange' | 'connectionstatechange', ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (want(pc)) return resolve(true);
+    const timer = setTimeout(() => resolve(want(pc)), ms);
+    pc.addEventListener(event, () => {
+      if (want(pc) || pc.connectionState === 'failed') {
+        clearTimeout(timer);
+        resolve(want(pc));
+      }
+    });
+  });
+}
+
+let hlsLoading: Promise<typeof HlsType | null> | undefined;
+
+/**
+ * hls.js (400 KiB) from `src` as a classic script, loaded once and only when a player needs it (a WebRTC viewer
+ * never waits for it); null when it cannot be loaded (the browser's own HLS may still play).
+ */
+export function loadHls(src: string): Promise<typeof HlsType | null> {
+  if (window.Hls) return Promise.resolve(window.Hls);
+  hlsLoading ??= new Promise((resolve) => {
+    const script = document.createElement('script');
+    script.src = src;
+    script.onload = () => resolve(window.Hls ?? null);
+    script.onerror = () => {
+      hlsLoading = undefined;
+      resolve(null);
+    };
+    document.head.append(script);
+  });
+  return hlsLoading;
+}
