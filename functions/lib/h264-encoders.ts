@@ -10,6 +10,11 @@ export interface VideoEncoder {
   readonly inputArgs: readonly string[];
   /** Video filter and encoder options after the input, for an output at most `height` lines tall. */
   outputArgs(height: number | null): string[];
+  /**
+   * Options that keep the stream to constrained baseline, the H.264 profile every WebRTC receiver takes
+   * (profile-level-id 42e01f): no B-frames, no CABAC.
+   */
+  readonly baselineArgs: readonly string[];
 }
 
 /** Scales down to `height` lines, never up, keeping the aspect ratio (width even, as 4:2:0 needs). */
@@ -25,19 +30,38 @@ const HARDWARE: ReadonlyArray<{ readonly name: VideoEncoder['name']; readonly de
 function encoder(name: VideoEncoder['name'], preset: string | null, device: string | null): VideoEncoder {
   switch (name) {
     case 'h264_nvenc':
-      return { name, preset, inputArgs: [], outputArgs: (h) => [...(h ? ['-vf', scaleTo(h)] : []), '-c:v', 'h264_nvenc', '-preset', 'p4', '-tune', 'll', '-pix_fmt', 'yuv420p'] };
+      return {
+        name,
+        preset,
+        inputArgs: [],
+        outputArgs: (h) => [...(h ? ['-vf', scaleTo(h)] : []), '-c:v', 'h264_nvenc', '-preset', 'p4', '-tune', 'll', '-pix_fmt', 'yuv420p'],
+        baselineArgs: ['-profile:v', 'baseline'],
+      };
     case 'h264_vaapi':
       return {
         name,
         preset,
         inputArgs: ['-vaapi_device', device ?? ''],
         outputArgs: (h) => ['-vf', `format=nv12,hwupload${h ? `,scale_vaapi=w=-2:h='min(ih,${h})'` : ''}`, '-c:v', 'h264_vaapi'],
+        baselineArgs: ['-profile:v', 'constrained_baseline'],
       };
     case 'h264_qsv':
-      return { name, preset, inputArgs: [], outputArgs: (h) => [...(h ? ['-vf', scaleTo(h)] : []), '-pix_fmt', 'nv12', '-c:v', 'h264_qsv', '-preset', 'veryfast'] };
+      return {
+        name,
+        preset,
+        inputArgs: [],
+        outputArgs: (h) => [...(h ? ['-vf', scaleTo(h)] : []), '-pix_fmt', 'nv12', '-c:v', 'h264_qsv', '-preset', 'veryfast'],
+        baselineArgs: ['-profile:v', 'baseline'],
+      };
     case 'libx264':
       // zerolatency: no lookahead and no B-frames, so the first fragment leaves after one GOP, not seconds later.
-      return { name, preset, inputArgs: [], outputArgs: (h) => [...(h ? ['-vf', scaleTo(h)] : []), '-c:v', 'libx264', '-preset', preset ?? 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p'] };
+      return {
+        name,
+        preset,
+        inputArgs: [],
+        outputArgs: (h) => [...(h ? ['-vf', scaleTo(h)] : []), '-c:v', 'libx264', '-preset', preset ?? 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p'],
+        baselineArgs: ['-profile:v', 'baseline'],
+      };
   }
 }
 

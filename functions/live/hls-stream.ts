@@ -6,7 +6,7 @@ import { HttpError, toolEnv, type Logger } from '../lib/index.js';
 import { CameraInput, cameraFailure, inputFailure, type CameraLogin } from './camera-input.js';
 import { Fmp4Error, Fmp4Reader } from './fmp4.js';
 import { HlsWindow, type WindowLimits } from './hls-window.js';
-import { videoArguments, type VideoPlan } from './video-plan.js';
+import { videoArguments, videoInputArguments, type VideoPlan } from './video-plan.js';
 import { firstMedia } from './first-media.js';
 
 export interface HlsStreamOptions {
@@ -45,6 +45,7 @@ export function hlsArguments(source: string, video: VideoPlan): string[] {
     '-hide_banner', '-nostdin', '-loglevel', 'error',
     // RTSP over TCP on loopback: nothing lost; -timeout (microseconds) ends a run whose camera went silent.
     '-rtsp_transport', 'tcp', '-timeout', '10000000',
+    ...videoInputArguments(video),
     '-i', source,
     '-map', '0:v:0', '-map', '0:a:0?',
     ...videoArguments(video),

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { HttpError, KeyframeGate, toolEnv, type Logger } from '../lib/index.js';
-import { videoArguments, type VideoPlan } from './video-plan.js';
+import { videoArguments, videoInputArguments, type VideoPlan } from './video-plan.js';
 import { CameraInput, cameraFailure, inputFailure, type CameraLogin } from './camera-input.js';
 import { firstMedia } from './first-media.js';
 import { LastGop } from './last-gop.js';
@@ -56,6 +56,7 @@ export function rtpArguments(input: string, video: VideoPlan, videoPort: number,
   const args = [
     '-hide_banner', '-nostdin', '-loglevel', 'error',
     '-rtsp_transport', 'tcp', '-timeout', '10000000',
+    ...videoInputArguments(video),
     '-i', input,
     '-map', '0:v:0', ...videoArguments(video), '-bsf:v', 'dump_extra=freq=keyframe',
     '-f', 'rtp', '-sdp_file', 'pipe:3', `rtp://127.0.0.1:${videoPort}?pkt_size=${PACKET_SIZE}`,

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorAnswer, HttpError, listenOn, presentedToken, readSmallBody, requestUrl, sameSecret, tokenCookie, type HostPort, type Logger } from '../lib/index.js';
 import { HlsStream } from './hls-stream.js';
 import { RtpSource } from './rtp-source.js';
-import { heightOf } from './video-plan.js';
+import { heightOf, liveEncoder } from './video-plan.js';
 import { checkOffer, MAX_OFFER_BYTES, WhepSession, type WebRtcSettings } from './whep.js';
 import type { WindowLimits } from './hls-window.js';
 import { hlsScript, playerPage, playerScript, playersScript } from './page.js';
@@ -93,6 +93,7 @@ function corsHeaders(origin: string | undefined, allowed: readonly string[]): Re
 
 export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): Promise<LiveServer> {
   const { log } = deps;
+  const encoder = await liveEncoder(deps.ffmpeg, log);
   const streams = new Map<string, HlsStream>();
   const sources = new Map<string, Promise<RtpSource>>();
   const sessions = new Map<string, WhepSession>();
@@ -111,7 +112,7 @@ export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): P
     const opening = RtpSource.open({
       key,
       source: `${deps.rtspOrigin}${camera}`,
-      video: { transcode: height !== undefined, ...(height === undefined ? {} : { height }) },
+      video: { transcode: height !== undefined, encoder, ...(height === undefined ? {} : { height }) },
       ffmpeg: deps.ffmpeg,
       ...(deps.login ? { login: deps.login } : {}),
       log,
@@ -141,7 +142,7 @@ export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): P
     const stream = new HlsStream({
       key,
       source: `${deps.rtspOrigin}${camera}`,
-      video: { transcode: height !== undefined, ...(height === undefined ? {} : { height }) },
+      video: { transcode: height !== undefined, encoder, ...(height === undefined ? {} : { height }) },
       ffmpeg: deps.ffmpeg,
       ...(deps.login ? { login: deps.login } : {}),
       maxViewers: settings.maxViewers,

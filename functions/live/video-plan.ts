@@ -1,13 +1,21 @@
 // What live view does to a camera's video: copy it (H.264 as it comes), or encode H.264 once per camera stream
 // and way of viewing (H.265, which Chromium and Firefox do not decode; or a smaller picture, ?height=).
-import { HttpError } from '../lib/index.js';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { chooseEncoder, HttpError, listedEncoders, type Logger, type VideoEncoder } from '../lib/index.js';
 
 export interface VideoPlan {
-  /** Encode H.264 (libx264) instead of copying. */
+  /** Encode H.264 instead of copying. */
   readonly transcode: boolean;
   /** Scale down to this height (never up); only with `transcode`. */
   readonly height?: number;
+  /** The encoder the forwarder found at start (liveEncoder); without it, libx264. */
+  readonly encoder?: VideoEncoder;
 }
+
+/** libx264 at `veryfast`: what a machine without a usable hardware encoder uses. */
+const SOFTWARE = chooseEncoder(new Set(), () => false, false);
 
 /** `?height=` bounds: a phone's thumbnail to 4K. */
 const MIN_HEIGHT = 144;
@@ -23,14 +31,39 @@ export function heightOf(value: string | null): number | undefined {
   return height;
 }
 
-/** ffmpeg's video arguments for a plan. */
+/** ffmpeg's options before the input for a plan: a hardware encoder's device to open. */
+export function videoInputArguments(plan: VideoPlan): string[] {
+  return plan.transcode ? [...(plan.encoder ?? SOFTWARE).inputArgs] : [];
+}
+
+/** ffmpeg's video arguments after the input for a plan. */
 export function videoArguments(plan: VideoPlan): string[] {
   if (!plan.transcode) return ['-c:v', 'copy'];
+  const encoder = plan.encoder ?? SOFTWARE;
   return [
-    // zerolatency: no frame lookahead and no B-frames, so the encoder adds no delay of its own.
-    '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p',
+    // libx264's zerolatency (and the hardware encoders' low-latency modes): no lookahead, no B-frames, so the
+    // encoder adds no delay of its own. Constrained baseline: what every WebRTC receiver decodes.
+    ...encoder.outputArgs(plan.height ?? null),
+    ...encoder.baselineArgs,
     // A keyframe every second: HLS segments of one second, and WebRTC viewers join within one.
     '-force_key_frames', 'expr:gte(t,n_forced*1)',
-    ...(plan.height === undefined ? [] : ['-vf', `scale=-2:'min(ih,${plan.height})'`]),
   ];
+}
+
+/**
+ * The encoder live view transcodes with, chosen once at start: a hardware one (h264_nvenc, h264_vaapi, h264_qsv)
+ * when ffmpeg lists it and its device node is in the pod, else libx264. An ffmpeg that cannot list its encoders
+ * is logged, and libx264 used: the viewer who needs a transcode finds out from its own ffmpeg run.
+ */
+export async function liveEncoder(ffmpeg: string, log: Logger, deviceExists: (path: string) => boolean = existsSync): Promise<VideoEncoder> {
+  const listed = await promisify(execFile)(ffmpeg, ['-hide_banner', '-encoders'], { timeout: 10_000, maxBuffer: 4 << 20 }).then(
+    ({ stdout }) => listedEncoders(stdout),
+    (err: unknown) => {
+      log.warn({ err }, 'ffmpeg did not list its encoders: live view transcodes with libx264');
+      return new Set<string>();
+    },
+  );
+  const encoder = chooseEncoder(listed, deviceExists, false);
+  log.info({ encoder: encoder.name }, 'live view transcodes H.265 and ?height= with this H.264 encoder');
+  return encoder;
 }

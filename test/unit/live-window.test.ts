@@ -1,8 +1,12 @@
 // The live HLS window: bounded in segments and bytes, and a playlist that a player can follow across ffmpeg runs.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { HlsWindow } from '../../functions/live/hls-window.js';
 import { checkCameraPath } from '../../functions/live/server.js';
-import { heightOf, videoArguments } from '../../functions/live/video-plan.js';
+import { heightOf, liveEncoder, videoArguments, videoInputArguments } from '../../functions/live/video-plan.js';
 
 const fragment = (bytes: number, seconds = 1) => ({ bytes: Buffer.alloc(bytes), seconds, keyframe: true });
 
@@ -53,11 +57,35 @@ describe('live video plan', () => {
   it('copies H.264, encodes H.264 with libx264 zerolatency (scaled down, never up, for ?height=), and refuses a bad height naming it', () => {
     expect(videoArguments({ transcode: false })).toEqual(['-c:v', 'copy']);
     const encode = videoArguments({ transcode: true, height: 720 });
-    expect(encode.slice(0, 2)).toEqual(['-c:v', 'libx264']);
+    expect(encode.slice(0, 4)).toEqual(['-vf', "scale=-2:'min(ih,720)'", '-c:v', 'libx264']);
     expect(encode).toContain('zerolatency');
-    expect(encode.slice(-2)).toEqual(['-vf', "scale=-2:'min(ih,720)'"]);
+    expect(encode.join(' ')).toContain('-profile:v baseline');
+    expect(videoInputArguments({ transcode: true })).toEqual([]);
     expect(heightOf(null)).toBeUndefined();
     expect(heightOf('480')).toBe(480);
     for (const bad of ['0', '99999', '720.5', 'tall']) expect(() => heightOf(bad)).toThrow(/^height: /);
   });
+
+  it('transcodes with a hardware encoder when ffmpeg lists it and its device is in the pod, kept to constrained baseline for WebRTC', async () => {
+    const log = pino({ level: 'silent' });
+    // Debian's ffmpeg lists nvenc, vaapi and qsv on a machine with no GPU: the device node decides.
+    const vaapi = await liveEncoder(ffmpegListing(['libx264', 'h264_nvenc', 'h264_vaapi']), log, (p) => p === '/dev/dri/renderD128');
+    expect(vaapi.name).toBe('h264_vaapi');
+    const plan = { transcode: true, height: 480, encoder: vaapi };
+    expect(videoInputArguments(plan)).toEqual(['-vaapi_device', '/dev/dri/renderD128']);
+    expect(videoArguments(plan).join(' ')).toBe("-vf format=nv12,hwupload,scale_vaapi=w=-2:h='min(ih,480)' -c:v h264_vaapi -profile:v constrained_baseline -force_key_frames expr:gte(t,n_forced*1)");
+    const nvenc = await liveEncoder(ffmpegListing(['libx264', 'h264_nvenc']), log, (p) => p === '/dev/nvidia0');
+    expect(videoArguments({ transcode: true, encoder: nvenc })).toEqual(['-c:v', 'h264_nvenc', '-preset', 'p4', '-tune', 'll', '-pix_fmt', 'yuv420p', '-profile:v', 'baseline', '-force_key_frames', 'expr:gte(t,n_forced*1)']);
+    expect((await liveEncoder(ffmpegListing(['libx264', 'h264_nvenc']), log, () => false)).name).toBe('libx264');
+    // An ffmpeg that cannot list its encoders: libx264, never a failed start.
+    expect((await liveEncoder('/nonexistent/ffmpeg', log)).name).toBe('libx264');
+  });
 });
+
+/** A stand-in ffmpeg whose `-encoders` lists `names`, as Debian's prints them. */
+function ffmpegListing(names: string[]): string {
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'shifu-encoders-')), 'ffmpeg');
+  const listing = ['Encoders:', ' V..... = Video', ' ------', ...names.map((n) => ` V....D ${n.padEnd(20)} ${n}`)].join('\n');
+  writeFileSync(file, `#!/bin/sh\ncat <<'LISTING'\n${listing}\nLISTING\n`, { mode: 0o755 });
+  return file;
+}
