@@ -52,6 +52,9 @@ export interface ArchiveReporting {
 const RETRY: BackoffPolicy = { baseMs: 1000, maxMs: 30_000 };
 /** Segments uploaded before the day files are written (and their records journaled), during a backlog. */
 const TIMELINE_BATCH = 64;
+/** A graceful stop waits at most this long for the batch to join the day files and the journal. */
+const CLOSE_PUBLISH_MS = 10_000;
+
 /** The day files are written at most this often while caught up (each write is a GET and a PUT of a day). */
 const TIMELINE_EVERY_MS = 60_000;
 
@@ -117,13 +120,32 @@ export class Archiver {
     };
   }
 
-  /** Stops the loop; an upload in flight is aborted and done again after the next start. */
+  /**
+   * Stops the loop; an upload in flight is aborted and done again after the next start. What is uploaded already
+   * joins the day files and the journal first (call it before the event outbox closes), so a graceful stop leaves
+   * the next start nothing to find again; if the bucket cannot take it within CLOSE_PUBLISH_MS, the next start does
+   * it, as after a crash.
+   */
   async close(): Promise<void> {
     this.recorder.events.off('segment', this.onSegment);
     this.closed.abort();
     this.wake();
-    await this.bucket.close();
+    await this.bucket.stopUploads();
     await this.loop;
+    if (this.batch.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const published = this.publish().then(
+        () => true,
+        (err: unknown) => {
+          this.log.warn({ kind: classifyArchiveFailure(err, this.where).kind, pending: this.batch.length }, 'could not publish the uploaded segments at stop; the next start does');
+          return true;
+        },
+      );
+      const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), CLOSE_PUBLISH_MS)));
+      if (!(await Promise.race([published, late]))) this.log.warn({ pending: this.batch.length }, 'publishing the uploaded segments at stop took too long; the next start does');
+      clearTimeout(timer);
+    }
+    await this.bucket.close();
   }
 
   private async run(): Promise<void> {

@@ -167,10 +167,15 @@ export class Bucket {
     }
   }
 
-  /** Stops the upload in flight (its multipart upload is aborted) and closes the client. */
-  async close(): Promise<void> {
+  /** Stops the upload in flight (its multipart upload is aborted); small reads and writes still work. */
+  async stopUploads(): Promise<void> {
     this.closing.abort();
     await this.current;
+  }
+
+  /** Stops the upload in flight and closes the client. */
+  async close(): Promise<void> {
+    await this.stopUploads();
     this.client.destroy();
   }
 }

@@ -87,9 +87,10 @@ export const recorderCommand = defineCommand({
     await new Promise<void>((resolve) => {
       onShutdown(async () => {
         const status = await recorder.close();
+        // Before the announcer: what the archive uploaded is announced and journaled before the outbox closes.
+        await archive?.close();
         // After the recorder: its last segment's event is queued before the flush.
         await announcer.close();
-        await archive?.close();
         await app.close();
         await lease.release();
         log.info({ lastSegment: status.lastSegment?.file ?? null }, 'stopped');
