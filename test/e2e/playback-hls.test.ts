@@ -91,6 +91,17 @@ afterAll(async () => {
 });
 
 const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** One sample of a Prometheus text exposition, by name and labels (in any order); 0 when absent. */
+function metric(text: string, name: string, labels: Record<string, string>): number {
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)\{([^}]*)\} (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...m[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
+  }
+  return 0;
+}
 const hlsUrl = (base: string, device: string, start: number, end: number, extra = ''): string => `${base}/api/hls/${device}.m3u8?start=${iso(start)}&end=${iso(end)}${extra}`;
 
 describe('GET /api/hls/<device>.m3u8', () => {
@@ -140,6 +151,12 @@ describe('GET /api/hls/<device>.m3u8', () => {
     expect(result.errors).toEqual([]);
     expect(result.decodedVideoFrames).toBe(250);
     expect(result.decodedAudioFrames).toBeGreaterThan(0);
+    // What an operator watches: the playlist and both pieces counted as answered, and how long each piece took.
+    const metrics = await (await fetch(`${playback.baseUrl}/metrics`)).text();
+    expect(metric(metrics, 'shifu_rtsp_playback_recording_requests_total', { route: 'playlist', status: '200' })).toBeGreaterThanOrEqual(2);
+    expect(metric(metrics, 'shifu_rtsp_playback_recording_requests_total', { route: 'piece', status: '200' })).toBeGreaterThanOrEqual(2);
+    expect(metric(metrics, 'shifu_rtsp_playback_render_seconds_count', { kind: 'hls_piece' })).toBeGreaterThanOrEqual(2);
+    expect(metric(metrics, 'shifu_rtsp_playback_render_seconds_count', { kind: 'hls_playlist' })).toBeGreaterThanOrEqual(1);
   });
 
   it('video=h264 re-encodes each piece to H.264 (height scaled), as the page asks for H.265', async () => {
@@ -181,6 +198,9 @@ describe('GET /api/hls/<device>.m3u8', () => {
       const body = (await res.json()) as { message: string };
       expect({ route, status: res.status, message: body.message }).toEqual({ route, status, message: expect.stringMatching(message) as unknown });
     }
+    const metrics = await (await fetch(`${playback.baseUrl}/metrics`)).text();
+    expect(metric(metrics, 'shifu_rtsp_playback_recording_requests_total', { route: 'playlist', status: '400' })).toBeGreaterThanOrEqual(5);
+    expect(metric(metrics, 'shifu_rtsp_playback_recording_requests_total', { route: 'playlist', status: '404' })).toBeGreaterThanOrEqual(1);
   });
 
   it('with PLAYBACK_TOKEN: 401 without it; access_token in the query goes on in the URIs, and ffmpeg plays it', async () => {
