@@ -2,9 +2,10 @@
 // archived segments in a time range, from one GET per UTC day the range touches, never a listing or a HEAD per
 // segment. Loads the AWS SDK; `openBucketTimeline` (index.ts) loads it only when asked.
 import { bucketDevicePrefix, segmentObjectKey, timelineDayKey, utcDaysOf, type Segment } from '../contracts/index.js';
-import { Bucket } from './bucket.js';
-import { readDayFile } from './day-files.js';
-import { BucketTimelineError, classifyArchiveFailure } from './failure.js';
+import { S3ServiceException } from '@aws-sdk/client-s3';
+import { Bucket, type ObjectStream } from './bucket.js';
+import { decodeDayFile, readDayFile } from './day-files.js';
+import { BucketReadError, BucketTimelineError, classifyArchiveFailure } from './failure.js';
 import type { BucketAddress } from './options.js';
 
 /** An archived segment and the key of its object. */
@@ -12,6 +13,16 @@ export interface BucketSegment {
   readonly segment: Segment;
   readonly key: string;
 }
+
+/** A day file as read, with its ETag, for a reader that caches it and asks again only whether it changed. */
+export interface DayFile {
+  readonly segments: readonly Segment[];
+  readonly etag: string;
+}
+
+/** Listings stop after this many pages of 1000: 10,000 devices, or 27 years of a device's day files. */
+const MAX_LIST_PAGES = 10;
+const DAY_FILE = /^(\d{4}-\d{2}-\d{2})\.jsonl\.gz$/;
 
 /** At most this many days in one request: a day file per day, and a year of them is never read at once. */
 export const MAX_TIMELINE_DAYS = 31;
@@ -54,6 +65,62 @@ export class BucketTimeline {
     return [...byFile.values()]
       .sort((a, b) => a.startTime.localeCompare(b.startTime) || a.sequence - b.sequence)
       .map((segment) => ({ segment, key: segmentObjectKey(devicePrefix, segment.file) }));
+  }
+
+  /** The devices with objects under the prefix: its folders, by S3's delimiter (never a listing of segments). */
+  async devices(): Promise<string[]> {
+    try {
+      return await this.bucket.folders(this.prefix, MAX_LIST_PAGES);
+    } catch (err) {
+      throw this.readError(`the devices under '${this.prefix}'`, err);
+    }
+  }
+
+  /** The UTC days (`YYYY-MM-DD`) with a day file for the device, oldest first, after `after` when given. */
+  async days(device: string, after?: string): Promise<string[]> {
+    const folder = `${bucketDevicePrefix(this.prefix, device)}timeline/`;
+    try {
+      const keys = await this.bucket.keys(folder, after === undefined ? undefined : timelineDayKey(bucketDevicePrefix(this.prefix, device), after), MAX_LIST_PAGES);
+      return keys.flatMap((k) => DAY_FILE.exec(k.slice(folder.length))?.slice(1, 2) ?? []);
+    } catch (err) {
+      throw this.readError(`the timeline days of ${device}`, err);
+    }
+  }
+
+  /**
+   * One day file of the device, or 'unchanged' when its ETag is still `etag` (a conditional GET: no body moves).
+   * A day with no day file is an empty day (etag ''). Throws a BucketTimelineError naming the cause.
+   */
+  async day(device: string, day: string, etag: string | null): Promise<DayFile | 'unchanged'> {
+    const key = timelineDayKey(bucketDevicePrefix(this.prefix, device), day);
+    try {
+      const got = await this.bucket.readIfChanged(key, etag || null);
+      if (got === 'unchanged') return got;
+      if (got === 'missing') return { segments: [], etag: '' };
+      return { segments: await decodeDayFile(key, got.body), etag: got.etag };
+    } catch (err) {
+      const failure = classifyArchiveFailure(err, this.where);
+      throw new BucketTimelineError(day, failure.kind, `${key}: ${failure.message}`);
+    }
+  }
+
+  /**
+   * A segment's object as a stream: one GET with `range` (an HTTP Range value) when given, so a range is never a
+   * whole-object read. 'unsatisfiable' for a range past its end (416). Throws a BucketReadError naming the cause.
+   */
+  async object(device: string, file: string, range: string | undefined, signal: AbortSignal): Promise<ObjectStream | 'unsatisfiable'> {
+    const key = segmentObjectKey(bucketDevicePrefix(this.prefix, device), file);
+    try {
+      return await this.bucket.stream(key, range, signal);
+    } catch (err) {
+      if (err instanceof S3ServiceException && (err.name === 'InvalidRange' || err.$metadata.httpStatusCode === 416)) return 'unsatisfiable';
+      throw this.readError(key, err);
+    }
+  }
+
+  private readError(what: string, err: unknown): BucketReadError {
+    const failure = classifyArchiveFailure(err, this.where);
+    return new BucketReadError(what, failure.kind, failure.message);
   }
 
   close(): void {

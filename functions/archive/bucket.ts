@@ -2,6 +2,7 @@
 // never loads the SDK.
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -9,6 +10,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
@@ -25,6 +27,14 @@ export interface ObjectFacts {
   readonly etag: string;
   /** The `x-amz-meta-sha256` it was stored with, if any. */
   readonly sha256: string | null;
+}
+
+/** An object's bytes (or a range of them) as S3 answered: 200 or 206, with its length and Content-Range. */
+export interface ObjectStream {
+  readonly body: Readable;
+  readonly status: number;
+  readonly contentLength: number | null;
+  readonly contentRange: string | null;
 }
 
 export interface UploadRequest {
@@ -82,6 +92,63 @@ export class Bucket {
       if (err instanceof S3ServiceException && err.name === 'NoSuchKey') return null;
       throw err;
     }
+  }
+
+  /**
+   * The object at `key`, or null when it did not change since `etag` (a conditional GET: 304, no body). Null
+   * `etag`: unconditional. Throws for a missing key too (the caller knows the key should be there).
+   */
+  async readIfChanged(key: string, etag: string | null): Promise<{ body: Uint8Array; etag: string } | 'unchanged' | 'missing'> {
+    try {
+      const got = await this.client.send(new GetObjectCommand({ Bucket: this.target.bucket, Key: key, ...(etag ? { IfNoneMatch: etag } : {}) }));
+      return { body: got.Body ? await got.Body.transformToByteArray() : new Uint8Array(0), etag: got.ETag ?? '' };
+    } catch (err) {
+      if (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 304) return 'unchanged';
+      if (err instanceof S3ServiceException && err.name === 'NoSuchKey') return 'missing';
+      throw err;
+    }
+  }
+
+  /**
+   * The object's bytes as a stream, from one GET carrying `range` (an HTTP `Range` value such as `bytes=0-65535`)
+   * when given: never the whole object for a ranged read. `signal` aborts the GET (the client left). A range the
+   * object cannot satisfy throws S3's InvalidRange (416).
+   */
+  async stream(key: string, range: string | undefined, signal: AbortSignal): Promise<ObjectStream> {
+    const got = await this.client.send(new GetObjectCommand({ Bucket: this.target.bucket, Key: key, ...(range ? { Range: range } : {}) }), { abortSignal: signal });
+    if (!(got.Body instanceof Readable)) throw new Error(`GET ${key}: no body stream`);
+    return { body: got.Body, status: got.$metadata.httpStatusCode ?? 200, contentLength: got.ContentLength ?? null, contentRange: got.ContentRange ?? null };
+  }
+
+  /**
+   * The names of the folders right under `prefix` (`<prefix><name>/`), by S3's delimiter: one request per 1000
+   * folders, whatever the objects under them. At most `maxPages` pages.
+   */
+  async folders(prefix: string, maxPages: number): Promise<string[]> {
+    const out: string[] = [];
+    let token: string | undefined;
+    for (let page = 0; page < maxPages; page++) {
+      const listed = await this.client.send(new ListObjectsV2Command({ Bucket: this.target.bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token }));
+      for (const p of listed.CommonPrefixes ?? []) if (p.Prefix) out.push(p.Prefix.slice(prefix.length, -1));
+      if (!listed.IsTruncated || !listed.NextContinuationToken) return out;
+      token = listed.NextContinuationToken;
+    }
+    return out;
+  }
+
+  /** The keys under `prefix` after `startAfter` (one request per 1000 keys), at most `maxPages` pages. */
+  async keys(prefix: string, startAfter: string | undefined, maxPages: number): Promise<string[]> {
+    const out: string[] = [];
+    let token: string | undefined;
+    for (let page = 0; page < maxPages; page++) {
+      const listed = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.target.bucket, Prefix: prefix, Delimiter: '/', ...(token ? { ContinuationToken: token } : { StartAfter: startAfter }) }),
+      );
+      for (const o of listed.Contents ?? []) if (o.Key) out.push(o.Key);
+      if (!listed.IsTruncated || !listed.NextContinuationToken) return out;
+      token = listed.NextContinuationToken;
+    }
+    return out;
   }
 
   /** Writes a small object whole (one PUT: readers see the old version or this one). */

@@ -59,3 +59,15 @@ export class BucketTimelineError extends Error {
     this.name = 'BucketTimelineError';
   }
 }
+
+/** Something else in the bucket could not be read (its devices, a segment's bytes): an error, never an empty answer. */
+export class BucketReadError extends Error {
+  constructor(
+    readonly what: string,
+    readonly kind: ArchiveFailureKind,
+    reason: string,
+  ) {
+    super(`cannot read ${what} from the bucket: ${reason}`);
+    this.name = 'BucketReadError';
+  }
+}

@@ -4,9 +4,19 @@ import { ConfigError, parseConfig, zDuration, type ConfigOf, type OptionSpecs } 
 import { bucketDevicePrefix } from '../contracts/index.js';
 
 /** S3's bucket naming rules, the common part every server keeps (3-63 lowercase letters, digits, dots, hyphens). */
-const zBucket = z
+export const zBucket = z
   .string()
   .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens');
+
+/** An S3 endpoint URL (a self-hosted server's). */
+export const zEndpoint = z.url({ protocol: /^https?$/, message: 'expected an http:// or https:// URL' });
+/** A region name, as signatures carry it. */
+export const zRegion = z.string().regex(/^[a-z0-9-]{1,64}$/, 'expected a region name such as us-east-1');
+/** A key prefix: `<prefix><device>/...`. */
+export const zPrefix = z
+  .string()
+  .max(512, 'expected at most 512 characters')
+  .regex(/^(?!\/)[\x21-\x7e]*$/, 'expected printable characters without spaces, not starting with /');
 
 /** Above the kubelet's 10 % eviction threshold: the pod is not evicted for a full disk before footage is given up. */
 export const DEFAULT_HARD_MIN_FREE_PERCENT = 11;
@@ -16,7 +26,7 @@ export const archiveOptions = {
   archiveEndpoint: {
     flag: 'archive-s3-endpoint',
     env: ['ARCHIVE_S3_ENDPOINT'],
-    schema: z.url({ protocol: /^https?$/, message: 'expected an http:// or https:// URL' }).optional(),
+    schema: zEndpoint.optional(),
     description: "S3 endpoint for the archive (a self-hosted server's URL); unset: AWS's own for the region",
   },
   archiveBucket: {
@@ -28,7 +38,7 @@ export const archiveOptions = {
   archiveRegion: {
     flag: 'archive-s3-region',
     env: ['ARCHIVE_S3_REGION', 'AWS_REGION'],
-    schema: z.string().regex(/^[a-z0-9-]{1,64}$/, 'expected a region name such as us-east-1'),
+    schema: zRegion,
     default: 'us-east-1',
     description: 'S3 region (self-hosted servers mostly take any; signatures name it)',
   },
@@ -43,11 +53,7 @@ export const archiveOptions = {
   archivePrefix: {
     flag: 'archive-s3-prefix',
     env: ['ARCHIVE_S3_PREFIX'],
-    schema: z
-      .string()
-      .max(512, 'expected at most 512 characters')
-      .regex(/^(?!\/)[\x21-\x7e]*$/, 'expected printable characters without spaces, not starting with /')
-      .optional(),
+    schema: zPrefix.optional(),
     description: 'key prefix: objects are <prefix><device>/<file name> (default: <namespace>/ in a cluster, empty outside one)',
   },
   archiveMaxMbps: {
@@ -108,6 +114,13 @@ export interface BucketAddress {
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
 }
 
+/** One AWS key without the other stops start-up naming the missing one (neither: the SDK's chain, a web identity). */
+export function checkKeyPair(env: NodeJS.ProcessEnv): void {
+  const id = Boolean(env.AWS_ACCESS_KEY_ID);
+  const secret = Boolean(env.AWS_SECRET_ACCESS_KEY);
+  if (id !== secret) throw new ConfigError(`invalid ${id ? 'AWS_SECRET_ACCESS_KEY' : 'AWS_ACCESS_KEY_ID'}: set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither (a web identity)`);
+}
+
 /** Where and how one device's segments are archived: the settings resolved against the environment. */
 export interface ArchiveTarget extends BucketAddress {
   /** `<prefix><device>/`: every key of this device starts so. */
@@ -125,9 +138,7 @@ export interface ArchiveTarget extends BucketAddress {
  */
 export function archiveTarget(config: ArchiveConfig, device: string, env: NodeJS.ProcessEnv): ArchiveTarget | null {
   if (!archiveIsOn(config) || config.archiveBucket === undefined) return null;
-  const id = Boolean(env.AWS_ACCESS_KEY_ID);
-  const secret = Boolean(env.AWS_SECRET_ACCESS_KEY);
-  if (id !== secret) throw new ConfigError(`invalid ${id ? 'AWS_SECRET_ACCESS_KEY' : 'AWS_ACCESS_KEY_ID'}: set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither (a web identity)`);
+  checkKeyPair(env);
   // In a cluster (POD_NAMESPACE is set by control's Deployments) one bucket can serve every namespace.
   const prefix = config.archivePrefix ?? (env.POD_NAMESPACE ? `${env.POD_NAMESPACE}/` : '');
   return {

@@ -1,5 +1,6 @@
 // `shifu-rtsp playback`: the read-only playback server as a process.
-import { createLogger, defineCommand, locateFfmpeg, locateFfprobe, onShutdown, registerSecret } from '../lib/index.js';
+import { checkKeyPair } from '../archive/index.js';
+import { ConfigError, createLogger, defineCommand, locateFfmpeg, locateFfprobe, onShutdown, registerSecret } from '../lib/index.js';
 import { defaultMaxCuts, openLiveDirectory, playbackOptions, startPlaybackServer } from '../playback/index.js';
 
 export const playbackCommand = defineCommand({
@@ -10,7 +11,21 @@ export const playbackCommand = defineCommand({
     '/files/<device>/<file> (Range, ETag), /health, /metrics. The journals (<root>/.shifu-rtsp/<device>/segments.jsonl) are the index, read once and followed.',
   ].join('\n'),
   options: playbackOptions,
+  check(config) {
+    if (config.s3Endpoint !== undefined && config.s3Bucket === undefined) throw new ConfigError('invalid PLAYBACK_S3_BUCKET: PLAYBACK_S3_ENDPOINT is set, but no bucket to read');
+  },
   async run(config, ctx) {
+    const bucket =
+      config.s3Bucket === undefined
+        ? undefined
+        : { address: { endpoint: config.s3Endpoint, bucket: config.s3Bucket, region: config.s3Region, forcePathStyle: config.s3ForcePathStyle }, prefix: config.s3Prefix };
+    if (bucket) {
+      checkKeyPair(ctx.env);
+      registerSecret(ctx.env.AWS_SECRET_ACCESS_KEY);
+      registerSecret(ctx.env.AWS_ACCESS_KEY_ID);
+    }
+    // With a bucket and no PLAYBACK_ROOT: the bucket alone (a stateless pod, no volume).
+    const root = config.root ?? (bucket ? undefined : '/data');
     if (config.token !== undefined) registerSecret(config.token);
     if (config.liveToken !== undefined) registerSecret(config.liveToken);
     const log = createLogger('playback');
@@ -18,7 +33,8 @@ export const playbackCommand = defineCommand({
     const maxCuts = config.maxCuts ?? defaultMaxCuts();
     const server = await startPlaybackServer(
       {
-        root: config.root,
+        root,
+        bucket,
         listen: config.listen,
         token: config.token,
         tokenSecret: config.tokenSecret,
@@ -32,7 +48,7 @@ export const playbackCommand = defineCommand({
       },
       log,
     );
-    log.info({ root: config.root, listen: { address: config.listen.host, port: server.port }, token: config.token !== undefined, maxClipSeconds: config.maxClip, maxCuts, indexDir: config.indexDir ?? null, cacheDir: config.cacheDir ?? null, live: config.liveUrls !== undefined ? 'PLAYBACK_LIVE_URLS' : config.liveNamespace !== undefined ? `EdgeDevices of ${config.liveNamespace}` : null }, 'playback listening');
+    log.info({ root: root ?? null, bucket: bucket ? { endpoint: bucket.address.endpoint ?? null, bucket: bucket.address.bucket, prefix: bucket.prefix } : null, listen: { address: config.listen.host, port: server.port }, token: config.token !== undefined, maxClipSeconds: config.maxClip, maxCuts, indexDir: config.indexDir ?? null, cacheDir: config.cacheDir ?? null, live: config.liveUrls !== undefined ? 'PLAYBACK_LIVE_URLS' : config.liveNamespace !== undefined ? `EdgeDevices of ${config.liveNamespace}` : null }, 'playback listening');
     await new Promise<void>((resolve) => {
       onShutdown(async () => {
         await server.close();

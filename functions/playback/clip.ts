@@ -4,7 +4,7 @@ import { HttpError, parseDuration } from '../lib/index.js';
 import { clipFileName, RECORDING_RULES, type ContainerFormat } from '../contracts/index.js';
 import type { FfmpegSlot } from './ffmpeg-slots.js';
 import type { Footage } from './library.js';
-import { mp4EntryAt, type Mp4Entry } from './mp4-index.js';
+import { mp4EntryAt, type Mp4Entry, type RandomAccess } from './mp4-index.js';
 import { transcodeVideoArguments, type ClipVideo, type VideoEncoder } from './transcode.js';
 
 /** Clip containers: the recorder's rules say what each holds; the options make them stream from a pipe. */
@@ -27,9 +27,21 @@ export interface ClipRequest {
   readonly height?: number | null;
 }
 
+/** How a cut reads its parts: ffmpeg's input URL, and the bytes the MP4 index reads. */
+export interface FootageReader {
+  /** `file:<path>` on a volume; a bucket object's loopback relay URL (bucket-bytes.ts), never a credential. */
+  input(f: Footage): string;
+  bytes(f: Footage): string | RandomAccess;
+}
+
+/** Footage on a volume: read where it lies. */
+export const VOLUME_READER: FootageReader = { input: (f) => `file:${f.path}`, bytes: (f) => f.path };
+
 export interface ClipPlan {
   readonly request: ClipRequest;
   readonly parts: readonly Footage[];
+  /** ffmpeg's input URL of each part (FootageReader.input); absent: `file:` and its path. */
+  readonly inputs?: readonly string[];
   /** Decode time of the keyframe at or before the requested start, in the first file's timestamps (s); null: from its start. */
   readonly inpoint: number | null;
   /** The first file's fragment index around that keyframe, when it has one: ffmpeg then reads it from there (concatScript). */
@@ -141,16 +153,16 @@ export async function probeKeyframe(slot: FfmpegSlot, ffprobe: string, file: str
  * The keyframe at or before `offset` seconds into a segment: from an MP4 segment's own fragment index in a few
  * reads, else by ffprobe (a process that walks the file) in `slot`.
  */
-export async function keyframeIn(slot: FfmpegSlot, ffprobe: string, f: Footage, offset: number, withEnd = false): Promise<{ keyframe: number; fileStart: number; entry?: Mp4Entry }> {
-  const entry = f.segment.format === 'mp4' ? await mp4EntryAt(f.path, offset, withEnd) : null;
-  return entry ? { keyframe: entry.keyframe, fileStart: entry.fileStart, entry } : await keyframeAtOrBefore(slot, ffprobe, f.path, offset);
+export async function keyframeIn(slot: FfmpegSlot, ffprobe: string, f: Footage, offset: number, withEnd = false, reader = VOLUME_READER): Promise<{ keyframe: number; fileStart: number; entry?: Mp4Entry }> {
+  const entry = f.segment.format === 'mp4' ? await mp4EntryAt(reader.bytes(f), offset, withEnd) : null;
+  return entry ? { keyframe: entry.keyframe, fileStart: entry.fileStart, entry } : await keyframeAtOrBefore(slot, ffprobe, f.object ? reader.input(f) : f.path, offset);
 }
 
 /**
  * Which segments a clip takes and where it starts. 404 when no finished segment overlaps the range.
  * A range over a gap gives one file with the gap left out (its timestamps run on), like the recorder's segments.
  */
-export async function planClip(slot: FfmpegSlot, ffprobe: string, footage: readonly Footage[], request: ClipRequest): Promise<ClipPlan> {
+export async function planClip(slot: FfmpegSlot, ffprobe: string, footage: readonly Footage[], request: ClipRequest, reader = VOLUME_READER): Promise<ClipPlan> {
   const parts = footage.filter((f) => f.endMs > request.startMs && f.startMs < request.endMs);
   const first = parts[0];
   const last = parts.at(-1);
@@ -165,7 +177,7 @@ export async function planClip(slot: FfmpegSlot, ffprobe: string, footage: reado
   // From a segment's start there is nothing to look up: every segment starts with a keyframe. An MP4 segment's
   // own fragment index answers in a few reads; ffprobe (a process that walks the file) only where it cannot.
   // The file's end only matters to a clip that goes on into the next file (concatScript's duration).
-  const found = offset > 0 ? await keyframeIn(slot, ffprobe, first, offset, parts.length > 1) : null;
+  const found = offset > 0 ? await keyframeIn(slot, ffprobe, first, offset, parts.length > 1, reader) : null;
   const startMs = found ? Math.round(first.startMs + (found.keyframe - found.fileStart) * 1000) : first.startMs;
   const endMs = Math.min(request.endMs, last.endMs);
   const rule = RECORDING_RULES[request.format];
@@ -178,6 +190,7 @@ export async function planClip(slot: FfmpegSlot, ffprobe: string, footage: reado
   return {
     request,
     parts,
+    inputs: parts.map((f) => reader.input(f)),
     inpoint: found?.keyframe ?? null,
     entry: found?.entry ?? null,
     startMs,
@@ -219,10 +232,10 @@ const scriptInpoint = (keyframe: number): number => Math.max(0, keyframe - 0.000
  * `duration` tells the concat demuxer where the next file follows on, which it could no longer learn from the file.
  * Null where the path cannot be one (`|` separates the concat protocol's parts): ffmpeg seeks as before.
  */
-function fromKeyframeFragment(plan: ClipPlan, path: string): string[] | null {
+function fromKeyframeFragment(plan: ClipPlan, input: string): string[] | null {
   const entry = plan.entry;
-  if (!entry || plan.inpoint === null || path.includes('|')) return null;
-  const url = `concat:subfile,,start,0,end,${entry.initBytes},,:file:${path}|subfile,,start,${entry.moof},end,0,,:file:${path}`;
+  if (!entry || plan.inpoint === null || input.includes('|')) return null;
+  const url = `concat:subfile,,start,0,end,${entry.initBytes},,:${input}|subfile,,start,${entry.moof},end,0,,:${input}`;
   const lines = [`file ${concatQuoteUrl(url)}`, 'option fflags +ignidx'];
   if (plan.parts.length > 1) {
     if (entry.end === null) return null;
@@ -235,8 +248,9 @@ function fromKeyframeFragment(plan: ClipPlan, path: string): string[] | null {
 export function concatScript(plan: ClipPlan): string {
   const lines = ['ffconcat version 1.0'];
   plan.parts.forEach((part, i) => {
-    const fromFragment = i === 0 ? fromKeyframeFragment(plan, part.path) : null;
-    lines.push(...(fromFragment ?? [`file ${concatQuote(part.path)}`]));
+    const input = plan.inputs?.[i] ?? `file:${part.path}`;
+    const fromFragment = i === 0 ? fromKeyframeFragment(plan, input) : null;
+    lines.push(...(fromFragment ?? [`file ${concatQuoteUrl(input)}`]));
     // The last file is read from its start up to the clip's end: ffmpeg's walk over all its moofs at open buys
     // nothing there (no seek, no file after it), and a file that is not fragmented reads the same either way.
     const last = i === plan.parts.length - 1 && (i > 0 || plan.inpoint === null);
@@ -248,6 +262,9 @@ export function concatScript(plan: ClipPlan): string {
 
 /** ffmpeg reading an ffconcat script from stdin, its files by absolute path. */
 export const CONCAT_INPUT = ['-protocol_whitelist', 'file,pipe,concat,subfile', '-f', 'concat', '-safe', '0', '-i', 'pipe:0'] as const;
+
+/** CONCAT_INPUT that may also read the bucket relay's loopback URLs (http over tcp). */
+const CONCAT_INPUT_RELAYED = ['-protocol_whitelist', 'file,pipe,concat,subfile,http,tcp', '-f', 'concat', '-safe', '0', '-i', 'pipe:0'] as const;
 
 /**
  * ffmpeg's arguments for a plan: `-c copy`, or with `encoder` (video=h264) the video re-encoded, from the same
@@ -268,7 +285,7 @@ export function clipArguments(plan: ClipPlan, encoder: VideoEncoder | null = nul
     // Without it ffmpeg shifts the input by its earliest packet (audio from before the in point), so -ss 0
     // keeps that audio and the video starts a fraction of a frame late, which trips frame counting players.
     '-copyts',
-    ...CONCAT_INPUT,
+    ...(plan.inputs?.some((u) => u.startsWith('http:')) ? CONCAT_INPUT_RELAYED : CONCAT_INPUT),
     '-map', '0:v?', '-map', '0:a?',
     '-c', 'copy', ...video, ...audio,
     ...(plan.videoTag ? ['-tag:v', plan.videoTag] : []),

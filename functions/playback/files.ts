@@ -6,7 +6,10 @@ import path from 'node:path';
 import send from 'send';
 import { HttpError } from '../lib/index.js';
 import { deviceDirOf, isSegmentFileName } from '../contracts/index.js';
-import { checkDeviceName, type Library } from './library.js';
+import { sendObject } from './bucket-bytes.js';
+import type { BucketLibrary } from './bucket-library.js';
+import type { Catalog } from './catalog.js';
+import { checkDeviceName, type Footage, type Library } from './library.js';
 import type { Volumes } from './volumes.js';
 
 /** `/files/<device>/<file>`: two path components, each a name and never a path (no `/`, `..` or NUL). */
@@ -55,16 +58,26 @@ async function openSegment(root: string, device: string, name: string): Promise<
   }
 }
 
-/** Answers with `send` (ranges, If-Range, conditional GET, HEAD) for a file the journal lists. */
-export async function serveFile(libraries: Library | Pick<Volumes, 'of'>, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+/**
+ * Answers with `send` (ranges, If-Range, conditional GET, HEAD) for a file the journal lists; with a catalog, a
+ * file only in the bucket (or found gone from the volume) from the bucket, its Range one ranged GET.
+ */
+export async function serveFile(libraries: Library | Pick<Volumes, 'of'> | Catalog, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const { device, name } = parseFilePath(url.pathname);
-  const library = 'of' in libraries ? await libraries.of(device) : libraries;
-  const footage = await library.file(device, name);
-  const opened = await openSegment(library.root, device, footage.name).catch((err: unknown) => {
+  const bucket = 'bucket' in libraries ? libraries.bucket : null;
+  const found = 'bucket' in libraries ? await libraries.file(device, name) : null;
+  if (found?.object && bucket) return serveFromBucket(bucket, found, req, res);
+  const library = 'bucket' in libraries ? (await libraries.localLibrary(device))! : 'of' in libraries ? await libraries.of(device) : libraries;
+  const footage = found ?? (await library.file(device, name));
+  const opened = await openSegment(library.root, device, footage.name).catch(async (err: unknown) => {
     // Gone from the volume (deleted without a journal record): it leaves the index too (stat on miss).
-    if (err instanceof HttpError && err.statusCode === 404) library.missing(device, name);
+    if (err instanceof HttpError && err.statusCode === 404) {
+      library.missing(device, name);
+      if (bucket && (await bucket.knows(device))) return 'bucket' as const;
+    }
     throw err;
   });
+  if (opened === 'bucket') return serveFromBucket(bucket!, await bucket!.file(device, name), req, res);
   const source = opened ? `${OPEN_FILES}/${opened.fd}` : footage.path;
   // Set first: send keeps an ETag and Content-Type it finds, and compares If-None-Match / If-Range with it.
   res.setHeader('ETag', `"${footage.segment.sha256}"`);
@@ -91,4 +104,23 @@ function sendFile(req: IncomingMessage, res: ServerResponse, source: string): Pr
     res.on('close', () => resolve());
     stream.pipe(res);
   });
+}
+
+/** A segment only in the bucket: ETag (the sha256) and conditional GET here, the bytes (or the one range asked) by one GET. */
+async function serveFromBucket(bucket: BucketLibrary, footage: Footage, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const etag = `"${footage.segment.sha256}"`;
+  const headers = { etag, 'content-type': footage.segment.mimeType, 'cache-control': 'private, max-age=86400, immutable' };
+  const match = req.headers['if-none-match'];
+  if (match !== undefined && match.split(',').some((t) => t.trim().replace(/^W\//, '') === etag)) {
+    res.writeHead(304, headers).end();
+    return;
+  }
+  if (req.method === 'HEAD') {
+    res.writeHead(200, { ...headers, 'accept-ranges': 'bytes', 'content-length': footage.segment.bytes }).end();
+    return;
+  }
+  // If-Range with another validator: the whole file, as send does.
+  const ifRange = req.headers['if-range'];
+  const range = ifRange === undefined || ifRange === etag ? req.headers.range : undefined;
+  await sendObject(bucket, footage.segment.device, footage.name, footage.segment.bytes, range, res, headers);
 }

@@ -11,8 +11,10 @@ export interface Footage {
   readonly segment: Segment;
   /** Basename, e.g. `cam1_20261124T100000Z.mp4`. */
   readonly name: string;
-  /** Under this server's root (the journal's `absolutePath` is the recorder's view of the volume). */
+  /** Under this server's root (the journal's `absolutePath` is the recorder's view of the volume); '' in the bucket. */
   readonly path: string;
+  /** Set when the bytes are only in the archive's bucket (`<device>/<name>` under its prefix): read through it, never `path`. */
+  readonly object?: string;
   readonly startMs: number;
   readonly endMs: number;
 }
@@ -30,9 +32,12 @@ export interface DeviceSummary {
   readonly device: string;
   readonly firstFootage: string | null;
   readonly lastFootage: string | null;
-  readonly bytes: number;
-  readonly segments: number;
+  /** On the volume; null for a device only in the bucket (counting would read every day file). */
+  readonly bytes: number | null;
+  readonly segments: number | null;
   readonly recorder: RecorderTrace;
+  /** Where its footage is: on a volume, in the archive's bucket, or both. */
+  readonly stored: 'volume' | 'bucket' | 'both';
 }
 
 const WRITING_WINDOW_MS = 60_000;
@@ -217,6 +222,7 @@ export class Library {
         lastSegmentEnd: ends ? iso(columns.endMs[ends.last]!) : null,
         lastSegmentRecovered: ends ? columns.isRecovered(ends.last) : false,
       },
+      stored: 'volume',
     };
   }
 

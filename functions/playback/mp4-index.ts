@@ -2,7 +2,7 @@
 // end with an `mfra` box whose `tfra` lists every fragment (its first sample's presentation time and where its
 // `moof` is), and with `frag_keyframe` every keyframe starts a fragment. A few small reads instead of a process
 // that opens the file and walks all its fragments (ISO/IEC 14496-12: mfra, mfro, tfra, moof, tfhd, tfdt, trun).
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 
 interface Box {
   readonly type: string;
@@ -40,11 +40,33 @@ function path(buf: Buffer, parent: Box, types: readonly string[]): Box | undefin
   return at;
 }
 
-async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
-  const { bytesRead } = await handle.read(buf, 0, length, position);
-  return buf.subarray(0, bytesRead);
+/** A file read at places: on the volume, or an object in the bucket by ranged GETs (bucket-bytes.ts). */
+export interface RandomAccess {
+  readonly size: number;
+  read(position: number, length: number): Promise<Buffer>;
+  close(): Promise<void>;
 }
+
+/** A file on the volume as RandomAccess; null when it cannot be opened. */
+async function openLocal(file: string): Promise<RandomAccess | null> {
+  const handle = await open(file, 'r').catch(() => null);
+  if (!handle) return null;
+  const { size } = await handle.stat().catch(async (err: unknown) => {
+    await handle.close();
+    throw err;
+  });
+  return {
+    size,
+    read: async (position, length) => {
+      const buf = Buffer.alloc(length);
+      const { bytesRead } = await handle.read(buf, 0, length, position);
+      return buf.subarray(0, bytesRead);
+    },
+    close: () => handle.close(),
+  };
+}
+
+const opened = (source: string | RandomAccess): Promise<RandomAccess | null> => (typeof source === 'string' ? openLocal(source) : Promise.resolve(source));
 
 interface Track {
   readonly id: number;
@@ -79,12 +101,12 @@ interface Fragment {
 }
 
 /** Every track's fragments from the mfra at the file's end (found through the mfro box, its last 16 bytes). */
-async function fragments(handle: FileHandle, size: number): Promise<Map<number, Fragment[]> | null> {
-  const mfro = await readAt(handle, size - 16, 16);
+async function fragments(handle: RandomAccess, size: number): Promise<Map<number, Fragment[]> | null> {
+  const mfro = await handle.read(size - 16, 16);
   if (mfro.length !== 16 || mfro.toString('latin1', 4, 8) !== 'mfro') return null;
   const mfraSize = mfro.readUInt32BE(12);
   if (mfraSize < 16 || mfraSize > size || mfraSize > 64 << 20) return null;
-  const buf = await readAt(handle, size - mfraSize, mfraSize);
+  const buf = await handle.read(size - mfraSize, mfraSize);
   const whole: Box = { type: '', start: 0, body: 0, end: buf.length };
   const mfra = child(buf, whole, 'mfra');
   if (!mfra) return null;
@@ -120,12 +142,12 @@ interface TrackFragment {
   readonly dts: number;
 }
 
-async function trackFragment(handle: FileHandle, at: number, track: number): Promise<TrackFragment | null> {
-  const head = await readAt(handle, at, 16);
+async function trackFragment(handle: RandomAccess, at: number, track: number): Promise<TrackFragment | null> {
+  const head = await handle.read(at, 16);
   if (head.length < 8 || head.toString('latin1', 4, 8) !== 'moof') return null;
   const size = head.readUInt32BE(0);
   if (size < 8 || size > 16 << 20) return null;
-  const buf = await readAt(handle, at, size);
+  const buf = await handle.read(at, size);
   const moof: Box = { type: 'moof', start: 0, body: 8, end: buf.length };
   for (const traf of boxes(buf, moof.body, moof.end)) {
     if (traf.type !== 'traf') continue;
@@ -142,7 +164,7 @@ async function trackFragment(handle: FileHandle, at: number, track: number): Pro
 const tfhdDefaults = (f: TrackFragment): number => f.tfhd.body + 8 + (f.tfhdFlags & 0x1 ? 8 : 0) + (f.tfhdFlags & 0x2 ? 4 : 0);
 
 /** Whether the fragment's first sample of `track` is a sync sample, and its decode time; null when the moof says neither. */
-async function fragmentStart(handle: FileHandle, at: number, track: number): Promise<{ sync: boolean; dts: number } | null> {
+async function fragmentStart(handle: RandomAccess, at: number, track: number): Promise<{ sync: boolean; dts: number } | null> {
   const f = await trackFragment(handle, at, track);
   const trun = f && child(f.buf, f.traf, 'trun');
   if (!f || !trun) return null;
@@ -166,7 +188,7 @@ async function fragmentStart(handle: FileHandle, at: number, track: number): Pro
 }
 
 /** Decode time just past the last sample of `track` in the fragment at `at` (its tfdt plus its samples' durations). */
-async function fragmentEnd(handle: FileHandle, at: number, track: number, trexDuration: number): Promise<number | null> {
+async function fragmentEnd(handle: RandomAccess, at: number, track: number, trexDuration: number): Promise<number | null> {
   const f = await trackFragment(handle, at, track);
   if (!f) return null;
   const { buf, tfhdFlags } = f;
@@ -213,7 +235,7 @@ export interface Mp4Entry {
 }
 
 /** Where a fragmented MP4 ends as ffmpeg counts it: each track's first presentation plus its decode span (a B-frame delay in). */
-async function fileEnd(handle: FileHandle, head: Buffer, tracks: readonly Track[], all: ReadonlyMap<number, readonly Fragment[]>): Promise<number | null> {
+async function fileEnd(handle: RandomAccess, head: Buffer, tracks: readonly Track[], all: ReadonlyMap<number, readonly Fragment[]>): Promise<number | null> {
   const trex = trexDurations(head);
   let end = 0;
   for (const t of tracks) {
@@ -233,12 +255,12 @@ async function fileEnd(handle: FileHandle, head: Buffer, tracks: readonly Track[
  * The keyframe at or before `offset` seconds into the file, from the file's own fragment index (see Mp4Entry). Null
  * when the file has no such index or it does not answer (not fragmented, no mfra, no keyframe found): ask ffprobe then.
  */
-export async function mp4EntryAt(file: string, offset: number, withEnd = false): Promise<Mp4Entry | null> {
-  const handle = await open(file, 'r').catch(() => null);
+export async function mp4EntryAt(file: string | RandomAccess, offset: number, withEnd = false): Promise<Mp4Entry | null> {
+  const handle = await opened(file);
   if (!handle) return null;
   try {
-    const { size } = await handle.stat();
-    const head = await readAt(handle, 0, Math.min(size, 256 * 1024));
+    const { size } = handle;
+    const head = await handle.read(0, Math.min(size, 256 * 1024));
     const tracks = tracksOf(head);
     const video = tracks.find((t) => t.video);
     const all = video && (await fragments(handle, size));
@@ -297,18 +319,18 @@ export interface Mp4Layout {
  * read each, not one per fragment). `lastSeconds` ends the last piece (the journal's duration: fMP4 has no total).
  * Null when the file has no fragment index.
  */
-export async function mp4Layout(file: string, targetSeconds: number, lastSeconds: number): Promise<Mp4Layout | null> {
-  const handle = await open(file, 'r').catch(() => null);
+export async function mp4Layout(file: string | RandomAccess, targetSeconds: number, lastSeconds: number): Promise<Mp4Layout | null> {
+  const handle = await opened(file);
   if (!handle) return null;
   try {
-    const { size } = await handle.stat();
-    const head = await readAt(handle, 0, Math.min(size, 256 * 1024));
+    const { size } = handle;
+    const head = await handle.read(0, Math.min(size, 256 * 1024));
     const tracks = tracksOf(head);
     const video = tracks.find((t) => t.video);
     const all = video && (await fragments(handle, size));
     const list = video && all?.get(video.id);
     if (!video || !all || !list || list.length === 0) return null;
-    const mfro = await readAt(handle, size - 16, 16);
+    const mfro = await handle.read(size - 16, 16);
     const mediaEnd = size - mfro.readUInt32BE(12);
     const initBytes = list[0]!.moof;
     if (initBytes <= 0 || initBytes > head.length) return null;

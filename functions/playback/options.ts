@@ -1,5 +1,6 @@
 // `shifu-rtsp playback`'s settings: parsed once at start-up (the command's wiring is in functions/commands/).
 import { z } from 'zod';
+import { zBucket, zEndpoint, zPrefix, zRegion } from '../archive/index.js';
 import { RECORDER_ENV } from '../contracts/index.js';
 import { zDuration, zHostPort, type OptionSpecs } from '../lib/index.js';
 import { zLiveUrls } from './live-directory.js';
@@ -17,9 +18,43 @@ export const playbackOptions = {
       .string()
       .min(1)
       .refine((v) => parseRoots(v).every((r) => r !== ''), 'expected a folder, or folders separated by commas with none empty')
-      .refine((v) => new Set(parseRoots(v)).size === parseRoots(v).length, 'a folder is named twice'),
-    default: '/data',
-    description: "storage root to serve (the recorders' --out), or several separated by commas (one per device volume: /data/cam1,/data/cam2); only read, never written",
+      .refine((v) => new Set(parseRoots(v)).size === parseRoots(v).length, 'a folder is named twice')
+      .optional(),
+    description: "storage root to serve (the recorders' --out), or several separated by commas (one per device volume: /data/cam1,/data/cam2); only read, never written. Default /data, or none with PLAYBACK_S3_BUCKET (the bucket alone)",
+  },
+  s3Endpoint: {
+    flag: 's3-endpoint',
+    env: ['PLAYBACK_S3_ENDPOINT'],
+    schema: zEndpoint.optional(),
+    description: "S3 endpoint of the archive's bucket (a self-hosted server's URL); unset: AWS's own for the region",
+  },
+  s3Bucket: {
+    flag: 's3-bucket',
+    env: ['PLAYBACK_S3_BUCKET'],
+    schema: zBucket.optional(),
+    description: "the archive's bucket (ARCHIVE_S3_BUCKET) to serve footage from, beside or instead of the volume; keys from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or a web identity",
+  },
+  s3Region: {
+    flag: 's3-region',
+    env: ['PLAYBACK_S3_REGION', 'AWS_REGION'],
+    schema: zRegion,
+    default: 'us-east-1',
+    description: 'S3 region (self-hosted servers mostly take any; signatures name it)',
+  },
+  s3ForcePathStyle: {
+    flag: 's3-force-path-style',
+    env: ['PLAYBACK_S3_FORCE_PATH_STYLE'],
+    kind: 'boolean',
+    schema: z.boolean(),
+    default: false,
+    description: 'path-style addressing (http://host/bucket/key), which most self-hosted servers need',
+  },
+  s3Prefix: {
+    flag: 's3-prefix',
+    env: ['PLAYBACK_S3_PREFIX'],
+    schema: zPrefix,
+    default: '',
+    description: "the archive's key prefix (ARCHIVE_S3_PREFIX, e.g. <namespace>/): devices are the folders under it",
   },
   listen: {
     flag: 'listen',

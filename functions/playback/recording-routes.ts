@@ -57,6 +57,12 @@ function counted(metrics: RecordingMetrics, route: string, handler: StreamHandle
   };
 }
 
+/** HLS and thumbnails read the volume's files: footage only in the archive's bucket is a 501 saying so (clips and files serve it). */
+function onVolume(f: Footage): Footage {
+  if (f.object) throw new HttpError(501, `device: ${f.name} is only in the archive bucket; HLS and thumbnails are served from a volume (ask /api/clip or /files for it)`, 'in_bucket');
+  return f;
+}
+
 export function recordingRoutes(o: RecordingRoutesOptions): Record<string, StreamHandler> {
   const layouts = new Mp4Layouts(undefined, (hit) => o.metrics.cache.inc({ cache: 'hls_layout', result: hit ? 'hit' : 'miss' }));
   const thumbnails = new ThumbnailCache(o.cacheDir);
@@ -104,6 +110,7 @@ export function recordingRoutes(o: RecordingRoutesOptions): Record<string, Strea
   const playlist = async (res: ServerResponse, url: URL): Promise<void> => {
     const request = parseHlsRequest(url);
     const footage = await o.library.footageBetween(request.device, request.startMs, request.endMs);
+    footage.forEach(onVolume);
     // A token given in the query goes on in the playlist's URIs (a player cannot add headers); the page's cookie needs none.
     const timer = o.metrics.render.startTimer({ kind: 'hls_playlist' });
     const text = await hlsPlaylist(request, footage, (f) => layouts.of(f), url.searchParams.get('access_token'));
@@ -114,7 +121,7 @@ export function recordingRoutes(o: RecordingRoutesOptions): Record<string, Strea
 
   const piece = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const request = parsePieceRequest(url);
-    const f = await o.library.file(request.device, request.name);
+    const f = onVolume(await o.library.file(request.device, request.name));
     if (request.to > (f.endMs - f.startMs) / 1000 + 1) throw new HttpError(400, `to: past the end of ${request.name}`);
     if (req.method === 'HEAD') {
       res.writeHead(200, { 'content-type': 'video/mp2t', 'cache-control': 'no-store' });
@@ -151,6 +158,7 @@ export function recordingRoutes(o: RecordingRoutesOptions): Record<string, Strea
     const around = await o.library.footageBetween(request.device, request.timeMs, request.timeMs + 1);
     const f: Footage | undefined = around.find((x) => x.startMs <= request.timeMs && request.timeMs < x.endMs);
     if (!f) throw new HttpError(404, `time: no footage of ${request.device} at ${new Date(request.timeMs).toISOString()}`, 'not_found');
+    onVolume(f);
     // MP4's own index answers without a process; other containers need an ffprobe, in a slot.
     const keyframe = (await thumbnailKeyframe(null, o.ffprobe, f, request.timeMs)) ?? (await inSlot(o.slots, res, 1, (slot) => thumbnailKeyframe(slot, o.ffprobe, f, request.timeMs))) ?? 0;
     const key = thumbnailKey(request.device, f.name, keyframe, request.width);

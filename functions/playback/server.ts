@@ -7,6 +7,11 @@ import { parseFormat, parseRange, planClip, startCut, type ClipRequest } from '.
 import { serveExport } from './export-zip.js';
 import { defaultMaxCuts, FfmpegSlots, followOutput, type FfmpegSlot } from './ffmpeg-slots.js';
 import { serveFile } from './files.js';
+import { openBucketTimeline, type BucketAddress } from '../archive/index.js';
+import { bucketRandomAccess, ObjectRelay } from './bucket-bytes.js';
+import { BucketLibrary } from './bucket-library.js';
+import { Catalog } from './catalog.js';
+import { VOLUME_READER, type FootageReader } from './clip.js';
 import { checkDeviceName, type Footage } from './library.js';
 import { parseRoots } from './options.js';
 import { timelineWindow } from './local-day.js';
@@ -20,8 +25,10 @@ import { Volumes } from './volumes.js';
 import { chooseEncoder, listedEncoders, parseHeight, parseVideo, TRANSCODE_SLOTS, TranscodePace, type VideoEncoder } from './transcode.js';
 
 export interface PlaybackSettings {
-  /** One folder, or several separated by commas (PLAYBACK_ROOT): each laid out as a recorder's --out. */
-  readonly root: string;
+  /** One folder, or several separated by commas (PLAYBACK_ROOT): each laid out as a recorder's --out. None: the bucket alone. */
+  readonly root: string | undefined;
+  /** The archive's bucket (PLAYBACK_S3_*) and its key prefix: footage there too, the volume's copy first. */
+  readonly bucket?: { readonly address: BucketAddress; readonly prefix: string } | undefined;
   readonly listen: HostPort;
   readonly token: string | undefined;
   /** The Secret the token comes from (PLAYBACK_TOKEN_SECRET), named by the page's token form. */
@@ -45,7 +52,7 @@ const TOKEN_COOKIE = 'shifu_rtsp_playback_token';
 export async function startPlaybackServer(settings: PlaybackSettings, log: Logger): Promise<ProbeServer> {
   const metrics = playbackMetrics();
   const volumes = new Volumes({
-    roots: parseRoots(settings.root),
+    roots: settings.root === undefined ? [] : parseRoots(settings.root),
     indexDir: settings.indexDir,
     log,
     onReadError: (device) => metrics.journalErrors.inc({ device }),
@@ -53,6 +60,10 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
   });
   // Read while the server already listens: until a journal's first read is done, its answers are 503 with Retry-After.
   volumes.start();
+  // The SDK loads only with a bucket; ffmpeg reads its objects through the loopback relay, never with a credential.
+  const bucket = settings.bucket ? new BucketLibrary({ timeline: await openBucketTimeline(settings.bucket.address, settings.bucket.prefix) }) : null;
+  const relay = bucket ? await ObjectRelay.start(bucket, log) : null;
+  const catalog = new Catalog(volumes, bucket);
   // Every ffmpeg and ffprobe this server starts takes a slot here first.
   const slots = new FfmpegSlots(settings.maxCuts ?? defaultMaxCuts(), (busy, refused) => {
     metrics.ffmpegBusy.set(busy);
@@ -78,24 +89,32 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
     const video = parseVideo(query);
     const height = parseHeight(query, video);
     // Each file is looked at: one deleted without a journal record leaves the index here (stat on miss).
-    const footage = await (await volumes.of(device)).footageOnVolume(device, range.startMs, range.endMs);
+    const footage = await catalog.footageToCut(device, range.startMs, range.endMs);
     // Taken before the keyframe lookup: its ffprobe reads the segment's index too. Freed when the answer is done
     // or the client leaves, whichever comes first (then what still runs is killed).
     const slot = slots.take(res, video === 'h264' ? TRANSCODE_SLOTS : 1);
+    const left = new AbortController();
+    res.once('close', () => left.abort());
+    const leases = relay?.lease();
+    const reader: FootageReader =
+      bucket && leases
+        ? { input: (f) => (f.object ? leases.url(f) : VOLUME_READER.input(f)), bytes: (f) => (f.object ? bucketRandomAccess(bucket, f, left.signal) : VOLUME_READER.bytes(f)) }
+        : VOLUME_READER;
     try {
-      await cutClip(slot, req, res, { device, format, video, height, ...range }, footage);
+      await cutClip(slot, req, res, { device, format, video, height, ...range }, footage, reader);
     } catch (err) {
       // The client left and its slot killed what ran for it: nobody to answer, nothing to log.
       if (res.destroyed) return;
       throw err;
     } finally {
       slot.release();
+      leases?.release();
     }
   };
 
-  const cutClip = async (slot: FfmpegSlot, req: IncomingMessage, res: ServerResponse, request: ClipRequest, footage: readonly Footage[]): Promise<void> => {
+  const cutClip = async (slot: FfmpegSlot, req: IncomingMessage, res: ServerResponse, request: ClipRequest, footage: readonly Footage[], reader: FootageReader): Promise<void> => {
     const { device, format } = request;
-    const plan = await planClip(slot, settings.ffprobe, footage, request);
+    const plan = await planClip(slot, settings.ffprobe, footage, request, reader);
     const encoder = request.video === 'h264' && req.method !== 'HEAD' ? await encoderFor(slot) : null;
     const recorded = footage.find((f) => f.startMs <= plan.startMs && plan.startMs < f.endMs)?.segment.video?.codec ?? 'unknown';
     const headers = {
@@ -199,13 +218,12 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
           const where = settings.tokenSecret === undefined ? {} : { tokenSecret: settings.tokenSecret };
           return { status: 200, body: { tokenRequired: true, authorized: token !== null && sameSecret(token, settings.token), ...where }, headers: { 'cache-control': 'no-store' } };
         },
-        '/api/devices': async () => ({ status: 200, body: { devices: await volumes.devices() } }),
+        '/api/devices': async () => ({ status: 200, body: { devices: await catalog.devices() } }),
         '/api/timeline': async ({ url }) => {
           const device = checkDeviceName(url.searchParams.get('device'));
-          const library = await volumes.of(device);
           // Without a window: the viewer's day (tz, else UTC) of the last footage, which is what a first look wants.
-          const window = timelineWindow(url.searchParams, await library.lastFootageEnd(device), Date.now());
-          const footage = await library.footageBetween(device, window.startMs, window.endMs);
+          const window = timelineWindow(url.searchParams, await catalog.lastFootageEnd(device), Date.now());
+          const footage = await catalog.footageBetween(device, window.startMs, window.endMs);
           return { status: 200, body: { ...timelineOf(device, footage, window.startMs, window.endMs), timeZone: window.timeZone, day: window.day } };
         },
       },
@@ -213,10 +231,10 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
         '/api/clip': serveClip,
         '/api/export': (req, res, url) =>
           serveExport({ volumes, slots, ffmpeg: settings.ffmpeg, ffprobe: settings.ffprobe, maxClipSeconds: settings.maxClipSeconds, log, onOutcome: (outcome) => metrics.exports.inc({ outcome }) }, req, res, url),
-        ...recordingRoutes({ library: volumes, slots, ffmpeg: settings.ffmpeg, ffprobe: settings.ffprobe, cacheDir: settings.cacheDir, encoderFor, log, metrics: metrics.recordings }),
+        ...recordingRoutes({ library: catalog, slots, ffmpeg: settings.ffmpeg, ffprobe: settings.ffprobe, cacheDir: settings.cacheDir, encoderFor, log, metrics: metrics.recordings }),
         '/files/': async (req, res, url) => {
           try {
-            await serveFile(volumes, req, res, url);
+            await serveFile(catalog, req, res, url);
             metrics.files.inc({ status: String(res.statusCode) });
           } catch (err) {
             metrics.files.inc({ status: String(err instanceof HttpError ? err.statusCode : 500) });
@@ -227,6 +245,8 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
     },
   ).catch(async (err: unknown) => {
     await volumes.close();
+    await relay?.close();
+    bucket?.close();
     await settings.live?.directory?.close();
     throw err;
   });
@@ -236,6 +256,8 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
       await server.close();
       // Stops following the journals and writes the on-disk index one last time.
       await volumes.close();
+      await relay?.close();
+      bucket?.close();
       await settings.live?.directory?.close();
     },
   };

@@ -13,9 +13,11 @@ interface DeviceSummary {
   device: string;
   firstFootage: string | null;
   lastFootage: string | null;
-  bytes: number;
-  segments: number;
+  /** Null for a device only in the archive's bucket. */
+  bytes: number | null;
+  segments: number | null;
   recorder: { state: string; lastSegmentEnd: string | null };
+  stored?: 'volume' | 'bucket' | 'both';
 }
 
 const HOUR_MS = 3600 * 1000;
@@ -162,7 +164,7 @@ class DeviceView {
       el(
         'div',
         { class: 'summary' },
-        `${summary.segments} segments, ${bytes(summary.bytes)}, footage ${summary.firstFootage ?? '-'} to ${summary.lastFootage ?? '-'}; recorder ${summary.recorder.state}`,
+        `${summary.segments === null || summary.bytes === null ? 'in the archive bucket' : `${summary.segments} segments, ${bytes(summary.bytes)}${summary.stored === 'both' ? ' on the volume, more in the archive bucket' : ''}`}, footage ${summary.firstFootage ?? '-'} to ${summary.lastFootage ?? '-'}; recorder ${summary.recorder.state}`,
       ),
     );
     this.day.addEventListener('change', () => {
