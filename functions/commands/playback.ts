@@ -9,6 +9,7 @@ export const playbackCommand = defineCommand({
   details: [
     'Routes: GET / (page), /api/devices, /api/timeline?device&start&end, /api/clip?device&start&(duration|end)&format=mp4|mkv|ts,',
     '/files/<device>/<file> (Range, ETag), /health, /metrics. The journals (<root>/.shifu-rtsp/<device>/segments.jsonl) are the index, read once and followed.',
+    "With PLAYBACK_S3_BUCKET (and PLAYBACK_S3_ENDPOINT, _PREFIX...) the archive's bucket too, the volume's copy first; without PLAYBACK_ROOT the bucket alone.",
   ].join('\n'),
   options: playbackOptions,
   check(config) {

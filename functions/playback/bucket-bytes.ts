@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream';
 import type { Logger } from '../lib/index.js';
+import type { ObjectStream } from '../archive/index.js';
 import type { BucketLibrary } from './bucket-library.js';
 import type { Footage } from './library.js';
 import type { RandomAccess } from './mp4-index.js';
@@ -41,15 +42,20 @@ export function bucketRandomAccess(library: BucketLibrary, f: Footage, signal: A
 interface Lease {
   readonly device: string;
   readonly name: string;
-  readonly bytes: number;
   readonly mimeType: string;
+  /** The object's byte ranges [start, end) the URL reads, back to back: the whole object, or init + from a moof. */
+  readonly pieces: ReadonlyArray<readonly [number, number]>;
 }
 
 /** The relay's leases for one request: their URLs, given back together when the request ends. */
 export interface RelayLeases {
   url(f: Footage): string;
+  /** The object's first `initBytes` then its bytes from `from` on, as one file (a cut from a keyframe's fragment). */
+  joined(f: Footage, initBytes: number, from: number): string;
   release(): void;
 }
+
+const lengthOf = (pieces: Lease['pieces']): number => pieces.reduce((n, [a, b]) => n + b - a, 0);
 
 export class ObjectRelay {
   private readonly leases = new Map<string, Lease>();
@@ -80,14 +86,16 @@ export class ObjectRelay {
   /** URLs for bucket footage, valid until `release()` (call it when the answer is done or the client left). */
   lease(): RelayLeases {
     const mine: string[] = [];
+    const lease = (f: Footage, pieces: Lease['pieces']): string => {
+      const token = randomBytes(16).toString('hex');
+      const { device, name } = objectOf(f);
+      this.leases.set(token, { device, name, mimeType: f.segment.mimeType, pieces });
+      mine.push(token);
+      return `http://127.0.0.1:${this.port}/${token}/${encodeURIComponent(name)}`;
+    };
     return {
-      url: (f) => {
-        const token = randomBytes(16).toString('hex');
-        const { device, name } = objectOf(f);
-        this.leases.set(token, { device, name, bytes: f.segment.bytes, mimeType: f.segment.mimeType });
-        mine.push(token);
-        return `http://127.0.0.1:${this.port}/${token}/${encodeURIComponent(name)}`;
-      },
+      url: (f) => lease(f, [[0, f.segment.bytes]]),
+      joined: (f, initBytes, from) => lease(f, [[0, initBytes], [from, f.segment.bytes]]),
       release: () => {
         for (const token of mine.splice(0)) this.leases.delete(token);
       },
@@ -106,12 +114,64 @@ export class ObjectRelay {
       res.writeHead(404).end();
       return;
     }
+    const size = lengthOf(lease.pieces);
     if (req.method === 'HEAD') {
-      res.writeHead(200, { 'content-length': lease.bytes, 'accept-ranges': 'bytes', 'content-type': lease.mimeType }).end();
+      res.writeHead(200, { 'content-length': size, 'accept-ranges': 'bytes', 'content-type': lease.mimeType }).end();
       return;
     }
-    await sendObject(library, lease.device, lease.name, lease.bytes, req.headers.range, res, { 'content-type': lease.mimeType });
+    if (lease.pieces.length === 1) {
+      await sendObject(library, lease.device, lease.name, size, req.headers.range, res, { 'content-type': lease.mimeType });
+      return;
+    }
+    await sendJoined(library, lease, req.headers.range, res);
   }
+}
+
+/** [first, last] of a single `Range` over `size` bytes; null: the whole; 'unsatisfiable' past the end. */
+function rangeOver(header: string | undefined, size: number): [number, number] | null | 'unsatisfiable' {
+  const m = header === undefined ? null : /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  const [first, last] = m[1] === '' ? [Math.max(0, size - Number(m[2])), size - 1] : [Number(m[1]), m[2] === '' ? size - 1 : Math.min(size - 1, Number(m[2]))];
+  return first > last || first >= size ? 'unsatisfiable' : [first, last];
+}
+
+/**
+ * A joined lease's bytes (init segment, then the object from a moof on): each piece the range touches is one ranged
+ * GET, all asked at once (the second's first byte is not waited for after the first), sent in order.
+ */
+async function sendJoined(library: BucketLibrary, lease: Lease, header: string | undefined, res: ServerResponse): Promise<void> {
+  const size = lengthOf(lease.pieces);
+  const range = rangeOver(header, size);
+  if (range === 'unsatisfiable') {
+    res.writeHead(416, { 'content-range': `bytes */${size}` }).end();
+    return;
+  }
+  const [first, last] = range ?? [0, size - 1];
+  const left = new AbortController();
+  res.once('close', () => left.abort());
+  const gets: Array<Promise<ObjectStream | 'unsatisfiable'>> = [];
+  let at = 0;
+  for (const [start, end] of lease.pieces) {
+    const from = Math.max(first, at);
+    const to = Math.min(last + 1, at + end - start);
+    if (from < to) gets.push(library.stream(lease.device, lease.name, `bytes=${start + from - at}-${start + to - at - 1}`, left.signal));
+    at += end - start;
+  }
+  // Each GET's failure is answered once, by the loop below; the others must not go unhandled meanwhile.
+  for (const get of gets) get.catch(() => undefined);
+  res.writeHead(range ? 206 : 200, {
+    'content-type': lease.mimeType,
+    'accept-ranges': 'bytes',
+    'content-length': last - first + 1,
+    ...(range ? { 'content-range': `bytes ${first}-${last}/${size}` } : {}),
+  });
+  for (const get of gets) {
+    const got = await get;
+    if (got === 'unsatisfiable') throw new Error(`${lease.name}: a piece past the object's end`);
+    for await (const chunk of got.body) if (!res.write(chunk)) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+    if (res.destroyed) return;
+  }
+  res.end();
 }
 
 /**

@@ -32,6 +32,11 @@ export interface FootageReader {
   /** `file:<path>` on a volume; a bucket object's loopback relay URL (bucket-bytes.ts), never a credential. */
   input(f: Footage): string;
   bytes(f: Footage): string | RandomAccess;
+  /**
+   * One URL of the file's init segment followed by its bytes from `moof` on, when the reader can give one (the
+   * bucket relay joins the two ranges, one GET each, asked at once); null: ffmpeg joins them (concat, subfile).
+   */
+  fromFragment?(f: Footage, initBytes: number, moof: number): string | null;
 }
 
 /** Footage on a volume: read where it lies. */
@@ -42,6 +47,8 @@ export interface ClipPlan {
   readonly parts: readonly Footage[];
   /** ffmpeg's input URL of each part (FootageReader.input); absent: `file:` and its path. */
   readonly inputs?: readonly string[];
+  /** The first part from its keyframe's fragment on as one URL (FootageReader.fromFragment), when the reader gives one. */
+  readonly fragmentInput?: string | null;
   /** Decode time of the keyframe at or before the requested start, in the first file's timestamps (s); null: from its start. */
   readonly inpoint: number | null;
   /** The first file's fragment index around that keyframe, when it has one: ffmpeg then reads it from there (concatScript). */
@@ -193,6 +200,7 @@ export async function planClip(slot: FfmpegSlot, ffprobe: string, footage: reado
     inputs: parts.map((f) => reader.input(f)),
     inpoint: found?.keyframe ?? null,
     entry: found?.entry ?? null,
+    fragmentInput: found?.entry && reader.fromFragment ? reader.fromFragment(first, found.entry.initBytes, found.entry.moof) : null,
     startMs,
     endMs,
     mediaSeconds: mediaMs / 1000,
@@ -234,8 +242,8 @@ const scriptInpoint = (keyframe: number): number => Math.max(0, keyframe - 0.000
  */
 function fromKeyframeFragment(plan: ClipPlan, input: string): string[] | null {
   const entry = plan.entry;
-  if (!entry || plan.inpoint === null || input.includes('|')) return null;
-  const url = `concat:subfile,,start,0,end,${entry.initBytes},,:${input}|subfile,,start,${entry.moof},end,0,,:${input}`;
+  if (!entry || plan.inpoint === null || (!plan.fragmentInput && input.includes('|'))) return null;
+  const url = plan.fragmentInput ?? `concat:subfile,,start,0,end,${entry.initBytes},,:${input}|subfile,,start,${entry.moof},end,0,,:${input}`;
   const lines = [`file ${concatQuoteUrl(url)}`, 'option fflags +ignidx'];
   if (plan.parts.length > 1) {
     if (entry.end === null) return null;

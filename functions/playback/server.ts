@@ -98,7 +98,11 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
     const leases = relay?.lease();
     const reader: FootageReader =
       bucket && leases
-        ? { input: (f) => (f.object ? leases.url(f) : VOLUME_READER.input(f)), bytes: (f) => (f.object ? bucketRandomAccess(bucket, f, left.signal) : VOLUME_READER.bytes(f)) }
+        ? {
+            input: (f) => (f.object ? leases.url(f) : VOLUME_READER.input(f)),
+            bytes: (f) => (f.object ? bucketRandomAccess(bucket, f, left.signal) : VOLUME_READER.bytes(f)),
+            fromFragment: (f, initBytes, moof) => (f.object ? leases.joined(f, initBytes, moof) : null),
+          }
         : VOLUME_READER;
     try {
       await cutClip(slot, req, res, { device, format, video, height, ...range }, footage, reader);

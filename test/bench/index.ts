@@ -5,6 +5,7 @@ import * as events from './events.js';
 import * as forwarder from './forwarder.js';
 import * as live from './live.js';
 import * as playback from './playback.js';
+import * as playbackBucket from './playback-bucket.js';
 import * as playbackHls from './playback-hls.js';
 import * as playbackYear from './playback-year.js';
 import * as recorder from './recorder.js';
@@ -27,6 +28,7 @@ const BENCHES: ReadonlyArray<readonly [string, BenchModule]> = [
   ['playback', playback],
   ['playback-year', playbackYear],
   ['playback-hls', playbackHls],
+  ['playback-bucket', playbackBucket],
   ['transcode', transcode],
   ['live', live],
   ['archive', archive],
