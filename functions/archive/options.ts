@@ -114,6 +114,14 @@ export interface BucketAddress {
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
 }
 
+/**
+ * The key prefix: as given, else `<namespace>/` in a cluster (POD_NAMESPACE, set by control's Deployments and the
+ * playback Deployment), so one bucket can serve every namespace; empty outside one. The archive and playback agree by it.
+ */
+export function bucketPrefix(given: string | undefined, env: NodeJS.ProcessEnv): string {
+  return given ?? (env.POD_NAMESPACE ? `${env.POD_NAMESPACE}/` : '');
+}
+
 /** One AWS key without the other stops start-up naming the missing one (neither: the SDK's chain, a web identity). */
 export function checkKeyPair(env: NodeJS.ProcessEnv): void {
   const id = Boolean(env.AWS_ACCESS_KEY_ID);
@@ -139,8 +147,7 @@ export interface ArchiveTarget extends BucketAddress {
 export function archiveTarget(config: ArchiveConfig, device: string, env: NodeJS.ProcessEnv): ArchiveTarget | null {
   if (!archiveIsOn(config) || config.archiveBucket === undefined) return null;
   checkKeyPair(env);
-  // In a cluster (POD_NAMESPACE is set by control's Deployments) one bucket can serve every namespace.
-  const prefix = config.archivePrefix ?? (env.POD_NAMESPACE ? `${env.POD_NAMESPACE}/` : '');
+  const prefix = bucketPrefix(config.archivePrefix, env);
   return {
     endpoint: config.archiveEndpoint,
     bucket: config.archiveBucket,

@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream';
 import type { Logger } from '../lib/index.js';
 import type { ObjectStream } from '../archive/index.js';
 import type { BucketLibrary } from './bucket-library.js';
+import { VOLUME_READER, type FootageReader } from './clip.js';
 import type { Footage } from './library.js';
 import type { RandomAccess } from './mp4-index.js';
 
@@ -194,4 +195,29 @@ export async function sendObject(library: BucketLibrary, device: string, name: s
     ...(got.status === 206 && got.contentRange ? { 'content-range': got.contentRange } : {}),
   });
   await new Promise<void>((resolve) => pipeline(got.body, res, () => resolve()));
+}
+
+/** A FootageReader for one request or render, and how to give back what it leased. */
+export interface LeasedReader {
+  readonly reader: FootageReader;
+  /** Ends the leases and stops the GETs still running for it: when the answer is done or its client left. */
+  release(): void;
+}
+
+/** Reads footage on a volume where it lies, and footage only in the bucket through the relay and ranged GETs. */
+export function leasedReader(bucket: BucketLibrary | null, relay: ObjectRelay | null): LeasedReader {
+  if (!bucket || !relay) return { reader: VOLUME_READER, release: () => undefined };
+  const leases = relay.lease();
+  const done = new AbortController();
+  return {
+    reader: {
+      input: (f) => (f.object ? leases.url(f) : VOLUME_READER.input(f)),
+      bytes: (f) => (f.object ? bucketRandomAccess(bucket, f, done.signal) : VOLUME_READER.bytes(f)),
+      fromFragment: (f, initBytes, moof) => (f.object ? leases.joined(f, initBytes, moof) : null),
+    },
+    release: () => {
+      leases.release();
+      done.abort();
+    },
+  };
 }

@@ -221,7 +221,7 @@ export function audioFor(recordedFormat: string, codec: string | null, format: C
 }
 
 /** A URL as an ffconcat `file` argument, quoted, so a root with odd characters stays one path. */
-const concatQuoteUrl = (url: string): string => `'${url.replace(/'/g, "'\\''")}'`;
+export const concatQuoteUrl = (url: string): string => `'${url.replace(/'/g, "'\\''")}'`;
 
 /** A path as an ffconcat `file` argument: a file URL, quoted, so a root with odd characters stays one path. */
 export const concatQuote = (p: string): string => concatQuoteUrl(`file:${p}`);
@@ -271,8 +271,11 @@ export function concatScript(plan: ClipPlan): string {
 /** ffmpeg reading an ffconcat script from stdin, its files by absolute path. */
 export const CONCAT_INPUT = ['-protocol_whitelist', 'file,pipe,concat,subfile', '-f', 'concat', '-safe', '0', '-i', 'pipe:0'] as const;
 
+/** The concat input for these ffmpeg inputs: the relayed one when any is the bucket relay's URL. */
+export const concatInput = (inputs: readonly string[]): readonly string[] => (inputs.some((u) => u.startsWith('http:')) ? CONCAT_INPUT_RELAYED : CONCAT_INPUT);
+
 /** CONCAT_INPUT that may also read the bucket relay's loopback URLs (http over tcp). */
-const CONCAT_INPUT_RELAYED = ['-protocol_whitelist', 'file,pipe,concat,subfile,http,tcp', '-f', 'concat', '-safe', '0', '-i', 'pipe:0'] as const;
+export const CONCAT_INPUT_RELAYED = ['-protocol_whitelist', 'file,pipe,concat,subfile,http,tcp', '-f', 'concat', '-safe', '0', '-i', 'pipe:0'] as const;
 
 /**
  * ffmpeg's arguments for a plan: `-c copy`, or with `encoder` (video=h264) the video re-encoded, from the same
@@ -293,7 +296,7 @@ export function clipArguments(plan: ClipPlan, encoder: VideoEncoder | null = nul
     // Without it ffmpeg shifts the input by its earliest packet (audio from before the in point), so -ss 0
     // keeps that audio and the video starts a fraction of a frame late, which trips frame counting players.
     '-copyts',
-    ...(plan.inputs?.some((u) => u.startsWith('http:')) ? CONCAT_INPUT_RELAYED : CONCAT_INPUT),
+    ...concatInput(plan.inputs ?? []),
     '-map', '0:v?', '-map', '0:a?',
     '-c', 'copy', ...video, ...audio,
     ...(plan.videoTag ? ['-tag:v', plan.videoTag] : []),

@@ -4,7 +4,8 @@
 // asks to see as H.264) as pieces ffmpeg makes on request, in MPEG-TS.
 import { HttpError } from '../lib/index.js';
 import { isSegmentFileName } from '../contracts/index.js';
-import { audioFor, CONCAT_INPUT, concatQuote, timeParameter } from './clip.js';
+import { audioFor, concatInput, concatQuoteUrl, timeParameter } from './clip.js';
+import type { RandomAccess } from './mp4-index.js';
 import { checkDeviceName, type Footage } from './library.js';
 import { mp4Layout, type Mp4Layout } from './mp4-index.js';
 import { parseHeight, parseVideo, transcodeVideoArguments, type ClipVideo, type VideoEncoder } from './transcode.js';
@@ -85,12 +86,15 @@ export class Mp4Layouts {
     private readonly onLookup: (hit: boolean) => void = () => undefined,
   ) {}
 
-  of(f: Footage): Promise<Mp4Layout | null> {
-    const key = `${f.path}\n${f.segment.sha256}`;
+  /** `bytes`: where the file is read (a path, or a bucket object by ranged GETs); a failed read is not kept. */
+  of(f: Footage, bytes: string | RandomAccess = f.path): Promise<Mp4Layout | null> {
+    const key = `${f.object ?? f.path}\n${f.segment.sha256}`;
     let layout = this.cache.get(key);
     this.onLookup(layout !== undefined);
     if (layout === undefined) {
-      layout = f.segment.format === 'mp4' ? mp4Layout(f.path, HLS_PIECE_SECONDS, (f.endMs - f.startMs) / 1000) : Promise.resolve(null);
+      const made: Promise<Mp4Layout | null> = f.segment.format === 'mp4' ? mp4Layout(bytes, HLS_PIECE_SECONDS, (f.endMs - f.startMs) / 1000) : Promise.resolve(null);
+      made.catch(() => this.cache.get(key) === made && this.cache.delete(key));
+      layout = made;
       if (this.cache.size >= this.capacity) this.cache.delete(this.cache.keys().next().value!);
     } else this.cache.delete(key);
     // Most recently used last: the first key is the one to drop.
@@ -179,8 +183,8 @@ export interface PieceBounds {
 const PIECE_TS_OFFSET = 10;
 
 /** The piece's ffconcat script. */
-export function pieceScript(f: Footage, bounds: PieceBounds): string {
-  const lines = ['ffconcat version 1.0', `file ${concatQuote(f.path)}`];
+export function pieceScript(f: Footage, bounds: PieceBounds, input = `file:${f.path}`): string {
+  const lines = ['ffconcat version 1.0', `file ${concatQuoteUrl(input)}`];
   if (bounds.inpoint !== null) lines.push(`inpoint ${bounds.inpoint.toFixed(6)}`);
   if (bounds.outpoint !== null) lines.push(`outpoint ${bounds.outpoint.toFixed(6)}`);
   return `${lines.join('\n')}\n`;
@@ -191,7 +195,7 @@ export function pieceScript(f: Footage, bounds: PieceBounds): string {
  * file's own timeline (shifted by PIECE_TS_OFFSET), so the pieces of one file follow each other in a player
  * without a discontinuity. Audio as a clip in MPEG-TS carries it (G.711 re-encoded to AAC).
  */
-export function pieceArguments(f: Footage, piece: PieceRequest, bounds: PieceBounds, encoder: VideoEncoder | null): string[] {
+export function pieceArguments(f: Footage, piece: PieceRequest, bounds: PieceBounds, encoder: VideoEncoder | null, input = `file:${f.path}`): string[] {
   const audio = audioFor(f.segment.format, f.segment.audio?.codec ?? null, 'ts');
   const video = encoder ? transcodeVideoArguments(encoder, piece.height) : [];
   return [
@@ -199,7 +203,7 @@ export function pieceArguments(f: Footage, piece: PieceRequest, bounds: PieceBou
     ...(encoder?.inputArgs ?? []),
     // The concat demuxer's timestamps as they are (the keyframe at 0, B-frames before it): not shifted to start at 0.
     '-copyts',
-    ...CONCAT_INPUT,
+    ...concatInput([input]),
     '-map', '0:v:0?', '-map', '0:a:0?',
     '-c', 'copy', ...video,
     ...(audio.mode === 'aac' ? ['-c:a', 'aac', '-b:a', '96k'] : []),

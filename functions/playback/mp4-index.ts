@@ -292,7 +292,7 @@ export async function mp4EntryAt(file: string | RandomAccess, offset: number, wi
  * The decode time (s, in the file's timestamps) of the last video keyframe presented at or before `offset`
  * seconds into the file, and the file's first timestamp, from the file's own fragment index (null: ask ffprobe).
  */
-export async function keyframeFromMp4Index(file: string, offset: number): Promise<{ keyframe: number; fileStart: number } | null> {
+export async function keyframeFromMp4Index(file: string | RandomAccess, offset: number): Promise<{ keyframe: number; fileStart: number } | null> {
   const entry = await mp4EntryAt(file, offset);
   return entry && { keyframe: entry.keyframe, fileStart: entry.fileStart };
 }

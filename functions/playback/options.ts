@@ -52,9 +52,8 @@ export const playbackOptions = {
   s3Prefix: {
     flag: 's3-prefix',
     env: ['PLAYBACK_S3_PREFIX'],
-    schema: zPrefix,
-    default: '',
-    description: "the archive's key prefix (ARCHIVE_S3_PREFIX, e.g. <namespace>/): devices are the folders under it",
+    schema: zPrefix.optional(),
+    description: "the archive's key prefix (ARCHIVE_S3_PREFIX): devices are the folders under it. Default as the archive's: <POD_NAMESPACE>/ in a cluster, empty outside one",
   },
   listen: {
     flag: 'listen',

@@ -8,12 +8,15 @@ import type { RecordingMetrics } from './metrics.js';
 import { probeKeyframe } from './clip.js';
 import { hlsPlaylist, Mp4Layouts, parseHlsRequest, parsePieceRequest, pieceArguments, pieceScript } from './hls.js';
 import type { Footage, Library } from './library.js';
+import { leasedReader, type LeasedReader } from './bucket-bytes.js';
 import { parseThumbnailRequest, renderThumbnail, ThumbnailCache, thumbnailKey, thumbnailKeyframe } from './thumbnail.js';
 import { TRANSCODE_SLOTS, type VideoEncoder } from './transcode.js';
 
 export interface RecordingRoutesOptions {
   /** Where a device's footage is: one root's library, or every root's (volumes.ts). */
   readonly library: Pick<Library, 'footageBetween' | 'file'>;
+  /** How a request or a render reads footage (the bucket's through the relay); default: where it lies on the volume. */
+  readonly readerFor?: () => LeasedReader;
   readonly slots: FfmpegSlots;
   readonly ffmpeg: string;
   readonly ffprobe: string;
@@ -57,13 +60,14 @@ function counted(metrics: RecordingMetrics, route: string, handler: StreamHandle
   };
 }
 
-/** HLS and thumbnails read the volume's files: footage only in the archive's bucket is a 501 saying so (clips and files serve it). */
-function onVolume(f: Footage): Footage {
-  if (f.object) throw new HttpError(501, `device: ${f.name} is only in the archive bucket; HLS and thumbnails are served from a volume (ask /api/clip or /files for it)`, 'in_bucket');
-  return f;
-}
-
 export function recordingRoutes(o: RecordingRoutesOptions): Record<string, StreamHandler> {
+  const readerFor = o.readerFor ?? (() => leasedReader(null, null));
+  /** A reader for this answer, given back when it is done or its client leaves. */
+  const readerOf = (res: ServerResponse): LeasedReader['reader'] => {
+    const { reader, release } = readerFor();
+    res.once('close', release);
+    return reader;
+  };
   const layouts = new Mp4Layouts(undefined, (hit) => o.metrics.cache.inc({ cache: 'hls_layout', result: hit ? 'hit' : 'miss' }));
   const thumbnails = new ThumbnailCache(o.cacheDir);
   /** Thumbnails being made, by key: a second request for the same one waits for the first. */
@@ -73,8 +77,11 @@ export function recordingRoutes(o: RecordingRoutesOptions): Record<string, Strea
   const startRender = (key: string, f: Footage, keyframe: number, width: number): ThumbnailRender => {
     const slot = o.slots.take(null, 1);
     const timer = o.metrics.render.startTimer({ kind: 'thumbnail' });
-    const render: ThumbnailRender = { image: renderThumbnail(slot, o.ffmpeg, f.path, keyframe, width), slot, waiters: 0 };
+    // Leased for the render, not a request: whoever waits, it reads until it is made or stopped.
+    const leased = readerFor();
+    const render: ThumbnailRender = { image: renderThumbnail(slot, o.ffmpeg, leased.reader.input(f), keyframe, width), slot, waiters: 0 };
     const done = (): void => {
+      leased.release();
       slot.release();
       if (making.get(key) === render) making.delete(key);
     };
@@ -110,10 +117,10 @@ export function recordingRoutes(o: RecordingRoutesOptions): Record<string, Strea
   const playlist = async (res: ServerResponse, url: URL): Promise<void> => {
     const request = parseHlsRequest(url);
     const footage = await o.library.footageBetween(request.device, request.startMs, request.endMs);
-    footage.forEach(onVolume);
     // A token given in the query goes on in the playlist's URIs (a player cannot add headers); the page's cookie needs none.
     const timer = o.metrics.render.startTimer({ kind: 'hls_playlist' });
-    const text = await hlsPlaylist(request, footage, (f) => layouts.of(f), url.searchParams.get('access_token'));
+    const reader = readerOf(res);
+    const text = await hlsPlaylist(request, footage, (f) => layouts.of(f, reader.bytes(f)), url.searchParams.get('access_token'));
     timer();
     res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
     res.end(text);
@@ -121,7 +128,7 @@ export function recordingRoutes(o: RecordingRoutesOptions): Record<string, Strea
 
   const piece = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const request = parsePieceRequest(url);
-    const f = onVolume(await o.library.file(request.device, request.name));
+    const f = await o.library.file(request.device, request.name);
     if (request.to > (f.endMs - f.startMs) / 1000 + 1) throw new HttpError(400, `to: past the end of ${request.name}`);
     if (req.method === 'HEAD') {
       res.writeHead(200, { 'content-type': 'video/mp2t', 'cache-control': 'no-store' });
@@ -131,14 +138,18 @@ export function recordingRoutes(o: RecordingRoutesOptions): Record<string, Strea
     await inSlot(o.slots, res, request.video === 'h264' ? TRANSCODE_SLOTS : 1, async (slot) => {
       const duration = (f.endMs - f.startMs) / 1000;
       // Decode and presentation times of both keyframes: ffprobe (MP4's index gives decode times only).
-      const start = await probeKeyframe(slot, o.ffprobe, f.path, request.from);
-      const end = request.to < duration - 0.001 ? await probeKeyframe(slot, o.ffprobe, f.path, request.to) : null;
+      const reader = readerOf(res);
+      const input = reader.input(f);
+      // ffprobe reads a path, or the relay's loopback URL (no credential) of a bucket object.
+      const probed = f.object ? input : f.path;
+      const start = await probeKeyframe(slot, o.ffprobe, probed, request.from);
+      const end = request.to < duration - 0.001 ? await probeKeyframe(slot, o.ffprobe, probed, request.to) : null;
       const bounds = { fileStart: start.fileStart, inpoint: request.from > 0 ? start.pts : null, outpoint: end?.keyframe ?? null };
       const encoder = request.video === 'h264' ? await o.encoderFor(slot) : null;
       const timer = o.metrics.render.startTimer({ kind: 'hls_piece' });
-      const child = slot.spawn(o.ffmpeg, pieceArguments(f, request, bounds, encoder), { stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = slot.spawn(o.ffmpeg, pieceArguments(f, request, bounds, encoder, input), { stdio: ['pipe', 'pipe', 'pipe'] });
       child.stdin?.on('error', () => undefined);
-      child.stdin?.end(pieceScript(f, bounds));
+      child.stdin?.end(pieceScript(f, bounds, input));
       const output = followOutput(child);
       // The head waits for the first bytes: a piece ffmpeg cannot make answers 500 with its reason.
       if (!(await output.started)) throw new Error(`ffmpeg could not make the piece (exit ${await output.exited}): ${output.stderr().trim().split('\n').slice(-2).join(' ')}`);
@@ -158,9 +169,9 @@ export function recordingRoutes(o: RecordingRoutesOptions): Record<string, Strea
     const around = await o.library.footageBetween(request.device, request.timeMs, request.timeMs + 1);
     const f: Footage | undefined = around.find((x) => x.startMs <= request.timeMs && request.timeMs < x.endMs);
     if (!f) throw new HttpError(404, `time: no footage of ${request.device} at ${new Date(request.timeMs).toISOString()}`, 'not_found');
-    onVolume(f);
     // MP4's own index answers without a process; other containers need an ffprobe, in a slot.
-    const keyframe = (await thumbnailKeyframe(null, o.ffprobe, f, request.timeMs)) ?? (await inSlot(o.slots, res, 1, (slot) => thumbnailKeyframe(slot, o.ffprobe, f, request.timeMs))) ?? 0;
+    const reader = readerOf(res);
+    const keyframe = (await thumbnailKeyframe(null, o.ffprobe, f, request.timeMs, reader)) ?? (await inSlot(o.slots, res, 1, (slot) => thumbnailKeyframe(slot, o.ffprobe, f, request.timeMs, reader))) ?? 0;
     const key = thumbnailKey(request.device, f.name, keyframe, request.width);
     const headers = {
       etag: `"${key}"`,

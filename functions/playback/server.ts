@@ -8,10 +8,10 @@ import { serveExport } from './export-zip.js';
 import { defaultMaxCuts, FfmpegSlots, followOutput, type FfmpegSlot } from './ffmpeg-slots.js';
 import { serveFile } from './files.js';
 import { openBucketTimeline, type BucketAddress } from '../archive/index.js';
-import { bucketRandomAccess, ObjectRelay } from './bucket-bytes.js';
+import { leasedReader, ObjectRelay } from './bucket-bytes.js';
 import { BucketLibrary } from './bucket-library.js';
 import { Catalog } from './catalog.js';
-import { VOLUME_READER, type FootageReader } from './clip.js';
+import type { FootageReader } from './clip.js';
 import { checkDeviceName, type Footage } from './library.js';
 import { parseRoots } from './options.js';
 import { timelineWindow } from './local-day.js';
@@ -93,17 +93,8 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
     // Taken before the keyframe lookup: its ffprobe reads the segment's index too. Freed when the answer is done
     // or the client leaves, whichever comes first (then what still runs is killed).
     const slot = slots.take(res, video === 'h264' ? TRANSCODE_SLOTS : 1);
-    const left = new AbortController();
-    res.once('close', () => left.abort());
-    const leases = relay?.lease();
-    const reader: FootageReader =
-      bucket && leases
-        ? {
-            input: (f) => (f.object ? leases.url(f) : VOLUME_READER.input(f)),
-            bytes: (f) => (f.object ? bucketRandomAccess(bucket, f, left.signal) : VOLUME_READER.bytes(f)),
-            fromFragment: (f, initBytes, moof) => (f.object ? leases.joined(f, initBytes, moof) : null),
-          }
-        : VOLUME_READER;
+    const { reader, release } = leasedReader(bucket, relay);
+    res.once('close', release);
     try {
       await cutClip(slot, req, res, { device, format, video, height, ...range }, footage, reader);
     } catch (err) {
@@ -112,7 +103,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
       throw err;
     } finally {
       slot.release();
-      leases?.release();
+      release();
     }
   };
 
@@ -235,7 +226,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
         '/api/clip': serveClip,
         '/api/export': (req, res, url) =>
           serveExport({ volumes, slots, ffmpeg: settings.ffmpeg, ffprobe: settings.ffprobe, maxClipSeconds: settings.maxClipSeconds, log, onOutcome: (outcome) => metrics.exports.inc({ outcome }) }, req, res, url),
-        ...recordingRoutes({ library: catalog, slots, ffmpeg: settings.ffmpeg, ffprobe: settings.ffprobe, cacheDir: settings.cacheDir, encoderFor, log, metrics: metrics.recordings }),
+        ...recordingRoutes({ library: catalog, readerFor: () => leasedReader(bucket, relay), slots, ffmpeg: settings.ffmpeg, ffprobe: settings.ffprobe, cacheDir: settings.cacheDir, encoderFor, log, metrics: metrics.recordings }),
         '/files/': async (req, res, url) => {
           try {
             await serveFile(catalog, req, res, url);

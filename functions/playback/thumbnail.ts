@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { HttpError, replaceFile } from '../lib/index.js';
-import { keyframeIn, timeParameter } from './clip.js';
+import { keyframeIn, timeParameter, VOLUME_READER, type FootageReader } from './clip.js';
 import type { FfmpegSlot } from './ffmpeg-slots.js';
 import type { Footage } from './library.js';
 import { checkDeviceName } from './library.js';
@@ -41,10 +41,10 @@ export function parseThumbnailRequest(query: URLSearchParams): ThumbnailRequest 
  * The keyframe a thumbnail shows: seconds into the file (its decode time less the file's first timestamp). An
  * MP4's own index answers without a process; else ffprobe in `slot`, and without a slot null (ask again with one).
  */
-export async function thumbnailKeyframe(slot: FfmpegSlot | null, ffprobe: string, f: Footage, timeMs: number): Promise<number | null> {
+export async function thumbnailKeyframe(slot: FfmpegSlot | null, ffprobe: string, f: Footage, timeMs: number, reader: FootageReader = VOLUME_READER): Promise<number | null> {
   const offset = Math.max(0, Math.min(timeMs, f.endMs) - f.startMs) / 1000;
   if (offset === 0) return 0;
-  const found = slot ? await keyframeIn(slot, ffprobe, f, offset) : f.segment.format === 'mp4' ? await keyframeFromMp4Index(f.path, offset) : null;
+  const found = slot ? await keyframeIn(slot, ffprobe, f, offset, false, reader) : f.segment.format === 'mp4' ? await keyframeFromMp4Index(reader.bytes(f), offset) : null;
   return found === null ? null : Math.max(0, found.keyframe - found.fileStart);
 }
 
@@ -54,12 +54,12 @@ export function thumbnailKey(device: string, name: string, keyframe: number, wid
 }
 
 /**
- * ffmpeg's arguments: only keyframes decoded (`-skip_frame nokey`), from the keyframe's time, so the first frame
+ * ffmpeg's arguments (`input`: FootageReader.input, `file:<path>` or the bucket relay's loopback URL): only keyframes decoded (`-skip_frame nokey`), from the keyframe's time, so the first frame
  * out is that keyframe whatever the B-frames around it; one frame, scaled to `width` (height even, aspect kept).
  */
-export function thumbnailArguments(file: string, keyframe: number, width: number): string[] {
+export function thumbnailArguments(input: string, keyframe: number, width: number): string[] {
   return [
-    '-hide_banner', '-v', 'error', '-skip_frame', 'nokey', '-ss', keyframe.toFixed(6), '-i', `file:${file}`,
+    '-hide_banner', '-v', 'error', '-skip_frame', 'nokey', '-ss', keyframe.toFixed(6), '-i', input,
     '-map', '0:v:0', '-frames:v', '1', '-vf', `scale=${width}:-2`, '-q:v', '4', '-f', 'mjpeg', 'pipe:1',
   ];
 }
@@ -130,9 +130,9 @@ export class ThumbnailCache {
 }
 
 /** Decodes the thumbnail in the request's slot; rejects with ffmpeg's last words when it makes no image. */
-export function renderThumbnail(slot: FfmpegSlot, ffmpeg: string, file: string, keyframe: number, width: number): Promise<Buffer> {
+export function renderThumbnail(slot: FfmpegSlot, ffmpeg: string, input: string, keyframe: number, width: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const child = slot.spawn(ffmpeg, thumbnailArguments(file, keyframe, width), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = slot.spawn(ffmpeg, thumbnailArguments(input, keyframe, width), { stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
     let stderr = '';
     child.stdout?.on('data', (b: Buffer) => chunks.push(b));

@@ -97,7 +97,7 @@ beforeAll(async () => {
 afterAll(() => s3?.remove());
 
 describe('playback from the bucket alone', () => {
-  it('lists the device, answers its timeline, serves a Range by a ranged GET and cuts clips ffprobe reads', async () => {
+  it('lists the device, answers its timeline, serves a Range by a ranged GET, cuts clips ffprobe reads, HLS and a thumbnail', async () => {
     const proxy = await countingProxy(s3.endpoint);
     scratch.defer(() => proxy.close());
     const server = await playback([], bucketEnv(proxy.endpoint));
@@ -148,6 +148,25 @@ describe('playback from the bucket alone', () => {
     expect(h264.status).toBe(200);
     expect(h264.headers.get('x-clip-video')).toMatch(/^h264 \(re-encoded from h264/);
     expect(await probeDuration(h264.file)).toBeGreaterThan(2);
+
+    // HLS of the recording: its byte ranges of the bucket's files, and pieces cut through the relay (video=h264).
+    const window = `start=${segments[0]!.startTime}&end=${segments.at(-1)!.endTime}`;
+    const playlist = await fetch(`${server.baseUrl}/api/hls/cam.m3u8?${window}`);
+    const text = await playlist.text();
+    expect(playlist.status, text).toBe(200);
+    expect(text).toMatch(/#EXT-X-BYTERANGE:\d+@\d+\n\/files\/cam\//);
+    const transcoded = await (await fetch(`${server.baseUrl}/api/hls/cam.m3u8?${window}&video=h264&height=120`)).text();
+    const pieceUri = transcoded.split('\n').find((l) => l.startsWith('/api/hls/cam/piece.ts'))!;
+    const piece = await fetch(`${server.baseUrl}${pieceUri}`);
+    const pieceBytes = Buffer.from(await piece.arrayBuffer());
+    expect(piece.status, pieceBytes.toString().slice(0, 300)).toBe(200);
+    expect(pieceBytes[0], 'an MPEG-TS sync byte').toBe(0x47);
+    // A thumbnail from the middle of the second segment.
+    const at = new Date(Date.parse(segments[1]!.startTime) + 2500).toISOString();
+    const thumbnail = await fetch(`${server.baseUrl}/api/thumbnail?device=cam&time=${at}&width=160`);
+    const jpeg = Buffer.from(await thumbnail.arrayBuffer());
+    expect(thumbnail.status, jpeg.toString().slice(0, 300)).toBe(200);
+    expect(jpeg.subarray(0, 2).toString('hex'), 'a JPEG').toBe('ffd8');
     expect(server.output()).not.toContain(s3.secretAccessKey);
   });
 });
