@@ -12,6 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildRecorderDeployment, forwarderServiceName, FORWARDER_SERVICE_PORT, recordOnSchema, specFromRequest, STREAM_PATH_KEY } from '../../functions/control/index.js';
 import { applyYaml, expectHttpError, httpStatus, parseManifests } from './harness/index.js';
 import { playbackOptions } from '../../functions/playback/index.js';
+import { ARCHIVE_SECRET } from '../../functions/archive/index.js';
 
 const run = promisify(execFile);
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -406,5 +407,54 @@ describe('storage/all-cameras/: every camera in one playback pod', () => {
         rule.from.some((f) => f.podSelector !== undefined && Object.entries(f.podSelector.matchLabels ?? {}).every(([k, v]) => labels[k] === v) && (f.podSelector.matchExpressions ?? []).every((e) => e.operator === 'In' && e.values.includes(labels[e.key] ?? ''))),
     );
     expect(admits).toBe(true);
+  });
+});
+
+describe('storage/bucket-playback/: playback from the bucket, stateless', () => {
+  let objects: KubernetesObject[];
+
+  beforeAll(async () => {
+    await applyYaml(await readFile(path.join(repo, 'knative/namespace.yaml'), 'utf8'));
+    objects = await build(path.join(repo, 'storage/bucket-playback'));
+  });
+
+  it('applies with Strict field validation: a Deployment of 2 replicas behind one Service, no claim', async () => {
+    const applied = await applyYaml(objects, { fieldValidation: 'Strict', dryRun: true });
+    expect(applied.map((o) => `${o.kind}/${o.metadata?.name}`)).toEqual(['Service/shifu-rtsp-playback-bucket', 'Deployment/shifu-rtsp-playback-bucket']);
+    const deployment = find<V1Deployment>(objects, 'Deployment', 'shifu-rtsp-playback-bucket');
+    expect(deployment.spec?.replicas).toBe(2);
+    const pod = deployment.spec?.template;
+    expect((pod?.spec?.volumes ?? []).filter((v) => v.persistentVolumeClaim !== undefined || v.hostPath !== undefined)).toEqual([]);
+    // The one Service reaches every replica's playback port, and only them.
+    const service = find<V1Service>(objects, 'Service', 'shifu-rtsp-playback-bucket');
+    expect(Object.entries(service.spec?.selector ?? {}).every(([k, v]) => pod?.metadata?.labels?.[k] === v)).toBe(true);
+    expect(service.spec?.selector).toEqual(deployment.spec?.selector.matchLabels);
+    expect(service.spec?.ports?.[0]).toMatchObject({ port: 9996, targetPort: 'playback' });
+    expect(pod?.spec?.containers[0]?.ports?.find((p) => p.name === 'playback')?.containerPort).toBe(9996);
+  });
+
+  it("reads the archive's bucket with the archive's Secret and prefix, with a token, covered by the playback NetworkPolicy", async () => {
+    const deployment = find<V1Deployment>(objects, 'Deployment', 'shifu-rtsp-playback-bucket');
+    const pod = deployment.spec!.template;
+    const env = Object.fromEntries((pod.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
+    expect(env['PLAYBACK_ROOT']).toBeUndefined();
+    expect(env['PLAYBACK_S3_BUCKET']).toMatch(/^[a-z0-9][a-z0-9.-]+$/);
+    expect(env['PLAYBACK_S3_ENDPOINT']).toMatch(/^https?:\/\//);
+    // The archive's keys from the Secret control's recorders read, by reference; the prefix <namespace>/ as theirs.
+    expect(env['AWS_ACCESS_KEY_ID']).toEqual({ secretKeyRef: { name: ARCHIVE_SECRET, key: 'accessKeyId', optional: true } });
+    expect(env['AWS_SECRET_ACCESS_KEY']).toEqual({ secretKeyRef: { name: ARCHIVE_SECRET, key: 'secretAccessKey', optional: true } });
+    expect(env['POD_NAMESPACE']).toEqual({ fieldRef: { fieldPath: 'metadata.namespace' } });
+    expect(env['PLAYBACK_S3_PREFIX']).toBeUndefined();
+    expect(env['PLAYBACK_TOKEN']).toEqual({ secretKeyRef: { name: 'shifu-rtsp-playback', key: 'token' } });
+    const known = [...Object.values(playbackOptions).flatMap((o) => o.env), 'POD_NAMESPACE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'];
+    for (const name of Object.keys(env)) expect(known).toContain(name);
+    expect(pod.spec?.containers[0]?.securityContext?.readOnlyRootFilesystem).toBe(true);
+    const policy = find<KubernetesObject & { spec: { podSelector: { matchExpressions: Array<{ key: string; operator: string; values: string[] }> } } }>(
+      await build(path.join(repo, 'storage')),
+      'NetworkPolicy',
+      'shifu-rtsp-playback',
+    );
+    const labels = pod.metadata?.labels ?? {};
+    expect(policy.spec.podSelector.matchExpressions.every((e) => e.operator === 'In' && e.values.includes(labels[e.key] ?? ''))).toBe(true);
   });
 });
