@@ -729,15 +729,20 @@ describe('a camera recorded on a real single-node cluster', () => {
     const name = `${device}-recorder`;
     // functions-framework exits at once on SIGTERM: the request is cut wherever it is. Three tries, the signal
     // sent 0, 15 and 40 ms after the request, each time to the other replica (the kubelet restarts it).
+    // The containers signalled so far: a pod's Ready lags its container's exit by up to the kubelet's next look
+    // (the probe runs every second), so "Ready" alone could pick the last victim as this try's survivor before
+    // its new container listens (seen in CI: ECONNREFUSED on the retry 2 s in). Ready with a new container is.
+    const signalled = new Set<string>();
     for (const [i, delayMs] of [0, 15, 40].entries()) {
-      const replicas = await waitFor('2 control pods Ready', 180_000, async () => {
-        const list = (await pods('app.kubernetes.io/component=control')).filter((p) => readyPod([p]));
+      const replicas = await waitFor('2 control pods Ready, none of them running a signalled container', 180_000, async () => {
+        const list = (await pods('app.kubernetes.io/component=control')).filter((p) => readyPod([p]) && !signalled.has(p.status.containerStatuses?.[0]?.containerID ?? ''));
         return list.length === 2 ? list : undefined;
       }, diag);
       const victim = replicas[i % 2];
       const survivor = replicas[(i + 1) % 2];
       if (!victim?.status.podIP || !survivor?.status.podIP) throw new Error('a control pod without an address');
       const pid = await containerPid(victim);
+      signalled.add(victim.status.containerStatuses?.[0]?.containerID ?? '');
       const asked = postJson(`http://${victim.status.podIP}:8080/record/on`, { device }, controlAuth).catch((err: unknown) => ({ status: 0, body: String(err) }));
       await new Promise((r) => setTimeout(r, delayMs));
       process.kill(pid, 'SIGTERM');
