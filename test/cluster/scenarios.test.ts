@@ -1,6 +1,6 @@
 // The whole path on a real single-node cluster, in the order a user meets it: storage, the application, the
 // forwarder, recording, a SinkBinding's restart, export through the kubelet, a hard crash, a recorder switched
-// off behind control's back, off, and uninstall.
+// off behind control's back, archiving to an S3 server in a pod, off, and uninstall.
 // Every pod runs the image built from the Dockerfile. The camera is GStreamer's RTSP server on the node's
 // bridge address, which pods reach as the EdgeDevice's address.
 import { spawn } from 'node:child_process';
@@ -18,6 +18,7 @@ import type { Segment } from '../../functions/recorder/index.js';
 import { requireTool, startGstCamera, type GstCamera } from '../e2e/fixtures/camera.js';
 import { placeFootage } from '../e2e/support/placed-footage.js';
 import { journalOf } from '../support/journal.js';
+import { deployClusterS3, S3_BUCKET } from './archive-s3.js';
 import { hlsFromPod, pagePlaysLive } from './live-view.js';
 import { EventSink, getJson, type KnativeService, knativeRevisionStandIn, Kubectl, postJson, probeFile, runProgram, sha256File, waitFor } from './support.js';
 
@@ -784,6 +785,53 @@ describe('a camera recorded on a real single-node cluster', () => {
     expect(status.status).toBe(200);
     expect(status.body).toMatchObject({ state: 'recording', detail: { recorder: { state: 'recording' } } });
     await removeDevices([...BURST, 'term1']);
+  });
+
+  it('11b. archive: control given a bucket on an S3 server in a pod makes recorders that upload each finished segment there with its sha256, the keys by reference only', async () => {
+    const s3 = await deployClusterS3(k, NS, cluster.versitygwImage);
+    const gateway = await waitFor('the S3 server pod Ready', 120_000, async () => readyPod(await pods('app.kubernetes.io/component=test-s3')), diag);
+    const gatewayIp = gateway.status.podIP;
+    if (!gatewayIp) throw new Error('the S3 server pod has no address');
+    await s3.aws(gatewayIp, ['s3', 'mb', `s3://${S3_BUCKET}`]);
+    // As knative/README.md says: control's settings change, then a recorder is switched off and on to take them.
+    const off = await postJson(`${controlUrl}/record/off`, { device: DEVICE, wait: true }, controlAuth);
+    expect(off.status, off.body).toBeLessThan(300);
+    const before = (await pods('app.kubernetes.io/component=control')).map((p) => p.metadata.name);
+    await k.run(['-n', NS, 'set', 'env', 'deployment/shifu-rtsp-control', `ARCHIVE_S3_ENDPOINT=${s3.inClusterEndpoint}`, `ARCHIVE_S3_BUCKET=${S3_BUCKET}`, 'ARCHIVE_S3_REGION=us-east-1', 'ARCHIVE_S3_FORCE_PATH_STYLE=true']);
+    const control = await waitFor('control rolled out with the bucket', 180_000, async () => {
+      const list = await pods('app.kubernetes.io/component=control');
+      const ready = readyPod(list.filter((p) => !before.includes(p.metadata.name)));
+      return ready && list.length === 1 ? ready : undefined;
+    }, diag);
+    controlUrl = `http://${control.status.podIP}:8080`;
+    controlUrls = [controlUrl];
+    const lastSeq = (await journal()).at(-1)?.sequence ?? 0;
+    const on = await postJson(`${controlUrl}/record/on`, { device: DEVICE, segmentSeconds: SEGMENT_SECONDS }, controlAuth);
+    expect(on.status, on.body).toBeLessThan(300);
+    // The recorder's Deployment names the bucket and takes the keys from the operator's Secret by reference.
+    const deployment = await k.run(['-n', NS, 'get', 'deployment', `${DEVICE}-recorder`, '-o', 'json']);
+    const env = (JSON.parse(deployment) as { spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }> }> } } } }).spec.template.spec.containers[0]?.env ?? [];
+    expect(env.find((e) => e.name === 'ARCHIVE_S3_BUCKET')?.value).toBe(S3_BUCKET);
+    expect(env.find((e) => e.name === 'AWS_SECRET_ACCESS_KEY')?.valueFrom?.secretKeyRef).toEqual({ name: 'shifu-rtsp-archive', key: 'secretAccessKey', optional: true });
+    expect(deployment).not.toContain(s3.secretAccessKey);
+    // Two segments recorded after the record-on are objects `<namespace>/<device>/<file name>` (the default prefix).
+    const prefix = `${NS}/${DEVICE}/`;
+    const archived = await waitFor('2 new segments in the bucket', 120_000, async () => {
+      const fresh = (await journal()).filter((s) => s.sequence > lastSeq);
+      const listed = JSON.parse((await s3.aws(gatewayIp, ['s3api', 'list-objects-v2', '--bucket', S3_BUCKET, '--prefix', prefix])) || '{}') as { Contents?: Array<{ Key: string; Size: number }> };
+      const objects = new Map((listed.Contents ?? []).map((o) => [o.Key, o.Size]));
+      const inBucket = fresh.filter((s) => objects.get(prefix + path.basename(s.file)) === s.bytes);
+      return inBucket.length >= 2 ? inBucket : undefined;
+    }, diag);
+    const first = archived[0];
+    if (!first) throw new Error('no archived segment');
+    const head = JSON.parse(await s3.aws(gatewayIp, ['s3api', 'head-object', '--bucket', S3_BUCKET, '--key', prefix + path.basename(first.file)])) as { Metadata?: Record<string, string> };
+    expect(head.Metadata?.['sha256']).toBe(first.sha256);
+    // Its state says where the footage goes; no key in its status or its log.
+    const status = await getJson<{ detail: { recorder?: { archive?: { state: string; bucket: string } } } }>(`${controlUrl}/record/status?device=${DEVICE}`, controlAuth);
+    expect(status.body.detail.recorder?.archive).toMatchObject({ state: 'archiving', bucket: S3_BUCKET });
+    const log = await k.run(['-n', NS, 'logs', `deployment/${DEVICE}-recorder`]);
+    expect(`${JSON.stringify(status.body)}\n${log}`).not.toContain(s3.secretAccessKey);
   });
 
   it('12. /record/off deletes the Deployment; the pod closes and journals its last segment inside the grace period', async () => {
