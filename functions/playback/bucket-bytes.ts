@@ -71,6 +71,9 @@ export class ObjectRelay {
     let relay: ObjectRelay | null = null;
     const server = createServer((req, res) => {
       relay?.serve(library, req, res).catch((err: unknown) => {
+        // ffmpeg closes a connection whenever it seeks: the GET that aborts is no failure (a GET that fails
+        // mid-body goes unlogged too; ffmpeg's cut then fails, and that is logged).
+        if (res.destroyed) return;
         log.warn({ status: (err as { statusCode?: number }).statusCode, err: (err as Error).message }, 'bucket relay: a read failed');
         if (!res.headersSent) res.writeHead(502).end();
         else res.destroy();
