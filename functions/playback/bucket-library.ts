@@ -36,20 +36,31 @@ export interface BucketLibraryOptions {
   readonly timeline: BucketTimeline;
   readonly now?: () => number;
   readonly maxCachedSegments?: number;
+  /** Told of each request to the bucket: its kind and outcome (`ok`, `not_modified`, or the failure's kind). */
+  readonly onRequest?: (kind: 'devices' | 'days' | 'day_file' | 'object', outcome: string) => void;
+  /** Told of each day-file look-up: whether the cache answered. */
+  readonly onLookup?: (hit: boolean) => void;
 }
+
+/** The failure's kind, as the archive's reader names it (BucketTimelineError, BucketReadError), else `server`. */
+const kindOf = (err: unknown): string => {
+  const kind = (err as { kind?: unknown } | null)?.kind;
+  return typeof kind === 'string' ? kind : 'server';
+};
 
 /** The answer to a bucket failure: 503 naming what was read and why, in the reader's words (no secret in them). */
 export function bucketUnavailable(device: string | null, err: unknown): HttpError {
-  const kind = (err as { kind?: unknown }).kind;
   const what = device === null ? 'devices' : `device: ${device}`;
   const reason = err instanceof Error ? err.message : String(err);
-  return new HttpError(503, `${what}: the bucket cannot be read (${typeof kind === 'string' ? kind : 'server'}): ${reason}`, 'bucket_unavailable', { 'retry-after': RETRY_AFTER_SECONDS });
+  return new HttpError(503, `${what}: the bucket cannot be read (${kindOf(err)}): ${reason}`, 'bucket_unavailable', { 'retry-after': RETRY_AFTER_SECONDS });
 }
 
 export class BucketLibrary {
   private readonly timeline: BucketTimeline;
   private readonly now: () => number;
   private readonly maxSegments: number;
+  private readonly onRequest: NonNullable<BucketLibraryOptions['onRequest']>;
+  private readonly onLookup: NonNullable<BucketLibraryOptions['onLookup']>;
   /** Day files by `<device>/<day>`, least recently used first (a Map keeps insertion order). */
   private readonly days = new Map<string, CachedDay>();
   private cachedSegments = 0;
@@ -62,6 +73,20 @@ export class BucketLibrary {
     this.timeline = o.timeline;
     this.now = o.now ?? Date.now;
     this.maxSegments = o.maxCachedSegments ?? MAX_CACHED_SEGMENTS;
+    this.onRequest = o.onRequest ?? (() => undefined);
+    this.onLookup = o.onLookup ?? (() => undefined);
+  }
+
+  /** `request`, counted by kind and outcome. */
+  private async counted<T>(kind: 'devices' | 'days' | 'day_file' | 'object', request: Promise<T>, outcome: (value: T) => string = () => 'ok'): Promise<T> {
+    try {
+      const value = await request;
+      this.onRequest(kind, outcome(value));
+      return value;
+    } catch (err) {
+      this.onRequest(kind, kindOf(err));
+      throw err;
+    }
   }
 
   /** The devices with folders under the prefix (a listing by delimiter, cached BUCKET_LIST_TTL_MS). */
@@ -76,7 +101,7 @@ export class BucketLibrary {
 
   private async listDevices(asking: string | null): Promise<string[]> {
     if (this.deviceList && this.now() - this.deviceList.at < BUCKET_LIST_TTL_MS) return this.deviceList.value;
-    const value = await this.timeline.devices().catch((err: unknown) => {
+    const value = await this.counted('devices', this.timeline.devices()).catch((err: unknown) => {
       throw bucketUnavailable(asking, err);
     });
     this.deviceList = { value, at: this.now() };
@@ -144,7 +169,7 @@ export class BucketLibrary {
 
   /** A segment's bytes: one GET, ranged when `range` is given. 'unsatisfiable': the range is past its end. */
   async stream(device: string, name: string, range: string | undefined, signal: AbortSignal): Promise<ObjectStream | 'unsatisfiable'> {
-    return this.timeline.object(device, name, range, signal).catch((err: unknown) => {
+    return this.counted('object', this.timeline.object(device, name, range, signal), (got) => (got === 'unsatisfiable' ? 'unsatisfiable' : 'ok')).catch((err: unknown) => {
       throw bucketUnavailable(device, err);
     });
   }
@@ -158,7 +183,7 @@ export class BucketLibrary {
     if (cached && this.now() - cached.at < BUCKET_LIST_TTL_MS) return cached.value;
     // Past days only grow at the end: list after the last one known (one page for 1000 days, each page 1000 names).
     const known = cached?.value ?? [];
-    const added = await this.timeline.days(device, known.at(-1)).catch((err: unknown) => {
+    const added = await this.counted('days', this.timeline.days(device, known.at(-1))).catch((err: unknown) => {
       throw bucketUnavailable(device, err);
     });
     const value = [...known, ...added];
@@ -171,14 +196,15 @@ export class BucketLibrary {
     const key = `${device}/${day}`;
     const cached = this.days.get(key);
     const recent = Date.parse(`${day}T00:00:00Z`) >= Math.floor(this.now() / DAY_MS) * DAY_MS - DAY_MS;
-    if (cached && this.now() - cached.checkedAt < (recent ? RECENT_DAY_TTL_MS : PAST_DAY_TTL_MS)) {
+    const fresh = cached !== undefined && this.now() - cached.checkedAt < (recent ? RECENT_DAY_TTL_MS : PAST_DAY_TTL_MS);
+    this.onLookup(fresh);
+    if (cached && fresh) {
       this.touch(key, cached);
       return cached.file;
     }
     const inFlight = this.reading.get(key);
     if (inFlight) return inFlight;
-    const read = this.timeline
-      .day(device, day, cached?.file.etag ?? null)
+    const read = this.counted('day_file', this.timeline.day(device, day, cached?.file.etag ?? null), (got) => (got === 'unchanged' ? 'not_modified' : 'ok'))
       .then((got) => {
         const file = got === 'unchanged' && cached ? cached.file : got === 'unchanged' ? { segments: [], etag: '' } : got;
         this.keep(key, { file, checkedAt: this.now() });

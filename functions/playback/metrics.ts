@@ -1,5 +1,5 @@
 // The playback server's Prometheus metrics, in one registry: clips, files, the ffmpeg limit, the journals, exports,
-// and the recordings' HLS and thumbnails (their requests, caches and how long a render takes).
+// the archive's bucket, and the recordings' HLS and thumbnails (their requests, caches and how long a render takes).
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { createMetricsRegistry } from '../lib/index.js';
 
@@ -22,6 +22,7 @@ export function playbackMetrics(): {
   journalErrors: Counter<'device'>;
   journalBytes: Counter<'device'>;
   exports: Counter<'outcome'>;
+  bucketRequests: Counter<'kind' | 'outcome'>;
   recordings: RecordingMetrics;
 } {
   const registry = createMetricsRegistry('shifu_rtsp_playback_process_');
@@ -34,11 +35,17 @@ export function playbackMetrics(): {
     journalErrors: new Counter({ name: 'shifu_rtsp_playback_journal_read_errors_total', help: "Failed reads of a device's journal (device empty: the journals' folder could not be listed)", labelNames: ['device'], registers: [registry] }),
     exports: new Counter({ name: 'shifu_rtsp_playback_exports_total', help: 'Zips of several cameras (/api/export) by outcome (complete, aborted, failed)', labelNames: ['outcome'], registers: [registry] }),
     journalBytes: new Counter({ name: 'shifu_rtsp_playback_journal_bytes_read_total', help: 'Journal bytes read into the footage index (after a restart from PLAYBACK_INDEX_DIR, only what was appended)', labelNames: ['device'], registers: [registry] }),
+    bucketRequests: new Counter({
+      name: 'shifu_rtsp_playback_bucket_requests_total',
+      help: "Requests to the archive's bucket (PLAYBACK_S3_*), by kind (devices, days: listings; day_file; object: a segment's bytes or a range of them) and outcome (ok, not_modified, or the failure's kind: credentials, no-bucket, unreachable, timeline, server)",
+      labelNames: ['kind', 'outcome'],
+      registers: [registry],
+    }),
     recordings: {
       requests: new Counter({ name: 'shifu_rtsp_playback_recording_requests_total', help: 'HLS playlists and pieces of recordings and thumbnails, by route (playlist, piece, thumbnail) and status code', labelNames: ['route', 'status'], registers: [registry] }),
       cache: new Counter({
         name: 'shifu_rtsp_playback_cache_lookups_total',
-        help: 'Look-ups in the thumbnail cache and the HLS fragment-index cache (hls_layout), by result: hit, miss, joined (waited for a render another request started), not_modified (304)',
+        help: 'Look-ups in the thumbnail cache, the HLS fragment-index cache (hls_layout) and the bucket day-file cache (bucket_day_file), by result: hit, miss, joined (waited for a render another request started), not_modified (304)',
         labelNames: ['cache', 'result'],
         registers: [registry],
       }),

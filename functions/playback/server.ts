@@ -61,7 +61,13 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
   // Read while the server already listens: until a journal's first read is done, its answers are 503 with Retry-After.
   volumes.start();
   // The SDK loads only with a bucket; ffmpeg reads its objects through the loopback relay, never with a credential.
-  const bucket = settings.bucket ? new BucketLibrary({ timeline: await openBucketTimeline(settings.bucket.address, settings.bucket.prefix) }) : null;
+  const bucket = settings.bucket
+    ? new BucketLibrary({
+        timeline: await openBucketTimeline(settings.bucket.address, settings.bucket.prefix),
+        onRequest: (kind, outcome) => metrics.bucketRequests.inc({ kind, outcome }),
+        onLookup: (hit) => metrics.recordings.cache.inc({ cache: 'bucket_day_file', result: hit ? 'hit' : 'miss' }),
+      })
+    : null;
   const relay = bucket ? await ObjectRelay.start(bucket, log) : null;
   const catalog = new Catalog(volumes, bucket);
   // Every ffmpeg and ffprobe this server starts takes a slot here first.

@@ -168,6 +168,12 @@ describe('playback from the bucket alone', () => {
     expect(thumbnail.status, jpeg.toString().slice(0, 300)).toBe(200);
     expect(jpeg.subarray(0, 2).toString('hex'), 'a JPEG').toBe('ffd8');
     expect(server.output()).not.toContain(s3.secretAccessKey);
+    // Its reads of the bucket, counted: segment bytes, day files, and day files answered from the cache.
+    const metrics = await (await fetch(`${server.baseUrl}/metrics`)).text();
+    const count = (labels: string): number => Number(new RegExp(`^${labels.replace(/[{}]/g, '\\$&')} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
+    expect(count('shifu_rtsp_playback_bucket_requests_total{kind="object",outcome="ok"}')).toBeGreaterThan(5);
+    expect(count('shifu_rtsp_playback_bucket_requests_total{kind="day_file",outcome="ok"}')).toBeGreaterThanOrEqual(1);
+    expect(count('shifu_rtsp_playback_cache_lookups_total{cache="bucket_day_file",result="hit"}')).toBeGreaterThan(0);
   });
 });
 
@@ -221,8 +227,10 @@ describe('a bucket that refuses', () => {
     expect(timelineText).toMatch(/cam.*credentials/);
     const file = await fetch(`${server.baseUrl}/files/cam/${path.posix.basename(segments[0]!.file)}`);
     expect(file.status).toBe(503);
+    const metrics = await (await fetch(`${server.baseUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^shifu_rtsp_playback_bucket_requests_total\{kind="devices",outcome="credentials"\} [1-9]/m);
     await server.stop();
-    for (const shown of [devicesText, timelineText, server.output()]) {
+    for (const shown of [devicesText, timelineText, metrics, server.output()]) {
       expect(shown).not.toContain(secret);
       expect(shown).not.toContain(s3.accessKeyId);
     }
