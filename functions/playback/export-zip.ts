@@ -8,7 +8,7 @@ import { compactUtc } from '../contracts/index.js';
 import { parseFormat, parseRange, planClip, startCut, type ClipFormat, type ClipPlan } from './clip.js';
 import type { FfmpegSlot, FfmpegSlots } from './ffmpeg-slots.js';
 import { checkDeviceName, type Footage } from './library.js';
-import type { Volumes } from './volumes.js';
+import type { LeasedReader } from './bucket-bytes.js';
 
 /** Most devices one export takes: each clip is cut in turn, so more would hold the slot for very long. */
 export const MAX_EXPORT_DEVICES = 16;
@@ -45,7 +45,10 @@ export function parseDevices(query: URLSearchParams): string[] {
 }
 
 export interface ExportContext {
-  readonly volumes: Volumes;
+  /** A device's footage to cut in a range, the volume's copy first (Catalog.footageToCut); 404 for an unknown device. */
+  readonly footage: (device: string, startMs: number, endMs: number) => Promise<Footage[]>;
+  /** How the cuts read it (the bucket's through the relay), leased for the export's life. */
+  readonly readerFor: () => LeasedReader;
   readonly slots: FfmpegSlots;
   readonly ffmpeg: string;
   readonly ffprobe: string;
@@ -63,12 +66,11 @@ export async function serveExport(ctx: ExportContext, req: IncomingMessage, res:
   const found: Array<{ device: string; footage: Footage[] }> = [];
   const missing: Array<{ device: string; reason: string }> = [];
   for (const device of devices) {
-    const library = await ctx.volumes.of(device).catch((err: unknown) => {
-      // A name that no root records is a bad parameter of this request, not a missing page.
+    const footage = await ctx.footage(device, range.startMs, range.endMs).catch((err: unknown) => {
+      // A name that no root (nor the bucket) records is a bad parameter of this request, not a missing page.
       if (err instanceof HttpError && err.statusCode === 404) throw new HttpError(400, `devices: no recordings of ${device}`);
       throw err;
     });
-    const footage = await library.footageOnVolume(device, range.startMs, range.endMs);
     if (footage.length > 0) found.push({ device, footage });
     else missing.push({ device, reason: `no footage between ${new Date(range.startMs).toISOString()} and ${new Date(range.endMs).toISOString()}` });
   }
@@ -77,9 +79,10 @@ export async function serveExport(ctx: ExportContext, req: IncomingMessage, res:
   }
   // One slot for the whole export: the clips are cut one after the other in it, each holding it while it is cut.
   const slot = ctx.slots.take(res, 1);
+  const { reader, release } = ctx.readerFor();
   try {
     const plans: ClipPlan[] = [];
-    for (const { device, footage } of found) plans.push(await planClip(slot, ctx.ffprobe, footage, { device, format, ...range }));
+    for (const { device, footage } of found) plans.push(await planClip(slot, ctx.ffprobe, footage, { device, format, ...range }, reader));
     const seconds = Math.max(1, Math.round((range.endMs - range.startMs) / 1000));
     res.writeHead(200, {
       'content-type': 'application/zip',
@@ -99,6 +102,7 @@ export async function serveExport(ctx: ExportContext, req: IncomingMessage, res:
     await writeZip(ctx, slot, res, plans, { start: new Date(range.startMs).toISOString(), end: new Date(range.endMs).toISOString(), format, missing });
   } finally {
     slot.release();
+    release();
   }
 }
 

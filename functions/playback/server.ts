@@ -231,7 +231,7 @@ export async function startPlaybackServer(settings: PlaybackSettings, log: Logge
       stream: {
         '/api/clip': serveClip,
         '/api/export': (req, res, url) =>
-          serveExport({ volumes, slots, ffmpeg: settings.ffmpeg, ffprobe: settings.ffprobe, maxClipSeconds: settings.maxClipSeconds, log, onOutcome: (outcome) => metrics.exports.inc({ outcome }) }, req, res, url),
+          serveExport({ footage: (device, startMs, endMs) => catalog.footageToCut(device, startMs, endMs), readerFor: () => leasedReader(bucket, relay), slots, ffmpeg: settings.ffmpeg, ffprobe: settings.ffprobe, maxClipSeconds: settings.maxClipSeconds, log, onOutcome: (outcome) => metrics.exports.inc({ outcome }) }, req, res, url),
         ...recordingRoutes({ library: catalog, readerFor: () => leasedReader(bucket, relay), slots, ffmpeg: settings.ffmpeg, ffprobe: settings.ffprobe, cacheDir: settings.cacheDir, encoderFor, log, metrics: metrics.recordings }),
         '/files/': async (req, res, url) => {
           try {

@@ -97,7 +97,7 @@ beforeAll(async () => {
 afterAll(() => s3?.remove());
 
 describe('playback from the bucket alone', () => {
-  it('lists the device, answers its timeline, serves a Range by a ranged GET, cuts clips ffprobe reads, HLS and a thumbnail', async () => {
+  it('lists the device, answers its timeline, serves a Range by a ranged GET, cuts clips ffprobe reads, an export zip, HLS and a thumbnail', async () => {
     const proxy = await countingProxy(s3.endpoint);
     scratch.defer(() => proxy.close());
     const server = await playback([], bucketEnv(proxy.endpoint));
@@ -148,6 +148,13 @@ describe('playback from the bucket alone', () => {
     expect(h264.status).toBe(200);
     expect(h264.headers.get('x-clip-video')).toMatch(/^h264 \(re-encoded from h264/);
     expect(await probeDuration(h264.file)).toBeGreaterThan(2);
+
+    // Several cameras' export zip (here one camera's) cuts from the bucket as a clip does.
+    const zip = await fetch(`${server.baseUrl}/api/export?devices=cam&start=${start}&duration=5`);
+    const zipBytes = Buffer.from(await zip.arrayBuffer());
+    expect(zip.status, zipBytes.toString().slice(0, 300)).toBe(200);
+    expect(zip.headers.get('x-export-devices')).toBe('cam');
+    expect(zipBytes.subarray(0, 2).toString(), 'a zip').toBe('PK');
 
     // HLS of the recording: its byte ranges of the bucket's files, and pieces cut through the relay (video=h264).
     const window = `start=${segments[0]!.startTime}&end=${segments.at(-1)!.endTime}`;
