@@ -233,6 +233,9 @@ let knativeDir: string;
 let controlUrl: string;
 /** Every control replica's address (2 replicas from scenario 2). */
 let controlUrls: string[] = [];
+/** What scenario 11b archived, and its S3 server: 11c plays it from the bucket. */
+let archivedInBucket: Segment[] | undefined;
+let clusterS3: Awaited<ReturnType<typeof deployClusterS3>> | undefined;
 let revision: string;
 
 beforeAll(async () => {
@@ -825,6 +828,8 @@ describe('a camera recorded on a real single-node cluster', () => {
     }, diag);
     const first = archived[0];
     if (!first) throw new Error('no archived segment');
+    archivedInBucket = archived;
+    clusterS3 = s3;
     const head = JSON.parse(await s3.aws(gatewayIp, ['s3api', 'head-object', '--bucket', S3_BUCKET, '--key', prefix + path.basename(first.file)])) as { Metadata?: Record<string, string> };
     expect(head.Metadata?.['sha256']).toBe(first.sha256);
     // Its state says where the footage goes; no key in its status or its log.
@@ -832,6 +837,49 @@ describe('a camera recorded on a real single-node cluster', () => {
     expect(status.body.detail.recorder?.archive).toMatchObject({ state: 'archiving', bucket: S3_BUCKET });
     const log = await k.run(['-n', NS, 'logs', `deployment/${DEVICE}-recorder`]);
     expect(`${JSON.stringify(status.body)}\n${log}`).not.toContain(s3.secretAccessKey);
+  });
+
+  it('11c. storage/bucket-playback/: the playback Deployment, 2 replicas and no claim, lists cam1 from the bucket and plays a clip of an archived segment through kubectl port-forward', async () => {
+    if (!archivedInBucket || !clusterS3) throw new Error('scenario 11b archived nothing');
+    const archived = archivedInBucket;
+    // storage/README.md's steps: the playback token (made in 6b, or here), the archive's endpoint and bucket.
+    if ((await k.find(['-n', NS, 'get', 'secret', 'shifu-rtsp-playback'])) === undefined) {
+      await k.run(['-n', NS, 'create', 'secret', 'generic', 'shifu-rtsp-playback', `--from-literal=token=${PLAYBACK_TOKEN}`]);
+    }
+    const folder = await userCopy('storage/bucket-playback', path.join(work, 'bucket-playback'), [
+      ['http://minio.storage.svc:9000', clusterS3.inClusterEndpoint],
+      ['value: shifu-rtsp-footage', `value: ${S3_BUCKET}`],
+    ]);
+    const forward: { child?: ReturnType<typeof spawn> } = {};
+    try {
+      await k.run(['apply', '-k', folder]);
+      const selector = 'app.kubernetes.io/component=playback,shifu-rtsp/playback=bucket';
+      const ready = await waitFor('2 bucket playback pods Ready', 120_000, async () => {
+        const list = (await pods(selector)).filter((p) => readyPod([p]) !== undefined);
+        return list.length === 2 ? list : undefined;
+      }, diag);
+      for (const p of ready) expect(p.spec.volumes?.some((v) => v.persistentVolumeClaim !== undefined), p.metadata.name).toBe(false);
+      const localPort = await freeLoopbackPort();
+      forward.child = spawn(cluster.kubectl, ['--kubeconfig', cluster.kubeconfig, '-n', NS, 'port-forward', 'service/shifu-rtsp-playback-bucket', `${localPort}:9996`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      await waitFor('kubectl port-forward', 30_000, async () => (await fetch(`http://127.0.0.1:${localPort}/health`).then((r) => r.ok, () => false)) || undefined);
+      const auth = { headers: { authorization: `Bearer ${PLAYBACK_TOKEN}` } };
+      const devices = (await (await fetch(`http://127.0.0.1:${localPort}/api/devices`, auth)).json()) as { devices: Array<{ device: string; stored: string }> };
+      expect(devices.devices).toContainEqual(expect.objectContaining({ device: DEVICE, stored: 'bucket' }));
+      const first = archived[0]!;
+      const clip = await fetch(`http://127.0.0.1:${localPort}/api/clip?device=${DEVICE}&start=${first.startTime}&end=${first.endTime}`, auth);
+      expect(clip.status, clip.status === 200 ? '' : await clip.text()).toBe(200);
+      const file = path.join(work, 'bucket-clip.mp4');
+      await writeFile(file, Buffer.from(await clip.arrayBuffer()));
+      const probed = await probeFile(file);
+      expect(probed.durationSeconds).toBeGreaterThan(first.durationSeconds - 1.5);
+      // No key in the Deployment or the pods' logs.
+      const deployment = await k.run(['-n', NS, 'get', 'deployment', 'shifu-rtsp-playback-bucket', '-o', 'json']);
+      const logs = await k.run(['-n', NS, 'logs', '-l', selector, '--tail=-1']);
+      expect(`${deployment}\n${logs}`).not.toContain(clusterS3.secretAccessKey);
+    } finally {
+      forward.child?.kill('SIGTERM');
+      await k.run(['delete', '-k', folder, '--ignore-not-found', '--wait=true']);
+    }
   });
 
   it('12. /record/off deletes the Deployment; the pod closes and journals its last segment inside the grace period', async () => {
