@@ -112,6 +112,7 @@ describe('live video plan', () => {
     expect(encode).toContain('zerolatency');
     expect(encode.join(' ')).toContain('-profile:v baseline');
     expect(videoInputArguments({ transcode: true })).toEqual([]);
+    expect(videoInputArguments({ transcode: false })).toEqual(['-fpsprobesize', '0']);
     expect(heightOf(null)).toBeUndefined();
     expect(heightOf('480')).toBe(480);
     for (const bad of ['0', '99999', '720.5', 'tall']) expect(() => heightOf(bad)).toThrow(/^height: /);
