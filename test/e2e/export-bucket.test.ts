@@ -60,10 +60,10 @@ async function archived(bucket: string): Promise<Array<{ segment: Segment; file:
   return recorded;
 }
 
-/** `shifu-rtsp export` from `bucket`, the keys only in the environment. */
+/** `shifu-rtsp export` from `bucket` (of DEVICE unless `args` name devices), the keys only in the environment. */
 function exportFrom(bucket: string, to: string, args: string[] = [], env: NodeJS.ProcessEnv = s3.clientEnv): ReturnType<typeof runCli> {
   return runCli(
-    ['export', '--s3-bucket', bucket, '--s3-endpoint', s3.endpoint, '--s3-force-path-style', '--s3-prefix', TEST_PREFIX, '--device', DEVICE, '--to', to, '--no-progress', ...args],
+    ['export', '--s3-bucket', bucket, '--s3-endpoint', s3.endpoint, '--s3-force-path-style', '--s3-prefix', TEST_PREFIX, ...(args.includes('--device') ? [] : ['--device', DEVICE]), '--to', to, '--no-progress', ...args],
     env,
   );
 }
@@ -119,6 +119,14 @@ describe('export from the bucket', () => {
     expect(probe.durationSeconds).toBeLessThanOrEqual(10.2);
     const check = await decodeCheck(cut.file);
     expect(check.ok, check.errors.join('\n')).toBe(true);
+
+    // Several devices: a clip each, the same cut; one without footage is missing, by name.
+    const both = await exportFrom('footage', path.join(scratch.dir, 'both'), ['--clip', '2026-11-24T23:59:56Z..2026-11-25T00:00:04Z', '--format', 'mkv', '--device', `${DEVICE},ghost`]);
+    expect(both.code, both.stderr).toBe(0);
+    const clips = JSON.parse(both.stdout) as { clips: Array<{ device: string; sha256: string; bytes: number }>; missing: Array<{ device: string; reason: string }> };
+    expect(clips.clips.map((c) => c.device)).toEqual([DEVICE]);
+    expect(clips.clips[0]!.sha256).toBe(await sha256(path.join(scratch.dir, 'both', DEVICE, name)));
+    expect(clips.missing).toEqual([{ device: 'ghost', reason: expect.stringContaining('no timeline of ghost') }]);
   });
 
   it('an object whose bytes no longer match its sha256 is an error naming it, and is never kept', async () => {
