@@ -3,13 +3,14 @@
 // forwarder in one, Chromium in another. Time to first frame (navigation start to the first
 // requestVideoFrameCallback, the page's live:frame mark) over WebRTC and HLS, where a WebRTC join's time goes
 // (the page's live:* marks), WebRTC's first frame as a ratio of HLS's in the same run, and the forwarder's CPU
-// (with its ffmpeg) and memory per WebRTC viewer (BENCH_LIVE_LOAD=0 skips those). Numbers, not pass/fail.
+// (with its ffmpeg) and memory per WebRTC viewer (BENCH_LIVE_LOAD=0 skips those), and glass-to-glass latency over
+// both, read back from a camera whose frames show its clock (glassToGlass). Numbers, not pass/fail.
 import { execFileSync, spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { startGstCamera } from '../e2e/fixtures/camera.js';
+import { startGstCamera, type GstCameraOptions } from '../e2e/fixtures/camera.js';
 import { createTestNetwork } from '../e2e/support/netns.js';
 import { CLI as CLI_PATH, cpuSeconds, memoryMiB } from './forwarder-proxies.js';
 import { sleep } from './support/util.js';
@@ -18,6 +19,8 @@ const CHROMIUM = '/usr/bin/chromium';
 /** Page opens per way of playing: the first opens the camera session, the rest join it. */
 const RUNS = Math.max(2, Number(process.env.BENCH_LIVE_RUNS ?? 6));
 const MEASURE_S = 10;
+/** Seconds of frames read back for glass-to-glass, per way. */
+const LATENCY_S = 15;
 
 /** The page's steps (`live:*` performance marks, ms since navigation start) and its first decoded frame. */
 type Steps = Record<string, number>;
@@ -31,37 +34,79 @@ async function firstFrame(page: Page, url: string, mode: 'webrtc' | 'hls'): Prom
   return { ms: steps['frame'] ?? NaN, steps };
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+/** A camera (GStreamer, shared pipeline) and the forwarder in one namespace, Chromium in another. */
+interface Rig {
+  readonly base: string;
+  readonly forwarderPid: number;
+  readonly browser: BrowserContext;
+}
+
+async function startRig(camera: GstCameraOptions, cleanups: Array<() => Promise<unknown>>): Promise<Rig> {
+  const network = createTestNetwork();
+  cleanups.push(async () => network.remove());
+  execFileSync('ip', ['-n', network.viewerNs, 'route', 'add', 'default', 'via', network.cameraDirectAddress]);
+  const cam = await startGstCamera({ ...camera, shared: true, netns: network.cameraNs, address: '127.0.0.1' });
+  cleanups.push(() => cam.stop());
+  const livePort = 20000 + Math.floor(Math.random() * 10000);
+  const forwarder = spawn('ip', ['netns', 'exec', network.cameraNs, process.execPath, CLI_PATH, 'forwarder', '--upstream', `127.0.0.1:${cam.port}`, '--listen', `127.0.0.1:${livePort + 1}`, '--health-listen', '127.0.0.1:0', '--live-listen', `0.0.0.0:${livePort}`], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', LIVE_WEBRTC_ADDRESSES: network.cameraDirectAddress, LIVE_WEBRTC_UDP_PORTS: '8189-8219' },
+    stdio: 'ignore',
+  });
+  cleanups.push(async () => forwarder.kill('SIGTERM'));
+  await sleep(1500);
+
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'shifu-bench-live-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const wrapper = path.join(dir, 'chromium-in-netns');
+  await writeFile(wrapper, `#!/bin/sh\nexec ip netns exec ${network.viewerNs} ${CHROMIUM} "$@"\n`);
+  await chmod(wrapper, 0o755);
+  const browser = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
+    executablePath: wrapper,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--autoplay-policy=no-user-gesture-required', '--disable-features=WebRtcHideLocalIpsWithMdns'],
+  });
+  cleanups.push(() => browser.close());
+  return { base: `http://${network.cameraDirectAddress}:${livePort}${cam.path}/`, forwarderPid: forwarder.pid ?? 0, browser };
+}
+
+/**
+ * Glass-to-glass: for `seconds`, each frame the page's <video> shows is drawn to a canvas and the camera's clock
+ * code read back (16 blocks, the capture's wall-clock ms mod 2^16; gst-camera.py --clock-code); its age is the
+ * frame's expected display time minus that. Camera, forwarder and browser share this machine's clock.
+ */
+async function glassToGlass(page: Page, seconds: number): Promise<number[]> {
+  return (await page.evaluate(`new Promise((resolve) => {
+    const video = document.querySelector('video');
+    const canvas = document.createElement('canvas');
+    canvas.width = 320;
+    canvas.height = 180;
+    const context = canvas.getContext('2d', { willReadFrequently: true });
+    const ages = [];
+    const end = performance.now() + ${seconds * 1000};
+    const onFrame = (_now, meta) => {
+      context.drawImage(video, 0, 0, 320, 180);
+      const row = context.getImageData(0, 22, 320, 1).data;
+      let code = 0;
+      for (let i = 0; i < 16; i += 1) code = code * 2 + (row[Math.floor((i + 0.5) * 20) * 4] > 128 ? 1 : 0);
+      const shown = Math.round(performance.timeOrigin + meta.expectedDisplayTime) % 65536;
+      ages.push((shown - code + 65536) % 65536);
+      if (performance.now() < end) video.requestVideoFrameCallback(onFrame);
+      else resolve(ages);
+    };
+    video.requestVideoFrameCallback(onFrame);
+  })`)) as number[];
+}
+
+const percentile = (values: number[], p: number): number => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))] ?? NaN;
+const median = (values: number[]): number => percentile(values, 0.5);
 
 export async function run(): Promise<ReadonlyArray<Record<string, string | number>>> {
-  const network = createTestNetwork();
-  const cleanups: Array<() => Promise<unknown>> = [async () => network.remove()];
+  const cleanups: Array<() => Promise<unknown>> = [];
   try {
-    execFileSync('ip', ['-n', network.viewerNs, 'route', 'add', 'default', 'via', network.cameraDirectAddress]);
-    const camera = await startGstCamera({ video: 'h264', audio: 'pcma', width: 1280, height: 720, fps: 25, gop: 50, bitrate: 2000, shared: true, netns: network.cameraNs, address: '127.0.0.1' });
-    cleanups.push(() => camera.stop());
-    const livePort = 20000 + Math.floor(Math.random() * 10000);
-    const forwarder = spawn('ip', ['netns', 'exec', network.cameraNs, process.execPath, CLI_PATH, 'forwarder', '--upstream', `127.0.0.1:${camera.port}`, '--listen', `127.0.0.1:${livePort + 1}`, '--health-listen', '127.0.0.1:0', '--live-listen', `0.0.0.0:${livePort}`], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', LIVE_WEBRTC_ADDRESSES: network.cameraDirectAddress, LIVE_WEBRTC_UDP_PORTS: '8189-8219' },
-      stdio: 'ignore',
-    });
-    cleanups.push(async () => forwarder.kill('SIGTERM'));
-    await sleep(1500);
-    const base = `http://${network.cameraDirectAddress}:${livePort}${camera.path}/`;
-
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'shifu-bench-live-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const wrapper = path.join(dir, 'chromium-in-netns');
-    await writeFile(wrapper, `#!/bin/sh\nexec ip netns exec ${network.viewerNs} ${CHROMIUM} "$@"\n`);
-    await chmod(wrapper, 0o755);
-    const browser: BrowserContext = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
-      executablePath: wrapper,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--autoplay-policy=no-user-gesture-required', '--disable-features=WebRtcHideLocalIpsWithMdns'],
-    });
-    cleanups.push(() => browser.close());
-
     const rows: Array<Record<string, string | number>> = [];
+    const patterned: Array<() => Promise<unknown>> = [];
+    cleanups.push(() => release(patterned));
+    const { base, forwarderPid, browser } = await startRig({ video: 'h264', audio: 'pcma', width: 1280, height: 720, fps: 25, gop: 50, bitrate: 2000 }, patterned);
     const joined: Record<'webrtc' | 'hls', number> = { webrtc: NaN, hls: NaN };
     for (const mode of ['webrtc', 'hls'] as const) {
       // The first run opens the camera session; later ones join the open one (as most viewers do).
@@ -90,23 +135,45 @@ export async function run(): Promise<ReadonlyArray<Record<string, string | numbe
       }
     }
     rows.push({ measure: 'first frame joining: WebRTC / HLS, same run (ratio)', value: Math.round((joined.webrtc / joined.hls) * 100) / 100 });
-    if (process.env.BENCH_LIVE_LOAD === '0') return rows;
+    if (process.env.BENCH_LIVE_LOAD !== '0') await viewerLoad(rows, base, forwarderPid, browser);
+    await release(patterned);
 
-    const pid = forwarder.pid ?? 0;
-    for (const viewers of [1, 5]) {
-      const pages = await Promise.all(Array.from({ length: viewers }, () => browser.newPage()));
-      await Promise.all(pages.map((p) => firstFrame(p, `${base}?via=webrtc`, 'webrtc')));
+    // Glass-to-glass, on a camera of its own whose frames carry its clock (a test pattern carries none).
+    const clocked = await startRig({ video: 'h264', audio: 'pcma', width: 1280, height: 720, fps: 25, gop: 50, bitrate: 2000, clockCode: true }, cleanups);
+    const ages: Record<'webrtc' | 'hls', number> = { webrtc: NaN, hls: NaN };
+    for (const mode of ['webrtc', 'hls'] as const) {
+      const page = await clocked.browser.newPage();
+      await firstFrame(page, `${clocked.base}?via=${mode}`, mode);
       await sleep(2000);
-      const cpu0 = cpuSeconds(pid);
-      await sleep(MEASURE_S * 1000);
-      const cpu = (100 * (cpuSeconds(pid) - cpu0)) / MEASURE_S;
-      rows.push({ measure: `${viewers} WebRTC viewer(s): forwarder + its ffmpeg, CPU % of a core`, value: Math.round(cpu * 10) / 10 });
-      rows.push({ measure: `${viewers} WebRTC viewer(s): forwarder + its ffmpeg, memory (MiB)`, value: Math.round(memoryMiB(pid).mib) });
-      await Promise.all(pages.map((p) => p.close()));
-      await sleep(7000);
+      const seen = await glassToGlass(page, LATENCY_S);
+      await page.close();
+      ages[mode] = median(seen);
+      rows.push({ measure: `${mode}: glass-to-glass, median of ${seen.length} frames (ms)`, value: Math.round(ages[mode]) });
+      rows.push({ measure: `${mode}: glass-to-glass, 90th percentile (ms)`, value: Math.round(percentile(seen, 0.9)) });
     }
+    rows.push({ measure: 'glass-to-glass: WebRTC / HLS, same run (ratio)', value: Math.round((ages.webrtc / ages.hls) * 100) / 100 });
     return rows;
   } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+    await release(cleanups);
+  }
+}
+
+async function release(cleanups: Array<() => Promise<unknown>>): Promise<void> {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+}
+
+/** The forwarder's CPU (with its ffmpeg) and memory with 1 and 5 WebRTC viewers. */
+async function viewerLoad(rows: Array<Record<string, string | number>>, base: string, pid: number, browser: BrowserContext): Promise<void> {
+  for (const viewers of [1, 5]) {
+    const pages = await Promise.all(Array.from({ length: viewers }, () => browser.newPage()));
+    await Promise.all(pages.map((p) => firstFrame(p, `${base}?via=webrtc`, 'webrtc')));
+    await sleep(2000);
+    const cpu0 = cpuSeconds(pid);
+    await sleep(MEASURE_S * 1000);
+    const cpu = (100 * (cpuSeconds(pid) - cpu0)) / MEASURE_S;
+    rows.push({ measure: `${viewers} WebRTC viewer(s): forwarder + its ffmpeg, CPU % of a core`, value: Math.round(cpu * 10) / 10 });
+    rows.push({ measure: `${viewers} WebRTC viewer(s): forwarder + its ffmpeg, memory (MiB)`, value: Math.round(memoryMiB(pid).mib) });
+    await Promise.all(pages.map((p) => p.close()));
+    await sleep(7000);
   }
 }

@@ -4,7 +4,7 @@
 # kube-router's network-policy controller alone, which enforces NetworkPolicy (the bridge plugin does not).
 #
 #   cluster.sh up        start it (or find it running), build + import the image from the working tree,
-#                        wait for the node to be Ready and CoreDNS to answer; last two lines IMAGE=, KUBECONFIG=
+#                        wait for the node to be Ready and CoreDNS to answer; last lines IMAGE=, VERSITYGW_IMAGE=, KUBECONFIG=
 #   cluster.sh down      stop every process it started, unmount, remove its iptables chains, bridge, cgroups,
 #                        state, and restore the sysctls the kubelet and kube-proxy change
 #   cluster.sh kubectl ARGS...   the kubectl built here, against this cluster
@@ -304,9 +304,10 @@ up() {
   containerd_up
   log "building and importing images"
   local out; out="$(bash "$here/image/ensure-images.sh" "$project" "$assets_dir" "$socket")" || { die "image build failed"; }
-  local image coredns_image
+  local image coredns_image versitygw_image
   image="$(grep '^IMAGE=' <<<"$out" | cut -d= -f2)"
   coredns_image="$(grep '^COREDNS_IMAGE=' <<<"$out" | cut -d= -f2)"
+  versitygw_image="$(grep '^VERSITYGW_IMAGE=' <<<"$out" | cut -d= -f2)"
   control_plane_up
   node_up
   log "waiting for node $node_name to be Ready"
@@ -322,6 +323,7 @@ up() {
   for c in "${components[@]}"; do alive "$c" || { log_tail "$c" 40; die "$c is not running"; }; done
   log "cluster up: node $node_name Ready, CoreDNS answers"
   echo "IMAGE=$image"
+  echo "VERSITYGW_IMAGE=$versitygw_image"
   echo "KUBECONFIG=$kubeconfig"
 }
 

@@ -2,6 +2,8 @@
 export interface ClusterEnvironment {
   /** The image built from the Dockerfile and imported into containerd, e.g. localhost/shifu-rtsp:<hash>. */
   image: string;
+  /** The archive scenario's S3 server (versitygw, one static binary), imported the same way. */
+  versitygwImage: string;
   /** Admin kubeconfig (client certificate in system:masters). */
   kubeconfig: string;
   /** The kubectl built with the cluster. */

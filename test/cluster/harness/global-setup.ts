@@ -47,6 +47,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const env = await run(['env'], false);
     const cluster: ClusterEnvironment = {
       image: value(out, 'IMAGE'),
+      versitygwImage: value(out, 'VERSITYGW_IMAGE'),
       kubeconfig: value(out, 'KUBECONFIG'),
       kubectl: value(env, 'KUBECTL'),
       nodeName: value(env, 'NODE_NAME'),

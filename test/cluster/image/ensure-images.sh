@@ -5,10 +5,11 @@
 #                          the npm registry's `node` package (the project's devDependency), npm, user `node` 1000
 #   shifu-rtsp             the project's own Dockerfile, unchanged, built from the working tree
 #   pause, coredns         one static binary each (from ensure-cluster-assets.sh)
+#   versitygw              the archive scenario's S3 server, one static binary (test/s3/ensure-versitygw.sh)
 # Usage: ensure-images.sh PROJECT_DIR ASSETS_DIR CONTAINERD_SOCKET
 #        ensure-images.sh --build-only PROJECT_DIR   (CI, beside the other tiers: the base and the project's image
 #                                                    into the cache, nothing imported; the cluster tier then finds them)
-# Prints IMAGE=, PAUSE_IMAGE=, COREDNS_IMAGE= as its last lines. Everything is cached by its inputs in
+# Prints PAUSE_IMAGE=, COREDNS_IMAGE=, VERSITYGW_IMAGE=, IMAGE= as its last lines. Everything is cached by its inputs in
 # ${SHIFU_RTSP_CACHE:-$HOME/.cache/shifu-rtsp}/images (buildah storage and image archives).
 set -euo pipefail
 
@@ -67,13 +68,14 @@ fi
 if $build_only; then echo "IMAGE=$image"; exit 0; fi
 
 # ---- pause and coredns: a static binary each ---------------------------------------------------------------
-single_binary_image() { # name binary entrypoint-args...
-  local name="$1" bin="$2"; shift 2
-  local key; key="$(sha256sum "$assets/$bin" | cut -c1-16)"
+single_binary_image() { # name binary-path entrypoint-args...
+  local name="$1" path="$2"; shift 2
+  local bin; bin="$(basename "$path")"
+  local key; key="$(sha256sum "$path" | cut -c1-16)"
   local ref="localhost/shifu-rtsp-cluster/$name:$key"
   if [[ ! -s "$cache/archives/$name-$key.tar" ]]; then
     local c; c="$(bah from scratch)"
-    bah copy --chmod 0755 "$c" "$assets/$bin" "/$bin" >/dev/null
+    bah copy --chmod 0755 "$c" "$path" "/$bin" >/dev/null
     local entry; entry="$(printf '"%s",' "/$bin" "$@")"
     bah config --entrypoint "[${entry%,}]" --user 65535:65535 --os linux --arch amd64 "$c"
     bah commit --quiet --rm "$c" "$ref" >/dev/null
@@ -81,8 +83,11 @@ single_binary_image() { # name binary entrypoint-args...
   fi
   printf '%s' "$ref"
 }
-pause_image="$(single_binary_image pause pause)"
-coredns_image="$(single_binary_image coredns coredns)"
+pause_image="$(single_binary_image pause "$assets/pause")"
+coredns_image="$(single_binary_image coredns "$assets/coredns")"
+# The S3 server the recorder archives to in the archive scenario (a pod, as a user's MinIO or Ceph RGW would be).
+versitygw_dir="$(bash "$project/test/s3/ensure-versitygw.sh" | tail -n 1)" || die "building versitygw failed"
+versitygw_image="$(single_binary_image versitygw "$versitygw_dir/versitygw")"
 
 # ---- import into containerd's k8s.io namespace -------------------------------------------------------------
 import() { # ref archive
@@ -95,7 +100,9 @@ import() { # ref archive
 import "$image" "$cache/archives/shifu-rtsp-$app_key.tar"
 import "$pause_image" "$cache/archives/pause-${pause_image##*:}.tar"
 import "$coredns_image" "$cache/archives/coredns-${coredns_image##*:}.tar"
+import "$versitygw_image" "$cache/archives/versitygw-${versitygw_image##*:}.tar"
 
 echo "PAUSE_IMAGE=$pause_image"
 echo "COREDNS_IMAGE=$coredns_image"
+echo "VERSITYGW_IMAGE=$versitygw_image"
 echo "IMAGE=$image"
