@@ -1,7 +1,7 @@
 // A reader of the timeline in the bucket, for readers with no volume (playback from the bucket): a device's
 // archived segments in a time range, from one GET per UTC day the range touches, never a listing or a HEAD per
 // segment. Loads the AWS SDK; `openBucketTimeline` (index.ts) loads it only when asked.
-import { bucketDevicePrefix, segmentObjectKey, timelineDayKey, utcDaysOf, type Segment } from '../contracts/index.js';
+import { bucketDevicePrefix, segmentObjectKey, timelineDayKey, timelineFolder, utcDaysOf, type Segment } from '../contracts/index.js';
 import { Bucket } from './bucket.js';
 import { readDayFile } from './day-files.js';
 import { BucketTimelineError, classifyArchiveFailure } from './failure.js';
@@ -54,6 +54,34 @@ export class BucketTimeline {
     return [...byFile.values()]
       .sort((a, b) => a.startTime.localeCompare(b.startTime) || a.sequence - b.sequence)
       .map((segment) => ({ segment, key: segmentObjectKey(devicePrefix, segment.file) }));
+  }
+
+  /**
+   * The UTC days (`YYYY-MM-DD`) of [from, to) that have a day file, oldest first: a listing of the device's
+   * timeline folder, one request per 1,000 days, so a reader of a long range GETs only the days with footage.
+   * A failure is a BucketTimelineError, never an empty answer.
+   */
+  async days(device: string, from: Date, to: Date): Promise<string[]> {
+    if (!(from.getTime() < to.getTime())) throw new RangeError('invalid range: from must be before to');
+    const first = from.toISOString().slice(0, 10);
+    const last = new Date(to.getTime() - 1).toISOString().slice(0, 10);
+    const folder = timelineFolder(bucketDevicePrefix(this.prefix, device));
+    const days: string[] = [];
+    try {
+      // `<folder><first>` sorts just before that day's key, so the listing starts at it.
+      for await (const keys of this.bucket.keys(folder, `${folder}${first}`)) {
+        for (const key of keys) {
+          const day = /^(\d{4}-\d{2}-\d{2})\.jsonl\.gz$/.exec(key.slice(folder.length))?.[1];
+          if (day === undefined) continue;
+          if (day > last) return days;
+          days.push(day);
+        }
+      }
+    } catch (err) {
+      const failure = classifyArchiveFailure(err, this.where);
+      throw new BucketTimelineError(`${first}..${last}`, failure.kind, `listing ${folder}: ${failure.message}`);
+    }
+    return days;
   }
 
   close(): void {

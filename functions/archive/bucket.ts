@@ -2,6 +2,7 @@
 // never loads the SDK.
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -9,6 +10,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
@@ -25,6 +27,17 @@ export interface ObjectFacts {
   readonly etag: string;
   /** The `x-amz-meta-sha256` it was stored with, if any. */
   readonly sha256: string | null;
+}
+
+/** An object's bytes from some offset on, as they arrive (see Bucket.stream). */
+export interface ObjectStream {
+  readonly body: Readable;
+  /** Where the body starts in the object, and how many bytes it brings (Content-Length). */
+  readonly from: number;
+  readonly bytes: number;
+  /** The `x-amz-meta-sha256` it was stored with, if any. */
+  readonly sha256: string | null;
+  readonly lastModified: Date | null;
 }
 
 export interface UploadRequest {
@@ -81,6 +94,35 @@ export class Bucket {
     } catch (err) {
       if (err instanceof S3ServiceException && err.name === 'NoSuchKey') return null;
       throw err;
+    }
+  }
+
+  /**
+   * The object's bytes from `offset` on (a ranged GET when above 0), streamed: nothing is held beyond the stream's
+   * buffer. Null when there is no object; any other failure throws (classifyArchiveFailure words it).
+   */
+  async stream(key: string, offset = 0): Promise<ObjectStream | null> {
+    try {
+      const got = await this.client.send(new GetObjectCommand({ Bucket: this.target.bucket, Key: key, ...(offset > 0 ? { Range: `bytes=${offset}-` } : {}) }));
+      // In Node the SDK's body is the response itself (an IncomingMessage).
+      if (!(got.Body instanceof Readable)) throw new Error(`the S3 client gave no stream for ${key}`);
+      return { body: got.Body, from: offset, bytes: got.ContentLength ?? 0, sha256: got.Metadata?.sha256 ?? null, lastModified: got.LastModified ?? null };
+    } catch (err) {
+      if (err instanceof S3ServiceException && err.name === 'NoSuchKey') return null;
+      throw err;
+    }
+  }
+
+  /** Keys under `prefix` after `startAfter`, in S3's (UTF-8 binary) order, a page of up to 1,000 at a time. */
+  async *keys(prefix: string, startAfter?: string): AsyncGenerator<string[]> {
+    let token: string | undefined;
+    for (;;) {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.target.bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : startAfter ? { StartAfter: startAfter } : {}) }),
+      );
+      yield (page.Contents ?? []).flatMap((o) => (o.Key ? [o.Key] : []));
+      if (!page.IsTruncated || !page.NextContinuationToken) return;
+      token = page.NextContinuationToken;
     }
   }
 

@@ -12,6 +12,7 @@ import { chromium, type BrowserContext } from 'playwright-core';
 import { requireTool, startGstCamera, type GstCamera } from './fixtures/camera.js';
 import { decodeCheck, probeFile } from './fixtures/player.js';
 import { CLI, startCli, type CliProcess } from './support/recorder-process.js';
+import { runCli } from '../support/cli.js';
 import { journalOf } from '../support/journal.js';
 import type { Segment } from '../../functions/recorder/index.js';
 
@@ -321,15 +322,7 @@ describe('playback API on a recorder volume', () => {
   });
 });
 
-async function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]): ReturnType<typeof runCli> => runCli(args);
 
 describe('shifu-rtsp export from the playback server', () => {
   it('copies every finished segment, checked against the journal, and a re-run copies nothing', async () => {
