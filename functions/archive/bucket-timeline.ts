@@ -1,9 +1,9 @@
 // A reader of the timeline in the bucket, for readers with no volume (playback from the bucket): a device's
 // archived segments in a time range, from one GET per UTC day the range touches, never a listing or a HEAD per
 // segment. Loads the AWS SDK; `openBucketTimeline` (index.ts) loads it only when asked.
-import { bucketDevicePrefix, segmentObjectKey, timelineDayKey, utcDaysOf, type Segment } from '../contracts/index.js';
 import { S3ServiceException } from '@aws-sdk/client-s3';
-import { Bucket, type ObjectStream } from './bucket.js';
+import { bucketDevicePrefix, segmentObjectKey, timelineDayKey, timelineFolder, utcDaysOf, type Segment } from '../contracts/index.js';
+import { Bucket, type RangedObject } from './bucket.js';
 import { decodeDayFile, readDayFile } from './day-files.js';
 import { BucketReadError, BucketTimelineError, classifyArchiveFailure } from './failure.js';
 import type { BucketAddress } from './options.js';
@@ -20,9 +20,8 @@ export interface DayFile {
   readonly etag: string;
 }
 
-/** Listings stop after this many pages of 1000: 10,000 devices, or 27 years of a device's day files. */
+/** The device listing stops after this many pages of 1000: 10,000 devices. */
 const MAX_LIST_PAGES = 10;
-const DAY_FILE = /^(\d{4}-\d{2}-\d{2})\.jsonl\.gz$/;
 
 /** At most this many days in one request: a day file per day, and a year of them is never read at once. */
 export const MAX_TIMELINE_DAYS = 31;
@@ -76,17 +75,6 @@ export class BucketTimeline {
     }
   }
 
-  /** The UTC days (`YYYY-MM-DD`) with a day file for the device, oldest first, after `after` when given. */
-  async days(device: string, after?: string): Promise<string[]> {
-    const folder = `${bucketDevicePrefix(this.prefix, device)}timeline/`;
-    try {
-      const keys = await this.bucket.keys(folder, after === undefined ? undefined : timelineDayKey(bucketDevicePrefix(this.prefix, device), after), MAX_LIST_PAGES);
-      return keys.flatMap((k) => DAY_FILE.exec(k.slice(folder.length))?.slice(1, 2) ?? []);
-    } catch (err) {
-      throw this.readError(`the timeline days of ${device}`, err);
-    }
-  }
-
   /**
    * One day file of the device, or 'unchanged' when its ETag is still `etag` (a conditional GET: no body moves).
    * A day with no day file is an empty day (etag ''). Throws a BucketTimelineError naming the cause.
@@ -108,10 +96,10 @@ export class BucketTimeline {
    * A segment's object as a stream: one GET with `range` (an HTTP Range value) when given, so a range is never a
    * whole-object read. 'unsatisfiable' for a range past its end (416). Throws a BucketReadError naming the cause.
    */
-  async object(device: string, file: string, range: string | undefined, signal: AbortSignal): Promise<ObjectStream | 'unsatisfiable'> {
+  async object(device: string, file: string, range: string | undefined, signal: AbortSignal): Promise<RangedObject | 'unsatisfiable'> {
     const key = segmentObjectKey(bucketDevicePrefix(this.prefix, device), file);
     try {
-      return await this.bucket.stream(key, range, signal);
+      return await this.bucket.streamRange(key, range, signal);
     } catch (err) {
       if (err instanceof S3ServiceException && (err.name === 'InvalidRange' || err.$metadata.httpStatusCode === 416)) return 'unsatisfiable';
       throw this.readError(key, err);
@@ -121,6 +109,34 @@ export class BucketTimeline {
   private readError(what: string, err: unknown): BucketReadError {
     const failure = classifyArchiveFailure(err, this.where);
     return new BucketReadError(what, failure.kind, failure.message);
+  }
+
+  /**
+   * The UTC days (`YYYY-MM-DD`) of [from, to) that have a day file, oldest first: a listing of the device's
+   * timeline folder, one request per 1,000 days, so a reader of a long range GETs only the days with footage.
+   * A failure is a BucketTimelineError, never an empty answer.
+   */
+  async days(device: string, from: Date, to: Date): Promise<string[]> {
+    if (!(from.getTime() < to.getTime())) throw new RangeError('invalid range: from must be before to');
+    const first = from.toISOString().slice(0, 10);
+    const last = new Date(to.getTime() - 1).toISOString().slice(0, 10);
+    const folder = timelineFolder(bucketDevicePrefix(this.prefix, device));
+    const days: string[] = [];
+    try {
+      // `<folder><first>` sorts just before that day's key, so the listing starts at it.
+      for await (const keys of this.bucket.keys(folder, `${folder}${first}`)) {
+        for (const key of keys) {
+          const day = /^(\d{4}-\d{2}-\d{2})\.jsonl\.gz$/.exec(key.slice(folder.length))?.[1];
+          if (day === undefined) continue;
+          if (day > last) return days;
+          days.push(day);
+        }
+      }
+    } catch (err) {
+      const failure = classifyArchiveFailure(err, this.where);
+      throw new BucketTimelineError(`${first}..${last}`, failure.kind, `listing ${folder}: ${failure.message}`);
+    }
+    return days;
   }
 
   close(): void {

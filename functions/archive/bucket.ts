@@ -29,12 +29,23 @@ export interface ObjectFacts {
   readonly sha256: string | null;
 }
 
-/** An object's bytes (or a range of them) as S3 answered: 200 or 206, with its length and Content-Range. */
-export interface ObjectStream {
+/** An object's bytes (or the range asked) as S3 answered: 200 or 206, with its length and Content-Range. */
+export interface RangedObject {
   readonly body: Readable;
   readonly status: number;
   readonly contentLength: number | null;
   readonly contentRange: string | null;
+}
+
+/** An object's bytes from some offset on, as they arrive (see Bucket.stream). */
+export interface ObjectStream {
+  readonly body: Readable;
+  /** Where the body starts in the object, and how many bytes it brings (Content-Length). */
+  readonly from: number;
+  readonly bytes: number;
+  /** The `x-amz-meta-sha256` it was stored with, if any. */
+  readonly sha256: string | null;
+  readonly lastModified: Date | null;
 }
 
 export interface UploadRequest {
@@ -110,11 +121,27 @@ export class Bucket {
   }
 
   /**
+   * The object's bytes from `offset` on (a ranged GET when above 0), streamed: nothing is held beyond the stream's
+   * buffer. Null when there is no object; any other failure throws (classifyArchiveFailure words it).
+   */
+  async stream(key: string, offset = 0): Promise<ObjectStream | null> {
+    try {
+      const got = await this.client.send(new GetObjectCommand({ Bucket: this.target.bucket, Key: key, ...(offset > 0 ? { Range: `bytes=${offset}-` } : {}) }));
+      // In Node the SDK's body is the response itself (an IncomingMessage).
+      if (!(got.Body instanceof Readable)) throw new Error(`the S3 client gave no stream for ${key}`);
+      return { body: got.Body, from: offset, bytes: got.ContentLength ?? 0, sha256: got.Metadata?.sha256 ?? null, lastModified: got.LastModified ?? null };
+    } catch (err) {
+      if (err instanceof S3ServiceException && err.name === 'NoSuchKey') return null;
+      throw err;
+    }
+  }
+
+  /**
    * The object's bytes as a stream, from one GET carrying `range` (an HTTP `Range` value such as `bytes=0-65535`)
    * when given: never the whole object for a ranged read. `signal` aborts the GET (the client left). A range the
    * object cannot satisfy throws S3's InvalidRange (416).
    */
-  async stream(key: string, range: string | undefined, signal: AbortSignal): Promise<ObjectStream> {
+  async streamRange(key: string, range: string | undefined, signal: AbortSignal): Promise<RangedObject> {
     const got = await this.client.send(new GetObjectCommand({ Bucket: this.target.bucket, Key: key, ...(range ? { Range: range } : {}) }), { abortSignal: signal });
     if (!(got.Body instanceof Readable)) throw new Error(`GET ${key}: no body stream`);
     return { body: got.Body, status: got.$metadata.httpStatusCode ?? 200, contentLength: got.ContentLength ?? null, contentRange: got.ContentRange ?? null };
@@ -136,19 +163,17 @@ export class Bucket {
     return out;
   }
 
-  /** The keys under `prefix` after `startAfter` (one request per 1000 keys), at most `maxPages` pages. */
-  async keys(prefix: string, startAfter: string | undefined, maxPages: number): Promise<string[]> {
-    const out: string[] = [];
+  /** Keys under `prefix` after `startAfter`, in S3's (UTF-8 binary) order, a page of up to 1,000 at a time. */
+  async *keys(prefix: string, startAfter?: string): AsyncGenerator<string[]> {
     let token: string | undefined;
-    for (let page = 0; page < maxPages; page++) {
-      const listed = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.target.bucket, Prefix: prefix, Delimiter: '/', ...(token ? { ContinuationToken: token } : { StartAfter: startAfter }) }),
+    for (;;) {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.target.bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : startAfter ? { StartAfter: startAfter } : {}) }),
       );
-      for (const o of listed.Contents ?? []) if (o.Key) out.push(o.Key);
-      if (!listed.IsTruncated || !listed.NextContinuationToken) return out;
-      token = listed.NextContinuationToken;
+      yield (page.Contents ?? []).flatMap((o) => (o.Key ? [o.Key] : []));
+      if (!page.IsTruncated || !page.NextContinuationToken) return;
+      token = page.NextContinuationToken;
     }
-    return out;
   }
 
   /** Writes a small object whole (one PUT: readers see the old version or this one). */

@@ -1,4 +1,5 @@
-// The bucket timeline's reader as other modules open it: the AWS SDK loads on the first call, not on import.
+// The bucket's readers as other modules open them: the AWS SDK loads on the first call, not on import.
+import type { ObjectStream } from './bucket.js';
 import type { BucketTimeline } from './bucket-timeline.js';
 import type { BucketAddress } from './options.js';
 
@@ -6,4 +7,16 @@ import type { BucketAddress } from './options.js';
 export async function openBucketTimeline(address: BucketAddress, prefix: string): Promise<BucketTimeline> {
   const { BucketTimeline } = await import('./bucket-timeline.js');
   return new BucketTimeline(address, prefix);
+}
+
+/** Segment objects read as streams, whole or from an offset (a ranged GET): export's and playback's reads. */
+export interface BucketObjects {
+  /** Null when there is no object at `key`; a failure throws (classifyArchiveFailure words it). */
+  stream(key: string, offset?: number): Promise<ObjectStream | null>;
+  close(): Promise<void>;
+}
+
+export async function openBucketObjects(address: BucketAddress): Promise<BucketObjects> {
+  const { Bucket } = await import('./bucket.js');
+  return new Bucket(address);
 }

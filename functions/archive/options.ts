@@ -4,19 +4,21 @@ import { ConfigError, parseConfig, zDuration, type ConfigOf, type OptionSpecs } 
 import { bucketDevicePrefix } from '../contracts/index.js';
 
 /** S3's bucket naming rules, the common part every server keeps (3-63 lowercase letters, digits, dots, hyphens). */
-export const zBucket = z
+const zBucket = z
   .string()
   .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens');
 
-/** An S3 endpoint URL (a self-hosted server's). */
-export const zEndpoint = z.url({ protocol: /^https?$/, message: 'expected an http:// or https:// URL' });
-/** A region name, as signatures carry it. */
-export const zRegion = z.string().regex(/^[a-z0-9-]{1,64}$/, 'expected a region name such as us-east-1');
-/** A key prefix: `<prefix><device>/...`. */
-export const zPrefix = z
-  .string()
-  .max(512, 'expected at most 512 characters')
-  .regex(/^(?!\/)[\x21-\x7e]*$/, 'expected printable characters without spaces, not starting with /');
+/** The settings every reader or writer of a bucket takes, for other commands' options (export's `--s3-*`). */
+export const bucketSchemas = {
+  endpoint: z.url({ protocol: /^https?$/, message: 'expected an http:// or https:// URL' }).optional(),
+  bucket: zBucket,
+  region: z.string().regex(/^[a-z0-9-]{1,64}$/, 'expected a region name such as us-east-1'),
+  prefix: z
+    .string()
+    .max(512, 'expected at most 512 characters')
+    .regex(/^(?!\/)[\x21-\x7e]*$/, 'expected printable characters without spaces, not starting with /')
+    .optional(),
+};
 
 /** Above the kubelet's 10 % eviction threshold: the pod is not evicted for a full disk before footage is given up. */
 export const DEFAULT_HARD_MIN_FREE_PERCENT = 11;
@@ -26,19 +28,19 @@ export const archiveOptions = {
   archiveEndpoint: {
     flag: 'archive-s3-endpoint',
     env: ['ARCHIVE_S3_ENDPOINT'],
-    schema: zEndpoint.optional(),
+    schema: bucketSchemas.endpoint,
     description: "S3 endpoint for the archive (a self-hosted server's URL); unset: AWS's own for the region",
   },
   archiveBucket: {
     flag: 'archive-s3-bucket',
     env: ['ARCHIVE_S3_BUCKET'],
-    schema: zBucket.optional(),
+    schema: bucketSchemas.bucket.optional(),
     description: 'bucket every finished segment is uploaded to; unset: no archive',
   },
   archiveRegion: {
     flag: 'archive-s3-region',
     env: ['ARCHIVE_S3_REGION', 'AWS_REGION'],
-    schema: zRegion,
+    schema: bucketSchemas.region,
     default: 'us-east-1',
     description: 'S3 region (self-hosted servers mostly take any; signatures name it)',
   },
@@ -53,7 +55,7 @@ export const archiveOptions = {
   archivePrefix: {
     flag: 'archive-s3-prefix',
     env: ['ARCHIVE_S3_PREFIX'],
-    schema: zPrefix.optional(),
+    schema: bucketSchemas.prefix,
     description: 'key prefix: objects are <prefix><device>/<file name> (default: <namespace>/ in a cluster, empty outside one)',
   },
   archiveMaxMbps: {
@@ -122,8 +124,11 @@ export function bucketPrefix(given: string | undefined, env: NodeJS.ProcessEnv):
   return given ?? (env.POD_NAMESPACE ? `${env.POD_NAMESPACE}/` : '');
 }
 
-/** One AWS key without the other stops start-up naming the missing one (neither: the SDK's chain, a web identity). */
-export function checkKeyPair(env: NodeJS.ProcessEnv): void {
+/**
+ * The keys come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (the SDK reads them) or the SDK's chain (a web
+ * identity), never a flag; one without the other is a ConfigError naming the missing one, without either's value.
+ */
+export function checkAwsKeys(env: NodeJS.ProcessEnv): void {
   const id = Boolean(env.AWS_ACCESS_KEY_ID);
   const secret = Boolean(env.AWS_SECRET_ACCESS_KEY);
   if (id !== secret) throw new ConfigError(`invalid ${id ? 'AWS_SECRET_ACCESS_KEY' : 'AWS_ACCESS_KEY_ID'}: set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither (a web identity)`);
@@ -146,7 +151,7 @@ export interface ArchiveTarget extends BucketAddress {
  */
 export function archiveTarget(config: ArchiveConfig, device: string, env: NodeJS.ProcessEnv): ArchiveTarget | null {
   if (!archiveIsOn(config) || config.archiveBucket === undefined) return null;
-  checkKeyPair(env);
+  checkAwsKeys(env);
   const prefix = bucketPrefix(config.archivePrefix, env);
   return {
     endpoint: config.archiveEndpoint,

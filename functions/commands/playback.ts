@@ -1,5 +1,5 @@
 // `shifu-rtsp playback`: the read-only playback server as a process.
-import { bucketPrefix, checkKeyPair } from '../archive/index.js';
+import { bucketPrefix, checkAwsKeys } from '../archive/index.js';
 import { ConfigError, createLogger, defineCommand, locateFfmpeg, locateFfprobe, onShutdown, registerSecret } from '../lib/index.js';
 import { defaultMaxCuts, openLiveDirectory, playbackOptions, startPlaybackServer } from '../playback/index.js';
 
@@ -21,7 +21,7 @@ export const playbackCommand = defineCommand({
         ? undefined
         : { address: { endpoint: config.s3Endpoint, bucket: config.s3Bucket, region: config.s3Region, forcePathStyle: config.s3ForcePathStyle }, prefix: bucketPrefix(config.s3Prefix, ctx.env) };
     if (bucket) {
-      checkKeyPair(ctx.env);
+      checkAwsKeys(ctx.env);
       registerSecret(ctx.env.AWS_SECRET_ACCESS_KEY);
       registerSecret(ctx.env.AWS_ACCESS_KEY_ID);
     }

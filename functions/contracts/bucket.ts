@@ -15,9 +15,14 @@ export function segmentObjectKey(devicePrefix: string, file: string): string {
   return `${devicePrefix}${path.posix.basename(file)}`;
 }
 
+/** The folder of a device's day files: `<prefix><device>/timeline/`. */
+export function timelineFolder(devicePrefix: string): string {
+  return `${devicePrefix}timeline/`;
+}
+
 /** The day file of one UTC day (`YYYY-MM-DD`): the segment lines of the archived segments that touch that day. */
 export function timelineDayKey(devicePrefix: string, day: string): string {
-  return `${devicePrefix}timeline/${day}.jsonl.gz`;
+  return `${timelineFolder(devicePrefix)}${day}.jsonl.gz`;
 }
 
 const DAY_MS = 86_400_000;

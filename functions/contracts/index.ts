@@ -10,6 +10,7 @@ export * from './camera.js';
 export * from './recorder-env.js';
 export * from './recorder-status.js';
 export * from './edgedevice.js';
+export * from './live-port.js';
 export * from './timeline.js';
 export * from './events.js';
 export { parseJsonLines } from './json-lines.js';

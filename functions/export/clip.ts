@@ -3,7 +3,7 @@ import { mkdir, open, rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { commitFile } from '../lib/index.js';
-import { ExportError } from './transfer.js';
+import { ExportError } from './segments.js';
 import { failureOf, type FootageSource } from './source.js';
 
 export type ClipFormat = 'mp4' | 'mkv' | 'ts';

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { commitFile, readZipDirectory, type ZipEntry } from '../lib/index.js';
 import { saveWhole, type ClipFormat } from './clip.js';
 import { failureOf, type FootageSource } from './source.js';
-import { ExportError } from './transfer.js';
+import { ExportError } from './segments.js';
 
 export interface ClipsExportOptions {
   readonly devices: readonly string[];

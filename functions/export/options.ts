@@ -1,6 +1,7 @@
 // `shifu-rtsp export`'s settings and argument parsers (the command's wiring is in functions/commands/).
 import { z } from 'zod';
 import { DNS_1123_LABEL, zPort, type OptionSpecs } from '../lib/index.js';
+import { bucketSchemas } from '../archive/index.js';
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -84,5 +85,12 @@ export const exportOptions = {
   port: { flag: 'port', env: ['EXPORT_PORT'], schema: zPort, default: '9996', description: "the export pod's playback port" },
   token: { flag: 'token', env: ['EXPORT_TOKEN', 'PLAYBACK_TOKEN'], schema: z.string().optional(), secret: true, description: "the playback server's bearer token, if it has one (prefer the variable)" },
   progress: { flag: 'progress', env: ['EXPORT_PROGRESS'], kind: 'boolean', schema: z.boolean(), default: true, description: 'progress on stderr' },
+  // From the bucket the recorder archives to (functions/archive): the archive's settings under export's names.
+  // The keys only from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the SDK's chain: never a flag.
+  s3Bucket: { flag: 's3-bucket', env: ['EXPORT_S3_BUCKET'], schema: bucketSchemas.bucket.optional(), description: "read footage from this bucket (the recorders' ARCHIVE_S3_BUCKET) instead of a playback server; keys from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the SDK's chain" },
+  s3Endpoint: { flag: 's3-endpoint', env: ['EXPORT_S3_ENDPOINT'], schema: bucketSchemas.endpoint, description: "the bucket's S3 endpoint (a self-hosted server's URL); unset: AWS's own for the region" },
+  s3Region: { flag: 's3-region', env: ['EXPORT_S3_REGION', 'AWS_REGION'], schema: bucketSchemas.region, default: 'us-east-1', description: 'S3 region (self-hosted servers mostly take any)' },
+  s3ForcePathStyle: { flag: 's3-force-path-style', env: ['EXPORT_S3_FORCE_PATH_STYLE'], kind: 'boolean', schema: z.boolean(), default: false, description: 'path-style addressing (http://host/bucket/key), which most self-hosted servers need' },
+  s3Prefix: { flag: 's3-prefix', env: ['EXPORT_S3_PREFIX'], schema: bucketSchemas.prefix, description: "the recorders' ARCHIVE_S3_PREFIX: objects are <prefix><device>/<file name> (recorders control starts use <namespace>/, e.g. deviceshifu/); default empty" },
 } satisfies OptionSpecs;
 

@@ -26,8 +26,8 @@ export class Progress {
 
   constructor(
     private readonly out: ProgressOutput | null,
-    private readonly totalBytes: number,
-    private readonly totalFiles: number,
+    private totalBytes: number,
+    private totalFiles: number,
     private readonly now: () => number = Date.now,
   ) {
     this.started = now();
@@ -35,6 +35,12 @@ export class Progress {
 
   get bytesDone(): number {
     return this.done;
+  }
+
+  /** More to copy: a source that lists by batches (the bucket, a day at a time) adds each as it comes. */
+  expect(bytes: number, files: number): void {
+    this.totalBytes += bytes;
+    this.totalFiles += files;
   }
 
   begin(name: string): void {

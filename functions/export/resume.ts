@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { replaceFile } from '../lib/index.js';
+import type { Segment } from '../contracts/index.js';
 
 /** One segment file of the device to export, as the footage source lists it. */
 export interface ExportItem {
@@ -10,6 +11,8 @@ export interface ExportItem {
   readonly sha256?: string;
   readonly start: Date;
   readonly end: Date | null;
+  /** The journal's line, where the source has it (the bucket's day files): a clip is planned from it. */
+  readonly segment?: Segment;
 }
 
 /** What is already on this machine for one item. */

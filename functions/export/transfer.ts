@@ -1,25 +1,21 @@
+// Copies whole segments from a SegmentSource (the playback server, or the bucket), each checked against the
+// journal's size and sha256 before it is renamed into place, and resumable.
 import { createHash, type Hash } from 'node:crypto';
 import { mkdir, open, rm, utimes, type FileHandle } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { commitFile, sha256OfFile } from '../lib/index.js';
-import { isSegmentFileName, timelineFilesSchema } from '../contracts/index.js';
+import { isSegmentFileName } from '../contracts/index.js';
 import { Progress, type ProgressOutput } from './progress.js';
 import { localState, PARTIAL_SUFFIX, planFile, VerifiedManifest, type ExportItem, type FileAction } from './resume.js';
-import { bodyText, failureOf, type FootageSource } from './source.js';
-
-/** One segment to copy, with what it must look like when it arrives (from the playback server's timeline). */
-export interface TimeWindow {
-  readonly since?: Date;
-  readonly until?: Date;
-}
+import type { SegmentSource, TimeWindow } from './segments.js';
 
 export interface ExportOptions {
   readonly device: string;
   /** Local folder; files land in `<to>/<device>/`. */
   readonly to: string;
   readonly window: TimeWindow;
-  readonly source: FootageSource;
+  readonly source: SegmentSource;
   readonly progress: ProgressOutput | null;
   /** Whole passes over what is left after a failed request (a dropped connection). */
   readonly attempts?: number;
@@ -36,63 +32,12 @@ export interface ExportReport {
   readonly failed: number;
 }
 
-export class ExportError extends Error {
-  constructor(
-    readonly code: 'device_missing' | 'timeline_failed' | 'clip_failed',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ExportError';
-  }
-}
-
-const SHA256 = /^[0-9a-f]{64}$/;
 /** Bytes received but not yet on disk before the body is paused. */
 const QUEUE_LIMIT = 8 << 20;
 
-/** `<to>/<device>/<name>`: only the name's last component is joined, whatever the server sent. */
+/** `<to>/<device>/<name>`: only the name's last component is joined, whatever the source sent. */
 function localPathOf(dir: string, name: string): string {
   return path.join(dir, path.basename(name));
-}
-
-/** The device's finished segments that overlap the window, oldest first, as the playback server lists them. */
-async function survey(o: ExportOptions): Promise<ExportItem[]> {
-  const query = new URLSearchParams({
-    device: o.device,
-    start: (o.window.since ?? new Date(0)).toISOString(),
-    // Without --until: everything up to now and a day on (clocks differ).
-    end: (o.window.until ?? new Date(Date.now() + 86_400_000)).toISOString(),
-  });
-  const res = await o.source.get(`/api/timeline?${query}`);
-  if (res.statusCode !== 200) {
-    const why = await failureOf(res);
-    // The playback server's own 404 names the parameter; an API server's or a proxy's does not.
-    if (res.statusCode === 404 && why.includes('device: ')) throw new ExportError('device_missing', `${o.source.description} has no recordings of ${o.device} (${why}); check --device`);
-    const hint = res.statusCode === 401 || res.statusCode === 403 ? ' (the pod proxy needs "get" on pods/proxy; a playback server with PLAYBACK_TOKEN needs --token)' : '';
-    throw new ExportError('timeline_failed', `timeline from ${o.source.description} failed: ${why}${hint}`);
-  }
-  const body = await bodyText(res, 64 << 20);
-  let answer: unknown;
-  try {
-    answer = JSON.parse(body);
-  } catch {
-    throw new ExportError('timeline_failed', `timeline from ${o.source.description} is not JSON (${body.slice(0, 80)})`);
-  }
-  const parsed = timelineFilesSchema.safeParse(answer);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ExportError('timeline_failed', `timeline from ${o.source.description} is not a playback timeline: ${issue?.path.join('.') || 'answer'}: ${issue?.message ?? 'unexpected shape'}`);
-  }
-  const timeline = parsed.data;
-  return timeline.spans.flatMap((span) =>
-    span.segments.map((s) => ({
-      name: s.file,
-      bytes: s.bytes,
-      ...(SHA256.test(s.sha256) ? { sha256: s.sha256 } : {}),
-      start: new Date(s.start),
-      end: new Date(s.end),
-    })),
-  );
 }
 
 /**
@@ -108,7 +53,11 @@ class BodyQueue {
   failure: string | undefined;
   received = 0;
 
-  constructor(private readonly body: IncomingMessage) {
+  /** `expected`: the bytes the body brings, when the source says; fewer is a cut connection. */
+  constructor(
+    private readonly body: Readable,
+    private readonly expected: number | null,
+  ) {
     body.on('data', (chunk: Buffer) => {
       this.queue.push(chunk);
       this.queued += chunk.length;
@@ -120,7 +69,9 @@ class BodyQueue {
       this.failure ??= `connection lost after ${this.received} bytes of the body: ${err.message}`;
     });
     body.on('close', () => {
-      if (!body.complete) this.failure ??= `connection lost after ${this.received} bytes of the body`;
+      // An HTTP response knows whether its last chunk came (`complete`); any body knows its length.
+      const cut = (body as { complete?: boolean }).complete === false || (this.expected !== null && this.received < this.expected);
+      if (cut) this.failure ??= `connection lost after ${this.received} bytes of the body`;
       this.done = true;
       this.wake?.();
     });
@@ -209,30 +160,38 @@ class FileReceiver {
 }
 
 type Recorder = (item: ExportItem, outcome: FileOutcome, detail?: string) => Promise<void>;
+type FileRow = ExportReport['files'][number];
 
 /**
- * Copies the selected segments of one device from the playback server: `GET /files/<device>/<file>`, with
- * `Range: bytes=N-` and `If-Range: <sha256 ETag>` for an interrupted copy, each file checked against the
- * journal's size and sha256 before it is renamed into place. Files already here and verified are skipped,
- * so a re-run continues where the last one stopped.
+ * Copies the selected segments of one device from its source (the playback server's `/files/<device>/<file>`, or
+ * the bucket's objects), continuing an interrupted copy from its last byte, each file checked against the
+ * journal's size and sha256 before it is renamed into place. Files already here and verified are skipped, so a
+ * re-run continues where the last one stopped. The source lists the segments a batch at a time (the bucket: a day).
  */
 export async function exportSegments(o: ExportOptions): Promise<ExportReport> {
-  const listed = await survey(o);
-  // The server's word decides where a file lands: a name that is not one of the device's segment names (a path
-  // such as ../../x) is refused before anything is written, and reported as failed.
-  const refused = listed.filter((item) => !isSegmentFileName(o.device, item.name));
-  const items = listed.filter((item) => isSegmentFileName(o.device, item.name));
   const dir = path.join(o.to, o.device);
   await mkdir(dir, { recursive: true });
   const manifest = await VerifiedManifest.load(dir);
+  const progress = new Progress(o.progress, 0, 0);
+  const files: FileRow[] = [];
+  for await (const batch of o.source.batches(o.device, o.window)) files.push(...(await copyBatch(o, dir, batch, manifest, progress)));
+  progress.finish();
+  return { device: o.device, folder: dir, selected: files.length, bytesCopied: progress.bytesDone, files, failed: files.filter((f) => f.outcome === 'failed').length };
+}
+
+async function copyBatch(o: ExportOptions, dir: string, listed: readonly ExportItem[], manifest: VerifiedManifest, progress: Progress): Promise<FileRow[]> {
+  // The source's word decides where a file lands: a name that is not one of the device's segment names (a path
+  // such as ../../x) is refused before anything is written, and reported as failed.
+  const refused = listed.filter((item) => !isSegmentFileName(o.device, item.name));
+  const items = listed.filter((item) => isSegmentFileName(o.device, item.name));
   const outcomes = new Map<string, { outcome: FileOutcome; detail?: string }>();
 
   const plans = new Map<string, FileAction>();
   for (const item of items) plans.set(item.name, planFile(item, await localState(dir, item.name), manifest.get(item.name)));
   const toCopy = (a: FileAction | undefined, item: ExportItem): number =>
     a?.kind === 'fetch' ? item.bytes : a?.kind === 'resume' ? item.bytes - a.offset : 0;
-  const progress = new Progress(o.progress, items.reduce((sum, item) => sum + toCopy(plans.get(item.name), item), 0), listed.length);
-  const refusal = { outcome: 'failed' as const, detail: `refused: not a segment file name of ${o.device} (the server named a path or a foreign file); nothing was written` };
+  progress.expect(items.reduce((sum, item) => sum + toCopy(plans.get(item.name), item), 0), listed.length);
+  const refusal = { outcome: 'failed' as const, detail: `refused: not a segment file name of ${o.device} (the source named a path or a foreign file); nothing was written` };
   for (const item of refused) progress.fileDone(item.name, `failed (${refusal.detail})`);
 
   const record: Recorder = async (item, outcome, detail) => {
@@ -271,10 +230,7 @@ export async function exportSegments(o: ExportOptions): Promise<ExportReport> {
   }
   for (const item of items) if (!outcomes.has(item.name)) await record(item, 'failed', 'not copied after all attempts');
   await manifest.save();
-  progress.finish();
-
-  const files = listed.map((item) => ({ name: item.name, ...(refused.includes(item) ? refusal : (outcomes.get(item.name) ?? { outcome: 'failed' as const })) }));
-  return { device: o.device, folder: dir, selected: listed.length, bytesCopied: progress.bytesDone, files, failed: files.filter((f) => f.outcome === 'failed').length };
+  return listed.map((item) => ({ name: item.name, ...(refused.includes(item) ? refusal : (outcomes.get(item.name) ?? { outcome: 'failed' as const })) }));
 }
 
 /** Notes a checked copy with its size and mtime, so the next run need not hash it again. */
@@ -295,33 +251,22 @@ async function copyFile(
 ): Promise<void> {
   const plan = plans.get(item.name);
   const offset = plan?.kind === 'resume' ? plan.offset : 0;
-  const headers: Record<string, string> =
-    offset > 0 ? { range: `bytes=${offset}-`, ...(item.sha256 ? { 'if-range': `"${item.sha256}"` } : {}) } : {};
   progress.begin(item.name);
-  let res: IncomingMessage;
-  try {
-    res = await o.source.get(`/files/${encodeURIComponent(o.device)}/${encodeURIComponent(item.name)}`, headers);
-  } catch (err) {
-    if (last) await record(item, 'failed', (err as Error).message);
+  const opened = await o.source.open(o.device, item, offset);
+  if (opened.kind === 'gone') {
+    await record(item, 'failed', opened.detail);
     return;
   }
-  if (res.statusCode === 404) {
-    await record(item, 'failed', `gone from the volume (retention deleted it meanwhile?): ${await failureOf(res)}`);
+  if (opened.kind === 'failed') {
+    if (last || opened.final) await record(item, 'failed', opened.detail);
     return;
   }
-  // 200 to a range request: the server's file is not the one the partial came from; start over.
-  const from = res.statusCode === 206 ? offset : res.statusCode === 200 ? 0 : null;
-  if (from === null) {
-    const why = await failureOf(res);
-    if (last || (res.statusCode ?? 0) < 500) await record(item, 'failed', why);
-    return;
-  }
+  const from = opened.from;
   // Before any await: from here on every byte that arrives is kept.
-  const body = new BodyQueue(res);
+  const body = new BodyQueue(opened.body, opened.bytes);
   const receiver = await FileReceiver.open(dir, item, from, progress);
   const cut = await receiver.receive(body);
-  const lastModified = Date.parse(res.headers['last-modified'] ?? '');
-  const checked = await receiver.finish(dir, Number.isFinite(lastModified) ? lastModified : undefined);
+  const checked = await receiver.finish(dir, opened.lastModifiedMs ?? undefined);
   if (checked.ok) {
     await remember(manifest, dir, item.name, checked.sha256);
     await record(item, from > 0 ? 'resumed' : 'copied');

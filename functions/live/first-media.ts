@@ -1,7 +1,8 @@
 // Waiting for a live stream's first media (the HLS window's first segment, the RTP source's codecs): one rule
 // for both. It resolves once the media is there, fails with the stream's own failure, with 503 once the stream
-// closed, and with 504 when the camera sent no video in time. `waiters` is the stream's set of wake-ups, which
-// it calls whenever its progress changes.
+// closed, and with 504 when the camera sent no video in time (or with `onTimeout()`'s answer: a blocking playlist
+// reload that times out is not the camera's failure). `waiters` is the stream's set of wake-ups, which it calls
+// whenever its progress changes.
 import { HttpError } from '../lib/index.js';
 
 export interface StreamProgress<T> {
@@ -11,7 +12,7 @@ export interface StreamProgress<T> {
   readonly ended: boolean;
 }
 
-export async function firstMedia<T>(key: string, waiters: Set<() => void>, timeoutMs: number, progress: () => StreamProgress<T>): Promise<T> {
+export async function firstMedia<T>(key: string, waiters: Set<() => void>, timeoutMs: number, progress: () => StreamProgress<T>, onTimeout?: () => T): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
   try {
@@ -27,7 +28,7 @@ export async function firstMedia<T>(key: string, waiters: Set<() => void>, timeo
       if (check()) return;
       wake = () => void check();
       waiters.add(wake);
-      timer = setTimeout(() => reject(new HttpError(504, `camera: no video from ${key} within ${timeoutMs / 1000} s`, 'camera_timeout')), timeoutMs);
+      timer = setTimeout(() => (onTimeout ? resolve(onTimeout()) : reject(new HttpError(504, `camera: no video from ${key} within ${timeoutMs / 1000} s`, 'camera_timeout'))), timeoutMs);
     });
   } finally {
     clearTimeout(timer);

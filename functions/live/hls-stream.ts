@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { HttpError, toolEnv, type Logger } from '../lib/index.js';
 import { CameraInput, cameraFailure, inputFailure, type CameraLogin } from './camera-input.js';
 import { Fmp4Error, Fmp4Reader } from './fmp4.js';
-import { HlsWindow, type WindowLimits } from './hls-window.js';
+import { HlsWindow, PART_MICROSECONDS, type WindowLimits } from './hls-window.js';
 import { videoArguments, videoInputArguments, type VideoPlan } from './video-plan.js';
 import { firstMedia } from './first-media.js';
 
@@ -39,7 +39,7 @@ const MAX_BOX_BYTES = 32 * 1024 * 1024;
 const RESTART_DELAY_MS = 1_000;
 const IDLE_CHECK_MS = 1_000;
 
-/** ffmpeg's arguments: video copied or encoded to H.264, audio to AAC, one fragment per keyframe. */
+/** ffmpeg's arguments: video copied or encoded to H.264, audio to AAC, a fragment per keyframe and per 200 ms. */
 export function hlsArguments(source: string, video: VideoPlan): string[] {
   return [
     '-hide_banner', '-nostdin', '-loglevel', 'error',
@@ -51,7 +51,8 @@ export function hlsArguments(source: string, video: VideoPlan): string[] {
     ...videoArguments(video),
     // fMP4 takes no G.711, nor does MSE; AAC is what every HLS player decodes.
     '-c:a', 'aac', '-b:a', '64k',
-    '-f', 'mp4', '-movflags', 'empty_moov+default_base_moof+frag_keyframe', '-flush_packets', '1',
+    // A fragment at every keyframe and every 200 ms: each is an LL-HLS part, written the moment it is cut.
+    '-f', 'mp4', '-movflags', 'empty_moov+default_base_moof+frag_keyframe', '-frag_duration', String(PART_MICROSECONDS), '-flush_packets', '1',
     'pipe:1',
   ];
 }
@@ -131,6 +132,14 @@ export class HlsStream {
   /** Resolves once the window holds a segment; rejects with the camera's failure or after the first-segment timeout. */
   async ready(): Promise<void> {
     await firstMedia(this.options.key, this.waiters, FIRST_SEGMENT_TIMEOUT_MS, () => ({ media: this.window.length > 0 ? true : undefined, failure: this.failure, ended: this.ended }));
+  }
+
+  /**
+   * Resolves true once `until()` holds (checked whenever a part arrives), false after `timeoutMs`; rejects once
+   * the stream closed. A blocking playlist reload and a preload-hinted part wait here.
+   */
+  async waitFor(until: () => boolean, timeoutMs: number): Promise<boolean> {
+    return firstMedia(this.options.key, this.waiters, timeoutMs, () => ({ media: until() ? true : undefined, failure: this.failure, ended: this.ended }), () => false);
   }
 
   close(reason: string): void {

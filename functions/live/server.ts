@@ -8,6 +8,7 @@ import { heightOf, liveEncoder } from './video-plan.js';
 import { checkOffer, MAX_OFFER_BYTES, WhepSession, type WebRtcSettings } from './whep.js';
 import type { WindowLimits } from './hls-window.js';
 import { hlsScript, playerPage, playerScript, playersScript } from './page.js';
+import { LIVE_FILE_PATTERN, LL_HLS_PARAMETERS } from '../contracts/index.js';
 
 export interface LiveSettings {
   readonly listen: HostPort;
@@ -42,9 +43,10 @@ const WINDOW: WindowLimits = { segments: 6, bytes: 64 * 1024 * 1024 };
 const MAX_STREAMS = 16;
 const MAX_PATH_LENGTH = 1024;
 /** Query parameters of ours, never passed to the camera. */
-const OWN_PARAMETERS = ['access_token', 'height', 'viewer', 'via'];
+/** The live port's own query parameters (the rest is the camera's): LL-HLS's blocking reload's among them. */
+const OWN_PARAMETERS = ['access_token', 'height', 'viewer', 'via', ...LL_HLS_PARAMETERS];
 const ASSETS = '/_live/';
-const ROUTE = /^(\/.+?)\/(index\.m3u8|live\.m3u8|init-(\d{1,9})\.mp4|seg-(\d{1,12})\.m4s|whep|whep\/([0-9a-f]{24})|)$/;
+const ROUTE = new RegExp(String.raw`^(\/.+?)\/(${LIVE_FILE_PATTERN}|)$`);
 /** RFC 3986 path characters, percent escapes included. */
 const PATH_SEGMENT = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%]+$/;
 /** The page's cookie, set once from `?access_token=` so that its own URLs never carry the token. */
@@ -82,6 +84,31 @@ function cameraQuery(url: URL): URLSearchParams {
 }
 
 const withQuery = (query: URLSearchParams): string => (query.size === 0 ? '' : `?${query.toString()}`);
+
+/** A blocking playlist reload waits at most three target durations (RFC 8216bis 6.2.5.2), then gets 503. */
+const blockMs = (stream: HlsStream): number => 3_000 * stream.window.targetSeconds;
+
+/**
+ * LL-HLS's blocking playlist reload: `_HLS_msn` (and `_HLS_part`) ask for a playlist holding that segment (part).
+ * Undefined without them; 400 naming the parameter when they are not numbers, when `_HLS_part` comes alone, or
+ * when the segment is more than two past the live edge (RFC 8216bis 6.2.5.2).
+ */
+export function blockingReload(url: URL, edgeSequence: number): { msn: number; part: number | undefined } | undefined {
+  const msnText = url.searchParams.get('_HLS_msn');
+  const partText = url.searchParams.get('_HLS_part');
+  if (msnText === null) {
+    if (partText !== null) throw new HttpError(400, '_HLS_part: given without _HLS_msn');
+    return undefined;
+  }
+  const number = (name: string, text: string): number => {
+    if (!/^\d{1,12}$/.test(text)) throw new HttpError(400, `${name}: ${JSON.stringify(text.slice(0, 20))} is not a whole number`);
+    return Number(text);
+  };
+  const msn = number('_HLS_msn', msnText);
+  const part = partText === null ? undefined : number('_HLS_part', partText);
+  if (msn > edgeSequence + 2) throw new HttpError(400, `_HLS_msn: ${msn} is more than two segments past the live edge (${edgeSequence})`);
+  return { msn, part };
+}
 
 /** CORS headers for a request from `origin`: none unless LIVE_ALLOW_ORIGIN lets it in. */
 function corsHeaders(origin: string | undefined, allowed: readonly string[]): Record<string, string> {
@@ -245,8 +272,8 @@ export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): P
       log.info({ stream: key, session: session.id }, 'whep session opened');
       return send(201, 'application/sdp', answer, { location: `${cameraPath}/whep/${session.id}${withQuery(passOn)}`, 'cache-control': 'no-store' });
     }
-    if (route[5] !== undefined) {
-      const session = sessions.get(route[5]);
+    if (route[7] !== undefined) {
+      const session = sessions.get(route[7]);
       if (!session || session.key !== key) throw new HttpError(404, 'session: no such WHEP session (closed, or never made)', 'not_found');
       session.close('deleted by the viewer');
       return send(200, 'text/plain; charset=utf-8', 'closed\n');
@@ -268,12 +295,25 @@ export async function startLiveServer(settings: LiveSettings, deps: LiveDeps): P
       const stream = streamOf(key, camera, height);
       stream.viewer(url.searchParams.get('viewer') ?? undefined);
       await stream.ready();
+      const reload = blockingReload(url, stream.window.edgeSequence);
+      if (reload && !(await stream.waitFor(() => stream.window.holds(reload.msn, reload.part), blockMs(stream)))) {
+        throw new HttpError(503, `_HLS_msn: segment ${reload.msn}${reload.part === undefined ? '' : ` part ${reload.part}`} of ${key} did not come within ${blockMs(stream) / 1000} s`, 'not_yet', { 'retry-after': '1' });
+      }
       return send(200, 'application/vnd.apple.mpegurl', stream.window.playlist(withQuery(passOn)), { 'cache-control': 'no-cache' });
     }
     if (route[3] !== undefined) {
       const init = openStream(key, 'init').window.init(Number(route[3]));
       if (!init) throw new HttpError(404, `init: ${file} has left the live window`, 'not_found');
       return send(200, 'video/mp4', init, { 'cache-control': 'max-age=60' });
+    }
+    if (route[5] !== undefined) {
+      // A part, perhaps the one the playlist hinted: it is answered the moment ffmpeg has cut it.
+      const stream = openStream(key, 'part');
+      const [sequence, index] = [Number(route[5]), Number(route[6])];
+      if (stream.window.part(sequence, index).state === 'coming') await stream.waitFor(() => stream.window.part(sequence, index).state !== 'coming', blockMs(stream));
+      const found = stream.window.part(sequence, index);
+      if (found.state !== 'ready') throw new HttpError(404, `part: ${file} is not in the live window`, 'not_found');
+      return send(200, 'video/iso.segment', found.part.bytes, { 'cache-control': 'max-age=60' });
     }
     const segment = openStream(key, 'segment').window.segment(Number(route[4]));
     if (!segment) throw new HttpError(404, `segment: ${file} is not in the live window`, 'not_found');

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream';
 import type { Logger } from '../lib/index.js';
-import type { ObjectStream } from '../archive/index.js';
+import type { RangedObject } from '../archive/index.js';
 import type { BucketLibrary } from './bucket-library.js';
 import { VOLUME_READER, type FootageReader } from './clip.js';
 import type { Footage } from './library.js';
@@ -153,7 +153,7 @@ async function sendJoined(library: BucketLibrary, lease: Lease, header: string |
   const [first, last] = range ?? [0, size - 1];
   const left = new AbortController();
   res.once('close', () => left.abort());
-  const gets: Array<Promise<ObjectStream | 'unsatisfiable'>> = [];
+  const gets: Array<Promise<RangedObject | 'unsatisfiable'>> = [];
   let at = 0;
   for (const [start, end] of lease.pieces) {
     const from = Math.max(first, at);

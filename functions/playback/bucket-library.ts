@@ -3,7 +3,7 @@
 // again only whether they changed), segment bytes by ranged GETs. Every failure to read the bucket is a 503 naming
 // the device and the cause's kind, never an empty answer and never a secret.
 import path from 'node:path';
-import type { BucketTimeline, DayFile, ObjectStream } from '../archive/index.js';
+import type { BucketTimeline, DayFile, RangedObject } from '../archive/index.js';
 import { utcDaysOf, type Segment } from '../contracts/index.js';
 import { HttpError } from '../lib/index.js';
 import type { DeviceSummary, Footage } from './library.js';
@@ -168,7 +168,7 @@ export class BucketLibrary {
   }
 
   /** A segment's bytes: one GET, ranged when `range` is given. 'unsatisfiable': the range is past its end. */
-  async stream(device: string, name: string, range: string | undefined, signal: AbortSignal): Promise<ObjectStream | 'unsatisfiable'> {
+  async stream(device: string, name: string, range: string | undefined, signal: AbortSignal): Promise<RangedObject | 'unsatisfiable'> {
     return this.counted('object', this.timeline.object(device, name, range, signal), (got) => (got === 'unsatisfiable' ? 'unsatisfiable' : 'ok')).catch((err: unknown) => {
       throw bucketUnavailable(device, err);
     });
@@ -181,12 +181,13 @@ export class BucketLibrary {
   private async dayList(device: string): Promise<string[]> {
     const cached = this.dayLists.get(device);
     if (cached && this.now() - cached.at < BUCKET_LIST_TTL_MS) return cached.value;
-    // Past days only grow at the end: list after the last one known (one page for 1000 days, each page 1000 names).
+    // Past days only grow at the end: list from the last one known (a request per 1000 days) up to tomorrow.
     const known = cached?.value ?? [];
-    const added = await this.counted('days', this.timeline.days(device, known.at(-1))).catch((err: unknown) => {
+    const from = known.at(-1) === undefined ? new Date(0) : new Date(`${known.at(-1)}T00:00:00Z`);
+    const added = await this.counted('days', this.timeline.days(device, from, new Date(this.now() + 2 * DAY_MS))).catch((err: unknown) => {
       throw bucketUnavailable(device, err);
     });
-    const value = [...known, ...added];
+    const value = [...known, ...added.filter((d) => d > (known.at(-1) ?? ''))];
     this.dayLists.set(device, { value, at: this.now() });
     return value;
   }

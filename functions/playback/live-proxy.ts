@@ -6,12 +6,14 @@ import { pipeline } from 'node:stream';
 import { HttpError, http, readSmallBody, requestFor, type ProbeHandler, type StreamHandler } from '../lib/index.js';
 import { checkDeviceName } from './library.js';
 import type { LiveCamera, LiveDirectory } from './live-directory.js';
+import { LIVE_FILE_PATTERN, LL_HLS_PARAMETERS } from '../contracts/index.js';
 
 export const LIVE_PREFIX = '/live/';
 /** What the forwarder's live port serves per camera path, and nothing else of it. */
-const FILE = /^(index\.m3u8|live\.m3u8|init-\d{1,9}\.mp4|seg-\d{1,12}\.m4s|whep|whep\/[0-9a-f]{24})$/;
-/** The request's own parameters passed on; the camera's query comes from the directory, never from the page. */
-const PASSED_PARAMETERS = ['viewer', 'height'];
+const FILE = new RegExp(`^(${LIVE_FILE_PATTERN})$`);
+/** The request's own parameters passed on (LL-HLS's blocking reload's too); the camera's query comes from the
+ * directory, never from the page. */
+const PASSED_PARAMETERS = ['viewer', 'height', ...LL_HLS_PARAMETERS];
 const PASSED_REQUEST_HEADERS = ['content-type', 'accept', 'if-match'];
 const PASSED_ANSWER_HEADERS = ['content-type', 'content-length', 'cache-control', 'retry-after', 'allow', 'etag'];
 /** The forwarder's own limit on an offer; the proxy holds no more than that either. */

@@ -1,6 +1,6 @@
 // `shifu-rtsp playback`'s settings: parsed once at start-up (the command's wiring is in functions/commands/).
 import { z } from 'zod';
-import { zBucket, zEndpoint, zPrefix, zRegion } from '../archive/index.js';
+import { bucketSchemas } from '../archive/index.js';
 import { RECORDER_ENV } from '../contracts/index.js';
 import { zDuration, zHostPort, type OptionSpecs } from '../lib/index.js';
 import { zLiveUrls } from './live-directory.js';
@@ -25,19 +25,19 @@ export const playbackOptions = {
   s3Endpoint: {
     flag: 's3-endpoint',
     env: ['PLAYBACK_S3_ENDPOINT'],
-    schema: zEndpoint.optional(),
+    schema: bucketSchemas.endpoint,
     description: "S3 endpoint of the archive's bucket (a self-hosted server's URL); unset: AWS's own for the region",
   },
   s3Bucket: {
     flag: 's3-bucket',
     env: ['PLAYBACK_S3_BUCKET'],
-    schema: zBucket.optional(),
+    schema: bucketSchemas.bucket.optional(),
     description: "the archive's bucket (ARCHIVE_S3_BUCKET) to serve footage from, beside or instead of the volume; keys from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or a web identity",
   },
   s3Region: {
     flag: 's3-region',
     env: ['PLAYBACK_S3_REGION', 'AWS_REGION'],
-    schema: zRegion,
+    schema: bucketSchemas.region,
     default: 'us-east-1',
     description: 'S3 region (self-hosted servers mostly take any; signatures name it)',
   },
@@ -52,7 +52,7 @@ export const playbackOptions = {
   s3Prefix: {
     flag: 's3-prefix',
     env: ['PLAYBACK_S3_PREFIX'],
-    schema: zPrefix.optional(),
+    schema: bucketSchemas.prefix,
     description: "the archive's key prefix (ARCHIVE_S3_PREFIX): devices are the folders under it. Default as the archive's: <POD_NAMESPACE>/ in a cluster, empty outside one",
   },
   listen: {

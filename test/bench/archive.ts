@@ -15,7 +15,6 @@
 // BENCH_ARCHIVE_COMPARE=<another build's dist/functions/cli.js, e.g. main's>: a third recorder, of that build,
 // archiving in the same window, so a change to the archive is judged against the code before it in one run.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,39 +22,24 @@ import { sha256OfFile, locateFfmpeg, locateFfprobe } from '../../functions/lib/i
 import { Bucket } from '../../functions/archive/bucket.js';
 import { startS3Server, type S3Server } from '../support/s3-server.js';
 import { generateClip, startClipServer, type ClipServer } from './support/media.js';
-import { CpuWindow, loadAverage } from './support/procfs.js';
+import { loadAverage, sampleWindow } from './support/procfs.js';
 import { startRecorder, type RecorderProcess } from './support/processes.js';
-import { fmt, markdownTable, mean, note, releaseAll, sleep, whenRunDirectly } from './support/util.js';
+import { envNumber, fmt, markdownTable, note, releaseAll, sleep, whenRunDirectly } from './support/util.js';
 
 const env = process.env;
-const num = (name: string, fallback: number): number => {
-  const v = Number(env[name]);
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-};
 const CONFIG = {
   parts: new Set((env.BENCH_ARCHIVE_PARTS ?? 'throughput,memory').split(',').map((s) => s.trim())),
-  files: num('BENCH_ARCHIVE_FILES', 6),
-  mib: num('BENCH_ARCHIVE_MIB', 24),
-  rounds: num('BENCH_ARCHIVE_ROUNDS', 3),
-  segmentSeconds: num('BENCH_ARCHIVE_SEGMENT_S', 15),
-  windowSeconds: num('BENCH_ARCHIVE_WINDOW_S', 45),
+  files: envNumber('BENCH_ARCHIVE_FILES', 6),
+  mib: envNumber('BENCH_ARCHIVE_MIB', 24),
+  rounds: envNumber('BENCH_ARCHIVE_ROUNDS', 3),
+  segmentSeconds: envNumber('BENCH_ARCHIVE_SEGMENT_S', 15),
+  windowSeconds: envNumber('BENCH_ARCHIVE_WINDOW_S', 45),
   compare: env.BENCH_ARCHIVE_COMPARE,
 };
 const TARGET = { throughputRatio: 1.0, memoryMiB: 10, cpuIncrease: 0.3 };
 const WARMUP_MS = 12_000;
 
 const print = (line: string): void => void process.stdout.write(`${line}\n`);
-
-/** RSS and PSS in MiB from smaps_rollup (one read: the two are of the same moment), or null when gone. */
-function rollup(pid: number): { rss: number; pss: number } | null {
-  try {
-    const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-    const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)\\s+kB`, 'm').exec(text)?.[1] ?? NaN);
-    return { rss: kb('Rss') / 1024, pss: kb('Pss') / 1024 };
-  } catch {
-    return null;
-  }
-}
 
 interface ThroughputRound {
   readonly ours: number;
@@ -75,7 +59,7 @@ async function throughput(s3: S3Server, dir: string): Promise<ThroughputRound[]>
   }
   const megabytes = (CONFIG.files * CONFIG.mib * 1024 * 1024) / 1e6;
   await s3.createBucket('bench');
-  const bucket = new Bucket({ endpoint: s3.endpoint, bucket: 'bench', region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+  const bucket = new Bucket(s3.address('bench'));
   const rounds: ThroughputRound[] = [];
   try {
     for (let r = 0; r < CONFIG.rounds; r++) {
@@ -133,43 +117,22 @@ async function memory(s3: S3Server, dir: string): Promise<MemoryRow[]> {
     const clip = await generateClip(ffmpeg, dir);
     server = await startClipServer(clip.file);
     await s3.createBucket('footage');
-    const archiveEnv = {
-      ...s3.clientEnv,
-      ARCHIVE_S3_ENDPOINT: s3.endpoint,
-      ARCHIVE_S3_BUCKET: 'footage',
-      ARCHIVE_S3_FORCE_PATH_STYLE: 'true',
-    };
+    const archiveEnv = s3.archiveEnv('footage');
     const common = { url: server.url, out: path.join(dir, 'rec'), segmentSeconds: CONFIG.segmentSeconds, idle: true, ffmpeg, ffprobe };
     recorders.push(await startRecorder({ ...common, device: 'off' }, 60_000));
     recorders.push(await startRecorder({ ...common, device: 'on', env: archiveEnv }, 60_000));
     if (CONFIG.compare) recorders.push(await startRecorder({ ...common, device: 'before', env: archiveEnv, entry: [CONFIG.compare, 'recorder'] }, 60_000));
     for (const r of recorders) await r.post('/record/on');
     await sleep(WARMUP_MS);
-    const samples = recorders.map(() => ({ rss: [] as number[], pss: [] as number[] }));
-    const cpu = new CpuWindow(recorders.map((r) => r.pid));
-    const take = (): void =>
-      recorders.forEach((r, i) => {
-        const m = rollup(r.pid);
-        if (m) {
-          samples[i]!.rss.push(m.rss);
-          samples[i]!.pss.push(m.pss);
-        }
-      });
-    const until = Date.now() + CONFIG.windowSeconds * 1000;
-    while (Date.now() < until) {
-      take();
-      await sleep(Math.min(2000, until - Date.now()));
-    }
-    take();
-    const window = cpu.finish();
+    const figures = await sampleWindow(recorders.map((r) => r.pid), CONFIG.windowSeconds);
     const statuses = await Promise.all(recorders.map((r) => r.status()));
     return recorders.map((r, i) => {
       const archive = (statuses[i] as { archive?: { counters: { archived: number } } }).archive;
       return {
         label: ['recorder, no bucket', 'recorder, archiving every segment', `the compared build, archiving (${CONFIG.compare})`][i]!,
-        rss: mean(samples[i]!.rss),
-        pss: mean(samples[i]!.pss),
-        cpu: window.perPid.get(r.pid)?.own ?? NaN,
+        rss: figures.get(r.pid)?.rss ?? NaN,
+        pss: figures.get(r.pid)?.pss ?? NaN,
+        cpu: figures.get(r.pid)?.cpu ?? NaN,
         archived: archive?.counters.archived ?? 0,
       };
     });

@@ -53,7 +53,15 @@ async function startRig(camera: GstCameraOptions, cleanups: Array<() => Promise<
     stdio: 'ignore',
   });
   cleanups.push(async () => forwarder.kill('SIGTERM'));
-  await sleep(1500);
+  // Up once its live port answers (a loaded machine takes seconds to start Node); asked over the host's own link
+  // to the namespace, while Chromium uses the viewer's.
+  const base = `http://${network.cameraDirectAddress}:${livePort}${cam.path}/`;
+  const fromHost = `http://${network.cameraAddress}:${livePort}${cam.path}/`;
+  for (const deadline = Date.now() + 30_000; ; await sleep(200)) {
+    const up = await fetch(fromHost).then((r) => r.ok, () => false);
+    if (up) break;
+    if (Date.now() > deadline) throw new Error(`the forwarder's live port ${fromHost} did not answer within 30 s`);
+  }
 
   const dir = await mkdtemp(path.join(os.tmpdir(), 'shifu-bench-live-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
@@ -66,7 +74,7 @@ async function startRig(camera: GstCameraOptions, cleanups: Array<() => Promise<
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--autoplay-policy=no-user-gesture-required', '--disable-features=WebRtcHideLocalIpsWithMdns'],
   });
   cleanups.push(() => browser.close());
-  return { base: `http://${network.cameraDirectAddress}:${livePort}${cam.path}/`, forwarderPid: forwarder.pid ?? 0, browser };
+  return { base, forwarderPid: forwarder.pid ?? 0, browser };
 }
 
 /**

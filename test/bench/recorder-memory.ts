@@ -27,19 +27,15 @@ import { parseCameraAddress, planRecording, type RecordingPlan } from '../../fun
 import { probeStream } from '../../functions/recorder/probe.js';
 import { compactUtc } from '../../functions/contracts/index.js';
 import { generateClip, startClipServer, type ClipServer } from './support/media.js';
-import { CpuWindow, loadAverage, pssMiB, rssMiB } from './support/procfs.js';
+import { loadAverage, sampleWindow } from './support/procfs.js';
 import { CLI, startBareFfmpeg, startRecorder, type BareFfmpeg, type RecorderProcess } from './support/processes.js';
-import { fmt, mapLimit, markdownTable, mean, note, releaseAll, sleep, track, waitExit, whenRunDirectly } from './support/util.js';
+import { envNumber, fmt, mapLimit, markdownTable, mean, note, releaseAll, sleep, track, waitExit, whenRunDirectly } from './support/util.js';
 
 const env = process.env;
-const num = (name: string, fallback: number): number => {
-  const v = Number(env[name]);
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-};
 const CONFIG = {
   parts: new Set((env.BENCH_MEMORY_PARTS ?? 'alone,floor,cameras,login').split(',').map((s) => s.trim())),
-  cameras: num('BENCH_MEMORY_CAMERAS', 10),
-  windowSeconds: num('BENCH_MEMORY_WINDOW_S', 20),
+  cameras: envNumber('BENCH_MEMORY_CAMERAS', 10),
+  windowSeconds: envNumber('BENCH_MEMORY_WINDOW_S', 20),
   entry: env.BENCH_MEMORY_ENTRY ?? CLI,
   compare: env.BENCH_MEMORY_COMPARE,
   compareFlags: (env.BENCH_MEMORY_COMPARE_FLAGS ?? '').split(' ').filter(Boolean),
@@ -90,45 +86,29 @@ interface PairStats {
 }
 
 /**
- * After a warm-up, samples the PSS of every pair's processes every 2 s over one window and measures their
- * CPU (node with the children it reaped, e.g. the stream probe).
+ * After a warm-up, samples the memory of every pair's processes over one window and measures their CPU (node with
+ * the children it reaped, e.g. the stream probe).
  */
-async function sampleWindow(pairs: readonly Pair[], problems: string[]): Promise<{ stats: PairStats[]; load: string }> {
+async function measurePairs(pairs: readonly Pair[], problems: string[]): Promise<{ stats: PairStats[]; load: string }> {
   await sleep(WARMUP_MS);
   const ffmpegAt = pairs.map((p) => p.ffmpeg());
   if (ffmpegAt.some((p) => p === null)) problems.push(`${ffmpegAt.filter((p) => p === null).length} without ffmpeg at the window's start`);
-  const pss = pairs.map(() => ({ node: [] as number[], ffmpeg: [] as number[] }));
-  const rss = pairs.map(() => ({ node: [] as number[], ffmpeg: [] as number[] }));
-  const take = (): void =>
-    pairs.forEach((p, i) => {
-      pss[i]?.node.push(pssMiB(p.node) ?? NaN);
-      rss[i]?.node.push(rssMiB(p.node) ?? NaN);
-      const f = ffmpegAt[i];
-      if (f) pss[i]?.ffmpeg.push(pssMiB(f) ?? NaN);
-      if (f) rss[i]?.ffmpeg.push(rssMiB(f) ?? NaN);
-    });
   const load0 = loadAverage();
-  const cpu = new CpuWindow(pairs.flatMap((p, i) => [p.node, ...(ffmpegAt[i] ? [ffmpegAt[i]] : [])]));
-  const until = Date.now() + CONFIG.windowSeconds * 1000;
-  while (Date.now() < until) {
-    take();
-    await sleep(Math.min(2000, until - Date.now()));
-  }
-  take();
-  const window = cpu.finish();
+  const figures = await sampleWindow(pairs.flatMap((p, i) => [p.node, ...(ffmpegAt[i] ? [ffmpegAt[i]] : [])]), CONFIG.windowSeconds);
   pairs.forEach((p, i) => {
     if (p.ffmpeg() !== ffmpegAt[i]) problems.push(`pair ${i}: ffmpeg restarted in the window`);
   });
   const stats = pairs.map((p, i): PairStats => {
+    const node = figures.get(p.node);
     const f = ffmpegAt[i];
-    const c = window.perPid.get(p.node);
+    const ffmpeg = f ? figures.get(f) : undefined;
     return {
-      nodePss: mean(pss[i]?.node ?? []),
-      ffmpegPss: mean(pss[i]?.ffmpeg ?? []),
-      nodeRss: mean(rss[i]?.node ?? []),
-      ffmpegRss: mean(rss[i]?.ffmpeg ?? []),
-      nodeCpu: (c?.own ?? NaN) + (c?.reaped ?? 0),
-      ffmpegCpu: f ? (window.perPid.get(f)?.own ?? NaN) : NaN,
+      nodePss: node?.pss ?? NaN,
+      ffmpegPss: ffmpeg?.pss ?? NaN,
+      nodeRss: node?.rss ?? NaN,
+      ffmpegRss: ffmpeg?.rss ?? NaN,
+      nodeCpu: (node?.cpu ?? NaN) + (Number.isFinite(node?.reapedCpu) ? node!.reapedCpu : 0),
+      ffmpegCpu: ffmpeg?.cpu ?? NaN,
     };
   });
   return { stats, load: `${load0} → ${loadAverage()}` };
@@ -151,7 +131,7 @@ function rowOf(label: string, stats: readonly PairStats[], load: string, problem
 }
 
 async function measure(label: string, pairs: readonly Pair[], problems: string[]): Promise<Row> {
-  const { stats, load } = await sampleWindow(pairs, problems);
+  const { stats, load } = await measurePairs(pairs, problems);
   return rowOf(label, stats, load, problems);
 }
 
@@ -222,7 +202,7 @@ async function comparePhase(ctx: Ctx, compare: string): Promise<{ now: Row; befo
   try {
     const pairs = [...a.list, ...b.list].map((r): Pair => ({ node: r.pid, ffmpeg: () => r.ffmpegPid() }));
     const problems = [...a.problems, ...b.problems];
-    const { stats, load } = await sampleWindow(pairs, problems);
+    const { stats, load } = await measurePairs(pairs, problems);
     return {
       now: rowOf(`same window: ${a.list.length} recorders of this build`, stats.slice(0, a.list.length), load, problems),
       before: rowOf(`same window: ${b.list.length} recorders of ${compare}${CONFIG.compareFlags.length ? ` (${CONFIG.compareFlags.join(' ')})` : ''}`, stats.slice(a.list.length), load, []),
@@ -259,7 +239,7 @@ async function alonePhase(ctx: Ctx): Promise<{ recorder: Row; floor: Row }> {
     const recPair: Pair = { node: rec.pid, ffmpeg: () => rec.ffmpegPid() };
     const barePair: Pair = { node: node.pid, ffmpeg: () => (run.child.exitCode === null ? run.pid : null) };
     // One window for both, reported apart.
-    const { stats, load } = await sampleWindow([recPair, barePair], problems);
+    const { stats, load } = await measurePairs([recPair, barePair], problems);
     return {
       recorder: rowOf('1 recorder (node + its ffmpeg)', stats.slice(0, 1), load, problems),
       floor: rowOf('1 bare node -e + 1 bare ffmpeg, same window', stats.slice(1), load, []),

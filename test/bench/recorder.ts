@@ -29,25 +29,21 @@ import { compactUtc } from '../../functions/contracts/index.js';
 import { CLIP_1080P_4M, checkSegment, generateClip, startClipServer, startPacer, type ClipServer, type Pacer, type SegmentCheck } from './support/media.js';
 import { CpuWindow, childrenOf, commOf, loadAverage, memAvailableMiB, pssMiB, rssMiB, voluntarySwitches } from './support/procfs.js';
 import { startBareFfmpeg, startRecorder, type BareFfmpeg, type RecorderProcess } from './support/processes.js';
-import { fmt, mapLimit, markdownTable, mean, note, percentile, releaseAll, sleep, whenRunDirectly } from './support/util.js';
+import { envNumber, fmt, mapLimit, markdownTable, mean, note, percentile, releaseAll, sleep, whenRunDirectly } from './support/util.js';
 import { journalOf } from '../support/journal.js';
 
 const env = process.env;
-const num = (name: string, fallback: number): number => {
-  const v = Number(env[name]);
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-};
 const CONFIG = {
   parts: new Set((env.BENCH_RECORDER_PARTS ?? 'overhead,ramp,latency').split(',').map((s) => s.trim())),
-  cameras: num('BENCH_RECORDER_CAMERAS', 10),
-  windowSeconds: num('BENCH_RECORDER_WINDOW_S', 30),
+  cameras: envNumber('BENCH_RECORDER_CAMERAS', 10),
+  windowSeconds: envNumber('BENCH_RECORDER_WINDOW_S', 30),
   levels: (env.BENCH_RECORDER_LEVELS ?? '10,25,50,100').split(',').map(Number).filter((n) => n > 0),
-  rampSeconds: num('BENCH_RECORDER_RAMP_S', 30),
-  segmentSeconds: num('BENCH_RECORDER_SEGMENT_S', 10),
+  rampSeconds: envNumber('BENCH_RECORDER_RAMP_S', 30),
+  segmentSeconds: envNumber('BENCH_RECORDER_SEGMENT_S', 10),
   /** Segment length of the overhead comparison: the product's default, so the steady state is what is judged. */
-  overheadSegmentSeconds: num('BENCH_RECORDER_OVERHEAD_SEGMENT_S', 3600),
-  tries: num('BENCH_RECORDER_TRIES', 5),
-  budgetSeconds: num('BENCH_RECORDER_BUDGET_S', 350),
+  overheadSegmentSeconds: envNumber('BENCH_RECORDER_OVERHEAD_SEGMENT_S', 3600),
+  tries: envNumber('BENCH_RECORDER_TRIES', 5),
+  budgetSeconds: envNumber('BENCH_RECORDER_BUDGET_S', 350),
   keep: env.BENCH_RECORDER_KEEP === '1',
   /** Recorders get a user in their URL, so ffmpeg goes through the camera relay (the camera never challenges). */
   login: env.BENCH_RECORDER_LOGIN === '1',

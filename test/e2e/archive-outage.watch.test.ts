@@ -1,15 +1,14 @@
 // The archive through a bucket outage (issue 25): the S3 server stopped for 60 s mid-recording. Recording goes on,
 // uploads queue in the journal, and once the server is back they drain: every segment ends in the bucket once,
 // with its sha256. A watch (a minute of waiting), so it runs in the e2e-watch project.
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseJournalRecords } from '../../functions/recorder/index.js';
+import { describe, expect, it } from 'vitest';
 import type { ArchiveStatus } from '../../functions/archive/index.js';
 import { startGstCamera } from './fixtures/camera.js';
 import { startCli } from './support/recorder-process.js';
+import { journalRecordsOf } from '../support/journal.js';
 import { useScratch } from '../support/scratch.js';
-import { startS3Server, type S3Server } from '../support/s3-server.js';
+import { TEST_PREFIX, useS3Server } from '../support/s3-server.js';
 
 interface Status {
   state: string;
@@ -19,12 +18,7 @@ interface Status {
 
 const OUTAGE_MS = 60_000;
 const scratch = useScratch('shifu-archive-outage-');
-let s3: S3Server;
-
-beforeAll(async () => {
-  s3 = await startS3Server();
-}, 900_000);
-afterAll(() => s3?.remove());
+const s3 = useS3Server();
 
 describe('archive through a bucket outage', () => {
   it('records through 60 s without the S3 server, then uploads every segment once, with its sha256', async () => {
@@ -32,7 +26,7 @@ describe('archive through a bucket outage', () => {
     const out = path.join(scratch.dir, 'rec');
     const cam = await startGstCamera({ gop: 10, fps: 10 });
     scratch.defer(() => cam.stop());
-    const env = { ...s3.clientEnv, ARCHIVE_S3_ENDPOINT: s3.endpoint, ARCHIVE_S3_BUCKET: 'footage', ARCHIVE_S3_FORCE_PATH_STYLE: 'true' };
+    const env = s3.archiveEnv('footage');
     const args = ['--url', cam.url, '--out', out, '--device', 'cam', '--segment-seconds', '2', '--no-align-to-clock'];
     const rec = await startCli('recorder', args, env);
     scratch.defer(() => rec.stop('SIGKILL'));
@@ -61,7 +55,7 @@ describe('archive through a bucket outage', () => {
     // find in the bucket again.
     const uploaded = await rec.waitFor<Status>('/record/status', (s) => s.archive.counters.archived >= drained.archive.counters.archived + 2, 30_000);
     await rec.stop();
-    const atStop = parseJournalRecords(await readFile(path.join(out, '.shifu-rtsp', 'cam', 'segments.jsonl'), 'utf8'));
+    const atStop = await journalRecordsOf(out, 'cam');
     expect(atStop.filter((r) => r.kind === 'archive').length).toBeGreaterThanOrEqual(uploaded.archive.counters.archived);
     // The segment the stop closed is archived by the next start.
     const again = await startCli('recorder', [...args, '--idle'], env);
@@ -69,19 +63,18 @@ describe('archive through a bucket outage', () => {
     await again.waitFor<Status>('/record/status', (s) => s.archive.caughtUpAt !== null, 60_000);
     await again.stop();
 
-    const records = parseJournalRecords(await readFile(path.join(out, '.shifu-rtsp', 'cam', 'segments.jsonl'), 'utf8'));
+    const records = await journalRecordsOf(out, 'cam');
     const segments = records.flatMap((r) => (r.kind === 'segment' ? [r.segment] : []));
     const archived = records.flatMap((r) => (r.kind === 'archive' ? [r.archive.archived] : []));
     // Once each: one archive record per segment, and the bucket holds exactly the journaled segments.
     expect(archived.sort()).toEqual(segments.map((s) => s.file).sort());
-    const listed = JSON.parse(await s3.aws(['s3api', 'list-objects-v2', '--bucket', 'footage'])) as { Contents: Array<{ Key: string; Size: number }> };
     // Beside the segments, the timeline's day files (test/e2e/archive-timeline.test.ts checks what they hold).
-    const footage = listed.Contents.filter((o) => !o.Key.startsWith('cam/timeline/'));
-    expect(footage.map((o) => o.Key).sort()).toEqual(segments.map((s) => `cam/${path.posix.basename(s.file)}`).sort());
-    expect(footage.map((o) => o.Size).reduce((a, b) => a + b, 0)).toBe(segments.reduce((a, s) => a + s.bytes, 0));
+    const footage = (await s3.objects('footage')).filter((o) => !o.key.startsWith(`${TEST_PREFIX}cam/timeline/`));
+    expect(footage.map((o) => o.key).sort()).toEqual(segments.map((s) => `${TEST_PREFIX}cam/${path.posix.basename(s.file)}`).sort());
+    expect(footage.map((o) => o.size).reduce((a, b) => a + b, 0)).toBe(segments.reduce((a, s) => a + s.bytes, 0));
     // An object uploaded after the outage carries its sha256.
     const queued = segments.find((s) => Date.parse(s.endTime) > Date.parse(down.archive.lastError!.at) + 10_000)!;
-    const head = JSON.parse(await s3.aws(['s3api', 'head-object', '--bucket', 'footage', '--key', `cam/${path.posix.basename(queued.file)}`])) as { Metadata: Record<string, string> };
+    const head = JSON.parse(await s3.aws(['s3api', 'head-object', '--bucket', 'footage', '--key', `${TEST_PREFIX}cam/${path.posix.basename(queued.file)}`])) as { Metadata: Record<string, string> };
     expect(head.Metadata.sha256).toBe(queued.sha256);
   });
 });

@@ -2,18 +2,18 @@
 // bucket (ARCHIVE_KEEP_LOCAL frees them from the volume once archived), and a segment not archived yet goes only
 // when free space falls below the hard floor, counted as lost. Against a real S3 server (versitygw), awscli
 // checking the bucket, and a real 64 MB tmpfs for the floor.
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, open, readdir, readFile, rm, stat, statfs } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseJournalRecords, type JournalRecord } from '../../functions/recorder/index.js';
+import { describe, expect, it } from 'vitest';
+import type { JournalRecord } from '../../functions/recorder/index.js';
 import type { ArchiveStatus } from '../../functions/archive/index.js';
 import { startGstCamera } from './fixtures/camera.js';
 import { startCli, type CliProcess } from './support/recorder-process.js';
+import { fillVolume, mountTmpfs, unmountTmpfs } from './support/volume.js';
+import { journalRecordsOf } from '../support/journal.js';
 import { useScratch } from '../support/scratch.js';
-import { startS3Server, type S3Server } from '../support/s3-server.js';
+import { useS3Server } from '../support/s3-server.js';
 
 interface Status {
   state: string;
@@ -22,17 +22,7 @@ interface Status {
 }
 
 const scratch = useScratch('shifu-tiered-');
-let s3: S3Server;
-
-beforeAll(async () => {
-  // The first build of versitygw on a fresh machine takes minutes (CI builds it beside the unit tier).
-  s3 = await startS3Server();
-}, 900_000);
-afterAll(() => s3?.remove());
-
-function archiveEnv(bucket: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { ...s3.clientEnv, ARCHIVE_S3_ENDPOINT: s3.endpoint, ARCHIVE_S3_BUCKET: bucket, ARCHIVE_S3_FORCE_PATH_STYLE: 'true', ARCHIVE_S3_PREFIX: 'site1/', ...extra };
-}
+const s3 = useS3Server();
 
 async function recorder(url: string, out: string, env: Record<string, string>, extra: string[]): Promise<CliProcess> {
   const proc = await startCli('recorder', ['--url', url, '--out', out, '--device', 'cam', '--no-align-to-clock', ...extra], env);
@@ -40,14 +30,7 @@ async function recorder(url: string, out: string, env: Record<string, string>, e
   return proc;
 }
 
-async function records(out: string): Promise<JournalRecord[]> {
-  return parseJournalRecords(await readFile(path.join(out, '.shifu-rtsp', 'cam', 'segments.jsonl'), 'utf8'));
-}
-
-async function objects(bucket: string): Promise<string[]> {
-  const listed = JSON.parse((await s3.aws(['s3api', 'list-objects-v2', '--bucket', bucket])) || '{}') as { Contents?: Array<{ Key: string }> };
-  return (listed.Contents ?? []).map((o) => o.Key).sort();
-}
+const records = (out: string): Promise<JournalRecord[]> => journalRecordsOf(out, 'cam');
 
 async function finishedFiles(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((n) => !n.startsWith('.')).sort();
@@ -60,7 +43,7 @@ describe('tiered retention while archiving', () => {
     const out = path.join(scratch.dir, 'tiered');
     // A second on the volume: without the bucket nothing may go. (No free-space floor: this test is about the
     // archive, whatever the machine's disk holds.)
-    const rec = await recorder(cam.url, out, archiveEnv('tiered', { ARCHIVE_KEEP_LOCAL: '1s' }), ['--segment-seconds', '2', '--min-free-percent', '0']);
+    const rec = await recorder(cam.url, out, s3.archiveEnv('tiered', { ARCHIVE_KEEP_LOCAL: '1s' }), ['--segment-seconds', '2', '--min-free-percent', '0']);
     const held = await rec.waitFor<Status>('/record/status', (s) => s.archive?.state === 'archive-error' && s.counters.segmentsFinished >= 3, 60_000);
     expect(held.counters.retentionDeletions).toBe(0);
     const journaled = (await records(out)).flatMap((r) => (r.kind === 'segment' ? [r.segment.file] : []));
@@ -84,7 +67,7 @@ describe('tiered retention while archiving', () => {
     }
     expect(deleted.length).toBeGreaterThanOrEqual(3);
     expect(new Set(deleted.map(([, reason]) => reason))).toEqual(new Set(['keep-local']));
-    const inBucket = new Set(await objects('tiered'));
+    const inBucket = new Set((await s3.objects('tiered')).map((o) => o.key));
     for (const [file] of deleted) {
       expect(inBucket.has(`site1/cam/${path.posix.basename(file)}`), file).toBe(true);
       expect(existsSync(path.join(out, file)), file).toBe(false);
@@ -92,12 +75,8 @@ describe('tiered retention while archiving', () => {
   });
 
   it('below the hard floor the oldest segment goes though it is not archived, logged and counted as lost', async () => {
-    const volume = await mkdtemp(path.join(os.tmpdir(), 'shifu-tiered-vol-'));
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', volume]);
-    scratch.defer(async () => {
-      execFileSync('umount', ['-l', volume]);
-      await rm(volume, { recursive: true, force: true });
-    });
+    const volume = await mountTmpfs('shifu-tiered-vol-');
+    scratch.defer(() => unmountTmpfs(volume));
     const cam = await startGstCamera({ video: 'h264', audio: 'none', pattern: 'snow', bitrate: 6000, gop: 25 });
     scratch.defer(() => cam.stop());
     // Footage first, with no archive and no limit.
@@ -113,19 +92,10 @@ describe('tiered retention while archiving', () => {
     // two oldest. The bucket does not exist, so nothing is archived.
     const s = await statfs(volume);
     const wanted = bytes[0]! + Math.floor(bytes[1]! / 2);
-    const filler = await open(path.join(volume, 'filler'), 'w');
-    const leave = Math.floor(0.4 * s.blocks * s.bsize) - wanted;
-    const chunk = Buffer.alloc(1 << 20);
-    for (;;) {
-      const now = await statfs(volume);
-      const room = now.bavail * now.bsize - leave;
-      if (room <= 0) break;
-      await filler.write(chunk, 0, Math.min(chunk.length, room));
-    }
-    await filler.close();
+    await fillVolume(path.join(volume, 'filler'), Math.floor(0.4 * s.blocks * s.bsize) - wanted);
 
     // RETAIN_BYTES at a byte and a 45 % floor would delete everything; unarchived, only the hard floor may.
-    const rec = await recorder(cam.url, volume, archiveEnv('no-such-bucket', { ARCHIVE_HARD_MIN_FREE_PERCENT: '40' }), ['--idle', '--min-free-percent', '45', '--retain-bytes', '1']);
+    const rec = await recorder(cam.url, volume, s3.archiveEnv('no-such-bucket', { ARCHIVE_HARD_MIN_FREE_PERCENT: '40' }), ['--idle', '--min-free-percent', '45', '--retain-bytes', '1']);
     const status = (await rec.json<Status>('GET', '/record/status')).body;
     const metrics = await (await fetch(`${rec.baseUrl}/metrics`)).text();
     await rec.stop();

@@ -5,27 +5,19 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { addToDayFiles } from '../../functions/archive/day-files.js';
 import { SegmentChangedError } from '../../functions/archive/upload-body.js';
 import { Bucket } from '../../functions/archive/bucket.js';
-import { BucketTimelineError, openBucketTimeline, type BucketAddress } from '../../functions/archive/index.js';
+import { BucketTimelineError, openBucketTimeline } from '../../functions/archive/index.js';
 import { parseJournal, type Segment } from '../../functions/contracts/index.js';
 import { sha256OfFile } from '../../functions/lib/index.js';
 import { useScratch } from '../support/scratch.js';
-import { startS3Server, type S3Server } from '../support/s3-server.js';
+import { useS3Server } from '../support/s3-server.js';
 
 const scratch = useScratch('shifu-archive-timeline-');
-let s3: S3Server;
-
-beforeAll(async () => {
-  s3 = await startS3Server();
-}, 900_000);
-afterAll(() => s3?.remove());
-
-function address(bucket: string): BucketAddress {
-  return { endpoint: s3.endpoint, bucket, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } };
-}
+const s3 = useS3Server();
+const address = (bucket: string) => s3.address(bucket);
 
 /** A journaled segment of device cam from `start` for `seconds`. */
 function segment(sequence: number, start: string, seconds: number): Segment {
@@ -126,8 +118,7 @@ describe('the upload, part by part', () => {
     await s3.aws(['s3', 'cp', 's3://parts/cam/seg.mp4', copy]);
     expect((await sha256OfFile(copy)).digest('hex')).toBe(sha256);
     // The changed file left nothing: no object, no open multipart upload.
-    const listed = JSON.parse(await s3.aws(['s3api', 'list-objects-v2', '--bucket', 'parts'])) as { Contents: Array<{ Key: string }> };
-    expect(listed.Contents.map((o) => o.Key)).toEqual(['cam/seg.mp4']);
+    expect((await s3.objects('parts')).map((o) => o.key)).toEqual(['cam/seg.mp4']);
     expect(await s3.aws(['s3api', 'list-multipart-uploads', '--bucket', 'parts'])).not.toMatch(/changed/);
   });
 });

@@ -4,15 +4,16 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sha256OfFile } from '../../functions/lib/index.js';
-import { parseJournal, parseJournalRecords, type ArchiveRecord, type Segment } from '../../functions/recorder/index.js';
+import { parseJournal, type ArchiveRecord, type Segment } from '../../functions/recorder/index.js';
 import type { ArchiveStatus } from '../../functions/archive/index.js';
 import { SEGMENT_ARCHIVED_TYPE, startLocalSink, type SegmentArchivedData } from '../../functions/events/index.js';
 import { startGstCamera, type GstCameraOptions } from './fixtures/camera.js';
 import { killHard, startCli, type CliProcess } from './support/recorder-process.js';
+import { journalRecordsOf } from '../support/journal.js';
 import { useScratch } from '../support/scratch.js';
-import { startS3Server, type S3Server } from '../support/s3-server.js';
+import { useS3Server } from '../support/s3-server.js';
 
 interface Status {
   state: string;
@@ -21,22 +22,12 @@ interface Status {
 }
 
 const scratch = useScratch('shifu-archive-');
-let s3: S3Server;
-
-beforeAll(async () => {
-  // The first build of versitygw on a fresh machine takes minutes (CI builds it beside the unit tier).
-  s3 = await startS3Server();
-}, 900_000);
-afterAll(() => s3?.remove());
+const s3 = useS3Server();
 
 async function camera(opts: GstCameraOptions = {}): Promise<string> {
   const cam = await startGstCamera({ gop: 10, fps: 10, ...opts });
   scratch.defer(() => cam.stop());
   return cam.url;
-}
-
-function archiveEnv(bucket: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { ...s3.clientEnv, ARCHIVE_S3_ENDPOINT: s3.endpoint, ARCHIVE_S3_BUCKET: bucket, ARCHIVE_S3_FORCE_PATH_STYLE: 'true', ARCHIVE_S3_PREFIX: 'site1/', ...extra };
 }
 
 async function recorder(url: string, out: string, env: Record<string, string>, extra: string[] = []): Promise<CliProcess> {
@@ -45,9 +36,8 @@ async function recorder(url: string, out: string, env: Record<string, string>, e
   return proc;
 }
 
-
 async function journal(out: string): Promise<{ segments: Segment[]; archives: ArchiveRecord[] }> {
-  const records = parseJournalRecords(await readFile(path.join(out, '.shifu-rtsp', 'cam', 'segments.jsonl'), 'utf8'));
+  const records = await journalRecordsOf(out, 'cam');
   return {
     segments: records.flatMap((r) => (r.kind === 'segment' ? [r.segment] : [])),
     archives: records.flatMap((r) => (r.kind === 'archive' ? [r.archive] : [])),
@@ -55,8 +45,7 @@ async function journal(out: string): Promise<{ segments: Segment[]; archives: Ar
 }
 
 async function objects(bucket: string): Promise<string[]> {
-  const listed = JSON.parse((await s3.aws(['s3api', 'list-objects-v2', '--bucket', bucket])) || '{}') as { Contents?: Array<{ Key: string }> };
-  return (listed.Contents ?? []).map((o) => o.Key).sort();
+  return (await s3.objects(bucket)).map((o) => o.key);
 }
 
 async function openUploads(bucket: string): Promise<string[]> {
@@ -102,7 +91,7 @@ describe('archive to S3', () => {
     const announced = new Map<string, SegmentArchivedData>();
     const sink = await startLocalSink({ port: 0, host: '127.0.0.1', onEvent: (e) => void (e.type === SEGMENT_ARCHIVED_TYPE && announced.set(e.event.id, e.data)) });
     scratch.defer(() => sink.close());
-    const env = archiveEnv('footage', { K_SINK: sink.url });
+    const env = s3.archiveEnv('footage', { K_SINK: sink.url });
     const rec = await recorder(url, out, env);
     const status = await rec.waitFor<Status>('/record/status', (s) => s.archive?.state === 'archive-error' && s.counters.segmentsFinished >= 1, 60_000);
     expect(status.state).toBe('recording');
@@ -128,7 +117,7 @@ describe('archive to S3', () => {
     const out = path.join(scratch.dir, 'killed');
     // About 7 MB per 6 s segment: two parts, read at 16 Mbit/s, so it is stopped between the two.
     const url = await camera({ pattern: 'snow', bitrate: 10000 });
-    const rec = await startCli('recorder', ['--url', url, '--out', out, '--device', 'cam', '--segment-seconds', '6', '--no-align-to-clock'], archiveEnv('killed', { ARCHIVE_MAX_MBPS: '16' }));
+    const rec = await startCli('recorder', ['--url', url, '--out', out, '--device', 'cam', '--segment-seconds', '6', '--no-align-to-clock'], s3.archiveEnv('killed', { ARCHIVE_MAX_MBPS: '16' }));
     scratch.defer(() => rec.stop('SIGKILL'));
     const deadline = Date.now() + 90_000;
     while ((await s3.storedParts('killed')).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -137,7 +126,7 @@ describe('archive to S3', () => {
     expect(open, 'a multipart upload to interrupt').toHaveLength(1);
     await killHard(rec);
     expect(await openUploads('killed')).toEqual(open);
-    const again = await recorder(url, out, archiveEnv('killed'), ['--idle']);
+    const again = await recorder(url, out, s3.archiveEnv('killed'), ['--idle']);
     const drained = await again.waitFor<Status>('/record/status', (s) => s.archive?.caughtUpAt != null, 60_000);
     expect(drained.archive?.counters.orphansAborted).toBe(1);
     await again.stop();
@@ -149,7 +138,7 @@ describe('archive to S3', () => {
     await s3.createBucket('refused');
     const out = path.join(scratch.dir, 'refused');
     const secret = 'not-the-secret-0123456789abcdef';
-    const rec = await recorder(await camera(), out, archiveEnv('refused', { AWS_SECRET_ACCESS_KEY: secret }));
+    const rec = await recorder(await camera(), out, s3.archiveEnv('refused', { AWS_SECRET_ACCESS_KEY: secret }));
     const status = await rec.waitFor<Status>('/record/status', (s) => s.archive?.state === 'archive-error' && s.counters.segmentsFinished >= 2, 60_000);
     expect(status.state).toBe('recording');
     expect(status.archive?.lastError).toMatchObject({ kind: 'credentials', message: expect.stringMatching(/refused the credentials for bucket refused \(SignatureDoesNotMatch/) });

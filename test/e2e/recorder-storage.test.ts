@@ -1,11 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { link, mkdir, mkdtemp, readdir, rm, stat, statfs, writeFile, open } from 'node:fs/promises';
-import os from 'node:os';
+import { link, mkdir, readdir, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startGstCamera, type GstCamera } from './fixtures/camera.js';
 import { decodeCheck } from './fixtures/player.js';
 import { startCli, type CliProcess } from './support/recorder-process.js';
+import { fillVolume as fill, mountTmpfs, unmountTmpfs } from './support/volume.js';
 
 interface Status {
   state: string;
@@ -20,8 +19,7 @@ let cam: GstCamera;
 let rec: CliProcess | undefined;
 
 beforeEach(async () => {
-  volume = await mkdtemp(path.join(os.tmpdir(), 'shifu-vol-'));
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', volume]);
+  volume = await mountTmpfs('shifu-vol-');
   // Noise at a high bit rate fills 64 MB in seconds, as a busy 1080p camera would fill a real disk.
   cam = await startGstCamera({ video: 'h264', audio: 'none', pattern: 'snow', bitrate: 6000, gop: 25 });
 });
@@ -30,31 +28,12 @@ afterEach(async () => {
   await rec?.stop('SIGKILL');
   rec = undefined;
   await cam.stop();
-  execFileSync('umount', ['-l', volume]);
-  await rm(volume, { recursive: true, force: true });
+  await unmountTmpfs(volume);
 });
 
 async function freePercent(): Promise<number> {
   const s = await statfs(volume);
   return (s.bavail / s.blocks) * 100;
-}
-
-/** Writes zeros until the volume holds only `leaveBytes` more (0: completely full). */
-async function fill(file: string, leaveBytes: number): Promise<void> {
-  const handle = await open(file, 'w');
-  const chunk = Buffer.alloc(1 << 20);
-  try {
-    for (;;) {
-      const s = await statfs(volume);
-      const free = s.bavail * s.bsize - leaveBytes;
-      if (free <= 0) break;
-      await handle.write(chunk, 0, Math.min(chunk.length, free));
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-  } finally {
-    await handle.close();
-  }
 }
 
 /** Bytes to free to get back to `minFreePercent` free, worked out as the recorder does. */

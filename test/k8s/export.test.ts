@@ -2,7 +2,6 @@
 // plane has not: the copy itself is tested against a real playback server in test/unit/export-transfer.test.ts
 // and test/e2e/playback.test.ts; here, the API-server side as far as it goes (finding the export pod, its
 // phase, the proxy request).
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyYaml, createNamespace, k8sEnvironment, kubeConfig, parseManifests } from './harness/index.js';
+import { runCli } from '../support/cli.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = path.join(repo, 'dist/functions/cli.js');
 
 let to: string;
 beforeAll(async () => {
@@ -25,18 +24,7 @@ afterAll(async () => {
 describe('export against the API server', () => {
   const ns = createNamespace('export');
 
-  async function cli(args: string[]): Promise<{ code: number | null; stderr: string; stdout: string }> {
-    const child = spawn(process.execPath, [CLI, 'export', ...args], {
-      env: { ...process.env, KUBECONFIG: k8sEnvironment().kubeconfigPath },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-    return { code, stdout, stderr };
-  }
+  const cli = (args: string[]): ReturnType<typeof runCli> => runCli(['export', ...args], { KUBECONFIG: k8sEnvironment().kubeconfigPath });
 
   /** The export pod of storage/export-pod.yaml, with the device filled in as kustomize does. */
   async function exportPod(name: string): Promise<V1Pod> {

@@ -1,7 +1,7 @@
 // The recorder's journal as a test or bench reads it: strictly, so a torn line in a test run is a failure.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { journalRecordOf, type Segment } from '../../functions/recorder/index.js';
+import { journalRecordOf, parseJournalRecords, type JournalRecord, type Segment } from '../../functions/recorder/index.js';
 
 /**
  * The segments of `<root>/.shifu-rtsp/<device>/segments.jsonl`, every line parsed (throws on a torn one, or on a
@@ -17,4 +17,9 @@ export async function journalOf(root: string, device: string): Promise<Segment[]
     if (record.kind === 'segment') segments.push(record.segment);
   }
   return segments;
+}
+
+/** Every record of `<root>/.shifu-rtsp/<device>/segments.jsonl` (segments, archive records, deletions), in order. */
+export async function journalRecordsOf(root: string, device: string): Promise<JournalRecord[]> {
+  return parseJournalRecords(await readFile(path.join(root, '.shifu-rtsp', device, 'segments.jsonl'), 'utf8'));
 }

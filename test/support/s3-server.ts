@@ -10,12 +10,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll } from 'vitest';
+import type { BucketAddress } from '../../functions/archive/index.js';
 import { freeLoopbackPort } from '../../functions/lib/index.js';
 
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The clone: two folders up from test/support, three from the build's dist/test/support (the bench runs there). */
 const repoRoot = [path.resolve(here, '../..'), path.resolve(here, '../../..')].find((dir) => existsSync(path.join(dir, 'test/s3/ensure-versitygw.sh'))) ?? path.resolve(here, '../..');
+/** The key prefix the tests archive under (ARCHIVE_S3_PREFIX): objects are `site1/<device>/<file name>`. */
+export const TEST_PREFIX = 'site1/';
 /** Debian's awscli: the pyenv `aws` on PATH (v1) is another program. */
 export const AWS_CLI = '/usr/bin/aws';
 
@@ -38,6 +42,12 @@ export interface S3Server {
   /** The environment a client of this server needs (the AWS variables; nothing else). */
   readonly clientEnv: Readonly<Record<string, string>>;
   createBucket(name: string): Promise<void>;
+  /** A recorder's environment to archive to `bucket` here, under TEST_PREFIX; `extra` adds or overrides variables. */
+  archiveEnv(bucket: string, extra?: Readonly<Record<string, string>>): Record<string, string>;
+  /** `bucket` here as the archive's own code (functions/archive) addresses it, with the root keys. */
+  address(bucket: string): BucketAddress;
+  /** The bucket's objects as awscli lists them (one page: the tests' buckets are small), sorted by key. */
+  objects(bucket: string): Promise<Array<{ readonly key: string; readonly size: number }>>;
   /**
    * Parts stored so far of the bucket's open multipart uploads, read from versitygw's staging folder
    * (`<bucket>/.sgwtmp/multipart/<key hash>/<upload id>/<part>`): a file-system poll, fast enough to catch an
@@ -138,6 +148,19 @@ export async function startS3Server(): Promise<S3Server> {
         client.destroy();
       }
     },
+    archiveEnv: (bucket, extra = {}) => ({
+      ...clientEnv,
+      ARCHIVE_S3_ENDPOINT: endpoint,
+      ARCHIVE_S3_BUCKET: bucket,
+      ARCHIVE_S3_FORCE_PATH_STYLE: 'true',
+      ARCHIVE_S3_PREFIX: TEST_PREFIX,
+      ...extra,
+    }),
+    address: (bucket) => ({ endpoint, bucket, region, forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } }),
+    async objects(bucket) {
+      const listed = JSON.parse((await aws(['s3api', 'list-objects-v2', '--bucket', bucket])) || '{}') as { Contents?: Array<{ Key: string; Size: number }> };
+      return (listed.Contents ?? []).map((o) => ({ key: o.Key, size: o.Size })).sort((a, b) => a.key.localeCompare(b.key));
+    },
     aws,
     async storedParts(bucket) {
       const staging = path.join(dir, bucket, '.sgwtmp', 'multipart');
@@ -151,4 +174,23 @@ export async function startS3Server(): Promise<S3Server> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The S3 server of one test file: started before its tests (the first build of versitygw on a fresh machine takes
+ * minutes; CI builds it beside the unit tier) and removed after them. Use it once beforeAll has run.
+ */
+export function useS3Server(): S3Server {
+  let server: S3Server | undefined;
+  beforeAll(async () => {
+    server = await startS3Server();
+  }, 900_000);
+  afterAll(() => server?.remove());
+  // Every member is read from the started server, so a file can hold this at its top like useScratch's folder.
+  return new Proxy({} as S3Server, {
+    get(_, name) {
+      if (!server) throw new Error('the S3 server is not started: useS3Server() starts it in beforeAll');
+      return Reflect.get(server, name);
+    },
+  });
 }

@@ -18,24 +18,12 @@ import {
 } from '../../functions/events/index.js';
 import { ConfigError, parseConfig } from '../../functions/lib/index.js';
 import type { RecorderState, Segment } from '../../functions/recorder/index.js';
+import { segmentFixture } from '../support/segment.js';
 
-const segment: Segment = {
-  file: 'cam1/cam1_20261124T100000Z.mp4',
-  absolutePath: '/data/cam1/cam1_20261124T100000Z.mp4',
-  device: 'cam1',
-  sequence: 42,
-  startTime: '2026-11-24T10:00:00.000Z',
-  endTime: '2026-11-24T11:00:00.120Z',
-  durationSeconds: 3600.12,
-  bytes: 123_456_789,
-  sha256: 'ab'.repeat(32),
-  format: 'mp4',
-  mimeType: 'video/mp4',
-  video: { codec: 'h264', width: 1920, height: 1080, fps: 25 },
-  audio: { codec: 'aac', transcodedFrom: 'pcm_alaw' },
-  recovered: false,
-  gapBeforeSeconds: 0,
-};
+const segment: Segment = segmentFixture(
+  { device: 'cam1', start: '2026-11-24T10:00:00.000Z', seconds: 3600.12 },
+  { sequence: 42, bytes: 123_456_789, sha256: 'ab'.repeat(32), video: { codec: 'h264', width: 1920, height: 1080, fps: 25 }, audio: { codec: 'aac', transcodedFrom: 'pcm_alaw' } },
+);
 const source = eventSource('video', 'cam1');
 
 describe('segment finished event', () => {

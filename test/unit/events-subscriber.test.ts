@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventSource, segmentFinishedEvent } from '../../functions/events/index.js';
 import type { Segment } from '../../functions/recorder/index.js';
 import { SegmentIndex, indexSegmentEvent } from '../../functions/subscriber/index.js';
+import { segmentFixture } from '../support/segment.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -14,23 +15,8 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const segment = (sequence: number): Segment => ({
-  file: `cam/cam_${sequence}.mp4`,
-  absolutePath: `/data/cam/cam_${sequence}.mp4`,
-  device: 'cam',
-  sequence,
-  startTime: '2026-11-24T10:00:00.000Z',
-  endTime: '2026-11-24T10:00:03.000Z',
-  durationSeconds: 3,
-  bytes: 10,
-  sha256: 'f'.repeat(64),
-  format: 'mp4',
-  mimeType: 'video/mp4',
-  video: { codec: 'h264', width: 320, height: 240, fps: null },
-  audio: null,
-  recovered: false,
-  gapBeforeSeconds: 0,
-});
+const segment = (sequence: number): Segment =>
+  segmentFixture({ device: 'cam', start: Date.UTC(2026, 10, 24, 10) + sequence * 3000, seconds: 3 }, { sequence, bytes: 10, sha256: 'f'.repeat(64) });
 const source = eventSource('default', 'cam');
 
 async function ids(file: string): Promise<string[]> {

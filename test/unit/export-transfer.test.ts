@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
-import { exportSegments, ExportError, httpSource, podProxySource, type FootageSource } from '../../functions/export/index.js';
+import { exportSegments, ExportError, httpSource, podProxySource, serverSegments, type FootageSource } from '../../functions/export/index.js';
 import { createLogger, type ProbeServer } from '../../functions/lib/index.js';
 import { startPlaybackServer } from '../../functions/playback/index.js';
 
@@ -121,7 +121,7 @@ const run = (extra: { attempts?: number; since?: Date; device?: string } = {}) =
     device: extra.device ?? device,
     to,
     window: extra.since ? { since: extra.since } : {},
-    source: source(),
+    source: serverSegments(source()),
     progress: null,
     ...(extra.attempts !== undefined ? { attempts: extra.attempts } : {}),
   });
@@ -230,7 +230,7 @@ describe('podProxySource', () => {
         currentContext: 'x',
       });
       const source = await podProxySource(kc, { namespace: 'deviceshifu', pod: 'cam1-export', port: 9996 }, 'playback-token');
-      const report = await exportSegments({ device, to, window: { since: new Date('2026-11-24T00:00:00Z') }, source, progress: null });
+      const report = await exportSegments({ device, to, window: { since: new Date('2026-11-24T00:00:00Z') }, source: serverSegments(source), progress: null });
       expect(report.selected).toBe(0);
       expect(source.description).toBe('pod proxy deviceshifu/cam1-export:9996');
       expect(seen).toHaveLength(1);
@@ -273,7 +273,7 @@ describe('export from a hostile playback server', () => {
         device,
         to: target,
         window: {},
-        source: httpSource(new URL(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`)),
+        source: serverSegments(httpSource(new URL(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`))),
         progress: null,
       });
       const everything = (await readdir(scratch, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => path.relative(scratch, path.join(e.parentPath, e.name)));

@@ -25,29 +25,15 @@ import { applyRetention } from '../../functions/recorder/retention.js';
 import { SegmentStore } from '../../functions/recorder/segment-store.js';
 import { pino } from 'pino';
 import { useScratch } from '../support/scratch.js';
+import { segmentFixture } from '../support/segment.js';
 
 const scratch = useScratch('shifu-journal-record-');
 
 function segment(sequence: number): Segment {
-  const start = new Date(Date.UTC(2026, 10, 24, 10) + sequence * 300_000);
-  const name = `cam1_${start.toISOString().replace(/[-:]|\.\d+/g, '')}.mp4`;
-  return {
-    file: `cam1/${name}`,
-    absolutePath: `/data/cam1/${name}`,
-    device: 'cam1',
-    sequence,
-    startTime: start.toISOString(),
-    endTime: new Date(start.getTime() + 300_000).toISOString(),
-    durationSeconds: 300,
-    bytes: 1000 + sequence,
-    sha256: 'ab'.repeat(32),
-    format: 'mp4',
-    mimeType: 'video/mp4',
-    video: { codec: 'h264', width: 1920, height: 1080, fps: 25 },
-    audio: null,
-    recovered: false,
-    gapBeforeSeconds: 0,
-  };
+  return segmentFixture(
+    { device: 'cam1', start: Date.UTC(2026, 10, 24, 10) + sequence * 300_000, seconds: 300 },
+    { sequence, bytes: 1000 + sequence, sha256: 'ab'.repeat(32), video: { codec: 'h264', width: 1920, height: 1080, fps: 25 } },
+  );
 }
 
 /** How a reader from before kinds took a line for a segment (parseJournal at commit 3a2bea3). */

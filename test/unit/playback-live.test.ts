@@ -117,6 +117,11 @@ describe('the live proxy', () => {
     expect(sent.url).toBe('/Streaming/Channels/101/live.m3u8?channel=1&viewer=v1');
     expect(sent.headers.authorization).toBe(`Bearer ${LIVE_TOKEN}`);
     expect(sent.headers.cookie).toBeUndefined();
+    // LL-HLS: a blocking reload's parameters and a part pass too.
+    expect((await fetch(`${site}/live/cam1/live.m3u8?viewer=v1&_HLS_msn=12&_HLS_part=3`, { headers: asPage })).status).toBe(200);
+    expect(seen.at(-1)!.url).toBe('/Streaming/Channels/101/live.m3u8?channel=1&viewer=v1&_HLS_msn=12&_HLS_part=3');
+    expect((await fetch(`${site}/live/cam1/part-12.3.m4s`, { headers: asPage })).status).toBe(200);
+    expect(seen.at(-1)!.url).toBe('/Streaming/Channels/101/part-12.3.m4s?channel=1');
   });
 
   it('sends a WHEP offer on and gives back the session URL under /live/<device>/', async () => {

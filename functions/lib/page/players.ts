@@ -50,3 +50,11 @@ export function loadHls(src: string): Promise<typeof HlsType | null> {
   });
   return hlsLoading;
 }
+
+/**
+ * hls.js's settings for a live camera (both pages). Low-latency mode, and no liveSyncDuration(Count): a value of
+ * ours would override the playlist's PART-HOLD-BACK (three LL-HLS parts, under a second) with whole segments (a
+ * GOP each); nor liveMaxLatencyDuration(Count), which hls.js refuses without them. Behind the target (after a
+ * stall) it plays up to 1.25x until it is back.
+ */
+export const LIVE_HLS_CONFIG = { lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.25, backBufferLength: 10 } as const;

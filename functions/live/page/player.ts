@@ -1,7 +1,7 @@
 // The live player page's script, compiled for the browser: WebRTC first (WHEP to ./whep), HLS as the fallback
 // (hls.js over MSE, or the browser's own HLS where there is no MSE). `?via=hls` or `?via=webrtc` picks one.
 // It says which way it plays, and retries by itself when the camera goes away.
-import { loadHls, settles } from './players.js';
+import { LIVE_HLS_CONFIG, loadHls, settles } from './players.js';
 
 /** hls.js beside this script (the live port's `_live/`), loaded only for HLS: WebRTC never waits for it. */
 const HLS_SCRIPT = new URL('hls.min.js', import.meta.url).href;
@@ -108,7 +108,7 @@ async function playHls(target: HTMLVideoElement): Promise<void> {
   const Hls = await loadHls(HLS_SCRIPT);
   if (Hls?.isSupported()) {
     const run = (): void => {
-      const hls = new Hls({ liveSyncDurationCount: 1, liveMaxLatencyDurationCount: 4, backBufferLength: 10 });
+      const hls = new Hls(LIVE_HLS_CONFIG);
       hls.on(Hls.Events.ERROR, (_event, data) => {
         if (!data.fatal) return;
         hls.destroy();

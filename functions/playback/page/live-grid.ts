@@ -3,7 +3,7 @@
 // "Camera offline" when the picture stops, and it starts again by itself. A click makes a tile large;
 // "Back to recording" jumps the device's timeline to the moment on show.
 import type HlsType from 'hls.js';
-import { loadHls, settles } from './players.js';
+import { LIVE_HLS_CONFIG, loadHls, settles } from './players.js';
 
 export interface LiveDevice {
   readonly device: string;
@@ -151,7 +151,7 @@ class LiveTile {
       void this.video.play().catch(() => undefined);
       return;
     }
-    const hls = new Hls({ liveSyncDurationCount: 1, liveMaxLatencyDurationCount: 4, backBufferLength: 10 });
+    const hls = new Hls(LIVE_HLS_CONFIG);
     this.hls = hls;
     this.mode = 'hls';
     this.stop = () => {

@@ -1,6 +1,7 @@
 // Bench support: per-process CPU and memory from /proc (Linux only), and the machine's load.
 import { readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
+import { mean, sleep } from './util.js';
 
 /** Kernel clock ticks per second (`getconf CLK_TCK`): 100 on every Linux this runs on. */
 export const CLK_TCK = 100;
@@ -147,4 +148,56 @@ export function voluntarySwitches(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/** RSS and PSS in MiB from one read of smaps_rollup (so the two are of the same moment), or null when gone. */
+export function memoryMiB(pid: number): { rss: number; pss: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)\\s+kB`, 'm').exec(text)?.[1] ?? NaN);
+    return { rss: kb('Rss') / 1024, pss: kb('Pss') / 1024 };
+  } catch {
+    return null;
+  }
+}
+
+/** What one window saw of one process: its mean RSS and PSS (MiB) and its CPU (% of a core). */
+export interface WindowFigures {
+  readonly rss: number;
+  readonly pss: number;
+  /** The process's own CPU. */
+  readonly cpu: number;
+  /** CPU of the children it reaped in the window (e.g. a short-lived ffprobe). */
+  readonly reapedCpu: number;
+}
+
+/**
+ * Samples the memory of `pids` every 2 s for `seconds` and measures their CPU over the same window; a process that
+ * is gone gets NaN. The benches judge steady state, so their warm-up comes before this.
+ */
+export async function sampleWindow(pids: readonly number[], seconds: number): Promise<Map<number, WindowFigures>> {
+  const samples = new Map(pids.map((pid) => [pid, { rss: [] as number[], pss: [] as number[] }]));
+  const take = (): void => {
+    for (const [pid, s] of samples) {
+      const m = memoryMiB(pid);
+      if (m) {
+        s.rss.push(m.rss);
+        s.pss.push(m.pss);
+      }
+    }
+  };
+  const cpu = new CpuWindow(pids);
+  const until = Date.now() + seconds * 1000;
+  while (Date.now() < until) {
+    take();
+    await sleep(Math.min(2000, until - Date.now()));
+  }
+  take();
+  const window = cpu.finish();
+  return new Map(
+    [...samples].map(([pid, s]) => {
+      const c = window.perPid.get(pid);
+      return [pid, { rss: mean(s.rss), pss: mean(s.pss), cpu: c?.own ?? NaN, reapedCpu: c?.reaped ?? NaN }];
+    }),
+  );
 }

@@ -15,6 +15,12 @@ export function whenRunDirectly(moduleUrl: string, main: () => Promise<void>): v
   });
 }
 
+/** A bench knob: the variable `name` as a positive number, or `fallback` when unset or not one. */
+export function envNumber(name: string, fallback: number): number {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export function percentile(values: readonly number[], p: number): number {

@@ -1,11 +1,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { freeLoopbackPort } from '../../../functions/lib/index.js';
+import { CLI } from '../../support/cli.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-/** The built CLI: e2e tests run the real program, as users do (`npm test` builds first). */
-export const CLI = path.join(repoRoot, 'dist/functions/cli.js');
+/** The built CLI (test/support/cli.ts), for the e2e tests that import it from here. */
+export { CLI };
 
 /** A free loopback port (the project's own helper). */
 export const freePort = freeLoopbackPort;
