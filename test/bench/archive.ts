@@ -10,8 +10,13 @@
 // - memory and CPU: two recorders of one camera (support/clip-server.py, 1080p25 4 Mbit/s) in the same window,
 //   one without a bucket and one archiving every segment to the server; RSS and PSS of each node process from
 //   /proc/<pid>/smaps_rollup (mean of samples every 2 s), CPU from /proc/<pid>/stat over the window.
+// - latency: BENCH_ARCHIVE_CAMERAS recorders (10) of the same camera, each archiving every segment; from each
+//   journal, a segment's close (its endTime, the cut) to its object complete (its archive record's `at`): p50,
+//   p99 and the longest, over the segments closed after the warm-up and at least 30 s before the journals are
+//   read (the recorders still running; an older one not archived is counted).
 // Knobs: BENCH_ARCHIVE_FILES=6  BENCH_ARCHIVE_MIB=24 (per file)  BENCH_ARCHIVE_ROUNDS=3
-// BENCH_ARCHIVE_SEGMENT_S=15  BENCH_ARCHIVE_WINDOW_S=45  BENCH_ARCHIVE_PARTS=throughput,memory
+// BENCH_ARCHIVE_SEGMENT_S=15  BENCH_ARCHIVE_WINDOW_S=45  BENCH_ARCHIVE_CAMERAS=10  BENCH_ARCHIVE_LATENCY_S=150
+// BENCH_ARCHIVE_PARTS=throughput,memory,latency
 // BENCH_ARCHIVE_COMPARE=<another build's dist/functions/cli.js, e.g. main's>: a third recorder, of that build,
 // archiving in the same window, so a change to the archive is judged against the code before it in one run.
 import { randomBytes } from 'node:crypto';
@@ -20,6 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { sha256OfFile, locateFfmpeg, locateFfprobe } from '../../functions/lib/index.js';
 import { Bucket } from '../../functions/archive/bucket.js';
+import { journalRecordsOf } from '../support/journal.js';
 import { startS3Server, type S3Server } from '../support/s3-server.js';
 import { generateClip, startClipServer, type ClipServer } from './support/media.js';
 import { loadAverage, sampleWindow } from './support/procfs.js';
@@ -28,7 +34,9 @@ import { envNumber, fmt, markdownTable, note, releaseAll, sleep, whenRunDirectly
 
 const env = process.env;
 const CONFIG = {
-  parts: new Set((env.BENCH_ARCHIVE_PARTS ?? 'throughput,memory').split(',').map((s) => s.trim())),
+  parts: new Set((env.BENCH_ARCHIVE_PARTS ?? 'throughput,memory,latency').split(',').map((s) => s.trim())),
+  cameras: envNumber('BENCH_ARCHIVE_CAMERAS', 10),
+  latencySeconds: envNumber('BENCH_ARCHIVE_LATENCY_S', 150),
   files: envNumber('BENCH_ARCHIVE_FILES', 6),
   mib: envNumber('BENCH_ARCHIVE_MIB', 24),
   rounds: envNumber('BENCH_ARCHIVE_ROUNDS', 3),
@@ -142,6 +150,55 @@ async function memory(s3: S3Server, dir: string): Promise<MemoryRow[]> {
   }
 }
 
+interface Latency {
+  readonly segments: number;
+  readonly notArchived: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+/** N recorders archiving at once: each segment's close to its object complete, from the journals alone. */
+async function latency(s3: S3Server, dir: string): Promise<Latency> {
+  const ffmpeg = locateFfmpeg();
+  const ffprobe = locateFfprobe();
+  const out = path.join(dir, 'latency');
+  let server: ClipServer | null = null;
+  const recorders: RecorderProcess[] = [];
+  try {
+    const clip = await generateClip(ffmpeg, dir);
+    server = await startClipServer(clip.file);
+    await s3.createBucket('many');
+    const common = { url: server.url, out, segmentSeconds: CONFIG.segmentSeconds, idle: true, ffmpeg, ffprobe, env: s3.archiveEnv('many') };
+    note(`latency: ${CONFIG.cameras} recorders archiving ${CONFIG.segmentSeconds} s segments for ${CONFIG.latencySeconds} s`);
+    for (let i = 0; i < CONFIG.cameras; i++) recorders.push(await startRecorder({ ...common, device: `cam${i}` }, 60_000));
+    for (const r of recorders) await r.post('/record/on');
+    const measuredFrom = Date.now() + WARMUP_MS;
+    await sleep(WARMUP_MS + CONFIG.latencySeconds * 1000);
+    // Read while they run: a segment closed in the last 30 s may still be uploading (a stop would cut its upload,
+    // the next start's to do), so those are left out; one older and not archived is counted as such.
+    const until = Date.now() - 30_000;
+    const ms: number[] = [];
+    let segments = 0;
+    for (let i = 0; i < CONFIG.cameras; i++) {
+      const records = await journalRecordsOf(out, `cam${i}`);
+      const archivedAt = new Map(records.flatMap((r) => (r.kind === 'archive' ? [[r.archive.archived, Date.parse(r.archive.at)] as const] : [])));
+      for (const r of records) {
+        if (r.kind !== 'segment' || Date.parse(r.segment.endTime) < measuredFrom || Date.parse(r.segment.endTime) >= until) continue;
+        segments += 1;
+        const at = archivedAt.get(r.segment.file);
+        if (at !== undefined) ms.push(at - Date.parse(r.segment.endTime));
+      }
+    }
+    ms.sort((a, b) => a - b);
+    const at = (q: number): number => ms[Math.min(ms.length - 1, Math.ceil(q * ms.length) - 1)] ?? NaN;
+    return { segments, notArchived: segments - ms.length, p50: at(0.5), p99: at(0.99), max: ms.at(-1) ?? NaN };
+  } finally {
+    await Promise.all(recorders.map((r) => r.stop(20_000)));
+    await server?.stop();
+  }
+}
+
 export async function run(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'shifu-bench-archive-'));
   print(`## Archive: throughput against awscli, recorder memory and CPU with and without it\n`);
@@ -167,6 +224,12 @@ export async function run(): Promise<void> {
       verdicts.push([`memory <= +${TARGET.memoryMiB} MiB with archiving (${CONFIG.segmentSeconds} s segments)`, `RSS +${fmt(rssMore)} MiB, PSS +${fmt(pssMore)} MiB`, pssMore <= TARGET.memoryMiB ? 'PASS' : 'FAIL']);
       const cpuMore = on!.cpu / off!.cpu - 1;
       verdicts.push([`CPU <= +${TARGET.cpuIncrease * 100} % with archiving`, `${fmt(off!.cpu, 2)} -> ${fmt(on!.cpu, 2)} % of a core (+${fmt(cpuMore * 100, 0)} %)`, cpuMore <= TARGET.cpuIncrease ? 'PASS' : 'FAIL']);
+    }
+    if (CONFIG.parts.has('latency')) {
+      const l = await latency(s3, dir);
+      print('');
+      print(markdownTable(['recorders', 'segments closed', 'not archived', 'close -> object p50 ms', 'p99 ms', 'longest ms'], [[CONFIG.cameras, l.segments, l.notArchived, fmt(l.p50, 0), fmt(l.p99, 0), fmt(l.max, 0)]]));
+      verdicts.push([`segment close -> object complete at ${CONFIG.cameras} cameras (${CONFIG.segmentSeconds} s segments)`, `p99 ${fmt(l.p99 / 1000, 2)} s, p50 ${fmt(l.p50 / 1000, 2)} s, ${l.notArchived} of ${l.segments} not archived`, 'measured']);
     }
     print('');
     print(markdownTable(['target', 'measured', 'verdict'], verdicts));

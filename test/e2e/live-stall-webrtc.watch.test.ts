@@ -62,7 +62,13 @@ afterAll(async () => {
 describe('a WebRTC viewer that stops reading', () => {
   it('is ended by the forwarder on its own, while the viewer beside it keeps receiving video', async () => {
     const [normal, frozen] = [startClient(), startClient()];
-    await waitFor('both clients receiving video', () => normal.packets() > 50 && frozen.packets() > 50, 30_000);
+    // 60 s: the first viewer opens the camera session and the forwarder's RTP source; a cold CI machine under a
+    // load of 11 once took more than 30. What each client saw goes in the failure.
+    await waitFor('both clients receiving video', () => normal.packets() > 50 && frozen.packets() > 50, 60_000).catch((err: unknown) => {
+      const seen = (c: WhepClient): string => `${c.packets()} packets, states ${c.states().join(' > ') || 'none'}`;
+      const log = forwarder.lines.slice(-8).map((l) => JSON.stringify(l)).join('\n');
+      throw new Error(`${String(err)}: one client ${seen(normal)}; the other ${seen(frozen)}; the forwarder's last lines:\n${log}`);
+    });
     frozen.child.kill('SIGSTOP');
     const closed = (): number => forwarder.lines.filter((l) => l.msg === 'whep session closed').length;
     await waitFor('the frozen viewer\'s session to end', () => closed() === 1, 90_000);
