@@ -7,29 +7,12 @@ import { createLogger, HttpError } from '../../functions/lib/index.js';
 import { FootageIndex, Library, SegmentColumns } from '../../functions/playback/index.js';
 import { appendArchiveToJournal, appendToJournal, journalPathOf, readJournalFrom, type Segment } from '../../functions/recorder/index.js';
 import { useScratch } from '../support/scratch.js';
+import { segmentFixture } from '../support/segment.js';
 
 const scratch = useScratch('shifu-playback-index-');
 
 function segment(device: string, hour: number): Segment {
-  const start = `2026-11-24T${String(hour).padStart(2, '0')}:00:00.000Z`;
-  const name = `${device}_20261124T${String(hour).padStart(2, '0')}0000Z.mp4`;
-  return {
-    file: `${device}/${name}`,
-    absolutePath: `/data/${device}/${name}`,
-    device,
-    sequence: hour,
-    startTime: start,
-    endTime: new Date(Date.parse(start) + 3_600_000).toISOString(),
-    durationSeconds: 3600,
-    bytes: 10,
-    sha256: 'c'.repeat(64),
-    format: 'mp4',
-    mimeType: 'video/mp4',
-    video: null,
-    audio: null,
-    recovered: false,
-    gapBeforeSeconds: 0,
-  };
+  return segmentFixture({ device, start: Date.UTC(2026, 10, 24, hour), seconds: 3600 }, { sequence: hour, bytes: 10, sha256: 'c'.repeat(64), video: null });
 }
 
 async function rejection(promise: Promise<unknown>): Promise<HttpError> {

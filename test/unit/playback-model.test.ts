@@ -2,25 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import { HttpError, parseDuration } from '../../functions/lib/index.js';
 import { audioFor, concatScript, parseFilePath, parseFormat, parseRange, timelineOf, type ClipPlan, type Footage } from '../../functions/playback/index.js';
-import type { Segment } from '../../functions/recorder/index.js';
+import { segmentFixture } from '../support/segment.js';
 
 const T0 = Date.parse('2026-11-24T10:00:00Z');
 
 function footage(name: string, startS: number, endS: number): Footage {
-  const segment = {
-    file: `cam/${name}`,
-    device: 'cam',
-    sequence: 1,
-    startTime: new Date(T0 + startS * 1000).toISOString(),
-    endTime: new Date(T0 + endS * 1000).toISOString(),
-    durationSeconds: endS - startS,
-    bytes: 1000,
-    sha256: 'a'.repeat(64),
-    format: 'mp4',
-    mimeType: 'video/mp4',
-    video: { codec: 'h264', width: 320, height: 240, fps: 25 },
-    audio: { codec: 'aac' },
-  } as unknown as Segment;
+  const segment = segmentFixture({ device: 'cam', start: T0 + startS * 1000, seconds: endS - startS }, { file: `cam/${name}`, absolutePath: `/data/cam/${name}`, bytes: 1000, audio: { codec: 'aac' } });
   return { segment, name, path: `/data/cam/${name}`, startMs: T0 + startS * 1000, endMs: T0 + endS * 1000 };
 }
 
