@@ -3,8 +3,9 @@
 // the recorder wrote there. The keys go in the Secret the recorder reads (`shifu-rtsp-archive`, knative/README.md)
 // and in the gateway's environment, never in argv.
 import { randomBytes } from 'node:crypto';
-import { AWS_CLI } from '../support/s3-server.js';
-import { runProgram, type Kubectl } from './support.js';
+import os from 'node:os';
+import { awsCli, awsClientEnv } from '../support/s3-server.js';
+import type { Kubectl } from './support.js';
 
 export const S3_PORT = 7070;
 export const S3_SERVICE = 's3';
@@ -67,23 +68,10 @@ export function clusterS3Objects(namespace: string, image: string, keys: { acces
 export async function deployClusterS3(k: Kubectl, namespace: string, image: string): Promise<ClusterS3> {
   const keys = { accessKeyId: `cluster${randomBytes(6).toString('hex')}`, secretAccessKey: randomBytes(20).toString('hex') };
   await k.run(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: clusterS3Objects(namespace, image, keys) }));
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-    HOME: process.env['HOME'] ?? '/root',
-    AWS_ACCESS_KEY_ID: keys.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-  };
+  const env = awsClientEnv(keys);
   return {
     ...keys,
     inClusterEndpoint: `http://${S3_SERVICE}.${namespace}.svc.cluster.local:9000`,
-    async aws(podIp, args) {
-      const r = await runProgram(AWS_CLI, ['--endpoint-url', `http://${podIp}:${S3_PORT}`, ...args], { env, timeoutMs: 60_000 });
-      if (r.code !== 0) throw new Error(`aws ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-      return r.stdout;
-    },
+    aws: (podIp, args) => awsCli(`http://${podIp}:${S3_PORT}`, env, os.tmpdir(), args),
   };
 }

@@ -64,6 +64,33 @@ export interface S3Server {
   remove(): Promise<void>;
 }
 
+/** What awscli (or the SDK) needs to use these keys, and nothing of the machine's own AWS configuration. */
+export function awsClientEnv(keys: { readonly accessKeyId: string; readonly secretAccessKey: string }, region = 'us-east-1'): Readonly<Record<string, string>> {
+  return {
+    AWS_ACCESS_KEY_ID: keys.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
+    AWS_DEFAULT_REGION: region,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+  };
+}
+
+/** Debian's awscli against `endpoint` with `env` (the keys in the environment, never in argv), HOME at `home`;
+ * resolves its stdout, rejects with its stderr. */
+export async function awsCli(endpoint: string, env: Readonly<Record<string, string>>, home: string, args: readonly string[]): Promise<string> {
+  try {
+    const { stdout } = await run(AWS_CLI, ['--endpoint-url', endpoint, '--output', 'json', ...args], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, ...env },
+      maxBuffer: 64 << 20,
+    });
+    return stdout;
+  } catch (err) {
+    const e = err as Error & { stderr?: string };
+    throw new Error(`aws ${args.join(' ')}: ${e.stderr?.trim() || e.message}`);
+  }
+}
+
 export async function startS3Server(): Promise<S3Server> {
   const binary = await ensureVersitygw();
   if (!existsSync(AWS_CLI)) throw new Error(`${AWS_CLI} is missing: apt-get install awscli (the tests check the bucket with it)`);
@@ -73,14 +100,7 @@ export async function startS3Server(): Promise<S3Server> {
   const region = 'us-east-1';
   const accessKeyId = `test${randomBytes(6).toString('hex')}`;
   const secretAccessKey = randomBytes(20).toString('hex');
-  const clientEnv = {
-    AWS_ACCESS_KEY_ID: accessKeyId,
-    AWS_SECRET_ACCESS_KEY: secretAccessKey,
-    AWS_DEFAULT_REGION: region,
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-  };
+  const clientEnv = awsClientEnv({ accessKeyId, secretAccessKey }, region);
   let child: ChildProcess | null = null;
   let log = '';
 
@@ -118,18 +138,7 @@ export async function startS3Server(): Promise<S3Server> {
     clearTimeout(timer);
   };
 
-  const aws = async (args: readonly string[]): Promise<string> => {
-    try {
-      const { stdout } = await run(AWS_CLI, ['--endpoint-url', endpoint, '--output', 'json', ...args], {
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, ...clientEnv },
-        maxBuffer: 64 << 20,
-      });
-      return stdout;
-    } catch (err) {
-      const e = err as Error & { stderr?: string };
-      throw new Error(`aws ${args.join(' ')}: ${e.stderr?.trim() || e.message}`);
-    }
-  };
+  const aws = (args: readonly string[]): Promise<string> => awsCli(endpoint, clientEnv, dir, args);
 
   await start();
   return {
