@@ -30,7 +30,7 @@ import { startS3Server, type S3Server } from '../support/s3-server.js';
 import { generateClip, startClipServer, type ClipServer } from './support/media.js';
 import { loadAverage, sampleWindow } from './support/procfs.js';
 import { startRecorder, type RecorderProcess } from './support/processes.js';
-import { envNumber, fmt, markdownTable, note, releaseAll, sleep, whenRunDirectly } from './support/util.js';
+import { envNumber, fmt, markdownTable, note, percentile, releaseAll, sleep, whenRunDirectly } from './support/util.js';
 
 const env = process.env;
 const CONFIG = {
@@ -190,9 +190,7 @@ async function latency(s3: S3Server, dir: string): Promise<Latency> {
         if (at !== undefined) ms.push(at - Date.parse(r.segment.endTime));
       }
     }
-    ms.sort((a, b) => a - b);
-    const at = (q: number): number => ms[Math.min(ms.length - 1, Math.ceil(q * ms.length) - 1)] ?? NaN;
-    return { segments, notArchived: segments - ms.length, p50: at(0.5), p99: at(0.99), max: ms.at(-1) ?? NaN };
+    return { segments, notArchived: segments - ms.length, p50: percentile(ms, 50), p99: percentile(ms, 99), max: percentile(ms, 100) };
   } finally {
     await Promise.all(recorders.map((r) => r.stop(20_000)));
     await server?.stop();

@@ -13,7 +13,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startGstCamera, type GstCameraOptions } from '../e2e/fixtures/camera.js';
 import { createTestNetwork } from '../e2e/support/netns.js';
 import { CLI as CLI_PATH, cpuSeconds, memoryMiB } from './forwarder-proxies.js';
-import { sleep } from './support/util.js';
+import { percentile, sleep } from './support/util.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 /** Page opens per way of playing: the first opens the camera session, the rest join it. */
@@ -105,8 +105,7 @@ async function glassToGlass(page: Page, seconds: number): Promise<number[]> {
   })`)) as number[];
 }
 
-const percentile = (values: number[], p: number): number => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))] ?? NaN;
-const median = (values: number[]): number => percentile(values, 0.5);
+const median = (values: number[]): number => percentile(values, 50);
 
 export async function run(): Promise<ReadonlyArray<Record<string, string | number>>> {
   const cleanups: Array<() => Promise<unknown>> = [];
@@ -157,7 +156,7 @@ export async function run(): Promise<ReadonlyArray<Record<string, string | numbe
       await page.close();
       ages[mode] = median(seen);
       rows.push({ measure: `${mode}: glass-to-glass, median of ${seen.length} frames (ms)`, value: Math.round(ages[mode]) });
-      rows.push({ measure: `${mode}: glass-to-glass, 90th percentile (ms)`, value: Math.round(percentile(seen, 0.9)) });
+      rows.push({ measure: `${mode}: glass-to-glass, 90th percentile (ms)`, value: Math.round(percentile(seen, 90)) });
     }
     rows.push({ measure: 'glass-to-glass: WebRTC / HLS, same run (ratio)', value: Math.round((ages.webrtc / ages.hls) * 100) / 100 });
     return rows;
