@@ -42,7 +42,6 @@ const WINDOW: WindowLimits = { segments: 6, bytes: 64 * 1024 * 1024 };
 /** Distinct camera streams open at once: every one is an ffmpeg, and a path is the client's text. */
 const MAX_STREAMS = 16;
 const MAX_PATH_LENGTH = 1024;
-/** Query parameters of ours, never passed to the camera. */
 /** The live port's own query parameters (the rest is the camera's): LL-HLS's blocking reload's among them. */
 const OWN_PARAMETERS = ['access_token', 'height', 'viewer', 'via', ...LL_HLS_PARAMETERS];
 const ASSETS = '/_live/';
