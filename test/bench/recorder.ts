@@ -1,5 +1,7 @@
 // Benchmark, not a test: what the recorder costs over bare ffmpeg, how many 4 Mbit/s cameras one machine
 // records without losing a segment, and how fast /record/on and /record/off act.
+// Over 400 lines because its three parts (the overhead over bare ffmpeg, the camera ramp, /record/on and off)
+// share one camera rig, one recorder launcher and one report; `npm run bench -- recorder` runs them together.
 //
 //   npx tsc -p tsconfig.json && node dist/test/bench/recorder.js      (Node 24: `npm exec -- node ...`)
 //

@@ -3,6 +3,9 @@
 // off behind control's back, archiving to an S3 server in a pod, off, and uninstall.
 // Every pod runs the image built from the Dockerfile. The camera is GStreamer's RTSP server on the node's
 // bridge address, which pods reach as the EdgeDevice's address.
+// Over 400 lines because the scenarios are one story on one cluster, in order: each starts from the state the
+// one before left (the PV, the recorder, its token); the longer ones live in files of their own
+// (archive-s3.ts, live-view.ts).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chown, cp, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';

@@ -2,6 +2,8 @@
 // functions-framework (as Knative runs it), the recorder's API, the playback server and the forwarder's
 // health server, each the real process. 10,000 seeded malformed requests each (HTTP_FUZZ_SEED reproduces a
 // run): every answer that arrives is a 2xx-4xx, never a 5xx, and the process still answers afterwards.
+// Over 400 lines because the fuzzer (the seeded request generator and the raw exchange) is one harness, and
+// each server under it is a few lines of target.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';

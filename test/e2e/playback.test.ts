@@ -1,6 +1,8 @@
 // Playback on real footage: a real recorder records GStreamer cameras (one stopped for 8 s), then the
 // playback server answers the timeline, cuts clips that Debian's ffprobe/ffmpeg check, serves byte ranges,
 // and its page runs in Debian's Chromium.
+// Over 400 lines because every test reads the one volume this file records once (two cameras, one stopped
+// for 8 s: about a minute of real recording); a second file would record it again.
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';

@@ -1,5 +1,7 @@
 // knative/ and storage/ against a real kube-apiserver with the Knative and Shifu CRDs: every object applies
 // with Strict field validation, and the pieces fit together (labels, ports, images, names).
+// Over 400 lines because every folder's checks build with one kustomize, found (or, with none on PATH, built
+// with Go into the cache) once in this file: two files would race to build it into the same place.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';

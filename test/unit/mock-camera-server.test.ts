@@ -1,4 +1,6 @@
 // The RTSP state machine and relay, in-process: a scripted publisher and players over real sockets, no ffmpeg.
+// Over 400 lines because every case drives the server with the one scripted publisher and player kit below
+// (raw RTSP and RTP over real sockets); the cases read as one table of the server's RTSP behaviour.
 import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
