@@ -4,6 +4,7 @@ import * as archive from './archive.js';
 import * as events from './events.js';
 import * as forwarder from './forwarder.js';
 import * as live from './live.js';
+import * as liveLoad from './live-load.js';
 import * as playback from './playback.js';
 import * as playbackBucket from './playback-bucket.js';
 import * as playbackHls from './playback-hls.js';
@@ -31,6 +32,7 @@ const BENCHES: ReadonlyArray<readonly [string, BenchModule]> = [
   ['playback-bucket', playbackBucket],
   ['transcode', transcode],
   ['live', live],
+  ['live-load', liveLoad],
   ['archive', archive],
 ];
 

@@ -1,0 +1,167 @@
+// `npm run bench -- live-load`: the forwarder's CPU and memory per WebRTC viewer (issue 23's goal: at most 0.5 % of
+// a core per H.264 viewer) of one 1080p camera (25 fps, 2 s GOP, 4 Mbit/s, H.264 + G.711), on the live rig
+// (support/live-rig.ts). Levels: no viewer (the stream open all the same: a WHEP session that never connects holds
+// it), 1 and 5 Chromium pages, 25 werift WHEP clients (one process, test/e2e/fixtures/whep-client.ts). Each level
+// is measured over BENCH_LIVE_WINDOW_S seconds (20); per viewer = (CPU(n) - CPU(0)) / n, for the forwarder with its
+// ffmpeg and for Node alone. BENCH_LIVE_PEER_CLI: another build's dist/functions/cli.js (main's, from a worktree of
+// its own), run beside ours on the same camera, each level measured on both in turn: a before/after in one window.
+// BENCH_LIVE_PROFILE=<dir>: our forwarder runs with `--cpu-prof --cpu-prof-dir <dir>` (written as it exits).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { randomBytes } from 'node:crypto';
+import type { Page } from 'playwright-core';
+import { ProtectionProfileAeadAes128Gcm, ProtectionProfileAes128CmHmacSha1_80, RtpHeader, SrtpSession } from 'werift';
+import { cpuSeconds, memoryMiB } from './forwarder-proxies.js';
+import { firstFrame } from './live.js';
+import { CLK_TCK, loadAverage } from './support/procfs.js';
+import { CLI } from './support/processes.js';
+import { startRig, type ForwarderBuild, type LiveForwarder, type Rig } from './support/live-rig.js';
+import { envNumber, sleep } from './support/util.js';
+
+const WINDOW_S = Math.max(5, envNumber('BENCH_LIVE_WINDOW_S', 20));
+/** After the viewers play, before the window: the kept GOP's burst and ICE's first checks are over. */
+const SETTLE_MS = 3000;
+const WHEP_CLIENT = path.resolve(path.dirname(CLI), '../test/e2e/fixtures/whep-client.js');
+
+type Level = { readonly name: string; readonly viewers: number; readonly chromium: boolean };
+const LEVELS: readonly Level[] = [
+  { name: 'no viewer (stream open)', viewers: 0, chromium: false },
+  { name: '1 Chromium viewer', viewers: 1, chromium: true },
+  { name: '5 Chromium viewers', viewers: 5, chromium: true },
+  { name: '25 werift WHEP clients', viewers: 25, chromium: false },
+];
+
+interface Figures {
+  /** % of a core: the forwarder with its ffmpeg, Node alone, and Node's time in the kernel (sending: sendmsg). */
+  readonly tree: number;
+  readonly node: number;
+  readonly nodeSys: number;
+  readonly mib: number;
+  /** Video RTP packets per second the werift clients received (all together); NaN for Chromium. */
+  readonly packetsPerS: number;
+}
+
+/** WHEP clients in the viewer namespace; resolves once `viewers` connected (or, holding, once the offers are answered). */
+async function whepClients(rig: Rig, f: LiveForwarder, viewers: number, mode: 'play' | 'hold'): Promise<{ child: ChildProcess; packets: () => number }> {
+  const child = spawn('ip', ['netns', 'exec', rig.network.viewerNs, process.execPath, WHEP_CLIENT, f.base.replace(/\/$/, ''), String(viewers), mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let packets = 0;
+  let ready = 0;
+  const want = mode === 'play' ? 'connected' : 'holding';
+  const up = new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`whep-client exited (${code}) before its ${viewers} viewers were ${want}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line.startsWith('PACKETS ')) packets = Number(line.slice(8));
+      if (line === `STATE ${want}` && (ready += 1) === viewers) resolve();
+    });
+  });
+  await Promise.race([up, sleep(180_000).then(() => Promise.reject(new Error(`whep-client: ${ready} of ${viewers} ${want} within 180 s`)))]);
+  return { child, packets: () => packets };
+}
+
+/** utime + stime of the forwarder's Node process alone, and its stime. */
+function nodeTicks(pid: number): { all: number; sys: number } {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return { all: Number(fields[11]) + Number(fields[12]), sys: Number(fields[12]) };
+}
+
+async function measure(rig: Rig, f: LiveForwarder, level: Level): Promise<Figures> {
+  const stops: Array<() => Promise<unknown>> = [];
+  try {
+    let packets = (): number => NaN;
+    if (level.viewers === 0 || !level.chromium) {
+      const clients = await whepClients(rig, f, Math.max(1, level.viewers), level.viewers === 0 ? 'hold' : 'play');
+      stops.push(async () => clients.child.kill('SIGKILL'));
+      if (level.viewers > 0) packets = clients.packets;
+    } else {
+      const pages: Page[] = await Promise.all(Array.from({ length: level.viewers }, () => rig.browser.newPage()));
+      stops.push(() => Promise.all(pages.map((p) => p.close())));
+      await Promise.all(pages.map((p) => firstFrame(p, `${f.base}?via=webrtc`, 'webrtc')));
+    }
+    await sleep(SETTLE_MS);
+    const [tree0, node0, packets0] = [cpuSeconds(f.pid), nodeTicks(f.pid), packets()];
+    await sleep(WINDOW_S * 1000);
+    const [tree1, node1, packets1] = [cpuSeconds(f.pid), nodeTicks(f.pid), packets()];
+    const share = (ticks: number): number => (100 * ticks) / CLK_TCK / WINDOW_S;
+    return { tree: (100 * (tree1 - tree0)) / WINDOW_S, node: share(node1.all - node0.all), nodeSys: share(node1.sys - node0.sys), mib: memoryMiB(f.pid).mib, packetsPerS: (packets1 - packets0) / WINDOW_S };
+  } finally {
+    for (const stop of stops) await stop().catch(() => undefined);
+    // The stream closes 5 s after its last viewer, and the next level opens it again.
+    await sleep(7000);
+  }
+}
+
+/**
+ * The floor werift sets: its SRTP encryption alone (what it does for every packet to every viewer, in JavaScript
+ * calling node:crypto), CPU microseconds per 1200-byte packet, measured in this process in the same window.
+ */
+function srtpMicroseconds(profile: number): number {
+  const salt = profile === ProtectionProfileAeadAes128Gcm ? 12 : 14;
+  const session = new SrtpSession({ profile, keys: { localMasterKey: randomBytes(16), localMasterSalt: randomBytes(salt), remoteMasterKey: randomBytes(16), remoteMasterSalt: randomBytes(salt) } });
+  const header = new RtpHeader({ payloadType: 96, ssrc: 1, sequenceNumber: 0, timestamp: 0 });
+  const payload = randomBytes(1188);
+  const packets = 20_000;
+  const encrypt = (from: number): void => {
+    for (let i = 0; i < packets; i += 1) {
+      header.sequenceNumber = (from + i) & 0xffff;
+      session.encrypt(payload, header);
+    }
+  };
+  encrypt(0);
+  const before = process.cpuUsage();
+  encrypt(packets);
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / packets;
+}
+
+const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits;
+
+export async function run(): Promise<ReadonlyArray<Record<string, string | number>>> {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  try {
+    const profile = process.env.BENCH_LIVE_PROFILE;
+    const builds: ForwarderBuild[] = [{ cli: CLI, udpPorts: '8189-8219', ...(profile ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profile] } : {}) }];
+    const peer = process.env.BENCH_LIVE_PEER_CLI;
+    if (peer) builds.push({ cli: peer, udpPorts: '8220-8250' });
+    const names = peer ? ['this build', 'peer build'] : ['this build'];
+    const rig = await startRig({ video: 'h264', audio: 'pcma', width: 1920, height: 1080, fps: 25, gop: 50, bitrate: 4000 }, cleanups, builds);
+    const load = [loadAverage()];
+    const figures = new Map<string, Figures[]>(names.map((n) => [n, []]));
+    for (const level of LEVELS) {
+      // Each level on each build in turn, so that both see the same machine.
+      for (const [i, f] of rig.forwarders.entries()) figures.get(names[i]!)!.push(await measure(rig, f, level));
+    }
+    load.push(loadAverage());
+    const rows: Array<Record<string, string | number>> = [];
+    for (const name of names) {
+      const all = figures.get(name)!;
+      const idle = all[0]!;
+      for (const [i, level] of LEVELS.entries()) {
+        const at = all[i]!;
+        const perViewer = (cpu: number, base: number): string | number => (level.viewers === 0 ? '' : round((cpu - base) / level.viewers, 2));
+        rows.push({
+          build: name,
+          level: level.name,
+          'forwarder+ffmpeg CPU %': round(at.tree),
+          'Node CPU %': round(at.node),
+          'per viewer, forwarder+ffmpeg %': perViewer(at.tree, idle.tree),
+          'per viewer, Node %': perViewer(at.node, idle.node),
+          'per viewer, Node in the kernel %': perViewer(at.nodeSys, idle.nodeSys),
+          'memory MiB': Math.round(at.mib),
+          'video packets/s received': Number.isNaN(at.packetsPerS) ? '' : Math.round(at.packetsPerS),
+        });
+      }
+    }
+    // Per viewer, the packets a werift client received (video only: they take no audio).
+    const rate = (figures.get(names[0]!)!.at(-1)?.packetsPerS ?? NaN) / LEVELS.at(-1)!.viewers;
+    for (const [name, profile] of [['AEAD_AES_128_GCM', ProtectionProfileAeadAes128Gcm], ['AES_CM_128_HMAC_SHA1_80', ProtectionProfileAes128CmHmacSha1_80]] as const) {
+      const us = srtpMicroseconds(profile);
+      rows.push({ build: `werift SRTP alone, ${name}`, level: `${round(us, 1)} us per packet`, 'per viewer, Node %': round((us * rate) / 1e4, 2), 'video packets/s received': Math.round(rate) });
+    }
+    rows.push({ build: `load average ${load.join(' -> ')}`, level: `${WINDOW_S} s windows` });
+    return rows;
+  } finally {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+  }
+}

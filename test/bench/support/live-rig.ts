@@ -1,0 +1,81 @@
+// The live benches' rig (test/bench/live.ts, live-load.ts): a GStreamer camera and forwarders in one network
+// namespace, headless Chromium (Debian's, through playwright-core) in another with a default route through the
+// veth between them, so every ICE agent gathers and checks only 10.250.0.0/16 addresses.
+import { execFileSync, spawn } from 'node:child_process';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { startGstCamera, type GstCameraOptions } from '../../e2e/fixtures/camera.js';
+import { createTestNetwork, type TestNetwork } from '../../e2e/support/netns.js';
+import { CLI } from './processes.js';
+import { sleep } from './util.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+/** A forwarder to start: its build's cli.js, its WebRTC UDP ports, and extra Node flags (`--cpu-prof`). */
+export interface ForwarderBuild {
+  readonly cli: string;
+  readonly udpPorts: string;
+  readonly nodeFlags?: readonly string[];
+}
+
+export interface LiveForwarder {
+  /** The camera's live URL (trailing slash) as Chromium and WHEP clients in the viewer namespace reach it. */
+  readonly base: string;
+  readonly pid: number;
+}
+
+export interface Rig {
+  readonly network: TestNetwork;
+  readonly forwarders: readonly LiveForwarder[];
+  readonly browser: BrowserContext;
+}
+
+async function startForwarder(network: TestNetwork, cameraPort: number, cameraPath: string, build: ForwarderBuild, cleanups: Array<() => Promise<unknown>>): Promise<LiveForwarder> {
+  const livePort = 20000 + Math.floor(Math.random() * 10000);
+  const node = [...(build.nodeFlags ?? []), build.cli];
+  const forwarder = spawn('ip', ['netns', 'exec', network.cameraNs, process.execPath, ...node, 'forwarder', '--upstream', `127.0.0.1:${cameraPort}`, '--listen', `127.0.0.1:${livePort + 1}`, '--health-listen', '127.0.0.1:0', '--live-listen', `0.0.0.0:${livePort}`], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', LIVE_WEBRTC_ADDRESSES: network.cameraDirectAddress, LIVE_WEBRTC_UDP_PORTS: build.udpPorts },
+    stdio: 'ignore',
+  });
+  const exited = new Promise<void>((resolve) => forwarder.once('exit', () => resolve()));
+  // SIGTERM, and its exit awaited: a profiled forwarder writes its profile as it exits.
+  cleanups.push(async () => {
+    forwarder.kill('SIGTERM');
+    await Promise.race([exited, sleep(10_000)]);
+  });
+  // Up once its live port answers (a loaded machine takes seconds to start Node); asked over the host's own link
+  // to the namespace, while Chromium uses the viewer's.
+  const fromHost = `http://${network.cameraAddress}:${livePort}${cameraPath}/`;
+  for (const deadline = Date.now() + 30_000; ; await sleep(200)) {
+    const up = await fetch(fromHost).then((r) => r.ok, () => false);
+    if (up) break;
+    if (Date.now() > deadline) throw new Error(`the forwarder's live port ${fromHost} did not answer within 30 s`);
+  }
+  return { base: `http://${network.cameraDirectAddress}:${livePort}${cameraPath}/`, pid: forwarder.pid ?? 0 };
+}
+
+/** One camera, a forwarder per build (all reading that camera), and Chromium; `cleanups` undoes it, last first. */
+export async function startRig(camera: GstCameraOptions, cleanups: Array<() => Promise<unknown>>, builds: readonly ForwarderBuild[] = [{ cli: CLI, udpPorts: '8189-8219' }]): Promise<Rig> {
+  const network = createTestNetwork();
+  cleanups.push(async () => network.remove());
+  execFileSync('ip', ['-n', network.viewerNs, 'route', 'add', 'default', 'via', network.cameraDirectAddress]);
+  const cam = await startGstCamera({ ...camera, shared: true, netns: network.cameraNs, address: '127.0.0.1' });
+  cleanups.push(() => cam.stop());
+  const forwarders: LiveForwarder[] = [];
+  for (const build of builds) forwarders.push(await startForwarder(network, cam.port, cam.path, build, cleanups));
+
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'shifu-bench-live-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const wrapper = path.join(dir, 'chromium-in-netns');
+  await writeFile(wrapper, `#!/bin/sh\nexec ip netns exec ${network.viewerNs} ${CHROMIUM} "$@"\n`);
+  await chmod(wrapper, 0o755);
+  const browser = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
+    executablePath: wrapper,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--autoplay-policy=no-user-gesture-required', '--disable-features=WebRtcHideLocalIpsWithMdns'],
+  });
+  cleanups.push(() => browser.close());
+  return { network, forwarders, browser };
+}
