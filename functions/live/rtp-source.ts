@@ -4,11 +4,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
-import { HttpError, KeyframeGate, toolEnv, type Logger } from '../lib/index.js';
+import { HttpError, toolEnv, type Logger } from '../lib/index.js';
 import { videoArguments, videoInputArguments, type VideoPlan } from './video-plan.js';
 import { CameraInput, cameraFailure, inputFailure, type CameraLogin } from './camera-input.js';
 import { firstMedia } from './first-media.js';
-import { LastGop } from './last-gop.js';
+import { RtpFanout, type RtpSubscriber } from './rtp-fanout.js';
+
+export type { RtpSubscriber } from './rtp-fanout.js';
 
 /** What ffmpeg's SDP says the tracks are. */
 export interface RtpCodecs {
@@ -22,12 +24,6 @@ export interface RtpCodecs {
 
 /** How the audio goes to WebRTC: copied (G.711), or encoded once to Opus for every viewer of the stream (AAC). */
 export type AudioPlan = 'copy' | 'opus';
-
-/** A WebRTC viewer: it gets video from the last keyframe on, and audio once its video started. */
-export interface RtpSubscriber {
-  video(packet: Buffer): void;
-  audio(packet: Buffer): void;
-}
 
 export interface RtpSourceOptions {
   readonly key: string;
@@ -92,7 +88,8 @@ export function codecsOf(sdp: string): RtpCodecs {
 
 export class RtpSource {
   private child: ChildProcess | undefined;
-  private readonly subscribers = new Map<RtpSubscriber, { live: boolean }>();
+  /** The viewers, and where each starts. */
+  private readonly fanout = new RtpFanout();
   private codecs: RtpCodecs | undefined;
   private failure: HttpError | undefined;
   private ended = false;
@@ -105,9 +102,6 @@ export class RtpSource {
   private readonly input: CameraInput;
   private lingerTimer: NodeJS.Timeout | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
-  private gate: KeyframeGate | undefined;
-  /** What a viewer whose connection comes up starts with, rather than waiting for the camera's next keyframe. */
-  private readonly lastGop = new LastGop();
   /** Packets that came before the SDP said the codec (the run's first keyframe among them), for the GOP kept. */
   private early: Buffer[] = [];
   private readonly waiters = new Set<() => void>();
@@ -143,7 +137,7 @@ export class RtpSource {
   }
 
   get viewerCount(): number {
-    return this.subscribers.size;
+    return this.fanout.size;
   }
 
   /** The tracks' codecs, once ffmpeg has said; rejects with the camera's failure or after the first-packet timeout. */
@@ -155,23 +149,16 @@ export class RtpSource {
   subscribe(subscriber: RtpSubscriber): void {
     clearTimeout(this.lingerTimer);
     this.lingerTimer = undefined;
-    this.subscribers.set(subscriber, { live: false });
+    this.fanout.add(subscriber);
   }
 
-  /**
-   * The viewer's connection is up now: its first packets must start a picture. It gets the GOP kept since the
-   * last keyframe at once, and the live packets after it; with none kept, it waits for the next keyframe.
-   */
+  /** The viewer's connection is up: it starts at once from the last keyframe kept (RtpFanout.rejoin). */
   rejoin(subscriber: RtpSubscriber): void {
-    const state = this.subscribers.get(subscriber);
-    if (!state) return;
-    const kept = this.lastGop.replay();
-    state.live = kept.length > 0;
-    for (const packet of kept) subscriber.video(packet);
+    this.fanout.rejoin(subscriber);
   }
 
   unsubscribe(subscriber: RtpSubscriber): void {
-    if (!this.subscribers.delete(subscriber) || this.subscribers.size > 0 || this.ended) return;
+    if (!this.fanout.delete(subscriber) || this.fanout.size > 0 || this.ended) return;
     this.lingerTimer = setTimeout(() => this.close('no viewer left'), LINGER_MS);
     this.lingerTimer.unref();
   }
@@ -196,24 +183,15 @@ export class RtpSource {
   }
 
   private video(packet: Buffer): void {
-    if (!this.gate) {
+    if (!this.fanout.started) {
       if (this.codecs === undefined && this.early.length < EARLY_PACKETS) this.early.push(packet);
       return;
     }
-    const join = this.gate.isJoinPoint(packet);
-    this.lastGop.add(packet, join);
-    for (const [subscriber, state] of this.subscribers) {
-      if (!state.live) {
-        if (!join) continue;
-        state.live = true;
-      }
-      subscriber.video(packet);
-    }
+    this.fanout.video(packet);
   }
 
   private audio(packet: Buffer): void {
-    if (this.codecs?.audio === undefined) return;
-    for (const [subscriber, state] of this.subscribers) if (state.live) subscriber.audio(packet);
+    if (this.codecs?.audio !== undefined) this.fanout.audio(packet);
   }
 
   private async run(): Promise<void> {
@@ -261,7 +239,7 @@ export class RtpSource {
         started = true;
         this.codecs = codecs;
         const codec = this.codecs.video === 'H264' ? 'h264' : this.codecs.video === 'H265' ? 'h265' : undefined;
-        this.gate = codec ? new KeyframeGate(codec) : undefined;
+        this.fanout.start(codec);
         const early = this.early;
         this.early = [];
         for (const packet of early) this.video(packet);
@@ -293,8 +271,7 @@ export class RtpSource {
       }
       this.options.log.warn({ stream: this.options.key, code, signal }, 'live rtp source input ended; restarting');
       // Viewers rejoin at the next keyframe of the new run.
-      for (const state of this.subscribers.values()) state.live = false;
-      this.lastGop.clear();
+      this.fanout.restart();
       this.restartTimer = setTimeout(() => void this.run(), RESTART_DELAY_MS);
       this.restartTimer.unref();
     });

@@ -1,7 +1,7 @@
 // WebRTC viewers (WHEP, draft-ietf-wish-whep): each POSTed offer gets a werift peer connection whose tracks are
 // fed, packet for packet, from the camera stream's RTP source. werift does ICE, DTLS and SRTP; we write none.
 import { randomBytes } from 'node:crypto';
-import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type RTCIceServer, type RTCPeerConnectionConfig } from 'werift';
+import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type RTCIceServer, type RTCPeerConnectionConfig, type RTCRtpSender, type RtpPacket } from 'werift';
 import { HttpError, type Logger, type PortRange } from '../lib/index.js';
 import type { RtpCodecs, RtpSource, RtpSubscriber } from './rtp-source.js';
 
@@ -20,6 +20,8 @@ export const MAX_OFFER_BYTES = 64 * 1024;
 const GATHER_TIMEOUT_MS = 5_000;
 /** A viewer whose connection has not come up (or went away) within this is closed. */
 const CONNECT_TIMEOUT_MS = 30_000;
+/** werift's sender logs a failed send itself; a packet that could not go is lost, as UDP's are. */
+const ignore = (): undefined => undefined;
 
 const H264 = () =>
   new RTCRtpCodecParameters({
@@ -105,6 +107,12 @@ export class WhepSession implements RtpSubscriber {
   readonly id = randomBytes(12).toString('hex');
   private readonly videoTrack = new MediaStreamTrack({ kind: 'video' });
   private readonly audioTrack = new MediaStreamTrack({ kind: 'audio' });
+  /**
+   * The senders the packets go to, straight: a track's writeRtp would parse each packet again for every viewer,
+   * copy it twice more and pass it through two events and their promises (measured: test/bench/live-load.ts).
+   */
+  private readonly videoSenders: RTCRtpSender[] = [];
+  private readonly audioSenders: RTCRtpSender[] = [];
   private connected = false;
   private closed = false;
   private readonly timer: NodeJS.Timeout;
@@ -141,7 +149,9 @@ export class WhepSession implements RtpSubscriber {
       for (const transceiver of pc.getTransceivers()) {
         const track = transceiver.kind === 'video' ? session.videoTrack : transceiver.kind === 'audio' && audio ? session.audioTrack : undefined;
         transceiver.setDirection(track ? 'sendonly' : 'inactive');
-        if (track) await transceiver.sender.replaceTrack(track);
+        if (!track) continue;
+        await transceiver.sender.replaceTrack(track);
+        (track === session.videoTrack ? session.videoSenders : session.audioSenders).push(transceiver.sender);
       }
       const gathered = new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, GATHER_TIMEOUT_MS);
@@ -164,12 +174,12 @@ export class WhepSession implements RtpSubscriber {
     }
   }
 
-  video(packet: Buffer): void {
-    if (this.connected) this.videoTrack.writeRtp(packet);
+  video(packet: RtpPacket): void {
+    if (this.connected) for (const sender of this.videoSenders) sender.sendRtp(packet).catch(ignore);
   }
 
-  audio(packet: Buffer): void {
-    if (this.connected) this.audioTrack.writeRtp(packet);
+  audio(packet: RtpPacket): void {
+    if (this.connected) for (const sender of this.audioSenders) sender.sendRtp(packet).catch(ignore);
   }
 
   close(reason: string): void {
