@@ -83,15 +83,19 @@ describe('live view over WebRTC (WHEP) in Chromium, inside network namespaces', 
     }
     // H.264 and G.711 (A-law here) as the camera sends them: no transcoding, and audio arrives too.
     const received = (await pages[0]!.evaluate(`(async () => {
-      const out = { codecs: [], audioPackets: 0 };
+      const out = { codecs: [], audioPackets: 0, srtpCiphers: [] };
       (await window.livePeer.getStats()).forEach((r) => {
         if (r.type === 'codec') out.codecs.push(r.mimeType);
         if (r.type === 'inbound-rtp' && r.kind === 'audio') out.audioPackets = r.packetsReceived;
+        if (r.type === 'transport') out.srtpCiphers.push(r.srtpCipher);
       });
       return out;
-    })()`)) as { codecs: string[]; audioPackets: number };
+    })()`)) as { codecs: string[]; audioPackets: number; srtpCiphers: string[] };
     expect(received.codecs.sort()).toEqual(['audio/PCMA', 'video/H264']);
     expect(received.audioPackets).toBeGreaterThan(0);
+    // AES-GCM SRTP (Chromium's name for it), which werift encrypts with one cipher a packet, where AES-CM + HMAC-SHA1 takes two (the
+    // forwarder's CPU per viewer: functions/live/README.md, "Measured").
+    expect(received.srtpCiphers).toEqual(['SRTP_AEAD_AES_128_GCM']);
     const r = await rtspViewer;
     expect(r.code, r.stderr).toBe(0);
     expect(count('camera session opened')).toBe(1);
