@@ -2,6 +2,7 @@
 // namespace, headless Chromium (Debian's, through playwright-core) in another with a default route through the
 // veth between them, so every ICE agent gathers and checks only 10.250.0.0/16 addresses.
 import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +25,8 @@ export interface LiveForwarder {
   /** The camera's live URL (trailing slash) as Chromium and WHEP clients in the viewer namespace reach it. */
   readonly base: string;
   readonly pid: number;
+  /** Its log file (LOG_LEVEL=warn), in the rig's directory: BENCH_LIVE_KEEP=1 keeps it. */
+  readonly log: string;
 }
 
 export interface Rig {
@@ -32,13 +35,16 @@ export interface Rig {
   readonly browser: BrowserContext;
 }
 
-async function startForwarder(network: TestNetwork, cameraPort: number, cameraPath: string, build: ForwarderBuild, cleanups: Array<() => Promise<unknown>>): Promise<LiveForwarder> {
+async function startForwarder(dir: string, network: TestNetwork, cameraPort: number, cameraPath: string, build: ForwarderBuild, cleanups: Array<() => Promise<unknown>>): Promise<LiveForwarder> {
   const livePort = 20000 + Math.floor(Math.random() * 10000);
   const node = [...(build.nodeFlags ?? []), build.cli];
+  // Its log (warnings and errors), kept for a level that fails: `forwarder-<port>.log` in the rig's directory.
+  const log = openSync(path.join(dir, `forwarder-${livePort}.log`), 'w');
   const forwarder = spawn('ip', ['netns', 'exec', network.cameraNs, process.execPath, ...node, 'forwarder', '--upstream', `127.0.0.1:${cameraPort}`, '--listen', `127.0.0.1:${livePort + 1}`, '--health-listen', '127.0.0.1:0', '--live-listen', `0.0.0.0:${livePort}`], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', LIVE_WEBRTC_ADDRESSES: network.cameraDirectAddress, LIVE_WEBRTC_UDP_PORTS: build.udpPorts },
-    stdio: 'ignore',
+    stdio: ['ignore', log, log],
   });
+  closeSync(log);
   const exited = new Promise<void>((resolve) => forwarder.once('exit', () => resolve()));
   // SIGTERM, and its exit awaited: a profiled forwarder writes its profile as it exits.
   cleanups.push(async () => {
@@ -53,7 +59,7 @@ async function startForwarder(network: TestNetwork, cameraPort: number, cameraPa
     if (up) break;
     if (Date.now() > deadline) throw new Error(`the forwarder's live port ${fromHost} did not answer within 30 s`);
   }
-  return { base: `http://${network.cameraDirectAddress}:${livePort}${cameraPath}/`, pid: forwarder.pid ?? 0 };
+  return { base: `http://${network.cameraDirectAddress}:${livePort}${cameraPath}/`, pid: forwarder.pid ?? 0, log: path.join(dir, `forwarder-${livePort}.log`) };
 }
 
 /** One camera, a forwarder per build (all reading that camera), and Chromium; `cleanups` undoes it, last first. */
@@ -63,11 +69,10 @@ export async function startRig(camera: GstCameraOptions, cleanups: Array<() => P
   execFileSync('ip', ['-n', network.viewerNs, 'route', 'add', 'default', 'via', network.cameraDirectAddress]);
   const cam = await startGstCamera({ ...camera, shared: true, netns: network.cameraNs, address: '127.0.0.1' });
   cleanups.push(() => cam.stop());
-  const forwarders: LiveForwarder[] = [];
-  for (const build of builds) forwarders.push(await startForwarder(network, cam.port, cam.path, build, cleanups));
-
   const dir = await mkdtemp(path.join(os.tmpdir(), 'shifu-bench-live-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  cleanups.push(() => (process.env.BENCH_LIVE_KEEP ? Promise.resolve() : rm(dir, { recursive: true, force: true })));
+  const forwarders: LiveForwarder[] = [];
+  for (const build of builds) forwarders.push(await startForwarder(dir, network, cam.port, cam.path, build, cleanups));
   const wrapper = path.join(dir, 'chromium-in-netns');
   await writeFile(wrapper, `#!/bin/sh\nexec ip netns exec ${network.viewerNs} ${CHROMIUM} "$@"\n`);
   await chmod(wrapper, 0o755);
