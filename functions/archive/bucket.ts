@@ -207,8 +207,8 @@ export class Bucket {
   /**
    * Uploads the file with its whole sha256 as `x-amz-meta-sha256` (S3's multipart checksum covers the parts only)
    * and S3's SHA-256 checksum on every part. Each part is read twice, to hash it (the checksum goes before the
-   * bytes) and to send it, so no part is held in memory: what an upload costs is two 256 KiB reads. A file of one
-   * part or less is one PUT. The file's sha256 is checked against `request.sha256` before the last part is sent.
+   * bytes) and to send it, so no part is held in memory: an upload holds one reused 256 KiB buffer for the hashing
+   * and the sending read's 256 KiB chunks. A file of one part or less is one PUT. The file's sha256 is checked against `request.sha256` before the last part is sent.
    * Resolves the object's ETag; on failure a multipart upload is aborted.
    */
   upload(request: UploadRequest, bytesPerSecond: number | null): Promise<string> {
