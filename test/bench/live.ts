@@ -31,7 +31,7 @@ export async function firstFrame(page: Page, url: string, mode: 'webrtc' | 'hls'
  * code read back (16 blocks, the capture's wall-clock ms mod 2^16; gst-camera.py --clock-code); its age is the
  * frame's expected display time minus that. Camera, forwarder and browser share this machine's clock.
  */
-async function glassToGlass(page: Page, seconds: number): Promise<number[]> {
+async function glassToGlass(page: Page, seconds: number): Promise<{ ages: number[]; hls: HlsState | null }> {
   return (await page.evaluate(`new Promise((resolve) => {
     const video = document.querySelector('video');
     const canvas = document.createElement('canvas');
@@ -48,11 +48,29 @@ async function glassToGlass(page: Page, seconds: number): Promise<number[]> {
       const shown = Math.round(performance.timeOrigin + meta.expectedDisplayTime) % 65536;
       ages.push((shown - code + 65536) % 65536);
       if (performance.now() < end) video.requestVideoFrameCallback(onFrame);
-      else resolve(ages);
+      else resolve({ ages, hls: ${HLS_STATE} });
     };
     video.requestVideoFrameCallback(onFrame);
-  })`)) as number[];
+  })`)) as { ages: number[]; hls: HlsState | null };
 }
+
+/** What hls.js says of itself at the end of a window: its target latency, and the stalls that raised it. */
+interface HlsState {
+  readonly targetLatency: number;
+  readonly stalls: number;
+}
+const HLS_STATE = `window.__benchHls ? { targetLatency: window.__benchHls.targetLatency, stalls: window.__benchHls.latencyController?.stallCount ?? NaN } : null`;
+
+/**
+ * Keeps the page's hls.js instance where the bench can ask it (the pages hold it in a closure): the Hls class the
+ * page loads is replaced, as it is set on window, by a subclass that remembers each instance.
+ */
+const KEEP_HLS = `(() => {
+  let kept;
+  Object.defineProperty(window, 'Hls', { configurable: true, get: () => kept, set: (Hls) => {
+    kept = class extends Hls { constructor(config) { super(config); window.__benchHls = this; } };
+  } });
+})()`;
 
 const median = (values: number[]): number => percentile(values, 50);
 
@@ -63,6 +81,7 @@ export async function run(): Promise<ReadonlyArray<Record<string, string | numbe
     const patterned: Array<() => Promise<unknown>> = [];
     cleanups.push(() => release(patterned));
     const { forwarders, browser } = await startRig({ video: 'h264', audio: 'pcma', width: 1280, height: 720, fps: 25, gop: 50, bitrate: 2000 }, patterned);
+    await browser.addInitScript(KEEP_HLS);
     const base = forwarders[0]!.base;
     const joined: Record<'webrtc' | 'hls', number> = { webrtc: NaN, hls: NaN };
     for (const mode of ['webrtc', 'hls'] as const) {
@@ -96,13 +115,15 @@ export async function run(): Promise<ReadonlyArray<Record<string, string | numbe
 
     // Glass-to-glass, on a camera of its own whose frames carry its clock (a test pattern carries none).
     const clocked = await startRig({ video: 'h264', audio: 'pcma', width: 1280, height: 720, fps: 25, gop: 50, bitrate: 2000, clockCode: true }, cleanups);
+    await clocked.browser.addInitScript(KEEP_HLS);
     const ages: Record<'webrtc' | 'hls', number> = { webrtc: NaN, hls: NaN };
     for (const mode of ['webrtc', 'hls'] as const) {
       const page = await clocked.browser.newPage();
       await firstFrame(page, `${clocked.forwarders[0]!.base}?via=${mode}`, mode);
       await sleep(2000);
-      const seen = await glassToGlass(page, LATENCY_S);
+      const { ages: seen, hls } = await glassToGlass(page, LATENCY_S);
       await page.close();
+      if (mode === 'hls') rows.push({ measure: "hls: hls.js's target latency at the end (stalls that raised it)", value: hls ? `${hls.targetLatency.toFixed(2)} s (${hls.stalls})` : 'unknown' });
       ages[mode] = median(seen);
       rows.push({ measure: `${mode}: glass-to-glass, median of ${seen.length} frames (ms)`, value: Math.round(ages[mode]) });
       rows.push({ measure: `${mode}: glass-to-glass, 90th percentile (ms)`, value: Math.round(percentile(seen, 90)) });

@@ -176,4 +176,16 @@ describe('structure', () => {
     expect(pageScripts.length).toBeGreaterThan(3);
     expect([...homes].filter(([, files]) => files.length > 1)).toEqual([]);
   });
+
+  it('tests and benches make a journaled segment with segmentFixture (test/support/segment.ts), never field by field', () => {
+    // A segment written out by hand restates the contract (its fields, its name by the recorder's rule) and
+    // drifts when a field is added; the fixture names it by the contracts' own rule and each test writes only
+    // what it is about.
+    const tests = path.resolve(ROOT, '../test');
+    const fixture = path.join(tests, 'support', 'segment.ts');
+    const byHand = sources(tests)
+      .filter((f) => f !== fixture && /\bstartTime:[^{}]*(?:\{[^{}]*\}[^{}]*)*\bgapBeforeSeconds:/.test(readFileSync(f, 'utf8')))
+      .map((f) => path.relative(tests, f));
+    expect(byHand).toEqual([]);
+  });
 });
