@@ -165,7 +165,7 @@ export class WhepSession implements RtpSubscriber {
       // The DTLS server picks the SRTP profile. As the answerer werift would be the client (a=setup:active), and
       // Chromium, the server, picks AES-CM + HMAC-SHA1 (two node:crypto objects per packet for werift). As the
       // server (a=setup:passive, which an answer may choose: RFC 8842) werift picks AES-GCM, its first choice,
-      // whenever the browser offers it, else AES-CM: about a third less forwarder CPU per viewer (README, "Measured").
+      // whenever the browser offers it, else AES-CM: half the SRTP CPU a packet (README, "Measured").
       for (const transport of pc.dtlsTransports) transport.role = 'server';
       await pc.setLocalDescription(await pc.createAnswer());
       if (pc.iceGatheringState !== 'complete') await gathered;
