@@ -147,6 +147,7 @@ async function memory(s3: S3Server, dir: string): Promise<MemoryRow[]> {
         rss: stats[i]!.nodeRss,
         pss: stats[i]!.nodePss,
         cpu: stats[i]!.nodeCpu,
+        // NaN (printed n/a) when its ffmpeg was missing from the window: the problem line above says which.
         cpuWithFfmpeg: stats[i]!.nodeCpu + stats[i]!.ffmpegCpu,
         archived: archive?.counters.archived ?? 0,
       };
@@ -227,8 +228,8 @@ export async function run(): Promise<void> {
       const rssMore = on!.rss - off!.rss;
       const pssMore = on!.pss - off!.pss;
       verdicts.push([`memory <= +${TARGET.memoryMiB} MiB with archiving (${CONFIG.segmentSeconds} s segments)`, `RSS +${fmt(rssMore)} MiB, PSS +${fmt(pssMore)} MiB`, pssMore <= TARGET.memoryMiB ? 'PASS' : 'FAIL']);
-      // Both ways: the recorder's Node alone (where the archive runs), and the recorder as the machine pays for it.
-      for (const [what, off1, on1] of [['Node alone', off!.cpu, on!.cpu], ['Node + its ffmpeg', off!.cpuWithFfmpeg, on!.cpuWithFfmpeg]] as const) {
+      // Both ways: the recorder's Node (where the archive runs), and the recorder as the machine pays for it.
+      for (const [what, off1, on1] of [['Node (+ the ffprobe runs it reaps)', off!.cpu, on!.cpu], ['Node + its ffmpeg', off!.cpuWithFfmpeg, on!.cpuWithFfmpeg]] as const) {
         const cpuMore = on1 / off1 - 1;
         verdicts.push([`CPU <= +${TARGET.cpuIncrease * 100} % with archiving (${what})`, `${fmt(off1, 2)} -> ${fmt(on1, 2)} % of a core (+${fmt(cpuMore * 100, 0)} %)`, cpuMore <= TARGET.cpuIncrease ? 'PASS' : 'FAIL']);
       }

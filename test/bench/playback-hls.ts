@@ -5,7 +5,7 @@
 // server's own /api/clip; thumbnails first, cached, and 304, against plain ffmpeg decoding the same keyframe.
 // Knobs: BENCH_HLS_HOURS (6), BENCH_HLS_RUNS (5), BENCH_HLS_DIR (keep the footage there between runs).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { link, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -49,6 +49,9 @@ async function synthesize(root: string): Promise<string[]> {
     '-movflags', '+frag_keyframe+empty_moov+default_base_moof', '-frag_duration', '1000000', '-f', 'mp4', hour]);
   const bytes = (await stat(hour)).size;
   const files: string[] = [];
+  // Journaled under another name and renamed last: a kept folder (the journal there) is whole, never half made.
+  const partial = `${journalPathOf(root, DEVICE)}.partial`;
+  await rm(partial, { force: true });
   for (let h = 0; h < HOURS; h++) {
     const segment = segmentFixture(
       { device: DEVICE, start: T0 + h * 3600_000, seconds: 3600, root },
@@ -56,8 +59,9 @@ async function synthesize(root: string): Promise<string[]> {
     );
     await link(hour, segment.absolutePath);
     files.push(segment.absolutePath);
-    await appendToJournal(journalPathOf(root, DEVICE), segment);
+    await appendToJournal(partial, segment);
   }
+  await rename(partial, journalPathOf(root, DEVICE));
   await rm(short);
   return files;
 }

@@ -5,7 +5,7 @@
 import { spawn, execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,6 +60,9 @@ async function synthesize(root: string): Promise<string[]> {
     '-t', '60', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-b:v', `${KBPS}k`, '-g', '50', '-c:a', 'aac', '-b:a', '64k', short,
   ]);
   const files: string[] = [];
+  // Journaled under another name and renamed last: a kept folder (the journal there) is whole, never half made.
+  const partial = `${journalPathOf(root, DEVICE)}.partial`;
+  await rm(partial, { force: true });
   for (let h = 0; h < HOURS; h++) {
     const at = { device: DEVICE, start: T0 + h * 3600_000, root };
     // Named by the recorder's rule from its start; its length is known once ffmpeg has written it.
@@ -72,8 +75,9 @@ async function synthesize(root: string): Promise<string[]> {
       { ...at, seconds: duration },
       { sequence: h + 1, bytes: (await stat(file)).size, sha256: await sha256(file), video: { codec: 'h264', width: 1280, height: 720, fps: 25 }, audio: { codec: 'aac' } },
     );
-    await appendToJournal(journalPathOf(root, DEVICE), segment);
+    await appendToJournal(partial, segment);
   }
+  await rename(partial, journalPathOf(root, DEVICE));
   await rm(short);
   return files;
 }

@@ -410,19 +410,13 @@ describe.concurrent(`10,000 seeded malformed requests to each server (HTTP_FUZZ_
   it(`playback server, with footage of cam1 (seed ${SEED})`, async () => {
     // Real footage, so that cases reach past the device check into clip planning and file serving.
     const root = path.join(tmp, 'playback');
-    const name = 'cam1_20261124T100000Z.mp4';
-    await mkdir(path.join(root, 'cam1'), { recursive: true });
-    const made = spawnSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=10', '-t', '2', '-c:v', 'libx264', '-g', '10', '-movflags', '+frag_keyframe+empty_moov+default_base_moof', path.join(root, 'cam1', name)], { encoding: 'utf8' });
+    const placed = segmentFixture({ device: 'cam1', start: '2026-11-24T10:00:00.000Z', seconds: 2, root }, { video: { codec: 'h264', width: 160, height: 120, fps: 10 } });
+    await mkdir(path.dirname(placed.absolutePath), { recursive: true });
+    const made = spawnSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=10', '-t', '2', '-c:v', 'libx264', '-g', '10', '-movflags', '+frag_keyframe+empty_moov+default_base_moof', placed.absolutePath], { encoding: 'utf8' });
     expect(made.status, made.stderr).toBe(0);
-    const bytes = await readFile(path.join(root, 'cam1', name));
+    const bytes = await readFile(placed.absolutePath);
     await mkdir(path.dirname(journalPathOf(root, 'cam1')), { recursive: true });
-    await appendToJournal(
-      journalPathOf(root, 'cam1'),
-      segmentFixture(
-        { device: 'cam1', start: '2026-11-24T10:00:00.000Z', seconds: 2, root },
-        { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), video: { codec: 'h264', width: 160, height: 120, fps: 10 } },
-      ),
-    );
+    await appendToJournal(journalPathOf(root, 'cam1'), { ...placed, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
     // A stand-in forwarder behind the live proxy (/live/cam1/...), answering as the live port does, so that every
     // 5xx would be the proxy's own.
     const forwarderLive = http.createServer((req, res) => {

@@ -42,7 +42,7 @@ describe('keyframe from the MP4 index', () => {
 
   it('plans a clip from mid-segment without running ffprobe', async () => {
     const file = files[0]!;
-    const segment = segmentFixture({ device: 'cam1', start: '2026-11-24T10:00:00.000Z', seconds: 12 }, { file: `cam1/${path.basename(file)}`, audio: { codec: 'aac' } });
+    const segment = segmentFixture({ device: 'cam1', start: '2026-11-24T10:00:00.000Z', seconds: 12 }, { file: `cam1/${path.basename(file)}`, absolutePath: file, audio: { codec: 'aac' } });
     const footage: Footage = { segment, name: path.basename(file), path: file, startMs: Date.parse(segment.startTime), endMs: Date.parse(segment.endTime) };
     const request = { device: 'cam1', startMs: footage.startMs + 5_500, endMs: footage.startMs + 9_000, format: 'mp4' as const };
     // No ffprobe here: a lookup that needed one would fail.
@@ -63,7 +63,7 @@ describe('keyframe from the MP4 index', () => {
 function footageOf(paths: readonly string[], seconds: number): Footage[] {
   return paths.map((file, i) => {
     const startMs = Date.parse('2026-11-24T10:00:00.000Z') + i * seconds * 1000;
-    const segment = segmentFixture({ device: 'cam1', start: startMs, seconds }, { file: `cam1/${path.basename(file)}`, audio: { codec: 'aac' } });
+    const segment = segmentFixture({ device: 'cam1', start: startMs, seconds }, { file: `cam1/${path.basename(file)}`, absolutePath: file, audio: { codec: 'aac' } });
     return { segment, name: path.basename(file), path: file, startMs, endMs: startMs + seconds * 1000 };
   });
 }

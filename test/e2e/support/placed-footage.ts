@@ -12,7 +12,7 @@ export async function placeFootage(root: string, device: string, file: string, s
   await mkdir(path.join(root, device), { recursive: true });
   await mkdir(path.dirname(journalPathOf(root, device)), { recursive: true });
   await copyFile(file, placed.absolutePath);
-  const segment: Segment = {
+  const segment = {
     ...placed,
     bytes: (await stat(placed.absolutePath)).size,
     sha256: createHash('sha256').update(await readFile(placed.absolutePath)).digest('hex'),
