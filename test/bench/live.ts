@@ -74,6 +74,7 @@ async function startRig(camera: GstCameraOptions, cleanups: Array<() => Promise<
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--autoplay-policy=no-user-gesture-required', '--disable-features=WebRtcHideLocalIpsWithMdns'],
   });
   cleanups.push(() => browser.close());
+  await browser.addInitScript(KEEP_HLS);
   return { base, forwarderPid: forwarder.pid ?? 0, browser };
 }
 
@@ -82,7 +83,7 @@ async function startRig(camera: GstCameraOptions, cleanups: Array<() => Promise<
  * code read back (16 blocks, the capture's wall-clock ms mod 2^16; gst-camera.py --clock-code); its age is the
  * frame's expected display time minus that. Camera, forwarder and browser share this machine's clock.
  */
-async function glassToGlass(page: Page, seconds: number): Promise<number[]> {
+async function glassToGlass(page: Page, seconds: number): Promise<{ ages: number[]; hls: HlsState | null }> {
   return (await page.evaluate(`new Promise((resolve) => {
     const video = document.querySelector('video');
     const canvas = document.createElement('canvas');
@@ -99,11 +100,29 @@ async function glassToGlass(page: Page, seconds: number): Promise<number[]> {
       const shown = Math.round(performance.timeOrigin + meta.expectedDisplayTime) % 65536;
       ages.push((shown - code + 65536) % 65536);
       if (performance.now() < end) video.requestVideoFrameCallback(onFrame);
-      else resolve(ages);
+      else resolve({ ages, hls: ${HLS_STATE} });
     };
     video.requestVideoFrameCallback(onFrame);
-  })`)) as number[];
+  })`)) as { ages: number[]; hls: HlsState | null };
 }
+
+/** What hls.js says of itself at the end of a window: its target latency, and the stalls that raised it. */
+interface HlsState {
+  readonly targetLatency: number;
+  readonly stalls: number;
+}
+const HLS_STATE = `window.__benchHls ? { targetLatency: window.__benchHls.targetLatency, stalls: window.__benchHls.latencyController?.stallCount ?? NaN } : null`;
+
+/**
+ * Keeps the page's hls.js instance where the bench can ask it (the pages hold it in a closure): the Hls class the
+ * page loads is replaced, as it is set on window, by a subclass that remembers each instance.
+ */
+const KEEP_HLS = `(() => {
+  let kept;
+  Object.defineProperty(window, 'Hls', { configurable: true, get: () => kept, set: (Hls) => {
+    kept = class extends Hls { constructor(config) { super(config); window.__benchHls = this; } };
+  } });
+})()`;
 
 const median = (values: number[]): number => percentile(values, 50);
 
@@ -152,8 +171,9 @@ export async function run(): Promise<ReadonlyArray<Record<string, string | numbe
       const page = await clocked.browser.newPage();
       await firstFrame(page, `${clocked.base}?via=${mode}`, mode);
       await sleep(2000);
-      const seen = await glassToGlass(page, LATENCY_S);
+      const { ages: seen, hls } = await glassToGlass(page, LATENCY_S);
       await page.close();
+      if (mode === 'hls') rows.push({ measure: "hls: hls.js's target latency at the end (stalls that raised it)", value: hls ? `${hls.targetLatency.toFixed(2)} s (${hls.stalls})` : 'unknown' });
       ages[mode] = median(seen);
       rows.push({ measure: `${mode}: glass-to-glass, median of ${seen.length} frames (ms)`, value: Math.round(ages[mode]) });
       rows.push({ measure: `${mode}: glass-to-glass, 90th percentile (ms)`, value: Math.round(percentile(seen, 90)) });
