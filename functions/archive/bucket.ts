@@ -18,7 +18,7 @@ import {
   type CompletedPart,
 } from '@aws-sdk/client-s3';
 import type { BucketAddress } from './options.js';
-import { hashRange, rangeBody, SegmentChangedError } from './upload-body.js';
+import { CHUNK_BYTES, hashRange, rangeBody, SegmentChangedError } from './upload-body.js';
 
 /** S3's smallest part: a segment this size or smaller is one PUT, a larger one a multipart upload. */
 export const PART_BYTES = 5 * 1024 * 1024;
@@ -207,8 +207,8 @@ export class Bucket {
   /**
    * Uploads the file with its whole sha256 as `x-amz-meta-sha256` (S3's multipart checksum covers the parts only)
    * and S3's SHA-256 checksum on every part. Each part is read twice, to hash it (the checksum goes before the
-   * bytes) and to send it, so no part is held in memory: what an upload costs is two 256 KiB reads. A file of one
-   * part or less is one PUT. The file's sha256 is checked against `request.sha256` before the last part is sent.
+   * bytes) and to send it, so no part is held in memory: an upload holds one reused 256 KiB buffer for the hashing
+   * and the sending read's 256 KiB chunks. A file of one part or less is one PUT. The file's sha256 is checked against `request.sha256` before the last part is sent.
    * Resolves the object's ETag; on failure a multipart upload is aborted.
    */
   upload(request: UploadRequest, bytesPerSecond: number | null): Promise<string> {
@@ -227,8 +227,9 @@ export class Bucket {
     };
     const described = { Bucket: bucket, Key: key, ContentType: request.contentType, Metadata: { sha256: request.sha256 } };
     const signal = { abortSignal: this.closing.signal };
+    const scratch = Buffer.allocUnsafe(Math.max(1, Math.min(CHUNK_BYTES, size)));
     if (size <= PART_BYTES) {
-      const checksum = await hashRange(file, 0, size, whole);
+      const checksum = await hashRange(file, 0, size, whole, scratch);
       checkWhole();
       const put = await this.client.send(
         new PutObjectCommand({ ...described, Body: rangeBody(file, 0, size, bytesPerSecond), ContentLength: size, ChecksumSHA256: checksum }),
@@ -242,7 +243,7 @@ export class Bucket {
       const parts: CompletedPart[] = [];
       for (let start = 0, number = 1; start < size; start += PART_BYTES, number++) {
         const end = Math.min(size, start + PART_BYTES);
-        const checksum = await hashRange(file, start, end, whole);
+        const checksum = await hashRange(file, start, end, whole, scratch);
         if (end === size) checkWhole();
         const part = await this.client.send(
           new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: number, Body: rangeBody(file, start, end, bytesPerSecond), ContentLength: end - start, ChecksumSHA256: checksum }),

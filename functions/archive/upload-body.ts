@@ -2,6 +2,7 @@
 // file's sha256 checked against its journal line's), then read again to send, at a bounded rate.
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { pipeline, Transform, type Readable } from 'node:stream';
 
 /** The file changed since it was journaled: uploading it would put footage in the bucket that no hash vouches for. */
@@ -28,23 +29,35 @@ function throttled(bytesPerSecond: number): Transform {
   });
 }
 
-/** Bytes read at a time from a segment file: what an upload holds in memory, besides the SDK's own buffers. */
-const CHUNK_BYTES = 256 * 1024;
+/**
+ * Bytes read at a time from a segment file: what an upload holds in memory, besides the SDK's own buffers. Measured
+ * per 7.5 MB upload under the recorder's V8 flags, the sending read's CPU is least here (64 KiB: +30 %, 1 MiB: +40 %).
+ */
+export const CHUNK_BYTES = 256 * 1024;
 
 /**
  * Hashes bytes [start, end) of the file: resolves their SHA-256 in base64 (S3's part checksum, sent before the part),
  * and feeds them to `whole` as well (the file's sha256, checked against the journal's after the last part).
+ * Reads into `scratch`, reused for every read of every part: a read stream's fresh buffer per chunk is external
+ * memory V8 answers with a full GC about once an upload under the recorder's lean flags (measured: the hashing pass
+ * cost 40 ms of CPU per 7.5 MB segment that way, most of it GC).
  */
-export async function hashRange(file: string, start: number, end: number, whole: Hash): Promise<string> {
+export async function hashRange(file: string, start: number, end: number, whole: Hash, scratch: Buffer): Promise<string> {
   const part = createHash('sha256');
-  let read = 0;
-  for await (const chunk of createReadStream(file, { start, end: end - 1, highWaterMark: CHUNK_BYTES }) as AsyncIterable<Buffer>) {
-    part.update(chunk);
-    whole.update(chunk);
-    read += chunk.length;
+  const handle = await open(file, 'r');
+  try {
+    for (let at = start; at < end; ) {
+      const { bytesRead } = await handle.read(scratch, 0, Math.min(scratch.length, end - at), at);
+      // Shorter than it was a moment ago: the file changed, and the part would not be what was hashed.
+      if (bytesRead === 0) throw new SegmentChangedError(file);
+      const chunk = scratch.subarray(0, bytesRead);
+      part.update(chunk);
+      whole.update(chunk);
+      at += bytesRead;
+    }
+  } finally {
+    await handle.close();
   }
-  // Shorter than it was a moment ago: the file changed, and the part would not be what was hashed.
-  if (read !== end - start) throw new SegmentChangedError(file);
   return part.digest('base64');
 }
 

@@ -7,7 +7,8 @@ import type { Fmp4Fragment } from './fmp4.js';
 /**
  * The part target the playlist announces (EXT-X-PART-INF) at least: ffmpeg cuts at 200 ms, plus a frame. A part
  * that came out longer (a camera that skipped frames leaves a gap in its timestamps) raises it while it is listed,
- * since no part may be longer than the target; the next playlists say so (as gohlslib does).
+ * since no part may be longer than the target; the next playlists say so (as gohlslib does). The pages' hls.js
+ * backs off by this much per stall (`liveSyncOnStallIncrease` in lib/page/players.ts: change both together).
  */
 export const PART_TARGET_SECONDS = 0.3;
 /** ffmpeg's -frag_duration, in microseconds: a part every 200 ms, and at every keyframe. */

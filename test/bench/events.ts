@@ -1,25 +1,21 @@
 // Benchmark, not a test: latency from a segment's close (journal write, then `segment` emit) to its receipt at the sink.
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { attachEvents, startLocalSink, type EventMode } from '../../functions/events/index.js';
 import { createLogger } from '../../functions/lib/index.js';
-import { Recorder, parseCameraAddress, type Segment } from '../../functions/recorder/index.js';
+import { appendToJournal, journalPathOf, Recorder, parseCameraAddress, type Segment } from '../../functions/recorder/index.js';
 import { startGstCamera } from '../e2e/fixtures/camera.js';
-import { whenRunDirectly } from './support/util.js';
+import { segmentFixture } from '../support/segment.js';
+import { percentile, whenRunDirectly } from './support/util.js';
 
 export type BenchRow = Readonly<Record<string, string | number>>;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The built CLI, beside this file once compiled (dist/test/bench -> dist/functions). */
 const CLI = path.resolve(here, '../../functions/cli.js');
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
-}
 
 function row(scenario: string, latencies: number[], extra: Record<string, string | number> = {}): BenchRow {
   const sorted = [...latencies].sort((a, b) => a - b);
@@ -35,27 +31,19 @@ function row(scenario: string, latencies: number[], extra: Record<string, string
 }
 
 function syntheticSegment(out: string, sequence: number): Segment {
-  const file = `bench/bench_${String(sequence).padStart(6, '0')}.mp4`;
-  return {
-    file,
-    absolutePath: path.join(out, file),
-    device: 'bench',
-    sequence,
-    startTime: new Date(Date.now() - 3000).toISOString(),
-    endTime: new Date().toISOString(),
-    durationSeconds: 3,
-    bytes: 1_000_000 + sequence,
-    sha256: sequence.toString(16).padStart(64, '0'),
-    format: 'mp4',
-    mimeType: 'video/mp4',
-    video: { codec: 'h264', width: 1920, height: 1080, fps: 25 },
-    audio: { codec: 'aac', transcodedFrom: 'pcm_alaw' },
-    recovered: false,
-    gapBeforeSeconds: 0,
-  };
+  // One a second back from now (each its own file), 3 s long.
+  return segmentFixture(
+    { device: 'bench', start: Date.now() - 3000 - sequence * 1000, seconds: 3, root: out },
+    { sequence, bytes: 1_000_000 + sequence, sha256: sequence.toString(16).padStart(64, '0'), video: { codec: 'h264', width: 1920, height: 1080, fps: 25 }, audio: { codec: 'aac', transcodedFrom: 'pcm_alaw' } },
+  );
 }
 
-/** In one process: the recorder's `segment` event -> outbox file + fsyncs -> HTTP POST -> local sink. */
+/**
+ * In one process, what a recorder does at a segment's close and after: the journal line (fsynced), the `segment`
+ * signal, the announcer's read of the journal up to it, the outbox file + fsyncs, the HTTP POST, the local sink.
+ * The signal alone sends nothing: the announcer follows the journal (one feed) and announces files that exist, so
+ * each segment's file is made and the segment journaled first; the clock starts at the journal write.
+ */
 async function inProcess(mode: EventMode, count: number, spacingMs: number): Promise<number[]> {
   const out = await mkdtemp(path.join(os.tmpdir(), 'shifu-bench-events-'));
   const log = createLogger('bench', 'silent');
@@ -87,9 +75,16 @@ async function inProcess(mode: EventMode, count: number, spacingMs: number): Pro
     log,
   );
   const announcer = await attachEvents(recorder, { sink: sink.url, eventMode: mode, namespace: 'bench', ceOverrides: undefined, eventFlushSeconds: 30, outboxRescanSeconds: 0 }, log);
+  const journal = journalPathOf(out, 'bench');
+  await mkdir(path.dirname(journal), { recursive: true });
+  await mkdir(path.join(out, 'bench'), { recursive: true });
   for (let i = 1; i <= count; i++) {
+    const segment = syntheticSegment(out, i);
+    // The announcer announces only a file that is there (retention may have taken it).
+    await writeFile(segment.absolutePath, '');
     emitted.set(i, performance.now());
-    recorder.events.emit('segment', syntheticSegment(out, i));
+    await appendToJournal(journal, segment);
+    recorder.events.emit('segment', segment);
     if (spacingMs > 0) await new Promise((r) => setTimeout(r, spacingMs));
   }
   const deadline = Date.now() + 60_000;

@@ -108,7 +108,8 @@ async function glassToGlass(page: Page, seconds: number): Promise<{ ages: number
 
 /** What hls.js says of itself at the end of a window: its target latency, and the stalls that raised it. */
 interface HlsState {
-  readonly targetLatency: number;
+  /** null before hls.js has a playlist's details (its getter's own answer then). */
+  readonly targetLatency: number | null;
   readonly stalls: number;
 }
 const HLS_STATE = `window.__benchHls ? { targetLatency: window.__benchHls.targetLatency, stalls: window.__benchHls.latencyController?.stallCount ?? NaN } : null`;
@@ -173,7 +174,7 @@ export async function run(): Promise<ReadonlyArray<Record<string, string | numbe
       await sleep(2000);
       const { ages: seen, hls } = await glassToGlass(page, LATENCY_S);
       await page.close();
-      if (mode === 'hls') rows.push({ measure: "hls: hls.js's target latency at the end (stalls that raised it)", value: hls ? `${hls.targetLatency.toFixed(2)} s (${hls.stalls})` : 'unknown' });
+      if (mode === 'hls') rows.push({ measure: "hls: hls.js's target latency at the end (stalls that raised it)", value: typeof hls?.targetLatency === 'number' ? `${hls.targetLatency.toFixed(2)} s (${hls.stalls})` : 'unknown' });
       ages[mode] = median(seen);
       rows.push({ measure: `${mode}: glass-to-glass, median of ${seen.length} frames (ms)`, value: Math.round(ages[mode]) });
       rows.push({ measure: `${mode}: glass-to-glass, 90th percentile (ms)`, value: Math.round(percentile(seen, 90)) });

@@ -5,13 +5,14 @@
 // server's own /api/clip; thumbnails first, cached, and 304, against plain ffmpeg decoding the same keyframe.
 // Knobs: BENCH_HLS_HOURS (6), BENCH_HLS_RUNS (5), BENCH_HLS_DIR (keep the footage there between runs).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { link, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freeLoopbackPort } from '../../functions/lib/index.js';
-import { compactUtc, type Segment } from '../../functions/recorder/index.js';
+import { appendToJournal, journalPathOf } from '../../functions/recorder/index.js';
+import { segmentFixture } from '../support/segment.js';
 import { fmt, percentile, sleep, track, whenRunDirectly } from './support/util.js';
 
 export type BenchRow = Readonly<Record<string, string | number>>;
@@ -38,7 +39,7 @@ function exec(cmd: string, args: readonly string[]): Promise<string> {
 async function synthesize(root: string): Promise<string[]> {
   const dir = path.join(root, DEVICE);
   await mkdir(dir, { recursive: true });
-  await mkdir(path.join(root, '.shifu-rtsp', DEVICE), { recursive: true });
+  await mkdir(path.dirname(journalPathOf(root, DEVICE)), { recursive: true });
   const short = path.join(root, 'short.mp4');
   const hour = path.join(root, 'hour.mp4');
   note('encoding 60 s of 720p, then an hour of it with the recorder\'s muxer options');
@@ -48,21 +49,19 @@ async function synthesize(root: string): Promise<string[]> {
     '-movflags', '+frag_keyframe+empty_moov+default_base_moof', '-frag_duration', '1000000', '-f', 'mp4', hour]);
   const bytes = (await stat(hour)).size;
   const files: string[] = [];
-  const journal: string[] = [];
+  // Journaled under another name and renamed last: a kept folder (the journal there) is whole, never half made.
+  const partial = `${journalPathOf(root, DEVICE)}.partial`;
+  await rm(partial, { force: true });
   for (let h = 0; h < HOURS; h++) {
-    const start = new Date(T0 + h * 3600_000);
-    const name = `${DEVICE}_${compactUtc(start)}.mp4`;
-    const file = path.join(dir, name);
-    await link(hour, file);
-    files.push(file);
-    const segment: Segment = {
-      file: `${DEVICE}/${name}`, absolutePath: file, device: DEVICE, sequence: h + 1, startTime: start.toISOString(),
-      endTime: new Date(start.getTime() + 3600_000).toISOString(), durationSeconds: 3600, bytes, sha256: 'a'.repeat(64),
-      format: 'mp4', mimeType: 'video/mp4', video: { codec: 'h264', width: 1280, height: 720, fps: 25 }, audio: { codec: 'aac' }, recovered: false, gapBeforeSeconds: 0,
-    };
-    journal.push(JSON.stringify(segment));
+    const segment = segmentFixture(
+      { device: DEVICE, start: T0 + h * 3600_000, seconds: 3600, root },
+      { sequence: h + 1, bytes, video: { codec: 'h264', width: 1280, height: 720, fps: 25 }, audio: { codec: 'aac' } },
+    );
+    await link(hour, segment.absolutePath);
+    files.push(segment.absolutePath);
+    await appendToJournal(partial, segment);
   }
-  await writeFile(path.join(root, '.shifu-rtsp', DEVICE, 'segments.jsonl'), `${journal.join('\n')}\n`);
+  await rename(partial, journalPathOf(root, DEVICE));
   await rm(short);
   return files;
 }
@@ -125,8 +124,8 @@ export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   let server: ChildProcess | undefined;
   try {
-    const exists = keep ? await stat(path.join(root, '.shifu-rtsp', DEVICE, 'segments.jsonl')).then(() => true, () => false) : false;
-    const files = exists ? Array.from({ length: HOURS }, (_, h) => path.join(root, DEVICE, `${DEVICE}_${compactUtc(new Date(T0 + h * 3600_000))}.mp4`)) : await synthesize(root);
+    const exists = keep ? await stat(journalPathOf(root, DEVICE)).then(() => true, () => false) : false;
+    const files = exists ? Array.from({ length: HOURS }, (_, h) => segmentFixture({ device: DEVICE, start: T0 + h * 3600_000, seconds: 3600, root }).absolutePath) : await synthesize(root);
     const port = await freeLoopbackPort();
     server = track(spawn(process.execPath, [CLI, 'playback', '--root', root, '--listen', `127.0.0.1:${port}`, '--cache-dir', cache], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } }));
     for (let i = 0; i < 100; i++) {

@@ -5,13 +5,14 @@
 import { spawn, execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freeLoopbackPort } from '../../functions/lib/index.js';
-import { compactUtc, type Segment } from '../../functions/recorder/index.js';
+import { appendToJournal, journalPathOf } from '../../functions/recorder/index.js';
+import { segmentFixture } from '../support/segment.js';
 import { childrenNamed, rssMiB } from './support/procfs.js';
 import { fmt, percentile, sleep, track, waitExit, whenRunDirectly } from './support/util.js';
 
@@ -51,7 +52,7 @@ async function sha256(file: string): Promise<string> {
 async function synthesize(root: string): Promise<string[]> {
   const dir = path.join(root, DEVICE);
   await mkdir(dir, { recursive: true });
-  await mkdir(path.join(root, '.shifu-rtsp', DEVICE), { recursive: true });
+  await mkdir(path.dirname(journalPathOf(root, DEVICE)), { recursive: true });
   const short = path.join(root, 'short.mp4');
   note(`encoding 60 s of 720p at ${KBPS} kbit/s`);
   await exec(FFMPEG, [
@@ -59,35 +60,24 @@ async function synthesize(root: string): Promise<string[]> {
     '-t', '60', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-b:v', `${KBPS}k`, '-g', '50', '-c:a', 'aac', '-b:a', '64k', short,
   ]);
   const files: string[] = [];
-  const journal: string[] = [];
+  // Journaled under another name and renamed last: a kept folder (the journal there) is whole, never half made.
+  const partial = `${journalPathOf(root, DEVICE)}.partial`;
+  await rm(partial, { force: true });
   for (let h = 0; h < HOURS; h++) {
-    const start = new Date(T0 + h * 3600_000);
-    const name = `${DEVICE}_${compactUtc(start)}.mp4`;
-    const file = path.join(dir, name);
+    const at = { device: DEVICE, start: T0 + h * 3600_000, root };
+    // Named by the recorder's rule from its start; its length is known once ffmpeg has written it.
+    const file = segmentFixture({ ...at, seconds: 3600 }).absolutePath;
     files.push(file);
-    note(`segment ${h + 1}/${HOURS}: ${name}`);
+    note(`segment ${h + 1}/${HOURS}: ${path.basename(file)}`);
     await exec(FFMPEG, ['-v', 'error', '-y', '-stream_loop', '59', '-i', short, '-map', '0', '-c', 'copy', ...FRAGMENTED, file]);
     const duration = Number((await exec(FFPROBE, ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', file])).trim());
-    const segment: Omit<Segment, 'absolutePath'> & { absolutePath: string } = {
-      file: `${DEVICE}/${name}`,
-      absolutePath: file,
-      device: DEVICE,
-      sequence: h + 1,
-      startTime: start.toISOString(),
-      endTime: new Date(start.getTime() + duration * 1000).toISOString(),
-      durationSeconds: duration,
-      bytes: (await stat(file)).size,
-      sha256: await sha256(file),
-      format: 'mp4',
-      mimeType: 'video/mp4',
-      video: { codec: 'h264', width: 1280, height: 720, fps: 25 },
-      audio: { codec: 'aac' },
-      recovered: false,
-      gapBeforeSeconds: 0,
-    };
-    journal.push(JSON.stringify(segment));
+    const segment = segmentFixture(
+      { ...at, seconds: duration },
+      { sequence: h + 1, bytes: (await stat(file)).size, sha256: await sha256(file), video: { codec: 'h264', width: 1280, height: 720, fps: 25 }, audio: { codec: 'aac' } },
+    );
+    await appendToJournal(partial, segment);
   }
-  await writeFile(path.join(root, '.shifu-rtsp', DEVICE, 'segments.jsonl'), `${journal.join('\n')}\n`);
+  await rename(partial, journalPathOf(root, DEVICE));
   await rm(short);
   return files;
 }
@@ -173,8 +163,8 @@ export async function run(): Promise<BenchRow[]> {
   const root = keep ?? (await mkdtemp(path.join(os.tmpdir(), 'shifu-bench-playback-')));
   const rows: BenchRow[] = [];
   try {
-    const exists = keep ? await stat(path.join(root, '.shifu-rtsp', DEVICE, 'segments.jsonl')).then(() => true, () => false) : false;
-    const files = exists ? Array.from({ length: HOURS }, (_, h) => path.join(root, DEVICE, `${DEVICE}_${compactUtc(new Date(T0 + h * 3600_000))}.mp4`)) : await synthesize(root);
+    const exists = keep ? await stat(journalPathOf(root, DEVICE)).then(() => true, () => false) : false;
+    const files = exists ? Array.from({ length: HOURS }, (_, h) => segmentFixture({ device: DEVICE, start: T0 + h * 3600_000, seconds: 3600, root }).absolutePath) : await synthesize(root);
     const port = await freeLoopbackPort();
     const server = track(spawn(process.execPath, [CLI, 'playback', '--root', root, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } }));
     for (let i = 0; i < 100; i++) {

@@ -27,7 +27,7 @@ import { parseCameraAddress, planRecording, type RecordingPlan } from '../../fun
 import { probeStream } from '../../functions/recorder/probe.js';
 import { compactUtc } from '../../functions/contracts/index.js';
 import { generateClip, startClipServer, type ClipServer } from './support/media.js';
-import { loadAverage, sampleWindow } from './support/procfs.js';
+import { loadAverage, samplePairs, type PairStats, type ProcessPair } from './support/procfs.js';
 import { CLI, startBareFfmpeg, startRecorder, type BareFfmpeg, type RecorderProcess } from './support/processes.js';
 import { envNumber, fmt, mapLimit, markdownTable, mean, note, releaseAll, sleep, track, waitExit, whenRunDirectly } from './support/util.js';
 
@@ -71,47 +71,16 @@ interface Ctx {
   readonly plan: RecordingPlan;
 }
 
-interface Pair {
-  readonly node: number;
-  readonly ffmpeg: () => number | null;
-}
-
-interface PairStats {
-  readonly nodePss: number;
-  readonly ffmpegPss: number;
-  readonly nodeRss: number;
-  readonly ffmpegRss: number;
-  readonly nodeCpu: number;
-  readonly ffmpegCpu: number;
-}
-
 /**
  * After a warm-up, samples the memory of every pair's processes over one window and measures their CPU (node with
  * the children it reaped, e.g. the stream probe).
  */
-async function measurePairs(pairs: readonly Pair[], problems: string[]): Promise<{ stats: PairStats[]; load: string }> {
+async function measurePairs(pairs: readonly ProcessPair[], problems: string[]): Promise<{ stats: PairStats[]; load: string }> {
   await sleep(WARMUP_MS);
-  const ffmpegAt = pairs.map((p) => p.ffmpeg());
-  if (ffmpegAt.some((p) => p === null)) problems.push(`${ffmpegAt.filter((p) => p === null).length} without ffmpeg at the window's start`);
   const load0 = loadAverage();
-  const figures = await sampleWindow(pairs.flatMap((p, i) => [p.node, ...(ffmpegAt[i] ? [ffmpegAt[i]] : [])]), CONFIG.windowSeconds);
-  pairs.forEach((p, i) => {
-    if (p.ffmpeg() !== ffmpegAt[i]) problems.push(`pair ${i}: ffmpeg restarted in the window`);
-  });
-  const stats = pairs.map((p, i): PairStats => {
-    const node = figures.get(p.node);
-    const f = ffmpegAt[i];
-    const ffmpeg = f ? figures.get(f) : undefined;
-    return {
-      nodePss: node?.pss ?? NaN,
-      ffmpegPss: ffmpeg?.pss ?? NaN,
-      nodeRss: node?.rss ?? NaN,
-      ffmpegRss: ffmpeg?.rss ?? NaN,
-      nodeCpu: (node?.cpu ?? NaN) + (Number.isFinite(node?.reapedCpu) ? node!.reapedCpu : 0),
-      ffmpegCpu: ffmpeg?.cpu ?? NaN,
-    };
-  });
-  return { stats, load: `${load0} → ${loadAverage()}` };
+  const sampled = await samplePairs(pairs, CONFIG.windowSeconds);
+  problems.push(...sampled.problems);
+  return { stats: sampled.stats, load: `${load0} → ${loadAverage()}` };
 }
 
 /** The per-camera means of some pairs of one window. */
@@ -130,7 +99,7 @@ function rowOf(label: string, stats: readonly PairStats[], load: string, problem
   };
 }
 
-async function measure(label: string, pairs: readonly Pair[], problems: string[]): Promise<Row> {
+async function measure(label: string, pairs: readonly ProcessPair[], problems: string[]): Promise<Row> {
   const { stats, load } = await measurePairs(pairs, problems);
   return rowOf(label, stats, load, problems);
 }
@@ -200,7 +169,7 @@ async function comparePhase(ctx: Ctx, compare: string): Promise<{ now: Row; befo
   const a = await recorders(ctx, n, CONFIG.entry, 'now', false);
   const b = await recorders(ctx, n, compare, 'cmp', false, CONFIG.compareFlags);
   try {
-    const pairs = [...a.list, ...b.list].map((r): Pair => ({ node: r.pid, ffmpeg: () => r.ffmpegPid() }));
+    const pairs = [...a.list, ...b.list].map((r): ProcessPair => ({ node: r.pid, ffmpeg: () => r.ffmpegPid() }));
     const problems = [...a.problems, ...b.problems];
     const { stats, load } = await measurePairs(pairs, problems);
     return {
@@ -236,8 +205,8 @@ async function alonePhase(ctx: Ctx): Promise<{ recorder: Row; floor: Row }> {
   try {
     const rec = list[0];
     if (!rec) throw new Error(`the recorder did not start: ${problems.join('; ')}`);
-    const recPair: Pair = { node: rec.pid, ffmpeg: () => rec.ffmpegPid() };
-    const barePair: Pair = { node: node.pid, ffmpeg: () => (run.child.exitCode === null ? run.pid : null) };
+    const recPair: ProcessPair = { node: rec.pid, ffmpeg: () => rec.ffmpegPid() };
+    const barePair: ProcessPair = { node: node.pid, ffmpeg: () => (run.child.exitCode === null ? run.pid : null) };
     // One window for both, reported apart.
     const { stats, load } = await measurePairs([recPair, barePair], problems);
     return {

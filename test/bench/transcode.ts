@@ -12,7 +12,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { freeLoopbackPort } from '../../functions/lib/index.js';
-import { appendToJournal, compactUtc, journalPathOf, type Segment } from '../../functions/recorder/index.js';
+import { appendToJournal, journalPathOf } from '../../functions/recorder/index.js';
+import { segmentFixture } from '../support/segment.js';
 import { fmt, sleep, track, waitExit, whenRunDirectly } from './support/util.js';
 
 export type BenchRow = Readonly<Record<string, string | number>>;
@@ -43,8 +44,7 @@ function exec(cmd: string, args: readonly string[]): Promise<void> {
 async function synthesize(root: string): Promise<Map<string, string>> {
   const files = new Map<string, string>();
   for (const source of SOURCES) {
-    const name = `${source.device}_${compactUtc(new Date(T0))}.mp4`;
-    const file = path.join(root, source.device, name);
+    const file = segmentFixture({ device: source.device, start: T0, seconds: SECONDS, root }).absolutePath;
     await mkdir(path.dirname(file), { recursive: true });
     await mkdir(path.dirname(journalPathOf(root, source.device)), { recursive: true });
     note(`encoding ${SECONDS} s of ${source.size} H.265`);
@@ -53,23 +53,10 @@ async function synthesize(root: string): Promise<Map<string, string>> {
       '-t', String(SECONDS), '-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error:keyint=50:min-keyint=50', '-tag:v', 'hvc1',
       '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '64k', '-shortest', file,
     ]);
-    const segment: Segment = {
-      file: `${source.device}/${name}`,
-      absolutePath: file,
-      device: source.device,
-      sequence: 1,
-      startTime: new Date(T0).toISOString(),
-      endTime: new Date(T0 + SECONDS * 1000).toISOString(),
-      durationSeconds: SECONDS,
-      bytes: (await stat(file)).size,
-      sha256: '0'.repeat(64),
-      format: 'mp4',
-      mimeType: 'video/mp4',
-      video: { codec: 'hevc', width: Number(source.size.split('x')[0]), height: source.height, fps: 25 },
-      audio: { codec: 'aac' },
-      recovered: false,
-      gapBeforeSeconds: 0,
-    };
+    const segment = segmentFixture(
+      { device: source.device, start: T0, seconds: SECONDS, root },
+      { bytes: (await stat(file)).size, sha256: '0'.repeat(64), video: { codec: 'hevc', width: Number(source.size.split('x')[0]), height: source.height, fps: 25 }, audio: { codec: 'aac' } },
+    );
     await appendToJournal(journalPathOf(root, source.device), segment);
     files.set(source.device, file);
   }

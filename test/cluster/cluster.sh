@@ -2,6 +2,8 @@
 # A real single-node Kubernetes cluster as plain processes: etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, containerd (Debian) + runc + CNI bridge, kubelet, kube-proxy (iptables), CoreDNS in a pod, and
 # kube-router's network-policy controller alone, which enforces NetworkPolicy (the bridge plugin does not).
+# Over 400 lines because `down` undoes what `up` makes from the same state and names (its pid files, the saved
+# sysctls, the mounts under its state folder, the chains by their prefix), which two files would let drift apart.
 #
 #   cluster.sh up        start it (or find it running), build + import the image from the working tree,
 #                        wait for the node to be Ready and CoreDNS to answer; last lines IMAGE=, VERSITYGW_IMAGE=, KUBECONFIG=

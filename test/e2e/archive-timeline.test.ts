@@ -14,6 +14,7 @@ import { parseJournal, type Segment } from '../../functions/contracts/index.js';
 import { sha256OfFile } from '../../functions/lib/index.js';
 import { useScratch } from '../support/scratch.js';
 import { useS3Server } from '../support/s3-server.js';
+import { segmentFixture } from '../support/segment.js';
 
 const scratch = useScratch('shifu-archive-timeline-');
 const s3 = useS3Server();
@@ -21,13 +22,10 @@ const address = (bucket: string) => s3.address(bucket);
 
 /** A journaled segment of device cam from `start` for `seconds`. */
 function segment(sequence: number, start: string, seconds: number): Segment {
-  const name = `cam_${start.replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z')}.mp4`;
-  return {
-    file: `cam/${name}`, absolutePath: `/data/cam/${name}`, device: 'cam', sequence, startTime: start,
-    endTime: new Date(Date.parse(start) + seconds * 1000).toISOString(), durationSeconds: seconds, bytes: 1000 + sequence,
-    sha256: String(sequence).repeat(64).slice(0, 64), format: 'mp4', mimeType: 'video/mp4',
-    video: { codec: 'h264', width: 640, height: 480, fps: 10 }, audio: null, recovered: false, gapBeforeSeconds: 0,
-  };
+  return segmentFixture(
+    { device: 'cam', start, seconds },
+    { sequence, bytes: 1000 + sequence, sha256: String(sequence).repeat(64).slice(0, 64), video: { codec: 'h264', width: 640, height: 480, fps: 10 } },
+  );
 }
 
 const s1 = segment(1, '2026-11-24T10:00:00.000Z', 3600);

@@ -14,6 +14,7 @@ import {
   type SegmentFinishedData,
 } from '../../functions/events/index.js';
 import type { Segment } from '../../functions/recorder/index.js';
+import { segmentFixture } from '../support/segment.js';
 import { startGstCamera } from './fixtures/camera.js';
 import { freePort, startCli } from './support/recorder-process.js';
 
@@ -79,24 +80,12 @@ async function indexLines(file: string): Promise<CloudEvent<unknown>[]> {
     .map((l) => new CloudEvent<unknown>(JSON.parse(l) as Record<string, unknown>));
 }
 
+/** Segment `sequence` of cam, one a second from 10:00:00 (each its own file), 3 s of H.264 and AAC. */
 function segment(sequence: number): Segment {
-  return {
-    file: `cam/cam_20261124T1000${String(sequence).padStart(2, '0')}Z.mp4`,
-    absolutePath: `/data/cam/cam_20261124T1000${String(sequence).padStart(2, '0')}Z.mp4`,
-    device: 'cam',
-    sequence,
-    startTime: '2026-11-24T10:00:00.000Z',
-    endTime: '2026-11-24T10:00:03.000Z',
-    durationSeconds: 3,
-    bytes: 4096,
-    sha256: String(sequence).repeat(64).slice(0, 64),
-    format: 'mp4',
-    mimeType: 'video/mp4',
-    video: { codec: 'h264', width: 320, height: 240, fps: 25 },
-    audio: { codec: 'aac', transcodedFrom: 'pcm_alaw' },
-    recovered: false,
-    gapBeforeSeconds: 0,
-  };
+  return segmentFixture(
+    { device: 'cam', start: Date.parse('2026-11-24T10:00:00.000Z') + sequence * 1000, seconds: 3 },
+    { sequence, bytes: 4096, sha256: String(sequence).repeat(64).slice(0, 64), audio: { codec: 'aac', transcodedFrom: 'pcm_alaw' } },
+  );
 }
 
 describe('sample subscriber (functions-framework, target segmentIndex)', () => {

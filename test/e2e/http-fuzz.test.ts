@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendToJournal, journalPathOf } from '../../functions/recorder/index.js';
+import { segmentFixture } from '../support/segment.js';
 import { requireTool } from './fixtures/camera.js';
 import { freePort, startCli, type CliProcess } from './support/recorder-process.js';
 import { caseSeed, Fuzzer, prng } from './support/rtsp-fuzz.js';
@@ -409,18 +410,13 @@ describe.concurrent(`10,000 seeded malformed requests to each server (HTTP_FUZZ_
   it(`playback server, with footage of cam1 (seed ${SEED})`, async () => {
     // Real footage, so that cases reach past the device check into clip planning and file serving.
     const root = path.join(tmp, 'playback');
-    const name = 'cam1_20261124T100000Z.mp4';
-    await mkdir(path.join(root, 'cam1'), { recursive: true });
-    const made = spawnSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=10', '-t', '2', '-c:v', 'libx264', '-g', '10', '-movflags', '+frag_keyframe+empty_moov+default_base_moof', path.join(root, 'cam1', name)], { encoding: 'utf8' });
+    const placed = segmentFixture({ device: 'cam1', start: '2026-11-24T10:00:00.000Z', seconds: 2, root }, { video: { codec: 'h264', width: 160, height: 120, fps: 10 } });
+    await mkdir(path.dirname(placed.absolutePath), { recursive: true });
+    const made = spawnSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=10', '-t', '2', '-c:v', 'libx264', '-g', '10', '-movflags', '+frag_keyframe+empty_moov+default_base_moof', placed.absolutePath], { encoding: 'utf8' });
     expect(made.status, made.stderr).toBe(0);
-    const bytes = await readFile(path.join(root, 'cam1', name));
+    const bytes = await readFile(placed.absolutePath);
     await mkdir(path.dirname(journalPathOf(root, 'cam1')), { recursive: true });
-    await appendToJournal(journalPathOf(root, 'cam1'), {
-      file: `cam1/${name}`, absolutePath: path.join(root, 'cam1', name), device: 'cam1', sequence: 1,
-      startTime: '2026-11-24T10:00:00.000Z', endTime: '2026-11-24T10:00:02.000Z', durationSeconds: 2,
-      bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), format: 'mp4', mimeType: 'video/mp4',
-      video: { codec: 'h264', width: 160, height: 120, fps: 10 }, audio: null, recovered: false, gapBeforeSeconds: 0,
-    });
+    await appendToJournal(journalPathOf(root, 'cam1'), { ...placed, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
     // A stand-in forwarder behind the live proxy (/live/cam1/...), answering as the live port does, so that every
     // 5xx would be the proxy's own.
     const forwarderLive = http.createServer((req, res) => {

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendToJournal, journalPathOf, type Segment } from '../../functions/recorder/index.js';
+import { appendToJournal, journalPathOf } from '../../functions/recorder/index.js';
+import { segmentFixture } from '../support/segment.js';
 import { useScratch } from '../support/scratch.js';
 import { requireTool } from './fixtures/camera.js';
 import { decodeCheck, FFMPEG, probeFile } from './fixtures/player.js';
@@ -36,14 +37,11 @@ async function place(device: string, file: string, start: number, seconds: numbe
   await mkdir(path.dirname(journalPathOf(volume, device)), { recursive: true });
   for (let i = 0; i < count; i++) {
     const startMs = start + i * seconds * 1000;
-    const name = `${device}_${new Date(startMs).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')}.${format}`;
-    await link(file, path.join(volume, device, name));
-    const segment: Segment = {
-      file: `${device}/${name}`, absolutePath: path.join(volume, device, name), device, sequence: i + 1,
-      startTime: new Date(startMs).toISOString(), endTime: new Date(startMs + seconds * 1000).toISOString(), durationSeconds: seconds,
-      bytes: 1, sha256: 'a'.repeat(64), format, mimeType: format === 'mp4' ? 'video/mp4' : 'video/x-matroska',
-      video: { codec: 'h264', width: 160, height: 120, fps: 1 }, audio: { codec: 'aac' }, recovered: false, gapBeforeSeconds: 0,
-    };
+    const segment = segmentFixture(
+      { device, start: startMs, seconds, format, root: volume },
+      { sequence: i + 1, bytes: 1, video: { codec: 'h264', width: 160, height: 120, fps: 1 }, audio: { codec: 'aac' } },
+    );
+    await link(file, segment.absolutePath);
     await appendToJournal(journalPathOf(volume, device), segment);
   }
 }

@@ -7,8 +7,8 @@ import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { clipArguments, concatScript, FfmpegSlot, keyframeAtOrBefore, keyframeFromMp4Index, planClip, type ClipPlan, type Footage } from '../../functions/playback/index.js';
-import type { Segment } from '../../functions/recorder/index.js';
 import { useScratch } from '../support/scratch.js';
+import { segmentFixture } from '../support/segment.js';
 import { requireTool } from './fixtures/camera.js';
 
 const scratch = useScratch('shifu-playback-keyframe-');
@@ -42,7 +42,7 @@ describe('keyframe from the MP4 index', () => {
 
   it('plans a clip from mid-segment without running ffprobe', async () => {
     const file = files[0]!;
-    const segment = { file: `cam1/${path.basename(file)}`, startTime: '2026-11-24T10:00:00.000Z', endTime: '2026-11-24T10:00:12.000Z', format: 'mp4', audio: { codec: 'aac' }, video: { codec: 'h264' } } as unknown as Segment;
+    const segment = segmentFixture({ device: 'cam1', start: '2026-11-24T10:00:00.000Z', seconds: 12 }, { file: `cam1/${path.basename(file)}`, absolutePath: file, audio: { codec: 'aac' } });
     const footage: Footage = { segment, name: path.basename(file), path: file, startMs: Date.parse(segment.startTime), endMs: Date.parse(segment.endTime) };
     const request = { device: 'cam1', startMs: footage.startMs + 5_500, endMs: footage.startMs + 9_000, format: 'mp4' as const };
     // No ffprobe here: a lookup that needed one would fail.
@@ -63,7 +63,7 @@ describe('keyframe from the MP4 index', () => {
 function footageOf(paths: readonly string[], seconds: number): Footage[] {
   return paths.map((file, i) => {
     const startMs = Date.parse('2026-11-24T10:00:00.000Z') + i * seconds * 1000;
-    const segment = { file: `cam1/${path.basename(file)}`, startTime: new Date(startMs).toISOString(), endTime: new Date(startMs + seconds * 1000).toISOString(), format: 'mp4', audio: { codec: 'aac' }, video: { codec: 'h264' } } as unknown as Segment;
+    const segment = segmentFixture({ device: 'cam1', start: startMs, seconds }, { file: `cam1/${path.basename(file)}`, absolutePath: file, audio: { codec: 'aac' } });
     return { segment, name: path.basename(file), path: file, startMs, endMs: startMs + seconds * 1000 };
   });
 }

@@ -13,7 +13,8 @@ import { FFMPEG, FFPROBE, probeFile } from './fixtures/player.js';
 import { CLI, freePort } from './support/recorder-process.js';
 import { useScratch } from '../support/scratch.js';
 import { sha256OfFile } from '../../functions/lib/index.js';
-import { compactUtc } from '../../functions/recorder/index.js';
+import { appendToJournal, journalPathOf } from '../../functions/recorder/index.js';
+import { segmentFixture } from '../support/segment.js';
 
 const MEMORY_LIMIT = 256 << 20;
 const DEVICE = 'cam';
@@ -71,7 +72,7 @@ async function removeCgroup(dir: string): Promise<void> {
 async function synthesize(root: string): Promise<void> {
   const dir = path.join(root, DEVICE);
   await mkdir(dir, { recursive: true });
-  await mkdir(path.join(root, '.shifu-rtsp', DEVICE), { recursive: true });
+  await mkdir(path.dirname(journalPathOf(root, DEVICE)), { recursive: true });
   const short = path.join(root, 'short.mp4');
   run(FFMPEG, [
     '-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=10', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=16000',
@@ -82,21 +83,14 @@ async function synthesize(root: string): Promise<void> {
   const duration = Number(run(FFPROBE, ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', hour]).trim());
   const bytes = (await stat(hour)).size;
   const sha256 = (await sha256OfFile(hour)).digest('hex');
-  const journal: string[] = [];
   for (let h = 0; h < HOURS; h++) {
-    const start = new Date(T0 + h * 3600_000);
-    const name = `${DEVICE}_${compactUtc(start)}.mp4`;
-    await link(hour, path.join(dir, name));
-    journal.push(
-      JSON.stringify({
-        file: `${DEVICE}/${name}`, absolutePath: path.join(dir, name), device: DEVICE, sequence: h + 1,
-        startTime: start.toISOString(), endTime: new Date(start.getTime() + duration * 1000).toISOString(), durationSeconds: duration,
-        bytes, sha256, format: 'mp4', mimeType: 'video/mp4', video: { codec: 'h264', width: 320, height: 180, fps: 10 }, audio: { codec: 'aac' },
-        recovered: false, gapBeforeSeconds: 0,
-      }),
+    const segment = segmentFixture(
+      { device: DEVICE, start: T0 + h * 3600_000, seconds: duration, root },
+      { sequence: h + 1, bytes, sha256, video: { codec: 'h264', width: 320, height: 180, fps: 10 }, audio: { codec: 'aac' } },
     );
+    await link(hour, segment.absolutePath);
+    await appendToJournal(journalPathOf(root, DEVICE), segment);
   }
-  await writeFile(path.join(root, '.shifu-rtsp', DEVICE, 'segments.jsonl'), `${journal.join('\n')}\n`);
   await rm(short);
 }
 

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendToJournal, journalPathOf, type Segment } from '../../functions/recorder/index.js';
+import { appendToJournal, journalPathOf } from '../../functions/recorder/index.js';
+import { segmentFixture } from '../support/segment.js';
 import { requireTool } from './fixtures/camera.js';
 import { decodeCheck, probeFile } from './fixtures/player.js';
 import { startCli, type CliProcess } from './support/recorder-process.js';
@@ -25,28 +26,10 @@ const cleanups: Array<() => Promise<unknown>> = [];
 
 /** Journals `file` (a real recording) as `device`'s segment from `start` for `seconds`. */
 async function place(device: string, file: string, start: string, seconds: number, codec: 'h264' | 'hevc' = 'h264'): Promise<void> {
-  const startMs = Date.parse(start);
-  const name = `${device}_${new Date(startMs).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')}.mp4`;
+  const segment = segmentFixture({ device, start, seconds, root: volume }, { bytes: 1, video: { codec, width: 320, height: 240, fps: 25 }, audio: { codec: 'aac' } });
   await mkdir(path.join(volume, device), { recursive: true });
   await mkdir(path.dirname(journalPathOf(volume, device)), { recursive: true });
-  await copyFile(file, path.join(volume, device, name));
-  const segment: Segment = {
-    file: `${device}/${name}`,
-    absolutePath: path.join(volume, device, name),
-    device,
-    sequence: 1,
-    startTime: new Date(startMs).toISOString(),
-    endTime: new Date(startMs + seconds * 1000).toISOString(),
-    durationSeconds: seconds,
-    bytes: 1,
-    sha256: 'a'.repeat(64),
-    format: 'mp4',
-    mimeType: 'video/mp4',
-    video: { codec, width: 320, height: 240, fps: 25 },
-    audio: { codec: 'aac' },
-    recovered: false,
-    gapBeforeSeconds: 0,
-  };
+  await copyFile(file, segment.absolutePath);
   await appendToJournal(journalPathOf(volume, device), segment);
 }
 

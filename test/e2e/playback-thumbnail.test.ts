@@ -6,7 +6,8 @@ import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendToJournal, journalPathOf, type Segment } from '../../functions/recorder/index.js';
+import { appendToJournal, journalPathOf } from '../../functions/recorder/index.js';
+import { segmentFixture } from '../support/segment.js';
 import { useScratch } from '../support/scratch.js';
 import { requireTool } from './fixtures/camera.js';
 import { FFMPEG, FFPROBE } from './fixtures/player.js';
@@ -23,16 +24,11 @@ beforeAll(async () => {
   const volume = path.join(scratch.dir, 'volume');
   await mkdir(path.join(volume, 'cam'), { recursive: true });
   await mkdir(path.dirname(journalPathOf(volume, 'cam')), { recursive: true });
-  const name = 'cam_20261124T100000Z.mp4';
+  const placed = segmentFixture({ device: 'cam', start: START, seconds: 10, root: volume });
   // 10 s as the recorder writes MP4 (fragmented, 1 s fragments), 2 s GOP.
   await run(FFMPEG, ['-hide_banner', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-t', '10', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-pix_fmt', 'yuv420p',
-    '-movflags', '+frag_keyframe+empty_moov+default_base_moof', '-frag_duration', '1000000', path.join(volume, 'cam', name)]);
-  const segment: Segment = {
-    file: `cam/${name}`, absolutePath: path.join(volume, 'cam', name), device: 'cam', sequence: 1,
-    startTime: new Date(START).toISOString(), endTime: new Date(START + 10_000).toISOString(), durationSeconds: 10,
-    bytes: (await stat(path.join(volume, 'cam', name))).size, sha256: 'a'.repeat(64), format: 'mp4', mimeType: 'video/mp4',
-    video: { codec: 'h264', width: 320, height: 240, fps: 25 }, audio: null, recovered: false, gapBeforeSeconds: 0,
-  };
+    '-movflags', '+frag_keyframe+empty_moov+default_base_moof', '-frag_duration', '1000000', placed.absolutePath]);
+  const segment = { ...placed, bytes: (await stat(placed.absolutePath)).size };
   await appendToJournal(journalPathOf(volume, 'cam'), segment);
   // The held ffmpeg: marks that it started, waits for a line on the FIFO, then runs the real one.
   hold = path.join(scratch.dir, 'hold');

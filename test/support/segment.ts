@@ -1,7 +1,7 @@
 // A finished segment as the recorder journals it, for tests that need one without recording one: every field a
 // real one has, named by the contracts' own rule from its device and start, so each test writes only what it is about.
 import path from 'node:path';
-import { finishedSegmentName, segmentStem, type Segment } from '../../functions/contracts/index.js';
+import { finishedSegmentName, RECORDING_RULES, segmentStem, type ContainerFormat, type Segment } from '../../functions/contracts/index.js';
 
 export interface SegmentFixture {
   readonly device: string;
@@ -10,12 +10,15 @@ export interface SegmentFixture {
   readonly seconds: number;
   /** The storage root `absolutePath` is under; `/data` (the recorder's default) unless given. */
   readonly root?: string;
+  /** The container, which gives the name's extension and the MIME type; MP4 unless given. */
+  readonly format?: ContainerFormat;
 }
 
-/** An H.264 320x240 MP4 segment without audio, sequence 1, 100 bytes; `overrides` replace any field. */
+/** An H.264 320x240 segment (MP4 unless `format` says) without audio, sequence 1, 100 bytes; `overrides` replace any field. */
 export function segmentFixture(f: SegmentFixture, overrides: Partial<Segment> = {}): Segment {
   const startMs = typeof f.start === 'number' ? f.start : Date.parse(f.start);
-  const file = `${f.device}/${finishedSegmentName(segmentStem(f.device, new Date(startMs)), 0, 'mp4')}`;
+  const rule = RECORDING_RULES[f.format ?? 'mp4'];
+  const file = `${f.device}/${finishedSegmentName(segmentStem(f.device, new Date(startMs)), 0, rule.extension)}`;
   return {
     file,
     absolutePath: path.join(f.root ?? '/data', file),
@@ -26,8 +29,8 @@ export function segmentFixture(f: SegmentFixture, overrides: Partial<Segment> = 
     durationSeconds: f.seconds,
     bytes: 100,
     sha256: 'a'.repeat(64),
-    format: 'mp4',
-    mimeType: 'video/mp4',
+    format: f.format ?? 'mp4',
+    mimeType: rule.mimeType,
     video: { codec: 'h264', width: 320, height: 240, fps: 25 },
     audio: null,
     recovered: false,

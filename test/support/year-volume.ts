@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { compactUtc, journalPathOf, type Segment } from '../../functions/recorder/index.js';
+import { journalPathOf, type Segment } from '../../functions/recorder/index.js';
+import { segmentFixture } from './segment.js';
 
 /** 4 devices x 105,120 is the issue's year: five-minute segments for 365 days. */
 export const YEAR_OF_FIVE_MINUTE_SEGMENTS = 365 * 24 * 12;
@@ -25,26 +26,10 @@ export interface YearVolumeOptions {
 
 export function segmentOf(root: string, device: string, sequence: number, o: YearVolumeOptions, bytes: number, sha256: string): Segment {
   const seconds = o.segmentSeconds ?? 300;
-  const start = new Date(o.t0 + (sequence - 1) * seconds * 1000);
-  const format = o.format ?? 'mp4';
-  const name = `${device}_${compactUtc(start)}.${format}`;
-  return {
-    file: `${device}/${name}`,
-    absolutePath: path.join(root, device, name),
-    device,
-    sequence,
-    startTime: start.toISOString(),
-    endTime: new Date(start.getTime() + seconds * 1000).toISOString(),
-    durationSeconds: seconds,
-    bytes,
-    sha256,
-    format,
-    mimeType: format === 'mp4' ? 'video/mp4' : format === 'mkv' ? 'video/x-matroska' : 'video/mp2t',
-    video: { codec: 'h264', width: 1280, height: 720, fps: 25 },
-    audio: { codec: 'aac' },
-    recovered: false,
-    gapBeforeSeconds: 0,
-  };
+  return segmentFixture(
+    { device, start: o.t0 + (sequence - 1) * seconds * 1000, seconds, root, format: o.format ?? 'mp4' },
+    { sequence, bytes, sha256, video: { codec: 'h264', width: 1280, height: 720, fps: 25 }, audio: { codec: 'aac' } },
+  );
 }
 
 /** ext4 allows 65,000 links to one inode: every 60,000 segments link to a fresh copy of the media. */

@@ -10,17 +10,14 @@ import { segmentObjectKey, timelineDayKey, utcDaysOf } from '../../functions/con
 import { ConfigError, parseConfig } from '../../functions/lib/index.js';
 import { appendArchiveToJournal, appendDeletionToJournal, appendToJournal, type Segment } from '../../functions/recorder/index.js';
 import { useScratch } from '../support/scratch.js';
+import { segmentFixture } from '../support/segment.js';
 
 const scratch = useScratch('shifu-archive-unit-');
 const config = (env: Record<string, string>) => parseConfig(archiveOptions, [], env).config;
 
+/** Segment `sequence` of cam, one a second from 10:00:00 (each its own file), 2 s long. */
 function segment(sequence: number): Segment {
-  const name = `cam_20261124T${String(100000 + sequence).padStart(6, '0')}Z.mp4`;
-  return {
-    file: `cam/${name}`, absolutePath: `/data/cam/${name}`, device: 'cam', sequence,
-    startTime: '2026-11-24T10:00:00.000Z', endTime: '2026-11-24T10:00:02.000Z', durationSeconds: 2, bytes: 100, sha256: 'ab'.repeat(32),
-    format: 'mp4', mimeType: 'video/mp4', video: null, audio: null, recovered: false, gapBeforeSeconds: 0,
-  };
+  return segmentFixture({ device: 'cam', start: Date.parse('2026-11-24T10:00:00.000Z') + sequence * 1000, seconds: 2 }, { sequence, sha256: 'ab'.repeat(32), video: null });
 }
 
 describe('archive settings', () => {

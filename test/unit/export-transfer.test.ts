@@ -11,6 +11,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { exportSegments, ExportError, httpSource, podProxySource, serverSegments, type FootageSource } from '../../functions/export/index.js';
 import { createLogger, type ProbeServer } from '../../functions/lib/index.js';
 import { startPlaybackServer } from '../../functions/playback/index.js';
+import { journalPathOf, type Segment } from '../../functions/contracts/index.js';
+import { segmentFixture } from '../support/segment.js';
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const device = 'cam1';
@@ -28,32 +30,19 @@ const data = new Map<string, Buffer>();
 async function writeVolume(): Promise<void> {
   await rm(path.join(volume, device), { recursive: true, force: true });
   await mkdir(path.join(volume, device, '.recording'), { recursive: true });
-  await mkdir(path.join(volume, '.shifu-rtsp', device), { recursive: true });
-  const journal: string[] = [];
+  await mkdir(path.dirname(journalPathOf(volume, device)), { recursive: true });
+  const journal: Segment[] = [];
   for (const [i, name] of names.entries()) {
     const bytes = randomBytes(200_000 + i * 150_000);
     data.set(name, bytes);
-    await writeFile(path.join(volume, device, name), bytes);
-    journal.push(
-      JSON.stringify({
-        file: `${device}/${name}`,
-        device,
-        sequence: i + 1,
-        startTime: `2026-11-24T1${i}:00:00.000Z`,
-        endTime: `2026-11-24T1${i}:59:59.000Z`,
-        durationSeconds: 3599,
-        bytes: bytes.length,
-        sha256: sha256(bytes),
-        format: 'mp4',
-        mimeType: 'video/mp4',
-        video: { codec: 'h264', width: 320, height: 240, fps: 25 },
-        audio: null,
-      }),
-    );
+    const segment = segmentFixture({ device, start: `2026-11-24T1${i}:00:00.000Z`, seconds: 3599, root: volume }, { sequence: i + 1, bytes: bytes.length, sha256: sha256(bytes) });
+    expect(path.basename(segment.absolutePath)).toBe(name);
+    await writeFile(segment.absolutePath, bytes);
+    journal.push(segment);
   }
   // ffmpeg's open file: never exported.
   await writeFile(path.join(volume, device, '.recording', 'cam1_20261124T130000Z.mp4'), 'open');
-  await writeFile(path.join(volume, '.shifu-rtsp', device, 'segments.jsonl'), `${journal.join('\n')}\n`);
+  await writeFile(journalPathOf(volume, device), journal.map((s) => `${JSON.stringify(s)}\n`).join(''));
 }
 
 beforeAll(async () => {

@@ -4,14 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hlsPlaylist, ThumbnailCache, type Footage, type HlsRequest, type Mp4Layout } from '../../functions/playback/index.js';
-import type { Segment } from '../../functions/recorder/index.js';
+import { segmentFixture } from '../support/segment.js';
 
 const T0 = Date.parse('2026-11-24T10:00:00Z');
 
 function footage(startMs: number, seconds: number, format: 'mp4' | 'mkv' = 'mp4'): Footage {
-  const name = `cam_${new Date(startMs).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')}.${format}`;
-  const segment = { file: `cam/${name}`, format, sha256: 'a'.repeat(64), video: { codec: 'h264' }, audio: { codec: 'aac' } } as unknown as Segment;
-  return { segment, name, path: `/data/cam/${name}`, startMs, endMs: startMs + seconds * 1000 };
+  const segment = segmentFixture({ device: 'cam', start: startMs, seconds, format }, { audio: { codec: 'aac' } });
+  return { segment, name: path.posix.basename(segment.file), path: segment.absolutePath, startMs, endMs: startMs + seconds * 1000 };
 }
 
 /** Pieces of 6 s from byte 1000, 10,000 bytes each. */

@@ -55,9 +55,10 @@ export function loadHls(src: string): Promise<typeof HlsType | null> {
  * hls.js's settings for a live camera (both pages). Low-latency mode, and no liveSyncDuration(Count): a value of
  * ours would override the playlist's PART-HOLD-BACK (three LL-HLS parts, under a second) with whole segments (a
  * GOP each); nor liveMaxLatencyDuration(Count), which hls.js refuses without them. Behind the target (after a
- * stall) it plays up to 1.25x until it is back. Each stall raises hls.js's target latency for good (until the
- * next manifest load), by 1 s by default: one hiccup at start-up (the machine busy for a moment) would keep a
- * viewer a second further behind, 2.7 s instead of 1.7 s glass-to-glass, for as long as it watches. A part's
- * worth (0.3 s) per stall keeps the back-off without giving the whole second away.
+ * stall) it plays up to 1.25x until it is back. Each stall raises hls.js's target latency until the next
+ * manifest load (at most by the playlist's target duration, a GOP), by 1 s by default: one hiccup at start-up
+ * (the machine busy for a moment) would keep a viewer a second further behind, 2.7 s instead of 1.7 s
+ * glass-to-glass, for as long as it watches. A part's worth per stall (0.3 s: the live port's PART_TARGET_SECONDS,
+ * functions/live/hls-window.ts, which this page cannot import) keeps the back-off without giving the second away.
  */
 export const LIVE_HLS_CONFIG = { lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.25, backBufferLength: 10, liveSyncOnStallIncrease: 0.3 } as const;

@@ -201,3 +201,49 @@ export async function sampleWindow(pids: readonly number[], seconds: number): Pr
     }),
   );
 }
+
+/** A recorder's two processes: its Node, and the ffmpeg it runs now (null when it has none). */
+export interface ProcessPair {
+  readonly node: number;
+  readonly ffmpeg: () => number | null;
+}
+
+/** What one window saw of a pair: mean PSS and RSS (MiB) and CPU (% of a core) of each process. */
+export interface PairStats {
+  readonly nodePss: number;
+  readonly ffmpegPss: number;
+  readonly nodeRss: number;
+  readonly ffmpegRss: number;
+  /** Node with the children it reaped in the window (the ffprobe runs). */
+  readonly nodeCpu: number;
+  readonly ffmpegCpu: number;
+}
+
+/**
+ * Samples each pair's Node and the ffmpeg it runs at the window's start over `seconds` (sampleWindow). A pair without
+ * an ffmpeg, or whose ffmpeg changed in the window (its CPU then is only part of the window's), is named in
+ * `problems`: a recorder's cost is Node and its ffmpeg together, never Node alone by accident.
+ */
+export async function samplePairs(pairs: readonly ProcessPair[], seconds: number): Promise<{ stats: PairStats[]; problems: string[] }> {
+  const problems: string[] = [];
+  const ffmpegAt = pairs.map((p) => p.ffmpeg());
+  if (ffmpegAt.some((p) => p === null)) problems.push(`${ffmpegAt.filter((p) => p === null).length} without ffmpeg at the window's start`);
+  const figures = await sampleWindow(pairs.flatMap((p, i) => [p.node, ...(ffmpegAt[i] ? [ffmpegAt[i]] : [])]), seconds);
+  pairs.forEach((p, i) => {
+    if (p.ffmpeg() !== ffmpegAt[i]) problems.push(`pair ${i}: ffmpeg restarted in the window`);
+  });
+  const stats = pairs.map((p, i): PairStats => {
+    const node = figures.get(p.node);
+    const f = ffmpegAt[i];
+    const ffmpeg = f ? figures.get(f) : undefined;
+    return {
+      nodePss: node?.pss ?? NaN,
+      ffmpegPss: ffmpeg?.pss ?? NaN,
+      nodeRss: node?.rss ?? NaN,
+      ffmpegRss: ffmpeg?.rss ?? NaN,
+      nodeCpu: (node?.cpu ?? NaN) + (Number.isFinite(node?.reapedCpu) ? node!.reapedCpu : 0),
+      ffmpegCpu: ffmpeg?.cpu ?? NaN,
+    };
+  });
+  return { stats, problems };
+}
