@@ -10,7 +10,8 @@ RUN npm ci --ignore-scripts --no-fund --no-audit
 COPY tsconfig.json ./
 COPY functions ./functions
 # Called through the base image's node: with --ignore-scripts the `node` package's shim in .bin has no binary.
-RUN node node_modules/typescript/bin/tsc -p tsconfig.json && node node_modules/typescript/bin/tsc -p functions/playback/page/tsconfig.json && node node_modules/typescript/bin/tsc -p functions/live/page/tsconfig.json
+# bundle.js: the recorder's bundle (dist/functions/lean/), which `shifu-rtsp recorder` runs from.
+RUN node node_modules/typescript/bin/tsc -p tsconfig.json && node dist/functions/bundle.js && node node_modules/typescript/bin/tsc -p functions/playback/page/tsconfig.json && node node_modules/typescript/bin/tsc -p functions/live/page/tsconfig.json
 
 FROM node:24-bookworm-slim
 # Debian's ffmpeg (ffmpeg + ffprobe; the playback server cuts clips with them); tar, sh and tail come with the base (kubectl cp and functions/export/README.md's kubectl recipe use them in the export pod).

@@ -1,5 +1,6 @@
 // The CLI's command table. Command wiring lives here, outside the modules: a module's index is its API.
 import type { Command } from '../lib/index.js';
+import { LEAN_COMMANDS, LEAN_V8_FLAGS } from './lean.js';
 
 /** A command as --help lists it; its module loads only when chosen, so a forwarder never pays for client-node. */
 export interface CommandEntry {
@@ -13,26 +14,6 @@ export interface CommandEntry {
   load(): Promise<Command>;
 }
 
-/**
- * No optimizing compilers (Maglev, TurboFan) and a new space that does not grow: about 15 MiB less RSS per
- * recorder (bench: 89 -> ~72 MiB) for a process whose hot work is native (ffmpeg, hashing). Not for the
- * forwarder: measured there, it saved 14 MiB but cost 2-4 points of CPU and doubled p99 added latency with
- * 100 streams of small chunks, where it is meant to match haproxy.
- * Then (issue 24, bench recorder-memory, 10 recorders): --optimize-for-size lets V8's memory reducer give
- * pages back once start-up is over (node PSS 28.2 -> 24.8 MiB a camera); with it, bytecode that ran once (config,
- * schemas) is dropped after one GC unused (--bytecode-old-age=1) and no baseline code is kept beside it
- * (--no-sparkplug): 24.8 -> 23.6 MiB. Node's CPU per camera stayed at 0.11-0.13 % of a core in both runs.
- * Every flag here is read when V8 decides to tier up, grow, flush or reduce, so setting them at run time takes effect.
- */
-export const LEAN_V8_FLAGS: readonly string[] = [
-  '--no-opt',
-  '--no-maglev',
-  '--semi-space-growth-factor=1',
-  '--optimize-for-size',
-  '--bytecode-old-age=1',
-  '--no-sparkplug',
-];
-
 /** Every `shifu-rtsp` command, in the order --help lists them (a unit test checks the summaries match). */
 export const COMMANDS: readonly CommandEntry[] = [
   {
@@ -44,7 +25,7 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: 'recorder',
     summary: 'record one camera into segment files, with an HTTP API to switch recording on and off',
     v8Flags: LEAN_V8_FLAGS,
-    load: async () => (await import('./recorder.js')).recorderCommand,
+    load: LEAN_COMMANDS.recorder,
   },
   {
     name: 'control',
