@@ -7,7 +7,6 @@
 // its own), run beside ours on the same camera, each level measured on both in turn: a before/after in one window.
 // BENCH_LIVE_PROFILE=<dir>: our forwarder runs with `--cpu-prof --cpu-prof-dir <dir>` (written as it exits).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
@@ -77,8 +76,9 @@ function treeTicks(root: number): Map<number, number> {
 
 /** utime + stime of the forwarder's Node process alone, and its stime. */
 function nodeTicks(pid: number): { all: number; sys: number } {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return { all: Number(fields[11]) + Number(fields[12]), sys: Number(fields[12]) };
+  const ticks = cpuTicks(pid);
+  if (!ticks) throw new Error(`the forwarder (pid ${pid}) is gone`);
+  return { all: ticks.own, sys: ticks.sys };
 }
 
 async function measure(rig: Rig, f: LiveForwarder, level: Level): Promise<Figures> {

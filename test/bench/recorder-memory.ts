@@ -47,18 +47,10 @@ const WARMUP_MS = 12_000;
 /** The argv before the flags: a CLI needs its command name, an entry that runs the recorder alone does not. */
 const entryArgv = (entry: string): string[] => (path.basename(entry) === 'cli.js' ? [entry, 'recorder'] : [entry]);
 
-interface Row {
+/** A window's figures per camera (or per pair): the means of its pairs' PairStats (RSS counts shared pages whole). */
+interface Row extends PairStats {
   readonly label: string;
   readonly processes: number;
-  /** Per camera (or per pair): mean PSS MiB of the node process and of the ffmpeg. */
-  readonly nodePss: number;
-  readonly ffmpegPss: number;
-  /** Per camera: mean RSS MiB (shared pages counted whole in every process: what `ps` and `top` show). */
-  readonly nodeRss: number;
-  readonly ffmpegRss: number;
-  /** Per camera: % of one core, node (with the children it reaped) and ffmpeg. */
-  readonly nodeCpu: number;
-  readonly ffmpegCpu: number;
   readonly load: string;
   readonly problems: string[];
 }

@@ -5,9 +5,9 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(import.meta.dirname, '../../functions');
 
-function sources(dir = ROOT): string[] {
+function sources(dir = ROOT, names = /\.ts$/): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sources(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : [],
+    e.isDirectory() ? sources(path.join(dir, e.name), names) : names.test(e.name) ? [path.join(dir, e.name)] : [],
   );
 }
 
@@ -127,12 +127,8 @@ describe('structure', () => {
 
   it('keeps files under 400 lines, or says at the top why one is longer: the product, its tests, benches and scripts', () => {
     const repo = path.dirname(ROOT);
-    const files = (dir: string): string[] =>
-      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-        e.isDirectory() ? files(path.join(dir, e.name)) : /\.(?:ts|mjs|sh|py)$/.test(e.name) ? [path.join(dir, e.name)] : [],
-      );
     const long = ['functions', 'test', '.ci']
-      .flatMap((dir) => files(path.join(repo, dir)))
+      .flatMap((dir) => sources(path.join(repo, dir), /\.(?:ts|mjs|sh|py)$/))
       .map((f) => ({ file: path.relative(repo, f), text: readFileSync(f, 'utf8') }))
       .filter(({ text }) => text.split('\n').length > 400)
       // The reason sits in the file's opening comment (after a #! line), where a reader starts.

@@ -9,6 +9,8 @@ export const CLK_TCK = 100;
 export interface CpuTicks {
   /** utime + stime of the process itself (all its threads). */
   readonly own: number;
+  /** stime alone: the part of `own` spent in the kernel (sockets, reads). */
+  readonly sys: number;
   /** cutime + cstime: CPU of children it has already reaped (e.g. short-lived ffprobe runs). */
   readonly reaped: number;
 }
@@ -28,7 +30,7 @@ export function cpuTicks(pid: number): CpuTicks | null {
   const f = statFields(pid);
   if (!f) return null;
   const n = (i: number): number => Number(f[i] ?? 0);
-  return { own: n(11) + n(12), reaped: n(13) + n(14) };
+  return { own: n(11) + n(12), sys: n(12), reaped: n(13) + n(14) };
 }
 
 /** Resident set size in MiB (VmRSS), or null when the process is gone. */
