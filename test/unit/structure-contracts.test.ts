@@ -106,6 +106,18 @@ describe('contracts', () => {
     expect(offenders).toEqual([]);
   });
 
+  it("names every environment variable in UPPER_SNAKE; the seed's names (RTSPServerAddress...) only as aliases after it", async () => {
+    const { RECORDER_ENV } = await import('../../functions/contracts/index.js');
+    const upper = /^[A-Z][A-Z0-9_]*$/;
+    expect(Object.entries(RECORDER_ENV).filter(([, names]) => !upper.test(names[0])).map(([setting]) => setting)).toEqual([]);
+    const named = sources().flatMap((f) =>
+      [...readFileSync(f, 'utf8').matchAll(/\benv: \[((?:\s*'[^']*',?)+)\s*\]/g)].flatMap((m) => [...m[1]!.matchAll(/'([^']+)'/g)].map((n) => ({ file: rel(f), name: n[1]! }))),
+    );
+    // Option specs list their names as string literals: enough of them are found for the check to mean something.
+    expect(named.length).toBeGreaterThan(50);
+    expect(named.filter((n) => !upper.test(n.name))).toEqual([]);
+  });
+
   it("the recorder's variable names are written only in contracts/recorder-env.ts", () => {
     const names = /'(RTSPServerAddress|FileSavePath|UserName|PasswordSecret|RTSP_URL|CAMERA_USERNAME|CAMERA_PASSWORD|RECORD_ROOT|SEGMENT_SECONDS|RECORD_FORMAT|RECORD_AUDIO|RETAIN_HOURS|RETAIN_BYTES|MIN_FREE_PERCENT|RECORDER_API_TOKEN|PASSWORD_FILE)'|\benv\.(UserName|PasswordSecret|FileSavePath|RTSPServerAddress)\b/;
     const offenders = sources()
