@@ -77,6 +77,11 @@ describe('structure', () => {
     expect(deep).toEqual([]);
   });
 
+  it('turns on no Prometheus exemplars: the recorder bundle has no tracing API for them (functions/lean-no-tracing.ts)', () => {
+    const users = sources().filter((f) => /\b(?:enableExemplars|exemplarLabels)\b/.test(readFileSync(f, 'utf8'))).map((f) => path.relative(ROOT, f));
+    expect(users).toEqual([]);
+  });
+
   it('serves every one of our HTTP servers on one stack, node:http: no second framework to patch and tune', async () => {
     const frameworks = ['fastify', 'express', 'koa', 'hapi'];
     const users = sources().flatMap((f) => importsOf(f).filter((spec) => frameworks.includes(spec)).map((spec) => `${path.relative(ROOT, f)}: ${spec}`));
