@@ -14,6 +14,8 @@ export async function bundleLeanCli(): Promise<void> {
     input: fileURLToPath(new URL('./lean.js', import.meta.url)),
     platform: 'node',
     logLevel: 'warn',
+    // prom-client's only use of the tracing API is exemplars, which are off everywhere here: see lean-no-tracing.ts.
+    resolve: { alias: { '@opentelemetry/api': fileURLToPath(new URL('./lean-no-tracing.js', import.meta.url)) } },
     output: {
       dir: LEAN_DIR,
       format: 'esm',

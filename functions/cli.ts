@@ -3,7 +3,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { COMMANDS, type CommandEntry } from './commands/index.js';
-import { leanCommand } from './commands/lean.js';
+import { leanCommand, leanExecEnv } from './commands/lean.js';
 import { runCommand } from './commands/run.js';
 
 const USAGE_EXIT = 2;
@@ -41,6 +41,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
 // Run only as the program, not when tests import `main`.
 const invoked = process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
 if (invoked) {
+  // A per-camera command runs under LEAN_ENV, which glibc reads only at exec: the same process becomes itself again
+  // with it (same pid, arguments and stdio, before anything runs), once, and not where Node lacks execve.
+  const leanEnv = leanCommand(process.argv[2]) ? leanExecEnv(process.env) : null;
+  if (leanEnv && typeof process.execve === 'function') process.execve(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], leanEnv);
   // Only for the process itself: tests that call main() in their worker keep their V8 as it is.
   for (const flag of COMMANDS.find((c) => c.name === process.argv[2])?.v8Flags ?? []) v8.setFlagsFromString(flag);
   // A command that runs one process per camera runs from the bundle `npm run build` makes (functions/bundle.ts),

@@ -4,8 +4,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { backoffDelay, sleep, type BackoffPolicy, type Logger } from '../lib/index.js';
-import { absoluteSegmentPath, archiveCursorPathOf, journalPathOf, segmentObjectKey, type ArchiveRecord } from '../contracts/index.js';
-import type { Recorder } from '../recorder/index.js';
+import { absoluteSegmentPath, archiveCursorPathOf, journalPathOf, segmentObjectKey, type ArchiveRecord, type ArchivedRecorder } from '../contracts/index.js';
 import { ArchiveQueue, type PendingSegment } from './archive-queue.js';
 import { Bucket } from './bucket.js';
 import { addToDayFiles } from './day-files.js';
@@ -81,7 +80,7 @@ export class Archiver {
   private scannedThrough: string | null = null;
 
   private constructor(
-    private readonly recorder: Recorder,
+    private readonly recorder: ArchivedRecorder,
     private readonly target: ArchiveTarget,
     private readonly queue: ArchiveQueue,
     private readonly log: Logger,
@@ -91,7 +90,7 @@ export class Archiver {
     this.where = { endpoint: target.endpoint ?? `AWS S3 (${target.region})`, bucket: target.bucket };
   }
 
-  static async start(recorder: Recorder, target: ArchiveTarget, log: Logger, report: ArchiveReporting): Promise<Archiver> {
+  static async start(recorder: ArchivedRecorder, target: ArchiveTarget, log: Logger, report: ArchiveReporting): Promise<Archiver> {
     const { out, device } = recorder.settings;
     const queue = await ArchiveQueue.open(archiveCursorPathOf(out, device), journalPathOf(out, device));
     const archiver = new Archiver(recorder, target, queue, log, report);

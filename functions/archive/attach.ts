@@ -1,7 +1,7 @@
 // Archiving as the recorder command attaches it: nothing of it loads (no AWS SDK) unless a bucket is set.
 import type { Registry } from 'prom-client';
 import type { Logger } from '../lib/index.js';
-import type { Recorder } from '../recorder/index.js';
+import type { ArchivedRecorder } from '../contracts/index.js';
 import type { ArchiveReporting, ArchiveStatus } from './archiver.js';
 import type { ArchiveTarget } from './options.js';
 
@@ -16,7 +16,7 @@ export interface Archive {
  * Before the recorder opens (its first retention sweep): while archiving is on, nothing counts as archived until
  * the archive has read the journal, so no limit deletes a segment that may not be in the bucket.
  */
-export function holdRetentionForArchive(recorder: Recorder, target: ArchiveTarget | null): void {
+export function holdRetentionForArchive(recorder: ArchivedRecorder, target: ArchiveTarget | null): void {
   if (target === null) return;
   recorder.guardRetention({ archived: () => () => false, keepLocalMs: target.keepLocalMs, hardMinFreePercent: target.hardMinFreePercent });
 }
@@ -26,7 +26,7 @@ export function holdRetentionForArchive(recorder: Recorder, target: ArchiveTarge
  * and then nothing loads). Call it after `recorder.open()`, which finishes what a crash left, so the journal it
  * follows is whole.
  */
-export async function attachArchive(recorder: Recorder, target: ArchiveTarget | null, log: Logger, report: ArchiveReporting): Promise<Archive | null> {
+export async function attachArchive(recorder: ArchivedRecorder, target: ArchiveTarget | null, log: Logger, report: ArchiveReporting): Promise<Archive | null> {
   if (target === null) return null;
   const [{ Archiver }, { registerArchiveMetrics }] = await Promise.all([import('./archiver.js'), import('./metrics.js')]);
   const archiver = await Archiver.start(recorder, target, log.child({ module: 'archive' }), report);

@@ -75,6 +75,11 @@ export class Bucket {
       // self-hosted servers refuse.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
+      // No `Expect: 100-continue` on parts: the SDK sends such requests through a fresh agent that keeps no
+      // connection, so every part paid a new connection (with HTTPS a TLS handshake). What the header would spare
+      // (sending a part a server refuses) cannot happen first here: a HEAD and the multipart's create, small
+      // requests, meet a wrong key or a missing bucket before any part is sent.
+      expectContinueHeader: false,
     });
   }
 

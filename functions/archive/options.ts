@@ -86,9 +86,6 @@ export const archiveOptions = {
 
 export type ArchiveConfig = ConfigOf<typeof archiveOptions>;
 
-/** The Secret control's recorder Deployments take the AWS keys from (keys accessKeyId, secretAccessKey). */
-export const ARCHIVE_SECRET = 'shifu-rtsp-archive';
-
 /**
  * The archive settings in `env` (ARCHIVE_S3_*, ARCHIVE_MAX_MBPS) as given, checked by the recorder's own rules, so
  * control passes on to every recorder only what it would accept; a bad one stops control's start naming it. Empty

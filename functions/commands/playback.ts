@@ -1,5 +1,6 @@
 // `shifu-rtsp playback`: the read-only playback server as a process.
 import { bucketPrefix, checkAwsKeys } from '../archive/index.js';
+import { CLIP_CONTAINERS } from '../contracts/index.js';
 import { ConfigError, createLogger, defineCommand, locateFfmpeg, locateFfprobe, onShutdown, registerSecret } from '../lib/index.js';
 import { defaultMaxCuts, openLiveDirectory, playbackOptions, startPlaybackServer } from '../playback/index.js';
 
@@ -7,7 +8,7 @@ export const playbackCommand = defineCommand({
   name: 'playback',
   summary: 'serve the volume read-only: timeline, clips cut by time, segment files with byte ranges, and a web page',
   details: [
-    'Routes: GET / (page), /api/devices, /api/timeline?device&start&end, /api/clip?device&start&(duration|end)&format=mp4|mkv|ts,',
+    `Routes: GET / (page), /api/devices, /api/timeline?device&start&end, /api/clip?device&start&(duration|end)&format=${CLIP_CONTAINERS.join('|')},`,
     '/files/<device>/<file> (Range, ETag), /health, /metrics. The journals (<root>/.shifu-rtsp/<device>/segments.jsonl) are the index, read once and followed.',
     "With PLAYBACK_S3_BUCKET (and PLAYBACK_S3_ENDPOINT, _PREFIX...) the archive's bucket too, the volume's copy first; without PLAYBACK_ROOT the bucket alone.",
   ].join('\n'),

@@ -5,6 +5,12 @@
 //   <prefix><device>/timeline/<YYYY-MM-DD>.jsonl.gz     the journal's segment lines of one UTC day, gzipped
 import path from 'node:path';
 
+/**
+ * The Secret the operator creates beside control, which control's recorder Deployments take the AWS keys from by
+ * `secretKeyRef` (keys `accessKeyId`, `secretAccessKey`): control names it without loading the archive.
+ */
+export const ARCHIVE_SECRET = 'shifu-rtsp-archive';
+
 /** Every key of one device starts so: `<prefix><device>/`. */
 export function bucketDevicePrefix(prefix: string, device: string): string {
   return `${prefix}${device}/`;

@@ -59,3 +59,7 @@ export const RECORDING_RULES: Readonly<Record<ContainerFormat, ContainerRule>> =
 };
 
 export const CONTAINER_FORMATS = Object.keys(RECORDING_RULES) as ContainerFormat[];
+
+/** The containers a clip is cut into (`/api/clip?format=`, `export --format`, the page's choice): FLV takes no H.265. */
+export const CLIP_CONTAINERS = ['mp4', 'mkv', 'ts'] as const satisfies readonly ContainerFormat[];
+export type ClipFormat = (typeof CLIP_CONTAINERS)[number];

@@ -28,3 +28,31 @@ export interface RecorderSignals {
   segment: [Segment];
   state: [RecorderState, Failure | null];
 }
+
+/**
+ * What the archive tells retention while it runs (issue 25's tiered retention): which finished files are in the
+ * bucket, how long an archived file stays on the volume, and the hard floor below which even an unarchived
+ * file goes.
+ */
+export interface ArchiveGuard {
+  /**
+   * Whether the file (its name in the device folder) is archived, as the archive knows it now. Archived files
+   * are a prefix of the oldest-first names, since the archive uploads in journal order.
+   */
+  archived(): (name: string) => boolean;
+  /** Archived files older than this go (ARCHIVE_KEEP_LOCAL); 0: they stay until another limit. */
+  readonly keepLocalMs: number;
+  /** ARCHIVE_HARD_MIN_FREE_PERCENT: below it the oldest file goes, archived or not. */
+  readonly hardMinFreePercent: number;
+}
+
+/** What the archive needs of a recorder (the recorder module's `Recorder` is one): whose and where, its segments, its retention. */
+export interface ArchivedRecorder {
+  readonly settings: { readonly device: string; readonly out: string };
+  readonly events: {
+    on(event: 'segment', listener: (...args: RecorderSignals['segment']) => void): unknown;
+    off(event: 'segment', listener: (...args: RecorderSignals['segment']) => void): unknown;
+  };
+  status(): { readonly lastSegment: Segment | null };
+  guardRetention(guard: ArchiveGuard): void;
+}

@@ -109,7 +109,23 @@ export function formatOfFileName(name: string): ContainerFormat | undefined {
   return CONTAINER_FORMATS.find((f) => RECORDING_RULES[f].extension === ext);
 }
 
-const SEGMENT_NAME = new RegExp(`^\\d{8}T\\d{6}Z(?:_\\d+)?\\.(?:${CONTAINER_FORMATS.map((f) => RECORDING_RULES[f].extension).join('|')})$`);
+const SEGMENT_NAME = new RegExp(`^(\\d{4})(\\d{2})(\\d{2})T(\\d{2})(\\d{2})(\\d{2})Z(?:_(\\d+))?\\.(${CONTAINER_FORMATS.map((f) => RECORDING_RULES[f].extension).join('|')})$`);
+
+/** What a finished segment's name says: its start (whole UTC seconds), its `_n` and its container. */
+export interface SegmentFileName {
+  readonly startMs: number;
+  readonly n: number;
+  readonly format: ContainerFormat;
+}
+
+/** A finished segment's name read back (`finishedSegmentName` of `segmentStem`), or null for any other name. */
+export function parseSegmentFileName(device: string, name: string): SegmentFileName | null {
+  const m = name.startsWith(`${device}_`) ? SEGMENT_NAME.exec(name.slice(device.length + 1)) : null;
+  const format = m ? formatOfFileName(name) : undefined;
+  if (!m || format === undefined) return null;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  return { startMs: Date.UTC(year, month - 1, day, hour, minute, second), n: m[7] === undefined ? 0 : Number(m[7]), format };
+}
 
 /**
  * Finished segment files of a device: `<device>_<UTC start>[_n].<ext>`, the whole name, so a name that passes is
@@ -117,8 +133,7 @@ const SEGMENT_NAME = new RegExp(`^\\d{8}T\\d{6}Z(?:_\\d+)?\\.(?:${CONTAINER_FORM
  * folder) all judge names by this one rule.
  */
 export function isSegmentFileName(device: string, name: string): boolean {
-  const rest = name.startsWith(`${device}_`) ? name.slice(device.length + 1) : null;
-  return rest !== null && SEGMENT_NAME.test(rest);
+  return parseSegmentFileName(device, name) !== null;
 }
 
 /** A cut clip's download name: `<device>_<UTC start>_<seconds>s.<ext>`. */

@@ -1,6 +1,5 @@
 import type { V1Deployment, V1EnvVar, V1Pod } from '@kubernetes/client-node';
-import { DEFAULT_MIN_FREE_PERCENT, recorderEnvName as env } from '../contracts/index.js';
-import { ARCHIVE_SECRET } from '../archive/index.js';
+import { ARCHIVE_SECRET, DEFAULT_MIN_FREE_PERCENT, recorderEnvName as env } from '../contracts/index.js';
 import { parseStoredSpec, type RecorderSpec } from './recorder-spec.js';
 
 /** Labels every recorder Deployment and pod carries; the SinkBinding selects `component: recorder`. */

@@ -6,7 +6,9 @@ import { commitFile } from '../lib/index.js';
 import { ExportError } from './segments.js';
 import { failureOf, type FootageSource } from './source.js';
 
-export type ClipFormat = 'mp4' | 'mkv' | 'ts';
+import type { ClipFormat } from '../contracts/index.js';
+
+export type { ClipFormat };
 
 export interface ClipExportOptions {
   readonly device: string;

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { DNS_1123_LABEL, zPort, type OptionSpecs } from '../lib/index.js';
 import { bucketSchemas } from '../archive/index.js';
+import { CLIP_CONTAINERS } from '../contracts/index.js';
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -78,7 +79,7 @@ export const exportOptions = {
   since: { flag: 'since', env: ['EXPORT_SINCE'], schema: zTime, description: 'only segments that end after this time (ISO time or age: 12h, 7d)' },
   until: { flag: 'until', env: ['EXPORT_UNTIL'], schema: zTime, description: 'only segments that start before this time' },
   clip: { flag: 'clip', env: ['EXPORT_CLIP'], schema: zClip, description: 'instead of whole segments, one file cut from START..END (ISO times or ages)' },
-  format: { flag: 'format', env: ['EXPORT_FORMAT'], schema: z.enum(['mp4', 'mkv', 'ts']), default: 'mp4', description: 'container of a --clip: mp4 | mkv | ts' },
+  format: { flag: 'format', env: ['EXPORT_FORMAT'], schema: z.enum(CLIP_CONTAINERS), default: 'mp4', description: `container of a --clip: ${CLIP_CONTAINERS.join(' | ')}` },
   url: { flag: 'url', env: ['EXPORT_URL'], schema: zBaseUrl, description: 'playback server to read from directly (e.g. http://localhost:9996 after kubectl port-forward); without it, the pod proxy of the Kubernetes API' },
   namespace: { flag: 'namespace', env: ['EXPORT_NAMESPACE'], schema: zName.optional(), description: "namespace of the export pod (default: the kubeconfig context's, else deviceshifu)" },
   pod: { flag: 'pod', env: ['EXPORT_POD'], schema: zName.optional(), description: `export pod (default <device>-export, from storage/; for several devices ${ALL_CAMERAS_POD}, from storage/all-cameras/)` },

@@ -35,7 +35,9 @@ export { hlsScript, playersScript, readPageAsset } from './page-assets.js';
 export { presentedToken, sameSecret, tokenCookie } from './bearer.js';
 export { errorAnswer, listenOn, requestUrl, type ListeningServer } from './server-core.js';
 export { DNS_1123_LABEL, moveNoReplace, sha256OfFile } from './files.js';
-export { appendSynced, commitFile, diskFs, replaceFile, syncDir, TEMPORARY_SUFFIX, type DurableFs } from './durable-file.js';
+// Durable writes are a module of their own (functions/durable), so a reader that needs only them (the sample
+// subscriber) loads one file; the rest of the code takes them from here as before.
+export { appendSynced, commitFile, diskFs, replaceFile, syncDir, TEMPORARY_SUFFIX, type DurableFs } from '../durable/index.js';
 export { http, requestFor } from './node-http.js';
 export {
   DEFAULT_LIMITS,

@@ -4,7 +4,7 @@
 // the device and the cause's kind, never an empty answer and never a secret.
 import path from 'node:path';
 import type { BucketTimeline, DayFile, RangedObject } from '../archive/index.js';
-import { utcDaysOf, type Segment } from '../contracts/index.js';
+import { parseSegmentFileName, utcDaysOf, type Segment } from '../contracts/index.js';
 import { HttpError } from '../lib/index.js';
 import type { DeviceSummary, Footage } from './library.js';
 
@@ -156,9 +156,9 @@ export class BucketLibrary {
 
   /** One archived segment by file name, from the day file of the day its name starts (or the day before); 404 otherwise. */
   async file(device: string, name: string): Promise<Footage> {
-    const stamp = /^(\d{4})(\d{2})(\d{2})T/.exec(name.slice(device.length + 1));
-    if (stamp) {
-      const dayMs = Date.parse(`${stamp[1]}-${stamp[2]}-${stamp[3]}T00:00:00Z`);
+    const named = parseSegmentFileName(device, name);
+    if (named) {
+      const dayMs = Math.floor(named.startMs / DAY_MS) * DAY_MS;
       for (const day of utcDaysOf(new Date(dayMs - DAY_MS), new Date(dayMs + DAY_MS)).reverse()) {
         const found = (await this.day(device, day)).segments.find((s) => path.posix.basename(s.file) === name);
         if (found) return footageOf(device, found);

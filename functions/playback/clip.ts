@@ -1,7 +1,7 @@
 // One file cut from the segments a time range spans: ffmpeg's concat demuxer, -c copy, streamed to the client.
 import type { ChildProcess } from 'node:child_process';
 import { HttpError, parseDuration } from '../lib/index.js';
-import { clipFileName, RECORDING_RULES, type ContainerFormat } from '../contracts/index.js';
+import { clipFileName, RECORDING_RULES, type ClipFormat } from '../contracts/index.js';
 import type { FfmpegSlot } from './ffmpeg-slots.js';
 import type { Footage } from './library.js';
 import { mp4EntryAt, type Mp4Entry, type RandomAccess } from './mp4-index.js';
@@ -13,8 +13,8 @@ export const CLIP_FORMATS = {
   mp4: ['-movflags', '+frag_keyframe+empty_moov+default_base_moof'],
   mkv: [],
   ts: [],
-} as const satisfies Partial<Record<ContainerFormat, readonly string[]>>;
-export type ClipFormat = keyof typeof CLIP_FORMATS;
+} as const satisfies Record<ClipFormat, readonly string[]>;
+export type { ClipFormat };
 
 export interface ClipRequest {
   readonly device: string;

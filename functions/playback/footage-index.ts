@@ -6,7 +6,20 @@
 import { lstat, open, opendir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../lib/index.js';
-import { deviceDirOf, isSegmentFileName, journaledDevices, journalPathOf, readJournalFrom, type JournalPlace, type JournalRecord } from '../contracts/index.js';
+import {
+  RECORDING_RULES,
+  deviceDirOf,
+  finishedSegmentName,
+  isSegmentFileName,
+  journaledDevices,
+  journalPathOf,
+  parseSegmentFileName,
+  readJournalFrom,
+  segmentStem,
+  type ContainerFormat,
+  type JournalPlace,
+  type JournalRecord,
+} from '../contracts/index.js';
 import { loadSnapshot, saveSnapshot, type SavedColumns, type Snapshot } from './index-snapshot.js';
 
 /** How often journals are checked for growth, and the device list for new devices. */
@@ -26,30 +39,33 @@ const RECOVERED = 2;
 /** Retention's record says the file was deleted: not looked for again (a file found missing by a stat is). */
 const DELETED = 4;
 
-const EXTENSIONS = ['mp4', 'mkv', 'flv', 'ts'] as const;
+/**
+ * Each container's place in a key. Keys are saved with the index (PLAYBACK_INDEX_DIR), so these numbers are a file
+ * format: a container added to the contract fails to compile here until it gets a place, and with it
+ * index-snapshot.ts's SNAPSHOT_VERSION goes up (the count of places is in every key).
+ */
+const KEY_PLACE = { mp4: 0, mkv: 1, flv: 2, ts: 3 } as const satisfies Record<ContainerFormat, number>;
+const KEY_FORMATS = (Object.keys(KEY_PLACE) as ContainerFormat[]).sort((a, b) => KEY_PLACE[a] - KEY_PLACE[b]);
 /** `_n` suffixes up to this fit the numeric key; a name with a larger one is kept as a string (never seen). */
 const MAX_SUFFIX = 1023;
 
 /**
- * A segment file name as one number: its UTC time (s), its `_n` suffix and its extension. Names sort by time,
+ * A segment file name as one number: its UTC time (s), its `_n` suffix and its container. Names sort by time,
  * so keys arrive in order, and a number costs 8 bytes where a string and a map entry cost about 100.
  */
 function nameKey(device: string, name: string): number | null {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z(?:_(\d+))?\.(mp4|mkv|flv|ts)$/.exec(name.startsWith(`${device}_`) ? name.slice(device.length + 1) : '');
-  if (!m) return null;
-  const seconds = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])) / 1000;
-  const suffix = m[7] === undefined ? 0 : Number(m[7]);
-  if (!Number.isFinite(seconds) || seconds < 0 || suffix > MAX_SUFFIX) return null;
-  return (seconds * (MAX_SUFFIX + 1) + suffix) * EXTENSIONS.length + EXTENSIONS.indexOf(m[8] as (typeof EXTENSIONS)[number]);
+  const parsed = parseSegmentFileName(device, name);
+  if (!parsed) return null;
+  const seconds = parsed.startMs / 1000;
+  if (!Number.isFinite(seconds) || seconds < 0 || parsed.n > MAX_SUFFIX) return null;
+  return (seconds * (MAX_SUFFIX + 1) + parsed.n) * KEY_FORMATS.length + KEY_PLACE[parsed.format];
 }
 
 function nameOfKey(device: string, key: number): string {
-  const ext = EXTENSIONS[key % EXTENSIONS.length]!;
-  const rest = Math.floor(key / EXTENSIONS.length);
-  const suffix = rest % (MAX_SUFFIX + 1);
+  const format = KEY_FORMATS[key % KEY_FORMATS.length]!;
+  const rest = Math.floor(key / KEY_FORMATS.length);
   const seconds = Math.floor(rest / (MAX_SUFFIX + 1));
-  const time = new Date(seconds * 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
-  return `${device}_${time}${suffix === 0 ? '' : `_${suffix}`}.${ext}`;
+  return finishedSegmentName(segmentStem(device, new Date(seconds * 1000)), rest % (MAX_SUFFIX + 1), RECORDING_RULES[format].extension);
 }
 
 type Column = Float64Array | Uint32Array | Uint8Array | Int32Array;

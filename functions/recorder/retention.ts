@@ -3,7 +3,9 @@ import path from 'node:path';
 import type { Logger } from '../lib/index.js';
 import { appendDeletionToJournal } from './journal-writer.js';
 import type { SegmentStore } from './segment-store.js';
-import type { DeletionReason } from '../contracts/index.js';
+import type { ArchiveGuard, DeletionReason } from '../contracts/index.js';
+
+export type { ArchiveGuard };
 
 export interface RetentionPolicy {
   /** Delete finished segments older than this many hours (0: keep). */
@@ -14,22 +16,6 @@ export interface RetentionPolicy {
   readonly minFreePercent: number;
 }
 
-/**
- * What the archive tells retention while it runs (issue 25's tiered retention): which finished files are in the
- * bucket, how long an archived file stays on the volume, and the hard floor below which even an unarchived
- * file goes.
- */
-export interface ArchiveGuard {
-  /**
-   * Whether the file (its name in the device folder) is archived, as the archive knows it now. Archived files
-   * are a prefix of the oldest-first names, since the archive uploads in journal order.
-   */
-  archived(): (name: string) => boolean;
-  /** Archived files older than this go (ARCHIVE_KEEP_LOCAL); 0: they stay until another limit. */
-  readonly keepLocalMs: number;
-  /** ARCHIVE_HARD_MIN_FREE_PERCENT: below it the oldest file goes, archived or not. */
-  readonly hardMinFreePercent: number;
-}
 
 export interface Deletion {
   readonly file: string;

@@ -2,7 +2,7 @@
 //   functions-framework --target=segmentIndex --signature-type=cloudevent --source=dist/functions/subscriber/index.js
 import { cloudEvent } from '@google-cloud/functions-framework';
 import type { CloudEventV1 } from 'cloudevents';
-import { SEGMENT_FINISHED_TYPE } from '../contracts/index.js';
+import { SEGMENT_FINISHED_TYPE } from '../contracts/events.js';
 import { parseAnnouncedEvent } from '../contracts/event-receive.js';
 import { SegmentIndex } from './segment-index.js';
 

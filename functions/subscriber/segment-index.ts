@@ -1,7 +1,7 @@
 import { open, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { CloudEvent } from 'cloudevents';
-import { appendSynced } from '../lib/index.js';
+import { appendSynced } from '../durable/index.js';
 
 /**
  * An append-only JSON-lines file with one CloudEvent (structured JSON) per line, each event id at most once.

@@ -1,16 +1,18 @@
 // The TCP proxies the forwarder bench compares, each a child process on loopback, plus /proc
 // readings (CPU time, RSS) over a proxy's whole process tree (socat forks one child per connection).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freeLoopbackPort } from '../../functions/lib/index.js';
+import { processTree, pssMiB, rssMiB } from './support/procfs.js';
+
+export { processTree, treeCpuSeconds as cpuSeconds } from './support/procfs.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The built CLI, beside this file once compiled (dist/test/bench -> dist/functions). */
 export const CLI = path.resolve(here, '../../functions/cli.js');
-const CLOCK_TICKS = 100;
 
 export interface Proxy {
   readonly name: string;
@@ -164,56 +166,12 @@ export async function startForwarderProcess(targetPort: number, extra: readonly 
   return proxy(`shifu-rtsp forwarder (${mode})`, port, child);
 }
 
-/** The pid and all its descendants. */
-export function processTree(root: number): number[] {
-  const parentOf = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      parentOf.set(Number(entry), Number(fields[1]));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  const tree = [root];
-  for (let i = 0; i < tree.length; i += 1) {
-    for (const [pid, ppid] of parentOf) if (ppid === tree[i]) tree.push(pid);
-  }
-  return tree;
-}
-
-/** User + system CPU seconds used so far by the tree (children that already exited are not counted). */
-export function cpuSeconds(root: number): number {
-  let ticks = 0;
-  for (const pid of processTree(root)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // Gone.
-    }
-  }
-  return ticks / CLOCK_TICKS;
-}
-
 /**
  * Memory of the tree in MiB: VmRSS for a single process; for a forking proxy the sum of PSS, since
  * summed RSS would count every shared page once per fork.
  */
 export function memoryMiB(root: number): { mib: number; processes: number } {
   const tree = processTree(root);
-  const field = tree.length === 1 ? /VmRSS:\s+(\d+) kB/ : /Pss:\s+(\d+) kB/;
-  let kib = 0;
-  for (const pid of tree) {
-    try {
-      const file = tree.length === 1 ? `/proc/${pid}/status` : `/proc/${pid}/smaps_rollup`;
-      kib += Number(field.exec(readFileSync(file, 'utf8'))?.[1] ?? 0);
-    } catch {
-      // Gone.
-    }
-  }
-  return { mib: kib / 1024, processes: tree.length };
+  const mib = tree.length === 1 ? (rssMiB(root) ?? 0) : tree.reduce((sum, pid) => sum + (pssMiB(pid) ?? 0), 0);
+  return { mib, processes: tree.length };
 }

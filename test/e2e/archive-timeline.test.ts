@@ -32,6 +32,22 @@ const s1 = segment(1, '2026-11-24T10:00:00.000Z', 3600);
 const s2 = segment(2, '2026-11-24T23:30:00.000Z', 3600); // across midnight: in both days' files
 const s3seg = segment(3, '2026-11-25T00:30:00.000Z', 3600);
 
+/**
+ * The client ports of every TCP connection to `endpoint`'s port the kernel lists (open or in TIME_WAIT, which a
+ * closed one stays in for a minute): a new port is a new connection.
+ */
+async function connectionsTo(endpoint: string): Promise<Set<number>> {
+  const port = Number(new URL(endpoint).port);
+  const ports = new Set<number>();
+  for (const line of (await readFile('/proc/net/tcp', 'utf8')).split('\n').slice(1)) {
+    const [local, remote] = line.trim().split(/\s+/).slice(1, 3).map((a) => parseInt(a.split(':')[1] ?? '', 16));
+    // Both ends' rows: whichever end closed first keeps its row (TIME_WAIT), the other's goes.
+    if (remote === port && local !== undefined) ports.add(local);
+    if (local === port && remote !== undefined && remote !== 0) ports.add(remote);
+  }
+  return ports;
+}
+
 /** A day file as awscli fetches it, gunzipped and read with the journal's own parser. */
 async function dayFileByAwscli(bucket: string, day: string): Promise<Segment[]> {
   const copy = path.join(scratch.dir, `${bucket}-${day}.gz`);
@@ -118,5 +134,23 @@ describe('the upload, part by part', () => {
     // The changed file left nothing: no object, no open multipart upload.
     expect((await s3.objects('parts')).map((o) => o.key)).toEqual(['cam/seg.mp4']);
     expect(await s3.aws(['s3api', 'list-multipart-uploads', '--bucket', 'parts'])).not.toMatch(/changed/);
+  });
+
+  it('sends every request of an upload over the connection it keeps, not a new one per part', async () => {
+    await s3.createBucket('kept');
+    const file = path.join(scratch.dir, 'kept.mp4');
+    await writeFile(file, randomBytes(12 * 1024 * 1024 + 17)); // three parts
+    const sha256 = (await sha256OfFile(file)).digest('hex');
+    const bucket = new Bucket(address('kept'));
+    try {
+      await bucket.head('cam/kept0.mp4'); // the client's connection, opened before the uploads
+      const before = await connectionsTo(s3.endpoint);
+      for (const n of [1, 2]) await bucket.upload({ key: `cam/kept${n}.mp4`, file, sha256, contentType: 'video/mp4' }, null);
+      const opened = [...(await connectionsTo(s3.endpoint))].filter((port) => !before.has(port));
+      expect(opened, 'connections opened by two uploads of three parts each').toEqual([]);
+    } finally {
+      await bucket.close();
+    }
+    expect((await s3.objects('kept')).map((o) => o.size)).toEqual([12 * 1024 * 1024 + 17, 12 * 1024 * 1024 + 17]);
   });
 });

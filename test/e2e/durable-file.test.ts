@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { useScratch } from '../support/scratch.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const durableFile = pathToFileURL(path.join(repoRoot, 'dist/functions/lib/durable-file.js')).href;
+const durableFile = pathToFileURL(path.join(repoRoot, 'dist/functions/durable/index.js')).href;
 const scratch = useScratch('shifu-durable-');
 
 /** Runs `call` (a replaceFile or commitFile call) in a child whose DurableFs kills it at `killAt`; resolves with the signal. */
@@ -28,7 +28,7 @@ async function killedAt(killAt: 'rename' | 'syncDir', call: string): Promise<Nod
   return signal;
 }
 
-describe('durable files (lib/durable-file.ts)', () => {
+describe('durable files (functions/durable)', () => {
   it('replaceFile killed between writing the new content and the rename leaves the old content whole', async () => {
     const file = path.join(scratch.dir, 'manifest.json');
     await writeFile(file, '{"files":{"a.mp4":1}}\n');

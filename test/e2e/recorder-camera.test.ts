@@ -134,6 +134,12 @@ describe('recorder: its own API behind a token', () => {
     expect(await call('GET', '/record/status')).toBe(401);
     expect((await rec.json<Status>('GET', '/health')).status).toBe(200);
     expect(await call('GET', '/metrics')).toBe(200);
+    // The process metrics a dashboard reads (prom-client's default set, from the bundle with its tracing stand-in).
+    const metrics = await (await fetch(`${rec.baseUrl}/metrics`)).text();
+    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes']) {
+      expect(Number(new RegExp(`^shifu_rtsp_recorder_process_${name} (\\S+)$`, 'm').exec(metrics)?.[1]), name).toBeGreaterThan(0);
+    }
+    expect(metrics).toContain('# TYPE shifu_rtsp_recorder_process_nodejs_gc_duration_seconds histogram');
     expect(await call('POST', '/record/on', `Bearer ${token}`)).toBe(200);
     expect(await call('GET', '/record/status', `Bearer ${token}`)).toBe(200);
     expect(await call('POST', '/record/off', `Bearer ${token}`)).toBe(200);

@@ -14,9 +14,9 @@ const scratch = useScratch('shifu-rec-mem-');
 /**
  * Over a bare Node's, in MiB. Measured: 17.0 at main before the V8 memory flags; 14.3 after them until the memory
  * reducer runs (a few seconds into recording), then 11.5-11.8; 9.3-9.5 since the recorder runs from its bundle
- * (functions/bundle.ts), 13.8 before its reducer.
+ * (functions/bundle.ts), 13.8 before its reducer; 7.6-7.9 with one malloc arena (LEAN_ENV, functions/commands/lean.ts).
  */
-const OVER_BARE_NODE_MIB = 10.5;
+const OVER_BARE_NODE_MIB = 8.5;
 
 function privateDirtyMiB(pid: number): number {
   const m = /^Private_Dirty:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));

@@ -14,7 +14,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildRecorderDeployment, forwarderServiceName, FORWARDER_SERVICE_PORT, recordOnSchema, specFromRequest, STREAM_PATH_KEY } from '../../functions/control/index.js';
 import { applyYaml, expectHttpError, httpStatus, parseManifests } from './harness/index.js';
 import { playbackOptions } from '../../functions/playback/index.js';
-import { ARCHIVE_SECRET } from '../../functions/archive/index.js';
+import { ARCHIVE_SECRET } from '../../functions/contracts/index.js';
 
 const run = promisify(execFile);
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

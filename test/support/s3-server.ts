@@ -105,8 +105,9 @@ export async function startS3Server(): Promise<S3Server> {
   let log = '';
 
   const start = async (): Promise<void> => {
-    // Keys in the environment, never in argv.
-    const gateway = spawn(binary, ['--port', `127.0.0.1:${port}`, '--quiet', 'posix', dir], {
+    // Keys in the environment, never in argv. Keep-alive as S3 servers serve (versitygw closes every connection
+    // otherwise), so a client's connection reuse, and what it costs without, is what the tests and benches see.
+    const gateway = spawn(binary, ['--port', `127.0.0.1:${port}`, '--quiet', '--keep-alive', 'posix', dir], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ROOT_ACCESS_KEY_ID: accessKeyId, ROOT_SECRET_ACCESS_KEY: secretAccessKey },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -9,6 +9,7 @@ import { mergeDay } from '../../functions/archive/day-files.js';
 import { segmentObjectKey, timelineDayKey, utcDaysOf } from '../../functions/contracts/index.js';
 import { ConfigError, parseConfig } from '../../functions/lib/index.js';
 import { appendArchiveToJournal, appendDeletionToJournal, appendToJournal, type Segment } from '../../functions/recorder/index.js';
+import { applyArchivingV8Flags } from '../../functions/commands/recorder.js';
 import { useScratch } from '../support/scratch.js';
 import { segmentFixture } from '../support/segment.js';
 
@@ -21,6 +22,14 @@ function segment(sequence: number): Segment {
 }
 
 describe('archive settings', () => {
+  it('keeps compiled code between uploads in a recorder with a bucket, and leaves V8 as it is without one', () => {
+    const set: string[] = [];
+    applyArchivingV8Flags(archiveTarget(config({}), 'cam', {}), (flag) => set.push(flag));
+    expect(set, 'without a bucket').toEqual([]);
+    applyArchivingV8Flags(archiveTarget(config({ ARCHIVE_S3_BUCKET: 'footage' }), 'cam', {}), (flag) => set.push(flag));
+    expect(set, 'with a bucket: the SDK is not compiled again at each upload').toEqual(['--no-flush-bytecode']);
+  });
+
   it('is off without a bucket, and on with one: keys under <prefix><device>/, the rate in bytes per second', () => {
     expect(archiveTarget(config({}), 'cam', {})).toBeNull();
     const target = archiveTarget(config({ ARCHIVE_S3_BUCKET: 'footage', ARCHIVE_MAX_MBPS: '8' }), 'cam', { POD_NAMESPACE: 'deviceshifu' });

@@ -67,3 +67,11 @@ describe('command list', () => {
     }
   });
 });
+
+describe('per-camera commands start under one malloc arena', () => {
+  it('asks for MALLOC_ARENA_MAX=1 when it is unset, and keeps an operator\'s own value', async () => {
+    const { leanExecEnv } = await import('../../functions/commands/lean.js');
+    expect(leanExecEnv({ PATH: '/bin' })).toEqual({ PATH: '/bin', MALLOC_ARENA_MAX: '1' });
+    expect(leanExecEnv({ PATH: '/bin', MALLOC_ARENA_MAX: '4' })).toBeNull();
+  });
+});

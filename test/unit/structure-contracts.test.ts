@@ -72,17 +72,53 @@ describe('contracts', () => {
       expect({ entry, recorder: loaded(entry, 'recorder') }).toEqual({ entry, recorder: [] });
     }
     expect(loaded('control/index.ts', 'shifu-tcp')).toEqual([]);
-    // The sample subscriber needs the event's schema and its check: not the producer's outbox, sink or announcer.
-    expect([...loads('subscriber/index.ts')].filter((f) => moduleOf(f) === 'events').map(rel)).toEqual([]);
+    // Control's Kubernetes side names the archive's Secret (a contract) and loads none of the archive's code.
+    expect(loaded('control/kubernetes-backend.ts', 'archive')).toEqual([]);
+    // The sample subscriber needs the event's schema and its check, and a durable append: not the producer's
+    // outbox, sink or announcer, nor all of lib (a Knative function's cold start loads every file it names).
+    expect([...loads('subscriber/index.ts')].map(rel).sort()).toEqual(
+      ['contracts/event-receive.ts', 'contracts/events.ts', 'contracts/recorder-status.ts', 'durable/index.ts', 'subscriber/index.ts', 'subscriber/segment-index.ts'].map((f) => f.split('/').join(path.sep)),
+    );
+  });
+
+  it("the recorder's readers and followers name no recorder file, not even a type: they take its contracts (ArchivedRecorder, AnnouncedRecorder)", () => {
+    const followers = new Set(['archive', 'events', 'subscriber', 'playback', 'export', 'control']);
+    const offenders = sources()
+      .filter((f) => followers.has(rel(f).split(path.sep)[0]!))
+      .filter((f) => /from '\.\.\/recorder\//.test(readFileSync(f, 'utf8')))
+      .map(rel);
+    expect(offenders).toEqual([]);
   });
 
   it('the volume layout and the file names are coded only in contracts/volume.ts', () => {
-    const layout = /'\.recording'|'\.shifu-rtsp'|%05d|'outbox'|'dead-letter'|'recorder\.lease'|journal-cursor\.json|archive-cursor\.json|padStart\(5/;
+    // Folders and files; and a segment's name: its UTC stamp built (compactUtc's replace) or read back (a stamp regex).
+    const layout = /'\.recording'|'\.shifu-rtsp'|%05d|'outbox'|'dead-letter'|'recorder\.lease'|journal-cursor\.json|archive-cursor\.json|padStart\(5|replace\(\/\[-:\]\/g|\\d\{8\}T|\(\\d\{4\}\)\(\\d\{2\}\)\(\\d\{2\}\)T/;
     const offenders = sources()
       .filter((f) => !inContracts(f))
       .filter((f) => layout.test(readFileSync(f, 'utf8')))
       .map(rel);
     expect(offenders).toEqual([]);
+  });
+
+  it('lists the containers only in contracts/containers.ts: no hand-written list of formats or extensions elsewhere', () => {
+    const list = /'(?:mp4|mkv|flv|ts)',\s*'(?:mp4|mkv|flv|ts)'|\b(?:mp4|mkv|flv|ts)\|(?:mp4|mkv|flv|ts)\b/;
+    const offenders = sources()
+      .filter((f) => !inContracts(f))
+      .filter((f) => list.test(readFileSync(f, 'utf8')))
+      .map(rel);
+    expect(offenders).toEqual([]);
+  });
+
+  it("names every environment variable in UPPER_SNAKE; the seed's names (RTSPServerAddress...) only as aliases after it", async () => {
+    const { RECORDER_ENV } = await import('../../functions/contracts/index.js');
+    const upper = /^[A-Z][A-Z0-9_]*$/;
+    expect(Object.entries(RECORDER_ENV).filter(([, names]) => !upper.test(names[0])).map(([setting]) => setting)).toEqual([]);
+    const named = sources().flatMap((f) =>
+      [...readFileSync(f, 'utf8').matchAll(/\benv: \[((?:\s*'[^']*',?)+)\s*\]/g)].flatMap((m) => [...m[1]!.matchAll(/'([^']+)'/g)].map((n) => ({ file: rel(f), name: n[1]! }))),
+    );
+    // Option specs list their names as string literals: enough of them are found for the check to mean something.
+    expect(named.length).toBeGreaterThan(50);
+    expect(named.filter((n) => !upper.test(n.name))).toEqual([]);
   });
 
   it("the recorder's variable names are written only in contracts/recorder-env.ts", () => {

@@ -4,10 +4,14 @@
 // Over 400 lines because it is the page's wiring: each device's section (day picker, timeline, player, clip
 // form) and the keyboard; what stands alone is in its own file (hls-player.ts, thumbnail.ts, multi-timeline.ts).
 import type { Span, Timeline, TimelineSegment } from '../../contracts/timeline.js';
+import type { ClipFormat } from '../../contracts/containers.js';
 import { longRange, RangePlayer } from './hls-player.js';
 import { attachThumbnails } from './thumbnail.js';
 import { showLiveGrid, type LiveDevice } from './live-grid.js';
 import { AllCamerasView, type MultiKit } from './multi-timeline.js';
+
+/** The clip containers offered, one key per ClipFormat of the contract (a format added or dropped there fails to compile here). */
+const CLIP_CHOICES: Readonly<Record<ClipFormat, true>> = { mp4: true, mkv: true, ts: true };
 
 interface DeviceSummary {
   device: string;
@@ -178,7 +182,7 @@ class DeviceView {
       this.draw();
     });
     fit.addEventListener('click', () => this.zoomToFootage());
-    for (const f of ['mp4', 'mkv', 'ts']) this.format.append(el('option', { value: f }, f));
+    for (const f of Object.keys(CLIP_CHOICES)) this.format.append(el('option', { value: f }, f));
     const setIn = el('button', { type: 'button', class: 'set-in' }, 'Set in');
     const setOut = el('button', { type: 'button', class: 'set-out' }, 'Set out');
     setIn.addEventListener('click', () => this.mark('in'));

@@ -33,6 +33,26 @@ export function cpuTicks(pid: number): CpuTicks | null {
   return { own: n(11) + n(12), sys: n(12), reaped: n(13) + n(14) };
 }
 
+/** The pid and all its descendants, from one look at /proc. */
+export function processTree(root: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const f = statFields(Number(entry));
+    if (f) parentOf.set(Number(entry), Number(f[1]));
+  }
+  const tree = [root];
+  for (let i = 0; i < tree.length; i += 1) {
+    for (const [pid, ppid] of parentOf) if (ppid === tree[i]) tree.push(pid);
+  }
+  return tree;
+}
+
+/** User + system CPU seconds used so far by a process tree (children that already exited are not counted). */
+export function treeCpuSeconds(root: number): number {
+  return processTree(root).reduce((sum, pid) => sum + (cpuTicks(pid)?.own ?? 0), 0) / CLK_TCK;
+}
+
 /** Resident set size in MiB (VmRSS), or null when the process is gone. */
 export function rssMiB(pid: number): number | null {
   try {
