@@ -9,6 +9,7 @@ import { videoArguments, videoInputArguments, type VideoPlan } from './video-pla
 import { CameraInput, cameraFailure, inputFailure, type CameraLogin } from './camera-input.js';
 import { firstMedia } from './first-media.js';
 import { RtpFanout, type RtpSubscriber } from './rtp-fanout.js';
+import { G711Joiner } from './g711-joiner.js';
 
 export type { RtpSubscriber } from './rtp-fanout.js';
 
@@ -90,6 +91,8 @@ export class RtpSource {
   private child: ChildProcess | undefined;
   /** The viewers, and where each starts. */
   private readonly fanout = new RtpFanout();
+  /** G.711 audio in joined packets, half as many (g711-joiner.ts); Opus frames go as they come. */
+  private readonly g711 = new G711Joiner((packet) => this.fanout.audio(packet));
   private codecs: RtpCodecs | undefined;
   private failure: HttpError | undefined;
   private ended = false;
@@ -191,7 +194,9 @@ export class RtpSource {
   }
 
   private audio(packet: Buffer): void {
-    if (this.codecs?.audio !== undefined) this.fanout.audio(packet);
+    const audio = this.codecs?.audio;
+    if (audio === 'PCMU' || audio === 'PCMA') this.g711.push(packet);
+    else if (audio !== undefined) this.fanout.audio(packet);
   }
 
   private async run(): Promise<void> {

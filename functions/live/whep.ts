@@ -86,6 +86,19 @@ export function matchOffer(sdp: string, camera: RtpCodecs): { audio: boolean } {
   return { audio: camera.audio !== undefined && offered.audio !== undefined && offered.audio.includes(camera.audio) };
 }
 
+/**
+ * The offer as werift reads it: without the bandwidth-estimation feedback (`goog-remb`, `transport-cc`) it offers.
+ * werift's answer repeats the offer's `rtcp-fb` lines whatever its codecs say, and Chromium then sends REMB
+ * several times a second, which werift decrypts and keeps for nothing: we cannot change an H.264 camera's bitrate.
+ * NACK (werift resends a lost packet from its history) and PLI stay.
+ */
+export function withoutBandwidthFeedback(offer: string): string {
+  return offer
+    .split(/\r?\n/)
+    .filter((line) => !/^a=rtcp-fb:\S+ (goog-remb|transport-cc)\s*$/.test(line))
+    .join('\r\n');
+}
+
 /** The answer's host candidates replaced by the announced addresses, on the port ICE bound. */
 export function announce(sdp: string, addresses: readonly string[]): string {
   if (addresses.length === 0) return sdp;
@@ -145,7 +158,7 @@ export class WhepSession implements RtpSubscriber {
     const pc = new RTCPeerConnection(peerConfig(settings, audio ? codecs.audio : undefined));
     const session = new WhepSession(key, pc, source, log, onClose);
     try {
-      await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+      await pc.setRemoteDescription({ type: 'offer', sdp: withoutBandwidthFeedback(offer) });
       for (const transceiver of pc.getTransceivers()) {
         const track = transceiver.kind === 'video' ? session.videoTrack : transceiver.kind === 'audio' && audio ? session.audioTrack : undefined;
         transceiver.setDirection(track ? 'sendonly' : 'inactive');

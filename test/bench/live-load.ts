@@ -1,12 +1,14 @@
 // `npm run bench -- live-load`: the forwarder's CPU and memory per WebRTC viewer (issue 23's goal: at most 0.5 % of
 // a core per H.264 viewer) of one 1080p camera (25 fps, 2 s GOP, 4 Mbit/s, H.264 + G.711), on the live rig
-// (support/live-rig.ts). Levels: no viewer (the stream open all the same: a WHEP session that never connects holds
-// it), 1 and 5 Chromium pages, 25 werift WHEP clients (one process, test/e2e/fixtures/whep-client.ts). Each level
-// is measured over BENCH_LIVE_WINDOW_S seconds (20); per viewer = (CPU(n) - CPU(0)) / n, for the forwarder with its
-// ffmpeg and for Node alone. BENCH_LIVE_PEER_CLI: another build's dist/functions/cli.js (main's, from a worktree of
+// (support/live-rig.ts). One werift viewer per forwarder holds the stream open from start to end, so that a level
+// measures its viewers, not the stream's ffmpeg and camera session (the baseline level is that viewer alone).
+// Levels: 1 and 5 Chromium pages, 5 Chromium viewers taking video only, 25 werift WHEP clients (one process,
+// test/e2e/fixtures/whep-client.ts) taking video, then video and G.711 as a browser does: the split of a browser
+// viewer's cost. Each level is measured over BENCH_LIVE_WINDOW_S seconds (20); per viewer = (CPU(n) - CPU(baseline))
+// / n, what one more viewer of an open stream costs, for the forwarder with its ffmpeg and for Node alone. BENCH_LIVE_PEER_CLI: another build's dist/functions/cli.js (main's, from a worktree of
 // its own), run beside ours on the same camera, each level measured on both in turn: a before/after in one window.
 // BENCH_LIVE_PROFILE=<dir>: our forwarder runs with `--cpu-prof --cpu-prof-dir <dir>` (written as it exits).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
@@ -24,13 +26,39 @@ const WINDOW_S = Math.max(5, envNumber('BENCH_LIVE_WINDOW_S', 20));
 const SETTLE_MS = 3000;
 const WHEP_CLIENT = path.resolve(path.dirname(CLI), '../test/e2e/fixtures/whep-client.js');
 
-type Level = { readonly name: string; readonly viewers: number; readonly chromium: boolean };
+/**
+ * Who watches: Chromium's player page (video and G.711 audio), Chromium taking video only (a peer connection of
+ * the bench's own, to split a browser viewer's cost), werift clients taking video only or both.
+ */
+type Viewer = 'chromium' | 'chromium-video' | 'werift' | 'werift-av';
+type Level = { readonly name: string; readonly viewers: number; readonly viewer: Viewer };
 const LEVELS: readonly Level[] = [
-  { name: 'no viewer (stream open)', viewers: 0, chromium: false },
-  { name: '1 Chromium viewer', viewers: 1, chromium: true },
-  { name: '5 Chromium viewers', viewers: 5, chromium: true },
-  { name: '25 werift WHEP clients', viewers: 25, chromium: false },
+  { name: 'baseline: the stream held open by one werift viewer', viewers: 0, viewer: 'werift' },
+  { name: '1 Chromium viewer', viewers: 1, viewer: 'chromium' },
+  { name: '5 Chromium viewers', viewers: 5, viewer: 'chromium' },
+  { name: '5 Chromium viewers, video only', viewers: 5, viewer: 'chromium-video' },
+  { name: '25 werift WHEP clients', viewers: 25, viewer: 'werift' },
+  { name: '25 werift WHEP clients, video + G.711', viewers: 25, viewer: 'werift-av' },
 ];
+
+/** In a page of the live port's origin: a WHEP viewer taking video only, resolved at its first decoded frame. */
+const VIDEO_ONLY_VIEWER = `async (whep) => {
+  const pc = new RTCPeerConnection();
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  const video = document.createElement('video');
+  video.muted = true;
+  document.body.append(video);
+  pc.addEventListener('track', (event) => { video.srcObject = new MediaStream([event.track]); void video.play(); });
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise((resolve) => {
+    if (pc.iceGatheringState === 'complete') return resolve();
+    pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
+  });
+  const res = await fetch(whep, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: pc.localDescription.sdp });
+  if (res.status !== 201) throw new Error('WHEP answered ' + res.status + ': ' + await res.text());
+  await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
+  await new Promise((resolve) => video.requestVideoFrameCallback(() => resolve()));
+}`;
 
 interface Figures {
   /** % of a core: the forwarder with its ffmpeg, Node alone, and Node's time in the kernel (sending: sendmsg). */
@@ -42,12 +70,12 @@ interface Figures {
   readonly packetsPerS: number;
 }
 
-/** WHEP clients in the viewer namespace; resolves once `viewers` connected (or, holding, once the offers are answered). */
-async function whepClients(rig: Rig, f: LiveForwarder, viewers: number, mode: 'play' | 'hold'): Promise<{ child: ChildProcess; packets: () => number }> {
-  const child = spawn('ip', ['netns', 'exec', rig.network.viewerNs, process.execPath, WHEP_CLIENT, f.base.replace(/\/$/, ''), String(viewers), mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** WHEP clients in the viewer namespace; resolves once `viewers` connected. */
+async function whepClients(rig: Rig, f: LiveForwarder, viewers: number, media: 'video' | 'av' = 'video'): Promise<{ stop: () => Promise<void>; packets: () => number }> {
+  const child = spawn('ip', ['netns', 'exec', rig.network.viewerNs, process.execPath, WHEP_CLIENT, f.base.replace(/\/$/, ''), String(viewers), media], { stdio: ['ignore', 'pipe', 'inherit'] });
   let packets = 0;
   let ready = 0;
-  const want = mode === 'play' ? 'connected' : 'holding';
+  const want = 'connected';
   const up = new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`whep-client exited (${code}) before its ${viewers} viewers were ${want}`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -61,7 +89,13 @@ async function whepClients(rig: Rig, f: LiveForwarder, viewers: number, mode: 'p
     child.kill('SIGKILL');
     throw err;
   }
-  return { child, packets: () => packets };
+  // SIGTERM: it ends its sessions (DELETE) and exits; SIGKILL if it has not within 10 s.
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    child.kill('SIGTERM');
+    await Promise.race([exited, sleep(10_000).then(() => child.kill('SIGKILL'))]);
+  };
+  return { stop, packets: () => packets };
 }
 
 /** utime + stime of each process of the forwarder's tree (Node and its ffmpeg), by pid. */
@@ -85,10 +119,12 @@ async function measure(rig: Rig, f: LiveForwarder, level: Level): Promise<Figure
   const stops: Array<() => Promise<unknown>> = [];
   try {
     let packets = (): number => NaN;
-    if (level.viewers === 0 || !level.chromium) {
-      const clients = await whepClients(rig, f, Math.max(1, level.viewers), level.viewers === 0 ? 'hold' : 'play');
-      stops.push(async () => clients.child.kill('SIGKILL'));
-      if (level.viewers > 0) packets = clients.packets;
+    if (level.viewers === 0) {
+      // The baseline: the viewer holding the stream open, alone.
+    } else if (level.viewer === 'werift' || level.viewer === 'werift-av') {
+      const clients = await whepClients(rig, f, level.viewers, level.viewer === 'werift-av' ? 'av' : 'video');
+      stops.push(() => clients.stop());
+      packets = clients.packets;
     } else {
       // One after another, as viewers come: five 1080p pages opened at once on a loaded 2-core machine time out.
       const pages: Page[] = [];
@@ -96,7 +132,11 @@ async function measure(rig: Rig, f: LiveForwarder, level: Level): Promise<Figure
       for (let i = 0; i < level.viewers; i += 1) {
         const page = await rig.browser.newPage();
         pages.push(page);
-        await firstFrame(page, `${f.base}?via=webrtc`, 'webrtc');
+        if (level.viewer === 'chromium') await firstFrame(page, `${f.base}?via=webrtc`, 'webrtc');
+        else {
+          await page.goto(new URL('/_live/players.js', f.base).href);
+          await page.evaluate(`(${VIDEO_ONLY_VIEWER})(${JSON.stringify(`${f.base}whep`)})`);
+        }
       }
     }
     await sleep(SETTLE_MS);
@@ -110,8 +150,8 @@ async function measure(rig: Rig, f: LiveForwarder, level: Level): Promise<Figure
     return { tree: share(tree), node: share(node1.all - node0.all), nodeSys: share(node1.sys - node0.sys), mib: memoryMiB(f.pid).mib, packetsPerS: (packets1 - packets0) / WINDOW_S };
   } finally {
     for (const stop of stops) await stop().catch(() => undefined);
-    // The stream closes 5 s after its last viewer, and the next level opens it again.
-    await sleep(7000);
+    // The viewers' sessions close (each ended with DELETE, or by the page's closing connection).
+    await sleep(3000);
   }
 }
 
@@ -149,6 +189,11 @@ export async function run(): Promise<ReadonlyArray<Record<string, string | numbe
     if (peer) builds.push({ cli: peer, udpPorts: '8220-8250' });
     const names = peer ? ['this build', 'peer build'] : ['this build'];
     const rig = await startRig({ video: 'h264', audio: 'pcma', width: 1920, height: 1080, fps: 25, gop: 50, bitrate: 4000 }, cleanups, builds);
+    // One werift viewer per forwarder holds its stream open throughout: the baseline, and no level opens the stream.
+    for (const f of rig.forwarders) {
+      const anchor = await whepClients(rig, f, 1);
+      cleanups.push(() => anchor.stop());
+    }
     const load = [loadAverage()];
     const figures = new Map<string, Figures[]>(names.map((n) => [n, []]));
     for (const level of LEVELS) {
@@ -185,7 +230,8 @@ export async function run(): Promise<ReadonlyArray<Record<string, string | numbe
       }
     }
     // Per viewer, the packets a werift client received (video only: they take no audio).
-    const rate = (figures.get(names[0]!)!.at(-1)?.packetsPerS ?? NaN) / LEVELS.at(-1)!.viewers;
+    const videoOnly = LEVELS.findIndex((l) => l.viewer === 'werift');
+    const rate = (figures.get(names[0]!)![videoOnly]?.packetsPerS ?? NaN) / LEVELS[videoOnly]!.viewers;
     for (const [name, profile] of [['AEAD_AES_128_GCM', ProtectionProfileAeadAes128Gcm], ['AES_CM_128_HMAC_SHA1_80', ProtectionProfileAes128CmHmacSha1_80]] as const) {
       const us = srtpMicroseconds(profile);
       rows.push({ build: `werift SRTP alone, ${name}`, level: `${round(us, 1)} us per packet`, 'per viewer, Node %': round((us * rate) / 1e4, 2), 'video packets/s received': Math.round(rate) });

@@ -96,6 +96,27 @@ describe('live view over WebRTC (WHEP) in Chromium, inside network namespaces', 
     // AES-GCM SRTP (Chromium's name for it), which werift encrypts with one cipher a packet, where AES-CM + HMAC-SHA1 takes two (the
     // forwarder's CPU per viewer: functions/live/README.md, "Measured").
     expect(received.srtpCiphers).toEqual(['SRTP_AEAD_AES_128_GCM']);
+    // The answer keeps NACK and PLI but no bandwidth-estimation feedback (REMB, transport-cc): a camera's bitrate
+    // cannot follow it, and Chromium would send REMB several times a second for werift to decrypt.
+    const feedback = String(await pages[0]!.evaluate('livePeer.remoteDescription.sdp')).match(/^a=rtcp-fb:\S+ .*$/gm)?.map((l) => l.replace(/^a=rtcp-fb:\S+ /, '').trim());
+    expect(feedback).toContain('nack');
+    expect(feedback).toContain('nack pli');
+    expect(feedback?.filter((f) => f === 'goog-remb' || f === 'transport-cc')).toEqual([]);
+    // G.711 in 40 ms packets (two of the camera's 20 ms joined), and Chromium decodes every sample of them: 320
+    // samples (8 kHz) decoded, not concealed, per packet received over 50 packets.
+    const audio = async (): Promise<{ packets: number; decoded: number }> =>
+      (await pages[0]!.evaluate(`(async () => {
+        let out = { packets: 0, decoded: 0 };
+        (await window.livePeer.getStats()).forEach((r) => {
+          if (r.type === 'inbound-rtp' && r.kind === 'audio') out = { packets: r.packetsReceived, decoded: r.totalSamplesReceived - r.concealedSamples };
+        });
+        return out;
+      })()`)) as { packets: number; decoded: number };
+    const before = await audio();
+    let after = before;
+    while (after.packets < before.packets + 50) after = await new Promise((resolve) => setTimeout(resolve, 250)).then(audio);
+    expect((after.decoded - before.decoded) / (after.packets - before.packets)).toBeGreaterThan(280);
+    expect((after.decoded - before.decoded) / (after.packets - before.packets)).toBeLessThan(360);
     const r = await rtspViewer;
     expect(r.code, r.stderr).toBe(0);
     expect(count('camera session opened')).toBe(1);
