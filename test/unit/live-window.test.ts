@@ -1,12 +1,12 @@
 // The live HLS window: bounded in segments and bytes, and a playlist that a player can follow across ffmpeg runs.
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { HlsWindow } from '../../functions/live/hls-window.js';
 import { blockingReload, checkCameraPath } from '../../functions/live/server.js';
 import { heightOf, liveEncoder, videoArguments, videoInputArguments } from '../../functions/live/video-plan.js';
+import { useScratch } from '../support/scratch.js';
 
 const fragment = (bytes: number, seconds = 1) => ({ bytes: Buffer.alloc(bytes), seconds, keyframe: true });
 
@@ -134,9 +134,12 @@ describe('live video plan', () => {
   });
 });
 
+/** The stand-in ffmpegs' folder, removed after this file's tests (each run left a folder in /tmp before). */
+const scratch = useScratch('shifu-encoders-');
+
 /** A stand-in ffmpeg whose `-encoders` lists `names`, as Debian's prints them. */
 function ffmpegListing(names: string[]): string {
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'shifu-encoders-')), 'ffmpeg');
+  const file = path.join(mkdtempSync(path.join(scratch.dir, 'ffmpeg-')), 'ffmpeg');
   const listing = ['Encoders:', ' V..... = Video', ' ------', ...names.map((n) => ` V....D ${n.padEnd(20)} ${n}`)].join('\n');
   writeFileSync(file, `#!/bin/sh\ncat <<'LISTING'\n${listing}\nLISTING\n`, { mode: 0o755 });
   return file;
