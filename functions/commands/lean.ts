@@ -26,7 +26,7 @@ export const LEAN_V8_FLAGS: readonly string[] = [
  * glibc's malloc gives every thread that allocates an arena of its own (V8's compile and GC helpers, libuv's
  * pool), each holding touched pages of its own. One arena for the whole process: about 2 MiB less private memory a
  * recorder (issue 24: 17.8 -> 15.9 MiB, four windows), for a process whose threads seldom allocate at once.
- * glibc reads it only when the program starts, so cli.ts execs itself again with it (`leanExec`), unless the
+ * glibc reads it only when the program starts, so cli.ts execs itself again with it (`leanExecEnv`), unless the
  * environment already says otherwise (an operator's own value wins).
  */
 export const LEAN_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '1' };

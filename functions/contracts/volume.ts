@@ -105,7 +105,10 @@ export function nextRecordingFile(file: string): string {
 
 /** The container a segment file is in, by its extension; undefined for any other file. */
 export function formatOfFileName(name: string): ContainerFormat | undefined {
-  const ext = path.extname(name).slice(1);
+  return formatOfExtension(path.extname(name).slice(1));
+}
+
+function formatOfExtension(ext: string): ContainerFormat | undefined {
   return CONTAINER_FORMATS.find((f) => RECORDING_RULES[f].extension === ext);
 }
 
@@ -121,7 +124,8 @@ export interface SegmentFileName {
 /** A finished segment's name read back (`finishedSegmentName` of `segmentStem`), or null for any other name. */
 export function parseSegmentFileName(device: string, name: string): SegmentFileName | null {
   const m = name.startsWith(`${device}_`) ? SEGMENT_NAME.exec(name.slice(device.length + 1)) : null;
-  const format = m ? formatOfFileName(name) : undefined;
+  // The pattern's last group is the extension, one of the containers' by construction.
+  const format = m ? formatOfExtension(m[8]!) : undefined;
   if (!m || format === undefined) return null;
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
   return { startMs: Date.UTC(year, month - 1, day, hour, minute, second), n: m[7] === undefined ? 0 : Number(m[7]), format };

@@ -25,16 +25,19 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/** Writes `data` through one handle opened with `flags` ('w' replaces, 'a' appends) and fsyncs it before closing. */
+async function writeThenSync(file: string, flags: 'w' | 'a', data: string | Uint8Array): Promise<void> {
+  const handle = await open(file, flags);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 export const diskFs: DurableFs = {
-  async writeSynced(file, data) {
-    const handle = await open(file, 'w');
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  },
+  writeSynced: (file, data) => writeThenSync(file, 'w', data),
   rename,
   syncDir,
   async unlink(file) {
@@ -64,13 +67,7 @@ export async function replaceFile(file: string, data: string | Uint8Array, fs: D
  * O_APPEND, so concurrent writers never overwrite each other's lines.
  */
 export async function appendSynced(file: string, text: string): Promise<void> {
-  const handle = await open(file, 'a');
-  try {
-    await handle.appendFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await writeThenSync(file, 'a', text);
 }
 
 /**

@@ -2,11 +2,10 @@
 import { mkdir, open, rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
+import type { ClipFormat } from '../contracts/index.js';
 import { commitFile } from '../lib/index.js';
 import { ExportError } from './segments.js';
 import { failureOf, type FootageSource } from './source.js';
-
-import type { ClipFormat } from '../contracts/index.js';
 
 export type { ClipFormat };
 
