@@ -31,7 +31,7 @@ export interface ClientHost<Client = unknown> {
   /** Waits (up to `timeoutMs`) while another client is opening the stream's camera session. */
   opened(key: string, timeoutMs: number): Promise<void>;
   /** A client's PLAY succeeded on its own camera connection: that connection becomes the stream's shared session. */
-  share(options: Pick<CameraSessionOptions, 'key' | 'link' | 'sessionId' | 'timeoutSeconds' | 'tracks'>): CameraSession;
+  share(options: Pick<CameraSessionOptions, 'key' | 'link' | 'sessionId' | 'timeoutSeconds' | 'controlUrl' | 'tracks'>): CameraSession;
   clientClosed(client: Client, end: RtspClientEnd): void;
 }
 

@@ -65,6 +65,11 @@ export interface CameraSessionOptions {
   /** The camera's Session id and its timeout in seconds. */
   readonly sessionId: string;
   readonly timeoutSeconds: number;
+  /**
+   * The URL the session's PLAY went to: its aggregate control. TEARDOWN goes there too; a camera refuses one sent to
+   * a track URL (GStreamer: 460 Only aggregate operation allowed) and keeps the session until it times out.
+   */
+  readonly controlUrl: string;
   readonly tracks: readonly CameraTrack[];
   readonly lingerMs: number;
   readonly log: Logger;
@@ -157,8 +162,17 @@ export class CameraSession {
   /** Ends the session: TEARDOWN to the camera, every viewer's connection closed. */
   close(reason: string): void {
     if (this.ended) return;
-    const { link, sessionId } = this.options;
-    link.request('TEARDOWN', this.tracks[0]?.url ?? '*', [['Session', sessionId]]).catch(() => undefined).finally(() => link.close());
+    const { link, sessionId, controlUrl } = this.options;
+    const stream = loggableStream(this.options.key);
+    link
+      .request('TEARDOWN', controlUrl, [['Session', sessionId]])
+      .then((answer) => {
+        // A camera that refuses it may hold the session (and one of its few slots) until the session times out.
+        if (answer.status === 200) this.options.log.debug({ stream, status: answer.status }, 'camera session torn down');
+        else this.options.log.warn({ stream, status: answer.status }, 'camera refused the TEARDOWN');
+      })
+      .catch(() => undefined)
+      .finally(() => link.close());
     setTimeout(() => link.close(), 2000).unref();
     this.end(reason);
   }

@@ -296,6 +296,7 @@ export class RtspClient {
           link,
           sessionId: session.cameraSessionId ?? '',
           timeoutSeconds: session.cameraTimeout,
+          controlUrl: toCamera(req.uri, this.service.cameraOrigin),
           tracks: session.tracks.map((t): CameraTrack => ({ url: t.url, channel: t.cameraChannel, codec: t.codec })),
         });
         // The connection now belongs to the shared session; this client's next DESCRIBE opens a new one.

@@ -104,7 +104,7 @@ export class RtspService implements ClientHost<RtspClient> {
   }
 
   /** A client's PLAY succeeded on its own camera connection: that connection becomes the stream's shared session. */
-  share(options: Pick<CameraSessionOptions, 'key' | 'link' | 'sessionId' | 'timeoutSeconds' | 'tracks'>): CameraSession {
+  share(options: Pick<CameraSessionOptions, 'key' | 'link' | 'sessionId' | 'timeoutSeconds' | 'controlUrl' | 'tracks'>): CameraSession {
     const session = new CameraSession({
       ...options,
       lingerMs: this.options.lingerMs,
