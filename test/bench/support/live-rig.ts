@@ -21,6 +21,20 @@ export interface ForwarderBuild {
   readonly nodeFlags?: readonly string[];
 }
 
+/**
+ * CPUs (taskset lists) for the forwarders and for the viewers (Chromium, WHEP clients), when they must not share
+ * one: a packet the forwarder sends on the veth wakes its receiver in that sendmsg, and a receiver on the same CPU
+ * preempts the forwarder at once, costing it a context switch a packet that a viewer on another machine never does
+ * (functions/live/README.md, "What a Chromium viewer takes beyond a werift client").
+ */
+export interface RigCpus {
+  readonly forwarders: string;
+  readonly viewers: string;
+}
+
+/** `taskset -c <cpus>` before a command run by `ip netns exec`, or nothing. */
+export const pinned = (cpus: string | undefined): string[] => (cpus ? ['taskset', '-c', cpus] : []);
+
 export interface LiveForwarder {
   /** The camera's live URL (trailing slash) as Chromium and WHEP clients in the viewer namespace reach it. */
   readonly base: string;
@@ -35,12 +49,12 @@ export interface Rig {
   readonly browser: BrowserContext;
 }
 
-async function startForwarder(dir: string, network: TestNetwork, cameraPort: number, cameraPath: string, build: ForwarderBuild, cleanups: Array<() => Promise<unknown>>): Promise<LiveForwarder> {
+async function startForwarder(dir: string, network: TestNetwork, cameraPort: number, cameraPath: string, build: ForwarderBuild, cleanups: Array<() => Promise<unknown>>, cpus: string | undefined): Promise<LiveForwarder> {
   const livePort = 20000 + Math.floor(Math.random() * 10000);
   const node = [...(build.nodeFlags ?? []), build.cli];
   // Its log (warnings and errors), kept for a level that fails: `forwarder-<port>.log` in the rig's directory.
   const log = openSync(path.join(dir, `forwarder-${livePort}.log`), 'w');
-  const forwarder = spawn('ip', ['netns', 'exec', network.cameraNs, process.execPath, ...node, 'forwarder', '--upstream', `127.0.0.1:${cameraPort}`, '--listen', `127.0.0.1:${livePort + 1}`, '--health-listen', '127.0.0.1:0', '--live-listen', `0.0.0.0:${livePort}`], {
+  const forwarder = spawn('ip', ['netns', 'exec', network.cameraNs, ...pinned(cpus), process.execPath, ...node, 'forwarder', '--upstream', `127.0.0.1:${cameraPort}`, '--listen', `127.0.0.1:${livePort + 1}`, '--health-listen', '127.0.0.1:0', '--live-listen', `0.0.0.0:${livePort}`], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', LIVE_WEBRTC_ADDRESSES: network.cameraDirectAddress, LIVE_WEBRTC_UDP_PORTS: build.udpPorts },
     stdio: ['ignore', log, log],
   });
@@ -62,8 +76,11 @@ async function startForwarder(dir: string, network: TestNetwork, cameraPort: num
   return { base: `http://${network.cameraDirectAddress}:${livePort}${cameraPath}/`, pid: forwarder.pid ?? 0, log: path.join(dir, `forwarder-${livePort}.log`) };
 }
 
-/** One camera, a forwarder per build (all reading that camera), and Chromium; `cleanups` undoes it, last first. */
-export async function startRig(camera: GstCameraOptions, cleanups: Array<() => Promise<unknown>>, builds: readonly ForwarderBuild[] = [{ cli: CLI, udpPorts: '8189-8219' }]): Promise<Rig> {
+/**
+ * One camera, a forwarder per build (all reading that camera), and Chromium; `cleanups` undoes it, last first.
+ * `cpus`: the forwarders (and the ffmpegs they start) on some CPUs, Chromium on others.
+ */
+export async function startRig(camera: GstCameraOptions, cleanups: Array<() => Promise<unknown>>, builds: readonly ForwarderBuild[] = [{ cli: CLI, udpPorts: '8189-8219' }], cpus?: RigCpus): Promise<Rig> {
   const network = createTestNetwork();
   cleanups.push(async () => network.remove());
   execFileSync('ip', ['-n', network.viewerNs, 'route', 'add', 'default', 'via', network.cameraDirectAddress]);
@@ -72,9 +89,9 @@ export async function startRig(camera: GstCameraOptions, cleanups: Array<() => P
   const dir = await mkdtemp(path.join(os.tmpdir(), 'shifu-bench-live-'));
   cleanups.push(() => (process.env.BENCH_LIVE_KEEP ? Promise.resolve() : rm(dir, { recursive: true, force: true })));
   const forwarders: LiveForwarder[] = [];
-  for (const build of builds) forwarders.push(await startForwarder(dir, network, cam.port, cam.path, build, cleanups));
+  for (const build of builds) forwarders.push(await startForwarder(dir, network, cam.port, cam.path, build, cleanups, cpus?.forwarders));
   const wrapper = path.join(dir, 'chromium-in-netns');
-  await writeFile(wrapper, `#!/bin/sh\nexec ip netns exec ${network.viewerNs} ${CHROMIUM} "$@"\n`);
+  await writeFile(wrapper, `#!/bin/sh\nexec ip netns exec ${network.viewerNs} ${[...pinned(cpus?.viewers), CHROMIUM].join(' ')} "$@"\n`);
   await chmod(wrapper, 0o755);
   const browser = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
     executablePath: wrapper,
