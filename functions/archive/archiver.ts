@@ -277,7 +277,10 @@ export class Archiver {
       etag = existing.etag;
       this.counters.alreadyThere++;
     } else {
-      etag = await this.bucket.upload({ key, file, sha256: segment.sha256, contentType: segment.mimeType }, this.target.maxBytesPerSecond);
+      etag = await this.bucket.upload(
+        { key, file, sha256: segment.sha256, bytes: segment.bytes, contentType: segment.mimeType },
+        { bytesPerSecond: this.target.maxBytesPerSecond, singlePutBytes: this.target.singlePutBytes },
+      );
       this.counters.bytesUploaded += segment.bytes;
     }
     this.uploading = null;

@@ -23,6 +23,14 @@ export const bucketSchemas = {
 /** Above the kubelet's 10 % eviction threshold: the pod is not evicted for a full disk before footage is given up. */
 export const DEFAULT_HARD_MIN_FREE_PERCENT = 11;
 
+/**
+ * A segment up to this size is one PUT (one request, checked whole by the server against its journal sha256): 2
+ * minutes of an 8 Mbit/s camera are 114 MiB, so every segment from 2 s to 2 min of a 4-8 Mbit/s camera fits with
+ * room for its bitrate's peaks; hour-long segments (1.7-3.4 GiB) go in parts, so a failed request re-sends at most
+ * this much and no request comes near S3's 5 GiB limit for one PUT.
+ */
+export const DEFAULT_PART_MIB = 128;
+
 /** The archive settings of the recorder command; merged into its options. Archiving is on when a bucket is set. */
 export const archiveOptions = {
   archiveEndpoint: {
@@ -66,6 +74,15 @@ export const archiveOptions = {
       .refine((n) => Number.isFinite(n) && n > 0 && n <= 100_000, 'expected megabits per second above 0')
       .optional(),
     description: 'upload at most this many megabits per second (unset: unlimited)',
+  },
+  archivePartMib: {
+    flag: 'archive-part-mib',
+    env: ['ARCHIVE_PART_MIB'],
+    schema: z.coerce
+      .number({ message: 'expected mebibytes, e.g. 128' })
+      .refine((n) => Number.isInteger(n) && n >= 5 && n <= 5120, 'expected whole mebibytes from 5 (S3\'s smallest part) to 5120 (its largest PUT)'),
+    default: String(DEFAULT_PART_MIB),
+    description: 'a segment up to this many MiB is uploaded in one PUT, a larger one as a multipart upload',
   },
   archiveKeepLocal: {
     flag: 'archive-keep-local',
@@ -137,6 +154,8 @@ export interface ArchiveTarget extends BucketAddress {
   readonly devicePrefix: string;
   /** Bytes per second, or null: unlimited. */
   readonly maxBytesPerSecond: number | null;
+  /** A segment up to this size is one PUT; a larger one a multipart upload (ARCHIVE_PART_MIB). */
+  readonly singlePutBytes: number;
   /** ARCHIVE_KEEP_LOCAL in milliseconds; 0: archived segments stay until another limit. */
   readonly keepLocalMs: number;
   readonly hardMinFreePercent: number;
@@ -157,6 +176,7 @@ export function archiveTarget(config: ArchiveConfig, device: string, env: NodeJS
     forcePathStyle: config.archiveForcePathStyle,
     devicePrefix: bucketDevicePrefix(prefix, device),
     maxBytesPerSecond: config.archiveMaxMbps === undefined ? null : (config.archiveMaxMbps * 1e6) / 8,
+    singlePutBytes: config.archivePartMib * 1024 * 1024,
     keepLocalMs: (config.archiveKeepLocal ?? 0) * 1000,
     hardMinFreePercent: config.archiveHardMinFreePercent,
   };

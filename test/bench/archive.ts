@@ -26,6 +26,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { sha256OfFile, locateFfmpeg, locateFfprobe } from '../../functions/lib/index.js';
 import { Bucket } from '../../functions/archive/bucket.js';
+import { DEFAULT_PART_MIB } from '../../functions/archive/index.js';
 import { journalRecordsOf } from '../support/journal.js';
 import { startS3Server, type S3Server } from '../support/s3-server.js';
 import { generateClip, startClipServer, type ClipServer } from './support/media.js';
@@ -59,12 +60,12 @@ async function throughput(s3: S3Server, dir: string): Promise<ThroughputRound[]>
   const files = path.join(dir, 'files');
   await mkdir(files, { recursive: true });
   note(`writing ${CONFIG.files} files of ${CONFIG.mib} MiB`);
-  const sums: Array<{ file: string; sha256: string }> = [];
+  const sums: Array<{ file: string; sha256: string; bytes: number }> = [];
   for (let i = 0; i < CONFIG.files; i++) {
     const file = path.join(files, `seg${i}.mp4`);
     await writeFile(file, randomBytes(CONFIG.mib * 1024 * 1024));
     // The recorder hashed each segment when it journaled it: the archive reads the sha256 from there.
-    sums.push({ file, sha256: (await sha256OfFile(file)).digest('hex') });
+    sums.push({ file, sha256: (await sha256OfFile(file)).digest('hex'), bytes: CONFIG.mib * 1024 * 1024 });
   }
   const megabytes = (CONFIG.files * CONFIG.mib * 1024 * 1024) / 1e6;
   await s3.createBucket('bench');
@@ -74,10 +75,10 @@ async function throughput(s3: S3Server, dir: string): Promise<ThroughputRound[]>
     for (let r = 0; r < CONFIG.rounds; r++) {
       const ours = async (): Promise<number> => {
         const t0 = performance.now();
-        for (const { file, sha256 } of sums) {
+        for (const { file, sha256, bytes } of sums) {
           const key = `ours${r}/${path.basename(file)}`;
           await bucket.head(key);
-          await bucket.upload({ key, file, sha256, contentType: 'video/mp4' }, null);
+          await bucket.upload({ key, file, sha256, bytes, contentType: 'video/mp4' }, { bytesPerSecond: null, singlePutBytes: DEFAULT_PART_MIB * 1024 * 1024 });
         }
         return megabytes / ((performance.now() - t0) / 1000);
       };

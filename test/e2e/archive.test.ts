@@ -115,9 +115,9 @@ describe('archive to S3', () => {
   it('after a kill -9 mid multipart upload, the next start aborts the orphan and completes the object', async () => {
     await s3.createBucket('killed');
     const out = path.join(scratch.dir, 'killed');
-    // About 7 MB per 6 s segment: two parts, read at 16 Mbit/s, so it is stopped between the two.
+    // About 7 MB per 6 s segment: over ARCHIVE_PART_MIB=5, so two parts, read at 16 Mbit/s, so it is stopped between the two.
     const url = await camera({ pattern: 'snow', bitrate: 10000 });
-    const rec = await startCli('recorder', ['--url', url, '--out', out, '--device', 'cam', '--segment-seconds', '6', '--no-align-to-clock'], s3.archiveEnv('killed', { ARCHIVE_MAX_MBPS: '16' }));
+    const rec = await startCli('recorder', ['--url', url, '--out', out, '--device', 'cam', '--segment-seconds', '6', '--no-align-to-clock'], s3.archiveEnv('killed', { ARCHIVE_MAX_MBPS: '16', ARCHIVE_PART_MIB: '5' }));
     scratch.defer(() => rec.stop('SIGKILL'));
     const deadline = Date.now() + 90_000;
     while ((await s3.storedParts('killed')).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
