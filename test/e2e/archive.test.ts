@@ -13,7 +13,7 @@ import { startGstCamera, type GstCameraOptions } from './fixtures/camera.js';
 import { killHard, startCli, type CliProcess } from './support/recorder-process.js';
 import { journalRecordsOf } from '../support/journal.js';
 import { useScratch } from '../support/scratch.js';
-import { useS3Server } from '../support/s3-server.js';
+import { useS3Server, type S3Request } from '../support/s3-server.js';
 
 interface Status {
   state: string;
@@ -84,6 +84,25 @@ async function expectBucketHoldsJournal(out: string, bucket: string, checked?: s
   expect(unique.find((s) => s.file === segment.file)).toEqual(segment);
 }
 
+/** The requests on segment objects (not day files), by key: operation and status, in order. */
+function requestsBySegment(requests: readonly S3Request[]): Map<string, string[]> {
+  const byKey = new Map<string, string[]>();
+  for (const r of requests) {
+    if (r.key === null || r.key.includes('/timeline/')) continue;
+    byKey.set(r.key, [...(byKey.get(r.key) ?? []), `${r.operation} ${r.status}`]);
+  }
+  return byKey;
+}
+
+/**
+ * A segment's requests less its failed PUTs and the HEAD that follows each to learn its cause (a server may refuse a
+ * PUT before reading its body and reset the connection): what a successful archiving of it cost.
+ */
+function withoutFailedPuts(made: readonly string[]): string[] {
+  const failedPut = (m: string | undefined): boolean => m !== undefined && m.startsWith('PutObject ') && m !== 'PutObject 200';
+  return made.filter((m, i) => !failedPut(m) && !(m.startsWith('HeadObject ') && failedPut(made[i - 1])));
+}
+
 describe('archive to S3', () => {
   it('a missing bucket is archive-error naming it while recording goes on; once it exists, every segment ends there once, with its sha256, and is announced', async () => {
     const out = path.join(scratch.dir, 'once');
@@ -101,6 +120,7 @@ describe('archive to S3', () => {
     const metrics = await (await fetch(`${rec.baseUrl}/metrics`)).text();
     expect(Number(/shifu_rtsp_archive_segments_total\{device="cam"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
     await rec.stop();
+    const firstRunEnd = (await s3.requests()).length;
     // What the stop left (the last segment, closed at the stop) is archived after the next start.
     const again = await recorder(url, out, env, ['--idle']);
     await again.waitFor<Status>('/record/status', (s) => s.archive?.caughtUpAt != null, 30_000);
@@ -110,6 +130,20 @@ describe('archive to S3', () => {
     await again.stop();
     expect([...announced.values()].map((d) => [d.file, d.key, d.sha256]).sort()).toEqual(segments.map((s) => [s.file, `site1/cam/${path.posix.basename(s.file)}`, s.sha256]).sort());
     await expectBucketHoldsJournal(out, 'footage');
+    // Once the bucket existed, each segment the first run archived cost one request, its PUT: journaled after that
+    // recorder started, it cannot have been uploaded by another. Besides them only the day files (and the orphan
+    // check the missing bucket had held back).
+    const requests = await s3.requests();
+    const created = requests.findIndex((r) => r.operation === 'CreateBucket');
+    const firstRun = requests.slice(created + 1, firstRunEnd);
+    const uploadedFirst = requestsBySegment(firstRun);
+    expect(uploadedFirst.size).toBeGreaterThanOrEqual(2);
+    for (const [key, made] of uploadedFirst) expect(withoutFailedPuts(made), key).toEqual(['PutObject 200']);
+    const others = firstRun.filter((r) => r.key === null || r.key.includes('/timeline/'));
+    expect(new Set(others.map((r) => r.operation))).toEqual(new Set(['ListMultipartUploads', 'GetObject', 'PutObject']));
+    // The second start's backlog (journaled before it started) is looked for first: the first run may have
+    // uploaded a segment before its record was journaled.
+    for (const [key, made] of requestsBySegment(requests.slice(firstRunEnd))) expect(made[0], key).toMatch(/^HeadObject (200|404)$/);
   });
 
   it('after a kill -9 mid multipart upload, the next start aborts the orphan and completes the object', async () => {
