@@ -280,7 +280,7 @@ export class Archiver {
     } else {
       etag = await this.bucket.upload(
         { key, file, sha256: segment.sha256, bytes: segment.bytes, contentType: segment.mimeType },
-        { bytesPerSecond: this.target.maxBytesPerSecond, singlePutBytes: this.target.singlePutBytes },
+        { bytesPerSecond: this.target.maxBytesPerSecond, partBytes: this.target.partBytes },
       );
       this.counters.bytesUploaded += segment.bytes;
     }

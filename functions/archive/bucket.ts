@@ -20,8 +20,10 @@ import {
 import type { BucketAddress } from './options.js';
 import { CHUNK_BYTES, hashRange, rangeBody, SegmentChangedError } from './upload-body.js';
 
-/** S3's smallest part: the size of a multipart upload's parts. */
-export const PART_BYTES = 5 * 1024 * 1024;
+/** S3's smallest part (the last excepted). */
+export const MIN_PART_BYTES = 5 * 1024 * 1024;
+/** S3's most parts in one multipart upload. */
+const MAX_PARTS = 10_000;
 
 export interface ObjectFacts {
   readonly etag: string;
@@ -61,8 +63,8 @@ export interface UploadRequest {
 export interface UploadLimits {
   /** Bytes per second, or null: unlimited. */
   readonly bytesPerSecond: number | null;
-  /** A segment up to this size is one PUT; a larger one a multipart upload. */
-  readonly singlePutBytes: number;
+  /** A segment up to this size is one PUT; a larger one a multipart upload in parts this size. */
+  readonly partBytes: number;
 }
 
 const SILENT = { trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -230,10 +232,10 @@ export class Bucket {
   }
 
   /**
-   * Uploads the file with its whole sha256 as `x-amz-meta-sha256`. A file up to `limits.singlePutBytes` is one PUT
+   * Uploads the file with its whole sha256 as `x-amz-meta-sha256`. A file up to `limits.partBytes` is one PUT
    * carrying the journal's sha256 as S3's checksum, so the server hashes the bytes it receives and stores nothing
-   * that differs: the file is read once, and not hashed here. A larger one is a multipart upload (S3's multipart
-   * checksum covers the parts only) with S3's SHA-256 checksum on every part: each part is read twice, to hash it
+   * that differs: the file is read once, and not hashed here. A larger one is a multipart upload of parts that size
+   * (larger when the file would need more than S3's 10,000; its multipart checksum covers the parts only) with S3's SHA-256 checksum on every part: each part is read twice, to hash it
    * (the checksum goes before the bytes) and to send it, so no part is held in memory, and the file's sha256 is
    * checked against `request.sha256` before the last part is sent. A file that no longer matches its journal line
    * is a SegmentChangedError, refused by us or by the server (BadDigest), and nothing is stored.
@@ -249,7 +251,8 @@ export class Bucket {
     const { size } = await stat(request.file);
     if (size !== request.bytes) throw new SegmentChangedError(request.file);
     try {
-      return size <= limits.singlePutBytes ? await this.putWhole(request, limits.bytesPerSecond) : await this.putParts(request, size, limits.bytesPerSecond);
+      if (size <= limits.partBytes) return await this.putWhole(request, limits.bytesPerSecond);
+      return await this.putParts(request, size, Math.max(limits.partBytes, MIN_PART_BYTES, Math.ceil(size / MAX_PARTS)), limits.bytesPerSecond);
     } catch (err) {
       // The server hashed what it received and it is not what the checksum says: the file changed.
       if (isS3Error(err, 'BadDigest')) throw new SegmentChangedError(request.file);
@@ -275,7 +278,7 @@ export class Bucket {
     }
   }
 
-  private async putParts(request: UploadRequest, size: number, bytesPerSecond: number | null): Promise<string> {
+  private async putParts(request: UploadRequest, size: number, partBytes: number, bytesPerSecond: number | null): Promise<string> {
     const { bucket } = this.target;
     const { key, file } = request;
     const whole = createHash('sha256');
@@ -284,8 +287,8 @@ export class Bucket {
     const uploadId = created.UploadId ?? '';
     try {
       const parts: CompletedPart[] = [];
-      for (let start = 0, number = 1; start < size; start += PART_BYTES, number++) {
-        const end = Math.min(size, start + PART_BYTES);
+      for (let start = 0, number = 1; start < size; start += partBytes, number++) {
+        const end = Math.min(size, start + partBytes);
         const checksum = await hashRange(file, start, end, whole, scratch);
         if (end === size && whole.digest('hex') !== request.sha256) throw new SegmentChangedError(file);
         const body = rangeBody(file, start, end, bytesPerSecond);

@@ -24,10 +24,11 @@ export const bucketSchemas = {
 export const DEFAULT_HARD_MIN_FREE_PERCENT = 11;
 
 /**
- * A segment up to this size is one PUT (one request, checked whole by the server against its journal sha256): 2
- * minutes of an 8 Mbit/s camera are 114 MiB, so every segment from 2 s to 2 min of a 4-8 Mbit/s camera fits with
- * room for its bitrate's peaks; hour-long segments (1.7-3.4 GiB) go in parts, so a failed request re-sends at most
- * this much and no request comes near S3's 5 GiB limit for one PUT.
+ * The most one request carries. A segment up to this size is one PUT (checked whole by the server against its
+ * journal sha256): 2 minutes of an 8 Mbit/s camera are 114 MiB, so every segment from 2 s to 2 min of a 4-8 Mbit/s
+ * camera fits with room for its bitrate's peaks. Hour-long segments (1.7-3.4 GiB) go in parts of this size, 14-27
+ * requests instead of 344-687 of 5 MiB, so a failed request re-sends at most this much and none nears S3's 5 GiB
+ * limit for one PUT; no part is held in memory whatever its size (each is read twice from the file).
  */
 export const DEFAULT_PART_MIB = 128;
 
@@ -82,7 +83,7 @@ export const archiveOptions = {
       .number({ message: 'expected mebibytes, e.g. 128' })
       .refine((n) => Number.isInteger(n) && n >= 5 && n <= 5120, 'expected whole mebibytes from 5 (S3\'s smallest part) to 5120 (its largest PUT)'),
     default: String(DEFAULT_PART_MIB),
-    description: 'a segment up to this many MiB is uploaded in one PUT, a larger one as a multipart upload',
+    description: 'a segment up to this many MiB is uploaded in one PUT, a larger one as a multipart upload of parts this size',
   },
   archiveKeepLocal: {
     flag: 'archive-keep-local',
@@ -154,8 +155,8 @@ export interface ArchiveTarget extends BucketAddress {
   readonly devicePrefix: string;
   /** Bytes per second, or null: unlimited. */
   readonly maxBytesPerSecond: number | null;
-  /** A segment up to this size is one PUT; a larger one a multipart upload (ARCHIVE_PART_MIB). */
-  readonly singlePutBytes: number;
+  /** A segment up to this size is one PUT; a larger one a multipart upload in parts this size (ARCHIVE_PART_MIB). */
+  readonly partBytes: number;
   /** ARCHIVE_KEEP_LOCAL in milliseconds; 0: archived segments stay until another limit. */
   readonly keepLocalMs: number;
   readonly hardMinFreePercent: number;
@@ -176,7 +177,7 @@ export function archiveTarget(config: ArchiveConfig, device: string, env: NodeJS
     forcePathStyle: config.archiveForcePathStyle,
     devicePrefix: bucketDevicePrefix(prefix, device),
     maxBytesPerSecond: config.archiveMaxMbps === undefined ? null : (config.archiveMaxMbps * 1e6) / 8,
-    singlePutBytes: config.archivePartMib * 1024 * 1024,
+    partBytes: config.archivePartMib * 1024 * 1024,
     keepLocalMs: (config.archiveKeepLocal ?? 0) * 1000,
     hardMinFreePercent: config.archiveHardMinFreePercent,
   };

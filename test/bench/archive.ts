@@ -79,7 +79,7 @@ async function throughput(s3: S3Server, dir: string): Promise<ThroughputRound[]>
         const t0 = performance.now();
         for (const { file, sha256, bytes } of sums) {
           const key = `ours${r}/${path.basename(file)}`;
-          await bucket.upload({ key, file, sha256, bytes, contentType: 'video/mp4' }, { bytesPerSecond: null, singlePutBytes: DEFAULT_PART_MIB * 1024 * 1024 });
+          await bucket.upload({ key, file, sha256, bytes, contentType: 'video/mp4' }, { bytesPerSecond: null, partBytes: DEFAULT_PART_MIB * 1024 * 1024 });
         }
         return megabytes / ((performance.now() - t0) / 1000);
       };

@@ -109,7 +109,7 @@ export async function run_(): Promise<ReadonlyArray<Record<string, string | numb
     try {
       const all = Array.from({ length: DAYS * PER_DAY }, (_v, i) => segment(i + 1));
       for (let d = 0; d < DAYS; d++) await addToDayFiles(bucket, devicePrefix, all.slice(d * PER_DAY, (d + 1) * PER_DAY));
-      for (const s of clipped) await bucket.upload({ key: segmentObjectKey(devicePrefix, s.file), file: path.join(root, s.file), sha256: s.sha256, bytes: s.bytes, contentType: s.mimeType }, { bytesPerSecond: null, singlePutBytes: DEFAULT_PART_MIB * 1024 * 1024 });
+      for (const s of clipped) await bucket.upload({ key: segmentObjectKey(devicePrefix, s.file), file: path.join(root, s.file), sha256: s.sha256, bytes: s.bytes, contentType: s.mimeType }, { bytesPerSecond: null, partBytes: DEFAULT_PART_MIB * 1024 * 1024 });
     } finally {
       await bucket.close();
     }

@@ -9,7 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { addToDayFiles } from '../../functions/archive/day-files.js';
 import { SegmentChangedError } from '../../functions/archive/upload-body.js';
-import { Bucket, PART_BYTES, type UploadLimits } from '../../functions/archive/bucket.js';
+import { Bucket, MIN_PART_BYTES, type UploadLimits } from '../../functions/archive/bucket.js';
 import { BucketTimelineError, DEFAULT_PART_MIB, openBucketTimeline } from '../../functions/archive/index.js';
 import { parseJournal, type Segment } from '../../functions/contracts/index.js';
 import { sha256OfFile } from '../../functions/lib/index.js';
@@ -51,9 +51,9 @@ async function connectionsTo(endpoint: string): Promise<Set<number>> {
 
 const MiB = 1024 * 1024;
 /** As the archive uploads by default: a segment up to ARCHIVE_PART_MIB is one PUT. */
-const AS_ARCHIVED: UploadLimits = { bytesPerSecond: null, singlePutBytes: DEFAULT_PART_MIB * MiB };
-/** As with ARCHIVE_PART_MIB=5: a file over 5 MiB is a multipart upload. */
-const IN_PARTS: UploadLimits = { bytesPerSecond: null, singlePutBytes: PART_BYTES };
+const AS_ARCHIVED: UploadLimits = { bytesPerSecond: null, partBytes: DEFAULT_PART_MIB * MiB };
+/** As with ARCHIVE_PART_MIB=5: a file over 5 MiB is a multipart upload of 5 MiB parts (S3's smallest). */
+const IN_PARTS: UploadLimits = { bytesPerSecond: null, partBytes: MIN_PART_BYTES };
 
 /** Bytes this process has read so far (files and sockets alike: /proc/self/io's rchar, every thread counted). */
 async function bytesReadSoFar(): Promise<number> {
@@ -137,22 +137,23 @@ describe('the timeline in the bucket', () => {
 });
 
 describe('the upload, part by part', () => {
-  it('stores a multipart object with its sha256 and part checksums, and refuses a file that no longer matches its journal sha256', async () => {
+  it('stores a segment over ARCHIVE_PART_MIB in parts of that size, with its sha256 and part checksums, and refuses a file that no longer matches its journal sha256', async () => {
     await s3.createBucket('parts');
     const file = path.join(scratch.dir, 'seg.mp4');
-    await writeFile(file, randomBytes(12 * 1024 * 1024 + 17)); // three parts, the last short
+    await writeFile(file, randomBytes(12 * 1024 * 1024 + 17)); // with ARCHIVE_PART_MIB=7, two parts, the last short
+    const inSevens: UploadLimits = { bytesPerSecond: null, partBytes: 7 * MiB };
     const sha256 = (await sha256OfFile(file)).digest('hex');
     const bucket = new Bucket(address('parts'));
     try {
       const bytes = 12 * MiB + 17;
-      await bucket.upload({ key: 'cam/seg.mp4', file, sha256, bytes, contentType: 'video/mp4' }, IN_PARTS);
-      await expect(bucket.upload({ key: 'cam/changed.mp4', file, sha256: 'ab'.repeat(32), bytes, contentType: 'video/mp4' }, IN_PARTS)).rejects.toBeInstanceOf(SegmentChangedError);
+      await bucket.upload({ key: 'cam/seg.mp4', file, sha256, bytes, contentType: 'video/mp4' }, inSevens);
+      await expect(bucket.upload({ key: 'cam/changed.mp4', file, sha256: 'ab'.repeat(32), bytes, contentType: 'video/mp4' }, inSevens)).rejects.toBeInstanceOf(SegmentChangedError);
     } finally {
       await bucket.close();
     }
     const head = JSON.parse(await s3.aws(['s3api', 'head-object', '--bucket', 'parts', '--key', 'cam/seg.mp4', '--checksum-mode', 'ENABLED'])) as { ContentLength: number; Metadata: Record<string, string>; ChecksumSHA256?: string };
     expect(head).toMatchObject({ ContentLength: 12 * 1024 * 1024 + 17, Metadata: { sha256 } });
-    expect(head.ChecksumSHA256, 'a checksum of the three parts').toMatch(/-3$/);
+    expect(head.ChecksumSHA256, 'a checksum of the two 7 MiB parts').toMatch(/-2$/);
     const copy = path.join(scratch.dir, 'fetched.mp4');
     await s3.aws(['s3', 'cp', 's3://parts/cam/seg.mp4', copy]);
     expect((await sha256OfFile(copy)).digest('hex')).toBe(sha256);
@@ -210,7 +211,7 @@ describe('the upload, part by part', () => {
   it('stores nothing when the bytes change while a PUT is reading them', async () => {
     await s3.createBucket('midread');
     const file = path.join(scratch.dir, 'midread.mp4');
-    const bytes = 8 * MiB;
+    const bytes = 6 * MiB;
     await writeFile(file, randomBytes(bytes));
     const sha256 = (await sha256OfFile(file)).digest('hex');
     const bucket = new Bucket(address('midread'));
@@ -218,7 +219,7 @@ describe('the upload, part by part', () => {
       await bucket.head('cam/none.mp4');
       const readBefore = await bytesReadSoFar();
       // Paced at 1 MiB/s, the read runs at most a few 256 KiB chunks ahead of what is sent: the last byte is read
-      // about 7 s after the first quarter MiB, and is changed as soon as that much is read.
+      // about 5 s after the first quarter MiB, and is changed as soon as that much is read.
       const upload = bucket.upload({ key: 'cam/midread.mp4', file, sha256, bytes, contentType: 'video/mp4' }, { ...AS_ARCHIVED, bytesPerSecond: MiB });
       let settled = false;
       const refused = upload.then(

@@ -40,8 +40,8 @@ describe('archive settings', () => {
     expect(target).toMatchObject({ keepLocalMs: 0, hardMinFreePercent: 11 });
     expect(archiveTarget(config({ ARCHIVE_S3_BUCKET: 'footage', ARCHIVE_KEEP_LOCAL: '7d', ARCHIVE_HARD_MIN_FREE_PERCENT: '5' }), 'cam', {})).toMatchObject({ keepLocalMs: 604_800_000, hardMinFreePercent: 5 });
     // One PUT up to 128 MiB (2 min of an 8 Mbit/s camera), or as set.
-    expect(target?.singlePutBytes).toBe(128 * 1024 * 1024);
-    expect(archiveTarget(config({ ARCHIVE_S3_BUCKET: 'footage', ARCHIVE_PART_MIB: '5' }), 'cam', {})?.singlePutBytes).toBe(5 * 1024 * 1024);
+    expect(target?.partBytes).toBe(128 * 1024 * 1024);
+    expect(archiveTarget(config({ ARCHIVE_S3_BUCKET: 'footage', ARCHIVE_PART_MIB: '5' }), 'cam', {})?.partBytes).toBe(5 * 1024 * 1024);
   });
 
   it('stops start-up naming the variable: a bad bucket or rate, an endpoint without a bucket, one AWS key without the other', () => {
