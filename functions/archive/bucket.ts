@@ -326,12 +326,13 @@ export class Bucket {
 
   /**
    * The cause of a failed PUT in S3's words. A server may refuse a request with a body (a missing bucket, wrong
-   * keys) before reading the body and close the connection, so the client sees only a reset: a HEAD of the key,
-   * a request without a body, gets the same refusal as an answer. The PUT's own error when the HEAD succeeds.
+   * keys) before reading the body and reset the connection, so the client sees only the reset: a listing of the key,
+   * a request without a body, gets the same refusal as an answer it can read (a HEAD would not: its error has no
+   * body, so a missing bucket is only a 404). The PUT's own error when the listing succeeds.
    */
   private async answerBehind(key: string, err: unknown): Promise<unknown> {
     if (err instanceof S3ServiceException || err instanceof SegmentChangedError || this.closing.signal.aborted) return err;
-    return this.head(key).then(
+    return this.client.send(new ListObjectsV2Command({ Bucket: this.target.bucket, Prefix: key, MaxKeys: 1 })).then(
       () => err,
       (refusal: unknown) => refusal,
     );

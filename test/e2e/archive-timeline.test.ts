@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { addToDayFiles } from '../../functions/archive/day-files.js';
 import { SegmentChangedError } from '../../functions/archive/upload-body.js';
 import { Bucket, MIN_PART_BYTES, type UploadLimits } from '../../functions/archive/bucket.js';
-import { BucketTimelineError, DEFAULT_PART_MIB, openBucketTimeline } from '../../functions/archive/index.js';
+import { BucketTimelineError, classifyArchiveFailure, DEFAULT_PART_MIB, openBucketTimeline } from '../../functions/archive/index.js';
 import { parseJournal, type Segment } from '../../functions/contracts/index.js';
 import { sha256OfFile } from '../../functions/lib/index.js';
 import { useScratch } from '../support/scratch.js';
@@ -233,5 +233,25 @@ describe('the upload, part by part', () => {
       await bucket.close();
     }
     expect(await s3.objects('midread')).toEqual([]);
+  });
+
+  it('names the cause of a PUT the server refuses before reading its body: a missing bucket, wrong keys', async () => {
+    const file = path.join(scratch.dir, 'refused.mp4');
+    const bytes = 7_500_000;
+    await writeFile(file, randomBytes(bytes));
+    const sha256 = (await sha256OfFile(file)).digest('hex');
+    const where = { endpoint: s3.endpoint, bucket: 'absent' };
+    const causes: string[] = [];
+    for (const target of [address('absent'), { ...address('absent'), credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: 'wrong-secret-0123456789' } }]) {
+      const bucket = new Bucket(target);
+      try {
+        const failed = await bucket.upload({ key: 'cam/seg.mp4', file, sha256, bytes, contentType: 'video/mp4' }, AS_ARCHIVED).then(() => null, (err: unknown) => err);
+        causes.push(classifyArchiveFailure(failed, where).kind);
+      } finally {
+        await bucket.close();
+      }
+    }
+    // The server answers before the body is read and closes the connection: the client sees a reset, not 'unreachable'.
+    expect(causes).toEqual(['no-bucket', 'credentials']);
   });
 });
