@@ -1,7 +1,8 @@
 // The archive (issue 25) against a real S3 server (versitygw) with awscli checking what was written: every finished
 // segment ends in the bucket once with its sha256; a kill -9 mid multipart upload leaves no orphan and loses no
 // object; wrong credentials or a missing bucket are archive-error, named without a secret, while recording goes on.
-import { readFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +15,7 @@ import { killHard, startCli, type CliProcess } from './support/recorder-process.
 import { journalRecordsOf } from '../support/journal.js';
 import { useScratch } from '../support/scratch.js';
 import { useS3Server, type S3Request } from '../support/s3-server.js';
+import { segmentFixture } from '../support/segment.js';
 
 interface Status {
   state: string;
@@ -185,5 +187,36 @@ describe('archive to S3', () => {
     }
     expect(rec.output()).toMatch(/archive-error: could not archive a segment/);
     expect(await objects('refused')).toEqual([]);
+  });
+
+  it('a segment whose file no longer matches its journal sha256 is refused by the server, stays pending, and is archived once its bytes are back', async () => {
+    await s3.createBucket('changed');
+    const out = path.join(scratch.dir, 'changed');
+    // A volume as a recorder left it: one journaled 15 s segment, whose file then changed by one byte.
+    const bytes = randomBytes(7_500_000);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const segment = segmentFixture({ device: 'cam', start: '2026-12-01T10:00:00.000Z', seconds: 15, root: out }, { bytes: bytes.length, sha256 });
+    await mkdir(path.join(out, 'cam'), { recursive: true });
+    await mkdir(path.join(out, '.shifu-rtsp', 'cam'), { recursive: true });
+    await writeFile(path.join(out, '.shifu-rtsp', 'cam', 'segments.jsonl'), `${JSON.stringify(segment)}\n`);
+    const changed = Buffer.from(bytes);
+    changed[1_000_000] = changed[1_000_000]! ^ 0xff;
+    await writeFile(path.join(out, segment.file), changed);
+    const key = `site1/${segment.file}`;
+
+    const rec = await recorder('rtsp://127.0.0.1:9/no-camera', out, s3.archiveEnv('changed'), ['--idle']);
+    const refused = await rec.waitFor<Status>('/record/status', (s) => s.archive?.lastError?.kind === 'segment-changed', 30_000);
+    expect(refused.archive).toMatchObject({ state: 'archive-error', pending: 1, lastError: { message: expect.stringContaining(segment.file) } });
+    // The server hashed what it received against the journal's sha256 and stored nothing under the key.
+    expect((await s3.requests()).filter((r) => r.key === key).map((r) => `${r.operation} ${r.status} ${r.error}`)).toContain('PutObject 400 BadDigest');
+    expect(await objects('changed')).toEqual([]);
+
+    // Still queued: with its bytes back, the next attempt archives it.
+    await writeFile(path.join(out, segment.file), bytes);
+    const drained = await rec.waitFor<Status>('/record/status', (s) => s.archive?.caughtUpAt != null, 60_000);
+    expect(drained.archive).toMatchObject({ state: 'archiving', pending: 0, counters: { archived: 1 } });
+    await rec.stop();
+    const head = JSON.parse(await s3.aws(['s3api', 'head-object', '--bucket', 'changed', '--key', key])) as { ContentLength: number; Metadata: Record<string, string> };
+    expect(head).toMatchObject({ ContentLength: bytes.length, Metadata: { sha256 } });
   });
 });
