@@ -251,6 +251,34 @@ async function fileEnd(handle: RandomAccess, head: Buffer, tracks: readonly Trac
   return end;
 }
 
+/** What both readers of the fragment index start from: the tracks, every track's fragments, the video track's. */
+interface VideoFragments {
+  readonly head: Buffer;
+  readonly tracks: Track[];
+  readonly all: Map<number, Fragment[]>;
+  readonly video: Track;
+  readonly list: Fragment[];
+  /** Where the init segment (ftyp + moov) ends: the first video fragment's moof. */
+  readonly initBytes: number;
+  /** ffprobe's start_time: the earliest first presentation of any track, each in its own time scale. */
+  readonly fileStart: number;
+}
+
+/** Null when the file has no video track, no fragment index, or an init segment beyond the head read. */
+async function videoFragments(handle: RandomAccess): Promise<VideoFragments | null> {
+  const { size } = handle;
+  const head = await handle.read(0, Math.min(size, 256 * 1024));
+  const tracks = tracksOf(head);
+  const video = tracks.find((t) => t.video);
+  const all = video && (await fragments(handle, size));
+  const list = video && all?.get(video.id);
+  if (!video || !all || !list || list.length === 0) return null;
+  const initBytes = list[0]!.moof;
+  if (initBytes <= 0 || initBytes > head.length) return null;
+  const fileStart = Math.min(...tracks.map((t) => (all.get(t.id)?.[0]?.time ?? Infinity) / t.timescale));
+  return { head, tracks, all, video, list, initBytes, fileStart };
+}
+
 /**
  * The keyframe at or before `offset` seconds into the file, from the file's own fragment index (see Mp4Entry). Null
  * when the file has no such index or it does not answer (not fragmented, no mfra, no keyframe found): ask ffprobe then.
@@ -259,18 +287,9 @@ export async function mp4EntryAt(file: string | RandomAccess, offset: number, wi
   const handle = await opened(file);
   if (!handle) return null;
   try {
-    const { size } = handle;
-    const head = await handle.read(0, Math.min(size, 256 * 1024));
-    const tracks = tracksOf(head);
-    const video = tracks.find((t) => t.video);
-    const all = video && (await fragments(handle, size));
-    const list = video && all?.get(video.id);
-    if (!video || !all || !list || list.length === 0) return null;
-    const initBytes = list[0]!.moof;
-    if (initBytes <= 0 || initBytes > head.length) return null;
-    // ffprobe's start_time: the earliest first presentation of any track, each in its own time scale.
-    const firsts = tracks.map((t) => (all.get(t.id)?.[0]?.time ?? Infinity) / t.timescale);
-    const fileStart = Math.min(...firsts);
+    const indexed = await videoFragments(handle);
+    if (!indexed) return null;
+    const { head, tracks, all, video, list, initBytes, fileStart } = indexed;
     const target = (fileStart + offset) * video.timescale + 1e-3 * video.timescale;
     // From the last fragment presented at or before the target backwards to the first that starts with a keyframe.
     let i = list.length - 1;
@@ -323,19 +342,12 @@ export async function mp4Layout(file: string | RandomAccess, targetSeconds: numb
   const handle = await opened(file);
   if (!handle) return null;
   try {
+    const indexed = await videoFragments(handle);
+    if (!indexed) return null;
+    const { video, list, initBytes, fileStart } = indexed;
     const { size } = handle;
-    const head = await handle.read(0, Math.min(size, 256 * 1024));
-    const tracks = tracksOf(head);
-    const video = tracks.find((t) => t.video);
-    const all = video && (await fragments(handle, size));
-    const list = video && all?.get(video.id);
-    if (!video || !all || !list || list.length === 0) return null;
     const mfro = await handle.read(size - 16, 16);
     const mediaEnd = size - mfro.readUInt32BE(12);
-    const initBytes = list[0]!.moof;
-    if (initBytes <= 0 || initBytes > head.length) return null;
-    const firsts = tracks.map((t) => (all.get(t.id)?.[0]?.time ?? Infinity) / t.timescale);
-    const fileStart = Math.min(...firsts);
     const at = (i: number): number => list[i]!.time / video.timescale - fileStart;
     // Piece starts: fragment 0 (a segment starts with a keyframe), then the first keyframe fragment at least
     // targetSeconds after the last start.
