@@ -311,16 +311,23 @@ export class Bucket {
    * aborts the request, which would otherwise wait for the missing bytes; its error is the one thrown.
    */
   private async sendBody<T>(body: Readable, send: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
-    const bodyFailed = new AbortController();
+    // One controller a request, aborted by a stop or by the body; not AbortSignal.any, which cost 28 ms of CPU in
+    // 70 s of a recorder archiving 5 segments (its profile; the signals it joins to the client's live as long).
+    const request = new AbortController();
+    const stop = (): void => request.abort();
     let failure: unknown = null;
     body.once('error', (err) => {
       failure = err;
-      bodyFailed.abort();
+      request.abort();
     });
+    if (this.closing.signal.aborted) request.abort();
+    this.closing.signal.addEventListener('abort', stop, { once: true });
     try {
-      return await send(AbortSignal.any([this.closing.signal, bodyFailed.signal]));
+      return await send(request.signal);
     } catch (err) {
       throw failure ?? err;
+    } finally {
+      this.closing.signal.removeEventListener('abort', stop);
     }
   }
 

@@ -2,7 +2,7 @@
 // day files of the journal's segment lines, written again without duplicates, and the reader playback will use,
 // which answers a range from one GET per day and fails, never answers empty, when a GET fails.
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, truncateSync, writeSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -233,6 +233,34 @@ describe('the upload, part by part', () => {
       await bucket.close();
     }
     expect(await s3.objects('midread')).toEqual([]);
+  });
+
+  it('refuses a file that shrinks while a PUT is reading it, instead of waiting for the bytes that never come', async () => {
+    await s3.createBucket('shrunk');
+    const file = path.join(scratch.dir, 'shrunk.mp4');
+    const bytes = 3 * MiB;
+    await writeFile(file, randomBytes(bytes));
+    const sha256 = (await sha256OfFile(file)).digest('hex');
+    const bucket = new Bucket(address('shrunk'));
+    try {
+      await bucket.head('cam/none.mp4');
+      const readBefore = await bytesReadSoFar();
+      let settled = false;
+      const refused = bucket
+        .upload({ key: 'cam/shrunk.mp4', file, sha256, bytes, contentType: 'video/mp4' }, { ...AS_ARCHIVED, bytesPerSecond: MiB })
+        .then(
+          () => null,
+          (err: unknown) => err,
+        )
+        .finally(() => (settled = true));
+      // As in the test above: the read is at most a few chunks ahead, so cutting the file at 2 MiB comes before it.
+      while (!settled && (await bytesReadSoFar()) - readBefore < MiB / 4) await new Promise((r) => setTimeout(r, 10));
+      truncateSync(file, 2 * MiB);
+      expect(await refused).toBeInstanceOf(SegmentChangedError);
+    } finally {
+      await bucket.close();
+    }
+    expect(await s3.objects('shrunk')).toEqual([]);
   });
 
   it('names the cause of a PUT the server refuses before reading its body: a missing bucket, wrong keys', async () => {
