@@ -1,7 +1,7 @@
 // The archive's durable queue: the journal itself, followed from a byte cursor. A segment is pending from its
 // journal line until an archive record for it follows; the cursor (replaced durably) only ever moves past
 // segments that are archived, deleted or gone, so a restart, a kill -9 or a bucket outage loses no upload.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { replaceFile } from '../lib/index.js';
 import { readJournalFrom, type Segment } from '../contracts/index.js';
@@ -13,6 +13,12 @@ export interface PendingSegment {
   readonly segment: Segment;
   /** Where its line starts in the journal: the cursor while it is the oldest pending. */
   readonly offset: number;
+  /**
+   * Journaled before this archive started, so a predecessor may have uploaded it before a crash cut its journaling
+   * short. A segment journaled since cannot be in the bucket: only the recorder holding the device folder's lease
+   * (this process) journals and archives the device.
+   */
+  readonly backlog: boolean;
 }
 
 export class ArchiveQueue {
@@ -24,11 +30,16 @@ export class ArchiveQueue {
     private readonly journal: string,
     private readonly cursorFile: string,
     private cursor: number,
+    /** The journal's length when the archive started: a line starting before it is the backlog's. */
+    private backlogEnd: number,
   ) {
     this.readEnd = cursor;
   }
 
-  /** Opens the cursor (archiveCursorPathOf, contracts/volume.ts); none yet: the whole journal is pending. */
+  /**
+   * Opens the cursor (archiveCursorPathOf, contracts/volume.ts); none yet: the whole journal is pending. Call it
+   * before this archive uploads anything: every line already journaled then is the backlog.
+   */
   static async open(cursorFile: string, journal: string): Promise<ArchiveQueue> {
     const text = await readFile(cursorFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return null;
@@ -41,7 +52,15 @@ export class ArchiveQueue {
       const parsed = (JSON.parse(text) as { offset?: unknown }).offset;
       if (typeof parsed === 'number' && Number.isInteger(parsed) && parsed >= 0) offset = parsed;
     }
-    return new ArchiveQueue(journal, cursorFile, offset);
+    // A line being appended right now starts before the length read: counted with the backlog, the safe side.
+    const backlogEnd = await stat(journal).then(
+      (s) => s.size,
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return 0;
+        throw err;
+      },
+    );
+    return new ArchiveQueue(journal, cursorFile, offset, backlogEnd);
   }
 
   get size(): number {
@@ -81,7 +100,7 @@ export class ArchiveQueue {
           full = true;
           return;
         }
-        this.pending.push({ segment: record.segment, offset: place.offset });
+        this.pending.push({ segment: record.segment, offset: place.offset, backlog: place.offset < this.backlogEnd });
       } else {
         const file = record.kind === 'archive' ? record.archive.archived : record.deletion.deleted;
         // Archived before a crash kept the cursor back, or deleted by retention: nothing left to upload.
@@ -92,9 +111,11 @@ export class ArchiveQueue {
     });
     if (read === null) return this.pending.length; // no journal yet
     if (read.size < from) {
-      // The journal was replaced by a shorter one: read it again from its start (sha256 checks stop duplicates).
+      // The journal was replaced by a shorter one: read it again from its start (sha256 checks stop duplicates), all
+      // of it backlog, since its places no longer say when a line was journaled.
       this.pending.length = 0;
       this.readEnd = 0;
+      this.backlogEnd = Number.POSITIVE_INFINITY;
       return this.scan();
     }
     this.readEnd = full ? end : read.end;

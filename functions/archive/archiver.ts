@@ -270,14 +270,18 @@ export class Archiver {
     }
     const key = segmentObjectKey(this.target.devicePrefix, segment.file);
     this.uploading = segment.file;
-    // Uploaded before a crash or an outage cut the journaling short: the same bytes are there, so no second copy.
-    const existing = await this.bucket.head(key);
+    // Uploaded by a predecessor before a crash cut its journaling short: the same bytes are there, so no second
+    // copy. Only the backlog can be so (an upload of this process waits in the batch for its record, never again).
+    const existing = item.backlog ? await this.bucket.head(key) : null;
     let etag: string;
     if (existing !== null && existing.sha256 === segment.sha256) {
       etag = existing.etag;
       this.counters.alreadyThere++;
     } else {
-      etag = await this.bucket.upload({ key, file, sha256: segment.sha256, contentType: segment.mimeType }, this.target.maxBytesPerSecond);
+      etag = await this.bucket.upload(
+        { key, file, sha256: segment.sha256, bytes: segment.bytes, contentType: segment.mimeType },
+        { bytesPerSecond: this.target.maxBytesPerSecond, partBytes: this.target.partBytes },
+      );
       this.counters.bytesUploaded += segment.bytes;
     }
     this.uploading = null;

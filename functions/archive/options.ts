@@ -23,6 +23,15 @@ export const bucketSchemas = {
 /** Above the kubelet's 10 % eviction threshold: the pod is not evicted for a full disk before footage is given up. */
 export const DEFAULT_HARD_MIN_FREE_PERCENT = 11;
 
+/**
+ * The most one request carries. A segment up to this size is one PUT (checked whole by the server against its
+ * journal sha256): 2 minutes of an 8 Mbit/s camera are 114 MiB, so every segment from 2 s to 2 min of a 4-8 Mbit/s
+ * camera fits with room for its bitrate's peaks. Hour-long segments (1.7-3.4 GiB) go in parts of this size, 14-27
+ * requests instead of 344-687 of 5 MiB, so a failed request re-sends at most this much and none nears S3's 5 GiB
+ * limit for one PUT; no part is held in memory whatever its size (each is read twice from the file).
+ */
+export const DEFAULT_PART_MIB = 128;
+
 /** The archive settings of the recorder command; merged into its options. Archiving is on when a bucket is set. */
 export const archiveOptions = {
   archiveEndpoint: {
@@ -66,6 +75,15 @@ export const archiveOptions = {
       .refine((n) => Number.isFinite(n) && n > 0 && n <= 100_000, 'expected megabits per second above 0')
       .optional(),
     description: 'upload at most this many megabits per second (unset: unlimited)',
+  },
+  archivePartMib: {
+    flag: 'archive-part-mib',
+    env: ['ARCHIVE_PART_MIB'],
+    schema: z.coerce
+      .number({ message: 'expected mebibytes, e.g. 128' })
+      .refine((n) => Number.isInteger(n) && n >= 5 && n <= 5120, 'expected whole mebibytes from 5 (S3\'s smallest part) to 5120 (its largest PUT)'),
+    default: String(DEFAULT_PART_MIB),
+    description: 'a segment up to this many MiB is uploaded in one PUT, a larger one as a multipart upload of parts this size',
   },
   archiveKeepLocal: {
     flag: 'archive-keep-local',
@@ -137,6 +155,8 @@ export interface ArchiveTarget extends BucketAddress {
   readonly devicePrefix: string;
   /** Bytes per second, or null: unlimited. */
   readonly maxBytesPerSecond: number | null;
+  /** A segment up to this size is one PUT; a larger one a multipart upload in parts this size (ARCHIVE_PART_MIB). */
+  readonly partBytes: number;
   /** ARCHIVE_KEEP_LOCAL in milliseconds; 0: archived segments stay until another limit. */
   readonly keepLocalMs: number;
   readonly hardMinFreePercent: number;
@@ -157,6 +177,7 @@ export function archiveTarget(config: ArchiveConfig, device: string, env: NodeJS
     forcePathStyle: config.archiveForcePathStyle,
     devicePrefix: bucketDevicePrefix(prefix, device),
     maxBytesPerSecond: config.archiveMaxMbps === undefined ? null : (config.archiveMaxMbps * 1e6) / 8,
+    partBytes: config.archivePartMib * 1024 * 1024,
     keepLocalMs: (config.archiveKeepLocal ?? 0) * 1000,
     hardMinFreePercent: config.archiveHardMinFreePercent,
   };

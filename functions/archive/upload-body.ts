@@ -1,5 +1,6 @@
-// What an upload reads: the segment file in parts, each hashed before it is sent (S3's part checksum, and the whole
-// file's sha256 checked against its journal line's), then read again to send, at a bounded rate.
+// What an upload reads: the segment file, sent at a bounded rate. One PUT sends it once, the journal's sha256 as its
+// checksum; a multipart upload hashes each part before it is sent (S3's part checksum, and the whole file's sha256
+// checked against its journal line's), then reads it again to send.
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -13,18 +14,25 @@ export class SegmentChangedError extends Error {
   }
 }
 
-/** Holds each chunk back until the bytes so far fit `bytesPerSecond` since the first one. */
-function throttled(bytesPerSecond: number): Transform {
+/**
+ * Passes bytes [start, end) of the file on, held back when a rate is set until the bytes so far fit `bytesPerSecond`
+ * since the first one, and fails (SegmentChangedError) if the file ends before `end`: a body shorter than its
+ * Content-Length would leave the request waiting for bytes that never come.
+ */
+function checkedBody(file: string, expected: number, bytesPerSecond: number | null): Transform {
   let started = 0;
   let sent = 0;
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
-      if (started === 0) started = Date.now();
       sent += chunk.length;
-      const due = started + (sent / bytesPerSecond) * 1000;
-      const wait = due - Date.now();
+      if (bytesPerSecond === null) return done(null, chunk);
+      if (started === 0) started = Date.now();
+      const wait = started + (sent / bytesPerSecond) * 1000 - Date.now();
       if (wait <= 0) done(null, chunk);
       else setTimeout(() => done(null, chunk), wait);
+    },
+    flush(done) {
+      done(sent === expected ? null : new SegmentChangedError(file));
     },
   });
 }
@@ -62,14 +70,13 @@ export async function hashRange(file: string, start: number, end: number, whole:
 }
 
 /**
- * Bytes [start, end) of the file as a stream for the uploader, read again after `hashRange` (from the page cache),
- * paced when a rate is set. The server checks them against the part checksum from the first read, so a file that
- * changed in between is refused, never stored.
+ * Bytes [start, end) of the file as a stream for the uploader, paced when a rate is set. A file that ended early
+ * fails the stream (SegmentChangedError), which the sender turns into an aborted request; bytes that changed fail
+ * the server's check against the checksum sent before them (the part's, or the whole file's journal sha256).
  */
 export function rangeBody(file: string, start: number, end: number, bytesPerSecond: number | null): Readable {
   const source = createReadStream(file, { start, end: end - 1, highWaterMark: CHUNK_BYTES });
-  if (bytesPerSecond === null) return source;
-  const pace = throttled(bytesPerSecond);
-  pipeline(source, pace, () => undefined);
-  return pace;
+  const body = checkedBody(file, end - start, bytesPerSecond);
+  pipeline(source, body, () => undefined);
+  return body;
 }

@@ -4,13 +4,15 @@
 //   npm run bench -- archive          (or: npm run build && node dist/test/bench/archive.js)
 //
 // - throughput: the same files (random bytes, like video: nothing to compress) uploaded by the archive's own path
-//   (functions/archive/bucket.ts: HEAD, then the upload with its sha256 checked as read, 5 MiB parts one at a
-//   time, SHA-256 part checksums) and by `aws s3 cp --recursive` (Debian's awscli, its defaults: 10 requests at
+//   (functions/archive/bucket.ts: a new segment's upload, no HEAD; one PUT carrying its sha256 up to
+//   ARCHIVE_PART_MIB, else parts one at a time with SHA-256 part checksums) and by `aws s3 cp --recursive` (Debian's awscli, its defaults: 10 requests at
 //   once, 8 MiB parts), rounds alternating which goes first; the ratio is ours / awscli's MB/s, per round.
+//   (A 24 MiB file is one PUT, under ARCHIVE_PART_MIB's default.)
 // - memory and CPU: two recorders of one camera (support/clip-server.py, 1080p25 4 Mbit/s) in the same window,
 //   one without a bucket and one archiving every segment to the server; RSS and PSS of each node process from
 //   /proc/<pid>/smaps_rollup (mean of samples every 2 s), CPU from /proc/<pid>/stat over the window: the Node
-//   process alone, and Node with its ffmpeg and the ffprobe runs it reaped.
+//   process alone, and Node with its ffmpeg and the ffprobe runs it reaped; and the S3 requests each archiving
+//   recorder sent per segment archived (the server's access log), for its segments' objects and its day files.
 // - latency: BENCH_ARCHIVE_CAMERAS recorders (10) of the same camera, each archiving every segment; from each
 //   journal, a segment's close (its endTime, the cut) to its object complete (its archive record's `at`): p50,
 //   p99 and the longest, over the segments closed after the warm-up and at least 30 s before the journals are
@@ -26,6 +28,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { sha256OfFile, locateFfmpeg, locateFfprobe } from '../../functions/lib/index.js';
 import { Bucket } from '../../functions/archive/bucket.js';
+import { DEFAULT_PART_MIB } from '../../functions/archive/index.js';
 import { journalRecordsOf } from '../support/journal.js';
 import { startS3Server, type S3Server } from '../support/s3-server.js';
 import { generateClip, startClipServer, type ClipServer } from './support/media.js';
@@ -59,12 +62,12 @@ async function throughput(s3: S3Server, dir: string): Promise<ThroughputRound[]>
   const files = path.join(dir, 'files');
   await mkdir(files, { recursive: true });
   note(`writing ${CONFIG.files} files of ${CONFIG.mib} MiB`);
-  const sums: Array<{ file: string; sha256: string }> = [];
+  const sums: Array<{ file: string; sha256: string; bytes: number }> = [];
   for (let i = 0; i < CONFIG.files; i++) {
     const file = path.join(files, `seg${i}.mp4`);
     await writeFile(file, randomBytes(CONFIG.mib * 1024 * 1024));
     // The recorder hashed each segment when it journaled it: the archive reads the sha256 from there.
-    sums.push({ file, sha256: (await sha256OfFile(file)).digest('hex') });
+    sums.push({ file, sha256: (await sha256OfFile(file)).digest('hex'), bytes: CONFIG.mib * 1024 * 1024 });
   }
   const megabytes = (CONFIG.files * CONFIG.mib * 1024 * 1024) / 1e6;
   await s3.createBucket('bench');
@@ -74,10 +77,9 @@ async function throughput(s3: S3Server, dir: string): Promise<ThroughputRound[]>
     for (let r = 0; r < CONFIG.rounds; r++) {
       const ours = async (): Promise<number> => {
         const t0 = performance.now();
-        for (const { file, sha256 } of sums) {
+        for (const { file, sha256, bytes } of sums) {
           const key = `ours${r}/${path.basename(file)}`;
-          await bucket.head(key);
-          await bucket.upload({ key, file, sha256, contentType: 'video/mp4' }, null);
+          await bucket.upload({ key, file, sha256, bytes, contentType: 'video/mp4' }, { bytesPerSecond: null, partBytes: DEFAULT_PART_MIB * 1024 * 1024 });
         }
         return megabytes / ((performance.now() - t0) / 1000);
       };
@@ -117,6 +119,9 @@ interface MemoryRow {
   /** Node and its ffmpeg: what the recorder costs the machine. */
   readonly cpuWithFfmpeg: number;
   readonly archived: number;
+  /** S3 requests on its segments' objects and on its day files since it started (the server's access log). */
+  readonly segmentRequests: number;
+  readonly dayFileRequests: number;
 }
 
 async function memory(s3: S3Server, dir: string): Promise<MemoryRow[]> {
@@ -140,8 +145,11 @@ async function memory(s3: S3Server, dir: string): Promise<MemoryRow[]> {
     // Printed with the figures: a recorder without its ffmpeg all through the window has its CPU understated.
     for (const problem of problems) print(`problem in the window: ${problem}`);
     const statuses = await Promise.all(recorders.map((r) => r.status()));
+    const requests = await s3.requests();
+    const devices = ['off', 'on', 'before'];
     return recorders.map((r, i) => {
       const archive = (statuses[i] as { archive?: { counters: { archived: number } } }).archive;
+      const own = requests.filter((q) => q.key?.startsWith(`site1/${devices[i]}/`));
       return {
         label: ['recorder, no bucket', 'recorder, archiving every segment', `the compared build, archiving (${CONFIG.compare})`][i]!,
         rss: stats[i]!.nodeRss,
@@ -150,6 +158,8 @@ async function memory(s3: S3Server, dir: string): Promise<MemoryRow[]> {
         // NaN (printed n/a) when its ffmpeg was missing from the window: the problem line above says which.
         cpuWithFfmpeg: stats[i]!.nodeCpu + stats[i]!.ffmpegCpu,
         archived: archive?.counters.archived ?? 0,
+        segmentRequests: own.filter((q) => !q.key!.includes('/timeline/')).length,
+        dayFileRequests: own.filter((q) => q.key!.includes('/timeline/')).length,
       };
     });
   } finally {
@@ -224,7 +234,12 @@ export async function run(): Promise<void> {
       const rows = await memory(s3, dir);
       const [off, on] = rows;
       print('');
-      print(markdownTable(['recorder', 'RSS MiB', 'PSS MiB', 'CPU % of a core: Node (+ ffprobe)', 'Node + ffmpeg', 'segments archived in the run'], rows.map((m) => [m.label, fmt(m.rss), fmt(m.pss), fmt(m.cpu, 2), fmt(m.cpuWithFfmpeg, 2), m.archived])));
+      print(
+        markdownTable(
+          ['recorder', 'RSS MiB', 'PSS MiB', 'CPU % of a core: Node (+ ffprobe)', 'Node + ffmpeg', 'segments archived in the run', 'S3 requests a segment (its object; day files)'],
+          rows.map((m) => [m.label, fmt(m.rss), fmt(m.pss), fmt(m.cpu, 2), fmt(m.cpuWithFfmpeg, 2), m.archived, m.archived ? `${fmt(m.segmentRequests / m.archived, 2)}; ${fmt(m.dayFileRequests / m.archived, 2)}` : '-']),
+        ),
+      );
       const rssMore = on!.rss - off!.rss;
       const pssMore = on!.pss - off!.pss;
       verdicts.push([`memory <= +${TARGET.memoryMiB} MiB with archiving (${CONFIG.segmentSeconds} s segments)`, `RSS +${fmt(rssMore)} MiB, PSS +${fmt(pssMore)} MiB`, pssMore <= TARGET.memoryMiB ? 'PASS' : 'FAIL']);

@@ -19,6 +19,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { addToDayFiles } from '../../functions/archive/day-files.js';
 import { Bucket } from '../../functions/archive/bucket.js';
+import { DEFAULT_PART_MIB } from '../../functions/archive/index.js';
 import { freeLoopbackPort } from '../../functions/lib/index.js';
 import { segmentObjectKey, type Segment } from '../../functions/contracts/index.js';
 import { segmentOf, writeYearVolume, type YearVolumeOptions } from '../support/year-volume.js';
@@ -108,7 +109,7 @@ export async function run_(): Promise<ReadonlyArray<Record<string, string | numb
     try {
       const all = Array.from({ length: DAYS * PER_DAY }, (_v, i) => segment(i + 1));
       for (let d = 0; d < DAYS; d++) await addToDayFiles(bucket, devicePrefix, all.slice(d * PER_DAY, (d + 1) * PER_DAY));
-      for (const s of clipped) await bucket.upload({ key: segmentObjectKey(devicePrefix, s.file), file: path.join(root, s.file), sha256: s.sha256, contentType: s.mimeType }, null);
+      for (const s of clipped) await bucket.upload({ key: segmentObjectKey(devicePrefix, s.file), file: path.join(root, s.file), sha256: s.sha256, bytes: s.bytes, contentType: s.mimeType }, { bytesPerSecond: null, partBytes: DEFAULT_PART_MIB * 1024 * 1024 });
     } finally {
       await bucket.close();
     }

@@ -2,14 +2,15 @@
 // day files of the journal's segment lines, written again without duplicates, and the reader playback will use,
 // which answers a range from one GET per day and fails, never answers empty, when a GET fails.
 import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readSync, truncateSync, writeSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { addToDayFiles } from '../../functions/archive/day-files.js';
 import { SegmentChangedError } from '../../functions/archive/upload-body.js';
-import { Bucket } from '../../functions/archive/bucket.js';
-import { BucketTimelineError, openBucketTimeline } from '../../functions/archive/index.js';
+import { Bucket, MIN_PART_BYTES, type UploadLimits } from '../../functions/archive/bucket.js';
+import { BucketTimelineError, classifyArchiveFailure, DEFAULT_PART_MIB, openBucketTimeline } from '../../functions/archive/index.js';
 import { parseJournal, type Segment } from '../../functions/contracts/index.js';
 import { sha256OfFile } from '../../functions/lib/index.js';
 import { useScratch } from '../support/scratch.js';
@@ -46,6 +47,29 @@ async function connectionsTo(endpoint: string): Promise<Set<number>> {
     if (local === port && remote !== undefined && remote !== 0) ports.add(remote);
   }
   return ports;
+}
+
+const MiB = 1024 * 1024;
+/** As the archive uploads by default: a segment up to ARCHIVE_PART_MIB is one PUT. */
+const AS_ARCHIVED: UploadLimits = { bytesPerSecond: null, partBytes: DEFAULT_PART_MIB * MiB };
+/** As with ARCHIVE_PART_MIB=5: a file over 5 MiB is a multipart upload of 5 MiB parts (S3's smallest). */
+const IN_PARTS: UploadLimits = { bytesPerSecond: null, partBytes: MIN_PART_BYTES };
+
+/** Bytes this process has read so far (files and sockets alike: /proc/self/io's rchar, every thread counted). */
+async function bytesReadSoFar(): Promise<number> {
+  return Number(/^rchar: (\d+)$/m.exec(await readFile('/proc/self/io', 'utf8'))?.[1]);
+}
+
+/** Inverts one byte of the file in place (same size, same inode), as a change behind the journal's back would. */
+function changeByteAt(file: string, at: number): void {
+  const fd = openSync(file, 'r+');
+  try {
+    const byte = Buffer.alloc(1);
+    readSync(fd, byte, 0, 1, at);
+    writeSync(fd, Buffer.from([byte[0]! ^ 0xff]), 0, 1, at);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** A day file as awscli fetches it, gunzipped and read with the journal's own parser. */
@@ -113,21 +137,23 @@ describe('the timeline in the bucket', () => {
 });
 
 describe('the upload, part by part', () => {
-  it('stores a multipart object with its sha256 and part checksums, and refuses a file that no longer matches its journal sha256', async () => {
+  it('stores a segment over ARCHIVE_PART_MIB in parts of that size, with its sha256 and part checksums, and refuses a file that no longer matches its journal sha256', async () => {
     await s3.createBucket('parts');
     const file = path.join(scratch.dir, 'seg.mp4');
-    await writeFile(file, randomBytes(12 * 1024 * 1024 + 17)); // three parts, the last short
+    await writeFile(file, randomBytes(12 * 1024 * 1024 + 17)); // with ARCHIVE_PART_MIB=7, two parts, the last short
+    const inSevens: UploadLimits = { bytesPerSecond: null, partBytes: 7 * MiB };
     const sha256 = (await sha256OfFile(file)).digest('hex');
     const bucket = new Bucket(address('parts'));
     try {
-      await bucket.upload({ key: 'cam/seg.mp4', file, sha256, contentType: 'video/mp4' }, null);
-      await expect(bucket.upload({ key: 'cam/changed.mp4', file, sha256: 'ab'.repeat(32), contentType: 'video/mp4' }, null)).rejects.toBeInstanceOf(SegmentChangedError);
+      const bytes = 12 * MiB + 17;
+      await bucket.upload({ key: 'cam/seg.mp4', file, sha256, bytes, contentType: 'video/mp4' }, inSevens);
+      await expect(bucket.upload({ key: 'cam/changed.mp4', file, sha256: 'ab'.repeat(32), bytes, contentType: 'video/mp4' }, inSevens)).rejects.toBeInstanceOf(SegmentChangedError);
     } finally {
       await bucket.close();
     }
     const head = JSON.parse(await s3.aws(['s3api', 'head-object', '--bucket', 'parts', '--key', 'cam/seg.mp4', '--checksum-mode', 'ENABLED'])) as { ContentLength: number; Metadata: Record<string, string>; ChecksumSHA256?: string };
     expect(head).toMatchObject({ ContentLength: 12 * 1024 * 1024 + 17, Metadata: { sha256 } });
-    expect(head.ChecksumSHA256, 'a checksum of the three parts').toMatch(/-3$/);
+    expect(head.ChecksumSHA256, 'a checksum of the two 7 MiB parts').toMatch(/-2$/);
     const copy = path.join(scratch.dir, 'fetched.mp4');
     await s3.aws(['s3', 'cp', 's3://parts/cam/seg.mp4', copy]);
     expect((await sha256OfFile(copy)).digest('hex')).toBe(sha256);
@@ -145,12 +171,115 @@ describe('the upload, part by part', () => {
     try {
       await bucket.head('cam/kept0.mp4'); // the client's connection, opened before the uploads
       const before = await connectionsTo(s3.endpoint);
-      for (const n of [1, 2]) await bucket.upload({ key: `cam/kept${n}.mp4`, file, sha256, contentType: 'video/mp4' }, null);
+      for (const n of [1, 2]) await bucket.upload({ key: `cam/kept${n}.mp4`, file, sha256, bytes: 12 * MiB + 17, contentType: 'video/mp4' }, IN_PARTS);
       const opened = [...(await connectionsTo(s3.endpoint))].filter((port) => !before.has(port));
       expect(opened, 'connections opened by two uploads of three parts each').toEqual([]);
     } finally {
       await bucket.close();
     }
     expect((await s3.objects('kept')).map((o) => o.size)).toEqual([12 * 1024 * 1024 + 17, 12 * 1024 * 1024 + 17]);
+  });
+
+  it('sends a segment up to ARCHIVE_PART_MIB as one PUT with its journal sha256, which the server checks: read once, and a changed file is refused and stored nowhere', async () => {
+    await s3.createBucket('whole');
+    const file = path.join(scratch.dir, 'whole.mp4');
+    const bytes = 7_500_000; // 15 s of a 4 Mbit/s camera
+    await writeFile(file, randomBytes(bytes));
+    const sha256 = (await sha256OfFile(file)).digest('hex');
+    const bucket = new Bucket(address('whole'));
+    try {
+      await bucket.head('cam/none.mp4'); // the SDK's code loaded and its connection open before counting
+      const logged = (await s3.requests()).length;
+      const readBefore = await bytesReadSoFar();
+      await bucket.upload({ key: 'cam/seg.mp4', file, sha256, bytes, contentType: 'video/mp4' }, AS_ARCHIVED);
+      expect((await bytesReadSoFar()) - readBefore, 'bytes read to upload 7.5 MB: the file once, no hashing pass').toBeLessThan(bytes * 1.25);
+      changeByteAt(file, 3_000_000);
+      await expect(bucket.upload({ key: 'cam/changed.mp4', file, sha256, bytes, contentType: 'video/mp4' }, AS_ARCHIVED)).rejects.toBeInstanceOf(SegmentChangedError);
+      // One request each, and the refusal is the server's: it hashed what it received against the journal's sha256.
+      expect((await s3.requests()).slice(logged).map((r) => [r.operation, r.key, r.status, r.error])).toEqual([
+        ['PutObject', 'cam/seg.mp4', 200, null],
+        ['PutObject', 'cam/changed.mp4', 400, 'BadDigest'],
+      ]);
+    } finally {
+      await bucket.close();
+    }
+    const head = JSON.parse(await s3.aws(['s3api', 'head-object', '--bucket', 'whole', '--key', 'cam/seg.mp4', '--checksum-mode', 'ENABLED'])) as { ContentLength: number; Metadata: Record<string, string>; ChecksumSHA256?: string };
+    expect(head).toMatchObject({ ContentLength: bytes, Metadata: { sha256 }, ChecksumSHA256: Buffer.from(sha256, 'hex').toString('base64') });
+    expect((await s3.objects('whole')).map((o) => o.key)).toEqual(['cam/seg.mp4']);
+  });
+
+  it('stores nothing when the bytes change while a PUT is reading them', async () => {
+    await s3.createBucket('midread');
+    const file = path.join(scratch.dir, 'midread.mp4');
+    const bytes = 6 * MiB;
+    await writeFile(file, randomBytes(bytes));
+    const sha256 = (await sha256OfFile(file)).digest('hex');
+    const bucket = new Bucket(address('midread'));
+    try {
+      await bucket.head('cam/none.mp4');
+      const readBefore = await bytesReadSoFar();
+      // Paced at 1 MiB/s, the read runs at most a few 256 KiB chunks ahead of what is sent: the last byte is read
+      // about 5 s after the first quarter MiB, and is changed as soon as that much is read.
+      const upload = bucket.upload({ key: 'cam/midread.mp4', file, sha256, bytes, contentType: 'video/mp4' }, { ...AS_ARCHIVED, bytesPerSecond: MiB });
+      let settled = false;
+      const refused = upload.then(
+        () => null,
+        (err: unknown) => err,
+      ).finally(() => (settled = true));
+      while (!settled && (await bytesReadSoFar()) - readBefore < MiB / 4) await new Promise((r) => setTimeout(r, 10));
+      changeByteAt(file, bytes - 1);
+      expect(await refused).toBeInstanceOf(SegmentChangedError);
+    } finally {
+      await bucket.close();
+    }
+    expect(await s3.objects('midread')).toEqual([]);
+  });
+
+  it('refuses a file that shrinks while a PUT is reading it, instead of waiting for the bytes that never come', async () => {
+    await s3.createBucket('shrunk');
+    const file = path.join(scratch.dir, 'shrunk.mp4');
+    const bytes = 3 * MiB;
+    await writeFile(file, randomBytes(bytes));
+    const sha256 = (await sha256OfFile(file)).digest('hex');
+    const bucket = new Bucket(address('shrunk'));
+    try {
+      await bucket.head('cam/none.mp4');
+      const readBefore = await bytesReadSoFar();
+      let settled = false;
+      const refused = bucket
+        .upload({ key: 'cam/shrunk.mp4', file, sha256, bytes, contentType: 'video/mp4' }, { ...AS_ARCHIVED, bytesPerSecond: MiB })
+        .then(
+          () => null,
+          (err: unknown) => err,
+        )
+        .finally(() => (settled = true));
+      // As in the test above: the read is at most a few chunks ahead, so cutting the file at 2 MiB comes before it.
+      while (!settled && (await bytesReadSoFar()) - readBefore < MiB / 4) await new Promise((r) => setTimeout(r, 10));
+      truncateSync(file, 2 * MiB);
+      expect(await refused).toBeInstanceOf(SegmentChangedError);
+    } finally {
+      await bucket.close();
+    }
+    expect(await s3.objects('shrunk')).toEqual([]);
+  });
+
+  it('names the cause of a PUT the server refuses before reading its body: a missing bucket, wrong keys', async () => {
+    const file = path.join(scratch.dir, 'refused.mp4');
+    const bytes = 7_500_000;
+    await writeFile(file, randomBytes(bytes));
+    const sha256 = (await sha256OfFile(file)).digest('hex');
+    const where = { endpoint: s3.endpoint, bucket: 'absent' };
+    const causes: string[] = [];
+    for (const target of [address('absent'), { ...address('absent'), credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: 'wrong-secret-0123456789' } }]) {
+      const bucket = new Bucket(target);
+      try {
+        const failed = await bucket.upload({ key: 'cam/seg.mp4', file, sha256, bytes, contentType: 'video/mp4' }, AS_ARCHIVED).then(() => null, (err: unknown) => err);
+        causes.push(classifyArchiveFailure(failed, where).kind);
+      } finally {
+        await bucket.close();
+      }
+    }
+    // The server answers before the body is read and closes the connection: the client sees a reset, not 'unreachable'.
+    expect(causes).toEqual(['no-bucket', 'credentials']);
   });
 });

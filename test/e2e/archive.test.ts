@@ -1,7 +1,8 @@
 // The archive (issue 25) against a real S3 server (versitygw) with awscli checking what was written: every finished
 // segment ends in the bucket once with its sha256; a kill -9 mid multipart upload leaves no orphan and loses no
 // object; wrong credentials or a missing bucket are archive-error, named without a secret, while recording goes on.
-import { readFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -13,7 +14,8 @@ import { startGstCamera, type GstCameraOptions } from './fixtures/camera.js';
 import { killHard, startCli, type CliProcess } from './support/recorder-process.js';
 import { journalRecordsOf } from '../support/journal.js';
 import { useScratch } from '../support/scratch.js';
-import { useS3Server } from '../support/s3-server.js';
+import { useS3Server, type S3Request } from '../support/s3-server.js';
+import { segmentFixture } from '../support/segment.js';
 
 interface Status {
   state: string;
@@ -84,6 +86,25 @@ async function expectBucketHoldsJournal(out: string, bucket: string, checked?: s
   expect(unique.find((s) => s.file === segment.file)).toEqual(segment);
 }
 
+/** The requests on segment objects (not day files), by key: operation and status, in order. */
+function requestsBySegment(requests: readonly S3Request[]): Map<string, string[]> {
+  const byKey = new Map<string, string[]>();
+  for (const r of requests) {
+    if (r.key === null || r.key.includes('/timeline/')) continue;
+    byKey.set(r.key, [...(byKey.get(r.key) ?? []), `${r.operation} ${r.status}`]);
+  }
+  return byKey;
+}
+
+/**
+ * A segment's requests less its failed PUTs and the HEAD that follows each to learn its cause (a server may refuse a
+ * PUT before reading its body and reset the connection): what a successful archiving of it cost.
+ */
+function withoutFailedPuts(made: readonly string[]): string[] {
+  const failedPut = (m: string | undefined): boolean => m !== undefined && m.startsWith('PutObject ') && m !== 'PutObject 200';
+  return made.filter((m, i) => !failedPut(m) && !(m.startsWith('HeadObject ') && failedPut(made[i - 1])));
+}
+
 describe('archive to S3', () => {
   it('a missing bucket is archive-error naming it while recording goes on; once it exists, every segment ends there once, with its sha256, and is announced', async () => {
     const out = path.join(scratch.dir, 'once');
@@ -101,6 +122,7 @@ describe('archive to S3', () => {
     const metrics = await (await fetch(`${rec.baseUrl}/metrics`)).text();
     expect(Number(/shifu_rtsp_archive_segments_total\{device="cam"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
     await rec.stop();
+    const firstRunEnd = (await s3.requests()).length;
     // What the stop left (the last segment, closed at the stop) is archived after the next start.
     const again = await recorder(url, out, env, ['--idle']);
     await again.waitFor<Status>('/record/status', (s) => s.archive?.caughtUpAt != null, 30_000);
@@ -110,14 +132,28 @@ describe('archive to S3', () => {
     await again.stop();
     expect([...announced.values()].map((d) => [d.file, d.key, d.sha256]).sort()).toEqual(segments.map((s) => [s.file, `site1/cam/${path.posix.basename(s.file)}`, s.sha256]).sort());
     await expectBucketHoldsJournal(out, 'footage');
+    // Once the bucket existed, each segment the first run archived cost one request, its PUT: journaled after that
+    // recorder started, it cannot have been uploaded by another. Besides them only the day files (and the orphan
+    // check the missing bucket had held back).
+    const requests = await s3.requests();
+    const created = requests.findIndex((r) => r.operation === 'CreateBucket');
+    const firstRun = requests.slice(created + 1, firstRunEnd);
+    const uploadedFirst = requestsBySegment(firstRun);
+    expect(uploadedFirst.size).toBeGreaterThanOrEqual(2);
+    for (const [key, made] of uploadedFirst) expect(withoutFailedPuts(made), key).toEqual(['PutObject 200']);
+    const others = firstRun.filter((r) => r.key === null || r.key.includes('/timeline/'));
+    expect(new Set(others.map((r) => r.operation))).toEqual(new Set(['ListMultipartUploads', 'GetObject', 'PutObject']));
+    // The second start's backlog (journaled before it started) is looked for first: the first run may have
+    // uploaded a segment before its record was journaled.
+    for (const [key, made] of requestsBySegment(requests.slice(firstRunEnd))) expect(made[0], key).toMatch(/^HeadObject (200|404)$/);
   });
 
   it('after a kill -9 mid multipart upload, the next start aborts the orphan and completes the object', async () => {
     await s3.createBucket('killed');
     const out = path.join(scratch.dir, 'killed');
-    // About 7 MB per 6 s segment: two parts, read at 16 Mbit/s, so it is stopped between the two.
+    // About 7 MB per 6 s segment: over ARCHIVE_PART_MIB=5, so two parts, read at 16 Mbit/s, so it is stopped between the two.
     const url = await camera({ pattern: 'snow', bitrate: 10000 });
-    const rec = await startCli('recorder', ['--url', url, '--out', out, '--device', 'cam', '--segment-seconds', '6', '--no-align-to-clock'], s3.archiveEnv('killed', { ARCHIVE_MAX_MBPS: '16' }));
+    const rec = await startCli('recorder', ['--url', url, '--out', out, '--device', 'cam', '--segment-seconds', '6', '--no-align-to-clock'], s3.archiveEnv('killed', { ARCHIVE_MAX_MBPS: '16', ARCHIVE_PART_MIB: '5' }));
     scratch.defer(() => rec.stop('SIGKILL'));
     const deadline = Date.now() + 90_000;
     while ((await s3.storedParts('killed')).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -151,5 +187,36 @@ describe('archive to S3', () => {
     }
     expect(rec.output()).toMatch(/archive-error: could not archive a segment/);
     expect(await objects('refused')).toEqual([]);
+  });
+
+  it('a segment whose file no longer matches its journal sha256 is refused by the server, stays pending, and is archived once its bytes are back', async () => {
+    await s3.createBucket('changed');
+    const out = path.join(scratch.dir, 'changed');
+    // A volume as a recorder left it: one journaled 15 s segment, whose file then changed by one byte.
+    const bytes = randomBytes(7_500_000);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const segment = segmentFixture({ device: 'cam', start: '2026-12-01T10:00:00.000Z', seconds: 15, root: out }, { bytes: bytes.length, sha256 });
+    await mkdir(path.join(out, 'cam'), { recursive: true });
+    await mkdir(path.join(out, '.shifu-rtsp', 'cam'), { recursive: true });
+    await writeFile(path.join(out, '.shifu-rtsp', 'cam', 'segments.jsonl'), `${JSON.stringify(segment)}\n`);
+    const changed = Buffer.from(bytes);
+    changed[1_000_000] = changed[1_000_000]! ^ 0xff;
+    await writeFile(path.join(out, segment.file), changed);
+    const key = `site1/${segment.file}`;
+
+    const rec = await recorder('rtsp://127.0.0.1:9/no-camera', out, s3.archiveEnv('changed'), ['--idle']);
+    const refused = await rec.waitFor<Status>('/record/status', (s) => s.archive?.lastError?.kind === 'segment-changed', 30_000);
+    expect(refused.archive).toMatchObject({ state: 'archive-error', pending: 1, lastError: { message: expect.stringContaining(segment.file) } });
+    // The server hashed what it received against the journal's sha256 and stored nothing under the key.
+    expect((await s3.requests()).filter((r) => r.key === key).map((r) => `${r.operation} ${r.status} ${r.error}`)).toContain('PutObject 400 BadDigest');
+    expect(await objects('changed')).toEqual([]);
+
+    // Still queued: with its bytes back, the next attempt archives it.
+    await writeFile(path.join(out, segment.file), bytes);
+    const drained = await rec.waitFor<Status>('/record/status', (s) => s.archive?.caughtUpAt != null, 60_000);
+    expect(drained.archive).toMatchObject({ state: 'archiving', pending: 0, counters: { archived: 1 } });
+    await rec.stop();
+    const head = JSON.parse(await s3.aws(['s3api', 'head-object', '--bucket', 'changed', '--key', key])) as { ContentLength: number; Metadata: Record<string, string> };
+    expect(head).toMatchObject({ ContentLength: bytes.length, Metadata: { sha256 } });
   });
 });

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { Bucket } from '../../functions/archive/bucket.js';
 import { addToDayFiles } from '../../functions/archive/day-files.js';
+import { DEFAULT_PART_MIB } from '../../functions/archive/index.js';
 import { segmentObjectKey, type Segment } from '../../functions/contracts/index.js';
 import { requireTool } from './fixtures/camera.js';
 import { decodeCheck, FFMPEG, probeFile } from './fixtures/player.js';
@@ -52,7 +53,7 @@ async function archived(bucket: string): Promise<Array<{ segment: Segment; file:
   await s3.createBucket(bucket);
   const archive = new Bucket(s3.address(bucket));
   try {
-    for (const { segment, file } of recorded) await archive.upload({ key: segmentObjectKey(`${TEST_PREFIX}${DEVICE}/`, segment.file), file, sha256: segment.sha256, contentType: 'video/mp4' }, null);
+    for (const { segment, file } of recorded) await archive.upload({ key: segmentObjectKey(`${TEST_PREFIX}${DEVICE}/`, segment.file), file, sha256: segment.sha256, bytes: segment.bytes, contentType: 'video/mp4' }, { bytesPerSecond: null, partBytes: DEFAULT_PART_MIB * 1024 * 1024 });
     await addToDayFiles(archive, `${TEST_PREFIX}${DEVICE}/`, recorded.map((r) => r.segment));
   } finally {
     await archive.close();

@@ -4,7 +4,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +54,11 @@ export interface S3Server {
    * upload between two parts, which awscli (a second or two per call) is not.
    */
   storedParts(bucket: string): Promise<string[]>;
+  /**
+   * Every request the server answered since it first started, in the order it logged them (its access log, written
+   * before each answer is sent, so a request whose answer a client has is in it).
+   */
+  requests(): Promise<S3Request[]>;
   /** Runs Debian's awscli against this server; resolves its stdout, rejects with its stderr. */
   aws(args: readonly string[]): Promise<string>;
   /** Stops the gateway (SIGTERM, then SIGKILL); the folder stays. */
@@ -62,6 +67,28 @@ export interface S3Server {
   start(): Promise<void>;
   /** Stops it and removes its folder. */
   remove(): Promise<void>;
+}
+
+/** One line of versitygw's access log (S3's server access log format): what a client asked and what it got. */
+export interface S3Request {
+  /** The S3 operation, e.g. `PutObject`, `HeadObject`, `UploadPart`. */
+  readonly operation: string;
+  /** The object key, or null for a request on the bucket. */
+  readonly key: string | null;
+  readonly status: number;
+  /** The S3 error code (`BadDigest`, `NoSuchBucket`...), or null. */
+  readonly error: string | null;
+}
+
+/** The fields up to the error code: owner, bucket, [time], remote IP, requester, request id, operation, key, URI, status, error. */
+const ACCESS_LOG_LINE = /^\S+ \S+ \[[^\]]*\] \S+ \S+ \S+ s3_(\w+) (\S+) \S+ (\d{3}) (\S+)/;
+
+export function parseAccessLog(text: string): S3Request[] {
+  return text.split('\n').flatMap((line) => {
+    const m = ACCESS_LOG_LINE.exec(line);
+    if (!m) return [];
+    return [{ operation: m[1]!, key: m[2] === '-' ? null : m[2]!, status: Number(m[3]), error: m[4] === '-' ? null : m[4]! }];
+  });
 }
 
 /** What awscli (or the SDK) needs to use these keys, and nothing of the machine's own AWS configuration. */
@@ -95,6 +122,9 @@ export async function startS3Server(): Promise<S3Server> {
   const binary = await ensureVersitygw();
   if (!existsSync(AWS_CLI)) throw new Error(`${AWS_CLI} is missing: apt-get install awscli (the tests check the bucket with it)`);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'shifu-s3-'));
+  // Beside the served folder, not in it (each top folder there is a bucket).
+  const logDir = await mkdtemp(path.join(os.tmpdir(), 'shifu-s3-log-'));
+  const accessLog = path.join(logDir, 'access.log');
   const port = await freeLoopbackPort();
   const endpoint = `http://127.0.0.1:${port}`;
   const region = 'us-east-1';
@@ -107,7 +137,7 @@ export async function startS3Server(): Promise<S3Server> {
   const start = async (): Promise<void> => {
     // Keys in the environment, never in argv. Keep-alive as S3 servers serve (versitygw closes every connection
     // otherwise), so a client's connection reuse, and what it costs without, is what the tests and benches see.
-    const gateway = spawn(binary, ['--port', `127.0.0.1:${port}`, '--quiet', '--keep-alive', 'posix', dir], {
+    const gateway = spawn(binary, ['--port', `127.0.0.1:${port}`, '--quiet', '--keep-alive', '--access-log', accessLog, 'posix', dir], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ROOT_ACCESS_KEY_ID: accessKeyId, ROOT_SECRET_ACCESS_KEY: secretAccessKey },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -177,11 +207,15 @@ export async function startS3Server(): Promise<S3Server> {
       const entries = await readdir(staging, { recursive: true, withFileTypes: true }).catch(() => []);
       return entries.filter((e) => e.isFile()).map((e) => path.relative(staging, path.join(e.parentPath, e.name)));
     },
+    async requests() {
+      return parseAccessLog(await readFile(accessLog, 'utf8').catch(() => ''));
+    },
     stop,
     start,
     async remove() {
       await stop();
       await rm(dir, { recursive: true, force: true });
+      await rm(logDir, { recursive: true, force: true });
     },
   };
 }

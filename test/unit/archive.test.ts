@@ -39,6 +39,9 @@ describe('archive settings', () => {
     // Tiered retention: archived footage stays on the volume until another limit, the hard floor above the kubelet's 10 %.
     expect(target).toMatchObject({ keepLocalMs: 0, hardMinFreePercent: 11 });
     expect(archiveTarget(config({ ARCHIVE_S3_BUCKET: 'footage', ARCHIVE_KEEP_LOCAL: '7d', ARCHIVE_HARD_MIN_FREE_PERCENT: '5' }), 'cam', {})).toMatchObject({ keepLocalMs: 604_800_000, hardMinFreePercent: 5 });
+    // One PUT up to 128 MiB (2 min of an 8 Mbit/s camera), or as set.
+    expect(target?.partBytes).toBe(128 * 1024 * 1024);
+    expect(archiveTarget(config({ ARCHIVE_S3_BUCKET: 'footage', ARCHIVE_PART_MIB: '5' }), 'cam', {})?.partBytes).toBe(5 * 1024 * 1024);
   });
 
   it('stops start-up naming the variable: a bad bucket or rate, an endpoint without a bucket, one AWS key without the other', () => {
@@ -46,6 +49,7 @@ describe('archive settings', () => {
     expect(() => config({ ARCHIVE_S3_BUCKET: 'footage', ARCHIVE_MAX_MBPS: '0' })).toThrow(/ARCHIVE_MAX_MBPS/);
     expect(() => config({ ARCHIVE_S3_BUCKET: 'footage', ARCHIVE_KEEP_LOCAL: 'a day' })).toThrow(/ARCHIVE_KEEP_LOCAL/);
     expect(() => config({ ARCHIVE_S3_BUCKET: 'footage', ARCHIVE_HARD_MIN_FREE_PERCENT: '100' })).toThrow(/ARCHIVE_HARD_MIN_FREE_PERCENT/);
+    for (const mib of ['4', '5121', '6.5']) expect(() => config({ ARCHIVE_S3_BUCKET: 'footage', ARCHIVE_PART_MIB: mib })).toThrow(/ARCHIVE_PART_MIB/);
     expect(() => archiveTarget(config({ ARCHIVE_S3_ENDPOINT: 'http://s3:9000' }), 'cam', {})).toThrow(/ARCHIVE_S3_BUCKET/);
     expect(() => archiveTarget(config({ ARCHIVE_S3_BUCKET: 'footage' }), 'cam', { AWS_ACCESS_KEY_ID: 'id' })).toThrow(ConfigError);
     expect(() => archiveTarget(config({ ARCHIVE_S3_BUCKET: 'footage' }), 'cam', { AWS_ACCESS_KEY_ID: 'id' })).toThrow(/AWS_SECRET_ACCESS_KEY/);
