@@ -66,7 +66,8 @@ export async function startCli(
       return exited;
     },
   };
-  await proc.waitFor('/health', () => true, 20_000);
+  // Generous: a recorder with a bucket loads the AWS SDK before it listens, seen past 20 s on a machine at load 20-25.
+  await proc.waitFor('/health', () => true, 60_000);
   return proc;
 }
 
