@@ -17,8 +17,10 @@ let camera: GstCamera;
  */
 async function startCamera(): Promise<void> {
   for (const tool of ['ffmpeg', 'gst-camera']) requireTool(tool);
-  camera = await startGstCamera({ video: 'h264', audio: 'pcma', gop: 25, fps: 25, shared: true, maxSessions: 1, keepSessions: true });
-  cleanups.push(() => camera.stop());
+  const started = await startGstCamera({ video: 'h264', audio: 'pcma', gop: 25, fps: 25, shared: true, maxSessions: 1, keepSessions: true });
+  // This camera, not the variable's: the next part's camera replaces it there.
+  cleanups.push(() => started.stop());
+  camera = started;
 }
 
 afterAll(async () => {
