@@ -134,8 +134,13 @@ describe('events: every finished segment announced, at least once', () => {
   it('announces every file exactly once, with its size and hash, though the sink answers 503 for the first 10 s', async () => {
     const cam = await camera();
     const out = path.join(scratch.dir, 'outage');
-    const healthyAt = Date.now() + 10_000;
-    const s = await sink(() => (Date.now() < healthyAt ? 503 : 202));
+    // The outage starts with the first event that reaches the sink, not with the test: on a loaded machine the
+    // recorder's start can take 10 s by itself, and an outage over by then would be none.
+    let firstAt: number | null = null;
+    const s = await sink(() => {
+      firstAt ??= Date.now();
+      return Date.now() - firstAt < 10_000 ? 503 : 202;
+    });
     const rec = await recorder([...recordArgs(cam.url, out, 3), '--sink', s.url, '--event-mode', 'binary'], {
       K_CE_OVERRIDES: '{"extensions":{"team":"video","site":"plant7"}}',
       POD_NAMESPACE: 'e2e',
