@@ -79,6 +79,36 @@ async function dayFileByAwscli(bucket: string, day: string): Promise<Segment[]> 
   return parseJournal(gunzipSync(await readFile(copy)).toString('utf8'));
 }
 
+/**
+ * Uploads a new file of `bytes` random bytes to a new bucket `name` as one PUT, paced at 1 MiB/s so that the read
+ * runs at most a few 256 KiB chunks ahead of what is sent; `meddle`s with the file once a quarter MiB is read (or
+ * the upload ended). Resolves what the upload ended with: null when it succeeded, else its error.
+ */
+async function uploadMeddled(name: string, bytes: number, meddle: (file: string) => void): Promise<unknown> {
+  await s3.createBucket(name);
+  const file = path.join(scratch.dir, `${name}.mp4`);
+  await writeFile(file, randomBytes(bytes));
+  const sha256 = (await sha256OfFile(file)).digest('hex');
+  const bucket = new Bucket(address(name));
+  try {
+    await bucket.head('cam/none.mp4');
+    const readBefore = await bytesReadSoFar();
+    let settled = false;
+    const ended = bucket
+      .upload({ key: `cam/${name}.mp4`, file, sha256, bytes, contentType: 'video/mp4' }, { ...AS_ARCHIVED, bytesPerSecond: MiB })
+      .then(
+        () => null,
+        (err: unknown) => err,
+      )
+      .finally(() => (settled = true));
+    while (!settled && (await bytesReadSoFar()) - readBefore < MiB / 4) await new Promise((r) => setTimeout(r, 10));
+    meddle(file);
+    return await ended;
+  } finally {
+    await bucket.close();
+  }
+}
+
 describe('the timeline in the bucket', () => {
   it('writes the journal lines of each day once, across midnight and again after a restart, and awscli reads them back', async () => {
     await s3.createBucket('days');
@@ -209,57 +239,15 @@ describe('the upload, part by part', () => {
   });
 
   it('stores nothing when the bytes change while a PUT is reading them', async () => {
-    await s3.createBucket('midread');
-    const file = path.join(scratch.dir, 'midread.mp4');
     const bytes = 6 * MiB;
-    await writeFile(file, randomBytes(bytes));
-    const sha256 = (await sha256OfFile(file)).digest('hex');
-    const bucket = new Bucket(address('midread'));
-    try {
-      await bucket.head('cam/none.mp4');
-      const readBefore = await bytesReadSoFar();
-      // Paced at 1 MiB/s, the read runs at most a few 256 KiB chunks ahead of what is sent: the last byte is read
-      // about 5 s after the first quarter MiB, and is changed as soon as that much is read.
-      const upload = bucket.upload({ key: 'cam/midread.mp4', file, sha256, bytes, contentType: 'video/mp4' }, { ...AS_ARCHIVED, bytesPerSecond: MiB });
-      let settled = false;
-      const refused = upload.then(
-        () => null,
-        (err: unknown) => err,
-      ).finally(() => (settled = true));
-      while (!settled && (await bytesReadSoFar()) - readBefore < MiB / 4) await new Promise((r) => setTimeout(r, 10));
-      changeByteAt(file, bytes - 1);
-      expect(await refused).toBeInstanceOf(SegmentChangedError);
-    } finally {
-      await bucket.close();
-    }
+    // The last byte is read about 5 s after the first quarter MiB, and is changed as soon as that much is read.
+    expect(await uploadMeddled('midread', bytes, (file) => changeByteAt(file, bytes - 1))).toBeInstanceOf(SegmentChangedError);
     expect(await s3.objects('midread')).toEqual([]);
   });
 
   it('refuses a file that shrinks while a PUT is reading it, instead of waiting for the bytes that never come', async () => {
-    await s3.createBucket('shrunk');
-    const file = path.join(scratch.dir, 'shrunk.mp4');
-    const bytes = 3 * MiB;
-    await writeFile(file, randomBytes(bytes));
-    const sha256 = (await sha256OfFile(file)).digest('hex');
-    const bucket = new Bucket(address('shrunk'));
-    try {
-      await bucket.head('cam/none.mp4');
-      const readBefore = await bytesReadSoFar();
-      let settled = false;
-      const refused = bucket
-        .upload({ key: 'cam/shrunk.mp4', file, sha256, bytes, contentType: 'video/mp4' }, { ...AS_ARCHIVED, bytesPerSecond: MiB })
-        .then(
-          () => null,
-          (err: unknown) => err,
-        )
-        .finally(() => (settled = true));
-      // As in the test above: the read is at most a few chunks ahead, so cutting the file at 2 MiB comes before it.
-      while (!settled && (await bytesReadSoFar()) - readBefore < MiB / 4) await new Promise((r) => setTimeout(r, 10));
-      truncateSync(file, 2 * MiB);
-      expect(await refused).toBeInstanceOf(SegmentChangedError);
-    } finally {
-      await bucket.close();
-    }
+    // Cutting the 3 MiB file at 2 MiB comes before the read gets there.
+    expect(await uploadMeddled('shrunk', 3 * MiB, (file) => truncateSync(file, 2 * MiB))).toBeInstanceOf(SegmentChangedError);
     expect(await s3.objects('shrunk')).toEqual([]);
   });
 
