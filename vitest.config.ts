@@ -30,6 +30,7 @@ export default defineConfig({
           exclude: ['test/e2e/**/*.watch.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 60_000,
+          setupFiles: ['test/e2e/support/leak-guard.ts'],
           // Media tests measure wall-clock behaviour of real processes: two cores, so one file at a time.
           fileParallelism: false,
         },
@@ -42,6 +43,7 @@ export default defineConfig({
           include: ['test/e2e/**/*.watch.test.ts'],
           testTimeout: 420_000,
           hookTimeout: 60_000,
+          setupFiles: ['test/e2e/support/leak-guard.ts'],
           fileParallelism: false,
         },
       },
