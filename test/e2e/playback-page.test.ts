@@ -62,7 +62,9 @@ beforeAll(async () => {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   cleanups.push(() => browser.close());
-}, 60_000);
+  // Two encodes, a playback server (startCli alone may wait 60 s for /health) and Chromium: under heavy load
+  // (six busy loops beside a tier run, session 12) 60 s was not enough for all of them.
+}, 180_000);
 
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);

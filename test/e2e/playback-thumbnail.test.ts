@@ -39,7 +39,8 @@ beforeAll(async () => {
   await writeFile(wrapper, `#!/bin/sh\necho started >> '${hold}/started'\nread line < '${hold}/go'\nexec '${realFfmpeg}' "$@"\n`);
   await chmod(wrapper, 0o755);
   playback = await startCli('playback', ['--root', volume], { FFMPEG_PATH: wrapper, FFPROBE_PATH: FFPROBE }, { httpFlag: 'listen' });
-}, 60_000);
+  // An encode, then startCli, which alone may wait 60 s for /health under heavy load.
+}, 180_000);
 
 afterAll(async () => {
   await playback?.stop('SIGKILL');
