@@ -5,6 +5,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline, Transform, type Readable } from 'node:stream';
+import { collectYoungGarbage } from '../lib/index.js';
 
 /** The file changed since it was journaled: uploading it would put footage in the bucket that no hash vouches for. */
 export class SegmentChangedError extends Error {
@@ -22,9 +23,16 @@ export class SegmentChangedError extends Error {
 function checkedBody(file: string, expected: number, bytesPerSecond: number | null): Transform {
   let started = 0;
   let sent = 0;
+  let sinceCollected = 0;
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
       sent += chunk.length;
+      sinceCollected += chunk.length;
+      // The chunks sent before are garbage only a collection frees (young-garbage.ts): a file's worth otherwise.
+      if (sinceCollected >= COLLECT_EVERY_BYTES) {
+        sinceCollected = 0;
+        collectYoungGarbage();
+      }
       if (bytesPerSecond === null) return done(null, chunk);
       if (started === 0) started = Date.now();
       const wait = started + (sent / bytesPerSecond) * 1000 - Date.now();
@@ -42,6 +50,9 @@ function checkedBody(file: string, expected: number, bytesPerSecond: number | nu
  * per 7.5 MB upload under the recorder's V8 flags, the sending read's CPU is least here (64 KiB: +30 %, 1 MiB: +40 %).
  */
 export const CHUNK_BYTES = 256 * 1024;
+
+/** What an upload may read before the chunks it sent are collected: about what it holds beyond its client's floor. */
+const COLLECT_EVERY_BYTES = 4 * 1024 * 1024;
 
 /**
  * Hashes bytes [start, end) of the file: resolves their SHA-256 in base64 (S3's part checksum, sent before the part),

@@ -35,6 +35,7 @@ export { hlsScript, playersScript, readPageAsset } from './page-assets.js';
 export { presentedToken, sameSecret, tokenCookie } from './bearer.js';
 export { errorAnswer, listenOn, requestUrl, type ListeningServer } from './server-core.js';
 export { DNS_1123_LABEL, moveNoReplace, sha256OfFile } from './files.js';
+export { collectYoungGarbage } from './young-garbage.js';
 // Durable writes are a module of their own (functions/durable), so a reader that needs only them (the sample
 // subscriber) loads one file; the rest of the code takes them from here as before.
 export { appendSynced, commitFile, diskFs, replaceFile, syncDir, TEMPORARY_SUFFIX, type DurableFs } from '../durable/index.js';

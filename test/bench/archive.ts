@@ -19,16 +19,26 @@
 //   read (the recorders still running; an older one not archived is counted).
 // Knobs: BENCH_ARCHIVE_FILES=6  BENCH_ARCHIVE_MIB=24 (per file)  BENCH_ARCHIVE_ROUNDS=3
 // BENCH_ARCHIVE_SEGMENT_S=15  BENCH_ARCHIVE_WINDOW_S=45  BENCH_ARCHIVE_CAMERAS=10  BENCH_ARCHIVE_LATENCY_S=150
-// BENCH_ARCHIVE_PARTS=throughput,memory,latency
+// - peak: one long segment's upload (BENCH_ARCHIVE_PEAK_MIB, 300: 10 minutes of a 4 Mbit/s camera; an hour is
+//   1.7 GiB) through the archive's own path in a Node with the recorder's V8 flags and one malloc arena, its PSS
+//   sampled every 25 ms (support/upload-peak.ts): before, at most and on average while it uploads, and its CPU;
+//   BENCH_ARCHIVE_PEAK_ROUNDS (3) rounds, alternating with the compared build when there is one. What a recorder
+//   needs above its steady state while it archives a segment, so what its memory limit must leave room for.
+// BENCH_ARCHIVE_PARTS=throughput,memory,latency (peak: asked for by name)
 // BENCH_ARCHIVE_COMPARE=<another build's dist/functions/cli.js, e.g. main's>: a third recorder, of that build,
 // archiving in the same window, so a change to the archive is judged against the code before it in one run.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
 import { sha256OfFile, locateFfmpeg, locateFfprobe } from '../../functions/lib/index.js';
 import { Bucket } from '../../functions/archive/bucket.js';
 import { DEFAULT_PART_MIB } from '../../functions/archive/index.js';
+import { LEAN_ENV, LEAN_V8_FLAGS } from '../../functions/commands/lean.js';
+import { ARCHIVING_V8_FLAGS } from '../../functions/commands/recorder.js';
 import { journalRecordsOf } from '../support/journal.js';
 import { startS3Server, type S3Server } from '../support/s3-server.js';
 import { generateClip, startClipServer, type ClipServer } from './support/media.js';
@@ -47,11 +57,14 @@ const CONFIG = {
   segmentSeconds: envNumber('BENCH_ARCHIVE_SEGMENT_S', 15),
   windowSeconds: envNumber('BENCH_ARCHIVE_WINDOW_S', 45),
   compare: env.BENCH_ARCHIVE_COMPARE,
+  peakMib: envNumber('BENCH_ARCHIVE_PEAK_MIB', 300),
+  peakRounds: envNumber('BENCH_ARCHIVE_PEAK_ROUNDS', 3),
 };
 const TARGET = { throughputRatio: 1.0, memoryMiB: 10, cpuIncrease: 0.3 };
 const WARMUP_MS = 12_000;
 
 const print = (line: string): void => void process.stdout.write(`${line}\n`);
+const execFileAsync = promisify(execFile);
 
 interface ThroughputRound {
   readonly ours: number;
@@ -215,6 +228,43 @@ async function latency(s3: S3Server, dir: string): Promise<Latency> {
   }
 }
 
+interface PeakRow {
+  readonly build: string;
+  readonly before: number;
+  readonly max: number;
+  readonly mean: number;
+  readonly cpuMs: number;
+}
+
+/** The peak part (see the head of this file): each build's upload of one long segment, rounds alternating. */
+async function peak(s3: S3Server, dir: string): Promise<PeakRow[]> {
+  const file = path.join(dir, 'long-segment.mp4');
+  note(`writing a ${CONFIG.peakMib} MiB segment`);
+  const handle = await open(file, 'w');
+  for (let i = 0; i < CONFIG.peakMib; i++) await handle.write(randomBytes(1024 * 1024));
+  await handle.close();
+  const sha256 = (await sha256OfFile(file)).digest('hex');
+  await s3.createBucket('peak');
+  const address = JSON.stringify(s3.address('peak'));
+  const here = fileURLToPath(new URL('../../', import.meta.url));
+  const builds: Array<[string, string]> = [['this build', here]];
+  if (CONFIG.compare) builds.push([`compared (${CONFIG.compare})`, path.resolve(path.dirname(CONFIG.compare), '..')]);
+  const child = fileURLToPath(new URL('./support/upload-peak.js', import.meta.url));
+  const rows: PeakRow[] = [];
+  for (let r = 0; r < CONFIG.peakRounds; r++) {
+    for (const [build, dist] of r % 2 === 0 ? builds : [...builds].reverse()) {
+      const { stdout } = await execFileAsync(process.execPath, [...LEAN_V8_FLAGS, ...ARCHIVING_V8_FLAGS, child, dist, address, file, sha256], {
+        env: { ...process.env, ...LEAN_ENV },
+        maxBuffer: 1 << 20,
+      });
+      const figures = JSON.parse(stdout.trim().split('\n').at(-1)!) as Omit<PeakRow, 'build'>;
+      note(`round ${r + 1}, ${build}: PSS ${fmt(figures.before)} -> at most ${fmt(figures.max)} MiB, CPU ${fmt(figures.cpuMs, 0)} ms`);
+      rows.push({ build, ...figures });
+    }
+  }
+  return rows;
+}
+
 export async function run(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'shifu-bench-archive-'));
   print(`## Archive: throughput against awscli, recorder memory and CPU with and without it\n`);
@@ -248,6 +298,18 @@ export async function run(): Promise<void> {
         const cpuMore = on1 / off1 - 1;
         verdicts.push([`CPU <= +${TARGET.cpuIncrease * 100} % with archiving (${what})`, `${fmt(off1, 2)} -> ${fmt(on1, 2)} % of a core (+${fmt(cpuMore * 100, 0)} %)`, cpuMore <= TARGET.cpuIncrease ? 'PASS' : 'FAIL']);
       }
+    }
+    if (CONFIG.parts.has('peak')) {
+      const rows = await peak(s3, dir);
+      print('');
+      print(
+        markdownTable(
+          ['round', 'build', 'PSS before MiB', 'at most', 'mean while uploading', 'above before, at most', 'CPU ms'],
+          rows.map((p, i) => [Math.floor(i / (CONFIG.compare ? 2 : 1)) + 1, p.build, fmt(p.before), fmt(p.max), fmt(p.mean), `+${fmt(p.max - p.before)}`, fmt(p.cpuMs, 0)]),
+        ),
+      );
+      const own = rows.filter((p) => p.build === 'this build').map((p) => p.max - p.before);
+      verdicts.push([`PSS above steady state while uploading a ${CONFIG.peakMib} MiB segment`, `+${fmt(Math.min(...own))} to +${fmt(Math.max(...own))} MiB`, 'measured']);
     }
     if (CONFIG.parts.has('latency')) {
       const l = await latency(s3, dir);

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { archiveOptions, archiveTarget, classifyArchiveFailure } from '../../functions/archive/index.js';
 import { ArchiveQueue, MAX_PENDING } from '../../functions/archive/archive-queue.js';
 import { mergeDay } from '../../functions/archive/day-files.js';
+import { rangeBody } from '../../functions/archive/upload-body.js';
 import { segmentObjectKey, timelineDayKey, utcDaysOf } from '../../functions/contracts/index.js';
 import { ConfigError, parseConfig } from '../../functions/lib/index.js';
 import { appendArchiveToJournal, appendDeletionToJournal, appendToJournal, type Segment } from '../../functions/recorder/index.js';
@@ -122,5 +123,23 @@ describe('the timeline in the bucket', () => {
     const [a, b, c] = [segment(3), segment(1), segment(2)].map((s, i) => ({ ...s, startTime: `2026-11-24T1${i}:00:00.000Z` }));
     expect(mergeDay([a!, b!], [b!, c!]).map((s) => s.sequence)).toEqual([3, 1, 2]);
     expect(mergeDay([c!, a!], [a!])).toEqual([a, c]);
+  });
+});
+
+describe('the upload body', () => {
+  it('holds a few MiB of the file at a time, however large the file: the chunks sent are collected as it goes', async () => {
+    // 32 MiB read and dropped chunk by chunk, as the socket does. Without collecting, every chunk stays allocated
+    // until V8 next collects by itself (measured here: 16-19.5 MiB at most, three runs; with it, 4 MiB).
+    const file = path.join(scratch.dir, 'segment.bin');
+    await writeFile(file, Buffer.alloc(32 * 1024 * 1024, 1));
+    const before = process.memoryUsage().arrayBuffers;
+    let most = 0;
+    let bytes = 0;
+    for await (const chunk of rangeBody(file, 0, 32 * 1024 * 1024, null) as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      most = Math.max(most, process.memoryUsage().arrayBuffers - before);
+    }
+    expect(bytes).toBe(32 * 1024 * 1024);
+    expect(most / 2 ** 20, 'MiB of file chunks allocated at once').toBeLessThan(12);
   });
 });
