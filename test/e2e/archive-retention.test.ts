@@ -41,9 +41,9 @@ describe('tiered retention while archiving', () => {
     const cam = await startGstCamera({ gop: 10, fps: 10 });
     scratch.defer(() => cam.stop());
     const out = path.join(scratch.dir, 'tiered');
-    // A second on the volume: without the bucket nothing may go. (No free-space floor, and no hard floor: this
-    // test is about the archive, whatever the machine's disk holds; a disk under 11 % free would otherwise take
-    // unarchived segments by the hard floor, rightly.)
+    // A second on the volume: without the bucket nothing may go. (No free-space floor and no hard floor: this test
+    // is about the archive, whatever the machine's disk holds. Either floor, when this device's footage cannot make
+    // it up, only keeps room for two segments, which a disk with gigabytes free never lacks; off, neither can act.)
     const rec = await recorder(cam.url, out, s3.archiveEnv('tiered', { ARCHIVE_KEEP_LOCAL: '1s', ARCHIVE_HARD_MIN_FREE_PERCENT: '0' }), ['--segment-seconds', '2', '--min-free-percent', '0']);
     const held = await rec.waitFor<Status>('/record/status', (s) => s.archive?.state === 'archive-error' && s.counters.segmentsFinished >= 3, 60_000);
     expect(held.counters.retentionDeletions).toBe(0);
