@@ -2,14 +2,16 @@
 // functions/archive/bucket.js, as the recorder's archive does) and prints, as one JSON line, its Node's PSS before
 // (MiB), at most and on average while uploading (sampled every 25 ms from /proc/self/smaps_rollup), and its CPU.
 // Run under the recorder's V8 flags by the bench: node <flags> upload-peak.js <build's dist> <address JSON> <file> <sha256>
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { pssMiB } from './procfs.js';
+import { mean } from './util.js';
 
 const [dist, address, file, sha256] = process.argv.slice(2);
 if (!dist || !address || !file || !sha256) throw new Error('usage: upload-peak.js <dist> <address JSON> <file> <sha256>');
 
-const pss = (): number => Number(/^Pss:\s+(\d+)/m.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'))?.[1]) / 1024;
+const pss = (): number => pssMiB(process.pid) ?? NaN;
 
 interface Uploader {
   upload(segment: { key: string; file: string; sha256: string; bytes: number; contentType: string }, options: { bytesPerSecond: number | null; partBytes: number }): Promise<string>;
@@ -27,4 +29,4 @@ await bucket.upload({ key: `peak/${process.pid}`, file, sha256, bytes, contentTy
 const cpu = process.cpuUsage(cpu0);
 clearInterval(sampler);
 await bucket.close();
-process.stdout.write(`${JSON.stringify({ before, max: Math.max(...samples), mean: samples.reduce((a, b) => a + b, 0) / samples.length, cpuMs: (cpu.user + cpu.system) / 1000 })}\n`);
+process.stdout.write(`${JSON.stringify({ before, max: Math.max(...samples), mean: mean(samples), cpuMs: (cpu.user + cpu.system) / 1000 })}\n`);

@@ -11,8 +11,9 @@ import { afterAll } from 'vitest';
 const MARK_VARIABLE = 'SHIFU_RTSP_TEST_FILE_MARK';
 const GRACE_MS = 20_000;
 
-const mark = `${MARK_VARIABLE}=${randomUUID()}`;
-process.env[MARK_VARIABLE] = mark.slice(MARK_VARIABLE.length + 1);
+process.env[MARK_VARIABLE] = randomUUID();
+/** The mark as /proc/<pid>/environ holds it. */
+const mark = `${MARK_VARIABLE}=${process.env[MARK_VARIABLE]}`;
 
 /** Live processes other than this one whose environment holds the mark, with their command lines. */
 function marked(): { pid: number; cmdline: string }[] {
