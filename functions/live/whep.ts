@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type RTCIceServer, type RTCPeerConnectionConfig, type RTCRtpSender, type RtpPacket } from 'werift';
 import { HttpError, type Logger, type PortRange } from '../lib/index.js';
 import type { RtpCodecs, RtpSource, RtpSubscriber } from './rtp-source.js';
+import { importSrtpKeys } from './srtp-keys.js';
 
 export interface WebRtcSettings {
   /** LIVE_WEBRTC_UDP_PORTS: the UDP ports ICE binds (a Service exposes them). */
@@ -140,6 +141,7 @@ export class WhepSession implements RtpSubscriber {
     pc.connectionStateChange.subscribe((state) => {
       if (state === 'connected') {
         this.connected = true;
+        for (const transport of pc.dtlsTransports) importSrtpKeys(transport);
         source.rejoin(this);
       } else if (state === 'failed' || state === 'closed') this.close(`connection ${state}`);
     });
