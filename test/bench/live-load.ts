@@ -18,6 +18,7 @@ import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { ProtectionProfileAeadAes128Gcm, ProtectionProfileAes128CmHmacSha1_80, RtpHeader, SrtpSession } from 'werift';
+import { importSrtpKeys } from '../../functions/live/srtp-keys.js';
 import { memoryMiB, processTree } from './forwarder-proxies.js';
 import { firstFrame } from './live.js';
 import { CLK_TCK, cpuTicks, loadAverage } from './support/procfs.js';
@@ -192,9 +193,11 @@ async function measure(rig: Rig, f: LiveForwarder, level: Level): Promise<Figure
  * The floor werift sets: its SRTP encryption alone (what it does for every packet to every viewer, in JavaScript
  * calling node:crypto), CPU microseconds per 1200-byte packet, measured in this process in the same window.
  */
-function srtpMicroseconds(profile: number): number {
+function srtpMicroseconds(profile: number, keysImported: boolean): number {
   const salt = profile === ProtectionProfileAeadAes128Gcm ? 12 : 14;
   const session = new SrtpSession({ profile, keys: { localMasterKey: randomBytes(16), localMasterSalt: randomBytes(salt), remoteMasterKey: randomBytes(16), remoteMasterSalt: randomBytes(salt) } });
+  // As a live viewer's transport has it once connected (whep.ts), or as werift makes it.
+  if (keysImported) importSrtpKeys({ srtp: session });
   const header = new RtpHeader({ payloadType: 96, ssrc: 1, sequenceNumber: 0, timestamp: 0 });
   const payload = randomBytes(1188);
   const packets = 20_000;
@@ -272,8 +275,11 @@ export async function run(): Promise<ReadonlyArray<Record<string, string | numbe
     const videoOnly = LEVELS.findIndex((l) => l.viewer === 'werift' && l.viewers > 0);
     const rate = videoOnly < 0 ? NaN : figures.get(names[0]!)![videoOnly]!.packetsPerS / LEVELS[videoOnly]!.viewers;
     for (const [name, profile] of [['AEAD_AES_128_GCM', ProtectionProfileAeadAes128Gcm], ['AES_CM_128_HMAC_SHA1_80', ProtectionProfileAes128CmHmacSha1_80]] as const) {
-      const us = srtpMicroseconds(profile);
-      rows.push({ build: `werift SRTP alone, ${name}`, level: `${round(us, 1)} us per packet`, 'per viewer, Node %': round((us * rate) / 1e4, 2), 'video packets/s received': Math.round(rate) });
+      for (const imported of [false, true]) {
+        const us = srtpMicroseconds(profile, imported);
+        const build = `werift SRTP alone, ${name}${imported ? ', keys imported (srtp-keys.ts)' : ', keys as werift makes them'}`;
+        rows.push({ build, level: `${round(us, 1)} us per packet`, 'per viewer, Node %': round((us * rate) / 1e4, 2), 'video packets/s received': Math.round(rate) });
+      }
     }
     rows.push({ build: `load average ${load.join(' -> ')}`, level: `${WINDOW_S} s windows, ${CPUS ? `forwarders on CPU ${CPUS.forwarders}, viewers on CPU ${CPUS.viewers}` : 'CPUs shared'}` });
     return rows;

@@ -63,6 +63,6 @@ describe('live: SRTP keys as KeyObjects', () => {
   }
 
   it('replaces nothing before SRTP has started', () => {
-    expect(importSrtpKeys({ srtp: undefined, srtcp: undefined } as unknown as { srtp: SrtpSession; srtcp: SrtcpSession })).toBe(0);
+    expect(importSrtpKeys({})).toBe(0);
   });
 });
