@@ -17,7 +17,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import type { Page } from 'playwright-core';
-import { ProtectionProfileAeadAes128Gcm, ProtectionProfileAes128CmHmacSha1_80, RtpHeader, SrtpSession } from 'werift';
+import { keyLength, ProtectionProfileAeadAes128Gcm, ProtectionProfileAes128CmHmacSha1_80, RtpHeader, saltLength, SrtpSession } from 'werift';
 import { importSrtpKeys } from '../../functions/live/srtp-keys.js';
 import { memoryMiB, processTree } from './forwarder-proxies.js';
 import { firstFrame } from './live.js';
@@ -193,9 +193,9 @@ async function measure(rig: Rig, f: LiveForwarder, level: Level): Promise<Figure
  * The floor werift sets: its SRTP encryption alone (what it does for every packet to every viewer, in JavaScript
  * calling node:crypto), CPU microseconds per 1200-byte packet, measured in this process in the same window.
  */
-function srtpMicroseconds(profile: number, keysImported: boolean): number {
-  const salt = profile === ProtectionProfileAeadAes128Gcm ? 12 : 14;
-  const session = new SrtpSession({ profile, keys: { localMasterKey: randomBytes(16), localMasterSalt: randomBytes(salt), remoteMasterKey: randomBytes(16), remoteMasterSalt: randomBytes(salt) } });
+function srtpMicroseconds(profile: Parameters<typeof keyLength>[0], keysImported: boolean): number {
+  const [key, salt] = [keyLength(profile), saltLength(profile)];
+  const session = new SrtpSession({ profile, keys: { localMasterKey: randomBytes(key), localMasterSalt: randomBytes(salt), remoteMasterKey: randomBytes(key), remoteMasterSalt: randomBytes(salt) } });
   // As a live viewer's transport has it once connected (whep.ts), or as werift makes it.
   if (keysImported) importSrtpKeys({ srtp: session });
   const header = new RtpHeader({ payloadType: 96, ssrc: 1, sequenceNumber: 0, timestamp: 0 });
